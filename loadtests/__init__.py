@@ -1,0 +1,1 @@
+"""Load-test scenarios (locust), filled in by the load-test issue."""

@@ -1,0 +1,3 @@
+"""elsercheck: conformance gate and load tests for the Elasticsearch Inference API (ELSER)."""
+
+__version__ = "0.1.0"

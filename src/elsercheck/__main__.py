@@ -1,0 +1,3 @@
+from elsercheck.cli import main
+
+raise SystemExit(main())

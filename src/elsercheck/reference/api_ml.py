@@ -1,0 +1,83 @@
+"""``GET /_ml/trained_models/.../_stats`` (es-behavior §4.3)."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from typing import Any
+
+from .errors import EsError
+from .http import Call, Reply
+from .router import Route
+
+STATS = "cluster:monitor/xpack/ml/inference/stats/get"
+# Sizes Elasticsearch reports for these models; lang_ident ships with every cluster.
+MODEL_SIZES = {
+    ".elser_model_2": (438123914, 2101346304),
+    ".elser_model_2_linux-x86_64": (438123914, 2101346304),
+    "lang_ident_model_1": (1053992, 0),
+}
+BUILT_IN_MODELS = ("lang_ident_model_1",)
+
+
+def _model_entry(model_id: str) -> dict[str, Any]:
+    size, memory = MODEL_SIZES.get(model_id, (0, 0))
+    return {
+        "model_id": model_id,
+        "model_size_stats": {"model_size_bytes": size, "required_native_memory_bytes": memory},
+        "pipeline_count": 0,
+        "inference_stats": {
+            "failure_count": 0,
+            "inference_count": 0,
+            "cache_miss_count": 0,
+            "missing_all_fields_count": 0,
+            "timestamp": int(time.time() * 1000),
+        },
+    }
+
+
+async def trained_model_stats(call: Call) -> Reply:
+    patterns = call.path_params.get("model_id", "_all").split(",")
+    allow_no_match = call.flag("allow_no_match", True)
+    start = call.integer("from", 0)
+    size = call.integer("size", 100)
+    call.authorize()
+    state = call.state
+    per_deployment = state.deployments.stats()
+    deployed_models = {model for model, _ in per_deployment}
+    downloaded = {m for m in MODEL_SIZES if m in deployed_models or state.deployments.downloaded(m)}
+    known_models = sorted(set(BUILT_IN_MODELS) | downloaded)
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    matched_any: dict[str, bool] = {p: False for p in patterns}
+
+    def wanted(*names: str) -> bool:
+        hit = False
+        for pattern in patterns:
+            if pattern in ("_all", "*") or any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                matched_any[pattern] = hit = True
+        return hit
+
+    for model_id, stats in per_deployment:
+        if wanted(model_id, stats["deployment_id"]):
+            entry = _model_entry(model_id)
+            entry["deployment_stats"] = stats
+            entries.append((model_id, stats["deployment_id"], entry))
+    for model_id in known_models:
+        if model_id not in deployed_models and wanted(model_id):
+            entries.append((model_id, "", _model_entry(model_id)))
+    for pattern, hit in matched_any.items():
+        explicit = pattern not in ("_all", "*") and "*" not in pattern
+        if not hit and (explicit or not allow_no_match):
+            raise EsError(
+                "resource_not_found_exception", f"No known trained model with model_id [{pattern}]"
+            )
+    entries.sort(key=lambda e: (e[0], e[1]))
+    page = [entry for _, _, entry in entries[start : start + size]]
+    return Reply({"count": len(entries), "trained_model_stats": page})
+
+
+PARAMS = ("allow_no_match", "from", "size")
+ROUTES = [
+    Route("GET", "/_ml/trained_models/_stats", trained_model_stats, STATS, PARAMS),
+    Route("GET", "/_ml/trained_models/{model_id}/_stats", trained_model_stats, STATS, PARAMS),
+]

@@ -1,0 +1,24 @@
+"""``GET /``: cluster information (es-behavior §8)."""
+
+from __future__ import annotations
+
+from .config import VERSION
+from .http import Call, Reply
+from .router import Route
+
+
+async def cluster_info(call: Call) -> Reply:
+    call.authorize()
+    config = call.state.config
+    return Reply(
+        {
+            "name": config.node_name,
+            "cluster_name": config.cluster_name,
+            "cluster_uuid": call.state.cluster_uuid,
+            "version": dict(VERSION),
+            "tagline": "You Know, for Search",
+        }
+    )
+
+
+ROUTES = [Route("GET", "/", cluster_info, "cluster:monitor/main")]

@@ -1,0 +1,199 @@
+"""The reference server as an ASGI application (Starlette request/response objects).
+
+``dispatch`` applies the REST controller's order of checks (es-behavior §0.1, §7): route →
+content type → authentication → body presence → query parameters → handler (which validates,
+then authorizes, then acts). Every response carries ``X-elastic-product: Elasticsearch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from . import api_inference, api_ml, api_root, api_security
+from .config import ServerConfig
+from .errors import EsError, RoutingError
+from .http import Call, render
+from .router import GLOBAL_PARAMS, Route, Router, unrecognized_params
+from .state import ServerState
+
+log = logging.getLogger("elsercheck.reference")
+
+MAX_CONTENT_LENGTH = 100 * 1024 * 1024  # http.max_content_length
+PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
+JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json", "application/x-ndjson",
+              "application/vnd.elasticsearch+x-ndjson")  # fmt: skip
+_COMPAT = re.compile(r"compatible-with=(\d+)")
+SUPPORTED_COMPAT = ("8", "9")
+WARNING_AGENT = "Elasticsearch-{number}-{hash}"
+
+
+class ReferenceServer:
+    """ASGI app: ``uvicorn.run(ReferenceServer(config))``."""
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.state = ServerState(self.config)
+        routes: list[Route] = [*api_root.ROUTES, *api_inference.ROUTES, *api_ml.ROUTES]
+        if self.config.security:
+            routes += api_security.ROUTES
+        self.router = Router(routes)
+        self.background: list[Any] = []  # started with the server's lifespan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        for hook in self.background:
+            await hook.start()
+
+    async def shutdown(self) -> None:
+        for hook in self.background:
+            await hook.stop()
+        await self.state.close()
+
+    async def dispatch(self, request: Request) -> Response:
+        method = request.method
+        path = request.url.path
+        query_string = request.url.query
+        uri = path + (f"?{query_string}" if query_string else "")
+        pretty = False
+        media_type = "application/json"
+        headers: list[tuple[str, str]] = []
+        try:
+            media_type = _response_media_type(request)
+            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            pretty = query.get("pretty") not in (None, "false")
+            if method == "OPTIONS":
+                allowed = self.router.allowed_methods(path)
+                if not allowed:
+                    raise RoutingError(
+                        f"no handler found for uri [{uri}] and method [{method}]", 400
+                    )
+                return _response(b"", 200, [("Allow", ",".join(allowed))], media_type)
+            route, path_params = self.router.resolve(method, path, uri)
+            body = await _read_body(request)
+            if body:
+                _check_content_type(request)
+            principal = None
+            if self.config.security and route.action is not None:
+                principal = self.state.security.authenticate(
+                    request.headers.get("authorization"), uri
+                )
+            call = Call(self.state, route, method, path, uri, query, path_params, body, principal)
+            _check_body_and_params(call)
+            reply = await route.handler(call)
+            headers = [*reply.headers, *self._warnings(call)]
+            if method == "HEAD":
+                return _response(b"", reply.status, headers, media_type)
+            return _response(render(reply.body, pretty), reply.status, headers, media_type)
+        except EsError as error:
+            headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
+            return _response(render(error.body(), pretty), error.status, headers, media_type)
+        except RoutingError as error:
+            return _response(
+                render(error.body(), pretty), error.status, list(error.headers.items()), media_type
+            )
+        except Exception:  # a server bug: answer like ES would, and log it
+            log.exception("unexpected error serving %s %s", method, uri)
+            error = EsError("exception", "internal server error", 500)
+            return _response(render(error.body(), pretty), 500, [], media_type)
+
+    def _warnings(self, call: Call) -> list[tuple[str, str]]:
+        from .config import VERSION
+
+        agent = WARNING_AGENT.format(number=VERSION["number"], hash=VERSION["build_hash"][:7])
+        return [("Warning", f'299 {agent} "{text}"') for text in call.warnings]
+
+
+def _response(
+    body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
+) -> Response:
+    response = Response(body, status_code=status, media_type=media_type)
+    response.headers.append(*PRODUCT_HEADER)
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
+
+
+def _response_media_type(request: Request) -> str:
+    """Echo a requested compatible-with version; plain JSON otherwise."""
+    requested = None
+    for header in ("accept", "content-type"):
+        match = _COMPAT.search(request.headers.get(header, ""))
+        if match:
+            requested = match.group(1)
+            if requested not in SUPPORTED_COMPAT:
+                raise EsError(
+                    "media_type_header_exception",
+                    f"Invalid media-type value on headers [{header.title()}]",
+                    400,
+                )
+    if requested is None:
+        return "application/json"
+    return f"application/vnd.elasticsearch+json;compatible-with={requested}"
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_CONTENT_LENGTH:
+        raise RoutingError("Request Entity Too Large", 413)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_CONTENT_LENGTH:
+            raise RoutingError("Request Entity Too Large", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_content_type(request: Request) -> None:
+    values = request.headers.getlist("content-type")
+    if not values:
+        raise RoutingError("Content-Type header is missing", 406)
+    media = values[0].split(";")[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise RoutingError(f"Content-Type header [{', '.join(values)}] is not supported", 406)
+
+
+def _check_body_and_params(call: Call) -> None:
+    route = call.route
+    if route.body == "required" and not call.body:
+        raise EsError("parse_exception", "request body is required")
+    invalid = sorted(k for k in call.query if k not in route.params and k not in GLOBAL_PARAMS)
+    if invalid:
+        candidates = sorted({*route.params, *call.path_params})
+        raise unrecognized_params(call.path, invalid, candidates)
+    if route.body == "none" and call.body:
+        raise EsError(
+            "illegal_argument_exception",
+            f"request [{call.method} {call.path}] does not support having a body",
+        )
+
+
+def create_app(config: ServerConfig | None = None) -> ReferenceServer:
+    return ReferenceServer(config)

@@ -1,0 +1,267 @@
+"""One ELSER model deployment: allocations serving a bounded queue, with true stats.
+
+Each allocation is a worker task that serves one request at a time; ``num_threads`` shortens a
+request's service time but adds no concurrency (es-behavior §6). Service time is simulated with
+``asyncio.sleep`` so many allocations fit on two cores. Counters are exactly what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import sparse_encoder
+from .errors import EsError, status_exception
+from .service_settings import ELSER_V2_PORTABLE, AdaptiveAllocations
+from .timevalue import format_seconds
+from .timing import Timing
+
+DEFAULT_QUEUE_CAPACITY = 10_000
+WINDOW_SECONDS = 60.0  # "last minute" statistics
+
+MESSAGES = {
+    "queue_full": "inference process queue is full. Unable to execute command",
+    "timeout": "timeout [{timeout}] waiting for inference result",
+    "not_allocated": "Trained model deployment [{id}] is not allocated to any nodes",
+    "starting_one": "; starting deployment of one allocation",
+    "not_started": "Trained model [{id}] is [{state}]",
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    tokens: int
+    future: asyncio.Future[list[sparse_encoder.SparseResult]]
+
+
+@dataclass
+class Counters:
+    inference_count: int = 0
+    error_count: int = 0
+    rejected_execution_count: int = 0
+    timeout_count: int = 0
+    total_inference_ms: float = 0.0
+    last_access: int = 0
+    peak_throughput_per_minute: int = 0
+    recent: deque[tuple[float, float]] = field(default_factory=deque)  # (done at, ms)
+
+    def record(self, at: float, elapsed_ms: float) -> None:
+        self.inference_count += 1
+        self.total_inference_ms += elapsed_ms
+        self.last_access = now_ms()
+        self.recent.append((at, elapsed_ms))
+        self.trim(at)
+        self.peak_throughput_per_minute = max(self.peak_throughput_per_minute, len(self.recent))
+
+    def trim(self, at: float) -> None:
+        while self.recent and self.recent[0][0] < at - WINDOW_SECONDS:
+            self.recent.popleft()
+
+
+class Deployment:
+    """A deployment's state machine, queue and allocations (deployment id = inference id)."""
+
+    def __init__(
+        self,
+        deployment_id: str,
+        model_id: str,
+        threads: int,
+        target_allocations: int,
+        adaptive: AdaptiveAllocations | None,
+        timing: Timing,
+        queue_capacity: int = DEFAULT_QUEUE_CAPACITY,
+    ) -> None:
+        self.deployment_id = deployment_id
+        self.model_id = model_id
+        self.threads = threads
+        self.target_allocations = target_allocations
+        self.adaptive = adaptive
+        self.timing = timing
+        self.queue_capacity = queue_capacity
+        self.state = "starting"
+        self.start_time = now_ms()
+        self.counters = Counters()
+        self.started = asyncio.Event()
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._running = 0
+        self._portable = model_id == ELSER_V2_PORTABLE
+
+    # -- allocations -------------------------------------------------------------------------
+    @property
+    def allocation_count(self) -> int:
+        """Allocations started and serving."""
+        return len(self._workers)
+
+    @property
+    def pending_requests(self) -> int:
+        """Queued plus running, as ``number_of_pending_requests`` counts them."""
+        return self._queue.qsize() + self._running
+
+    def set_allocations(self, count: int) -> None:
+        """Start or retire workers until ``count`` allocations serve; retiring ones finish first."""
+        while len(self._workers) < count:
+            self._workers.append(asyncio.create_task(self._serve(), name=self.deployment_id))
+        while len(self._workers) > count:
+            self._workers.pop().cancel()
+        if count > 0 and self.state == "starting":
+            self.state = "started"
+        if count > 0:
+            self.started.set()
+
+    async def stop(self) -> None:
+        self.state = "stopping"
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(self.unavailable(triggered_scale_up=False))
+
+    # -- inference ---------------------------------------------------------------------------
+    def unavailable(self, triggered_scale_up: bool) -> EsError:
+        if self.state in ("stopping", "failed"):
+            return status_exception(
+                MESSAGES["not_started"].format(id=self.deployment_id, state=self.state), 409
+            )
+        reason = MESSAGES["not_allocated"].format(id=self.deployment_id)
+        if triggered_scale_up:
+            reason += MESSAGES["starting_one"]
+        return status_exception(reason, 409)
+
+    async def infer(self, texts: list[str], timeout: float) -> list[sparse_encoder.SparseResult]:
+        """Queue one request and wait for an allocation to serve it, within ``timeout``."""
+        if self._queue.qsize() >= self.queue_capacity:
+            self.counters.rejected_execution_count += 1
+            raise EsError("es_rejected_execution_exception", MESSAGES["queue_full"])
+        tokens = sum(sparse_encoder.token_count(text) for text in texts)
+        job = _Job(texts, tokens, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(job)
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout)
+        except TimeoutError:
+            job.future.cancel()
+            self.counters.timeout_count += 1
+            raise status_exception(
+                MESSAGES["timeout"].format(timeout=format_seconds(timeout)), 408
+            ) from None
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            job = await self._queue.get()
+            if job.future.done():  # timed out while queued
+                continue
+            self._running += 1
+            try:
+                started = loop.time()
+                await asyncio.sleep(
+                    self.timing.service_time_seconds(job.tokens, self.threads, self._portable)
+                )
+                results = [sparse_encoder.encode(text) for text in job.texts]
+                elapsed_ms = (loop.time() - started) * 1000
+            except asyncio.CancelledError:
+                # An allocation retired mid-request: hand the request back to the queue.
+                if not job.future.done():
+                    self._queue.put_nowait(job)
+                raise
+            except Exception as exc:  # pragma: no cover - encoder failure is a server bug
+                self.counters.error_count += 1
+                if not job.future.done():
+                    job.future.set_exception(exc)
+                continue
+            finally:
+                self._running -= 1
+            self.counters.record(loop.time(), elapsed_ms)
+            if not job.future.done():
+                job.future.set_result(results)
+
+    # -- stats -------------------------------------------------------------------------------
+    def allocation_state(self) -> str:
+        """``AllocationStatus.calculateState``."""
+        if self.allocation_count == 0 and self.target_allocations > 0:
+            return "starting"
+        if self.allocation_count < self.target_allocations:
+            return "started"
+        return "fully_allocated"
+
+    def node_stats(self, node: dict[str, Any]) -> dict[str, Any]:
+        """The per-node entry of ``deployment_stats.nodes`` (es-behavior §4.3)."""
+        c = self.counters
+        c.trim(asyncio.get_running_loop().time())
+        entry: dict[str, Any] = {
+            "node": node,
+            "routing_state": {"routing_state": "started"},
+            "inference_count": c.inference_count,
+        }
+        if c.inference_count:
+            average = c.total_inference_ms / c.inference_count
+            entry["average_inference_time_ms"] = average
+            entry["average_inference_time_ms_excluding_cache_hits"] = average
+        recent_ms = [ms for _, ms in c.recent]
+        entry.update(
+            {
+                "inference_cache_hit_count": 0,
+                "last_access": c.last_access,
+                "number_of_pending_requests": self.pending_requests,
+                "error_count": c.error_count,
+                "rejected_execution_count": c.rejected_execution_count,
+                "timeout_count": c.timeout_count,
+                "start_time": self.start_time,
+                "threads_per_allocation": self.threads,
+                "number_of_allocations": self.allocation_count,
+                "peak_throughput_per_minute": c.peak_throughput_per_minute,
+                "throughput_last_minute": len(recent_ms),
+                "average_inference_time_ms_last_minute": (
+                    sum(recent_ms) / len(recent_ms) if recent_ms else 0.0
+                ),
+                "inference_cache_hit_count_last_minute": 0,
+            }
+        )
+        return entry
+
+    def deployment_stats(self, node: dict[str, Any]) -> dict[str, Any]:
+        c = self.counters
+        stats: dict[str, Any] = {
+            "deployment_id": self.deployment_id,
+            "model_id": self.model_id,
+            "threads_per_allocation": self.threads,
+            "number_of_allocations": self.target_allocations,
+        }
+        if self.adaptive is not None:
+            stats["adaptive_allocations"] = self.adaptive.to_json()
+        stats.update(
+            {
+                "queue_capacity": self.queue_capacity,
+                "state": self.state,
+                "allocation_status": {
+                    "allocation_count": self.allocation_count,
+                    "target_allocation_count": self.target_allocations,
+                    "state": self.allocation_state(),
+                },
+                "cache_size": "0b",
+                "priority": "normal",
+                "start_time": self.start_time,
+            }
+        )
+        # Deployment-level counters are written only when positive (es-behavior §4.3).
+        for key in ("error_count", "inference_count", "rejected_execution_count", "timeout_count"):
+            value = getattr(c, key)
+            if value:
+                stats[key] = value
+        stats["peak_throughput_per_minute"] = c.peak_throughput_per_minute
+        stats["nodes"] = [self.node_stats(node)] if self.allocation_count else []
+        return stats

@@ -1,0 +1,196 @@
+"""All deployments on the simulated ML node: model downloads, capacity, start and stop.
+
+The ML node has a number of processors; a deployment uses ``allocations × threads`` of them.
+Allocations that do not fit stay pending (``allocation_count < target_allocation_count``) until
+capacity frees up (es-behavior §4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from .deployment import Deployment
+from .errors import status_exception
+from .service_settings import ServiceSettings
+from .timevalue import format_seconds
+from .timing import Timing
+
+MAX_DEPLOYMENTS = 100
+MESSAGES = {
+    "download_running": (
+        "Model download task is currently running. Wait for trained model [{model_id}] download "
+        "task to complete then try again"
+    ),
+    "start_timeout": (
+        "Timed out after [{timeout}] waiting for trained model deployment [{id}] to start. Use the "
+        "trained model stats API to track the state of the deployment and try again once it has "
+        "started."
+    ),
+    "limit": (
+        "Could not start model deployment because existing deployments reached the limit of "
+        "[{limit}]"
+    ),
+}
+
+
+def initial_allocations(settings: ServiceSettings) -> int:
+    """``number_of_allocations`` when null = adaptive min if > 0, else 1."""
+    if settings.num_allocations is not None:
+        return settings.num_allocations
+    adaptive = settings.adaptive_allocations
+    if adaptive is not None and (adaptive.min_number_of_allocations or 0) > 0:
+        return adaptive.min_number_of_allocations or 1
+    return 1
+
+
+class MlNode:
+    """The one simulated ML node, described as the stats API describes nodes."""
+
+    def __init__(self, processors: int) -> None:
+        self.processors = processors
+        self.node_id = uuid.uuid4().hex[:22]
+        self.description = {
+            self.node_id: {
+                "name": "elsercheck-ml-0",
+                "ephemeral_id": uuid.uuid4().hex[:22],
+                "transport_address": "127.0.0.1:9300",
+                "attributes": {"ml.allocated_processors": str(processors)},
+                "roles": ["ml"],
+            }
+        }
+
+
+class Deployments:
+    """Creates, scales and stops deployments; owns the model downloads."""
+
+    def __init__(self, timing: Timing, processors: int = 16) -> None:
+        self.timing = timing
+        self.node = MlNode(processors)
+        self.items: dict[str, Deployment] = {}
+        self._downloads: dict[str, asyncio.Task[None]] = {}
+        self._assigned: dict[str, int] = {}  # allocations planned (started or starting)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def get(self, deployment_id: str) -> Deployment | None:
+        return self.items.get(deployment_id)
+
+    def download_running(self, model_id: str) -> bool:
+        task = self._downloads.get(model_id)
+        return task is not None and not task.done()
+
+    def downloaded(self, model_id: str) -> bool:
+        task = self._downloads.get(model_id)
+        return task is not None and task.done() and not task.cancelled()
+
+    def _download(self, model_id: str) -> asyncio.Task[None]:
+        if model_id not in self._downloads:
+            delay = self.timing.model_download_seconds
+            self._downloads[model_id] = asyncio.create_task(asyncio.sleep(delay))
+        return self._downloads[model_id]
+
+    def check_can_start(self) -> None:
+        if len(self.items) >= MAX_DEPLOYMENTS:
+            raise status_exception(MESSAGES["limit"].format(limit=MAX_DEPLOYMENTS), 429)
+
+    def start(self, deployment_id: str, settings: ServiceSettings) -> Deployment:
+        """Create a deployment and start it in the background (download, load, allocate)."""
+        self.check_can_start()
+        deployment = Deployment(
+            deployment_id,
+            settings.model_id,
+            settings.num_threads,
+            initial_allocations(settings),
+            settings.adaptive_allocations,
+            self.timing,
+        )
+        self.items[deployment_id] = deployment
+        self._assigned[deployment_id] = 0
+        download = self._download(settings.model_id)
+        self._tasks[deployment_id] = asyncio.create_task(self._boot(deployment, download))
+        return deployment
+
+    async def _boot(self, deployment: Deployment, download: asyncio.Task[None]) -> None:
+        await asyncio.shield(download)
+        await asyncio.sleep(self.timing.deployment_start_seconds)
+        self._plan(deployment, startup=True)
+
+    async def wait_started(self, deployment: Deployment, timeout: float) -> None:
+        """Wait for ≥1 allocation (``wait_for: started``); 408 as Elasticsearch on expiry."""
+        try:
+            await asyncio.wait_for(deployment.started.wait(), timeout)
+        except TimeoutError:
+            if self.download_running(deployment.model_id):
+                message = MESSAGES["download_running"].format(model_id=deployment.model_id)
+            else:
+                message = MESSAGES["start_timeout"].format(
+                    timeout=format_seconds(timeout), id=deployment.deployment_id
+                )
+            raise status_exception(message, 408) from None
+
+    # -- scaling -----------------------------------------------------------------------------
+    def used_processors(self, exclude: str | None = None) -> int:
+        return sum(
+            self._assigned[d_id] * d.threads for d_id, d in self.items.items() if d_id != exclude
+        )
+
+    def set_target(self, deployment: Deployment, target: int) -> None:
+        """Change the target allocation count (``_update`` or the adaptive scaler)."""
+        deployment.target_allocations = target
+        if deployment.state != "starting":
+            self._plan(deployment)
+            self._replan_pending()
+
+    def _plan(self, deployment: Deployment, startup: bool = False) -> None:
+        free = self.node.processors - self.used_processors(exclude=deployment.deployment_id)
+        fits = max(0, free // deployment.threads)
+        assigned = min(deployment.target_allocations, fits)
+        previous = self._assigned.get(deployment.deployment_id, 0)
+        self._assigned[deployment.deployment_id] = assigned
+        if assigned <= deployment.allocation_count or startup:
+            deployment.set_allocations(assigned)
+        else:  # new allocations take a while to start
+            delay = self.timing.allocation_start_seconds
+            loop = asyncio.get_running_loop()
+            loop.call_later(delay, self._activate, deployment.deployment_id)
+        if assigned < previous:
+            self._replan_pending()
+
+    def _activate(self, deployment_id: str) -> None:
+        deployment = self.items.get(deployment_id)
+        if deployment is not None and deployment.state != "stopping":
+            deployment.set_allocations(self._assigned[deployment_id])
+
+    def _replan_pending(self) -> None:
+        for d_id, deployment in self.items.items():
+            if (
+                deployment.state != "starting"
+                and self._assigned[d_id] < deployment.target_allocations
+            ):
+                self._plan(deployment)
+
+    async def stop(self, deployment_id: str) -> None:
+        deployment = self.items.pop(deployment_id, None)
+        self._assigned.pop(deployment_id, None)
+        task = self._tasks.pop(deployment_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if deployment is not None:
+            await deployment.stop()
+            self._replan_pending()
+
+    async def close(self) -> None:
+        for deployment_id in list(self.items):
+            await self.stop(deployment_id)
+        for task in self._downloads.values():
+            task.cancel()
+
+    def stats(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(model_id, deployment_stats)`` for every deployment."""
+        return [
+            (d.model_id, d.deployment_stats(self.node.description)) for d in self.items.values()
+        ]

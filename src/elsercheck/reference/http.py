@@ -1,0 +1,85 @@
+"""The request/response objects handlers work with, and JSON rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from . import json_body, timevalue
+from .errors import EsError
+
+if TYPE_CHECKING:
+    from .router import Route
+    from .security import Principal
+    from .state import ServerState
+
+
+@dataclass
+class Reply:
+    body: Any
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    state: ServerState
+    route: Route
+    method: str
+    path: str
+    uri: str
+    query: dict[str, str]
+    path_params: dict[str, str]
+    body: bytes
+    principal: Principal | None = None
+    authorized: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def authorize(self) -> None:
+        """Check the route's cluster action for the caller (after request validation, as ES)."""
+        self.authorized = True
+        if self.principal is not None and self.route.action is not None:
+            self.state.security.authorize(self.principal, self.route.action)
+
+    def json(self, wrap_as_map: bool = False) -> Any:
+        return json_body.parse(self.body, wrap_as_map)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A boolean query parameter; ``?name`` alone means true, as in ES."""
+        value = self.query.get(name)
+        if value is None:
+            return default
+        if value in ("", "true"):
+            return True
+        if value == "false":
+            return False
+        raise EsError(
+            "illegal_argument_exception",
+            f"Failed to parse value [{value}] as only [true] or [false] are allowed.",
+        )
+
+    def timeout(self, name: str, default: float) -> float:
+        value = self.query.get(name)
+        return default if value is None else timevalue.parse(value, name)
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.query.get(name)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise EsError(
+                "illegal_argument_exception",
+                f"Failed to parse int parameter [{name}] with value [{value}]",
+            ) from None
+
+
+def render(body: Any, pretty: bool) -> bytes:
+    if pretty:
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
+    return orjson.dumps(body)

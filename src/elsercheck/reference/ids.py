@@ -1,0 +1,87 @@
+"""Inference ids and task types (es-behavior §1, §2.1 steps 1, 3 and 4)."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import EsError, status_exception, validation_failed
+
+# MlStrings.isValidId; no length limit is applied to inference ids (es-behavior §2.1).
+VALID_ID = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?")
+
+TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion")
+# "any" parses as a task type but is only an internal wildcard.
+PARSEABLE_TASK_TYPES = (*TASK_TYPES, "any")
+
+DEFAULT_ELSER_ID = ".elser-2-elasticsearch"
+# Preconfigured endpoints of 9.1 (es-behavior §4.5); only the ELSER one is served here.
+RESERVED_IDS = frozenset(
+    {DEFAULT_ELSER_ID, ".multilingual-e5-small-elasticsearch", ".rerank-v1-elasticsearch"}
+)
+
+MESSAGES = {
+    "invalid_id": (
+        "Invalid inference_id; '{id}' can contain lowercase alphanumeric (a-z and 0-9), "
+        "hyphens or underscores; must start and end with alphanumeric"
+    ),
+    "unknown_task_type": "Unknown task_type [{value}]",
+    "reserved_id": (
+        "[{id}] is a reserved inference ID. Cannot create a new inference endpoint with a "
+        "reserved ID."
+    ),
+    "missing_task_type": "model is missing required setting [task_type]",
+    "any_task_type": "task_type [any] is not valid type for inference",
+    "conflicting_task_type": (
+        "Cannot resolve conflicting task_type parameter in the request URL [{path}] and the "
+        "request body [{body}]"
+    ),
+}
+
+
+def parse_task_type(value: str) -> str:
+    """``TaskType.fromStringOrStatusException``: case-insensitive, 400 when unknown."""
+    lowered = value.lower()
+    if lowered not in PARSEABLE_TASK_TYPES:
+        raise status_exception(MESSAGES["unknown_task_type"].format(value=value))
+    return lowered
+
+
+def validate_inference_id(inference_id: str) -> None:
+    """``PutInferenceModelAction.Request.validate``: id syntax, and never ``_all``."""
+    if inference_id == "_all" or not VALID_ID.fullmatch(inference_id):
+        raise validation_failed(
+            [MESSAGES["invalid_id"].format(id=inference_id)], "action_request_validation_exception"
+        )
+
+
+def check_not_reserved(inference_id: str) -> None:
+    if inference_id in RESERVED_IDS:
+        raise status_exception(MESSAGES["reserved_id"].format(id=inference_id))
+
+
+def resolve_task_type(path_task_type: str | None, body_task_type: object) -> str:
+    """``ServiceUtils.resolveTaskType``: path and body must agree; one must be present."""
+    body: str | None = None
+    if body_task_type is not None:
+        body = parse_task_type(str(body_task_type))
+        if body == "any":
+            raise status_exception(MESSAGES["any_task_type"])
+    if path_task_type is None and body is None:
+        raise status_exception(MESSAGES["missing_task_type"])
+    if path_task_type is not None and body is not None and path_task_type != body:
+        raise status_exception(
+            MESSAGES["conflicting_task_type"].format(path=path_task_type, body=body)
+        )
+    resolved = path_task_type or body
+    assert resolved is not None
+    if resolved == "any":
+        raise status_exception(MESSAGES["any_task_type"])
+    return resolved
+
+
+def task_type_mismatch(requested: str, actual: str) -> EsError:
+    """GET/DELETE with a task type in the path that differs from the endpoint's."""
+    return status_exception(
+        f"Requested task type [{requested}] does not match the inference endpoint's task type "
+        f"[{actual}]"
+    )

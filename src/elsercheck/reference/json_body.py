@@ -1,0 +1,85 @@
+"""Parsing request bodies as Elasticsearch's XContent layer would: strict JSON.
+
+Jackson in Elasticsearch rejects duplicate keys, ``NaN``/``Infinity`` and invalid UTF-8, and
+limits nesting; Python's ``json`` accepts the first two, so the hooks below restore ES's
+strictness. Every failure is an ``EsError`` (400), never a server error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import EsError
+
+MAX_DEPTH = 1000  # Jackson StreamReadConstraints default nesting limit
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(f"Duplicate field '{key}'")
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}': enable JSON_READ_NAN_NUMBERS to allow")
+
+
+def _depth_ok(text: str) -> bool:
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def parse(raw: bytes, wrap_as_map: bool) -> Any:
+    """Parse ``raw``; ``wrap_as_map`` mimics ``XContentHelper.convertToMap``'s wrapping error."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(
+            f"Invalid UTF-8 start byte 0x{raw[exc.start]:02x}", 1, exc.start + 1, wrap_as_map
+        ) from None
+    if not _depth_ok(text):
+        raise _error(
+            f"Document nesting depth exceeds the maximum allowed ({MAX_DEPTH})", 1, 1, wrap_as_map
+        )
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise _error(exc.msg, exc.lineno, exc.colno, wrap_as_map) from None
+    except (ValueError, RecursionError) as exc:
+        raise _error(str(exc), 1, 1, wrap_as_map) from None
+    if wrap_as_map and not isinstance(value, dict):
+        raise _error("Expected START_OBJECT", 1, 1, wrap_as_map)
+    return value
+
+
+def _error(message: str, line: int, column: int, wrap_as_map: bool) -> EsError:
+    cause = EsError("x_content_parse_exception", f"[{line}:{column}] {message}")
+    if wrap_as_map:
+        return EsError("parse_exception", "Failed to parse content to map", caused_by=cause)
+    return cause

@@ -1,0 +1,119 @@
+"""Request routing with the semantics of Elasticsearch's ``RestController`` (es-behavior §0.1).
+
+Routes are data: method, path pattern, handler, the action used for authorization, the query
+parameters the handler consumes and whether it takes a body. Matching prefers literal path
+segments over ``{placeholders}`` and falls back to placeholders when the literal route lacks
+the method, as ES's ``PathTrie`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from .errors import EsError, RoutingError
+
+# Order of RestRequest.Method, used when listing allowed methods.
+METHOD_ORDER = ("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE", "CONNECT")
+# Response parameters every handler accepts (BaseRestHandler / RestResponse).
+GLOBAL_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "format"})
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[Any], Awaitable[Any]]
+    action: str | None  # cluster action checked by authorization; None: no authentication
+    params: tuple[str, ...] = ()
+    body: str = "none"  # "none", "optional" or "required"
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(s for s in self.path.split("/") if s)
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        pattern = self.segments
+        if len(pattern) != len(segments):
+            return None
+        bound: dict[str, str] = {}
+        for expected, actual in zip(pattern, segments, strict=True):
+            if expected.startswith("{"):
+                bound[expected[1:-1]] = actual
+            elif expected != actual:
+                return None
+        return bound
+
+    def explicitness(self) -> tuple[int, ...]:
+        return tuple(0 if s.startswith("{") else 1 for s in self.segments)
+
+
+def _similarity(a: str, b: str) -> float:
+    """Lucene ``LevenshteinDistance.getDistance``: 1 - edits / longest length."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    longest = max(len(a), len(b)) or 1
+    return 1 - previous[-1] / longest
+
+
+def unrecognized_params(path: str, invalid: list[str], candidates: list[str]) -> EsError:
+    """``BaseRestHandler.unrecognized``: names with a "did you mean" suggestion."""
+    parts = []
+    for name in invalid:
+        scored = sorted(
+            ((_similarity(name, c), c) for c in candidates if _similarity(name, c) > 0.5),
+            key=lambda item: (-item[0], item[1]),
+        )
+        text = f"[{name}]"
+        if scored:
+            keys = [c for _, c in scored]
+            suggestion = f"[{keys[0]}]" if len(keys) == 1 else "any of [" + ", ".join(keys) + "]"
+            text += f" -> did you mean {suggestion}?"
+        parts.append(text)
+    plural = "s" if len(invalid) > 1 else ""
+    return EsError(
+        "illegal_argument_exception",
+        f"request [{path}] contains unrecognized parameter{plural}: {', '.join(parts)}",
+    )
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = sorted(routes, key=lambda r: r.explicitness(), reverse=True)
+
+    def candidates(self, path: str) -> list[tuple[Route, dict[str, str]]]:
+        segments = [unquote(s) for s in path.split("/") if s]
+        found = []
+        for route in self.routes:
+            bound = route.match(segments)
+            if bound is not None:
+                found.append((route, bound))
+        return found
+
+    def allowed_methods(self, path: str) -> list[str]:
+        # HEAD is served by GET handlers but, as in ES, not listed unless registered.
+        methods = {route.method for route, _ in self.candidates(path)}
+        return [m for m in METHOD_ORDER if m in methods]
+
+    def resolve(self, method: str, path: str, uri: str) -> tuple[Route, dict[str, str]]:
+        """The route for a request, or the 400/405 ``RoutingError`` Elasticsearch answers."""
+        lookup = "GET" if method == "HEAD" else method
+        matches = self.candidates(path)
+        for route, bound in matches:
+            if route.method == lookup:
+                return route, bound
+        if not matches:
+            raise RoutingError(f"no handler found for uri [{uri}] and method [{method}]", 400)
+        allowed = self.allowed_methods(path)
+        raise RoutingError(
+            f"Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: "
+            f"[{', '.join(allowed)}]",
+            405,
+            {"Allow": ",".join(allowed)},
+        )

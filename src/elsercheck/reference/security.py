@@ -1,0 +1,241 @@
+"""Authentication and cluster-privilege authorization as Elasticsearch 8+/9 does it (§7).
+
+Principals: the built-in ``elastic`` superuser (Basic), API keys created with
+``POST /_security/api_key`` (``Authorization: ApiKey base64(id:key)``) and, when the token
+service is on (Elasticsearch's default with HTTPS), Bearer tokens from
+``POST /_security/oauth2/token``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import EsError
+
+SUPERUSER = "elastic"
+
+# Action -> cluster privileges that grant it, in the resolver's order (es-behavior §7.1).
+PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
+    "cluster:admin/xpack/inference/put": ("manage_inference", "manage", "all"),
+    "cluster:admin/xpack/inference/delete": ("manage_inference", "manage", "all"),
+    "cluster:admin/xpack/inference/update": ("manage_inference", "manage", "all"),
+    "cluster:monitor/xpack/inference/get": (
+        "monitor_inference", "manage_inference", "monitor", "manage", "all"
+    ),
+    "cluster:monitor/xpack/inference": (
+        "monitor_inference", "manage_inference", "monitor", "manage", "all"
+    ),
+    "cluster:monitor/xpack/ml/inference/stats/get": (
+        "monitor_ml", "manage_ml", "monitor", "manage", "all"
+    ),
+    "cluster:monitor/main": ("monitor", "manage", "all"),
+    "cluster:admin/xpack/security/api_key/create": (
+        "manage_own_api_key", "manage_api_key", "manage_security", "all"
+    ),
+    "cluster:admin/xpack/security/api_key/invalidate": (
+        "manage_own_api_key", "manage_api_key", "manage_security", "all"
+    ),
+    "cluster:admin/xpack/security/token/create": ("manage_token", "manage_security", "all"),
+    "cluster:admin/xpack/security/user/authenticate": (),  # every authenticated principal
+}  # fmt: skip
+
+CLUSTER_PRIVILEGES = frozenset(p for grants in PRIVILEGES_BY_ACTION.values() for p in grants) | {
+    "none", "monitor_ml", "manage_ml", "read_security"
+}  # fmt: skip
+
+WWW_AUTHENTICATE_BASIC = 'Basic realm="security", charset="UTF-8"'
+WWW_AUTHENTICATE_BEARER = 'Bearer realm="security"'
+WWW_AUTHENTICATE_APIKEY = "ApiKey"
+
+MESSAGES = {
+    "missing": "missing authentication credentials for REST request [{uri}]",
+    "bad_user": "unable to authenticate user [{user}] for REST request [{uri}]",
+    "bad_credentials": (
+        "unable to authenticate with provided credentials and anonymous access is not allowed for "
+        "this request"
+    ),
+    "bad_basic_encoding": "invalid basic authentication header encoding",
+    "bad_basic_value": "invalid basic authentication header value",
+    "unauthorized": (
+        "action [{action}] is unauthorized for {who}, this action is granted by the cluster "
+        "privileges [{privileges}]"
+    ),
+    "unknown_privilege": (
+        "unknown cluster privilege [{name}]. a privilege must be either one of the predefined "
+        "cluster privilege names [{known}] or a pattern over one of the available cluster actions"
+    ),
+}
+
+
+@dataclass
+class ApiKey:
+    id: str
+    name: str
+    secret: str
+    owner: str
+    privileges: frozenset[str] | None  # None: inherits the owner's (superuser)
+    created: int = field(default_factory=lambda: int(time.time() * 1000))
+    expiration: int | None = None
+    invalidated: bool = False
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    roles: tuple[str, ...]
+    privileges: frozenset[str] | None  # None = superuser: everything
+    api_key: ApiKey | None = None
+    authentication_type: str = "realm"
+
+    def describe(self) -> str:
+        if self.api_key is not None:
+            return f"API key id [{self.api_key.id}] of user [{self.username}]"
+        return f"user [{self.username}] with effective roles [{','.join(sorted(self.roles))}]"
+
+
+class Security:
+    """Credentials and privilege checks for the reference server."""
+
+    def __init__(self, password: str, token_service: bool) -> None:
+        self.password = password
+        self.token_service = token_service
+        self.api_keys: dict[str, ApiKey] = {}
+        self.tokens: dict[str, Principal] = {}
+        self.superuser = Principal(SUPERUSER, ("superuser",), None)
+
+    # -- authentication ----------------------------------------------------------------------
+    def www_authenticate(self) -> list[str]:
+        values = [WWW_AUTHENTICATE_BASIC]
+        if self.token_service:
+            values.append(WWW_AUTHENTICATE_BEARER)
+        values.append(WWW_AUTHENTICATE_APIKEY)
+        return values
+
+    def _unauthenticated(self, reason: str, **extra: Any) -> EsError:
+        return EsError(
+            "security_exception",
+            reason,
+            401,
+            headers={"WWW-Authenticate": self.www_authenticate()},
+            extra=extra,
+        )
+
+    def authenticate(self, authorization: str | None, uri: str) -> Principal:
+        """The principal behind an ``Authorization`` header, or a 401 ``EsError``."""
+        scheme, _, credentials = (authorization or "").strip().partition(" ")
+        scheme = scheme.lower()
+        credentials = credentials.strip()
+        if scheme == "basic" and credentials:
+            return self._basic(credentials, uri)
+        if scheme == "apikey" and credentials:
+            return self._api_key(credentials)
+        if scheme == "bearer" and credentials and self.token_service:
+            principal = self.tokens.get(credentials)
+            if principal is None:
+                raise self._unauthenticated(
+                    MESSAGES["bad_credentials"],
+                    additional_unsuccessful_credentials="token: invalid token",
+                )
+            return principal
+        raise self._unauthenticated(MESSAGES["missing"].format(uri=uri))
+
+    def _basic(self, credentials: str, uri: str) -> Principal:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise self._unauthenticated(MESSAGES["bad_basic_encoding"]) from None
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise self._unauthenticated(MESSAGES["bad_basic_value"])
+        if user == SUPERUSER and secrets.compare_digest(password, self.password):
+            return self.superuser
+        raise self._unauthenticated(MESSAGES["bad_user"].format(user=user, uri=uri))
+
+    def _api_key(self, credentials: str) -> Principal:
+        try:
+            key_id, _, secret = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            key_id, secret = "", ""
+        key = self.api_keys.get(key_id)
+        if key is None:
+            failure = f"API key: unable to find apikey with id {key_id}"
+        elif key.invalidated:
+            failure = f"API key: api key [{key_id}] has been invalidated"
+        elif key.expiration is not None and key.expiration < time.time() * 1000:
+            failure = "API key: api key is expired"
+        elif not secrets.compare_digest(secret, key.secret):
+            failure = f"API key: invalid credentials for API key [{key_id}]"
+        else:
+            return Principal(key.owner, (), key.privileges, key, "api_key")
+        raise self._unauthenticated(
+            MESSAGES["bad_credentials"], additional_unsuccessful_credentials=failure
+        )
+
+    # -- authorization -----------------------------------------------------------------------
+    def authorize(self, principal: Principal, action: str) -> None:
+        grants = PRIVILEGES_BY_ACTION[action]
+        if principal.privileges is None or not grants or principal.privileges & set(grants):
+            return
+        raise EsError(
+            "security_exception",
+            MESSAGES["unauthorized"].format(
+                action=action, who=principal.describe(), privileges=",".join(grants)
+            ),
+            403,
+        )
+
+    # -- API keys and tokens -----------------------------------------------------------------
+    def create_api_key(
+        self,
+        owner: Principal,
+        name: str,
+        role_descriptors: dict[str, Any],
+        expiration_ms: int | None,
+    ) -> ApiKey:
+        privileges: frozenset[str] | None = None
+        if role_descriptors:
+            granted: set[str] = set()
+            for descriptor in role_descriptors.values():
+                cluster = descriptor.get("cluster", []) if isinstance(descriptor, dict) else None
+                if not isinstance(cluster, list):
+                    raise EsError("parse_exception", "failed to parse role descriptor: [cluster]")
+                for privilege in cluster:
+                    if privilege not in CLUSTER_PRIVILEGES:
+                        raise EsError(
+                            "illegal_argument_exception",
+                            MESSAGES["unknown_privilege"].format(
+                                name=privilege, known=",".join(sorted(CLUSTER_PRIVILEGES))
+                            ),
+                        )
+                    granted.add(privilege)
+            privileges = frozenset(granted)
+            if owner.privileges is not None:  # a key never exceeds its owner
+                privileges &= owner.privileges
+        key = ApiKey(
+            id=secrets.token_urlsafe(15),
+            name=name,
+            secret=secrets.token_urlsafe(16),
+            owner=owner.username,
+            privileges=privileges,
+            expiration=(int(time.time() * 1000) + expiration_ms) if expiration_ms else None,
+        )
+        self.api_keys[key.id] = key
+        return key
+
+    def invalidate(self, ids: list[str], name: str | None) -> tuple[list[str], list[str]]:
+        invalidated, previously = [], []
+        for key in self.api_keys.values():
+            if key.id in ids or (name is not None and key.name == name):
+                (previously if key.invalidated else invalidated).append(key.id)
+                key.invalidated = True
+        return invalidated, previously
+
+    def create_token(self, principal: Principal) -> str:
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = principal
+        return token

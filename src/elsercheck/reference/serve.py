@@ -1,0 +1,125 @@
+"""Running the reference server: in the foreground (``elsercheck serve``) or embedded in a
+background thread on a free loopback port (``elsercheck run``, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from .app import ReferenceServer
+from .config import ServerConfig
+from .tls import TlsFiles, generate
+
+
+class ServerStartError(Exception):
+    pass
+
+
+def _uvicorn_config(
+    app: ReferenceServer, host: str, port: int, tls: TlsFiles | None, log_level: str
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        ssl_certfile=str(tls.server_cert) if tls else None,
+        ssl_keyfile=str(tls.server_key) if tls else None,
+        timeout_graceful_shutdown=2,
+    )
+
+
+def url_for(host: str, port: int, tls: bool) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | None) -> None:
+    """Serve until Ctrl-C or SIGTERM (uvicorn handles both and shuts down cleanly)."""
+    check_port_free(host, port)
+    tls = generate(tls_dir) if config.tls and tls_dir else None
+    app = ReferenceServer(config)
+    server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
+    url = url_for(host, port, config.tls)
+    print(f"elsercheck reference server (Elasticsearch 9.1 inference API) at {url}")
+    if config.security:
+        print(f"  credentials: elastic / {config.password}  (Basic auth)")
+        print("  API keys: POST /_security/api_key")
+    else:
+        print("  security: off")
+    if tls:
+        print(f"  CA certificate: {tls.ca_cert}")
+    print("  Ctrl-C to stop", flush=True)
+    server.run()
+    print("stopped")
+
+
+class EmbeddedServer:
+    """The reference server in a background thread: ``with EmbeddedServer(cfg) as server: server.url``."""
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_dir: Path | None = None,
+    ) -> None:
+        self.config = config or ServerConfig()
+        self.host = host
+        self.port = port
+        self.tls = generate(tls_dir) if self.config.tls and tls_dir else None
+        if self.config.tls and self.tls is None:
+            raise ServerStartError("TLS needs a directory for its certificate files")
+        self.app = ReferenceServer(self.config)
+        self._server = uvicorn.Server(_uvicorn_config(self.app, host, port, self.tls, "error"))
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._run, name="elsercheck-reference", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+
+    @property
+    def url(self) -> str:
+        return url_for(self.host, self.port, self.tls is not None)
+
+    def start(self, timeout: float = 15.0) -> EmbeddedServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise ServerStartError(f"reference server failed to start: {self._error}")
+            if time.monotonic() > deadline:
+                raise ServerStartError("reference server did not start in time")
+            time.sleep(0.01)
+        sockets = self._server.servers[0].sockets
+        self.port = sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

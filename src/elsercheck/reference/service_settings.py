@@ -1,0 +1,172 @@
+"""``service_settings`` of the ``elasticsearch`` service for ELSER (es-behavior §2.3-§2.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import settings_parsing as sp
+from .errors import EsError, validation_failed
+
+SCOPE = "service_settings"
+ELSER_MODELS = (".elser_model_1", ".elser_model_2", ".elser_model_2_linux-x86_64")
+ELSER_V2_PORTABLE = ".elser_model_2"
+ELSER_V2_X86 = ".elser_model_2_linux-x86_64"
+MAX_THREADS_PER_ALLOCATION = 32
+
+MESSAGES = {
+    "unknown_adaptive_key": "[adaptive_allocations] does not allow the setting [{key}]",
+    "min_negative": "[min_number_of_allocations] must be a non-negative integer or null",
+    "max_not_positive": "[max_number_of_allocations] must be a positive integer or null",
+    "min_above_max": (
+        "[min_number_of_allocations] must not be larger than [max_number_of_allocations]"
+    ),
+    "model_id_required": "Error parsing service settings, model_id must be provided",
+    "wrong_platform": (
+        "Error parsing request config, model id does not match any models available on this "
+        "platform. Was [{model_id}]. You may need to use a platform agnostic model."
+    ),
+    "unknown_model": (
+        "Error parsing request config, model id does not match any models available on this "
+        "platform. Was [{model_id}]. You may need to load it into the cluster using eland."
+    ),
+    # Deployment start (StartTrainedModelDeploymentAction.Request.validate), after storing.
+    "allocations_not_positive": "[number_of_allocations] must be a positive integer",
+    "allocations_with_adaptive": (
+        "[number_of_allocations] cannot be set if adaptive allocations is enabled"
+    ),
+    "threads": "[threads_per_allocation] must be a power of 2 less than or equal to 32",
+}
+
+
+@dataclass(frozen=True)
+class AdaptiveAllocations:
+    enabled: bool | None = None
+    min_number_of_allocations: int | None = None
+    max_number_of_allocations: int | None = None
+
+    @property
+    def is_enabled(self) -> bool:
+        return bool(self.enabled)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.enabled is not None:
+            out["enabled"] = self.enabled
+        if self.min_number_of_allocations is not None:
+            out["min_number_of_allocations"] = self.min_number_of_allocations
+        if self.max_number_of_allocations is not None:
+            out["max_number_of_allocations"] = self.max_number_of_allocations
+        return out
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    num_allocations: int | None
+    num_threads: int
+    model_id: str
+    adaptive_allocations: AdaptiveAllocations | None = None
+    deployment_id: str | None = None
+
+    def to_json(self, live_allocations: int | None = None) -> dict[str, Any]:
+        """Key order of ``ElasticsearchInternalServiceSettings.toXContent``."""
+        out: dict[str, Any] = {}
+        allocations = self.num_allocations if live_allocations is None else live_allocations
+        if allocations is not None:
+            out["num_allocations"] = allocations
+        out["num_threads"] = self.num_threads
+        out["model_id"] = self.model_id
+        if self.adaptive_allocations is not None:
+            out["adaptive_allocations"] = self.adaptive_allocations.to_json()
+        if self.deployment_id is not None:
+            out["deployment_id"] = self.deployment_id
+        return out
+
+    @property
+    def adaptive_enabled(self) -> bool:
+        return self.adaptive_allocations is not None and self.adaptive_allocations.is_enabled
+
+
+def parse_adaptive(source: dict[str, Any], errors: list[str]) -> AdaptiveAllocations | None:
+    raw = sp.remove_as_type(source, "adaptive_allocations", "map", errors)
+    if raw is None:
+        return None
+    raw = dict(raw)
+    settings = AdaptiveAllocations(
+        sp.remove_as_type(raw, "enabled", "bool", errors),
+        sp.remove_as_type(raw, "min_number_of_allocations", "int", errors),
+        sp.remove_as_type(raw, "max_number_of_allocations", "int", errors),
+    )
+    errors.extend(MESSAGES["unknown_adaptive_key"].format(key=key) for key in raw)
+    errors.extend(validate_adaptive(settings))
+    return settings
+
+
+def validate_adaptive(settings: AdaptiveAllocations) -> list[str]:
+    """``AdaptiveAllocationsSettings.validate``; also used by ``_update``."""
+    low, high = settings.min_number_of_allocations, settings.max_number_of_allocations
+    errors = []
+    if low is not None and low < 0:
+        errors.append(MESSAGES["min_negative"])
+    if high is not None and high < 1:
+        errors.append(MESSAGES["max_not_positive"])
+    if low is not None and high is not None and low > high:
+        errors.append(MESSAGES["min_above_max"])
+    return errors
+
+
+def parse(source: dict[str, Any], model_id: str) -> ServiceSettings:
+    """``ElasticsearchInternalServiceSettings.fromRequestMap``: errors accumulate.
+
+    ``source`` is consumed; what remains afterwards is unknown to the service.
+    """
+    errors: list[str] = []
+    num_allocations = sp.optional_positive_int(source, "num_allocations", SCOPE, errors)
+    num_threads = sp.required_positive_int(source, "num_threads", SCOPE, errors)
+    adaptive = parse_adaptive(source, errors)
+    if num_allocations is None and adaptive is None:
+        errors.append(sp.missing_one_of(SCOPE, ["num_allocations", "adaptive_allocations"]))
+    source.pop("model_id", None)
+    deployment_id = sp.optional_non_empty_str(source, "deployment_id", SCOPE, errors)
+    if errors:
+        raise validation_failed(errors)
+    assert num_threads is not None
+    return ServiceSettings(num_allocations, num_threads, model_id, adaptive, deployment_id)
+
+
+def resolve_model_id(raw: Any, service: str, platform_x86: bool) -> str:
+    """The ELSER model id; defaults to the platform variant under the deprecated ``elser``."""
+    if raw is None:
+        if service != "elser":
+            raise EsError("illegal_argument_exception", MESSAGES["model_id_required"])
+        return ELSER_V2_X86 if platform_x86 else ELSER_V2_PORTABLE
+    errors: list[str] = []
+    model_id = sp.optional_non_empty_str({"model_id": raw}, "model_id", SCOPE, errors)
+    if errors:
+        raise validation_failed(errors)
+    assert model_id is not None
+    if model_id not in ELSER_MODELS:
+        # Only ELSER is modelled: E5, rerank and eland models answer as an absent custom model.
+        raise EsError(
+            "illegal_argument_exception", MESSAGES["unknown_model"].format(model_id=model_id)
+        )
+    if model_id == ".elser_model_1" or (model_id == ELSER_V2_X86 and not platform_x86):
+        raise EsError(
+            "illegal_argument_exception", MESSAGES["wrong_platform"].format(model_id=model_id)
+        )
+    return model_id
+
+
+def validate_deployment_start(settings: ServiceSettings) -> None:
+    """Checks ML runs when starting the deployment, after Elasticsearch stored the endpoint."""
+    errors = []
+    if settings.num_allocations is not None:
+        if settings.num_allocations < 1:
+            errors.append(MESSAGES["allocations_not_positive"])
+        if settings.adaptive_enabled:
+            errors.append(MESSAGES["allocations_with_adaptive"])
+    threads = settings.num_threads
+    if threads > MAX_THREADS_PER_ALLOCATION or threads & (threads - 1):
+        errors.append(MESSAGES["threads"])
+    if errors:
+        raise validation_failed(errors, "action_request_validation_exception")

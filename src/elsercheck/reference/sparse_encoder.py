@@ -1,0 +1,80 @@
+"""A deterministic stand-in for ELSER's sparse encoder: no model weights needed.
+
+Text is split into WordPiece-like tokens (lower-cased words, long words split into a head and
+``##`` continuation pieces). Each token, plus a few hash-chosen "expansion" terms as ELSER
+adds, gets a positive weight derived from a stable hash, so the same text always yields the
+same embedding, across processes and machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+MAX_TOKENS = 512  # ELSER's window, including [CLS] and [SEP]
+SPECIAL_TOKENS = 2
+PIECE = 4  # characters per ## continuation piece
+HEAD = 6  # characters kept whole at the start of a word
+_WORD = re.compile(r"[^\W_]+|[^\w\s]", re.UNICODE)
+# A small vocabulary of related terms for the expansion ELSER performs.
+EXPANSION_VOCABULARY = (
+    "search", "document", "text", "query", "data", "model", "language", "information",
+    "system", "learning", "index", "result", "content", "term", "word", "meaning",
+    "computer", "network", "science", "research", "time", "process", "method", "example",
+)  # fmt: skip
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def wordpieces(word: str) -> list[str]:
+    """WordPiece-like pieces of one lower-cased word: ``tokenization`` → ``tokeni ##zati ##on``."""
+    if len(word) <= HEAD + PIECE:
+        return [word]
+    pieces = [word[:HEAD]]
+    rest = word[HEAD:]
+    pieces += ["##" + rest[i : i + PIECE] for i in range(0, len(rest), PIECE)]
+    return pieces
+
+
+def tokenize(text: str) -> list[str]:
+    """All WordPiece-like tokens of ``text``, before truncation."""
+    return [piece for word in _WORD.findall(text.lower()) for piece in wordpieces(word)]
+
+
+def token_count(text: str) -> int:
+    """Tokens the model would see (capped at its window), used for service-time modelling."""
+    return min(len(tokenize(text)) + SPECIAL_TOKENS, MAX_TOKENS)
+
+
+@dataclass(frozen=True)
+class SparseResult:
+    embedding: dict[str, float]
+    is_truncated: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"is_truncated": self.is_truncated, "embedding": self.embedding}
+
+
+def _weight(token: str, salt: str) -> float:
+    # In (0.05, 3.0]: positive like ELSER's ReLU-log outputs; rounded for stable JSON.
+    return round(0.05 + (_digest(salt + token) % 29500) / 10000, 4)
+
+
+def encode(text: str) -> SparseResult:
+    """Encode one input: same text → same tokens and weights."""
+    tokens = tokenize(text)
+    limit = MAX_TOKENS - SPECIAL_TOKENS
+    truncated = len(tokens) > limit
+    weights: dict[str, float] = {}
+    for token in tokens[:limit]:
+        weight = _weight(token, "w:")
+        weights[token] = max(weights.get(token, 0.0), weight)
+        # Expand whole words (not continuation pieces) with one related term, as ELSER does.
+        if not token.startswith("##") and _digest("x:" + token) % 3 == 0:
+            term = EXPANSION_VOCABULARY[_digest("e:" + token) % len(EXPANSION_VOCABULARY)]
+            weights[term] = max(weights.get(term, 0.0), round(weight / 3, 4))
+    ordered = dict(sorted(weights.items(), key=lambda item: (-item[1], item[0])))
+    return SparseResult(ordered, truncated)

@@ -1,0 +1,52 @@
+"""Everything one reference server holds: endpoints, deployments, credentials."""
+
+from __future__ import annotations
+
+import uuid
+
+from .chunking import DEFAULT as DEFAULT_CHUNKING
+from .config import ServerConfig
+from .deployments import Deployments
+from .endpoint_config import EndpointConfig
+from .ids import DEFAULT_ELSER_ID
+from .inference_service import InferenceService
+from .security import Security
+from .service_settings import ELSER_V2_PORTABLE, ELSER_V2_X86, AdaptiveAllocations, ServiceSettings
+
+
+def default_endpoints(platform_x86: bool) -> dict[str, EndpointConfig]:
+    """Preconfigured endpoints (es-behavior §4.5); only the ELSER one is modelled."""
+    model = ELSER_V2_X86 if platform_x86 else ELSER_V2_PORTABLE
+    settings = ServiceSettings(
+        num_allocations=None,
+        num_threads=1,
+        model_id=model,
+        adaptive_allocations=AdaptiveAllocations(True, 0, 32),
+    )
+    config = EndpointConfig(DEFAULT_ELSER_ID, "sparse_embedding", settings, dict(DEFAULT_CHUNKING))
+    return {config.inference_id: config}
+
+
+class ServerState:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.security = Security(config.password, config.tokens_enabled)
+        self.deployments = Deployments(config.timing, config.ml_processors)
+        self.defaults = default_endpoints(config.platform_x86)
+        self.endpoints: dict[str, EndpointConfig] = {}
+        self.inference = InferenceService(self)
+        self.cluster_uuid = uuid.uuid4().hex[:22]
+
+    def find(self, inference_id: str) -> EndpointConfig | None:
+        return self.endpoints.get(inference_id) or self.defaults.get(inference_id)
+
+    def all_endpoints(self) -> list[EndpointConfig]:
+        merged = {**self.defaults, **self.endpoints}
+        return [merged[key] for key in sorted(merged)]
+
+    def live_allocations(self, config: EndpointConfig) -> int | None:
+        deployment = self.deployments.get(config.deployment_id)
+        return None if deployment is None else deployment.target_allocations
+
+    async def close(self) -> None:
+        await self.deployments.close()

@@ -1,0 +1,191 @@
+"""The smoke scenario: create an ELSER endpoint, wait for it, infer, list, delete.
+
+Follows the documented workflow (seeds): after PUT, wait until the trained-model stats show
+``fully_allocated`` with ``allocation_count == target_allocation_count`` before inferring.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .run_id import endpoint_prefix
+from .target import Target, TargetError
+
+DEFAULT_MODEL = ".elser_model_2_linux-x86_64"
+SAMPLE_INPUTS = [
+    "ELSER expands a passage into weighted terms for semantic search.",
+    "How do adaptive allocations scale an inference deployment?",
+]
+
+
+class SmokeFailure(Exception):
+    """A step of the scenario did not get the documented answer."""
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class SmokeResult:
+    target_version: str
+    inference_id: str
+    steps: list[Step] = field(default_factory=list)
+    ok: bool = False
+    error: str | None = None
+    leftover: bool = False
+
+    def summary(self) -> str:
+        lines = [f"smoke scenario against Elasticsearch {self.target_version}:"]
+        lines += [f"  ✓ {s.name:<34} {s.seconds:6.2f}s  {s.detail}" for s in self.steps]
+        if self.error:
+            lines.append(f"  ✗ {self.error}")
+        if self.leftover:
+            lines.append(f"  ! could not delete {self.inference_id}; remove it by hand")
+        total = sum(s.seconds for s in self.steps)
+        lines.append(f"{'PASSED' if self.ok else 'FAILED'} in {total:.1f}s")
+        return "\n".join(lines)
+
+
+def check_reachable(client: httpx.Client, target: Target) -> dict[str, Any]:
+    """``GET /``: the cluster's info, or a one-line ``TargetError``."""
+    try:
+        response = client.get("/")
+    except httpx.HTTPError as exc:
+        raise TargetError(f"cannot reach {target.url}: {exc.__class__.__name__}: {exc}") from None
+    if response.status_code == 401:
+        raise TargetError(f"{target.url} rejected the credentials (401)")
+    if response.status_code != 200:
+        raise TargetError(f"{target.url} answered GET / with {response.status_code}")
+    if response.headers.get("x-elastic-product") != "Elasticsearch":
+        raise TargetError(f"{target.url} is not Elasticsearch (no X-elastic-product header)")
+    return response.json()
+
+
+def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise SmokeFailure(
+            f"{what}: expected {status}, got {response.status_code}: {response.text[:300]}"
+        )
+    return response.json()
+
+
+def run_smoke(
+    target: Target,
+    run_id: str,
+    model_id: str = DEFAULT_MODEL,
+    allocation_wait_seconds: float = 300.0,
+    on_step: Callable[[Step], None] | None = None,
+) -> SmokeResult:
+    """Run the scenario; the endpoint is deleted even when a step fails."""
+    inference_id = endpoint_prefix(run_id) + "smoke"
+    path = f"/_inference/sparse_embedding/{inference_id}"
+    with target.client() as client:
+        info = check_reachable(client, target)
+        result = SmokeResult(info.get("version", {}).get("number", "?"), inference_id)
+        created = False
+
+        def step(name: str, action: Callable[[], str]) -> None:
+            started = time.monotonic()
+            detail = action()
+            done = Step(name, time.monotonic() - started, detail)
+            result.steps.append(done)
+            if on_step:
+                on_step(done)
+
+        def create() -> str:
+            nonlocal created
+            body = {
+                "service": "elasticsearch",
+                "service_settings": {"model_id": model_id, "num_allocations": 1, "num_threads": 1},
+            }
+            response = client.put(path, json=body, timeout=120)
+            # 408 means "still starting": the endpoint is stored and the deployment goes on.
+            if response.status_code == 408:
+                created = True
+                return "stored; deployment still starting (408)"
+            _expect(response, 200, "create endpoint")
+            created = True
+            return f"model {model_id}"
+
+        def wait_allocated() -> str:
+            deadline = time.monotonic() + allocation_wait_seconds
+            while True:
+                stats = _expect(
+                    client.get(f"/_ml/trained_models/{inference_id}/_stats"),
+                    200,
+                    "deployment stats",
+                )
+                entries = [s.get("deployment_stats") for s in stats.get("trained_model_stats", [])]
+                status = next(
+                    (
+                        e["allocation_status"]
+                        for e in entries
+                        if e and e["deployment_id"] == inference_id
+                    ),
+                    None,
+                )
+                if (
+                    status
+                    and status["state"] == "fully_allocated"
+                    and (status["allocation_count"] == status["target_allocation_count"] > 0)
+                ):
+                    count, target_count = (
+                        status["allocation_count"],
+                        status["target_allocation_count"],
+                    )
+                    return f"{count}/{target_count} allocations"
+                if time.monotonic() > deadline:
+                    raise SmokeFailure(
+                        f"not fully allocated after {allocation_wait_seconds:.0f}s: {status}"
+                    )
+                time.sleep(0.1)
+
+        def infer() -> str:
+            body = _expect(client.post(path, json={"input": SAMPLE_INPUTS}), 200, "inference")
+            results = body.get("sparse_embedding", [])
+            if len(results) != len(SAMPLE_INPUTS) or not all(r.get("embedding") for r in results):
+                raise SmokeFailure(
+                    f"inference: expected {len(SAMPLE_INPUTS)} embeddings, got {body}"
+                )
+            tokens = sum(len(r["embedding"]) for r in results)
+            return f"{len(results)} embeddings, {tokens} weighted tokens"
+
+        def listing() -> str:
+            body = _expect(client.get("/_inference/_all"), 200, "list endpoints")
+            listed = [e["inference_id"] for e in body.get("endpoints", [])]
+            if inference_id not in listed:
+                raise SmokeFailure(f"list endpoints: {inference_id} missing from {listed}")
+            return f"{len(listed)} endpoints listed"
+
+        def delete() -> str:
+            nonlocal created
+            _expect(client.delete(path), 200, "delete endpoint")
+            created = False
+            _expect(client.get(path), 404, "get after delete")
+            return "gone (404 afterwards)"
+
+        try:
+            step("create ELSER endpoint", create)
+            step("wait for fully_allocated", wait_allocated)
+            step("sparse-embedding inference", infer)
+            step("list endpoints", listing)
+            step("delete endpoint", delete)
+            result.ok = True
+        except (SmokeFailure, httpx.HTTPError) as exc:
+            result.error = str(exc)
+        finally:
+            if created:
+                try:
+                    client.delete(path, params={"force": "true"})
+                except httpx.HTTPError:
+                    result.leftover = True
+    return result

@@ -1,0 +1,94 @@
+"""Target and connection settings: where to send requests, with which credentials.
+
+Shared by every command that talks to a cluster. Values come from options or the
+``ELASTICSEARCH_*`` environment variables; secrets are kept out of ``repr`` and reports.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+ENV = {
+    "url": "ELASTICSEARCH_URL",
+    "api_key": "ELASTICSEARCH_API_KEY",
+    "username": "ELASTICSEARCH_USERNAME",
+    "password": "ELASTICSEARCH_PASSWORD",
+    "ca_certs": "ELASTICSEARCH_CA_CERTS",
+}
+
+
+class TargetError(Exception):
+    """A target that cannot be used: bad URL, unreadable CA file, unreachable, bad credentials."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_certs: str | None = None
+    insecure: bool = False
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetError(f"invalid URL {self.url!r}: expected http(s)://host[:port]")
+        if self.api_key and (self.username or self.password):
+            raise TargetError("give either an API key or a username and password, not both")
+        if self.ca_certs and not Path(self.ca_certs).is_file():
+            raise TargetError(f"CA certificate file not found: {self.ca_certs}")
+
+    @classmethod
+    def from_options(cls, url: str | None = None, **options: object) -> Target:
+        """Options win over environment variables; ``url`` is required from one of them."""
+        values = {key: options.get(key) or os.environ.get(env) for key, env in ENV.items()}
+        values["url"] = url or values["url"]
+        if not values["url"]:
+            raise TargetError(f"no target: give --url or set {ENV['url']}")
+        return cls(
+            url=str(values["url"]).rstrip("/"),
+            api_key=values["api_key"] or None,  # type: ignore[arg-type]
+            username=values["username"] or None,  # type: ignore[arg-type]
+            password=values["password"] or None,  # type: ignore[arg-type]
+            ca_certs=values["ca_certs"] or None,  # type: ignore[arg-type]
+            insecure=bool(options.get("insecure")),
+        )
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.api_key:
+            return {"Authorization": f"ApiKey {self.api_key}"}
+        return {}
+
+    def verify(self) -> ssl.SSLContext | bool:
+        if self.insecure:
+            return False
+        if self.ca_certs:
+            return ssl.create_default_context(cafile=self.ca_certs)
+        return True
+
+    def client(self, timeout: float = 60.0) -> httpx.Client:
+        """An httpx client with this target's base URL, credentials and TLS settings."""
+        auth = None
+        if self.username:
+            auth = httpx.BasicAuth(self.username, self.password or "")
+        return httpx.Client(
+            base_url=self.url,
+            headers=self.auth_headers(),
+            auth=auth,
+            verify=self.verify(),
+            timeout=timeout,
+        )
+
+    def redact(self, text: str) -> str:
+        """``text`` with this target's secrets replaced, for logs and reports."""
+        for secret in (self.api_key, self.password):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
