@@ -12,6 +12,7 @@ from .errors import EsError, status_exception, validation_failed
 from .http import Call, Reply
 from .javafmt import java_str
 from .router import Route
+from .trained_models import BUILT_IN_MODELS
 
 PUT = "cluster:admin/xpack/inference/put"
 GET = "cluster:monitor/xpack/inference/get"
@@ -85,7 +86,7 @@ async def put_endpoint(call: Call) -> Reply:
         find_deployment=lambda d_id: _deployment_settings(call, d_id),
     )
     config = parsed.config
-    if state.deployments.get(inference_id) is not None and config.deployment_id == inference_id:
+    if inference_id in BUILT_IN_MODELS:
         raise status_exception(
             "Inference endpoint IDs must be unique. Requested inference endpoint ID "
             f"[{inference_id}] matches existing trained model ID(s) but must not."

@@ -9,15 +9,9 @@ from typing import Any
 from .errors import EsError
 from .http import Call, Reply
 from .router import Route
+from .trained_models import BUILT_IN_MODELS, MODEL_SIZES
 
 STATS = "cluster:monitor/xpack/ml/inference/stats/get"
-# Sizes Elasticsearch reports for these models; lang_ident ships with every cluster.
-MODEL_SIZES = {
-    ".elser_model_2": (438123914, 2101346304),
-    ".elser_model_2_linux-x86_64": (438123914, 2101346304),
-    "lang_ident_model_1": (1053992, 0),
-}
-BUILT_IN_MODELS = ("lang_ident_model_1",)
 
 
 def _model_entry(model_id: str) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
 
 
 class EmbeddedServer:
-    """The reference server in a background thread: ``with EmbeddedServer(cfg) as server: server.url``."""
+    """The reference server in a background thread, on a free port unless one is given."""
 
     def __init__(
         self,
