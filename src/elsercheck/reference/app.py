@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -44,7 +43,6 @@ class ReferenceServer:
         if self.config.security:
             routes += api_security.ROUTES
         self.router = Router(routes)
-        self.background: list[Any] = []  # started with the server's lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -67,12 +65,9 @@ class ReferenceServer:
                 return
 
     async def startup(self) -> None:
-        for hook in self.background:
-            await hook.start()
+        await self.state.start()
 
     async def shutdown(self) -> None:
-        for hook in self.background:
-            await hook.stop()
         await self.state.close()
 
     async def dispatch(self, request: Request) -> Response:

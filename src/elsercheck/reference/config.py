@@ -34,6 +34,10 @@ class ServerConfig:
     token_service: bool | None = None
     timing: Timing = PRESETS["realistic"]
     ml_processors: int = 16  # the ML node's allocated processors
+    queue_capacity: int = 10_000  # per deployment (StartTrainedModelDeployment default)
+    # Snapshot-build behaviour (feature flag ml_scale_from_zero): requests at zero allocations
+    # wait for one instead of failing with 409.
+    queued_scale_from_zero: bool = False
     platform_x86: bool = True  # all ML nodes linux-x86_64 → the optimised ELSER variant
     cluster_name: str = "elsercheck"
     node_name: str = "elsercheck-0"

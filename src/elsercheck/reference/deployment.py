@@ -91,6 +91,8 @@ class Deployment:
         self.start_time = now_ms()
         self.counters = Counters()
         self.started = asyncio.Event()
+        self.booted = False  # model loaded: allocations can be placed as capacity allows
+        self.routed_since: float | None = None  # loop time the node's allocations (re)started
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._running = 0
@@ -109,6 +111,8 @@ class Deployment:
 
     def set_allocations(self, count: int) -> None:
         """Start or retire workers until ``count`` allocations serve; retiring ones finish first."""
+        if count > 0 and not self._workers:
+            self.routed_since = asyncio.get_running_loop().time()
         while len(self._workers) < count:
             self._workers.append(asyncio.create_task(self._serve(), name=self.deployment_id))
         while len(self._workers) > count:

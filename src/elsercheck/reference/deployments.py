@@ -66,8 +66,9 @@ class MlNode:
 class Deployments:
     """Creates, scales and stops deployments; owns the model downloads."""
 
-    def __init__(self, timing: Timing, processors: int = 16) -> None:
+    def __init__(self, timing: Timing, processors: int = 16, queue_capacity: int = 10_000) -> None:
         self.timing = timing
+        self.queue_capacity = queue_capacity
         self.node = MlNode(processors)
         self.items: dict[str, Deployment] = {}
         self._downloads: dict[str, asyncio.Task[None]] = {}
@@ -105,6 +106,7 @@ class Deployments:
             initial_allocations(settings),
             settings.adaptive_allocations,
             self.timing,
+            self.queue_capacity,
         )
         self.items[deployment_id] = deployment
         self._assigned[deployment_id] = 0
@@ -115,6 +117,7 @@ class Deployments:
     async def _boot(self, deployment: Deployment, download: asyncio.Task[None]) -> None:
         await asyncio.shield(download)
         await asyncio.sleep(self.timing.deployment_start_seconds)
+        deployment.booted = True
         self._plan(deployment, startup=True)
 
     async def wait_started(self, deployment: Deployment, timeout: float) -> None:
@@ -139,7 +142,7 @@ class Deployments:
     def set_target(self, deployment: Deployment, target: int) -> None:
         """Change the target allocation count (``_update`` or the adaptive scaler)."""
         deployment.target_allocations = target
-        if deployment.state != "starting":
+        if deployment.booted:
             self._plan(deployment)
             self._replan_pending()
 
@@ -165,10 +168,7 @@ class Deployments:
 
     def _replan_pending(self) -> None:
         for d_id, deployment in self.items.items():
-            if (
-                deployment.state != "starting"
-                and self._assigned[d_id] < deployment.target_allocations
-            ):
+            if deployment.booted and self._assigned[d_id] < deployment.target_allocations:
                 self._plan(deployment)
 
     async def stop(self, deployment_id: str) -> None:

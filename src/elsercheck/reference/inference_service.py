@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 from typing import TYPE_CHECKING
 
 from .deployment import Deployment
 from .endpoint_config import EndpointConfig
+from .errors import EsError, status_exception
 from .sparse_encoder import SparseResult
+from .timevalue import format_seconds
 
 if TYPE_CHECKING:
     from .state import ServerState
+
+MAX_WAITING_FOR_ALLOCATION = 100  # InferenceWaitForAllocation.MAX_PENDING_REQUEST_COUNT
+MESSAGES = {
+    "too_many_waiting": (
+        "Rejected inference request waiting for an allocation of deployment [{id}]. Too many "
+        "pending requests"
+    ),
+    "wait_timeout": (
+        "Timed out after [{timeout}] waiting for trained model deployment [{id}] to start. Use the "
+        "trained model stats API to track the state of the deployment and try again once it has "
+        "started."
+    ),
+}
 
 
 class InferenceService:
     def __init__(self, state: ServerState) -> None:
         self.state = state
-        # Set by the adaptive scaling loop: asks for one allocation, True if it did.
-        self.scale_from_zero: Callable[[Deployment], bool] = lambda deployment: False
+        self._waiting: dict[str, int] = {}
 
     async def infer(
         self, config: EndpointConfig, texts: list[str], timeout: float
@@ -29,6 +43,32 @@ class InferenceService:
             deployment = deployments.start(config.deployment_id, config.service_settings)
             await deployments.wait_started(deployment, timeout)
         if deployment.allocation_count == 0:
-            triggered = deployment.state == "started" and self.scale_from_zero(deployment)
-            raise deployment.unavailable(triggered)
+            starting = deployment.state == "started" and self.state.scaling.scale_from_zero(
+                deployment
+            )
+            if not (starting and self.state.config.queued_scale_from_zero):
+                # Release builds: fail fast; clients retry (feature flag ml_scale_from_zero off).
+                raise deployment.unavailable(starting)
+            await self._wait_for_allocation(deployment, timeout)
         return await deployment.infer(texts, timeout)
+
+    async def _wait_for_allocation(self, deployment: Deployment, timeout: float) -> None:
+        """The snapshot-build variant: queue until an allocation starts (§5.5)."""
+        key = deployment.deployment_id
+        if self._waiting.get(key, 0) >= MAX_WAITING_FOR_ALLOCATION:
+            raise EsError(
+                "es_rejected_execution_exception", MESSAGES["too_many_waiting"].format(id=key)
+            )
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with asyncio.timeout(timeout):
+                while deployment.allocation_count == 0:
+                    if deployment.state != "started":
+                        raise deployment.unavailable(False)
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise status_exception(
+                MESSAGES["wait_timeout"].format(timeout=format_seconds(timeout), id=key), 408
+            ) from None
+        finally:
+            self._waiting[key] -= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from .adaptive_scaling_service import AdaptiveScalingService
 from .chunking import DEFAULT as DEFAULT_CHUNKING
 from .config import ServerConfig
 from .deployments import Deployments
@@ -31,9 +32,10 @@ class ServerState:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.security = Security(config.password, config.tokens_enabled)
-        self.deployments = Deployments(config.timing, config.ml_processors)
+        self.deployments = Deployments(config.timing, config.ml_processors, config.queue_capacity)
         self.defaults = default_endpoints(config.platform_x86)
         self.endpoints: dict[str, EndpointConfig] = {}
+        self.scaling = AdaptiveScalingService(self)
         self.inference = InferenceService(self)
         self.cluster_uuid = uuid.uuid4().hex[:22]
 
@@ -48,5 +50,9 @@ class ServerState:
         deployment = self.deployments.get(config.deployment_id)
         return None if deployment is None else deployment.target_allocations
 
+    async def start(self) -> None:
+        await self.scaling.start()
+
     async def close(self) -> None:
+        await self.scaling.stop()
         await self.deployments.close()

@@ -56,9 +56,9 @@ PRESETS: dict[str, Timing] = {
         deployment_start_seconds=0.3,
         allocation_start_seconds=0.1,
         inference_time_scale=0.25,
-        scaler_tick_seconds=0.25,
-        scale_down_cooldown_seconds=2.0,
-        scale_to_zero_seconds=4.0,
+        scaler_tick_seconds=1.0,
+        scale_down_cooldown_seconds=3.0,
+        scale_to_zero_seconds=5.0,
     ),
     # For unit-level HTTP tests: nothing waits.
     "instant": Timing(

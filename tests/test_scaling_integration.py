@@ -1,0 +1,169 @@
+"""Adaptive allocations end to end, in `fast` timing, with real HTTP load (issue 3 §4).
+
+Load arrives open-loop (a fixed request rate, as from many independent users), so the queue
+grows when capacity is short and the scaler sees the true demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.reference.timing import PRESETS
+from tests.conftest import elser_body
+
+pytestmark = pytest.mark.slow
+FAST = PRESETS["fast"]
+TEXT = " ".join(f"word{i}" for i in range(100))  # ~39 ms of fast-timing service time
+RATE = 80.0  # requests/s ≈ 3.1 busy allocations
+WINDOW = 6.0  # seconds of load
+
+
+class OpenLoopLoad(threading.Thread):
+    """Send ``rate`` requests per second for ``seconds``; count answers by status."""
+
+    def __init__(self, url: str, inference_id: str, rate: float, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.inference_id, self.rate, self.seconds = url, inference_id, rate, seconds
+        self.statuses: Counter[int] = Counter()
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+
+            async def one() -> None:
+                response = await client.post(
+                    f"/_inference/{self.inference_id}", json={"input": TEXT}
+                )
+                self.statuses[response.status_code] += 1
+
+            loop = asyncio.get_running_loop()
+            start, sent, tasks = loop.time(), 0, []
+            while loop.time() - start < self.seconds:
+                tasks.append(asyncio.create_task(one()))
+                sent += 1
+                await asyncio.sleep(max(0.0, start + sent / self.rate - loop.time()))
+            await asyncio.gather(*tasks)
+
+
+def deployment_stats(c: httpx.Client, inference_id: str) -> dict:
+    body = c.get(f"/_ml/trained_models/{inference_id}/_stats").json()
+    return body["trained_model_stats"][0]["deployment_stats"]
+
+
+def allocations(c: httpx.Client, inference_id: str) -> int:
+    return deployment_stats(c, inference_id)["allocation_status"]["allocation_count"]
+
+
+@pytest.fixture
+def fast_client() -> Iterator[tuple[EmbeddedServer, httpx.Client]]:
+    with (
+        EmbeddedServer(ServerConfig(security=False, timing=FAST)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as c,
+    ):
+        yield server, c
+
+
+def adaptive(max_allocations: int) -> dict:
+    body = elser_body()
+    settings = body["service_settings"]
+    assert isinstance(settings, dict)
+    del settings["num_allocations"]
+    settings["adaptive_allocations"] = {
+        "enabled": True, "min_number_of_allocations": 0, "max_number_of_allocations": max_allocations
+    }  # fmt: skip
+    return body
+
+
+def sample_while(c: httpx.Client, inference_id: str, thread: threading.Thread) -> list[int]:
+    samples = []
+    while thread.is_alive():
+        samples.append(allocations(c, inference_id))
+        time.sleep(0.25)
+    return samples
+
+
+def wait_for(c: httpx.Client, inference_id: str, predicate, seconds: float) -> tuple[float, int]:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        count = allocations(c, inference_id)
+        if predicate(count):
+            return time.monotonic() - started, count
+        time.sleep(0.2)
+    raise AssertionError(f"allocations stayed at {count} for {seconds}s")
+
+
+def test_allocations_rise_hold_fall_and_reach_zero(
+    fast_client: tuple[EmbeddedServer, httpx.Client],
+) -> None:
+    server, c = fast_client
+    assert c.put("/_inference/sparse_embedding/cycle", json=adaptive(8)).status_code == 200
+    load = OpenLoopLoad(server.url, "cycle", RATE, WINDOW)
+    load.start()
+    samples = sample_while(c, "cycle", load)
+    load.join()
+    peak = max(samples)
+    # Rise: 3.1 busy allocations → ceil(3.1 / 0.9) = 4 (3 while the estimate settles).
+    assert 3 <= peak <= 8, samples
+    rise_index = next(i for i, n in enumerate(samples) if n >= 3)
+    assert rise_index * 0.25 < WINDOW - 1.5, f"scaled up too late: {samples}"
+    # Hold: no scale-down while the load lasts.
+    after_rise = samples[rise_index:]
+    assert all(b >= a for a, b in itertools.pairwise(after_rise)), samples
+    # Fall, then zero after the idle time (min is 0).
+    fell_after, _ = wait_for(c, "cycle", lambda n: n < peak, FAST.scale_down_cooldown_seconds + 10)
+    zero_after, _ = wait_for(c, "cycle", lambda n: n == 0, FAST.scale_to_zero_seconds + 15)
+    assert zero_after >= 0.0 and fell_after >= 0.0
+    status = deployment_stats(c, "cycle")["allocation_status"]
+    assert status == {
+        "allocation_count": 0,
+        "target_allocation_count": 0,
+        "state": "fully_allocated",
+    }
+    # The stats counters add up to the requests sent.
+    stats = deployment_stats(c, "cycle")
+    sent = sum(load.statuses.values())
+    assert load.statuses[200] == sent, load.statuses
+    assert stats["inference_count"] == sent
+    assert "rejected_execution_count" not in stats and "timeout_count" not in stats
+    # A request at zero gets the 409 and triggers the scale-up from zero.
+    response = c.post("/_inference/cycle", json={"input": "wake up"})
+    assert response.status_code == 409
+    assert response.json()["error"]["reason"] == (
+        "Trained model deployment [cycle] is not allocated to any nodes; starting deployment of one "
+        "allocation"
+    )
+    wait_for(c, "cycle", lambda n: n >= 1, 5)
+    assert c.post("/_inference/cycle", json={"input": "awake"}).status_code == 200
+
+
+def test_max_allocations_is_respected(fast_client: tuple[EmbeddedServer, httpx.Client]) -> None:
+    server, c = fast_client
+    assert c.put("/_inference/sparse_embedding/capped", json=adaptive(2)).status_code == 200
+    load = OpenLoopLoad(server.url, "capped", RATE, 4.0)
+    load.start()
+    samples = sample_while(c, "capped", load)
+    load.join()
+    assert max(samples) == 2, samples
+    assert deployment_stats(c, "capped")["number_of_allocations"] <= 2
+
+
+def test_queued_scale_from_zero_variant() -> None:
+    """With the snapshot-build flag, a request at zero waits for the allocation instead."""
+    config = ServerConfig(security=False, timing=FAST, queued_scale_from_zero=True)
+    with EmbeddedServer(config) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        assert c.put("/_inference/sparse_embedding/q0", json=adaptive(2)).status_code == 200
+        wait_for(c, "q0", lambda n: n == 0, FAST.scale_to_zero_seconds + 10)
+        response = c.post("/_inference/q0", json={"input": "queued"})
+        assert response.status_code == 200, response.text
