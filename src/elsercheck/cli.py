@@ -149,8 +149,9 @@ def _env_url() -> str | None:
 def _smoke(target: Target, run_id: str) -> int:
     from .smoke import run_smoke
 
-    result = run_smoke(target, run_id, on_step=lambda s: print(f"  … {s.name} done", flush=True))
-    print(target.redact(result.summary()))
+    print(f"smoke scenario against {target.url}")
+    result = run_smoke(target, run_id, on_step=lambda step: print(step.line(), flush=True))
+    print(target.redact(result.summary(include_steps=False)))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -33,6 +33,9 @@ class Step:
     seconds: float
     detail: str = ""
 
+    def line(self) -> str:
+        return f"  ✓ {self.name:<30} {self.seconds:6.2f}s  {self.detail}"
+
 
 @dataclass
 class SmokeResult:
@@ -43,15 +46,18 @@ class SmokeResult:
     error: str | None = None
     leftover: bool = False
 
-    def summary(self) -> str:
-        lines = [f"smoke scenario against Elasticsearch {self.target_version}:"]
-        lines += [f"  ✓ {s.name:<34} {s.seconds:6.2f}s  {s.detail}" for s in self.steps]
+    def summary(self, include_steps: bool = True) -> str:
+        lines = [step.line() for step in self.steps] if include_steps else []
         if self.error:
             lines.append(f"  ✗ {self.error}")
         if self.leftover:
             lines.append(f"  ! could not delete {self.inference_id}; remove it by hand")
         total = sum(s.seconds for s in self.steps)
-        lines.append(f"{'PASSED' if self.ok else 'FAILED'} in {total:.1f}s")
+        outcome = "PASSED" if self.ok else "FAILED"
+        lines.append(
+            f"{outcome}: {len(self.steps)}/5 smoke steps in {total:.1f}s against Elasticsearch "
+            f"{self.target_version} ({self.inference_id})"
+        )
         return "\n".join(lines)
 
 
