@@ -1,0 +1,155 @@
+"""Contract suite configuration: the target, its version profile, and safe endpoint handling.
+
+Run it directly:
+
+    ELASTICSEARCH_API_KEY=... pytest contracts/ -n auto --es-url https://my-cluster:9200
+
+Credentials come from ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD
+(kept out of the command line and of reports).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract_support import (
+    EndpointTracker,
+    Profile,
+    known_deviations,
+    load_profile,
+)
+from elsercheck.target import Target, TargetError
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("elsercheck contracts")
+    group.addoption("--es-url", default=os.environ.get("ELASTICSEARCH_URL"),
+                    help="target URL (env ELASTICSEARCH_URL)")  # fmt: skip
+    group.addoption("--es-ca-certs", default=os.environ.get("ELASTICSEARCH_CA_CERTS"),
+                    help="CA certificate file (env ELASTICSEARCH_CA_CERTS)")  # fmt: skip
+    group.addoption("--es-insecure", action="store_true", help="skip HTTPS verification")
+    group.addoption("--run-id", default=None, help="run id used in the endpoint prefix")
+    group.addoption("--max-deployments", type=int, default=2,
+                    help="deployments alive at once per worker (default 2)")  # fmt: skip
+    group.addoption("--allocation-wait", type=float, default=300.0,
+                    help="seconds to wait for fully_allocated (default 300)")  # fmt: skip
+    group.addoption("--scale-to-zero-wait", type=float, default=None,
+                    help="seconds a deployment takes to scale to zero; enables the 409 check")  # fmt: skip
+    group.addoption("--leftovers-file", default=None, help="JSON list of ids not deleted")
+    group.addoption("--max-examples", type=int, default=25,
+                    help="schemathesis examples per operation (default 25)")  # fmt: skip
+
+
+def _target(config: pytest.Config) -> Target:
+    return Target.from_options(
+        config.getoption("--es-url"),
+        ca_certs=config.getoption("--es-ca-certs"),
+        insecure=config.getoption("--es-insecure"),
+    )
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    try:
+        return _target(pytestconfig)
+    except TargetError as exc:
+        pytest.exit(f"elsercheck contracts: {exc}", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def es(target: Target) -> Iterator[httpx.Client]:
+    """A client with the target's credentials."""
+    with target.client(timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def cluster_info(es: httpx.Client, target: Target) -> dict:
+    try:
+        response = es.get("/")
+    except httpx.HTTPError as exc:
+        pytest.exit(f"elsercheck contracts: cannot reach {target.url}: {exc}", returncode=2)
+    if response.status_code == 401:
+        pytest.exit(f"elsercheck contracts: {target.url} rejected the credentials", returncode=2)
+    return response.json()
+
+
+@pytest.fixture(scope="session")
+def profile(cluster_info: dict) -> Profile:
+    return load_profile(cluster_info["version"]["number"])
+
+
+@pytest.fixture(scope="session")
+def security_enabled(target: Target) -> bool:
+    """Whether the target refuses a request without credentials."""
+    with httpx.Client(base_url=target.url, verify=target.verify(), timeout=30) as anonymous:
+        return anonymous.get("/_inference").status_code == 401
+
+
+@pytest.fixture(scope="session")
+def run_prefix(pytestconfig: pytest.Config, worker_id: str) -> str:
+    run_id = pytestconfig.getoption("--run-id") or os.environ.get("ELSERCHECK_RUN_ID")
+    if not run_id:
+        run_id = time.strftime("%Y%m%dt%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+    worker = "" if worker_id == "master" else worker_id.removeprefix("gw") + "-"
+    return f"elsercheck-{run_id}-{worker}"
+
+
+@pytest.fixture(scope="session")
+def tracker(
+    es: httpx.Client, run_prefix: str, pytestconfig: pytest.Config
+) -> Iterator[EndpointTracker]:
+    """Every endpoint a test creates goes through here; all are deleted at session end."""
+    leftovers = pytestconfig.getoption("--leftovers-file")
+    tracked = EndpointTracker(
+        es, run_prefix, pytestconfig.getoption("--max-deployments"),
+        Path(leftovers) if leftovers else None,
+    )  # fmt: skip
+    pytestconfig.stash[_TRACKER] = tracked
+    yield tracked
+    tracked.cleanup()
+
+
+_TRACKER = pytest.StashKey[EndpointTracker]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Also on Ctrl-C and errors: nothing created is left behind silently.
+    tracked = session.config.stash.get(_TRACKER, None)
+    if tracked is not None:
+        failed = tracked.cleanup()
+        if failed:
+            print(f"\nelsercheck contracts: could not delete {', '.join(failed)}")
+
+
+@pytest.fixture(scope="session")
+def allocation_wait(pytestconfig: pytest.Config) -> float:
+    return pytestconfig.getoption("--allocation-wait")
+
+
+@pytest.fixture(scope="session")
+def worker_id(request: pytest.FixtureRequest) -> str:
+    """xdist's worker id, or ``master`` without xdist."""
+    workerinput = getattr(request.config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "master"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Known deviations become strict xfails for the target's version."""
+    try:
+        target = _target(config)
+        with target.client(timeout=30) as client:
+            version = client.get("/").json()["version"]["number"]
+    except (TargetError, httpx.HTTPError, KeyError, ValueError):
+        return  # the session fixtures report the problem
+    for deviation in known_deviations(version):
+        for item in items:
+            if item.nodeid.endswith(deviation["test"]) or deviation["test"] in item.nodeid:
+                item.add_marker(pytest.mark.xfail(reason=deviation["reason"], strict=True))
