@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from contract_support import (
+    HOOKS,
+    RECORDER,
     EndpointTracker,
     Profile,
     known_deviations,
@@ -66,7 +68,7 @@ def target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def es(target: Target) -> Iterator[httpx.Client]:
     """A client with the target's credentials."""
-    with target.client(timeout=120) as client:
+    with target.client(timeout=120, event_hooks=HOOKS) as client:
         yield client
 
 
@@ -139,6 +141,18 @@ def worker_id(request: pytest.FixtureRequest) -> str:
     """xdist's worker id, or ``master`` without xdist."""
     workerinput = getattr(request.config, "workerinput", None)
     return workerinput["workerid"] if workerinput else "master"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Attach curl reproducers (credentials redacted) of the last requests to a failure."""
+    report = yield
+    if report.when == "setup":
+        RECORDER.take()  # start each test with an empty record
+    elif report.failed and call.when in ("call", "setup"):
+        for index, command in enumerate(RECORDER.take(), start=1):
+            report.user_properties.append((f"curl_{index}", command))
+    return report
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -22,6 +22,55 @@ HERE = Path(__file__).resolve().parent
 ELSER_X86 = ".elser_model_2_linux-x86_64"
 
 
+# -- reproducers ----------------------------------------------------------------------------------
+def curl(request: httpx.Request) -> str:
+    """A curl command for ``request`` with credentials replaced by environment variables."""
+    parts = ["curl", "-X", request.method, _quote(str(request.url))]
+    authorization = request.headers.get("authorization", "")
+    scheme = authorization.split(" ", 1)[0].lower()
+    if scheme == "basic":
+        parts += ["-u", '"$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD"']
+    elif scheme == "apikey":
+        parts += ["-H", '"Authorization: ApiKey $ELASTICSEARCH_API_KEY"']
+    elif authorization:
+        parts += ["-H", '"Authorization: <redacted>"']
+    content_type = request.headers.get("content-type")
+    if content_type:
+        parts += ["-H", _quote(f"Content-Type: {content_type}")]
+    body = request.content
+    if body:
+        text = body.decode("utf-8", "replace")
+        parts += ["-d", _quote(text if len(text) <= 2000 else text[:2000] + "…")]
+    return " ".join(parts)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+class RequestRecorder:
+    """Keeps the requests of the running test, to attach reproducers to its failure."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def record(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+    def take(self, last: int = 3) -> list[str]:
+        taken, self.requests = self.requests[-last:], []
+        return [curl(r) for r in taken]
+
+
+RECORDER = RequestRecorder()
+HOOKS = {"request": [RECORDER.record]}
+
+
+def client(base_url: str, **options: Any) -> httpx.Client:
+    """An httpx client whose requests are recorded for reproducers."""
+    return httpx.Client(base_url=base_url, event_hooks=HOOKS, **options)
+
+
 # -- version profiles ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Profile:

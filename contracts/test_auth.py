@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contract_support import EndpointTracker, Profile, assert_es_error, elser_body
+from contract_support import EndpointTracker, Profile, assert_es_error, client, elser_body
 from elsercheck.target import Target
 
 ANON_PATH = "/_inference/_all"
@@ -40,14 +40,12 @@ def monitor_key(
 @pytest.fixture
 def limited(target: Target, monitor_key: tuple[str, str]) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"ApiKey {monitor_key[1]}"}
-    with httpx.Client(
-        base_url=target.url, headers=headers, verify=target.verify(), timeout=60
-    ) as c:
+    with client(target.url, headers=headers, verify=target.verify(), timeout=60) as c:
         yield c
 
 
 def test_no_credentials_401(target: Target, secured: None, profile: Profile) -> None:
-    with httpx.Client(base_url=target.url, verify=target.verify(), timeout=30) as anonymous:
+    with client(target.url, verify=target.verify(), timeout=30) as anonymous:
         response = anonymous.get(ANON_PATH)
     assert_es_error(response, 401, "security_exception",
                     profile.reason("missing_credentials", uri=ANON_PATH))  # fmt: skip
@@ -57,7 +55,7 @@ def test_no_credentials_401(target: Target, secured: None, profile: Profile) -> 
 
 
 def test_bad_password_401(target: Target, secured: None, profile: Profile) -> None:
-    with httpx.Client(base_url=target.url, verify=target.verify(), timeout=30,
+    with client(target.url, verify=target.verify(), timeout=30,
                       auth=("elsercheck-no-such-user", "wrong")) as c:  # fmt: skip
         response = c.get(ANON_PATH)
     assert_es_error(response, 401, "security_exception", profile.reason(
@@ -67,7 +65,7 @@ def test_bad_password_401(target: Target, secured: None, profile: Profile) -> No
 
 def test_unknown_api_key_401(target: Target, secured: None) -> None:
     bogus = base64.b64encode(b"elsercheck-no-such-key:secret").decode()
-    with httpx.Client(base_url=target.url, verify=target.verify(), timeout=30,
+    with client(target.url, verify=target.verify(), timeout=30,
                       headers={"Authorization": f"ApiKey {bogus}"}) as c:  # fmt: skip
         assert_es_error(c.get(ANON_PATH), 401, "security_exception", None)
 

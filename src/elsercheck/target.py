@@ -10,6 +10,7 @@ import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -73,7 +74,7 @@ class Target:
             return ssl.create_default_context(cafile=self.ca_certs)
         return True
 
-    def client(self, timeout: float = 60.0) -> httpx.Client:
+    def client(self, timeout: float = 60.0, **options: Any) -> httpx.Client:
         """An httpx client with this target's base URL, credentials and TLS settings."""
         auth = None
         if self.username:
@@ -84,6 +85,7 @@ class Target:
             auth=auth,
             verify=self.verify(),
             timeout=timeout,
+            **options,
         )
 
     def redact(self, text: str) -> str:
