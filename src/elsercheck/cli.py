@@ -7,8 +7,11 @@ target (unreachable, bad credentials, bad option), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import secrets
 import sys
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -92,13 +95,47 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_options(serve, "realistic")
     serve.set_defaults(handler=cmd_serve)
 
+    gate = commands.add_parser(
+        "gate",
+        help="conformance gate: run the contract suite against a target (default: embedded)",
+        description="Exit 0 conformant, 1 violations, 2 usage error or unusable target. Writes "
+        "junit.xml and gate.html to the report directory.",
+    )
+    _add_target_options(gate)
+    _add_gate_options(gate)
+    _add_timing_options(gate, "fast")
+    gate.set_defaults(handler=cmd_gate)
+
     run = commands.add_parser(
         "run", help="everything that exists, against the embedded server (what `make run` does)"
     )
     _add_target_options(run)
+    _add_gate_options(run)
     _add_timing_options(run, "fast")
     run.set_defaults(handler=cmd_run)
     return parser
+
+
+def _workers(value: str) -> str:
+    if value == "auto" or (value.isdigit() and int(value) >= 1):
+        return value
+    raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', not {value!r}")
+
+
+def _positive(value: str) -> int:
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected a positive number, not {value!r}")
+
+
+def _add_gate_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("gate")
+    group.add_argument("--workers", type=_workers, default="1",
+                       help="pytest-xdist workers: N or auto (default 1)")  # fmt: skip
+    group.add_argument("--max-examples", type=_positive, default=25,
+                       help="generated cases per operation (default 25)")  # fmt: skip
+    group.add_argument("--report-dir", type=Path, default=None,
+                       help="where reports go (default reports/gate/<run-id>)")  # fmt: skip
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -119,31 +156,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float | None]]:
+    """The given target, or the embedded reference server started for this command.
+
+    Also yields how long the target takes to scale an idle deployment to zero, when known.
+    """
+    if args.url or os.environ.get("ELASTICSEARCH_URL"):
+        yield Target.from_options(
+            args.url, api_key=args.api_key, username=args.username, password=args.password,
+            ca_certs=args.ca_certs, insecure=args.insecure,
+        ), None  # fmt: skip
+        return
     from .reference.config import ServerConfig
     from .reference.serve import EmbeddedServer
+
+    timing = _timing(args)
+    password = secrets.token_urlsafe(12)
+    with EmbeddedServer(ServerConfig(password=password, timing=timing)) as server:
+        print(f"reference server at {server.url} (timing {args.timing})", flush=True)
+        zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
+        yield Target(server.url, username="elastic", password=password), zero_wait
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from .run_id import new_run_id
+
+    run_id = new_run_id()
+    with _target_or_embedded(args) as (target, zero_wait):
+        return _gate(args, target, run_id, zero_wait)
+
+
+def _gate(args: argparse.Namespace, target: Target, run_id: str, zero_wait: float | None) -> int:
+    from .gate import run_gate
+
+    report_dir = args.report_dir or reports_dir() / "gate" / run_id
+    print(f"conformance gate against {target.url} (run {run_id})", flush=True)
+    result = run_gate(target, run_id, report_dir, args.workers, args.max_examples, zero_wait)
+    print(target.redact(result.summary.text([result.html, result.junit])))
+    return result.exit_code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from .run_id import new_run_id
 
     run_id = new_run_id()
     print(f"elsercheck run {run_id}")
-    if args.url or _env_url():
-        target = Target.from_options(
-            args.url, api_key=args.api_key, username=args.username, password=args.password,
-            ca_certs=args.ca_certs, insecure=args.insecure,
-        )  # fmt: skip
-        return _smoke(target, run_id)
-    password = secrets.token_urlsafe(12)
-    config = ServerConfig(password=password, timing=_timing(args))
-    with EmbeddedServer(config) as server:
-        print(f"reference server at {server.url} (timing {args.timing})")
-        target = Target(server.url, username="elastic", password=password)
-        return _smoke(target, run_id)
-
-
-def _env_url() -> str | None:
-    import os
-
-    return os.environ.get("ELASTICSEARCH_URL")
+    with _target_or_embedded(args) as (target, zero_wait):
+        smoke = _smoke(target, run_id)
+        if smoke != EXIT_OK:
+            return smoke
+        return _gate(args, target, run_id, zero_wait)
 
 
 def _smoke(target: Target, run_id: str) -> int:

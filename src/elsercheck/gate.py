@@ -1,0 +1,109 @@
+"""``elsercheck gate``: run the contract suite against a target and report.
+
+The suite runs as ``python -m pytest contracts/`` in a child process (the same command users
+can run by hand); credentials travel in its environment, never on its command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .gate_report import GateSummary, read_junit, write_html
+from .paths import resource_dir
+from .smoke import check_reachable
+from .target import Target, TargetError
+
+# pytest exit code -> gate exit code (0 conformant, 1 violations, 2 usage/unreachable)
+EXIT_CODES = {0: 0, 1: 1, 2: 2, 3: 2, 4: 2, 5: 2}
+
+
+@dataclass
+class GateResult:
+    exit_code: int
+    summary: GateSummary
+    junit: Path
+    html: Path
+
+
+def pytest_command(
+    target: Target, run_id: str, report_dir: Path, workers: str, max_examples: int,
+    scale_to_zero_wait: float | None = None, extra: list[str] | None = None,
+) -> list[str]:  # fmt: skip
+    contracts = resource_dir("contracts")
+    command = [
+        sys.executable, "-m", "pytest", str(contracts),
+        "-c", str(contracts / "pytest.ini"), "--rootdir", str(contracts),
+        "--es-url", target.url, "--run-id", run_id,
+        "--junitxml", str(report_dir / "junit.xml"),
+        "--leftovers-file", str(report_dir / "leftovers.json"),
+        "--max-examples", str(max_examples), "-q", "--no-header",
+    ]  # fmt: skip
+    if target.ca_certs:
+        command += ["--es-ca-certs", str(Path(target.ca_certs).resolve())]
+    if target.insecure:
+        command.append("--es-insecure")
+    if workers not in ("0", "1"):
+        command += ["-n", workers]
+    if scale_to_zero_wait is not None:
+        command += ["--scale-to-zero-wait", str(scale_to_zero_wait)]
+    return command + (extra or [])
+
+
+def child_environment(target: Target) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_")}
+    for key, value in (
+        ("ELASTICSEARCH_API_KEY", target.api_key),
+        ("ELASTICSEARCH_USERNAME", target.username),
+        ("ELASTICSEARCH_PASSWORD", target.password),
+    ):
+        if value:
+            env[key] = value
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+def run_gate(
+    target: Target, run_id: str, report_dir: Path, workers: str = "1", max_examples: int = 25,
+    scale_to_zero_wait: float | None = None, extra: list[str] | None = None,
+) -> GateResult:  # fmt: skip
+    """Run the suite; raise ``TargetError`` when the target cannot be used at all."""
+    with target.client(timeout=30) as client:
+        info = check_reachable(client, target)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("junit.xml", "leftovers.json"):
+        (report_dir / stale).unlink(missing_ok=True)
+    command = pytest_command(
+        target, run_id, report_dir, workers, max_examples, scale_to_zero_wait, extra
+    )
+    started = time.monotonic()
+    # The child runs in report_dir so hypothesis/schemathesis scratch files land there.
+    process = subprocess.Popen(command, env=child_environment(target), cwd=report_dir)
+    try:
+        returncode = process.wait()
+    except KeyboardInterrupt:
+        # The child got the same Ctrl-C: let it delete what it created before leaving.
+        process.wait(timeout=120)
+        raise
+    junit = report_dir / "junit.xml"
+    if not junit.exists():
+        raise TargetError(f"the contract suite did not run (pytest exit code {returncode})")
+    leftovers_file = report_dir / "leftovers.json"
+    summary = GateSummary(
+        cases=read_junit(junit),
+        target_url=target.url,
+        target_version=info.get("version", {}).get("number", "?"),
+        run_id=run_id,
+        seconds=time.monotonic() - started,
+        leftovers=json.loads(leftovers_file.read_text()) if leftovers_file.exists() else [],
+    )
+    html_path = write_html(summary, report_dir / "gate.html")
+    exit_code = EXIT_CODES.get(returncode, 2)
+    if exit_code == 0 and not summary.conformant:
+        exit_code = 1
+    return GateResult(exit_code, summary, junit, html_path)

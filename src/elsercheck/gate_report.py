@@ -1,0 +1,157 @@
+"""Reading the gate's JUnit XML and writing its one-screen summary and HTML report."""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
+
+
+@dataclass
+class CaseResult:
+    name: str  # e.g. test_error_rules.py::test_put_rule[threads-zero]
+    outcome: str
+    seconds: float
+    message: str = ""
+    details: str = ""
+    reproducers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GateSummary:
+    cases: list[CaseResult]
+    target_url: str = ""
+    target_version: str = "?"
+    run_id: str = ""
+    seconds: float = 0.0
+    leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(case.outcome for case in self.cases)
+
+    @property
+    def failures(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome in ("failed", "error")]
+
+    @property
+    def conformant(self) -> bool:
+        return not self.failures and bool(self.cases)
+
+    def text(self, report_paths: list[Path]) -> str:
+        counts = self.counts
+        verdict = "CONFORMANT" if self.conformant else "NOT CONFORMANT"
+        lines = [
+            f"{verdict}: {self.target_url} (Elasticsearch {self.target_version})",
+            "  "
+            + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
+            + f" in {self.seconds:.1f}s",
+        ]
+        for case in self.failures[:15]:
+            lines.append(
+                f"  ✗ {case.name}: {case.message.splitlines()[0][:160] if case.message else ''}"
+            )
+        if len(self.failures) > 15:
+            lines.append(f"  … and {len(self.failures) - 15} more (see the report)")
+        if self.leftovers:
+            lines.append(f"  ! endpoints that could not be deleted: {', '.join(self.leftovers)}")
+        lines += [f"  report: {path}" for path in report_paths]
+        return "\n".join(lines)
+
+
+def _case_name(testcase: ET.Element) -> str:
+    classname = testcase.get("classname", "")
+    module = classname.rsplit(".", 1)[-1] if "." not in classname else classname.split(".")[-1]
+    return f"{module}.py::{testcase.get('name', '')}"
+
+
+def read_junit(path: Path) -> list[CaseResult]:
+    """Cases from pytest's JUnit XML (xunit1, with properties)."""
+    root = ET.parse(path).getroot()
+    results = []
+    for testcase in root.iter("testcase"):
+        outcome, message, details = "passed", "", ""
+        for tag in ("failure", "error", "skipped"):
+            child = testcase.find(tag)
+            if child is not None:
+                message = child.get("message", "")
+                details = child.text or ""
+                outcome = {"failure": "failed", "error": "error"}.get(tag, "skipped")
+                if tag == "skipped" and child.get("type") == "pytest.xfail":
+                    outcome = "xfailed"
+                break
+        reproducers = [
+            prop.get("value", "")
+            for prop in testcase.iter("property")
+            if prop.get("name", "").startswith("curl_")
+        ]
+        results.append(
+            CaseResult(
+                _case_name(testcase),
+                outcome,
+                float(testcase.get("time", 0) or 0),
+                message,
+                details,
+                reproducers,
+            )
+        )
+    return results
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d1d1f;max-width:1100px}
+h1{font-size:1.4rem}.ok{color:#0a7d32}.bad{color:#b3261e}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;
+text-align:left;vertical-align:top}th{background:#f5f5f7}
+.passed{color:#0a7d32}.failed,.error{color:#b3261e;font-weight:600}.skipped,.xfailed{color:#8a6d00}
+pre{background:#f5f5f7;padding:.6rem;overflow-x:auto;white-space:pre-wrap;font-size:12px}
+details{margin:.2rem 0}
+"""
+
+
+def write_html(summary: GateSummary, path: Path) -> Path:
+    """A self-contained page: verdict, counts, failures with reproducers, every case."""
+    counts = summary.counts
+    esc = html.escape
+    verdict_class = "ok" if summary.conformant else "bad"
+    verdict = "Conformant" if summary.conformant else "Not conformant"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>elsercheck gate {esc(summary.run_id)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1 class='{verdict_class}'>{verdict}</h1>",
+        f"<p>Target <code>{esc(summary.target_url)}</code> — Elasticsearch "
+        f"{esc(summary.target_version)} — run <code>{esc(summary.run_id)}</code> — "
+        f"{summary.seconds:.1f}s</p>",
+        "<p>" + " · ".join(f"{counts[o]} {o}" for o in OUTCOMES) + "</p>",
+    ]
+    if summary.leftovers:
+        parts.append(
+            "<p class='bad'>Endpoints that could not be deleted: "
+            + esc(", ".join(summary.leftovers)) + "</p>"
+        )  # fmt: skip
+    if summary.failures:
+        parts.append("<h2>Failures</h2>")
+        for case in summary.failures:
+            parts.append(f"<h3 class='failed'>{esc(case.name)}</h3><pre>{esc(case.message)}</pre>")
+            for command in case.reproducers:
+                parts.append(f"<p>Reproduce:</p><pre>{esc(command)}</pre>")
+            if case.details:
+                parts.append(
+                    f"<details><summary>Traceback</summary><pre>{esc(case.details)}</pre></details>"
+                )
+    parts.append(
+        "<h2>All checks</h2><table><tr><th>check</th><th>outcome</th><th>s</th><th>note</th></tr>"
+    )
+    for case in summary.cases:
+        note = esc(case.message.splitlines()[0][:200]) if case.message else ""
+        parts.append(
+            f"<tr><td>{esc(case.name)}</td><td class='{case.outcome}'>{case.outcome}</td>"
+            f"<td>{case.seconds:.2f}</td><td>{note}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    path.write_text("".join(parts), encoding="utf-8")
+    return path
