@@ -61,8 +61,14 @@ class SmokeResult:
         return "\n".join(lines)
 
 
-def check_reachable(client: httpx.Client, target: Target) -> dict[str, Any]:
-    """``GET /``: the cluster's info, or a one-line ``TargetError``."""
+def check_reachable(
+    client: httpx.Client, target: Target, require_product: bool = True
+) -> dict[str, Any]:
+    """``GET /``: the cluster's info, or a one-line ``TargetError``.
+
+    The gate passes ``require_product=False``: a missing product header is then one of the
+    contract violations it reports, not a reason to refuse the target.
+    """
     try:
         response = client.get("/")
     except httpx.HTTPError as exc:
@@ -71,9 +77,12 @@ def check_reachable(client: httpx.Client, target: Target) -> dict[str, Any]:
         raise TargetError(f"{target.url} rejected the credentials (401)")
     if response.status_code != 200:
         raise TargetError(f"{target.url} answered GET / with {response.status_code}")
-    if response.headers.get("x-elastic-product") != "Elasticsearch":
+    if require_product and response.headers.get("x-elastic-product") != "Elasticsearch":
         raise TargetError(f"{target.url} is not Elasticsearch (no X-elastic-product header)")
-    return response.json()
+    try:
+        return response.json()
+    except ValueError:
+        raise TargetError(f"{target.url} answered GET / with a body that is not JSON") from None
 
 
 def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:

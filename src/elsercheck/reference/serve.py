@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .app import ReferenceServer
 from .config import ServerConfig
@@ -21,7 +22,7 @@ class ServerStartError(Exception):
 
 
 def _uvicorn_config(
-    app: ReferenceServer, host: str, port: int, tls: TlsFiles | None, log_level: str
+    app: ASGIApp, host: str, port: int, tls: TlsFiles | None, log_level: str
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -69,26 +70,20 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     print("stopped")
 
 
-class EmbeddedServer:
-    """The reference server in a background thread, on a free port unless one is given."""
+class ThreadedServer:
+    """An ASGI app on uvicorn in a background thread, on a free port unless one is given."""
 
     def __init__(
-        self,
-        config: ServerConfig | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        tls_dir: Path | None = None,
-    ) -> None:
-        self.config = config or ServerConfig()
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
+        tls: TlsFiles | None = None,
+    ) -> None:  # fmt: skip
+        self.app = app
         self.host = host
         self.port = port
-        self.tls = generate(tls_dir) if self.config.tls and tls_dir else None
-        if self.config.tls and self.tls is None:
-            raise ServerStartError("TLS needs a directory for its certificate files")
-        self.app = ReferenceServer(self.config)
-        self._server = uvicorn.Server(_uvicorn_config(self.app, host, port, self.tls, "error"))
+        self.tls = tls
+        self._server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "error"))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._run, name="elsercheck-reference", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="elsercheck-server", daemon=True)
         self._error: BaseException | None = None
 
     def _run(self) -> None:
@@ -101,14 +96,14 @@ class EmbeddedServer:
     def url(self) -> str:
         return url_for(self.host, self.port, self.tls is not None)
 
-    def start(self, timeout: float = 15.0) -> EmbeddedServer:
+    def start(self, timeout: float = 15.0) -> ThreadedServer:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if self._error is not None or not self._thread.is_alive():
-                raise ServerStartError(f"reference server failed to start: {self._error}")
+                raise ServerStartError(f"server failed to start: {self._error}")
             if time.monotonic() > deadline:
-                raise ServerStartError("reference server did not start in time")
+                raise ServerStartError("server did not start in time")
             time.sleep(0.01)
         sockets = self._server.servers[0].sockets
         self.port = sockets[0].getsockname()[1]
@@ -118,8 +113,29 @@ class EmbeddedServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> EmbeddedServer:
+    def __enter__(self) -> ThreadedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class EmbeddedServer(ThreadedServer):
+    """The reference server in a background thread: ``with EmbeddedServer(cfg) as s: s.url``."""
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_dir: Path | None = None,
+    ) -> None:
+        self.config = config or ServerConfig()
+        tls = generate(tls_dir) if self.config.tls and tls_dir else None
+        if self.config.tls and tls is None:
+            raise ServerStartError("TLS needs a directory for its certificate files")
+        super().__init__(ReferenceServer(self.config), host, port, tls)
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self

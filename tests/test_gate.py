@@ -1,0 +1,161 @@
+"""The gate is green on the reference server and red, naming the right check, when a proxy in
+front of it breaks one thing at a time (issue 4 §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from elsercheck.gate import run_gate
+from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.serve import EmbeddedServer, ThreadedServer
+from elsercheck.reference.timing import PRESETS
+from elsercheck.target import Target
+
+pytestmark = pytest.mark.slow
+PASSWORD = "gate-test"
+HOP_HEADERS = {"content-length", "transfer-encoding", "connection"}
+
+
+class Exchange:
+    """One proxied request/response that a breakage may rewrite."""
+
+    def __init__(self, request: Request, body: bytes) -> None:
+        self.request, self.request_body = request, body
+        self.headers = {k: v for k, v in request.headers.items() if k not in {"host", *HOP_HEADERS}}
+        self.status = 0
+        self.response_headers: list[tuple[str, str]] = []
+        self.response_body = b""
+
+
+def _json(data: bytes) -> object:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def wrong_field_type(x: Exchange) -> None:
+    body = _json(x.response_body)
+    if x.request.method == "PUT" and x.status == 200 and isinstance(body, dict):
+        body["inference_id"] = 12345
+        x.response_body = orjson.dumps(body)
+
+
+def missing_product_header(x: Exchange) -> None:
+    x.response_headers = [(k, v) for k, v in x.response_headers if k.lower() != "x-elastic-product"]
+
+
+def accepts_invalid_bound(x: Exchange) -> None:
+    body = _json(x.request_body)
+    chunking = body.get("chunking_settings") if isinstance(body, dict) else None
+    if isinstance(chunking, dict) and chunking.get("max_chunk_size", 0) > 300:
+        chunking["max_chunk_size"] = 300  # forward an acceptable value: the PUT "succeeds"
+        x.request_body = orjson.dumps(body)
+
+
+def server_error_on_bad_input(x: Exchange) -> None:
+    if x.status == 400:
+        x.status = 500
+
+
+def ignores_auth(x: Exchange) -> None:
+    if "authorization" not in x.headers:
+        import base64
+
+        x.headers["authorization"] = (
+            "Basic " + base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()
+        )
+
+
+# breakage -> (applies before forwarding?, function, a contract test that must fail)
+BREAKAGES: dict[str, tuple[bool, Callable[[Exchange], None], str]] = {
+    "wrong-field-type": (False, wrong_field_type, "test_lifecycle.py::test_lifecycle"),
+    "missing-header": (False, missing_product_header, "test_routing.py::test_cluster_info"),
+    "accepted-invalid-bound": (True, accepts_invalid_bound, "test_put_rule[chunk-above-300]"),
+    "500-on-bad-input": (False, server_error_on_bad_input, "test_put_rule[threads-zero]"),
+    "ignored-auth": (True, ignores_auth, "test_auth.py::test_no_credentials_401"),
+}
+
+
+def proxy(upstream: str, breakage: str | None):  # -> ASGI app
+    before, mutate, _ = BREAKAGES[breakage] if breakage else (False, lambda x: None, "")
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        x = Exchange(request, await request.body())
+        if before:
+            mutate(x)
+        async with httpx.AsyncClient(base_url=upstream, timeout=120) as client:
+            response = await client.request(
+                request.method, request.url.path, params=request.url.query,
+                headers=x.headers, content=x.request_body,
+            )  # fmt: skip
+        x.status, x.response_body = response.status_code, response.content
+        x.response_headers = [
+            (k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_HEADERS
+        ]
+        if not before:
+            mutate(x)
+        reply = Response(x.response_body, status_code=x.status)
+        for key, value in x.response_headers:
+            if key.lower() != "content-type":
+                reply.headers.append(key, value)
+            else:
+                reply.headers[key] = value
+        await reply(scope, receive, send)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[EmbeddedServer]:
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["fast"])
+    with EmbeddedServer(config) as server:
+        yield server
+
+
+def gate_against(url: str, report_dir: Path):  # -> GateResult
+    target = Target(url, username="elastic", password=PASSWORD)
+    return run_gate(target, "gatetest", report_dir, workers="1", max_examples=5)
+
+
+def test_gate_green_on_reference_server(reference: EmbeddedServer, tmp_path: Path) -> None:
+    result = gate_against(reference.url, tmp_path)
+    assert result.exit_code == 0, result.summary.text([])
+    assert result.summary.conformant and result.summary.counts["passed"] > 50
+    assert (tmp_path / "junit.xml").exists() and (tmp_path / "gate.html").exists()
+    html = (tmp_path / "gate.html").read_text()
+    assert "Conformant" in html and PASSWORD not in html
+    # Nothing the gate created is left on the target.
+    with httpx.Client(base_url=reference.url, auth=("elastic", PASSWORD)) as c:
+        ids = [e["inference_id"] for e in c.get("/_inference").json()["endpoints"]]
+    assert not [i for i in ids if i.startswith("elsercheck-")], ids
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_gate_red_on_breakage(reference: EmbeddedServer, tmp_path: Path, breakage: str) -> None:
+    with ThreadedServer(proxy(reference.url, breakage)) as broken:
+        result = gate_against(broken.url, tmp_path)
+    failed = [case.name for case in result.summary.failures]
+    assert result.exit_code == 1, failed
+    expected = BREAKAGES[breakage][2]
+    assert any(expected in name for name in failed), (expected, failed)
+    html = (tmp_path / "gate.html").read_text()
+    assert "Not conformant" in html and "curl -X" in html
+    assert PASSWORD not in html and PASSWORD not in (tmp_path / "junit.xml").read_text()
+
+
+def test_gate_unreachable_target(tmp_path: Path) -> None:
+    from elsercheck.target import TargetError
+
+    with pytest.raises(TargetError, match="cannot reach"):
+        gate_against("http://127.0.0.1:9", tmp_path)
