@@ -49,6 +49,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="schemathesis examples per operation (default 25)")  # fmt: skip
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # test_schema.py builds its schemathesis schema at import, before fixtures exist.
+    os.environ["ELSERCHECK_MAX_EXAMPLES"] = str(config.getoption("--max-examples"))
+
+
 def _target(config: pytest.Config) -> Target:
     return Target.from_options(
         config.getoption("--es-url"),

@@ -325,3 +325,38 @@ def test_id_of_existing_trained_model(client: httpx.Client) -> None:
         "Inference endpoint IDs must be unique. Requested inference endpoint ID "
         "[lang_ident_model_1] matches existing trained model ID(s) but must not.",
     )  # fmt: skip
+
+
+def test_null_chunking_strategy_is_missing(client: httpx.Client) -> None:
+    body = {**elser_body(), "chunking_settings": {"strategy": None}}
+    response = client.put("/_inference/sparse_embedding/null-strategy", json=body)
+    assert_error(
+        response, 400, "illegal_argument_exception",
+        "Can't generate Chunker without ChunkingStrategy provided",
+    )  # fmt: skip
+
+
+def test_recursive_separators_must_be_strings(client: httpx.Client) -> None:
+    chunking = {"strategy": "recursive", "max_chunk_size": 100, "separators": ["\n", 5]}
+    response = client.put(
+        "/_inference/sparse_embedding/sep-types",
+        json={**elser_body(), "chunking_settings": chunking},
+    )
+    assert_error(
+        response, 400, "validation_exception",
+        "Validation Failed: 1: field [separators] is not of the expected type. The value [5] cannot "
+        "be converted to a [String];",
+    )  # fmt: skip
+
+
+def test_recursive_needs_separators_or_group(client: httpx.Client) -> None:
+    chunking = {"strategy": "recursive", "max_chunk_size": 100, "separator_group": None}
+    response = client.put(
+        "/_inference/sparse_embedding/sep-none",
+        json={**elser_body(), "chunking_settings": chunking},
+    )
+    assert_error(
+        response, 400, "validation_exception",
+        "Validation Failed: 1: [chunking_settings] does not contain one of the required settings "
+        "[separator_group, separators];",
+    )  # fmt: skip

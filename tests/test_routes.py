@@ -467,3 +467,15 @@ def test_body_not_supported(client: httpx.Client) -> None:
 
 def test_pretty(client: httpx.Client) -> None:
     assert client.get("/?pretty").text.startswith('{\n  "name"')
+
+
+def test_stats_paging_bounds(client: httpx.Client) -> None:
+    assert_error(
+        client.get("/_ml/trained_models/_stats?size=-1"), 400, "illegal_argument_exception",
+        "[size] parameter cannot be negative, found [-1]",
+    )  # fmt: skip
+    assert_error(
+        client.get("/_ml/trained_models/_stats?from=9999&size=2"), 400,
+        "illegal_argument_exception",
+        "The sum of parameters [from] and [size] cannot be higher than 10000.",
+    )  # fmt: skip

@@ -386,24 +386,32 @@ def test_documented_bounds_are_present(effective: dict[str, Any]) -> None:
         "inference._types.ElasticsearchServiceSettings",
     ):
         properties = found[name]["properties"]
-        assert properties["num_threads"]["enum"] == [1, 2, 4, 8, 16, 32]
+        # null means "absent" to Elasticsearch's settings parsers (overlay §6), hence None.
+        assert properties["num_threads"]["enum"] == [1, 2, 4, 8, 16, 32, None]
         assert properties["num_allocations"]["minimum"] == 1
         assert "required" not in found[name]
     adaptive = found["inference._types.AdaptiveAllocations"]["properties"]
     assert adaptive["min_number_of_allocations"]["minimum"] == 0
     assert adaptive["max_number_of_allocations"]["minimum"] == 1
     chunking = found["inference._types.InferenceChunkingSettings"]
-    assert chunking["properties"]["strategy"]["enum"] == ["sentence", "word", "none", "recursive"]
+    assert chunking["properties"]["strategy"]["enum"] == [
+        "sentence",
+        "word",
+        "none",
+        "recursive",
+        None,
+    ]
     branches = {b["properties"]["strategy"]["enum"][0]: b for b in chunking["anyOf"][1:]}
     assert branches["word"]["properties"]["max_chunk_size"] == {
         "type": "integer",
         "minimum": 10,
         "maximum": 300,
+        "nullable": True,  # an explicit null setting means "absent" to Elasticsearch
     }
     assert branches["word"]["properties"]["overlap"]["minimum"] == 1
     assert branches["sentence"]["properties"]["max_chunk_size"]["minimum"] == 20
     assert branches["sentence"]["properties"]["max_chunk_size"]["maximum"] == 300
-    assert branches["sentence"]["properties"]["sentence_overlap"]["enum"] == [0, 1]
+    assert branches["sentence"]["properties"]["sentence_overlap"]["enum"] == [0, 1, None]
 
 
 ELSER = "inference._types.ElserServiceSettings"

@@ -30,11 +30,30 @@ def _model_entry(model_id: str) -> dict[str, Any]:
     }
 
 
+MAX_PAGE = 10_000
+
+
+def _check_page(start: int, size: int) -> None:
+    """ML ``PageParams`` bounds."""
+    for name, value in (("from", start), ("size", size)):
+        if value < 0:
+            raise EsError(
+                "illegal_argument_exception",
+                f"[{name}] parameter cannot be negative, found [{value}]",
+            )
+    if start + size > MAX_PAGE:
+        raise EsError(
+            "illegal_argument_exception",
+            f"The sum of parameters [from] and [size] cannot be higher than {MAX_PAGE}.",
+        )
+
+
 async def trained_model_stats(call: Call) -> Reply:
     patterns = call.path_params.get("model_id", "_all").split(",")
     allow_no_match = call.flag("allow_no_match", True)
     start = call.integer("from", 0)
     size = call.integer("size", 100)
+    _check_page(start, size)
     call.authorize()
     state = call.state
     per_deployment = state.deployments.stats()

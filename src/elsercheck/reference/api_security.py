@@ -39,7 +39,8 @@ async def create_api_key(call: Call) -> Reply:
     expiration = body.get("expiration")
     expiration_ms = None
     if expiration is not None:
-        expiration_ms = int(timevalue.parse(str(expiration), "expiration") * 1000)
+        seconds = timevalue.parse(str(expiration), "expiration")
+        expiration_ms = int(seconds * 1000) if seconds else None
     assert call.principal is not None
     key = call.state.security.create_api_key(call.principal, name, descriptors, expiration_ms)
     out: dict[str, Any] = {"id": key.id, "name": key.name}
@@ -54,6 +55,8 @@ async def invalidate_api_key(call: Call) -> Reply:
     body = _object(call)
     call.authorize()
     ids = body.get("ids") or ([body["id"]] if isinstance(body.get("id"), str) else [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise EsError("x_content_parse_exception", "[1:1] failed to parse field [ids]")
     name = body.get("name") if isinstance(body.get("name"), str) else None
     if not ids and name is None:
         raise EsError(

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import settings_parsing as sp
 from .errors import EsError, validation_failed
-from .javafmt import java_list
+from .javafmt import java_list, java_str
 
 SCOPE = "chunking_settings"
 MAX_CHUNK_SIZE_UPPER = 300
@@ -56,6 +56,10 @@ MESSAGES = {
     "both_separators": "Recursive chunking settings can not have both separators and separator_set",
     "empty_separators": "Recursive chunking settings can not have an empty list of separators",
     "bad_separator_group": "Invalid separator_group {value}",
+    "no_separators": (
+        "[chunking_settings] does not contain one of the required settings "
+        "[separator_group, separators]"
+    ),
 }
 
 
@@ -67,9 +71,10 @@ def parse(raw: Any) -> dict[str, Any]:
         errors: list[str] = []
         sp.remove_as_type({SCOPE: raw}, SCOPE, "map", errors)
         raise validation_failed(errors)
-    if "strategy" not in raw:
+    if raw.get("strategy") is None:
+        # ES would fail on null with a NullPointerException (500); null means "not provided".
         raise EsError("illegal_argument_exception", MESSAGES["no_strategy"])
-    name = str(raw["strategy"]).lower()
+    name = java_str(raw["strategy"]).lower()
     if name not in STRATEGIES:
         raise EsError(
             "illegal_argument_exception", MESSAGES["bad_strategy"].format(value=raw["strategy"])
@@ -123,9 +128,20 @@ def _recursive(
     elif separators is not None:
         if not separators:
             errors.append(MESSAGES["empty_separators"])
+        # ServiceUtils.extractOptionalList(..., String.class): every item must be a string.
+        errors.extend(
+            sp.MESSAGES["wrong_type"].format(
+                name="separators", value=java_str(item), java_type="String"
+            )
+            for item in separators
+            if not isinstance(item, str)
+        )
         out["separators"] = separators
+    elif group is None:
+        # es-behavior §2.6: exactly one of separator_group / separators.
+        errors.append(MESSAGES["no_separators"])
     else:
-        group = (group or "plaintext").lower()
+        group = group.lower()
         if group not in SEPARATOR_GROUPS:
             errors.append(MESSAGES["bad_separator_group"].format(value=group))
         out["separator_group"] = group

@@ -124,6 +124,7 @@ class Deployment:
 
     async def stop(self) -> None:
         self.state = "stopping"
+        self.started.set()  # wake PUTs waiting for the start: they see "stopping"
         workers, self._workers = self._workers, []
         for worker in workers:
             worker.cancel()
@@ -146,7 +147,9 @@ class Deployment:
             reason += MESSAGES["starting_one"]
         return status_exception(reason, 409)
 
-    async def infer(self, texts: list[str], timeout: float) -> list[sparse_encoder.SparseResult]:
+    async def infer(
+        self, texts: list[str], timeout: float | None
+    ) -> list[sparse_encoder.SparseResult]:
         """Queue one request and wait for an allocation to serve it, within ``timeout``."""
         if self._queue.qsize() >= self.queue_capacity:
             self.counters.rejected_execution_count += 1
@@ -160,7 +163,7 @@ class Deployment:
             job.future.cancel()
             self.counters.timeout_count += 1
             raise status_exception(
-                MESSAGES["timeout"].format(timeout=format_seconds(timeout)), 408
+                MESSAGES["timeout"].format(timeout=format_seconds(timeout or 0)), 408
             ) from None
 
     async def _serve(self) -> None:

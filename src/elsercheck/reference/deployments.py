@@ -120,7 +120,7 @@ class Deployments:
         deployment.booted = True
         self._plan(deployment, startup=True)
 
-    async def wait_started(self, deployment: Deployment, timeout: float) -> None:
+    async def wait_started(self, deployment: Deployment, timeout: float | None) -> None:
         """Wait for ≥1 allocation (``wait_for: started``); 408 as Elasticsearch on expiry."""
         try:
             await asyncio.wait_for(deployment.started.wait(), timeout)
@@ -129,7 +129,7 @@ class Deployments:
                 message = MESSAGES["download_running"].format(model_id=deployment.model_id)
             else:
                 message = MESSAGES["start_timeout"].format(
-                    timeout=format_seconds(timeout), id=deployment.deployment_id
+                    timeout=format_seconds(timeout or 0), id=deployment.deployment_id
                 )
             raise status_exception(message, 408) from None
 

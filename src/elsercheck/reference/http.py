@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,8 @@ class Call:
             f"Failed to parse value [{value}] as only [true] or [false] are allowed.",
         )
 
-    def timeout(self, name: str, default: float) -> float:
+    def timeout(self, name: str, default: float) -> float | None:
+        """A TimeValue parameter in seconds; ``None`` (``-1``) waits without limit."""
         value = self.query.get(name)
         return default if value is None else timevalue.parse(value, name)
 
@@ -80,6 +82,13 @@ class Call:
 
 
 def render(body: Any, pretty: bool) -> bytes:
-    if pretty:
-        return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
-    return orjson.dumps(body)
+    """JSON bytes; falls back to ``json`` for what orjson refuses (lone surrogates echoed from
+    input, integers beyond 64 bits), which it escapes as ``\\udXXX`` as Jackson would."""
+    try:
+        if pretty:
+            return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
+        return orjson.dumps(body)
+    except (orjson.JSONEncodeError, TypeError):
+        return (
+            json.dumps(body, indent=2 if pretty else None, default=str) + ("\n" if pretty else "")
+        ).encode()

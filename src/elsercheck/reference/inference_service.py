@@ -34,7 +34,7 @@ class InferenceService:
         self._waiting: dict[str, int] = {}
 
     async def infer(
-        self, config: EndpointConfig, texts: list[str], timeout: float
+        self, config: EndpointConfig, texts: list[str], timeout: float | None
     ) -> list[SparseResult]:
         deployments = self.state.deployments
         deployment = deployments.get(config.deployment_id)
@@ -52,7 +52,7 @@ class InferenceService:
             await self._wait_for_allocation(deployment, timeout)
         return await deployment.infer(texts, timeout)
 
-    async def _wait_for_allocation(self, deployment: Deployment, timeout: float) -> None:
+    async def _wait_for_allocation(self, deployment: Deployment, timeout: float | None) -> None:
         """The snapshot-build variant: queue until an allocation starts (§5.5)."""
         key = deployment.deployment_id
         if self._waiting.get(key, 0) >= MAX_WAITING_FOR_ALLOCATION:
@@ -68,7 +68,7 @@ class InferenceService:
                     await asyncio.sleep(0.01)
         except TimeoutError:
             raise status_exception(
-                MESSAGES["wait_timeout"].format(timeout=format_seconds(timeout), id=key), 408
+                MESSAGES["wait_timeout"].format(timeout=format_seconds(timeout or 0), id=key), 408
             ) from None
         finally:
             self._waiting[key] -= 1

@@ -147,7 +147,7 @@ class Security:
     def _basic(self, credentials: str, uri: str) -> Principal:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII header text
             raise self._unauthenticated(MESSAGES["bad_basic_encoding"]) from None
         user, sep, password = decoded.partition(":")
         if not sep:
@@ -159,7 +159,7 @@ class Security:
     def _api_key(self, credentials: str) -> Principal:
         try:
             key_id, _, secret = base64.b64decode(credentials, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):
             key_id, secret = "", ""
         key = self.api_keys.get(key_id)
         if key is None:
@@ -205,6 +205,10 @@ class Security:
                 if not isinstance(cluster, list):
                     raise EsError("parse_exception", "failed to parse role descriptor: [cluster]")
                 for privilege in cluster:
+                    if not isinstance(privilege, str):
+                        raise EsError(
+                            "parse_exception", "failed to parse role descriptor: [cluster]"
+                        )
                     if privilege not in CLUSTER_PRIVILEGES:
                         raise EsError(
                             "illegal_argument_exception",

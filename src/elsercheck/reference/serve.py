@@ -4,6 +4,7 @@ background thread on a free loopback port (``elsercheck run``, tests)."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 import time
@@ -15,6 +16,8 @@ from starlette.types import ASGIApp
 from .app import ReferenceServer
 from .config import ServerConfig
 from .tls import TlsFiles, generate
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ServerStartError(Exception):
@@ -66,8 +69,15 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     if tls:
         print(f"  CA certificate: {tls.ca_cert}")
     print("  Ctrl-C to stop", flush=True)
-    server.run()
-    print("stopped")
+    # uvicorn shuts down cleanly on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was installed before it: make that a no-op so a requested stop exits 0.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("stopped", flush=True)
 
 
 class ThreadedServer:

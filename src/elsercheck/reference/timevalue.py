@@ -12,19 +12,26 @@ _PATTERN = re.compile(r"(-?\d+(?:\.\d+)?)(nanos|micros|ms|s|m|h|d)")
 _PRINT = (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3), ("micros", 1e-6))
 
 
-def parse(value: str, setting: str) -> float:
-    """Seconds in ``value``; ``-1`` means no timeout. Bad values answer like ES (400)."""
+MAX_SECONDS = 2**63 / 1e9  # TimeValue holds a long of nanoseconds at most
+
+
+def parse(value: str, setting: str) -> float | None:
+    """Seconds in ``value``; ``None`` for ``-1`` (no timeout). Bad values answer like ES (400)."""
     text = value.strip().lower()
-    if text in ("-1", "0"):
-        return float(text)
+    if text == "-1":
+        return None
+    if text == "0":
+        return 0.0
     match = _PATTERN.fullmatch(text)
+    prefix = f"failed to parse setting [{setting}] with value [{value}] as a time value"
     if not match:
-        raise EsError(
-            "parse_exception",
-            f"failed to parse setting [{setting}] with value [{value}] as a time value: unit is "
-            "missing or unrecognized",
-        )
-    return float(match.group(1)) * UNITS[match.group(2)]
+        raise EsError("parse_exception", f"{prefix}: unit is missing or unrecognized")
+    seconds = float(match.group(1)) * UNITS[match.group(2)]
+    if seconds < 0:
+        raise EsError("parse_exception", f"{prefix}: negative durations are not supported")
+    if not seconds < MAX_SECONDS:
+        raise EsError("parse_exception", prefix)
+    return seconds
 
 
 def format_seconds(seconds: float) -> str:
