@@ -41,6 +41,9 @@ def load_schema() -> schemathesis.BaseSchema:
         "generation": {
             "max-examples": int(os.environ.get("ELSERCHECK_MAX_EXAMPLES", "25")),
             "deterministic": True,
+            # A gate reports failures with reproducers; minimising them costs minutes.
+            "no-shrink": True,
+            "database": "none",
         },
         "checks": {name: {"enabled": False} for name in EXCLUDED_CHECKS},
         "phases": {"stateful": {"enabled": False}},
