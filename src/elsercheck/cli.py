@@ -106,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_options(gate, "fast")
     gate.set_defaults(handler=cmd_gate)
 
+    spec = commands.add_parser(
+        "spec",
+        help="write the effective OpenAPI spec (official subset + overlay)",
+        description="For `schemathesis run`, Prism and other OpenAPI tools: "
+        "elsercheck spec -o elser.json && schemathesis run elser.json --url http://localhost:9200",
+    )
+    spec.add_argument("-o", "--output", type=Path, default=None, help="file (default: stdout)")
+    spec.add_argument("--format", choices=("json", "yaml"), default=None,
+                      help="default: from the file suffix, else json")  # fmt: skip
+    spec.set_defaults(handler=cmd_spec)
+
     run = commands.add_parser(
         "run", help="everything that exists, against the embedded server (what `make run` does)"
     )
@@ -177,6 +188,24 @@ def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, floa
         print(f"reference server at {server.url} (timing {args.timing})", flush=True)
         zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
         yield Target(server.url, username="elastic", password=password), zero_wait
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    from .spec import build_effective_spec, dump_spec
+
+    output: Path | None = args.output
+    fmt = args.format or ("yaml" if output and output.suffix in (".yaml", ".yml") else "json")
+    text = dump_spec(build_effective_spec(), fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    print(f"wrote {output} ({fmt}, {len(text)} bytes)", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
