@@ -145,29 +145,21 @@ def test_reserved_default_endpoint_cannot_be_updated(es: httpx.Client, profile: 
     assert_es_error(response, 400, "status_exception", profile.reason("default_update", id=default))
 
 
-def test_get_unknown_endpoint(es: httpx.Client, tracker: EndpointTracker, profile: Profile) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/_inference/{id}", None),
+        ("DELETE", "/_inference/{id}", None),
+        ("POST", "/_inference/sparse_embedding/{id}", {"input": "x"}),
+    ],
+    ids=["get", "delete", "infer"],
+)
+def test_unknown_endpoint(
+    es: httpx.Client, tracker: EndpointTracker, profile: Profile, method: str, path: str,
+    body: dict[str, Any] | None,
+) -> None:  # fmt: skip
     missing = tracker.new_id("missing")
-    response = es.get(f"/_inference/{missing}")
-    assert_es_error(
-        response, 404, "resource_not_found_exception", profile.reason("not_found", id=missing)
-    )
-
-
-def test_delete_unknown_endpoint(
-    es: httpx.Client, tracker: EndpointTracker, profile: Profile
-) -> None:
-    missing = tracker.new_id("missing")
-    response = es.delete(f"/_inference/{missing}")
-    assert_es_error(
-        response, 404, "resource_not_found_exception", profile.reason("not_found", id=missing)
-    )
-
-
-def test_infer_unknown_endpoint(
-    es: httpx.Client, tracker: EndpointTracker, profile: Profile
-) -> None:
-    missing = tracker.new_id("missing")
-    response = es.post(f"/_inference/sparse_embedding/{missing}", json={"input": "x"})
+    response = es.request(method, path.format(id=missing), json=body)
     assert_es_error(
         response, 404, "resource_not_found_exception", profile.reason("not_found", id=missing)
     )
