@@ -171,7 +171,13 @@ class EndpointTracker:
         """PUT an endpoint (must carry the run prefix); tracked unless the target refused it."""
         if not inference_id.startswith(self.prefix):
             raise ValueError(f"{inference_id} lacks the run prefix {self.prefix}")
-        self._slots.acquire()
+        # A worker runs its tests one at a time: a slot that does not free up soon was leaked
+        # (a test that did not delete its endpoint); fail rather than wait forever.
+        if not self._slots.acquire(timeout=5):
+            raise AssertionError(
+                f"more than --max-deployments={self.max_alive} endpoints alive: "
+                f"{', '.join(self.created)}"
+            )
         response = self.client.put(
             f"/_inference/{task_type}/{inference_id}", json=body, params=params, timeout=timeout
         )

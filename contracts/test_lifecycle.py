@@ -26,16 +26,26 @@ from contract_support import (
 def live(es: httpx.Client, tracker: EndpointTracker, allocation_wait: float) -> Iterator[str]:
     """One started ELSER endpoint shared by this module's read-only tests."""
     inference_id = tracker.new_id("live")
-    response = tracker.put(inference_id, elser_body())
-    assert response.status_code in (200, 408), response.text
-    wait_fully_allocated(es, inference_id, allocation_wait)
-    yield inference_id
-    tracker.delete(inference_id)
+    try:
+        response = tracker.put(inference_id, elser_body())
+        assert response.status_code in (200, 408), response.text
+        wait_fully_allocated(es, inference_id, allocation_wait)
+        yield inference_id
+    finally:
+        tracker.delete(inference_id)
 
 
 def test_lifecycle(es: httpx.Client, tracker: EndpointTracker, allocation_wait: float,
                    profile: Profile) -> None:  # fmt: skip
     inference_id = tracker.new_id("lifecycle")
+    try:
+        _lifecycle(es, tracker, allocation_wait, profile, inference_id)
+    finally:
+        tracker.delete(inference_id)  # also when a step failed: no endpoint is left behind
+
+
+def _lifecycle(es: httpx.Client, tracker: EndpointTracker, allocation_wait: float,
+               profile: Profile, inference_id: str) -> None:  # fmt: skip
     created = tracker.put(inference_id, elser_body())
     assert created.status_code in (200, 408), created.text
     if created.status_code == 200:
@@ -76,26 +86,32 @@ def test_lifecycle(es: httpx.Client, tracker: EndpointTracker, allocation_wait: 
 def test_rejected_put_leaves_nothing(es: httpx.Client, tracker: EndpointTracker) -> None:
     """A PUT refused at deployment start must not leave the endpoint stored (#137127)."""
     inference_id = tracker.new_id("rejected")
-    response = tracker.put(inference_id, elser_body(num_threads=3))
-    assert response.status_code == 400, response.text
-    assert es.get(f"/_inference/{inference_id}").status_code == 404
+    try:
+        response = tracker.put(inference_id, elser_body(num_threads=3))
+        assert response.status_code == 400, response.text
+        assert es.get(f"/_inference/{inference_id}").status_code == 404
+    finally:
+        tracker.delete(inference_id)
 
 
 def test_deleted_means_gone(
     es: httpx.Client, tracker: EndpointTracker, allocation_wait: float
 ) -> None:
     inference_id = tracker.new_id("gone")
-    assert tracker.put(inference_id, elser_body()).status_code in (200, 408)
-    wait_fully_allocated(es, inference_id, allocation_wait)
-    assert tracker.delete(inference_id).status_code == 200
-    assert es.get(f"/_inference/{inference_id}").status_code == 404
-    assert es.post(f"/_inference/{inference_id}", json={"input": "x"}).status_code == 404
-    listed = [e["inference_id"] for e in es.get("/_inference/_all").json()["endpoints"]]
-    assert inference_id not in listed
-    stats = es.get("/_ml/trained_models/_stats").json()["trained_model_stats"]
-    assert inference_id not in {
-        (s.get("deployment_stats") or {}).get("deployment_id") for s in stats
-    }
+    try:
+        assert tracker.put(inference_id, elser_body()).status_code in (200, 408)
+        wait_fully_allocated(es, inference_id, allocation_wait)
+        assert tracker.delete(inference_id).status_code == 200
+        assert es.get(f"/_inference/{inference_id}").status_code == 404
+        assert es.post(f"/_inference/{inference_id}", json={"input": "x"}).status_code == 404
+        listed = [e["inference_id"] for e in es.get("/_inference/_all").json()["endpoints"]]
+        assert inference_id not in listed
+        stats = es.get("/_ml/trained_models/_stats").json()["trained_model_stats"]
+        assert inference_id not in {
+            (s.get("deployment_stats") or {}).get("deployment_id") for s in stats
+        }
+    finally:
+        tracker.delete(inference_id)
 
 
 def test_duplicate_put(
@@ -172,6 +188,14 @@ def test_trained_model_stats_shape(es: httpx.Client, live: str) -> None:
         else "fully_allocated"
     )  # fmt: skip
     assert status["state"] == expected
+    # es-behavior §4.3: deployment-level number_of_allocations is the target, which for this
+    # endpoint is the num_allocations it was created with; per-node number_of_allocations are
+    # the nodes' current allocations, so the started nodes' add up to allocation_count.
+    assert stats["number_of_allocations"] == status["target_allocation_count"] == 1, status
+    if status["state"] == "fully_allocated":
+        started = [n for n in stats["nodes"]
+                   if n["routing_state"]["routing_state"] == "started"]  # fmt: skip
+        assert sum(n["number_of_allocations"] for n in started) == status["allocation_count"]
     for node in stats["nodes"]:
         assert node["routing_state"]["routing_state"] in (
             "starting",
@@ -193,6 +217,14 @@ def test_scale_from_zero_answers_409(es: httpx.Client, tracker: EndpointTracker,
     body = elser_body(adaptive_allocations=adaptive)
     del body["service_settings"]["num_allocations"]
     assert tracker.put(inference_id, body).status_code in (200, 408)
+    try:
+        _scale_to_zero_then_409(es, inference_id, wait, allocation_wait, profile)
+    finally:
+        tracker.delete(inference_id)
+
+
+def _scale_to_zero_then_409(es: httpx.Client, inference_id: str, wait: float,
+                            allocation_wait: float, profile: Profile) -> None:  # fmt: skip
     wait_fully_allocated(es, inference_id, allocation_wait)
     deadline = time.monotonic() + wait * 3 + 30
     while time.monotonic() < deadline:
@@ -211,4 +243,3 @@ def test_scale_from_zero_answers_409(es: httpx.Client, tracker: EndpointTracker,
     assert_es_error(
         response, 409, "status_exception", profile.reason("not_allocated", id=inference_id)
     )
-    tracker.delete(inference_id)

@@ -11,6 +11,10 @@ def test_cluster_info(es: httpx.Client, cluster_info: dict) -> None:
     response = es.get("/")
     assert response.status_code == 200
     assert response.headers.get("x-elastic-product") == "Elasticsearch"
+    # es-behavior §8: responses are application/json unless a compatible-with type is asked for.
+    assert response.headers.get("content-type", "").startswith("application/json"), (
+        response.headers.get("content-type")
+    )
     version = cluster_info["version"]
     assert version["number"].count(".") >= 2
     for key in (

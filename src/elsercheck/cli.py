@@ -92,8 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ml-processors", type=int, default=16, help="ML node processors (capacity)"
     )
+    serve.add_argument("--defect", action="append", default=[], metavar="NAME",
+                       help="a deliberate defect (repeatable; see --list-defects)")  # fmt: skip
+    serve.add_argument("--list-defects", action="store_true",
+                       help="list the deliberate defects and exit")  # fmt: skip
     _add_timing_options(serve, "realistic")
     serve.set_defaults(handler=cmd_serve)
+
+    selftest = commands.add_parser(
+        "selftest",
+        help="prove the gate's teeth: run it against the clean server and each defect",
+        description="Runs the gate against a clean embedded reference server and against one "
+        "server per deliberate defect (fast timing, security on). Exit 0 when the clean run is "
+        "conformant and every defect is caught, 1 otherwise, 2 on usage errors. Writes "
+        "selftest.json and selftest.html to the report directory.",
+    )
+    selftest.add_argument("--defect", action="append", default=[], metavar="NAME",
+                          help="only these defects (repeatable; default: all)")  # fmt: skip
+    selftest.add_argument("--jobs", type=_positive, default=2,
+                          help="gates run at once (default 2)")  # fmt: skip
+    selftest.add_argument("--max-examples", type=_positive, default=10,
+                          help="generated cases per operation (default 10)")  # fmt: skip
+    selftest.add_argument("--report-dir", type=Path, default=None,
+                          help="where reports go (default reports/selftest)")  # fmt: skip
+    selftest.set_defaults(handler=cmd_selftest)
 
     gate = commands.add_parser(
         "gate",
@@ -149,10 +171,33 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
                        help="where reports go (default reports/gate/<run-id>)")  # fmt: skip
 
 
+def _defects(names: list[str]) -> list[str]:
+    """The named defects in catalogue order; unknown names are a usage error."""
+    from .reference.defects import CATALOGUE, unknown
+
+    bad = unknown(names)
+    if bad:
+        raise UsageError(
+            f"unknown defect {', '.join(bad)} (elsercheck serve --list-defects lists them)"
+        )
+    return [name for name in CATALOGUE if name in names]
+
+
+def _list_defects() -> int:
+    from .reference.defects import CATALOGUE
+
+    for defect in CATALOGUE.values():
+        print(f"{defect.name:<27} {defect.family:<15} {defect.description}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .reference.config import ServerConfig
     from .reference.serve import run_foreground
 
+    if args.list_defects:
+        return _list_defects()
+    defects = frozenset(_defects(args.defect))
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.ml_processors < 1:
@@ -162,7 +207,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls=args.tls,
         timing=_timing(args),
         ml_processors=args.ml_processors,
+        defects=defects,
     )
+    if defects:
+        print(f"deliberate defects: {', '.join(sorted(defects))}")
     run_foreground(config, args.host, args.port, args.tls_dir or reports_dir() / "tls")
     return EXIT_OK
 
@@ -223,6 +271,22 @@ def _gate(args: argparse.Namespace, target: Target, run_id: str, zero_wait: floa
     print(f"conformance gate against {target.url} (run {run_id})", flush=True)
     result = run_gate(target, run_id, report_dir, args.workers, args.max_examples, zero_wait)
     print(target.redact(result.summary.text([result.html, result.junit])))
+    return result.exit_code
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from .reference.defects import CATALOGUE
+    from .selftest import HEADER, run_selftest
+
+    defects = _defects(args.defect) if args.defect else list(CATALOGUE)
+    report_dir = args.report_dir or reports_dir() / "selftest"
+    print(f"selftest: the gate against the clean server and {len(defects)} defect(s), "
+          f"{args.jobs} at a time (max {args.max_examples} examples)", flush=True)  # fmt: skip
+    print(HEADER, flush=True)
+    result = run_selftest(defects, report_dir, args.jobs, args.max_examples,
+                          on_result=lambda run: print(run.row(), flush=True))  # fmt: skip
+    print(f"report: {report_dir / 'selftest.html'} and selftest.json")
+    print(result.summary_line())
     return result.exit_code
 
 

@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .adaptive_scaler import AdaptiveAllocationsController, NodeSnapshot
+from .defects import SCALER_IGNORES_MAX, SCALER_NEVER_SCALES_DOWN
 from .deployment import Deployment
 
 if TYPE_CHECKING:
@@ -69,19 +70,20 @@ class AdaptiveScalingService:
             return None
         controller = self.controllers.get(deployment.deployment_id)
         timing = self.state.config.timing
+        max_allocations = adaptive.max_number_of_allocations
+        if SCALER_IGNORES_MAX in self.state.defects:  # deliberate defect: no upper bound
+            max_allocations = None
         if controller is None:
             controller = AdaptiveAllocationsController(
                 deployment.deployment_id,
                 min_allocations=adaptive.min_number_of_allocations,
-                max_allocations=adaptive.max_number_of_allocations,
+                max_allocations=max_allocations,
                 scale_to_zero_seconds=timing.scale_to_zero_seconds,
                 cooldown_seconds=timing.scale_down_cooldown_seconds,
             )
             self.controllers[deployment.deployment_id] = controller
         else:
-            controller.update_settings(
-                True, adaptive.min_number_of_allocations, adaptive.max_number_of_allocations
-            )
+            controller.update_settings(True, adaptive.min_number_of_allocations, max_allocations)
         return controller
 
     def tick(self, now: float) -> None:
@@ -99,6 +101,12 @@ class AdaptiveScalingService:
             target = controller.tick(
                 now, nodes, deployment.target_allocations, deployment.state == "started"
             )
+            if (
+                target is not None
+                and target < deployment.target_allocations
+                and SCALER_NEVER_SCALES_DOWN in self.state.defects  # deliberate defect
+            ):
+                continue
             if target is not None and target != deployment.target_allocations:
                 log.info(
                     "adaptive allocations scaler: scaled [%s] to [%s] allocations.",

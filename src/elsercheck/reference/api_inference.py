@@ -7,6 +7,7 @@ from typing import Any
 from . import ids
 from . import service_settings as ss
 from . import settings_parsing as sp
+from .defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
 from .endpoint_config import EndpointConfig, parse_put
 from .errors import EsError, status_exception, validation_failed
 from .http import Call, Reply
@@ -97,6 +98,8 @@ async def put_endpoint(call: Call) -> Reply:
         )
     # Deployment-start checks run before storing: unlike Elasticsearch 9.2
     # (elastic/elasticsearch#137127), a PUT rejected here leaves nothing behind.
+    if REJECTED_PUT_STORED in state.defects:  # deliberate defect: store first, as 9.2 does
+        state.endpoints[inference_id] = config
     if config.service_settings.deployment_id is None:
         ss.validate_deployment_start(config.service_settings)
         state.deployments.check_can_start()
@@ -141,7 +144,8 @@ async def delete_endpoint(call: Call) -> Reply:
     config = _lookup(call, inference_id, task_type)
     if dry_run:
         return Reply({"acknowledged": False, "pipelines": [], "indexes": [], "error_message": ""})
-    call.state.endpoints.pop(inference_id, None)
+    if DELETED_STILL_ANSWERS not in call.state.defects:  # deliberate defect: keep it stored
+        call.state.endpoints.pop(inference_id, None)
     if config.service_settings.deployment_id is None:  # never stop a borrowed deployment
         await call.state.deployments.stop(inference_id)
     return Reply({"acknowledged": True, "pipelines": [], "indexes": []})

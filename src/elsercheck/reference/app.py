@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import api_inference, api_ml, api_root, api_security
 from .config import ServerConfig
+from .defects import DefectHooks
 from .errors import EsError, RoutingError
 from .http import Call, render
 from .router import GLOBAL_PARAMS, Route, Router, unrecognized_params
@@ -43,6 +44,7 @@ class ReferenceServer:
         if self.config.security:
             routes += api_security.ROUTES
         self.router = Router(routes)
+        self.defects = DefectHooks(self.state)  # empty, and never called, without --defect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -71,6 +73,11 @@ class ReferenceServer:
         await self.state.close()
 
     async def dispatch(self, request: Request) -> Response:
+        if self.defects:
+            return await self.defects.dispatch(request, self._dispatch)
+        return await self._dispatch(request)
+
+    async def _dispatch(self, request: Request) -> Response:
         method = request.method
         path = request.url.path
         query_string = request.url.query

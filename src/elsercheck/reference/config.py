@@ -41,6 +41,14 @@ class ServerConfig:
     platform_x86: bool = True  # all ML nodes linux-x86_64 → the optimised ELSER variant
     cluster_name: str = "elsercheck"
     node_name: str = "elsercheck-0"
+    # Deliberate defects (defects.CATALOGUE) for `elsercheck selftest`; none by default.
+    defects: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        from .defects import check_names
+
+        object.__setattr__(self, "defects", frozenset(self.defects))
+        check_names(self.defects)
 
     @property
     def tokens_enabled(self) -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import json_body, timevalue
+from .defects import PRIVILEGES_IGNORED
 from .errors import EsError
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class Call:
     def authorize(self) -> None:
         """Check the route's cluster action for the caller (after request validation, as ES)."""
         self.authorized = True
+        if PRIVILEGES_IGNORED in self.state.defects:  # deliberate defect: no privilege check
+            return
         if self.principal is not None and self.route.action is not None:
             self.state.security.authorize(self.principal, self.route.action)
 

@@ -31,6 +31,7 @@ def default_endpoints(platform_x86: bool) -> dict[str, EndpointConfig]:
 class ServerState:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
+        self.defects = config.defects  # names; see defects.py (empty: the clean server)
         self.security = Security(config.password, config.tokens_enabled)
         self.deployments = Deployments(config.timing, config.ml_processors, config.queue_capacity)
         self.defaults = default_endpoints(config.platform_x86)

@@ -1,0 +1,360 @@
+"""Deliberate defects the reference server can be started with, to prove the gate catches them.
+
+``ServerConfig(defects=frozenset({"missing-product-header"}))`` or
+``elsercheck serve --defect missing-product-header``; ``elsercheck selftest`` runs the gate
+against each one. The catalogue is data: one :class:`Defect` per entry, with the gate check
+family expected to catch it.
+
+Most defects rewrite one exchange at a single place, :meth:`DefectHooks.dispatch` (called from
+``ReferenceServer.dispatch``): ``before`` rewrites the request, ``after`` the answer. The few
+that must change behaviour deep inside have neither hook; their name constant below is checked
+(``NAME in state.defects``) at exactly one spot, given by ``site``. With no defect active
+nothing here runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from .state import ServerState
+
+FAMILIES = (
+    "response-shape", "headers", "validation", "error-envelope", "lifecycle", "auth", "stats",
+    "scaling", "inference",
+)  # fmt: skip
+
+# Defects checked deep in the server (``NAME in state.defects``), one spot each.
+REJECTED_PUT_STORED = "rejected-put-stored"  # api_inference.put_endpoint
+DELETED_STILL_ANSWERS = "deleted-still-answers"  # api_inference.delete_endpoint
+PRIVILEGES_IGNORED = "privileges-ignored"  # http.Call.authorize
+SCALER_IGNORES_MAX = "scaler-ignores-max"  # adaptive_scaling_service.controller
+SCALER_NEVER_SCALES_DOWN = "scaler-never-scales-down"  # adaptive_scaling_service.tick
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as the hooks see and rewrite them."""
+
+    method: str
+    path: str
+    headers: list[tuple[str, str]]  # request headers, lower-case names, in order
+    body: bytes  # request body
+    status: int = 0
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+    def request_json(self) -> Any:
+        return _loads(self.body)
+
+    def set_request_json(self, value: Any) -> None:
+        self.body = orjson.dumps(value)
+
+    def response_json(self) -> Any:
+        return _loads(self.response_body)
+
+    def set_response_json(self, value: Any) -> None:
+        self.response_body = orjson.dumps(value)
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+Hook = Callable[[Exchange, "ServerState"], None]
+
+
+@dataclass(frozen=True)
+class Defect:
+    name: str
+    family: str  # the gate check family expected to catch it (FAMILIES)
+    description: str  # one line
+    before: Hook | None = None  # rewrites the request before the server sees it
+    after: Hook | None = None  # rewrites the answer before the client sees it
+    site: str = "app.dispatch"  # where it acts
+
+
+# -- hooks ---------------------------------------------------------------------------------------
+def _endpoint_bodies(x: Exchange) -> tuple[Any, list[dict[str, Any]]]:
+    """The response body and its endpoint objects (PUT/_update reply or GET ``endpoints``)."""
+    body = x.response_json()
+    if x.status != 200 or not isinstance(body, dict):
+        return body, []
+    if isinstance(body.get("endpoints"), list):
+        return body, [e for e in body["endpoints"] if isinstance(e, dict)]
+    return body, [body] if "inference_id" in body else []
+
+
+def _rename_inference_id(x: Exchange, state: ServerState) -> None:
+    body, endpoints = _endpoint_bodies(x)
+    for endpoint in endpoints:
+        endpoint["model_id"] = endpoint.pop("inference_id")
+    if endpoints:
+        x.set_response_json(body)
+
+
+def _num_threads_as_string(x: Exchange, state: ServerState) -> None:
+    body, endpoints = _endpoint_bodies(x)
+    for endpoint in endpoints:
+        settings = endpoint.get("service_settings")
+        if isinstance(settings, dict) and isinstance(settings.get("num_threads"), int):
+            settings["num_threads"] = str(settings["num_threads"])
+    if endpoints:
+        x.set_response_json(body)
+
+
+def _drop_response_header(name: str) -> Hook:
+    def hook(x: Exchange, state: ServerState) -> None:
+        x.response_headers = [(k, v) for k, v in x.response_headers if k.lower() != name]
+
+    return hook
+
+
+def _text_content_type(x: Exchange, state: ServerState) -> None:
+    x.response_headers = [(k, v) for k, v in x.response_headers if k.lower() != "content-type"]
+    x.response_headers.append(("content-type", "text/plain; charset=utf-8"))
+
+
+def _service_settings(x: Exchange) -> tuple[Any, dict[str, Any] | None]:
+    body = x.request_json() if x.method == "PUT" else None
+    if not isinstance(body, dict):
+        return body, None
+    settings = body.get("service_settings")
+    return body, settings if isinstance(settings, dict) else None
+
+
+def _clamp_chunk_size(x: Exchange, state: ServerState) -> None:
+    """Forward an acceptable ``max_chunk_size``: a PUT above the bound "succeeds"."""
+    body = x.request_json() if x.method == "PUT" else None
+    chunking = body.get("chunking_settings") if isinstance(body, dict) else None
+    size = chunking.get("max_chunk_size") if isinstance(chunking, dict) else None
+    if isinstance(size, int) and size > 300:
+        chunking["max_chunk_size"] = 300  # type: ignore[index]
+        x.set_request_json(body)
+
+
+def _accept_zero_threads(x: Exchange, state: ServerState) -> None:
+    body, settings = _service_settings(x)
+    if settings is not None and settings.get("num_threads") == 0:
+        settings["num_threads"] = 1
+        x.set_request_json(body)
+
+
+def _error(x: Exchange) -> tuple[Any, dict[str, Any] | None]:
+    body = x.response_json()
+    error = body.get("error") if isinstance(body, dict) else None
+    return body, error if isinstance(error, dict) else None
+
+
+def _server_error_on_bad_input(x: Exchange, state: ServerState) -> None:
+    if x.status == 400:
+        x.status = 500
+        body = x.response_json()
+        if isinstance(body, dict) and body.get("status") == 400:
+            body["status"] = 500
+            x.set_response_json(body)
+
+
+def _wrong_error_type(x: Exchange, state: ServerState) -> None:
+    body, error = _error(x)
+    if error is None or error.get("type") != "validation_exception":
+        return
+    for cause in [error, *error.get("root_cause", [])]:
+        if isinstance(cause, dict) and cause.get("type") == "validation_exception":
+            cause["type"] = "illegal_argument_exception"
+    x.set_response_json(body)
+
+
+def _flat_error_envelope(x: Exchange, state: ServerState) -> None:
+    body, error = _error(x)
+    if error is not None:
+        x.set_response_json({"error": str(error.get("reason", "")), "status": body["status"]})
+
+
+def _credentials_when_missing(x: Exchange, state: ServerState) -> None:
+    """Requests without credentials run as ``elastic``."""
+    if x.header("authorization") is None:
+        token = base64.b64encode(f"elastic:{state.config.password}".encode()).decode()
+        x.headers.append(("authorization", f"Basic {token}"))
+
+
+def _double_stats_allocations(x: Exchange, state: ServerState) -> None:
+    body = x.response_json()
+    if x.status != 200 or not isinstance(body, dict) or "trained_model_stats" not in body:
+        return
+    for entry in body["trained_model_stats"]:
+        stats = entry.get("deployment_stats") if isinstance(entry, dict) else None
+        if not isinstance(stats, dict):
+            continue
+        status = stats.get("allocation_status") or {}
+        for key in ("allocation_count", "target_allocation_count"):
+            if isinstance(status.get(key), int):
+                status[key] *= 2
+        if isinstance(stats.get("number_of_allocations"), int):
+            stats["number_of_allocations"] *= 2
+    x.set_response_json(body)
+
+
+def _embeddings(x: Exchange) -> tuple[Any, list[dict[str, Any]]]:
+    body = x.response_json()
+    if x.status != 200 or not isinstance(body, dict):
+        return body, []
+    results = body.get("sparse_embedding")
+    if not isinstance(results, list):
+        return body, []
+    return body, [r["embedding"] for r in results if isinstance(r, dict) and r.get("embedding")]
+
+
+def _negative_weight(x: Exchange, state: ServerState) -> None:
+    body, embeddings = _embeddings(x)
+    for embedding in embeddings:
+        token = next(iter(embedding))
+        embedding[token] = -abs(embedding[token])
+    if embeddings:
+        x.set_response_json(body)
+
+
+def _jitter_weights(x: Exchange, state: ServerState) -> None:
+    body, embeddings = _embeddings(x)
+    for embedding in embeddings:
+        for token, weight in embedding.items():
+            embedding[token] = weight * (1 + random.uniform(0.001, 0.01))
+    if embeddings:
+        x.set_response_json(body)
+
+
+CATALOGUE: dict[str, Defect] = {
+    d.name: d
+    for d in [
+        Defect("renamed-inference-id", "response-shape",
+               "endpoints carry `model_id` instead of `inference_id` (as before 8.15)",
+               after=_rename_inference_id),
+        Defect("num-threads-as-string", "response-shape",
+               "`service_settings.num_threads` is rendered as a string",
+               after=_num_threads_as_string),
+        Defect("missing-product-header", "headers",
+               "no `X-elastic-product: Elasticsearch` header on any response",
+               after=_drop_response_header("x-elastic-product")),
+        Defect("wrong-content-type", "headers",
+               "responses are labelled `text/plain` instead of `application/json`",
+               after=_text_content_type),
+        Defect("chunk-size-unbounded", "validation",
+               "`chunking_settings.max_chunk_size` above 300 is accepted (clamped silently)",
+               before=_clamp_chunk_size),
+        Defect("zero-threads-accepted", "validation",
+               "`num_threads: 0` is accepted (run with 1 thread)",
+               before=_accept_zero_threads),
+        Defect("server-error-on-bad-input", "validation",
+               "bad input answers 500 instead of 400",
+               after=_server_error_on_bad_input),
+        Defect("wrong-error-type", "error-envelope",
+               "`validation_exception` errors are typed `illegal_argument_exception`",
+               after=_wrong_error_type),
+        Defect("flat-error-envelope", "error-envelope",
+               "exceptions answer `{\"error\": \"<reason>\"}` without type or root_cause",
+               after=_flat_error_envelope),
+        Defect(REJECTED_PUT_STORED, "lifecycle",
+               "a PUT rejected at deployment start still stores the endpoint "
+               "(elastic/elasticsearch#137127)", site="api_inference.put_endpoint"),
+        Defect(DELETED_STILL_ANSWERS, "lifecycle",
+               "DELETE stops the deployment but the endpoint still answers GET",
+               site="api_inference.delete_endpoint"),
+        Defect("auth-ignored", "auth",
+               "requests without credentials are served as `elastic`",
+               before=_credentials_when_missing),
+        Defect(PRIVILEGES_IGNORED, "auth",
+               "cluster privileges are not checked: a monitor-only API key may write",
+               site="http.Call.authorize"),
+        Defect("missing-www-authenticate", "auth",
+               "401 answers carry no `WWW-Authenticate` challenge",
+               after=_drop_response_header("www-authenticate")),
+        Defect("stats-double-allocations", "stats",
+               "the trained model stats report twice the deployment's allocations",
+               after=_double_stats_allocations),
+        Defect(SCALER_IGNORES_MAX, "scaling",
+               "the adaptive scaler ignores `max_number_of_allocations`",
+               site="adaptive_scaling_service.controller"),
+        Defect(SCALER_NEVER_SCALES_DOWN, "scaling",
+               "the adaptive scaler never scales down (nor to zero)",
+               site="adaptive_scaling_service.tick"),
+        Defect("negative-weights", "inference",
+               "sparse embeddings contain a negative weight",
+               after=_negative_weight),
+        Defect("nondeterministic-weights", "inference",
+               "the same text gives slightly different weights on every request",
+               after=_jitter_weights),
+    ]
+}  # fmt: skip
+
+
+def unknown(names: frozenset[str] | set[str] | list[str]) -> list[str]:
+    return sorted(set(names) - CATALOGUE.keys())
+
+
+def check_names(names: frozenset[str] | set[str] | list[str]) -> None:
+    """Raise ``ValueError`` naming the unknown defects."""
+    bad = unknown(names)
+    if bad:
+        raise ValueError(
+            f"unknown defect(s): {', '.join(bad)} (elsercheck serve --list-defects lists them)"
+        )
+
+
+class DefectHooks:
+    """The ``before``/``after`` hooks of the active defects, applied around one dispatch."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        active = [CATALOGUE[name] for name in sorted(state.defects)]
+        self.before = [d.before for d in active if d.before is not None]
+        self.after = [d.after for d in active if d.after is not None]
+
+    def __bool__(self) -> bool:
+        return bool(self.before or self.after)
+
+    async def dispatch(
+        self, request: Request, dispatch: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        x = Exchange(request.method, request.url.path, list(request.headers.items()),
+                     await request.body())  # fmt: skip
+        for hook in self.before:
+            hook(x, self.state)
+        scope = dict(request.scope)
+        scope["headers"] = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in x.headers
+            if k != "content-length"
+        ] + ([(b"content-length", str(len(x.body)).encode())] if x.body else [])
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": x.body, "more_body": False}
+
+        response = await dispatch(Request(scope, receive))
+        x.status = response.status_code
+        x.response_headers = [(k, v) for k, v in response.headers.items() if k != "content-length"]
+        x.response_body = bytes(response.body)
+        for hook in self.after:
+            hook(x, self.state)
+        rewritten = Response(x.response_body, status_code=x.status)
+        for name, value in x.response_headers:
+            rewritten.headers.append(name, value)
+        return rewritten

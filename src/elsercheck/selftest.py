@@ -1,0 +1,199 @@
+"""``elsercheck selftest``: proof that the gate has teeth.
+
+Runs the gate (in process, :func:`elsercheck.gate.run_gate`) against a clean embedded reference
+server and against one server per deliberate defect (``reference/defects.py``), a few at a
+time. The self-test passes when the clean run is conformant and every defect is caught.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .gate import run_gate
+from .reference.config import ServerConfig
+from .reference.defects import CATALOGUE
+from .reference.serve import EmbeddedServer
+from .reference.timing import PRESETS
+from .run_id import new_run_id
+from .target import Target, TargetError
+
+CLEAN = "clean"
+SHOWN_TESTS = 3
+
+
+@dataclass
+class Run:
+    """The gate against one server: the clean one (``defect is None``) or one with a defect."""
+
+    name: str
+    family: str
+    description: str
+    exit_code: int = 2
+    tests: list[str] = field(default_factory=list)  # failed checks
+    seconds: float = 0.0
+    error: str = ""  # the gate could not run at all
+    report: str = ""
+
+    @property
+    def clean(self) -> bool:
+        return self.name == CLEAN
+
+    @property
+    def caught(self) -> bool:
+        return self.exit_code == 1 and bool(self.tests)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 if self.clean else self.caught
+
+    @property
+    def verdict(self) -> str:
+        """``pass``/``FAIL`` for the clean run, caught ``yes``/``NO`` for a defect."""
+        if self.clean:
+            return "pass" if self.ok else "FAIL"
+        return "yes" if self.caught else "NO"
+
+    def row(self) -> str:
+        verdict = self.verdict
+        shown = ", ".join(_short(t) for t in self.tests[:SHOWN_TESTS])
+        if len(self.tests) > SHOWN_TESTS:
+            shown += f" (+{len(self.tests) - SHOWN_TESTS})"
+        return (f"{self.name:<27} {self.family:<15} {verdict:<7} {self.seconds:6.1f}s  "
+                f"{self.error or shown}")  # fmt: skip
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["caught"] = self.caught
+        data["ok"] = self.ok
+        return data
+
+
+def _short(test: str) -> str:
+    return test.split("::", 1)[-1]
+
+
+def run_one(name: str, report_dir: Path, max_examples: int) -> Run:
+    """The gate against a fresh fast-timing, secured server with ``name`` (or no) defect."""
+    defect = CATALOGUE.get(name)
+    run = Run(name, defect.family if defect else "-",
+              defect.description if defect else "the reference server as shipped")  # fmt: skip
+    timing = PRESETS["fast"]
+    password = secrets.token_urlsafe(12)
+    config = ServerConfig(password=password, timing=timing,
+                          defects=frozenset({name}) if defect else frozenset())  # fmt: skip
+    zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
+    directory = report_dir / "runs" / name
+    started = time.monotonic()
+    try:
+        with EmbeddedServer(config) as server:
+            target = Target(server.url, username="elastic", password=password)
+            # Quiet: the table is the output; each run's details are in its gate.html.
+            result = run_gate(target, new_run_id(), directory, "1", max_examples, zero_wait,
+                              ["-p", "elsercheck.quiet_pytest"])  # fmt: skip
+        run.exit_code = result.exit_code
+        run.tests = list(dict.fromkeys(case.name for case in result.summary.failures))
+        run.report = str(result.html.relative_to(report_dir))
+    except TargetError as exc:
+        run.error = str(exc)
+    run.seconds = time.monotonic() - started
+    return run
+
+
+@dataclass
+class SelftestResult:
+    clean: Run
+    defects: list[Run]
+    seconds: float
+    max_examples: int
+
+    @property
+    def ok(self) -> bool:
+        return self.clean.ok and all(run.caught for run in self.defects)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def summary_line(self) -> str:
+        caught = sum(run.caught for run in self.defects)
+        clean = "clean server conformant" if self.clean.ok else "clean server NOT conformant"
+        verdict = "PASS" if self.ok else "FAIL"
+        return (f"selftest {verdict}: {clean}; {caught}/{len(self.defects)} defects caught "
+                f"in {self.seconds:.0f}s")  # fmt: skip
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "seconds": round(self.seconds, 1),
+            "max_examples": self.max_examples,
+            "clean": self.clean.to_json(),
+            "defects": [run.to_json() for run in self.defects],
+        }
+
+
+HEADER = f"{'defect':<27} {'family':<15} {'caught':<7} {'time':>7}  by (first failed checks)"
+
+
+def run_selftest(
+    defects: list[str], report_dir: Path, jobs: int = 2, max_examples: int = 10,
+    on_result: Callable[[Run], None] | None = None,
+) -> SelftestResult:  # fmt: skip
+    """The clean run and one run per defect, ``jobs`` at a time; writes JSON and HTML."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    names = [CLEAN, *defects]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_one, name, report_dir, max_examples) for name in names]
+        runs = []
+        for future in futures:
+            run = future.result()
+            runs.append(run)
+            if on_result is not None:
+                on_result(run)
+    result = SelftestResult(runs[0], runs[1:], time.monotonic() - started, max_examples)
+    (report_dir / "selftest.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    write_html(result, report_dir / "selftest.html")
+    return result
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d1d1f;max-width:1100px}
+h1{font-size:1.4rem}.ok{color:#0a7d32}.bad{color:#b3261e;font-weight:600}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;
+text-align:left;vertical-align:top}th{background:#f5f5f7}code{font-size:12px}
+"""
+
+
+def write_html(result: SelftestResult, path: Path) -> Path:
+    """A self-contained page: verdict, then one row per run with the checks that caught it."""
+    esc = html.escape
+    verdict = "ok" if result.ok else "bad"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>elsercheck selftest</title><style>{_STYLE}</style></head><body>",
+        f"<h1 class='{verdict}'>{esc(result.summary_line())}</h1>",
+        f"<p>Each row: the gate (max {result.max_examples} generated examples per operation) "
+        "against a fresh reference server with one deliberate defect; the clean server must "
+        "be conformant, every defect must be caught.</p>",
+        "<table><tr><th>defect</th><th>family</th><th>description</th><th>caught</th>"
+        "<th>by</th><th>s</th><th>gate report</th></tr>",
+    ]
+    for run in [result.clean, *result.defects]:
+        shown = run.verdict
+        tests = "<br>".join(f"<code>{esc(t)}</code>" for t in run.tests) or esc(run.error)
+        link = f"<a href='{esc(run.report)}'>gate.html</a>" if run.report else ""
+        parts.append(
+            f"<tr><td>{esc(run.name)}</td><td>{esc(run.family)}</td><td>{esc(run.description)}"
+            f"</td><td class='{'ok' if run.ok else 'bad'}'>{shown}</td><td>{tests}</td>"
+            f"<td>{run.seconds:.1f}</td><td>{link}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    path.write_text("".join(parts), encoding="utf-8")
+    return path
