@@ -8,7 +8,7 @@ from . import ids
 from . import service_settings as ss
 from . import settings_parsing as sp
 from .defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
-from .endpoint_config import EndpointConfig, parse_put
+from .endpoint_config import EndpointConfig, parse_put, raise_if_leftover
 from .errors import EsError, status_exception, validation_failed
 from .http import Call, Reply
 from .javafmt import java_str
@@ -179,11 +179,7 @@ async def update_endpoint(call: Call) -> Reply:
 def _updated_settings(current: ss.ServiceSettings, body: dict[str, Any]) -> ss.ServiceSettings:
     raw = body.pop("service_settings", None)
     body.pop("task_settings", None)
-    if body:
-        raise status_exception(
-            f"Model configuration contains settings [{java_str(body)}] unknown to the "
-            "[elasticsearch] service"
-        )
+    raise_if_leftover(body)
     if not isinstance(raw, dict):
         raw = {}
     settings = dict(raw)
@@ -192,13 +188,9 @@ def _updated_settings(current: ss.ServiceSettings, body: dict[str, Any]) -> ss.S
     adaptive = ss.parse_adaptive(settings, errors)
     if errors:
         raise validation_failed(errors)
-    if settings:
-        # Elasticsearch silently drops num_threads here (elastic/elasticsearch#137129); the
-        # reference server reports what it will not apply.
-        raise status_exception(
-            f"Model configuration contains settings [{java_str(settings)}] unknown to the "
-            "[elasticsearch] service"
-        )
+    # Elasticsearch silently drops num_threads here (elastic/elasticsearch#137129); the
+    # reference server reports what it will not apply.
+    raise_if_leftover(settings)
     if num_allocations is None and adaptive is None:
         raise validation_failed(
             ["At least one of [number_of_allocations] or [adaptive_allocations] is required"],

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import api_inference, api_ml, api_root, api_security
-from .config import ServerConfig
+from .config import VERSION, ServerConfig
 from .defects import DefectHooks
 from .errors import EsError, RoutingError
 from .http import Call, render
@@ -125,8 +125,6 @@ class ReferenceServer:
             return _response(render(error.body(), pretty), 500, [], media_type)
 
     def _warnings(self, call: Call) -> list[tuple[str, str]]:
-        from .config import VERSION
-
         agent = WARNING_AGENT.format(number=VERSION["number"], hash=VERSION["build_hash"][:7])
         return [("Warning", f'299 {agent} "{text}"') for text in call.warnings]
 

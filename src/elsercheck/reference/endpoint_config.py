@@ -96,7 +96,8 @@ def _pop_map(body: dict[str, Any], key: str, required: bool) -> dict[str, Any]:
     return dict(value)
 
 
-def _raise_if_leftover(settings: dict[str, Any]) -> None:
+def raise_if_leftover(settings: dict[str, Any]) -> None:
+    """``throwIfNotEmptyMap``: settings nobody consumed are unknown to the service."""
     if settings:
         raise status_exception(
             MESSAGES["unknown_settings"].format(settings=java_str(settings), service=SERVICE)
@@ -141,9 +142,9 @@ def parse_put(
         settings = ss.parse(service_map, model_id)
     if service == "elser":
         warnings.append(MESSAGES["elser_deprecated"].format(model_id=settings.model_id))
-    _raise_if_leftover(body)
-    _raise_if_leftover(service_map)
-    _raise_if_leftover(task_settings)
+    raise_if_leftover(body)
+    raise_if_leftover(service_map)
+    raise_if_leftover(task_settings)
     return ParsedPut(EndpointConfig(inference_id, task_type, settings, chunking_settings), warnings)
 
 
