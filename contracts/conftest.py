@@ -27,6 +27,7 @@ from contract_support import (
     known_deviations,
     load_profile,
 )
+from elsercheck.retry import retrying
 from elsercheck.target import Target, TargetError
 
 
@@ -72,8 +73,8 @@ def target(pytestconfig: pytest.Config) -> Target:
 
 @pytest.fixture(scope="session")
 def es(target: Target) -> Iterator[httpx.Client]:
-    """A client with the target's credentials."""
-    with target.client(timeout=120, event_hooks=HOOKS) as client:
+    """A client with the target's credentials; retries 502/503 only (``elsercheck.retry``)."""
+    with target.client(timeout=120, event_hooks=HOOKS, retry=True) as client:
         yield client
 
 
@@ -102,7 +103,9 @@ def security_enabled(target: Target) -> bool:
     """
     if target.api_key or target.username:
         return True
-    with httpx.Client(base_url=target.url, verify=target.verify(), timeout=30) as anonymous:
+    with httpx.Client(
+        base_url=target.url, timeout=30, transport=retrying(target.verify())
+    ) as anonymous:
         return anonymous.get("/_inference").status_code == 401
 
 
@@ -171,7 +174,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Known deviations become strict xfails for the target's version."""
     try:
         target = _target(config)
-        with target.client(timeout=30) as client:
+        with target.client(timeout=30, retry=True) as client:
             version = client.get("/").json()["version"]["number"]
     except (TargetError, httpx.HTTPError, KeyError, ValueError):
         return  # the session fixtures report the problem

@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from elsercheck.retry import retrying
+
 HERE = Path(__file__).resolve().parent
 ELSER_X86 = ".elser_model_2_linux-x86_64"
 
@@ -66,9 +68,14 @@ RECORDER = RequestRecorder()
 HOOKS = {"request": [RECORDER.record]}
 
 
-def client(base_url: str, **options: Any) -> httpx.Client:
-    """An httpx client whose requests are recorded for reproducers."""
-    return httpx.Client(base_url=base_url, event_hooks=HOOKS, **options)
+def client(base_url: str, verify: Any = True, **options: Any) -> httpx.Client:
+    """An httpx client whose requests are recorded for reproducers.
+
+    Like every client of the suite it retries only what Elastic documents as transient: a
+    502/503 from a proxy in front of the cluster (e.g. while the model downloads), a few times
+    with a short backoff. 4xx and other 5xx answers are never retried; see ``elsercheck.retry``.
+    """
+    return httpx.Client(base_url=base_url, event_hooks=HOOKS, transport=retrying(verify), **options)
 
 
 # -- version profiles ----------------------------------------------------------------------------

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a deliberate defect (repeatable; see --list-defects)")  # fmt: skip
     serve.add_argument("--list-defects", action="store_true",
                        help="list the deliberate defects and exit")  # fmt: skip
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME",
+                       help="an injected fault the suite must survive (repeatable; see "
+                       "--list-faults)")  # fmt: skip
+    serve.add_argument("--list-faults", action="store_true",
+                       help="list the injectable faults and exit")  # fmt: skip
     _add_timing_options(serve, "realistic")
     serve.set_defaults(handler=cmd_serve)
 
@@ -191,13 +196,36 @@ def _list_defects() -> int:
     return EXIT_OK
 
 
+def _faults(names: list[str]) -> frozenset[str]:
+    """The named faults; unknown names are a usage error."""
+    from .reference.faults import unknown
+
+    bad = unknown(names)
+    if bad:
+        raise UsageError(
+            f"unknown fault {', '.join(bad)} (elsercheck serve --list-faults lists them)"
+        )
+    return frozenset(names)
+
+
+def _list_faults() -> int:
+    from .reference.faults import CATALOGUE
+
+    for fault in CATALOGUE.values():
+        print(f"{fault.name:<24} {fault.description}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .reference.config import ServerConfig
     from .reference.serve import run_foreground
 
     if args.list_defects:
         return _list_defects()
+    if args.list_faults:
+        return _list_faults()
     defects = frozenset(_defects(args.defect))
+    faults = _faults(args.fault)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.ml_processors < 1:
@@ -208,9 +236,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timing=_timing(args),
         ml_processors=args.ml_processors,
         defects=defects,
+        faults=faults,
     )
     if defects:
         print(f"deliberate defects: {', '.join(sorted(defects))}")
+    if faults:
+        print(f"injected faults: {', '.join(sorted(faults))}")
     run_foreground(config, args.host, args.port, args.tls_dir or reports_dir() / "tls")
     return EXIT_OK
 

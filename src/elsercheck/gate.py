@@ -73,7 +73,7 @@ def run_gate(
     scale_to_zero_wait: float | None = None, extra: list[str] | None = None,
 ) -> GateResult:  # fmt: skip
     """Run the suite; raise ``TargetError`` when the target cannot be used at all."""
-    with target.client(timeout=30) as client:
+    with target.client(timeout=30, retry=True) as client:
         info = check_reachable(client, target, require_product=False)
     report_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "leftovers.json"):

@@ -74,8 +74,15 @@ class Target:
             return ssl.create_default_context(cafile=self.ca_certs)
         return True
 
-    def client(self, timeout: float = 60.0, **options: Any) -> httpx.Client:
-        """An httpx client with this target's base URL, credentials and TLS settings."""
+    def client(self, timeout: float = 60.0, retry: bool = False, **options: Any) -> httpx.Client:
+        """An httpx client with this target's base URL, credentials and TLS settings.
+
+        ``retry``: resend requests answered 502/503 by a proxy (policy: ``elsercheck.retry``).
+        """
+        if retry:
+            from .retry import retrying
+
+            options["transport"] = retrying(self.verify())
         auth = None
         if self.username:
             auth = httpx.BasicAuth(self.username, self.password or "")

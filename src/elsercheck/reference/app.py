@@ -19,6 +19,7 @@ from . import api_inference, api_ml, api_root, api_security
 from .config import VERSION, ServerConfig
 from .defects import DefectHooks
 from .errors import EsError, RoutingError
+from .faults import FaultHooks
 from .http import Call, render
 from .router import GLOBAL_PARAMS, Route, Router, unrecognized_params
 from .state import ServerState
@@ -45,6 +46,7 @@ class ReferenceServer:
             routes += api_security.ROUTES
         self.router = Router(routes)
         self.defects = DefectHooks(self.state)  # empty, and never called, without --defect
+        self.faults = FaultHooks(self.state)  # empty, and never called, without --fault
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -73,6 +75,11 @@ class ReferenceServer:
         await self.state.close()
 
     async def dispatch(self, request: Request) -> Response:
+        if self.faults:  # in front of everything, like a proxy
+            return await self.faults.dispatch(request, self._dispatch_with_defects)
+        return await self._dispatch_with_defects(request)
+
+    async def _dispatch_with_defects(self, request: Request) -> Response:
         if self.defects:
             return await self.defects.dispatch(request, self._dispatch)
         return await self._dispatch(request)

@@ -43,12 +43,17 @@ class ServerConfig:
     node_name: str = "elsercheck-0"
     # Deliberate defects (defects.CATALOGUE) for `elsercheck selftest`; none by default.
     defects: frozenset[str] = frozenset()
+    # Injectable faults (faults.CATALOGUE) the contract suite must survive; none by default.
+    faults: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        from . import faults
         from .defects import check_names
 
         object.__setattr__(self, "defects", frozenset(self.defects))
+        object.__setattr__(self, "faults", frozenset(self.faults))
         check_names(self.defects)
+        faults.check_names(self.faults)
 
     @property
     def tokens_enabled(self) -> bool:

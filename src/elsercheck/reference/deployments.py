@@ -14,6 +14,7 @@ from typing import Any
 
 from .deployment import Deployment
 from .errors import status_exception
+from .faults import STALLED_PUT_WAIT_SECONDS
 from .service_settings import ServiceSettings
 from .timevalue import format_seconds
 from .timing import Timing
@@ -74,6 +75,7 @@ class Deployments:
         self._downloads: dict[str, asyncio.Task[None]] = {}
         self._assigned: dict[str, int] = {}  # allocations planned (started or starting)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.stalled = False  # fault slow-deployment-start: deployments never finish starting
 
     def get(self, deployment_id: str) -> Deployment | None:
         return self.items.get(deployment_id)
@@ -116,12 +118,16 @@ class Deployments:
 
     async def _boot(self, deployment: Deployment, download: asyncio.Task[None]) -> None:
         await asyncio.shield(download)
+        if self.stalled:  # fault slow-deployment-start: wait until stopped (cancelled)
+            await asyncio.Event().wait()
         await asyncio.sleep(self.timing.deployment_start_seconds)
         deployment.booted = True
         self._plan(deployment, startup=True)
 
     async def wait_started(self, deployment: Deployment, timeout: float | None) -> None:
         """Wait for ≥1 allocation (``wait_for: started``); 408 as Elasticsearch on expiry."""
+        if self.stalled:  # fault slow-deployment-start: answer 408 soon rather than after 30 s
+            timeout = min(timeout or STALLED_PUT_WAIT_SECONDS, STALLED_PUT_WAIT_SECONDS)
         try:
             await asyncio.wait_for(deployment.started.wait(), timeout)
         except TimeoutError:

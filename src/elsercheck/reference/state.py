@@ -9,6 +9,7 @@ from .chunking import DEFAULT as DEFAULT_CHUNKING
 from .config import ServerConfig
 from .deployments import Deployments
 from .endpoint_config import EndpointConfig
+from .faults import SLOW_DEPLOYMENT_START
 from .ids import DEFAULT_ELSER_ID
 from .inference_service import InferenceService
 from .security import Security
@@ -34,6 +35,8 @@ class ServerState:
         self.defects = config.defects  # names; see defects.py (empty: the clean server)
         self.security = Security(config.password, config.tokens_enabled)
         self.deployments = Deployments(config.timing, config.ml_processors, config.queue_capacity)
+        self.faults = config.faults  # names; see faults.py (empty: the clean server)
+        self.deployments.stalled = SLOW_DEPLOYMENT_START in self.faults  # fault: never start
         self.defaults = default_endpoints(config.platform_x86)
         self.endpoints: dict[str, EndpointConfig] = {}
         self.scaling = AdaptiveScalingService(self)

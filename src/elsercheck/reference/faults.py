@@ -1,0 +1,125 @@
+"""Injectable faults: what a healthy cluster behind a real network does now and then.
+
+Unlike defects (``defects.py``), faults break no contract: the suite must *survive* them.
+``ServerConfig(faults=frozenset({"proxy-5xx"}))`` or ``elsercheck serve --fault proxy-5xx``
+(repeatable; ``--list-faults``). The catalogue is data: one :class:`Fault` per entry.
+
+Most faults act at one place, :meth:`FaultHooks.dispatch` (called from
+``ReferenceServer.dispatch``, in front of everything else, as a proxy would be): ``before`` may
+delay a request or answer it instead of the server. The one that must act deep inside has no
+hook; its name constant below is checked (``NAME in state.faults``) at exactly one spot, given
+by ``site``. Random choices use a seeded RNG, so a run is repeatable. With no fault active
+nothing here runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from .state import ServerState
+
+SEED = 5
+LATENCY_SHARE, LATENCY_SECONDS = 0.10, (0.5, 1.5)
+PROXY_5XX_SHARE = 0.10
+# Faults checked deep in the server (``NAME in state.faults``), one spot each.
+SLOW_DEPLOYMENT_START = "slow-deployment-start"  # state.ServerState (Deployments.stalled)
+STALLED_PUT_WAIT_SECONDS = 1.0  # how long a PUT waits for a deployment that never starts
+
+PROXY_PAGES = {
+    502: "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    "</h1></center><hr><center>nginx</center></body></html>\n",
+    503: "<html><head><title>503 Service Temporarily Unavailable</title></head><body><center>"
+    "<h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body>"
+    "</html>\n",
+}
+
+
+@dataclass
+class FaultContext:
+    state: ServerState
+    rng: random.Random
+
+
+# Returns a response to answer instead of the server, or None to carry on.
+Hook = Callable[[Request, FaultContext], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str  # one line
+    before: Hook | None = None
+    site: str = "app.dispatch"  # where it acts
+
+
+async def _latency_spike(request: Request, ctx: FaultContext) -> Response | None:
+    if ctx.rng.random() < LATENCY_SHARE:
+        await asyncio.sleep(ctx.rng.uniform(*LATENCY_SECONDS))
+    return None
+
+
+async def _proxy_5xx(request: Request, ctx: FaultContext) -> Response | None:
+    if request.url.path.startswith("/_security") or ctx.rng.random() >= PROXY_5XX_SHARE:
+        return None
+    status = ctx.rng.choice(sorted(PROXY_PAGES))
+    # A proxy answers: no X-elastic-product header, HTML body; the request never reached ES.
+    return Response(PROXY_PAGES[status], status_code=status, media_type="text/html")
+
+
+CATALOGUE: dict[str, Fault] = {
+    f.name: f
+    for f in [
+        Fault("latency-spikes",
+              f"{LATENCY_SHARE:.0%} of requests are delayed by "
+              f"{LATENCY_SECONDS[0]}-{LATENCY_SECONDS[1]} s",
+              before=_latency_spike),
+        Fault("proxy-5xx",
+              f"{PROXY_5XX_SHARE:.0%} of requests (not /_security) get a proxy's 502/503 HTML page",
+              before=_proxy_5xx),
+        Fault(SLOW_DEPLOYMENT_START,
+              "deployments never finish starting: PUT answers 408 and the endpoint stays stored",
+              site="state.ServerState"),
+    ]
+}  # fmt: skip
+
+
+def unknown(names: frozenset[str] | set[str] | list[str]) -> list[str]:
+    return sorted(set(names) - CATALOGUE.keys())
+
+
+def check_names(names: frozenset[str] | set[str] | list[str]) -> None:
+    """Raise ``ValueError`` naming the unknown faults."""
+    bad = unknown(names)
+    if bad:
+        raise ValueError(
+            f"unknown fault(s): {', '.join(bad)} (elsercheck serve --list-faults lists them)"
+        )
+
+
+class FaultHooks:
+    """The ``before`` hooks of the active faults, applied in front of one dispatch."""
+
+    def __init__(self, state: ServerState, seed: int = SEED) -> None:
+        self.context = FaultContext(state, random.Random(seed))
+        active = [CATALOGUE[name] for name in sorted(state.faults)]
+        self.before = [f.before for f in active if f.before is not None]
+
+    def __bool__(self) -> bool:
+        return bool(self.before)
+
+    async def dispatch(
+        self, request: Request, dispatch: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        for hook in self.before:
+            answer = await hook(request, self.context)
+            if answer is not None:
+                return answer
+        return await dispatch(request)

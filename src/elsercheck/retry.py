@@ -1,0 +1,52 @@
+"""The retry policy of every client the gate and the contract suite create.
+
+Retry only where Elastic's documentation says an answer is transient, and nowhere else:
+
+* **502 and 503** — "You might see a 502 bad gateway error in the response when using the
+  Kibana Console. This error usually just reflects a timeout, while the model downloads in the
+  background" (ELSER PUT docs): a proxy or load balancer in front of the cluster timed out or
+  is busy. Such a request is sent again up to ``retries`` times, ``backoff`` seconds after the
+  first failure, doubling each time; the last answer is returned whatever it is.
+* Everything else is returned as it is: other 5xx and every 4xx are the cluster's answer and
+  may be what a contract test expects. In particular **409** (a deployment scaled to zero is
+  scaling up again) and **408** on PUT (the endpoint is stored and the deployment keeps
+  starting, es-behavior §4.2) are handled by the tests that expect them, and **429** is a
+  documented answer under load, not a transport fault.
+* Connection errors are not retried either: the target is then unusable and the gate says so.
+
+A retried PUT that a proxy had in fact forwarded may answer ``resource_already_exists`` the
+second time; the contract suite's tracker records any endpoint that exists after a PUT, so it
+is still deleted.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+RETRY_STATUSES = frozenset({502, 503})
+
+
+class RetryTransport(httpx.BaseTransport):
+    """An httpx transport that resends a request answered 502/503 (see the module docstring)."""
+
+    def __init__(self, inner: httpx.BaseTransport, retries: int = 5, backoff: float = 0.1) -> None:
+        self.inner, self.retries, self.backoff = inner, retries, backoff
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(self.retries):
+            response = self.inner.handle_request(request)
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            response.close()
+            time.sleep(self.backoff * 2**attempt)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def retrying(verify: object = True, **options: object) -> RetryTransport:
+    """A retrying transport over httpx's default one (``verify`` as for ``httpx.Client``)."""
+    return RetryTransport(httpx.HTTPTransport(verify=verify, **options))  # type: ignore[arg-type]

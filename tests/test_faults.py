@@ -1,0 +1,202 @@
+"""Faults the suite must survive (issue 5 part 3): each injectable fault changes the reference
+server's behaviour visibly over HTTP; the gate stays green through latency spikes and proxy
+502/503s, is red (and bounded) when deployments never start, never leaves its endpoints behind
+and never touches endpoints that existed before it ran."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from elsercheck.cli import main
+from elsercheck.gate import run_gate
+from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.faults import CATALOGUE, PROXY_PAGES
+from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.reference.timing import PRESETS
+from elsercheck.retry import RETRY_STATUSES, retrying
+from elsercheck.target import Target
+from tests.conftest import elser_body
+
+PASSWORD = "fault-test"
+AUTH = ("elastic", PASSWORD)
+
+
+@pytest.fixture
+def serve(request: pytest.FixtureRequest) -> Iterator[EmbeddedServer]:
+    """A fast-timing secured server with the fault named by the test's parameter."""
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["fast"], faults={request.param})
+    with EmbeddedServer(config) as server:
+        yield server
+
+
+def _client(server: EmbeddedServer, retry: bool = False) -> httpx.Client:
+    transport = retrying() if retry else None
+    return httpx.Client(base_url=server.url, auth=AUTH, timeout=30, transport=transport)
+
+
+# -- registry ---------------------------------------------------------------------------------
+def test_catalogue_sane() -> None:
+    assert {"latency-spikes", "proxy-5xx", "slow-deployment-start"} <= set(CATALOGUE)
+    for name, fault in CATALOGUE.items():
+        assert name == fault.name and fault.description and "\n" not in fault.description
+        assert (fault.before is not None) == (fault.site == "app.dispatch"), name
+
+
+def test_no_fault_by_default() -> None:
+    from elsercheck.reference.app import create_app
+
+    app = create_app(ServerConfig())
+    assert app.config.faults == frozenset() and not app.faults
+    assert not app.state.deployments.stalled
+
+
+def test_unknown_fault_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        ServerConfig(faults=frozenset({"nope"}))
+
+
+def test_unknown_fault_cli_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--fault", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown fault nope" in err
+
+
+def test_list_faults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--list-faults"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == list(CATALOGUE)
+
+
+# -- each fault's direct effect ---------------------------------------------------------------
+@pytest.mark.parametrize("serve", ["latency-spikes"], indirect=True)
+def test_latency_spikes(serve: EmbeddedServer) -> None:
+    durations = []
+    with _client(serve) as c:
+        for _ in range(30):
+            started = time.monotonic()
+            assert c.get("/").status_code == 200
+            durations.append(time.monotonic() - started)
+    slow = [d for d in durations if d >= 0.5]
+    assert 1 <= len(slow) <= 10 and max(durations) < 2.0, durations
+    assert sorted(durations)[len(durations) // 2] < 0.2  # most requests are not delayed
+
+
+@pytest.mark.parametrize("serve", ["proxy-5xx"], indirect=True)
+def test_proxy_5xx(serve: EmbeddedServer) -> None:
+    with _client(serve) as c:
+        answers = [c.get("/") for _ in range(60)]
+        security = [c.get("/_security/_authenticate").status_code for _ in range(30)]
+    failed = [r for r in answers if r.status_code != 200]
+    assert 1 <= len(failed) <= 20, [r.status_code for r in answers]
+    for response in failed:
+        assert response.status_code in PROXY_PAGES
+        assert response.headers["content-type"].startswith("text/html")
+        assert "x-elastic-product" not in response.headers
+    assert not set(security) & RETRY_STATUSES, security
+    # The suite's retry policy hides them.
+    with _client(serve, retry=True) as c:
+        assert {c.get("/").status_code for _ in range(60)} == {200}
+
+
+@pytest.mark.parametrize("serve", ["slow-deployment-start"], indirect=True)
+def test_slow_deployment_start(serve: EmbeddedServer) -> None:
+    with _client(serve) as c:
+        started = time.monotonic()
+        put = c.put("/_inference/sparse_embedding/stalled", json=elser_body())
+        assert put.status_code == 408 and time.monotonic() - started < 5
+        assert put.json()["error"]["type"] == "status_exception"
+        assert c.get("/_inference/stalled").status_code == 200  # stored, as ES does
+        time.sleep(1)
+        stats = c.get("/_ml/trained_models/stalled/_stats").json()
+        state = stats["trained_model_stats"][0]["deployment_stats"]["allocation_status"]["state"]
+        assert state != "fully_allocated"
+        assert c.delete("/_inference/stalled").status_code == 200
+        assert c.get("/_inference/stalled").status_code == 404
+
+
+def test_retry_policy_does_not_retry_other_errors() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(int(request.url.path.strip("/")))
+
+    from elsercheck.retry import RetryTransport
+
+    transport = RetryTransport(httpx.MockTransport(handler), retries=3, backoff=0)
+    with httpx.Client(base_url="http://x", transport=transport) as c:
+        for status in (400, 408, 409, 429, 500, 504):
+            calls.clear()
+            assert c.get(f"/{status}").status_code == status and len(calls) == 1
+        for status in (502, 503):
+            calls.clear()
+            assert c.get(f"/{status}").status_code == status and len(calls) == 4
+
+
+# -- the gate survives them ---------------------------------------------------------------------
+KEEP = {
+    "keep-plain": elser_body(),
+    "keep-chunked": {
+        **elser_body(num_threads=2),
+        "chunking_settings": {"strategy": "word", "max_chunk_size": 120, "overlap": 40},
+    },
+}
+
+
+def _create_pre_existing(server: EmbeddedServer) -> dict[str, bytes]:
+    """Endpoints outside the run prefix; their GET bodies before the gate runs."""
+    with _client(server, retry=True) as c:
+        for inference_id, body in KEEP.items():
+            # 408 is fine: stored while its deployment starts (slow-deployment-start).
+            status = c.put(f"/_inference/sparse_embedding/{inference_id}", json=body).status_code
+            assert status in (200, 408)
+        return {i: c.get(f"/_inference/{i}").content for i in KEEP}
+
+
+def _after_gate(server: EmbeddedServer, before: dict[str, bytes]) -> None:
+    with _client(server, retry=True) as c:
+        assert {i: c.get(f"/_inference/{i}").content for i in KEEP} == before
+        ids = [e["inference_id"] for e in c.get("/_inference/_all").json()["endpoints"]]
+    assert not [i for i in ids if i.startswith("elsercheck-")], ids
+
+
+def _gate(server: EmbeddedServer, tmp_path: Path, *extra: str):  # -> GateResult
+    target = Target(server.url, username="elastic", password=PASSWORD)
+    return run_gate(target, "faulttest", tmp_path, workers="1", max_examples=5,
+                    extra=["-m", "not schema", *extra])  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("serve", ["proxy-5xx", "latency-spikes"], indirect=True)
+def test_gate_green_through_fault(serve: EmbeddedServer, tmp_path: Path) -> None:
+    before = _create_pre_existing(serve)
+    result = _gate(serve, tmp_path)
+    assert result.exit_code == 0, result.summary.text([])
+    assert result.summary.counts["passed"] > 30 and not result.summary.leftovers
+    _after_gate(serve, before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("serve", ["slow-deployment-start"], indirect=True)
+def test_gate_red_when_deployments_never_start(serve: EmbeddedServer, tmp_path: Path) -> None:
+    before = _create_pre_existing(serve)
+    started = time.monotonic()
+    result = _gate(serve, tmp_path, "--allocation-wait", "2")
+    assert result.exit_code == 1
+    assert any("lifecycle" in case.name for case in result.summary.failures)
+    assert time.monotonic() - started < 60 and not result.summary.leftovers
+    _after_gate(serve, before)
+
+
+@pytest.mark.slow
+def test_gate_leaves_pre_existing_endpoints_untouched(tmp_path: Path) -> None:
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["fast"])
+    with EmbeddedServer(config) as server:
+        before = _create_pre_existing(server)
+        assert _gate(server, tmp_path).exit_code == 0
+        _after_gate(server, before)
