@@ -248,6 +248,18 @@ def wait_fully_allocated(client: httpx.Client, inference_id: str, seconds: float
     raise AssertionError(f"{inference_id} not fully_allocated after {seconds}s (last: {status})")
 
 
+def adaptive_body(min_allocations: int, max_allocations: int) -> dict[str, Any]:
+    """An ELSER endpoint with adaptive allocations and no ``num_allocations`` (§2.5 forbids both)."""
+    adaptive = {
+        "enabled": True,
+        "min_number_of_allocations": min_allocations,
+        "max_number_of_allocations": max_allocations,
+    }
+    body = elser_body(adaptive_allocations=adaptive)
+    del body["service_settings"]["num_allocations"]
+    return body
+
+
 def elser_body(**service_settings: Any) -> dict[str, Any]:
     """The documented ELSER endpoint body (service ``elasticsearch``), settings overridable."""
     settings: dict[str, Any] = {"model_id": ELSER_X86, "num_allocations": 1, "num_threads": 1}

@@ -16,6 +16,7 @@ from contract_support import (
     ELSER_X86,
     EndpointTracker,
     Profile,
+    adaptive_body,
     assert_es_error,
     elser_body,
     wait_fully_allocated,
@@ -213,10 +214,7 @@ def test_scale_from_zero_answers_409(es: httpx.Client, tracker: EndpointTracker,
     if wait is None:
         pytest.skip("needs --scale-to-zero-wait: the target's scale-to-zero time (24 h by default)")
     inference_id = tracker.new_id("zero")
-    adaptive = {"enabled": True, "min_number_of_allocations": 0, "max_number_of_allocations": 1}
-    body = elser_body(adaptive_allocations=adaptive)
-    del body["service_settings"]["num_allocations"]
-    assert tracker.put(inference_id, body).status_code in (200, 408)
+    assert tracker.put(inference_id, adaptive_body(0, 1)).status_code in (200, 408)
     try:
         _scale_to_zero_then_409(es, inference_id, wait, allocation_wait, profile)
     finally:

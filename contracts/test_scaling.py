@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from contract_support import EndpointTracker, elser_body, wait_fully_allocated
+from contract_support import EndpointTracker, adaptive_body, wait_fully_allocated
 
 BURST = 50  # requests...
 BURST_SECONDS = 2.0  # ...sent evenly over this window (open loop: demand, not throughput)
@@ -38,10 +38,7 @@ def test_max_allocations_respected_under_burst(
     es: httpx.Client, tracker: EndpointTracker, allocation_wait: float
 ) -> None:
     inference_id = tracker.new_id("burst")
-    adaptive = {"enabled": True, "min_number_of_allocations": 1, "max_number_of_allocations": 1}
-    body = elser_body(adaptive_allocations=adaptive)
-    del body["service_settings"]["num_allocations"]
-    assert tracker.put(inference_id, body).status_code in (200, 408)
+    assert tracker.put(inference_id, adaptive_body(1, 1)).status_code in (200, 408)
     try:
         wait_fully_allocated(es, inference_id, allocation_wait)
         samples: list[tuple[int, int, int]] = []
