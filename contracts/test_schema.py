@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import ignored_auth
 
+from elsercheck.retry import RETRY_STATUSES, requests_session
 from elsercheck.spec import ELSER_OPERATIONS, build_effective_spec
 from elsercheck.target import Target
 
@@ -55,6 +57,24 @@ def load_schema() -> schemathesis.BaseSchema:
 
 
 schema = load_schema()
+# Proxy 502/503 answers are retried as everywhere in the suite (elsercheck.retry).
+SESSION = requests_session()
+
+
+def ignored_auth_retrying_proxy_errors(ctx, response, case):  # type: ignore[no-untyped-def]
+    """``ignored_auth``, re-run when its credential-less probe met a proxy 502/503.
+
+    Schemathesis sends those probes without our session (so without its retries); the policy
+    of ``elsercheck.retry`` is applied here instead: 502/503 only, up to 5 times, with backoff.
+    """
+    for attempt in range(5):
+        try:
+            return ignored_auth(ctx, response, case)
+        except Exception as failure:
+            if not any(f"got `{status} " in str(failure) for status in RETRY_STATUSES):
+                raise
+            time.sleep(0.1 * 2**attempt)
+    return ignored_auth(ctx, response, case)
 
 
 def _safe_id(prefix: str, value: Any) -> str:
@@ -108,9 +128,14 @@ def test_operation_honours_schema(
         headers["Authorization"] = f"Basic {basic}"
     verify = target.ca_certs or not target.insecure
     try:
-        response = case.call(base_url=target.url, headers=headers, timeout=120, verify=verify)
-        excluded = [] if security_enabled else [ignored_auth]
-        case.validate_response(response, excluded_checks=excluded)
+        response = case.call(
+            base_url=target.url, session=SESSION, headers=headers, timeout=120, verify=verify
+        )
+        additional = [ignored_auth_retrying_proxy_errors] if security_enabled else []
+        case.validate_response(
+            response, excluded_checks=[ignored_auth], additional_checks=additional,
+            transport_kwargs={"session": SESSION},
+        )  # fmt: skip
     finally:
         if (
             created

@@ -47,6 +47,24 @@ class RetryTransport(httpx.BaseTransport):
         self.inner.close()
 
 
+def requests_session():  # -> requests.Session
+    """The same policy for ``requests`` (schemathesis' transport): 502/503 only, same backoff."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    policy = Retry(
+        total=5, connect=0, read=0, redirect=0, other=0, status=5, backoff_factor=0.1,
+        status_forcelist=sorted(RETRY_STATUSES), allowed_methods=None,
+        raise_on_status=False, respect_retry_after_header=False,
+    )  # fmt: skip
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def retrying(verify: object = True, **options: object) -> RetryTransport:
     """A retrying transport over httpx's default one (``verify`` as for ``httpx.Client``)."""
     return RetryTransport(httpx.HTTPTransport(verify=verify, **options))  # type: ignore[arg-type]
