@@ -64,9 +64,12 @@ class GateSummary:
 
 
 def _case_name(testcase: ET.Element) -> str:
-    classname = testcase.get("classname", "")
-    module = classname.rsplit(".", 1)[-1] if "." not in classname else classname.split(".")[-1]
-    return f"{module}.py::{testcase.get('name', '')}"
+    """``module.py::test`` (or ``module.py::Class::test``) from JUnit's dotted classname."""
+    parts = testcase.get("classname", "").split(".")
+    name = testcase.get("name", "")
+    if len(parts) > 1 and parts[-1][:1].isupper():
+        return f"{parts[-2]}.py::{parts[-1]}::{name}"
+    return f"{parts[-1]}.py::{name}"
 
 
 def read_junit(path: Path) -> list[CaseResult]:

@@ -1,0 +1,41 @@
+"""Reading JUnit XML into the gate's summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from elsercheck.gate_report import GateSummary, read_junit, write_html
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
+<testcase classname="test_routing" name="test_unknown_path" time="0.1"/>
+<testcase classname="test_auth.TestKeys" name="test_refused" time="0.2">
+  <failure message="assert 200 == 403">trace</failure>
+  <properties><property name="curl_1" value="curl -X PUT 'http://x/_inference/a'"/></properties>
+</testcase>
+<testcase classname="test_auth" name="test_no_credentials_401" time="0">
+  <skipped type="pytest.skip" message="security off"/></testcase>
+<testcase classname="test_lifecycle" name="test_rejected_put_leaves_nothing" time="0">
+  <skipped type="pytest.xfail" message="#137127"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_read_junit(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT)
+    cases = {case.name: case for case in read_junit(path)}
+    assert cases["test_routing.py::test_unknown_path"].outcome == "passed"
+    failed = cases["test_auth.py::TestKeys::test_refused"]
+    assert failed.outcome == "failed" and failed.message == "assert 200 == 403"
+    assert failed.reproducers == ["curl -X PUT 'http://x/_inference/a'"]
+    assert cases["test_auth.py::test_no_credentials_401"].outcome == "skipped"
+    assert cases["test_lifecycle.py::test_rejected_put_leaves_nothing"].outcome == "xfailed"
+    summary = GateSummary(list(cases.values()), "http://x", "9.1.5", "r1", 1.0)
+    assert not summary.conformant
+    text = summary.text([path])
+    assert text.startswith("NOT CONFORMANT") and "1 passed, 1 failed, 1 skipped, 1 xfailed" in text
+    html = write_html(summary, tmp_path / "gate.html").read_text()
+    assert "Not conformant" in html and "curl -X PUT" in html
+
+
+def test_empty_run_is_not_conformant() -> None:
+    assert not GateSummary([]).conformant
