@@ -122,9 +122,9 @@ def test_allocations_rise_hold_fall_and_reach_zero(
     after_rise = samples[rise_index:]
     assert all(b >= a for a, b in itertools.pairwise(after_rise)), samples
     # Fall, then zero after the idle time (min is 0).
-    fell_after, _ = wait_for(c, "cycle", lambda n: n < peak, FAST.scale_down_cooldown_seconds + 10)
-    zero_after, _ = wait_for(c, "cycle", lambda n: n == 0, FAST.scale_to_zero_seconds + 15)
-    assert zero_after >= 0.0 and fell_after >= 0.0
+    # wait_for fails the test when the count does not get there in time.
+    wait_for(c, "cycle", lambda n: n < peak, FAST.scale_down_cooldown_seconds + 10)
+    wait_for(c, "cycle", lambda n: n == 0, FAST.scale_to_zero_seconds + 15)
     status = deployment_stats(c, "cycle")["allocation_status"]
     assert status == {
         "allocation_count": 0,

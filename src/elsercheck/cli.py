@@ -178,13 +178,12 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
 
 def _defects(names: list[str]) -> list[str]:
     """The named defects in catalogue order; unknown names are a usage error."""
-    from .reference.defects import CATALOGUE, unknown
+    from .reference.defects import CATALOGUE, check_names
 
-    bad = unknown(names)
-    if bad:
-        raise UsageError(
-            f"unknown defect {', '.join(bad)} (elsercheck serve --list-defects lists them)"
-        )
+    try:
+        check_names(names)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return [name for name in CATALOGUE if name in names]
 
 
@@ -198,13 +197,12 @@ def _list_defects() -> int:
 
 def _faults(names: list[str]) -> frozenset[str]:
     """The named faults; unknown names are a usage error."""
-    from .reference.faults import unknown
+    from .reference.faults import check_names
 
-    bad = unknown(names)
-    if bad:
-        raise UsageError(
-            f"unknown fault {', '.join(bad)} (elsercheck serve --list-faults lists them)"
-        )
+    try:
+        check_names(names)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return frozenset(names)
 
 

@@ -47,12 +47,11 @@ class ServerConfig:
     faults: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        from . import faults
-        from .defects import check_names
+        from . import defects, faults
 
         object.__setattr__(self, "defects", frozenset(self.defects))
         object.__setattr__(self, "faults", frozenset(self.faults))
-        check_names(self.defects)
+        defects.check_names(self.defects)
         faults.check_names(self.faults)
 
     @property

@@ -24,6 +24,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import catalogues
+
 if TYPE_CHECKING:
     from .state import ServerState
 
@@ -301,17 +303,9 @@ CATALOGUE: dict[str, Defect] = {
 }  # fmt: skip
 
 
-def unknown(names: frozenset[str] | set[str] | list[str]) -> list[str]:
-    return sorted(set(names) - CATALOGUE.keys())
-
-
 def check_names(names: frozenset[str] | set[str] | list[str]) -> None:
     """Raise ``ValueError`` naming the unknown defects."""
-    bad = unknown(names)
-    if bad:
-        raise ValueError(
-            f"unknown defect(s): {', '.join(bad)} (elsercheck serve --list-defects lists them)"
-        )
+    catalogues.check_names("defect", names, CATALOGUE)
 
 
 class DefectHooks:

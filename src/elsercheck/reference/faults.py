@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import catalogues
+
 if TYPE_CHECKING:
     from .state import ServerState
 
@@ -91,17 +93,9 @@ CATALOGUE: dict[str, Fault] = {
 }  # fmt: skip
 
 
-def unknown(names: frozenset[str] | set[str] | list[str]) -> list[str]:
-    return sorted(set(names) - CATALOGUE.keys())
-
-
 def check_names(names: frozenset[str] | set[str] | list[str]) -> None:
     """Raise ``ValueError`` naming the unknown faults."""
-    bad = unknown(names)
-    if bad:
-        raise ValueError(
-            f"unknown fault(s): {', '.join(bad)} (elsercheck serve --list-faults lists them)"
-        )
+    catalogues.check_names("fault", names, CATALOGUE)
 
 
 class FaultHooks:
