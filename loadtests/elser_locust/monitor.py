@@ -1,0 +1,76 @@
+"""The allocation monitor: polls the deployment's stats during the run, beside the load.
+
+Runs in the master (or the single local process) only. Each poll becomes one
+``allocations.csv`` row, with what the load generator was doing at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import requests
+
+from elsercheck.load.deployment_stats import stats_row
+
+from .endpoints import Endpoints
+
+log = logging.getLogger("elsercheck.load")
+
+
+class AllocationMonitor:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        deployment_id: str,
+        interval_s: float,
+        load_now: Callable[[], tuple[int, float]],
+    ) -> None:
+        self.endpoints = endpoints
+        self.deployment_id = deployment_id
+        self.interval_s = interval_s
+        self.load_now = load_now  # () -> (user_count, offered requests/s)
+        self.rows: list[dict[str, Any]] = []
+        self.origin = time.time()
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self, origin: float) -> None:
+        self.origin = origin
+        self.rows = []
+        self._greenlet = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True, timeout=5)
+            self._greenlet = None
+
+    def poll_once(self) -> dict[str, Any]:
+        started = time.time()
+        try:
+            row = stats_row(self.endpoints.stats(self.deployment_id), self.deployment_id)
+        except requests.HTTPError as exc:
+            row = {
+                "deployment_id": self.deployment_id,
+                "poll_error": f"HTTP {exc.response.status_code}",
+            }
+        except (requests.RequestException, ValueError) as exc:
+            row = {"deployment_id": self.deployment_id, "poll_error": type(exc).__name__}
+        users, rate = self.load_now()
+        row.update(
+            timestamp=started, elapsed_s=started - self.origin, user_count=users, offered_rate=rate
+        )
+        self.rows.append(row)
+        return row
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while True:
+            self.poll_once()
+            next_at += self.interval_s
+            gevent.sleep(max(0.0, next_at - time.monotonic()))
+
+    def latest(self) -> dict[str, Any] | None:
+        return self.rows[-1] if self.rows else None

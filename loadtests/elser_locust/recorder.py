@@ -1,0 +1,74 @@
+"""Exact per-request samples (locust's own statistics round to two significant digits).
+
+Every request event becomes one row of ``requests.csv``. On a distributed run each worker
+ships the rows gathered since its last report with locust's regular worker report; the master
+(or the single local process) keeps them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from elsercheck.load.rundir import error_kind
+
+REPORT_KEY = "elsercheck_samples"
+
+
+class Recorder:
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.rows: list[dict[str, Any]] = []
+        events = environment.events
+        events.request.add_listener(self.on_request)
+        events.report_to_master.add_listener(self.on_report_to_master)
+        events.worker_report.add_listener(self.on_worker_report)
+
+    def clear(self) -> None:
+        self.rows = []
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        response: Any = None,
+        context: Any = None,
+        exception: Any = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        status = int(getattr(response, "status_code", 0) or 0)
+        context = context or {}
+        self.rows.append(
+            {
+                "timestamp": start_time,
+                "request_type": request_type,
+                "name": name,
+                "bucket": context.get("bucket"),
+                "inputs": context.get("inputs"),
+                "tokens": context.get("tokens"),
+                "status": context.get("status", status),
+                "latency_ms": float(response_time or 0.0),
+                "error_kind": error_kind(context.get("status", status), exception)
+                if exception is not None
+                else "",
+            }
+        )
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        if isinstance(self.environment.runner, WorkerRunner):
+            data[REPORT_KEY], self.rows = self.rows, []
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self.rows.extend(data.get(REPORT_KEY) or [])
+
+    def rows_since(self, origin: float) -> list[dict[str, Any]]:
+        """All rows with ``elapsed_s`` from ``origin``, in send order."""
+        rows = sorted(
+            (row for row in self.rows if row["timestamp"] is not None), key=lambda r: r["timestamp"]
+        )
+        return [{**row, "elapsed_s": row["timestamp"] - origin} for row in rows]

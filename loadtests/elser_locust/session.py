@@ -1,0 +1,287 @@
+"""One locust process's part of a load run: settings, the endpoint under load, the monitor,
+the recorder, and the run files and expectations at the end.
+
+Wiring (locust events): ``init`` validates the options; ``test_start`` (master or local process)
+creates the run's endpoint and waits for it to serve, then starts the shape's clock and the
+monitor; ``test_stop`` stops the monitor and deletes what the run created; ``quitting`` writes
+the files, checks the expectations and sets the exit code. Workers only send load and ship
+their samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+import time
+from typing import Any
+
+import gevent
+import locust
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from elsercheck import __version__
+from elsercheck.load import rundir
+from elsercheck.load.corpus import Corpus, Sampler, parse_mix
+from elsercheck.load.expectations import RunRecord, check_all, exit_code
+from elsercheck.load.plans import Plan
+
+from .connection import control_session
+from .endpoints import Endpoints
+from .monitor import AllocationMonitor
+from .options import OptionError, Settings, settings_from
+from .recorder import Recorder
+
+log = logging.getLogger("elsercheck.load")
+
+EXIT_EXPECTATIONS_FAILED = 1
+EXIT_UNUSABLE = 2  # the endpoint could not be created or never served
+
+
+class LoadSession:
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.settings: Settings = settings_from(environment.parsed_options)
+        self.plan: Plan | None = self.settings.plan()
+        self.corpus = Corpus.load(self.settings.corpus or None)
+        self.recorder = Recorder(environment)
+        self.monitor: AllocationMonitor | None = None
+        self.endpoints: Endpoints | None = None
+        self.lifecycle_endpoints: Endpoints | None = None
+        self.lifecycle_slots = threading.BoundedSemaphore(self.settings.lifecycle_max_alive)
+        self.origin = time.time()
+        self.started_at: str | None = None
+        self.failure: str | None = None
+        self.written = True  # nothing to write before a test starts
+        self.leftovers: list[str] = []
+        self.target_version: str | None = None
+        self._mix = parse_mix(self.settings.mix)
+
+    # -- helpers for users ---------------------------------------------------------------------
+    def sampler(self, seed: int) -> Sampler:
+        return Sampler(self.corpus, self._mix, batch_share=self.settings.batch_share, seed=seed)
+
+    @property
+    def coordinates(self) -> bool:
+        """True in the process that owns the endpoint and the monitor (master or local)."""
+        return not isinstance(self.environment.runner, WorkerRunner)
+
+    def _load_now(self) -> tuple[int, float]:
+        runner = self.environment.runner
+        counts = getattr(runner, "user_classes_count", {}) or {}
+        inference = counts.get("InferenceUser", 0)
+        return runner.user_count, inference * self.settings.rate_per_user
+
+    # -- events --------------------------------------------------------------------------------
+    def on_test_start(self, environment: Environment, **_: Any) -> None:
+        self.settings = settings_from(environment.parsed_options)  # workers: the master's values
+        self.plan = self.settings.plan()
+        self._mix = parse_mix(self.settings.mix)
+        self.lifecycle_slots = threading.BoundedSemaphore(self.settings.lifecycle_max_alive)
+        session = control_session(self.settings.insecure)
+        host = environment.host or ""
+        self.lifecycle_endpoints = Endpoints(session, host, self.settings.prefix)
+        if not self.coordinates:
+            return
+        self.recorder.clear()
+        self.failure = None
+        self.started_at = _now_iso()
+        self.endpoints = Endpoints(session, host, self.settings.prefix)
+        self.target_version = _target_version(self.endpoints)
+        try:
+            self._prepare_endpoint()
+        except Exception as exc:  # any failure: stop the run with one clear line
+            self.failure = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc)
+            )
+            log.error("elsercheck: %s", self.failure)
+            environment.process_exit_code = EXIT_UNUSABLE
+            gevent.spawn_later(0.1, environment.runner.quit)
+            return
+        self.origin = time.time()
+        if environment.shape_class is not None:
+            environment.shape_class.reset_time()
+        self.monitor = AllocationMonitor(
+            self.endpoints,
+            self.settings.inference_id,
+            self.settings.monitor_interval,
+            self._load_now,
+        )
+        self.monitor.start(self.origin)
+        self.written = False
+        log.info(
+            "elsercheck: load on %s (shape %s, %d s), results in %s",
+            self.settings.inference_id,
+            self.settings.shape,
+            self.plan.duration_s,
+            self.settings.results_dir,
+        )
+
+    def _prepare_endpoint(self) -> None:
+        settings, endpoints = self.settings, self.endpoints
+        assert endpoints is not None
+        if settings.create_endpoint:
+            response = endpoints.create(
+                settings.inference_id, settings.endpoint_body(), settings.allocation_wait
+            )
+            if response.status_code not in (200, 408):
+                raise RuntimeError(
+                    f"creating {settings.inference_id}: HTTP "
+                    f"{response.status_code} {response.text[:300]}"
+                )
+        elif not endpoints.exists(settings.inference_id):
+            raise RuntimeError(f"endpoint {settings.inference_id} not found")
+        # Serve once before the clock starts, so the first stage measures scaling, not start-up.
+        # min 0 may leave the deployment at zero: one request starts it (409 until then).
+        deadline = time.monotonic() + settings.allocation_wait
+        url = endpoints.url(f"/_inference/sparse_embedding/{settings.inference_id}")
+        while True:
+            response = endpoints.session.post(url, json={"input": "warm up"}, timeout=60)
+            if response.status_code == 200:
+                return
+            if time.monotonic() > deadline or response.status_code not in (408, 409, 429, 502):
+                raise RuntimeError(
+                    f"{settings.inference_id} does not serve: HTTP "
+                    f"{response.status_code} {response.text[:300]}"
+                )
+            time.sleep(0.5)
+
+    def on_test_stop(self, environment: Environment, **_: Any) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self.coordinates and self.endpoints is not None:
+            self.leftovers = self.endpoints.cleanup()
+        if self.lifecycle_endpoints is not None:
+            self.leftovers += self.lifecycle_endpoints.cleanup()
+        if self.coordinates and not self.written:
+            # Distributed: the workers' last samples arrive with their final reports.
+            grace = 3.5 if isinstance(environment.runner, MasterRunner) else 0.0
+            gevent.spawn_later(grace, self.write_results)
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        if self.lifecycle_endpoints is not None:
+            self.leftovers += self.lifecycle_endpoints.cleanup()
+        if self.endpoints is not None:
+            self.leftovers += self.endpoints.cleanup()
+        if not self.coordinates:
+            return
+        if not self.written:
+            self.write_results()
+        if self.failure is not None:
+            environment.process_exit_code = EXIT_UNUSABLE
+
+    # -- results -------------------------------------------------------------------------------
+    def write_results(self) -> int:
+        """Write the run files and check the expectations; returns (and sets) the exit code."""
+        if self.written or self.plan is None:
+            return self.environment.process_exit_code or 0
+        self.written = True
+        settings = self.settings
+        out = settings.results_dir
+        out.mkdir(parents=True, exist_ok=True)
+        ended = time.time() - self.origin
+        requests_rows = self.recorder.rows_since(self.origin)
+        allocation_rows = self.monitor.rows if self.monitor else []
+        record = RunRecord(
+            self.plan,
+            allocation_rows,
+            requests_rows,
+            min_allocations=settings.min_allocations if settings.create_endpoint else None,
+            max_allocations=settings.max_allocations if settings.create_endpoint else None,
+            ended_s=ended,
+        )
+        results = check_all(record)
+        code = exit_code(results)
+        rundir.write_csv(out / rundir.REQUESTS_CSV, rundir.REQUEST_COLUMNS, requests_rows)
+        rundir.write_csv(out / rundir.ALLOCATIONS_CSV, rundir.ALLOCATION_COLUMNS, allocation_rows)
+        rundir.write_json(out / rundir.EXPECTATIONS_JSON, rundir.expectations_to_json(results))
+        leftovers = sorted(set(self.leftovers))
+        if leftovers:
+            (out / rundir.LEFTOVERS_TXT).write_text("\n".join(leftovers) + "\n")
+        rundir.write_json(out / rundir.RUN_JSON, self._run_json(ended, code))
+        for item in results:
+            log.info("elsercheck: %-8s %-24s %s", item.status, item.name, item.detail)
+        self.environment.process_exit_code = code
+        return code
+
+    def _run_json(self, ended_s: float, code: int) -> dict[str, Any]:
+        settings = self.settings
+        assert self.plan is not None
+        runner = self.environment.runner
+        return {
+            "run_id": settings.run_id,
+            "started_at": self.started_at,
+            "finished_at": _now_iso(),
+            "duration_s": round(ended_s, 3),
+            "target": _without_credentials(self.environment.host or ""),
+            "target_version": self.target_version,
+            "shape": settings.shape,
+            "stages": self.plan.to_json(),
+            "timing": {"profile": settings.timing_profile, **settings.timing.to_json()},
+            "endpoint": {
+                "inference_id": settings.inference_id,
+                "created": settings.create_endpoint,
+                "settings": settings.endpoint_body() if settings.create_endpoint else None,
+            },
+            "options": {
+                "peak_users": settings.peak_users,
+                "rate_per_user": settings.rate_per_user,
+                "arrivals": "poisson" if settings.poisson else "constant",
+                "max_outstanding": settings.max_outstanding,
+                "mix": settings.mix,
+                "batch_share": settings.batch_share,
+                "lifecycle_users": settings.lifecycle_users,
+                "monitor_interval_s": settings.monitor_interval,
+                "seed": settings.seed,
+            },
+            "workers": runner.worker_count if isinstance(runner, MasterRunner) else 0,
+            "machine": {
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+            },
+            "tools": {"elsercheck": __version__, "locust": locust.__version__},
+            "exit_code": code,
+            "leftovers": sorted(set(self.leftovers)),
+        }
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _without_credentials(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _target_version(endpoints: Endpoints) -> str | None:
+    try:
+        return endpoints.session.get(endpoints.url("/"), timeout=10).json()["version"]["number"]
+    except Exception:  # a version is nice to have in the report, never a reason to fail
+        return None
+
+
+def install(environment: Environment) -> LoadSession | None:
+    """Attach a LoadSession to ``environment`` (the ``init`` event); None on bad options."""
+    try:
+        session = LoadSession(environment)
+    except (OptionError, ValueError) as exc:
+        log.error("elsercheck: %s", exc)
+        environment.process_exit_code = EXIT_UNUSABLE
+        if environment.runner is not None:
+            gevent.spawn_later(0.1, environment.runner.quit)
+        return None
+    environment.elsercheck = session  # type: ignore[attr-defined]
+    events = environment.events
+    events.test_start.add_listener(session.on_test_start)
+    events.test_stop.add_listener(session.on_test_stop)
+    events.quitting.add_listener(session.on_quitting)
+    return session

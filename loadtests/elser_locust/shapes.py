@@ -1,0 +1,36 @@
+"""The load shape: the stage plan named by ``--shape`` (registry: ``elsercheck.load.plans``)."""
+
+from __future__ import annotations
+
+from locust import LoadTestShape
+
+from elsercheck.load.plans import Plan
+
+
+class NamedShape(LoadTestShape):
+    """Follows the plan of ``--shape`` (step, ramp, spike, idle-to-zero), then stops the run.
+
+    Users start (and stop) at once: an ELSER client population does not trickle in, and a slow
+    spawn would blur the moment the load rises that the expectations measure from.
+    """
+
+    use_common_options = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan: Plan | None = None
+
+    def tick(self) -> tuple[int, float] | None:
+        if self.plan is None:
+            session = getattr(self.runner.environment, "elsercheck", None)
+            if session is None or session.plan is None:
+                return None
+            self.plan = session.plan
+        users = self.plan.users_at(self.get_run_time())
+        if users is None:
+            return None
+        return users, max(users, 1) * 10.0
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self.plan = None  # re-read: the web UI may have changed --shape between runs

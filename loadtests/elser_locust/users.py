@@ -1,0 +1,232 @@
+"""The two locust users: open-loop inference, and the endpoint lifecycle.
+
+InferenceUser sends ``POST _inference/sparse_embedding/{id}`` at a fixed average rate whatever
+the answers take (open loop): a closed loop of N users would only ever measure N busy
+requests, and Elasticsearch's scaler — which counts arrivals, queued requests included — would
+barely scale up. Each user keeps up to ``--max-outstanding`` requests in flight; beyond that
+new arrivals are recorded as ``backlog`` instead of silently slowing the offered load.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from typing import Any
+
+import gevent.pool
+import requests
+from locust import User, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from .connection import auth_headers, control_session, ssl_context_factory
+from .endpoints import Endpoints
+
+_ids = itertools.count()
+
+
+class Backlog(Exception):
+    """An arrival not sent because the user's in-flight cap was reached."""
+
+
+def _session(environment: Any):  # the shared LoadSession of this process
+    return environment.elsercheck
+
+
+class InferenceUser(FastHttpUser):
+    """Sparse-embedding inference with corpus inputs, open loop (see module docstring)."""
+
+    network_timeout = 90.0  # above Elasticsearch's 30 s default inference timeout
+    connection_timeout = 10.0
+
+    def __init__(self, environment: Any) -> None:
+        settings = _session(environment).settings
+        self.insecure = settings.insecure
+        self.ssl_context_factory = ssl_context_factory(settings.insecure)
+        self.concurrency = settings.max_outstanding
+        self.default_headers = auth_headers()
+        super().__init__(environment)
+        number = next(_ids)
+        self.settings = settings
+        self.sampler = _session(environment).sampler(seed=settings.seed * 1_000_003 + number)
+        self.arrivals = random.Random(settings.seed * 7_919 + number)
+        self.pool = gevent.pool.Pool(settings.max_outstanding)
+        self.path = f"/_inference/sparse_embedding/{settings.inference_id}"
+
+    def wait_time(self) -> float:
+        rate = self.settings.rate_per_user
+        return self.arrivals.expovariate(rate) if self.settings.poisson else 1.0 / rate
+
+    @task
+    def arrive(self) -> None:
+        sample = self.sampler.next()
+        if self.pool.full():
+            self.environment.events.request.fire(
+                request_type="POST",
+                name=sample.name,
+                response_time=0.0,
+                response_length=0,
+                response=None,
+                exception=Backlog("backlog: max outstanding requests reached"),
+                context=self._context(sample),
+                start_time=time.time(),
+            )
+            return
+        self.pool.spawn(self._infer, sample)
+
+    @staticmethod
+    def _context(sample: Any) -> dict[str, Any]:
+        return {"bucket": sample.bucket, "inputs": len(sample.inputs), "tokens": sample.tokens}
+
+    def _infer(self, sample: Any) -> None:
+        body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
+        with self.client.post(
+            self.path,
+            json=body,
+            name=sample.name,
+            catch_response=True,
+            context=self._context(sample),
+        ) as response:
+            if response.status_code == 200:
+                _check_result(response, len(sample.inputs))
+            elif response.status_code:
+                response.failure(f"HTTP {response.status_code} {_error_type(response)}")
+
+    def on_stop(self) -> None:
+        # Let requests in flight finish so every arrival is recorded.
+        self.pool.join(timeout=self.network_timeout)
+
+
+def _check_result(response: Any, inputs: int) -> None:
+    try:
+        results = response.json().get("sparse_embedding")
+    except (ValueError, AttributeError):
+        results = None
+    if not isinstance(results, list) or len(results) != inputs:
+        response.failure(f"HTTP 200 without {inputs} sparse_embedding result(s)")
+    else:
+        response.success()
+
+
+def _error_type(response: Any) -> str:
+    try:
+        error = response.json().get("error")
+        return error.get("type", "") if isinstance(error, dict) else ""
+    except (ValueError, AttributeError):
+        return ""
+
+
+# Valid ELSER endpoint settings the lifecycle user cycles through (es-behavior §2.3, §2.6).
+LIFECYCLE_VARIANTS: list[dict[str, Any]] = [
+    {"service": "elasticsearch", "service_settings": {"num_allocations": 1, "num_threads": 1}},
+    {"service": "elasticsearch", "service_settings": {"num_allocations": 1, "num_threads": 2}},
+    {"service": "elasticsearch", "service_settings": {"num_allocations": 2, "num_threads": 1}},
+    {"service": "elser", "service_settings": {"num_allocations": 1, "num_threads": 1}},
+    {
+        "service": "elasticsearch",
+        "service_settings": {
+            "num_threads": 1,
+            "adaptive_allocations": {
+                "enabled": True,
+                "min_number_of_allocations": 1,
+                "max_number_of_allocations": 2,
+            },
+        },
+    },
+    {
+        "service": "elasticsearch",
+        "service_settings": {"num_allocations": 1, "num_threads": 1},
+        "chunking_settings": {"strategy": "word", "max_chunk_size": 100, "overlap": 50},
+    },
+    {
+        "service": "elasticsearch",
+        "service_settings": {"num_allocations": 1, "num_threads": 1},
+        "chunking_settings": {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1},
+    },
+]
+
+
+class EndpointLifecycleUser(User):
+    """Create an ELSER endpoint, time it to ``fully_allocated``, infer once, delete it.
+
+    At most ``--lifecycle-max-alive`` endpoints live at once per locust process; every id carries
+    the run prefix and is deleted even when a step fails.
+    """
+
+    fixed_count = 0  # set from --lifecycle-users at init
+
+    def wait_time(self) -> float:
+        return 0.5
+
+    def on_start(self) -> None:
+        session = _session(self.environment)
+        self.settings = session.settings
+        self.endpoints: Endpoints = session.lifecycle_endpoints
+        self.slots = session.lifecycle_slots
+        self.rng = random.Random(self.settings.seed * 31 + next(_ids))
+        self.http = control_session(self.settings.insecure)
+
+    @task
+    def lifecycle(self) -> None:
+        if not self.slots.acquire(timeout=1):
+            return
+        inference_id = f"{self.settings.prefix}lc-{next(_ids)}"
+        try:
+            self._run(inference_id, self.rng.choice(LIFECYCLE_VARIANTS))
+        finally:
+            if inference_id in self.endpoints.created:
+                self._timed("delete", lambda: self.endpoints.delete(inference_id))
+            self.slots.release()
+
+    def _run(self, inference_id: str, variant: dict[str, Any]) -> None:
+        body = {
+            **variant,
+            "service_settings": {"model_id": self.settings.model_id, **variant["service_settings"]},
+        }
+        wait = self.settings.allocation_wait
+        response = self._timed("create", lambda: self.endpoints.create(inference_id, body, wait))
+        if response is None or response.status_code != 200:
+            return
+        started = time.time()
+        stats = self.endpoints.wait_allocated(inference_id, wait)
+        self._fire(
+            "time_to_fully_allocated",
+            started,
+            None if stats else TimeoutError(f"not fully_allocated within {wait:g} s"),
+        )
+        if stats:
+            url = self.endpoints.url(f"/_inference/sparse_embedding/{inference_id}")
+            self._timed(
+                "infer once", lambda: self.http.post(url, json={"input": "hello"}, timeout=60)
+            )
+
+    def _timed(self, name: str, call: Any) -> Any:
+        started = time.time()
+        try:
+            result = call()
+        except requests.RequestException as exc:
+            self._fire(name, started, exc)
+            return None
+        status = getattr(result, "status_code", 200 if result else 0)
+        error = (
+            None if result and (status == 200 or status is True) else RuntimeError(f"HTTP {status}")
+        )
+        self._fire(name, started, error, status=status)
+        return result
+
+    def _fire(
+        self, name: str, started: float, error: Exception | None, status: int | None = None
+    ) -> None:
+        context = (
+            {"status": status} if isinstance(status, int) and not isinstance(status, bool) else {}
+        )
+        self.environment.events.request.fire(
+            request_type="LIFECYCLE",
+            name=name,
+            response_time=(time.time() - started) * 1000,
+            response_length=0,
+            response=None,
+            exception=error,
+            context=context,
+            start_time=started,
+        )

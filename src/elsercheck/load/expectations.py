@@ -1,0 +1,408 @@
+"""Scaling expectations checked at the end of a load run, from what the monitor recorded.
+
+Each check is a function in the :data:`CHECKS` registry taking a :class:`RunRecord` and
+returning :class:`~elsercheck.load.rundir.Expectation` results; ``passed=None`` means the check
+did not apply (for example no scale-to-zero when ``min_number_of_allocations`` > 0).
+Expectations come from Elasticsearch's documented behaviour (es-behavior §5): allocations stay
+within min/max, follow a rise in load up within a few scaler ticks, go down once the cooldown
+allows, reach zero after the scale-to-zero time when min is 0, and start again on demand.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .plans import (
+    EXPECT_FROM_ZERO,
+    EXPECT_SCALE_DOWN,
+    EXPECT_SCALE_UP,
+    EXPECT_ZERO,
+    Plan,
+    Stage,
+    reaction_bound_s,
+)
+from .rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS, Expectation
+
+# Elasticsearch's cap when max_number_of_allocations is unset (MAX_NUMBER_OF_ALLOCATIONS_SAFEGUARD)
+DEFAULT_MAX_ALLOCATIONS = 32
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a finished run observed, as the checks need it."""
+
+    plan: Plan
+    allocations: Sequence[dict[str, Any]]  # allocations.csv rows, elapsed_s ascending
+    requests: Sequence[dict[str, Any]] = ()  # requests.csv rows
+    min_allocations: int | None = None
+    max_allocations: int | None = None
+    adaptive: bool = True
+    ended_s: float | None = None  # when the run actually stopped (it may have been cut short)
+    stage_starts: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.stage_starts:
+            object.__setattr__(self, "stage_starts", self.plan.starts())
+
+    @property
+    def polls(self) -> list[dict[str, Any]]:
+        """Successful polls of a deployment that exists."""
+        return [row for row in self.allocations if not row.get("poll_error") and row.get("state")]
+
+    @property
+    def last_s(self) -> float:
+        if self.ended_s is not None:
+            return self.ended_s
+        return max((row["elapsed_s"] for row in self.allocations), default=0.0)
+
+
+def _value_at(polls: Sequence[dict[str, Any]], column: str, at_s: float) -> int | None:
+    """The last polled value of ``column`` at or before ``at_s``."""
+    value = None
+    for row in polls:
+        if row["elapsed_s"] > at_s:
+            break
+        if row.get(column) is not None:
+            value = int(row[column])
+    return value
+
+
+def _first_after(
+    polls: Sequence[dict[str, Any]], start_s: float, test: Callable[[dict[str, Any]], bool]
+) -> float | None:
+    for row in polls:
+        if row["elapsed_s"] >= start_s and test(row):
+            return float(row["elapsed_s"])
+    return None
+
+
+def _stages_expecting(record: RunRecord, expect: str) -> list[tuple[float, Stage]]:
+    return [
+        (start, stage)
+        for start, stage in zip(record.stage_starts, record.plan.stages, strict=True)
+        if stage.expect == expect
+    ]
+
+
+def check_bounds(record: RunRecord) -> list[Expectation]:
+    """Allocations never above max; never below min once the deployment first reached it."""
+    polls = record.polls
+    if not polls:
+        return [_no_data("allocation-bounds", "allocations within min/max")]
+    ceiling = record.max_allocations or DEFAULT_MAX_ALLOCATIONS
+    floor = record.min_allocations or 0
+    counts = [int(row["allocation_count"] or 0) for row in polls]
+    targets = [int(row["target_allocation_count"] or 0) for row in polls]
+    reached = _first_after(polls, 0.0, lambda row: int(row["allocation_count"] or 0) >= floor)
+    after_reached = [
+        int(row["allocation_count"] or 0)
+        for row in polls
+        if reached is not None and row["elapsed_s"] >= reached
+    ]
+    below = [count for count in after_reached if count < floor]
+    above = max(max(counts), max(targets))
+    passed = above <= ceiling and not below
+    detail = (
+        f"allocation_count {min(counts)}..{max(counts)}, target up to {max(targets)}; "
+        f"allowed {floor}..{ceiling}" + (f"; {len(below)} poll(s) below min" if below else "")
+    )
+    return [
+        Expectation(
+            "allocation-bounds",
+            "allocations never above max or below min",
+            passed,
+            detail,
+            {
+                "min_seen": min(counts),
+                "max_seen": max(counts),
+                "max_target_seen": max(targets),
+                "min_allowed": floor,
+                "max_allowed": ceiling,
+            },
+        )
+    ]
+
+
+def check_scale_up(record: RunRecord) -> list[Expectation]:
+    """Target allocations rise within the bound after each stage that raises the load."""
+    results = []
+    ceiling = record.max_allocations or DEFAULT_MAX_ALLOCATIONS
+    for start, stage in _stages_expecting(record, EXPECT_SCALE_UP):
+        name = f"scale-up@{stage.label}"
+        bound = reaction_bound_s(
+            EXPECT_SCALE_UP, record.plan.timing, stage.duration_s if stage.ramp else 0
+        )
+        before = _value_at(record.polls, "target_allocation_count", start) or 0
+        if before >= ceiling:
+            results.append(
+                Expectation(
+                    name,
+                    "allocations rise after load rises",
+                    None,
+                    f"already at max ({before}) when the load rose",
+                )
+            )
+            continue
+        if record.last_s < start + bound and record.last_s < start + stage.duration_s:
+            results.append(_cut_short(name, "allocations rise after load rises", start + bound))
+            continue
+        seen = _first_after(
+            record.polls, start, lambda row, b=before: int(row["target_allocation_count"] or 0) > b
+        )
+        peak = max(
+            (
+                int(r["target_allocation_count"] or 0)
+                for r in record.polls
+                if start <= r["elapsed_s"] < start + stage.duration_s
+            ),
+            default=before,
+        )
+        delay = None if seen is None else round(seen - start, 3)
+        passed = delay is not None and delay <= bound
+        detail = (
+            f"{before} → {peak} allocations; first rise {delay} s after the load rose "
+            f"(bound {bound:g} s)"
+            if delay is not None
+            else f"stayed at {before} allocations for {stage.duration_s:g} s of {stage.users} users"
+        )
+        results.append(
+            Expectation(
+                name,
+                "allocations rise after load rises",
+                passed,
+                detail,
+                {
+                    "load_rose_at_s": start,
+                    "scaled_up_at_s": seen,
+                    "delay_s": delay,
+                    "bound_s": bound,
+                    "from": before,
+                    "to": peak,
+                },
+            )
+        )
+    return results
+
+
+def check_scale_down(record: RunRecord) -> list[Expectation]:
+    """Target allocations fall within cooldown + a few ticks after the load falls."""
+    results = []
+    for start, stage in _stages_expecting(record, EXPECT_SCALE_DOWN):
+        name = f"scale-down@{stage.label}"
+        bound = reaction_bound_s(EXPECT_SCALE_DOWN, record.plan.timing, 0)
+        peak = _value_at(record.polls, "target_allocation_count", start) or 0
+        floor = max(record.min_allocations or 0, 1)
+        if peak <= floor:
+            results.append(
+                Expectation(
+                    name,
+                    "allocations fall after load falls",
+                    None,
+                    f"nothing to scale down ({peak} allocation(s) when the load fell)",
+                )
+            )
+            continue
+        if record.last_s < start + min(bound, stage.duration_s):
+            results.append(_cut_short(name, "allocations fall after load falls", start + bound))
+            continue
+        seen = _first_after(
+            record.polls, start, lambda row, p=peak: int(row["target_allocation_count"] or 0) < p
+        )
+        end = _value_at(record.polls, "target_allocation_count", start + stage.duration_s)
+        delay = None if seen is None else round(seen - start, 3)
+        passed = delay is not None and delay <= bound
+        detail = (
+            f"{peak} → {end} allocations; first fall {delay} s after the load fell "
+            f"(bound {bound:g} s)"
+            if delay is not None
+            else f"stayed at {peak} allocations for {stage.duration_s:g} s after the load fell"
+        )
+        results.append(
+            Expectation(
+                name,
+                "allocations fall after load falls",
+                passed,
+                detail,
+                {
+                    "load_fell_at_s": start,
+                    "scaled_down_at_s": seen,
+                    "delay_s": delay,
+                    "bound_s": bound,
+                    "from": peak,
+                    "to": end,
+                },
+            )
+        )
+    return results
+
+
+def check_zero(record: RunRecord) -> list[Expectation]:
+    """With min 0, allocations reach zero within the scale-to-zero time (+ cooldown) of idling."""
+    results = []
+    for start, stage in _stages_expecting(record, EXPECT_ZERO):
+        name = f"zero@{stage.label}"
+        if not record.adaptive or (record.min_allocations or 0) > 0:
+            results.append(
+                Expectation(
+                    name,
+                    "allocations reach zero when idle",
+                    None,
+                    "min_number_of_allocations > 0 (or adaptive off): never zero",
+                )
+            )
+            continue
+        bound = reaction_bound_s(EXPECT_ZERO, record.plan.timing, 0)
+        if record.last_s < start + min(bound, stage.duration_s):
+            results.append(_cut_short(name, "allocations reach zero when idle", start + bound))
+            continue
+        seen = _first_after(
+            record.polls,
+            start,
+            lambda row: (
+                int(row["allocation_count"] or 0) == 0
+                and int(row["target_allocation_count"] or 0) == 0
+            ),
+        )
+        delay = None if seen is None else round(seen - start, 3)
+        passed = delay is not None and delay <= bound
+        detail = (
+            f"zero allocations {delay} s after the load stopped (bound {bound:g} s)"
+            if delay is not None
+            else f"still allocated after {stage.duration_s:g} s without load"
+        )
+        results.append(
+            Expectation(
+                name,
+                "allocations reach zero when idle",
+                passed,
+                detail,
+                {"idle_from_s": start, "zero_at_s": seen, "delay_s": delay, "bound_s": bound},
+            )
+        )
+    return results
+
+
+def check_from_zero(record: RunRecord) -> list[Expectation]:
+    """After zero, new load starts an allocation and is served (409s first are documented)."""
+    results = []
+    for start, stage in _stages_expecting(record, EXPECT_FROM_ZERO):
+        name = f"from-zero@{stage.label}"
+        at_start = _value_at(record.polls, "allocation_count", start)
+        if at_start is None or at_start > 0:
+            results.append(
+                Expectation(
+                    name,
+                    "load after zero starts an allocation",
+                    None,
+                    f"the deployment was not at zero when the load returned ({at_start})",
+                )
+            )
+            continue
+        bound = reaction_bound_s(EXPECT_FROM_ZERO, record.plan.timing, 0)
+        if record.last_s < start + min(bound, stage.duration_s):
+            results.append(_cut_short(name, "load after zero starts an allocation", start + bound))
+            continue
+        allocated = _first_after(
+            record.polls, start, lambda row: int(row["allocation_count"] or 0) >= 1
+        )
+        window = [
+            row
+            for row in record.requests
+            if row.get("request_type") == "POST" and row["elapsed_s"] >= start
+        ]
+        conflicts = sum(1 for row in window if row.get("error_kind") == "409")
+        served = next(
+            (
+                row["elapsed_s"] + row["latency_ms"] / 1000
+                for row in window
+                if not row.get("error_kind")
+            ),
+            None,
+        )
+        delay = None if allocated is None else round(allocated - start, 3)
+        served_delay = None if served is None else round(served - start, 3)
+        passed = delay is not None and delay <= bound and served is not None
+        detail = (
+            f"allocation back {delay} s after the load returned (bound {bound:g} s); first answer "
+            f"served at +{served_delay} s; {conflicts} × 409 while scaling from zero"
+        )
+        results.append(
+            Expectation(
+                name,
+                "load after zero starts an allocation",
+                passed,
+                detail,
+                {
+                    "load_returned_at_s": start,
+                    "allocated_at_s": allocated,
+                    "delay_s": delay,
+                    "first_served_s": served_delay,
+                    "conflicts_409": conflicts,
+                    "bound_s": bound,
+                },
+            )
+        )
+    return results
+
+
+def check_errors(record: RunRecord) -> list[Expectation]:
+    """Only answers Elasticsearch documents under load (409 scaling from zero, 429, 408)."""
+    kinds = Counter(
+        row["error_kind"]
+        for row in record.requests
+        if row.get("error_kind") and row.get("request_type") == "POST"
+    )
+    if not record.requests:
+        return [_no_data("errors-documented", "only documented errors under load")]
+    unexpected = {kind: n for kind, n in kinds.items() if kind not in DOCUMENTED_LOAD_ERRORS}
+    described = ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items())) or "none"
+    detail = f"errors: {described}"
+    if unexpected:
+        detail += "; not documented under load: " + "; ".join(
+            f"{kind} ({ERROR_KINDS.get(kind, kind)})" for kind in sorted(unexpected)
+        )
+    return [
+        Expectation(
+            "errors-documented",
+            "only documented errors under load (409/429/408)",
+            not unexpected,
+            detail,
+            dict(kinds),
+        )
+    ]
+
+
+def _no_data(name: str, description: str) -> Expectation:
+    return Expectation(name, description, False, "no data recorded")
+
+
+def _cut_short(name: str, description: str, needed_s: float) -> Expectation:
+    return Expectation(
+        name,
+        description,
+        None,
+        f"run ended before the reaction was due (needed until {needed_s:g} s)",
+    )
+
+
+CHECKS: dict[str, Callable[[RunRecord], list[Expectation]]] = {
+    "allocation-bounds": check_bounds,
+    "scale-up": check_scale_up,
+    "scale-down": check_scale_down,
+    "zero": check_zero,
+    "from-zero": check_from_zero,
+    "errors-documented": check_errors,
+}
+
+
+def check_all(record: RunRecord) -> list[Expectation]:
+    """Every registered check, in registry order."""
+    return [result for check in CHECKS.values() for result in check(record)]
+
+
+def exit_code(results: Iterable[Expectation]) -> int:
+    """0 when nothing failed (skipped checks do not fail a run), else 1."""
+    return 1 if any(item.passed is False for item in results) else 0

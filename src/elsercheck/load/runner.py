@@ -1,0 +1,295 @@
+"""``elsercheck load``: run ``loadtests/locustfile.py`` with locust, bounded, and summarise.
+
+Locust runs in child processes (the same command users can type; it is printed), one local
+process or a master and N workers. Credentials travel in the children's environment, never on
+a command line. The run is bounded three times: the shape ends itself, ``--run-time`` cuts it,
+and this process kills what is still running after a grace period. Afterwards it deletes any
+endpoint that still carries the run prefix (only this run's, by construction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..gate import child_environment
+from ..paths import resource_dir
+from ..run_id import endpoint_prefix
+from ..target import Target
+from . import rundir
+from .plans import ScalerTiming, build_plan
+
+# locust's exit code -> ours (0 ok, 1 expectations failed, 2 target unusable / bad options)
+EXIT_CODES = {0: 0, 1: 1, 2: 2}
+STOP_GRACE_S = 30.0  # after --run-time: users stop, endpoints get deleted, files get written
+
+
+@dataclass
+class LoadOptions:
+    shape: str = "step"
+    peak_users: int = 40
+    rate_per_user: float = 2.0
+    duration_s: float | None = None  # cap; default: the shape's own length
+    workers: int = 0
+    web: bool = False
+    web_port: int = 8089
+    timing_profile: str = "realistic"
+    timing: ScalerTiming = field(default_factory=ScalerTiming)
+    min_allocations: int = 0
+    max_allocations: int = 4
+    lifecycle_users: int = 1
+    inference_id: str = ""
+    extra: list[str] = field(default_factory=list)  # more locust options, as given
+
+
+@dataclass
+class LoadResult:
+    exit_code: int
+    run_dir: Path
+    expectations: list[dict[str, object]]
+    leftovers: list[str]
+    command: str
+
+
+def plan_duration(options: LoadOptions) -> float:
+    """Seconds the run may take: the shape's length, or ``--duration`` when shorter."""
+    length = build_plan(options.shape, options.timing, options.peak_users).duration_s
+    return min(length, options.duration_s) if options.duration_s else length
+
+
+def locust_command(
+    target: Target,
+    options: LoadOptions,
+    run_id: str,
+    run_dir: Path,
+    role: str = "local",
+    master_port: int = 0,
+) -> list[str]:
+    """The locust command line of one process: ``local``, ``master`` or ``worker``."""
+    locustfile = resource_dir("loadtests") / "locustfile.py"
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile)]
+    if role == "worker":
+        return [
+            *command,
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(master_port),
+        ]
+    timing = options.timing
+    duration = plan_duration(options)
+    command += [
+        "--host",
+        target.url,
+        "--run-id",
+        run_id,
+        "--results-dir",
+        str(run_dir),
+        "--shape",
+        options.shape,
+        "--peak-users",
+        str(options.peak_users),
+        "--rate-per-user",
+        f"{options.rate_per_user:g}",
+        "--min-allocations",
+        str(options.min_allocations),
+        "--max-allocations",
+        str(options.max_allocations),
+        "--lifecycle-users",
+        str(options.lifecycle_users),
+        "--timing-profile",
+        options.timing_profile,
+        "--scaler-tick",
+        f"{timing.tick_s:g}",
+        "--cooldown",
+        f"{timing.cooldown_s:g}",
+        "--scale-to-zero",
+        f"{timing.scale_to_zero_s:g}",
+        "--allocation-start",
+        f"{timing.allocation_start_s:g}",
+        "--run-time",
+        f"{int(duration) + 2}s",
+        "--stop-timeout",
+        "10",
+        "--csv",
+        str(run_dir / rundir.LOCUST_CSV_PREFIX),
+        "--csv-full-history",
+        "--html",
+        str(run_dir / rundir.LOCUST_HTML),
+    ]
+    if options.inference_id:
+        command += ["--inference-id", options.inference_id]
+    if target.insecure:
+        command.append("--insecure")
+    if options.web:
+        command += [
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(options.web_port),
+            "--autostart",
+            "--autoquit",
+            "15",
+        ]
+    else:
+        command += ["--headless", "--only-summary"]
+    if role == "master":
+        command += [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(master_port),
+            "--expect-workers",
+            str(options.workers),
+        ]
+    return command + options.extra
+
+
+def locust_environment(target: Target) -> dict[str, str]:
+    env = child_environment(target)
+    if target.ca_certs:
+        env["ELASTICSEARCH_CA_CERTS"] = str(Path(target.ca_certs).resolve())
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[list]:
+    """Start the commands (output to ``log``); on the way out, none is left running."""
+    with log.open("ab") as sink:
+        processes = [
+            subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            for cmd in commands
+        ]
+        try:
+            yield processes
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)  # locust cleans up on SIGINT
+            for process in processes:
+                try:
+                    process.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def run_load(
+    target: Target,
+    options: LoadOptions,
+    run_id: str,
+    run_dir: Path,
+    on_status: Callable[[str], None] = print,
+) -> LoadResult:
+    """Run the load scenario; blocks until it ends (bounded), then sweeps the run prefix."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port() if options.workers else 0
+    role = "master" if options.workers else "local"
+    main = locust_command(target, options, run_id, run_dir, role, port)
+    commands = [main] + [
+        locust_command(target, options, run_id, run_dir, "worker", port)
+        for _ in range(options.workers)
+    ]
+    shown = shlex.join(main[2:] if main[1:3] == ["-m", "locust"] else main)
+    on_status(f"$ {shown}")
+    if options.web:
+        on_status(f"web UI: http://127.0.0.1:{options.web_port}/?tab=allocations")
+    deadline = time.monotonic() + plan_duration(options) + 60 + STOP_GRACE_S
+    log = run_dir / "locust.log"
+    returncode = 2
+    with _processes(commands, locust_environment(target), log) as processes:
+        progress = _Progress(run_dir, plan_duration(options), on_status)
+        while processes[0].poll() is None and time.monotonic() < deadline:
+            progress.tick()
+            time.sleep(0.5)
+        if processes[0].poll() is None:
+            on_status("locust did not stop in time: stopping it")
+        else:
+            returncode = processes[0].returncode
+    leftovers = sweep(target, run_id)
+    previous = run_dir / rundir.LEFTOVERS_TXT
+    if leftovers:
+        previous.write_text("\n".join(leftovers) + "\n")
+    elif previous.exists():
+        previous.unlink()  # what locust could not delete, the sweep did
+    expectations = rundir.read_json(run_dir / rundir.EXPECTATIONS_JSON) or []
+    exit_code = EXIT_CODES.get(returncode, 2)
+    if leftovers and exit_code == 0:
+        exit_code = 1
+    return LoadResult(exit_code, run_dir, expectations, leftovers, shown)
+
+
+def sweep(target: Target, run_id: str) -> list[str]:
+    """Delete endpoints that still carry this run's prefix; the ids that would not go."""
+    prefix = endpoint_prefix(run_id)
+    try:
+        with target.client(timeout=60, retry=True) as client:
+            listing = client.get("/_inference/_all")
+            if listing.status_code != 200:
+                return []
+            ids = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
+            failed = []
+            for inference_id in ids:
+                if inference_id.startswith(prefix):
+                    answer = client.delete(f"/_inference/{inference_id}", params={"force": "true"})
+                    if answer.status_code not in (200, 404):
+                        failed.append(inference_id)
+            return failed
+    except Exception:  # the sweep is a backstop; an unreachable target is reported elsewhere
+        return []
+
+
+class _Progress:
+    """A status line every few seconds from locust's live stats history CSV."""
+
+    def __init__(self, run_dir: Path, total_s: float, emit: Callable[[str], None]) -> None:
+        self.path = run_dir / f"{rundir.LOCUST_CSV_PREFIX}_stats_history.csv"
+        self.total_s = total_s
+        self.emit = emit
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last < 5:
+            return
+        self.last = now
+        elapsed = now - self.started
+        row = _last_aggregated(self.path)
+        figures = ""
+        if row:
+            rps = float(row.get("Requests/s") or 0)
+            figures = (
+                f" users {row.get('User Count', '?')}, {rps:.0f} req/s, "
+                f"{float(row.get('Failures/s') or 0):.1f} fail/s, p50 {row.get('50%', '?')} ms"
+            )
+        self.emit(f"[{elapsed:5.0f}/{self.total_s:.0f} s]{figures}")
+
+
+def _last_aggregated(path: Path) -> dict[str, str] | None:
+    import csv
+
+    if not path.is_file():
+        return None
+    last = None
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("Name") == "Aggregated":
+                last = row
+    return last
