@@ -31,4 +31,8 @@ def _init(environment, **_):
     load = session.install(environment)
     if load is not None:
         EndpointLifecycleUser.fixed_count = load.settings.lifecycle_users
+        if not load.settings.lifecycle_users:  # else locust would weigh it like the load users
+            environment.user_classes = [
+                cls for cls in environment.user_classes if cls is not EndpointLifecycleUser
+            ]
         webui.install(environment, load)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gevent
 import requests
 
+from elsercheck.load import rundir
 from elsercheck.load.deployment_stats import stats_row
 
 from .endpoints import Endpoints
@@ -36,10 +38,16 @@ class AllocationMonitor:
         self.rows: list[dict[str, Any]] = []
         self.origin = time.time()
         self._greenlet: gevent.Greenlet | None = None
+        self._live: Path | None = None
 
-    def start(self, origin: float) -> None:
+    def start(self, origin: float, live_csv: Path | None = None) -> None:
+        """Poll from now on; rows also go to ``live_csv`` as they come (for progress displays)."""
         self.origin = origin
         self.rows = []
+        self._live = live_csv
+        if live_csv is not None:
+            live_csv.parent.mkdir(parents=True, exist_ok=True)
+            rundir.write_csv(live_csv, rundir.ALLOCATION_COLUMNS, [])
         self._greenlet = gevent.spawn(self._run)
 
     def stop(self) -> None:
@@ -63,6 +71,8 @@ class AllocationMonitor:
             timestamp=started, elapsed_s=started - self.origin, user_count=users, offered_rate=rate
         )
         self.rows.append(row)
+        if self._live is not None:
+            rundir.append_csv(self._live, rundir.ALLOCATION_COLUMNS, row)
         return row
 
     def _run(self) -> None:

@@ -57,6 +57,7 @@ class LoadSession:
         self.written = True  # nothing to write before a test starts
         self.leftovers: list[str] = []
         self.target_version: str | None = None
+        self.workers = 0
         self._mix = parse_mix(self.settings.mix)
 
     # -- helpers for users ---------------------------------------------------------------------
@@ -87,6 +88,10 @@ class LoadSession:
             return
         self.recorder.clear()
         self.failure = None
+        # At the end workers have gone: count them now.
+        self.workers = (
+            runner.worker_count if isinstance(runner := environment.runner, MasterRunner) else 0
+        )
         self.started_at = _now_iso()
         self.endpoints = Endpoints(session, host, self.settings.prefix)
         self.target_version = _target_version(self.endpoints)
@@ -109,7 +114,7 @@ class LoadSession:
             self.settings.monitor_interval,
             self._load_now,
         )
-        self.monitor.start(self.origin)
+        self.monitor.start(self.origin, self.settings.results_dir / rundir.ALLOCATIONS_CSV)
         self.written = False
         log.info(
             "elsercheck: load on %s (shape %s, %d s), results in %s",
@@ -209,7 +214,6 @@ class LoadSession:
     def _run_json(self, ended_s: float, code: int) -> dict[str, Any]:
         settings = self.settings
         assert self.plan is not None
-        runner = self.environment.runner
         return {
             "run_id": settings.run_id,
             "started_at": self.started_at,
@@ -236,7 +240,7 @@ class LoadSession:
                 "monitor_interval_s": settings.monitor_interval,
                 "seed": settings.seed,
             },
-            "workers": runner.worker_count if isinstance(runner, MasterRunner) else 0,
+            "workers": self.workers,
             "machine": {
                 "platform": platform.platform(),
                 "python": platform.python_version(),

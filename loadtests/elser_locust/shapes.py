@@ -6,6 +6,9 @@ from locust import LoadTestShape
 
 from elsercheck.load.plans import Plan
 
+# Users per second: all at once in practice, and locust warns only above 100.
+SPAWN_RATE = 100.0
+
 
 class NamedShape(LoadTestShape):
     """Follows the plan of ``--shape`` (step, ramp, spike, idle-to-zero), then stops the run.
@@ -29,7 +32,7 @@ class NamedShape(LoadTestShape):
         users = self.plan.users_at(self.get_run_time())
         if users is None:
             return None
-        return users, max(users, 1) * 10.0
+        return users, SPAWN_RATE
 
     def reset_time(self) -> None:
         super().reset_time()

@@ -184,10 +184,10 @@ class EndpointLifecycleUser(User):
             "service_settings": {"model_id": self.settings.model_id, **variant["service_settings"]},
         }
         wait = self.settings.allocation_wait
+        started = time.time()  # PUT waits for the deployment: time to allocated counts from here
         response = self._timed("create", lambda: self.endpoints.create(inference_id, body, wait))
         if response is None or response.status_code != 200:
             return
-        started = time.time()
         stats = self.endpoints.wait_allocated(inference_id, wait)
         self._fire(
             "time_to_fully_allocated",

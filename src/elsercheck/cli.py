@@ -39,12 +39,13 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--insecure", action="store_true", help="do not verify HTTPS certificates")
 
 
-def _add_timing_options(parser: argparse.ArgumentParser, default: str) -> None:
+def _add_timing_options(parser: argparse.ArgumentParser, default: str | None) -> None:
     from .reference.timing import PRESETS, Timing
 
     group = parser.add_argument_group("reference server timing")
     group.add_argument("--timing", choices=sorted(PRESETS), default=default,
-                       help=f"timing profile (default {default})")  # fmt: skip
+                       help="timing profile (default "
+                       f"{default or 'fast embedded, realistic with --url'})")  # fmt: skip
     for item in fields(Timing):
         group.add_argument(f"--{item.name.replace('_', '-')}", type=float, metavar="N",
                            dest=f"timing_{item.name}", help=argparse.SUPPRESS)  # fmt: skip
@@ -144,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: from the file suffix, else json")  # fmt: skip
     spec.set_defaults(handler=cmd_spec)
 
+    load = commands.add_parser(
+        "load",
+        help="load test with locust while adaptive allocations scale (default: embedded)",
+        description="Runs loadtests/locustfile.py with locust (headless, or --web), bounded by "
+        "the shape's length. Exit 0 when every scaling expectation held, 1 when one failed or "
+        "an endpoint was left behind, 2 on usage errors or an unusable target. Writes "
+        "requests.csv, allocations.csv, expectations.json, run.json and locust's CSV/HTML to "
+        "reports/load/<run-id>/. On a real cluster give its scaler timing: --timing realistic "
+        "(the default with --url) and e.g. --scale-to-zero-seconds 900.",
+    )
+    _add_target_options(load)
+    _add_load_options(load)
+    _add_timing_options(load, None)
+    load.set_defaults(handler=cmd_load)
+
     run = commands.add_parser(
         "run", help="everything that exists, against the embedded server (what `make run` does)"
     )
@@ -154,10 +170,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_load_options(parser: argparse.ArgumentParser, shape: str = "step") -> None:
+    from .load.plans import SHAPES
+
+    group = parser.add_argument_group("load")
+    group.add_argument(
+        "--shape",
+        choices=list(SHAPES),
+        default=shape,
+        help=f"load shape (default {shape}): "
+        + "; ".join(f"{name}: {info.description}" for name, info in SHAPES.items()),
+    )
+    group.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds at the latest (default: the shape's length)",
+    )
+    group.add_argument(
+        "--users",
+        type=_positive,
+        default=40,
+        help="users at the peak, each sending --rate-per-user (default 40)",
+    )
+    group.add_argument(
+        "--rate-per-user",
+        type=_positive_float,
+        default=2.0,
+        help="requests/s per user, open loop (default 2)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run locust distributed: a master and N local workers",
+    )
+    group.add_argument(
+        "--web",
+        action="store_true",
+        help="show locust's web UI (starts at once, quits 15 s after the run)",
+    )
+    group.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
+    group.add_argument("--min-allocations", type=int, default=0, help="adaptive min (default 0)")
+    group.add_argument(
+        "--max-allocations", type=_positive, default=4, help="adaptive max (default 4)"
+    )
+    group.add_argument(
+        "--lifecycle-users",
+        type=int,
+        default=1,
+        help="endpoint create/delete users beside the load (default 1)",
+    )
+    group.add_argument(
+        "--inference-id", default="", help="load an existing endpoint (never modified or deleted)"
+    )
+    group.add_argument(
+        "--load-report-dir",
+        type=Path,
+        default=None,
+        dest="load_report_dir",
+        help="where the run's files go (default reports/load/<run-id>)",
+    )
+
+
 def _workers(value: str) -> str:
     if value == "auto" or (value.isdigit() and int(value) >= 1):
         return value
     raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', not {value!r}")
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number > 0 and number != float("inf"):
+        return number
+    raise argparse.ArgumentTypeError(f"expected a positive number, not {value!r}")
 
 
 def _positive(value: str) -> int:
@@ -301,6 +392,96 @@ def _gate(args: argparse.Namespace, target: Target, run_id: str, zero_wait: floa
     result = run_gate(target, run_id, report_dir, args.workers, args.max_examples, zero_wait)
     print(target.redact(result.summary.text([result.html, result.junit])))
     return result.exit_code
+
+
+# A run longer than this needs an explicit --duration (e.g. idle-to-zero with ES's 24 h default).
+LOAD_LENGTH_WITHOUT_DURATION_S = 2 * 3600
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from .run_id import new_run_id
+
+    _load_options(args)  # fail fast, before starting anything
+    run_id = new_run_id()
+    with _target_or_embedded(args) as (target, _):
+        return _load(args, target, run_id)
+
+
+def _embedded(args: argparse.Namespace) -> bool:
+    return not (args.url or os.environ.get("ELASTICSEARCH_URL"))
+
+
+def _load_options(args: argparse.Namespace):  # -> LoadOptions
+    from .load.plans import ScalerTiming, build_plan
+    from .load.runner import LoadOptions
+
+    if args.timing is None:
+        args.timing = "fast" if _embedded(args) else "realistic"
+    timing = _timing(args)
+    scaler = ScalerTiming(
+        tick_s=timing.scaler_tick_seconds,
+        cooldown_s=timing.scale_down_cooldown_seconds,
+        scale_to_zero_s=timing.scale_to_zero_seconds,
+        # A new allocation serves once started; the first one also loads the model.
+        allocation_start_s=max(
+            1.0, timing.allocation_start_seconds + timing.deployment_start_seconds
+        ),
+    )
+    if args.workers < 0 or args.lifecycle_users < 0 or args.min_allocations < 0:
+        raise UsageError("--workers, --lifecycle-users and --min-allocations must not be negative")
+    if args.min_allocations > args.max_allocations:
+        raise UsageError("--min-allocations must not exceed --max-allocations")
+    length = build_plan(args.shape, scaler, args.users).duration_s
+    if args.duration is None and length > LOAD_LENGTH_WITHOUT_DURATION_S:
+        raise UsageError(
+            f"shape {args.shape} would run {length / 3600:.1f} h with this timing "
+            "(scale-to-zero after "
+            f"{scaler.scale_to_zero_s:g} s): give --scale-to-zero-seconds as set on the cluster, "
+            "or --duration"
+        )
+    return LoadOptions(
+        shape=args.shape, peak_users=args.users, rate_per_user=args.rate_per_user,
+        duration_s=args.duration, workers=args.workers, web=args.web, web_port=args.web_port,
+        timing_profile=args.timing if args.timing in ("fast", "realistic") else "realistic",
+        timing=scaler, min_allocations=args.min_allocations,
+        max_allocations=args.max_allocations, lifecycle_users=args.lifecycle_users,
+        inference_id=args.inference_id,
+    )  # fmt: skip
+
+
+def _load(args: argparse.Namespace, target: Target, run_id: str) -> int:
+    from .load.runner import run_load
+    from .smoke import check_reachable
+
+    options = _load_options(args)
+    with target.client(timeout=30, retry=True) as client:
+        check_reachable(client, target, require_product=False)
+    run_dir = args.load_report_dir or reports_dir() / "load" / run_id
+    print(
+        f"load test against {target.url} (run {run_id}, shape {options.shape}, "
+        f"{options.peak_users} users at peak × {options.rate_per_user:g} req/s)",
+        flush=True,
+    )
+    result = run_load(
+        target, options, run_id, run_dir, lambda line: print(target.redact(line), flush=True)
+    )
+    for item in result.expectations:
+        print(
+            f"  {item.get('status', '?'):<8} {item.get('name', '?'):<24} {item.get('detail', '')}"
+        )
+    if result.leftovers:
+        print(f"leftover endpoints (could not delete): {', '.join(result.leftovers)}")
+    _print_load_summary(run_dir)
+    print(f"files: {run_dir}")
+    return result.exit_code
+
+
+def _print_load_summary(run_dir: Path) -> None:
+    try:
+        from .load.summary import format_text, summarize
+    except ImportError:  # the summary module arrives with the report builder
+        return
+    print(format_text(summarize(run_dir)))
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ def reaction_bound_s(expect: str, timing: ScalerTiming, stage_s: float) -> float
     ticks = 4 * timing.tick_s
     bounds = {
         EXPECT_SCALE_UP: ticks + timing.allocation_start_s,
-        EXPECT_SCALE_DOWN: timing.cooldown_s + ticks,
+        EXPECT_SCALE_DOWN: timing.cooldown_s + 5 * timing.tick_s,
         EXPECT_ZERO: max(timing.scale_to_zero_s, timing.cooldown_s) + ticks,
         EXPECT_FROM_ZERO: 2 * timing.tick_s + 2 * timing.allocation_start_s,
     }
@@ -150,8 +150,8 @@ def _ramp(timing: ScalerTiming, peak: int) -> list[Stage]:
     return [
         Stage("ramp-up", rise, peak, users_from=base, expect=EXPECT_SCALE_UP, ramp=True),
         Stage("hold", 4 * timing.tick_s + timing.allocation_start_s, peak),
-        Stage("ramp-down", 4 * timing.tick_s, base, users_from=peak),
-        Stage("base", timing.cooldown_s + 4 * timing.tick_s, base, expect=EXPECT_SCALE_DOWN),
+        Stage("ramp-down", 4 * timing.tick_s, base, users_from=peak, expect=EXPECT_SCALE_DOWN),
+        Stage("base", timing.cooldown_s + 4 * timing.tick_s, base),
     ]
 
 

@@ -164,6 +164,15 @@ def write_csv(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, An
     return count
 
 
+def append_csv(path: Path, columns: Iterable[str], row: Mapping[str, Any]) -> None:
+    """Append one row to a CSV written by :func:`write_csv` (same columns)."""
+    columns = tuple(columns)
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore").writerow(
+            {key: _cell(row.get(key)) for key in columns}
+        )
+
+
 def _cell(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -172,13 +181,25 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# Columns that hold text even when it looks like a number (error_kind "409", a bucket "2").
+TEXT_COLUMNS = frozenset({
+    "request_type", "name", "bucket", "error_kind", "deployment_id", "state",
+    "allocation_state", "poll_error",
+})  # fmt: skip
+
+
 def read_csv(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a run CSV with numbers parsed (int, else float); empty cells become ``None``."""
+    """Rows of a run CSV with numbers parsed (int, else float); empty cells become ``None``.
+
+    :data:`TEXT_COLUMNS` stay text (``error_kind`` is ``""`` on success, never ``None``).
+    """
     if not path.is_file():
         return
     with path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            yield {key: _parse(value) for key, value in row.items()}
+            yield {
+                key: (value if key in TEXT_COLUMNS else _parse(value)) for key, value in row.items()
+            }
 
 
 def _parse(value: str | None) -> Any:

@@ -213,16 +213,29 @@ def run_load(
     deadline = time.monotonic() + plan_duration(options) + 60 + STOP_GRACE_S
     log = run_dir / "locust.log"
     returncode = 2
+    interrupted = False
     with _processes(commands, locust_environment(target), log) as processes:
         progress = _Progress(run_dir, plan_duration(options), on_status)
-        while processes[0].poll() is None and time.monotonic() < deadline:
-            progress.tick()
-            time.sleep(0.5)
-        if processes[0].poll() is None:
+        try:
+            while processes[0].poll() is None and time.monotonic() < deadline:
+                progress.tick()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            # locust got the same Ctrl-C: leaving the block waits for it to clean up.
+            interrupted = True
+            on_status("interrupted: stopping locust and deleting what the run created")
+            for process in processes:
+                with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
+                    process.wait(timeout=STOP_GRACE_S)
+        if processes[0].poll() is None and not interrupted:
             on_status("locust did not stop in time: stopping it")
-        else:
+        elif not interrupted:
             returncode = processes[0].returncode
     leftovers = sweep(target, run_id)
+    if interrupted:
+        if leftovers:
+            on_status(f"leftover endpoints (could not delete): {', '.join(leftovers)}")
+        raise KeyboardInterrupt
     previous = run_dir / rundir.LEFTOVERS_TXT
     if leftovers:
         previous.write_text("\n".join(leftovers) + "\n")
@@ -272,6 +285,7 @@ class _Progress:
         self.last = now
         elapsed = now - self.started
         row = _last_aggregated(self.path)
+        allocations = _last_row(self.path.parent / rundir.ALLOCATIONS_CSV)
         figures = ""
         if row:
             rps = float(row.get("Requests/s") or 0)
@@ -279,7 +293,23 @@ class _Progress:
                 f" users {row.get('User Count', '?')}, {rps:.0f} req/s, "
                 f"{float(row.get('Failures/s') or 0):.1f} fail/s, p50 {row.get('50%', '?')} ms"
             )
+        if allocations and allocations.get("allocation_count") not in (None, ""):
+            figures += (
+                f", allocations {allocations['allocation_count']}/"
+                f"{allocations['target_allocation_count']}, "
+                f"{allocations['number_of_pending_requests']} pending"
+            )
         self.emit(f"[{elapsed:5.0f}/{self.total_s:.0f} s]{figures}")
+
+
+def _last_row(path: Path) -> dict[str, str] | None:
+    import csv
+
+    if not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return rows[-1] if rows else None
 
 
 def _last_aggregated(path: Path) -> dict[str, str] | None:

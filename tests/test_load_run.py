@@ -1,0 +1,183 @@
+"""`elsercheck load` end to end against the reference server (fast timing), locust in children.
+
+Locust itself never runs in the pytest process (it monkey-patches gevent into whatever imports
+it): the command under test starts it as child processes, as users would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from elsercheck.cli import main
+from elsercheck.load import rundir
+from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.reference.timing import PRESETS
+
+PASSWORD = "load-test-secret-9f3"
+PRE_EXISTING = "customer-elser"  # an endpoint the run must not touch
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fast_server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["fast"])) as running:
+        with httpx.Client(base_url=running.url, auth=("elastic", PASSWORD), timeout=60) as c:
+            body = {"service": "elasticsearch", "service_settings": {
+                "model_id": ".elser_model_2_linux-x86_64", "num_allocations": 1, "num_threads": 1}}  # fmt: skip
+            assert (
+                c.put(f"/_inference/sparse_embedding/{PRE_EXISTING}", json=body).status_code == 200
+            )
+        yield running
+
+
+def admin(server: EmbeddedServer) -> httpx.Client:
+    return httpx.Client(base_url=server.url, auth=("elastic", PASSWORD), timeout=60)
+
+
+def endpoint_ids(server: EmbeddedServer) -> list[str]:
+    with admin(server) as c:
+        return sorted(e["inference_id"] for e in c.get("/_inference/_all").json()["endpoints"])
+
+
+def snapshot(server: EmbeddedServer) -> str:
+    with admin(server) as c:
+        return c.get(f"/_inference/{PRE_EXISTING}").text
+
+
+def run_cli(server: EmbeddedServer, tmp_path: Path, *options: str,
+            monkeypatch: pytest.MonkeyPatch) -> tuple[int, Path]:  # fmt: skip
+    monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
+    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)
+    out = tmp_path / "run"
+    code = main(["load", "--url", server.url, "--timing", "fast",
+                 "--load-report-dir", str(out), *options])  # fmt: skip
+    return code, out
+
+
+def no_secret_anywhere(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            assert PASSWORD not in path.read_text(errors="replace"), path
+
+
+def test_a_headless_cycle_scales_up_down_to_zero_and_back(
+    fast_server, tmp_path, monkeypatch, capsys
+):
+    before_ids, before = endpoint_ids(fast_server), snapshot(fast_server)
+    code, out = run_cli(fast_server, tmp_path, "--shape", "cycle", monkeypatch=monkeypatch)
+    printed = capsys.readouterr().out
+    assert code == 0, printed + (out / "locust.log").read_text()
+
+    for name in (rundir.REQUESTS_CSV, rundir.ALLOCATIONS_CSV, rundir.EXPECTATIONS_JSON,
+                 rundir.RUN_JSON, "locust_stats.csv", "locust_stats_history.csv", "locust.html"):  # fmt: skip
+        assert (out / name).is_file(), name
+    header = (out / rundir.ALLOCATIONS_CSV).read_text().splitlines()[0].split(",")
+    assert {"allocation_count", "target_allocation_count", "number_of_pending_requests",
+            "average_inference_time_ms", "rejected_execution_count", "timeout_count"} <= set(header)  # fmt: skip
+
+    rows = [r for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV) if not r["poll_error"]]
+    counts = [r["allocation_count"] for r in rows]
+    peak_at = counts.index(max(counts))
+    assert max(counts) >= 3  # up under the peak load (max 4)
+    assert min(counts[peak_at:]) == 0  # down, then to zero while idle
+    assert counts[-1] >= 1  # back from zero when the load returned
+
+    expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
+    assert {e["status"] for e in expectations.values()} == {"pass"}, expectations
+    assert set(expectations) >= {"scale-up@up", "scale-down@down", "zero@idle", "from-zero@reload"}
+
+    requests = list(rundir.read_csv(out / rundir.REQUESTS_CSV))
+    inference = [r for r in requests if r["request_type"] == "POST"]
+    assert len(inference) > 300
+    assert any(r["error_kind"] == "409" for r in inference)  # the scale-from-zero answer
+    # Exact latencies: not rounded to two significant digits like locust's own percentiles.
+    assert any(r["latency_ms"] != float(f"{r['latency_ms']:.2g}") for r in inference)
+    assert {r["name"] for r in requests if r["request_type"] == "LIFECYCLE"} >= {
+        "create", "time_to_fully_allocated", "infer once", "delete"}  # fmt: skip
+
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["shape"] == "cycle" and run["target_version"] == "9.1.5"
+    assert "elastic" not in run["target"] and run["exit_code"] == 0
+    assert "scale-up@up" in printed and "files:" in printed
+
+    assert endpoint_ids(fast_server) == before_ids  # everything the run created is gone
+    assert snapshot(fast_server) == before
+    assert not (out / rundir.LEFTOVERS_TXT).exists()
+    no_secret_anywhere(out)
+
+
+def test_distributed_with_two_workers_ships_every_sample(
+    fast_server, tmp_path, monkeypatch, capsys
+):
+    before_ids = endpoint_ids(fast_server)
+    code, out = run_cli(fast_server, tmp_path, "--shape", "spike", "--workers", "2",
+                        "--users", "30", "--lifecycle-users", "0", monkeypatch=monkeypatch)  # fmt: skip
+    log = (out / "locust.log").read_text()
+    assert code in (0, 1), capsys.readouterr().out + log
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["workers"] == 2
+    stats = {r["Name"]: r for r in rundir.read_csv(out / "locust_stats.csv")}
+    samples = list(rundir.read_csv(out / rundir.REQUESTS_CSV))
+    assert len(samples) == stats["Aggregated"]["Request Count"] > 100
+    assert (
+        max(r["allocation_count"] or 0 for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV)) >= 2
+    )
+    assert endpoint_ids(fast_server) == before_ids
+
+
+def ours(server: EmbeddedServer) -> list[str]:
+    return [i for i in endpoint_ids(server) if i.startswith("elsercheck-")]
+
+
+def test_ctrl_c_stops_the_run_and_deletes_what_it_created(fast_server, tmp_path):
+    before_ids, before = endpoint_ids(fast_server), snapshot(fast_server)
+    out = tmp_path / "run"
+    env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic", "ELASTICSEARCH_PASSWORD": PASSWORD}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elsercheck", "load", "--url", fast_server.url, "--timing", "fast",
+         "--shape", "step", "--load-report-dir", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not ours(fast_server):
+        time.sleep(0.2)
+    assert ours(fast_server), "the run never created its endpoint"
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 130, output
+    assert "Traceback" not in output
+    assert endpoint_ids(fast_server) == before_ids
+    assert snapshot(fast_server) == before
+
+
+def test_unreachable_target_is_one_line_exit_2(tmp_path, capsys):
+    code = main(["load", "--url", "http://127.0.0.1:9", "--load-report-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "error" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--min-allocations", "5", "--max-allocations", "2"], "must not exceed"),
+        (["--shape", "idle-to-zero", "--timing", "realistic"], "--scale-to-zero-seconds"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(options, message, capsys):
+    code = main(["load", "--url", "http://127.0.0.1:9", *options])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
