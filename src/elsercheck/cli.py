@@ -165,12 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(run)
     _add_gate_options(run)
-    _add_timing_options(run, "fast")
-    run.set_defaults(handler=cmd_run)
+    _add_load_options(run, shape="cycle", distributed=False)
+    _add_timing_options(run, None)
+    run.set_defaults(handler=cmd_run, load_workers=0)
     return parser
 
 
-def _add_load_options(parser: argparse.ArgumentParser, shape: str = "step") -> None:
+def _add_load_options(
+    parser: argparse.ArgumentParser, shape: str = "step", distributed: bool = True
+) -> None:
     from .load.plans import SHAPES
 
     group = parser.add_argument_group("load")
@@ -200,13 +203,15 @@ def _add_load_options(parser: argparse.ArgumentParser, shape: str = "step") -> N
         default=2.0,
         help="requests/s per user, open loop (default 2)",
     )
-    group.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="run locust distributed: a master and N local workers",
-    )
+    if distributed:  # `run` has the gate's --workers (pytest-xdist) instead
+        group.add_argument(
+            "--workers",
+            type=int,
+            dest="load_workers",
+            default=0,
+            metavar="N",
+            help="run locust distributed: a master and N local workers",
+        )
     group.add_argument(
         "--web",
         action="store_true",
@@ -427,7 +432,7 @@ def _load_options(args: argparse.Namespace):  # -> LoadOptions
             1.0, timing.allocation_start_seconds + timing.deployment_start_seconds
         ),
     )
-    if args.workers < 0 or args.lifecycle_users < 0 or args.min_allocations < 0:
+    if args.load_workers < 0 or args.lifecycle_users < 0 or args.min_allocations < 0:
         raise UsageError("--workers, --lifecycle-users and --min-allocations must not be negative")
     if args.min_allocations > args.max_allocations:
         raise UsageError("--min-allocations must not exceed --max-allocations")
@@ -441,7 +446,7 @@ def _load_options(args: argparse.Namespace):  # -> LoadOptions
         )
     return LoadOptions(
         shape=args.shape, peak_users=args.users, rate_per_user=args.rate_per_user,
-        duration_s=args.duration, workers=args.workers, web=args.web, web_port=args.web_port,
+        duration_s=args.duration, workers=args.load_workers, web=args.web, web_port=args.web_port,
         timing_profile=args.timing if args.timing in ("fast", "realistic") else "realistic",
         timing=scaler, min_allocations=args.min_allocations,
         max_allocations=args.max_allocations, lifecycle_users=args.lifecycle_users,
@@ -503,13 +508,37 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .run_id import new_run_id
 
+    _load_options(args)  # fail fast on load options (and settle the timing profile)
     run_id = new_run_id()
     print(f"elsercheck run {run_id}")
     with _target_or_embedded(args) as (target, zero_wait):
         smoke = _smoke(target, run_id)
         if smoke != EXIT_OK:
             return smoke
-        return _gate(args, target, run_id, zero_wait)
+        gate = _gate(args, target, run_id, zero_wait)
+        if gate == EXIT_USAGE:
+            return gate
+        load = _load(args, target, run_id)
+        report = _report(run_id)
+    _print_index()
+    return max(gate, load, report)
+
+
+def _report(run_id: str) -> int:
+    """Build the run's report (load + gate); 0 when it could not be built for lack of a builder."""
+    try:
+        from .report.command import build_for_run
+    except ImportError:  # the report builder arrives with the nightly-report issue
+        return EXIT_OK
+    return build_for_run(reports_dir(), run_id)
+
+
+def _print_index() -> None:
+    try:
+        from .report.index import write_index
+    except ImportError:
+        return
+    print(f"reports: {write_index(reports_dir())}")
 
 
 def _smoke(target: Target, run_id: str) -> int:
