@@ -181,3 +181,27 @@ def test_bad_options_are_one_line_exit_2(options, message, capsys):
     code = main(["load", "--url", "http://127.0.0.1:9", *options])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_under_proxy_errors_the_run_records_them_continues_and_stops_in_time(tmp_path, monkeypatch):
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["fast"],
+                          faults=frozenset({"proxy-5xx", "latency-spikes"}))  # fmt: skip
+    with EmbeddedServer(config) as server:
+        before_ids = endpoint_ids(server)
+        started = time.monotonic()
+        code, out = run_cli(server, tmp_path, "--shape", "spike", "--lifecycle-users", "0",
+                            monkeypatch=monkeypatch)  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert code == 1  # the undocumented 502/503s fail "errors-documented"
+        assert elapsed < 18 + 60  # the shape's length + start-up and cleanup
+        expectations = {
+            e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())
+        }
+        assert expectations["errors-documented"]["status"] == "FAIL"
+        assert expectations["errors-documented"]["observed"].get("5xx", 0) > 0
+        inference = [
+            r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r["request_type"] == "POST"
+        ]
+        kinds = {r["error_kind"] for r in inference}
+        assert "5xx" in kinds and "" in kinds  # errors recorded by kind, successes continued
+        assert endpoint_ids(server) == before_ids
