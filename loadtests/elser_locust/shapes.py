@@ -24,15 +24,18 @@ class NamedShape(LoadTestShape):
         self.plan: Plan | None = None
 
     def tick(self) -> tuple[int, float] | None:
+        session = getattr(self.runner.environment, "elsercheck", None)
         if self.plan is None:
-            session = getattr(self.runner.environment, "elsercheck", None)
             if session is None or session.plan is None:
                 return None
             self.plan = session.plan
         users = self.plan.users_at(self.get_run_time())
         if users is None:
             return None
-        return users, SPAWN_RATE
+        # The plan counts load users; lifecycle users (fixed_count) come on top, and rest
+        # while the plan is silent so that idle really is idle.
+        lifecycle = session.settings.lifecycle_users if session is not None else 0
+        return (users + lifecycle if users else 0), SPAWN_RATE
 
     def reset_time(self) -> None:
         super().reset_time()

@@ -160,20 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_options(load, None)
     load.set_defaults(handler=cmd_load)
 
+    from .report import command as report_command
+
+    report_command.add_parser(commands)
+
     run = commands.add_parser(
         "run", help="everything that exists, against the embedded server (what `make run` does)"
     )
     _add_target_options(run)
     _add_gate_options(run)
-    _add_load_options(run, shape="cycle", distributed=False)
+    _add_load_options(run, shape=None, distributed=False)
     _add_timing_options(run, None)
     run.set_defaults(handler=cmd_run, load_workers=0)
     return parser
 
 
 def _add_load_options(
-    parser: argparse.ArgumentParser, shape: str = "step", distributed: bool = True
+    parser: argparse.ArgumentParser, shape: str | None = "step", distributed: bool = True
 ) -> None:
+    """Load options; ``shape=None``: cycle on the embedded server, step on a cluster."""
     from .load.plans import SHAPES
 
     group = parser.add_argument_group("load")
@@ -181,7 +186,7 @@ def _add_load_options(
         "--shape",
         choices=list(SHAPES),
         default=shape,
-        help=f"load shape (default {shape}): "
+        help=f"load shape (default {shape or 'cycle embedded, step with --url'}): "
         + "; ".join(f"{name}: {info.description}" for name, info in SHAPES.items()),
     )
     group.add_argument(
@@ -422,6 +427,8 @@ def _load_options(args: argparse.Namespace):  # -> LoadOptions
 
     if args.timing is None:
         args.timing = "fast" if _embedded(args) else "realistic"
+    if args.shape is None:
+        args.shape = "cycle" if _embedded(args) else "step"
     timing = _timing(args)
     scaler = ScalerTiming(
         tick_s=timing.scaler_tick_seconds,
@@ -454,7 +461,7 @@ def _load_options(args: argparse.Namespace):  # -> LoadOptions
     )  # fmt: skip
 
 
-def _load(args: argparse.Namespace, target: Target, run_id: str) -> int:
+def _load(args: argparse.Namespace, target: Target, run_id: str, summary: bool = True) -> int:
     from .load.runner import run_load
     from .smoke import check_reachable
 
@@ -476,17 +483,12 @@ def _load(args: argparse.Namespace, target: Target, run_id: str) -> int:
         )
     if result.leftovers:
         print(f"leftover endpoints (could not delete): {', '.join(result.leftovers)}")
-    _print_load_summary(run_dir)
+    if summary:
+        from .load.summary import format_text, summarize
+
+        print(format_text(summarize(run_dir)))
     print(f"files: {run_dir}")
     return result.exit_code
-
-
-def _print_load_summary(run_dir: Path) -> None:
-    try:
-        from .load.summary import format_text, summarize
-    except ImportError:  # the summary module arrives with the report builder
-        return
-    print(format_text(summarize(run_dir)))
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -518,27 +520,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         gate = _gate(args, target, run_id, zero_wait)
         if gate == EXIT_USAGE:
             return gate
-        load = _load(args, target, run_id)
-        report = _report(run_id)
-    _print_index()
-    return max(gate, load, report)
+        run_dir = args.load_report_dir or reports_dir() / "load" / run_id
+        load = _load(args, target, run_id, summary=False)  # the report prints it
+    report = _report(run_dir)
+    from .report.index import write_index
+
+    print(f"open {write_index(reports_dir())}")
+    return combine_exit_codes(gate, load, report)
 
 
-def _report(run_id: str) -> int:
-    """Build the run's report (load + gate); 0 when it could not be built for lack of a builder."""
-    try:
-        from .report.command import build_for_run
-    except ImportError:  # the report builder arrives with the nightly-report issue
-        return EXIT_OK
-    return build_for_run(reports_dir(), run_id)
+# Worst first: unusable, then failed checks, then a performance regression (report).
+EXIT_REGRESSION = 3
+_SEVERITY = (EXIT_USAGE, EXIT_FAILED, EXIT_REGRESSION)
 
 
-def _print_index() -> None:
-    try:
-        from .report.index import write_index
-    except ImportError:
-        return
-    print(f"reports: {write_index(reports_dir())}")
+def combine_exit_codes(*codes: int) -> int:
+    """One exit code for several steps: the most severe one (2, then 1, then 3), else 0."""
+    return next((code for code in _SEVERITY if code in codes), EXIT_OK)
+
+
+def _report(run_dir: Path) -> int:
+    """The load run's report (with the gate's results), compared with the previous run."""
+    from .report import command as report_command
+
+    print(f"report of {run_dir}", flush=True)
+    options = argparse.Namespace(run_dir=run_dir, history=None, no_history=False,
+                                 baseline=None, threshold=[], gate_dir=None)  # fmt: skip
+    return report_command.run(options)
 
 
 def _smoke(target: Target, run_id: str) -> int:

@@ -1,0 +1,115 @@
+"""``elsercheck report RUN_DIR``: the load run's report, history and regression verdict.
+
+Exit codes: 0 ok; 1 a load expectation failed, the load run exited non-zero or the gate is not
+conformant; 2 usage error (RUN_DIR missing or not a load run, unknown baseline, bad option);
+3 a performance regression beyond its threshold against the baseline. 1 outranks 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..load.summary import format_text
+from ..paths import reports_dir
+from .build import ReportOptions, ReportUsageError, build_report
+from .document import EXIT_USAGE
+from .metrics import METRICS, parse_threshold
+
+HISTORY_SUBDIR = "history"
+
+
+def _threshold(text: str) -> tuple[str, float | None]:
+    try:
+        return parse_threshold(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _metrics_epilog() -> str:
+    lines = ["metrics and default regression thresholds (--threshold METRIC=PCT|off):"]
+    for metric in METRICS:
+        threshold = (
+            "shown only"
+            if metric.threshold is None
+            else f"{metric.threshold:g} {metric.threshold_unit}"
+        )
+        lines.append(f"  {metric.key:<28} {metric.worse} is worse, {threshold}")
+    return "\n".join(lines)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``report`` subcommand; its handler (``args.handler``) is :func:`run`."""
+    parser = subparsers.add_parser(
+        "report",
+        help="report of a load run: report.html, summary.json, comparison with the history",
+        description="Writes RUN_DIR/report.html (self-contained: charts inline, opens offline) "
+        "and RUN_DIR/summary.json, compares the run with the previous run of the same shape in "
+        "the history (or --baseline) and adds it to the history. Exit 0 ok, 1 load expectations "
+        "or gate failed, 2 usage error, 3 performance regression.",
+        epilog=_metrics_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a load run directory, e.g. reports/load/<run-id>")  # fmt: skip
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument("--history", type=Path, default=None, metavar="DIR",
+                         help="history of run summaries (default reports/history)")  # fmt: skip
+    history.add_argument("--no-history", action="store_true",
+                         help="neither compare with nor add to a history")  # fmt: skip
+    parser.add_argument("--baseline", metavar="RUN_ID",
+                        help="compare with this run of the history (default: the previous run "
+                        "of the same shape)")  # fmt: skip
+    parser.add_argument("--threshold", action="append", type=_threshold, default=[],
+                        metavar="METRIC=PCT",
+                        help="override a regression threshold (repeatable; 'off' disables; "
+                        "see the list below)")  # fmt: skip
+    parser.add_argument("--gate-dir", type=Path, default=None, metavar="DIR",
+                        help="the gate's report directory (junit.xml); default: RUN_DIR/gate/, "
+                        "RUN_DIR/ or reports/gate/<run-id>/ when present")  # fmt: skip
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the report; print a summary; return the exit code (never raises on bad input)."""
+    history_dir = None if args.no_history else args.history or reports_dir() / HISTORY_SUBDIR
+    options = ReportOptions(
+        run_dir=args.run_dir,
+        history_dir=history_dir,
+        baseline=args.baseline,
+        thresholds=args.threshold,
+        gate_dir=args.gate_dir,
+    )
+    try:
+        result = build_report(options)
+    except (ReportUsageError, OSError) as exc:
+        print(f"elsercheck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    document = result.document
+    print(format_text(document["load"]))
+    comparison = document["comparison"]
+    if comparison:
+        regressions = comparison["regressions"]
+        print(
+            f"  compared with {comparison['baseline_run_id']}: "
+            + (f"{len(regressions)} regression(s)" if regressions else "no regression")
+        )
+    elif history_dir is not None:
+        print("  no baseline in the history yet")
+    verdict = document["verdict"]
+    print(f"{verdict['status'].upper()} (exit {verdict['exit_code']})")
+    for reason in verdict["reasons"]:
+        print(f"  - {reason}")
+    print(f"report: {result.html}")
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m elsercheck.report``), as the CLI will call it."""
+    parser = argparse.ArgumentParser(prog="elsercheck")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
+    return args.handler(args)

@@ -1,0 +1,101 @@
+"""The run history: one summary.json per run, stored as ``<history>/<run_id>.json``.
+
+The baseline of a run is, unless named, the latest earlier run of the same load shape that
+completed at least one inference request (runs of different shapes are not comparable, and a
+run without a single answer has no numbers to compare with).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+TREND_RUNS = 30  # the trend charts show this many most recent runs
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class HistoryError(ValueError):
+    """A named baseline that the history does not hold."""
+
+
+def entry_path(history_dir: Path, run_id: str) -> Path:
+    """Where a run's summary lives in the history (the id made safe as a file name)."""
+    return history_dir / f"{_UNSAFE.sub('_', run_id) or 'run'}.json"
+
+
+def store(history_dir: Path, document: Mapping[str, Any]) -> Path:
+    """Add (or replace) the run's summary in the history."""
+    history_dir.mkdir(parents=True, exist_ok=True)
+    path = entry_path(history_dir, str(document["run"]["run_id"]))
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load(history_dir: Path) -> list[dict[str, Any]]:
+    """Every readable summary (schema_version 1) in the history, oldest first."""
+    if not history_dir.is_dir():
+        return []
+    entries = []
+    for path in history_dir.glob("*.json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a foreign or half-written file must not break tonight's report
+        if (
+            isinstance(document, dict)
+            and document.get("schema_version") == 1
+            and isinstance(document.get("run"), dict)
+            and document["run"].get("run_id")
+        ):
+            entries.append(document)
+    return sorted(entries, key=sort_key)
+
+
+def sort_key(document: Mapping[str, Any]) -> tuple[str, str]:
+    """Runs in the order they started (generation time when the start is unknown)."""
+    run = document.get("run") or {}
+    return (str(run.get("started_at") or document.get("generated_at") or ""), str(run["run_id"]))
+
+
+def _comparable(entry: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    same_shape = (entry["run"].get("shape") or None) == (current["run"].get("shape") or None)
+    answered = ((entry.get("load") or {}).get("requests") or {}).get("ok", 0) > 0
+    return same_shape and answered
+
+
+def pick_baseline(
+    entries: Iterable[Mapping[str, Any]],
+    current: Mapping[str, Any],
+    baseline_run_id: str | None = None,
+) -> Mapping[str, Any] | None:
+    """The named run, else the latest comparable run before ``current``; ``None`` if none."""
+    run_id = current["run"]["run_id"]
+    others = [entry for entry in entries if entry["run"]["run_id"] != run_id]
+    if baseline_run_id is not None:
+        for entry in others:
+            if entry["run"]["run_id"] == baseline_run_id:
+                return entry
+        raise HistoryError(f"baseline run {baseline_run_id!r} is not in the history")
+    earlier = [
+        entry
+        for entry in others
+        if sort_key(entry) < sort_key(current) and _comparable(entry, current)
+    ]
+    return max(earlier, key=sort_key, default=None)
+
+
+def trend_runs(
+    entries: Iterable[Mapping[str, Any]], current: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The runs of the trend charts: same shape as ``current``, with it, oldest first."""
+    run_id = current["run"]["run_id"]
+    same = [
+        entry
+        for entry in entries
+        if entry["run"]["run_id"] != run_id
+        and (entry["run"].get("shape") or None) == (current["run"].get("shape") or None)
+    ]
+    return sorted([*same, current], key=sort_key)[-TREND_RUNS:]
