@@ -205,3 +205,28 @@ def test_under_proxy_errors_the_run_records_them_continues_and_stops_in_time(tmp
         kinds = {r["error_kind"] for r in inference}
         assert "5xx" in kinds and "" in kinds  # errors recorded by kind, successes continued
         assert endpoint_ids(server) == before_ids
+
+
+def test_https_with_a_private_ca(tmp_path, monkeypatch):
+    # A machine-wide CA bundle in the environment must not override --ca-certs (psf/requests#3829).
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    config = ServerConfig(password=PASSWORD, tls=True, timing=PRESETS["fast"])
+    with EmbeddedServer(config, tls_dir=tmp_path / "tls") as server:
+        assert server.url.startswith("https://")
+        ca = str(tmp_path / "tls" / "ca.crt")
+        code, out = run_cli(server, tmp_path, "--shape", "spike", "--ca-certs", ca,
+                            monkeypatch=monkeypatch)  # fmt: skip
+        assert code == 0, (out / "locust.log").read_text()
+        inference = [
+            r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r["request_type"] == "POST"
+        ]
+        assert inference and all(r["error_kind"] == "" for r in inference)
+
+
+def test_a_missing_endpoint_is_exit_2_with_the_reason(fast_server, tmp_path, monkeypatch, capsys):
+    code, _ = run_cli(fast_server, tmp_path, "--shape", "spike", "--inference-id", "not-there",
+                      monkeypatch=monkeypatch)  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "endpoint not-there not found" in err, err
+    assert PASSWORD not in err

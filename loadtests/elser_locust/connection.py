@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -35,12 +34,21 @@ def ssl_context_factory(insecure: bool) -> Callable[..., Any] | None:
     """For FastHttpUser: verify against the CA file when given (locust's default is insecure)."""
     if insecure:
         return None
-    return functools.partial(gevent.ssl.create_default_context, cafile=ca_certs())
+    ca = ca_certs()
+
+    def factory(cafile: str | None = None, **_: Any) -> Any:
+        # geventhttpclient passes its own bundle (certifi) as cafile: ours must win.
+        return gevent.ssl.create_default_context(cafile=ca or cafile)
+
+    return factory
 
 
 def control_session(insecure: bool):  # -> requests.Session
     """A session for endpoint management and stats polls: auth, TLS, retry on proxy 502/503."""
     session = requests_session()
+    # requests lets REQUESTS_CA_BUNDLE and friends override session.verify (psf/requests#3829),
+    # and proxies from the environment would send traffic elsewhere: only the target counts.
+    session.trust_env = False
     session.headers.update(auth_headers())
     session.verify = False if insecure else (ca_certs() or True)
     return session

@@ -477,6 +477,8 @@ def _load(args: argparse.Namespace, target: Target, run_id: str, summary: bool =
     result = run_load(
         target, options, run_id, run_dir, lambda line: print(target.redact(line), flush=True)
     )
+    if result.error:
+        print(f"elsercheck: error: {target.redact(result.error)}", file=sys.stderr)
     for item in result.expectations:
         print(
             f"  {item.get('status', '?'):<8} {item.get('name', '?'):<24} {item.get('detail', '')}"

@@ -57,6 +57,7 @@ class LoadResult:
     expectations: list[dict[str, object]]
     leftovers: list[str]
     command: str
+    error: str | None = None  # why the run could not start, from locust's log
 
 
 def plan_duration(options: LoadOptions) -> float:
@@ -245,7 +246,20 @@ def run_load(
     exit_code = EXIT_CODES.get(returncode, 2)
     if leftovers and exit_code == 0:
         exit_code = 1
-    return LoadResult(exit_code, run_dir, expectations, leftovers, shown)
+    error = _logged_error(log) if exit_code == 2 else None
+    return LoadResult(exit_code, run_dir, expectations, leftovers, shown, error)
+
+
+ERROR_MARK = "/ERROR/elsercheck.load: elsercheck: "
+
+
+def _logged_error(log: Path) -> str | None:
+    """The reason the locustfile gave for stopping (one line), if it logged one."""
+    if not log.is_file():
+        return None
+    lines = log.read_text(errors="replace").splitlines()
+    reasons = [line.split(ERROR_MARK, 1)[1].strip() for line in lines if ERROR_MARK in line]
+    return reasons[-1][:500] if reasons else None
 
 
 def sweep(target: Target, run_id: str) -> list[str]:
