@@ -230,3 +230,15 @@ def test_a_missing_endpoint_is_exit_2_with_the_reason(fast_server, tmp_path, mon
     assert code == 2
     assert "endpoint not-there not found" in err, err
     assert PASSWORD not in err
+
+
+def test_duration_cuts_the_shape_short(fast_server, tmp_path, monkeypatch):
+    started = time.monotonic()
+    code, out = run_cli(fast_server, tmp_path, "--shape", "step", "--duration", "6",
+                        "--lifecycle-users", "0", monkeypatch=monkeypatch)  # fmt: skip
+    assert time.monotonic() - started < 23  # the step shape alone lasts 23 s
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["duration_s"] < 10
+    expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
+    assert expectations["scale-down@down"]["status"] == "skipped"
+    assert code in (0, 1)

@@ -86,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override: seconds a new allocation takes to serve",
     )
     add(
+        "--stop-after",
+        type=float,
+        default=0.0,
+        help="end the run after this many seconds even if the shape goes on (locust ignores "
+        "--run-time when a shape is used); default: when the shape ends",
+    )
+    add(
         "--allocation-wait",
         type=float,
         default=300.0,
@@ -145,6 +152,7 @@ class Settings:
     timing: ScalerTiming
     timing_profile: str
     allocation_wait: float
+    stop_after: float
     monitor_interval: float
     lifecycle_users: int
     lifecycle_max_alive: int
@@ -228,6 +236,7 @@ def settings_from(options: argparse.Namespace) -> Settings:
         timing=timing,
         timing_profile=options.timing_profile,
         allocation_wait=options.allocation_wait,
+        stop_after=options.stop_after,
         monitor_interval=interval,
         lifecycle_users=options.lifecycle_users,
         lifecycle_max_alive=options.lifecycle_max_alive,

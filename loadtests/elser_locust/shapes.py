@@ -29,8 +29,10 @@ class NamedShape(LoadTestShape):
             if session is None or session.plan is None:
                 return None
             self.plan = session.plan
-        users = self.plan.users_at(self.get_run_time())
-        if users is None:
+        elapsed = self.get_run_time()
+        users = self.plan.users_at(elapsed)
+        stop_after = session.settings.stop_after if session is not None else 0.0
+        if users is None or (stop_after and elapsed >= stop_after):
             return None
         # The plan counts load users; lifecycle users (fixed_count) come on top, and rest
         # while the plan is silent so that idle really is idle.

@@ -2,7 +2,7 @@
 
 Locust runs in child processes (the same command users can type; it is printed), one local
 process or a master and N workers. Credentials travel in the children's environment, never on
-a command line. The run is bounded three times: the shape ends itself, ``--run-time`` cuts it,
+a command line. The run is bounded three times: the shape ends itself, ``--stop-after`` cuts it,
 and this process kills what is still running after a grace period. Afterwards it deletes any
 endpoint that still carries the run prefix (only this run's, by construction).
 """
@@ -29,7 +29,7 @@ from .plans import ScalerTiming, build_plan
 
 # locust's exit code -> ours (0 ok, 1 expectations failed, 2 target unusable / bad options)
 EXIT_CODES = {0: 0, 1: 1, 2: 2}
-STOP_GRACE_S = 30.0  # after --run-time: users stop, endpoints get deleted, files get written
+STOP_GRACE_S = 30.0  # after the shape: users stop, endpoints get deleted, files get written
 
 
 @dataclass
@@ -117,8 +117,8 @@ def locust_command(
         f"{timing.scale_to_zero_s:g}",
         "--allocation-start",
         f"{timing.allocation_start_s:g}",
-        "--run-time",
-        f"{int(duration) + 2}s",
+        "--stop-after",
+        f"{duration:g}",
         "--stop-timeout",
         "10",
         "--csv",
