@@ -185,9 +185,19 @@ class EndpointTracker:
                 f"more than --max-deployments={self.max_alive} endpoints alive: "
                 f"{', '.join(self.created)}"
             )
-        response = self.client.put(
-            f"/_inference/{task_type}/{inference_id}", json=body, params=params, timeout=timeout
-        )
+        try:
+            response = self.client.put(
+                f"/_inference/{task_type}/{inference_id}", json=body, params=params,
+                timeout=timeout,
+            )  # fmt: skip
+        except httpx.TransportError:
+            # The answer was lost, not necessarily the work: track what got stored.
+            if self._exists(inference_id):
+                with self._lock:
+                    self.created[inference_id] = task_type
+            else:
+                self._slots.release()
+            raise
         # 408 means stored and still starting (es-behavior §4.2): it must be cleaned up too.
         if response.status_code in (200, 408) or self._exists(inference_id):
             with self._lock:
@@ -197,7 +207,14 @@ class EndpointTracker:
         return response
 
     def _exists(self, inference_id: str) -> bool:
-        return self.client.get(f"/_inference/{inference_id}").status_code == 200
+        """Whether the target has it; asked again when an answer is lost on the way."""
+        for attempt in range(3):
+            try:
+                return self.client.get(f"/_inference/{inference_id}").status_code == 200
+            except httpx.TransportError:
+                if attempt == 2:
+                    return True  # unknown: keep tracking it, so cleanup tries to delete it
+        return True
 
     def delete(self, inference_id: str) -> httpx.Response:
         response = self.client.delete(f"/_inference/{inference_id}", params={"force": "true"})
@@ -214,11 +231,16 @@ class EndpointTracker:
         """Delete everything still tracked; return the ids that could not be deleted."""
         failed = []
         for inference_id in list(self.created):
-            try:
-                if self.delete(inference_id).status_code not in (200, 404):
-                    failed.append(inference_id)
-            except httpx.HTTPError:
-                failed.append(inference_id)
+            # Deleting is idempotent: a lost answer is worth asking again (our own cleanup,
+            # not a contract check).
+            for attempt in range(3):
+                try:
+                    if self.delete(inference_id).status_code not in (200, 404):
+                        failed.append(inference_id)
+                    break
+                except httpx.HTTPError:
+                    if attempt == 2:
+                        failed.append(inference_id)
         if self.leftovers_file is not None and failed:
             existing = []
             if self.leftovers_file.exists():

@@ -35,34 +35,48 @@ class Endpoints:
         """PUT a sparse_embedding endpoint; tracked if stored (200, or 408 still starting)."""
         if not inference_id.startswith(self.prefix):
             raise ValueError(f"{inference_id} lacks the run prefix {self.prefix}")
-        response = self.session.put(
-            self.url(f"/_inference/sparse_embedding/{inference_id}"),
-            json=body,
-            params={"timeout": f"{int(timeout_s)}s"},
-            timeout=timeout_s + 30,
-        )
+        try:
+            response = self.session.put(
+                self.url(f"/_inference/sparse_embedding/{inference_id}"),
+                json=body,
+                params={"timeout": f"{int(timeout_s)}s"},
+                timeout=timeout_s + 30,
+            )
+        except requests.RequestException:
+            # The answer was lost, not necessarily the work: track what got stored.
+            if self.exists(inference_id, unknown=True):
+                with self._lock:
+                    self.created.add(inference_id)
+            raise
         if response.status_code in (200, 408) or self.exists(inference_id):
             with self._lock:
                 self.created.add(inference_id)
         return response
 
-    def exists(self, inference_id: str) -> bool:
-        try:
-            return self.session.get(self.url(f"/_inference/{inference_id}"), timeout=30).ok
-        except requests.RequestException:
-            return False
+    def exists(self, inference_id: str, unknown: bool = False) -> bool:
+        """Whether the target has it (asked up to 3 times); ``unknown`` if it never answers."""
+        for _ in range(3):
+            try:
+                return self.session.get(self.url(f"/_inference/{inference_id}"), timeout=30).ok
+            except requests.RequestException:
+                continue
+        return unknown
 
     def delete(self, inference_id: str) -> bool:
         """Delete an endpoint this process created; True when it is gone."""
         with self._lock:
             if inference_id not in self.created:
                 raise ValueError(f"{inference_id} was not created by this run")
-        try:
-            response = self.session.delete(
-                self.url(f"/_inference/{inference_id}"), params={"force": "true"}, timeout=60
-            )
-        except requests.RequestException as exc:
-            log.warning("could not delete %s: %s", inference_id, exc)
+        response = None
+        for _ in range(3):  # deleting is idempotent: a lost answer is worth asking again
+            try:
+                response = self.session.delete(
+                    self.url(f"/_inference/{inference_id}"), params={"force": "true"}, timeout=60
+                )
+                break
+            except requests.RequestException as exc:
+                log.warning("could not delete %s: %s", inference_id, exc)
+        if response is None:
             return False
         if response.status_code in (200, 404):
             with self._lock:

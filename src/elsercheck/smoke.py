@@ -69,10 +69,22 @@ def check_reachable(
     The gate passes ``require_product=False``: a missing product header is then one of the
     contract violations it reports, not a reason to refuse the target.
     """
-    try:
-        response = client.get("/")
-    except httpx.HTTPError as exc:
-        raise TargetError(f"cannot reach {target.url}: {exc.__class__.__name__}: {exc}") from None
+    response = None
+    for attempt in range(3):
+        try:
+            response = client.get("/")
+            break
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nobody there: say so now
+            raise TargetError(
+                f"cannot reach {target.url}: {exc.__class__.__name__}: {exc}"
+            ) from None
+        except httpx.HTTPError as exc:
+            # An answer lost on the way (reset, cut short): a probe may ask again.
+            if attempt == 2:
+                raise TargetError(
+                    f"cannot reach {target.url}: {exc.__class__.__name__}: {exc}"
+                ) from None
+    assert response is not None
     if response.status_code == 401:
         raise TargetError(f"{target.url} rejected the credentials (401)")
     if response.status_code != 200:

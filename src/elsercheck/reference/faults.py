@@ -6,10 +6,11 @@ Unlike defects (``defects.py``), faults break no contract: the suite must *survi
 
 Most faults act at one place, :meth:`FaultHooks.dispatch` (called from
 ``ReferenceServer.dispatch``, in front of everything else, as a proxy would be): ``before`` may
-delay a request or answer it instead of the server. The one that must act deep inside has no
-hook; its name constant below is checked (``NAME in state.faults``) at exactly one spot, given
-by ``site``. Random choices use a seeded RNG, so a run is repeatable. With no fault active
-nothing here runs.
+delay a request or answer it instead of the server; ``after`` may replace the server's answer
+once the request has been processed (a dropped connection loses an answer, not the work).
+The one that must act deep inside has no hook; its name constant below is checked
+(``NAME in state.faults``) at exactly one spot, given by ``site``. Random choices use a seeded
+RNG, so a run is repeatable. With no fault active nothing here runs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 SEED = 5
 LATENCY_SHARE, LATENCY_SECONDS = 0.10, (0.5, 1.5)
 PROXY_5XX_SHARE = 0.10
+DROP_SHARE = 0.05
 # Faults checked deep in the server (``NAME in state.faults``), one spot each.
 SLOW_DEPLOYMENT_START = "slow-deployment-start"  # state.ServerState (Deployments.stalled)
 STALLED_PUT_WAIT_SECONDS = 1.0  # how long a PUT waits for a deployment that never starts
@@ -52,6 +54,8 @@ class FaultContext:
 
 # Returns a response to answer instead of the server, or None to carry on.
 Hook = Callable[[Request, FaultContext], Awaitable[Response | None]]
+# Returns the answer to send instead of the server's (or the server's own).
+AfterHook = Callable[[Request, Response, FaultContext], Response]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,27 @@ class Fault:
     description: str  # one line
     before: Hook | None = None
     site: str = "app.dispatch"  # where it acts
+    after: AfterHook | None = None
+
+
+class ConnectionDropped(Exception):
+    """Raised by a dropped answer once its status line is out: uvicorn then closes the
+    connection mid-answer (the server's log filter keeps this expected error quiet)."""
+
+
+class DroppedAnswer(Response):
+    """An answer that never arrives: status line and headers, then the connection closes."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", status_code=200, media_type="application/json")
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        # Announce a body, then break off: an ASGI app cannot reset a socket, but an error
+        # after the response started makes uvicorn close the connection without the body.
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", b"1024")]})  # fmt: skip
+        raise ConnectionDropped("answer dropped by the dropped-connections fault")
 
 
 async def _latency_spike(request: Request, ctx: FaultContext) -> Response | None:
@@ -76,6 +101,12 @@ async def _proxy_5xx(request: Request, ctx: FaultContext) -> Response | None:
     return Response(PROXY_PAGES[status], status_code=status, media_type="text/html")
 
 
+def _drop_answer(request: Request, response: Response, ctx: FaultContext) -> Response:
+    if request.url.path.startswith("/_security") or ctx.rng.random() >= DROP_SHARE:
+        return response
+    return DroppedAnswer()
+
+
 CATALOGUE: dict[str, Fault] = {
     f.name: f
     for f in [
@@ -86,6 +117,10 @@ CATALOGUE: dict[str, Fault] = {
         Fault("proxy-5xx",
               f"{PROXY_5XX_SHARE:.0%} of requests (not /_security) get a proxy's 502/503 HTML page",
               before=_proxy_5xx),
+        Fault("dropped-connections",
+              f"{DROP_SHARE:.0%} of answers (not /_security) are lost: the connection closes "
+              "after the request was processed",
+              after=_drop_answer),
         Fault(SLOW_DEPLOYMENT_START,
               "deployments never finish starting: PUT answers 408 and the endpoint stays stored",
               site="state.ServerState"),
@@ -105,9 +140,10 @@ class FaultHooks:
         self.context = FaultContext(state, random.Random(seed))
         active = [CATALOGUE[name] for name in sorted(state.faults)]
         self.before = [f.before for f in active if f.before is not None]
+        self.after = [f.after for f in active if f.after is not None]
 
     def __bool__(self) -> bool:
-        return bool(self.before)
+        return bool(self.before or self.after)
 
     async def dispatch(
         self, request: Request, dispatch: Callable[[Request], Awaitable[Response]]
@@ -116,4 +152,7 @@ class FaultHooks:
             answer = await hook(request, self.context)
             if answer is not None:
                 return answer
-        return await dispatch(request)
+        response = await dispatch(request)
+        for after in self.after:
+            response = after(request, response, self.context)
+        return response

@@ -4,6 +4,7 @@ background thread on a free loopback port (``elsercheck run``, tests)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import threading
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp
 
 from .app import ReferenceServer
 from .config import ServerConfig
+from .faults import ConnectionDropped
 from .tls import TlsFiles, generate
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -24,10 +26,17 @@ class ServerStartError(Exception):
     pass
 
 
+class _QuietDroppedAnswers(logging.Filter):
+    """The dropped-connections fault breaks answers on purpose: not an error worth a trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
 def _uvicorn_config(
     app: ASGIApp, host: str, port: int, tls: TlsFiles | None, log_level: str
 ) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -38,6 +47,10 @@ def _uvicorn_config(
         ssl_keyfile=str(tls.server_key) if tls else None,
         timeout_graceful_shutdown=2,
     )
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDroppedAnswers) for f in errors.filters):
+        errors.addFilter(_QuietDroppedAnswers())
+    return config
 
 
 def url_for(host: str, port: int, tls: bool) -> str:
