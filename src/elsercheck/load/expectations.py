@@ -171,30 +171,15 @@ def check_scale_up(record: RunRecord) -> list[Expectation]:
             ),
             default=before,
         )
-        delay = None if seen is None else round(seen - start, 3)
-        passed = delay is not None and delay <= bound
-        detail = (
-            f"{before} → {peak} allocations; first rise {delay} s after the load rose "
-            f"(bound {bound:g} s)"
-            if delay is not None
-            else f"stayed at {before} allocations for {stage.duration_s:g} s of {stage.users} users"
-        )
         results.append(
-            Expectation(
-                name,
-                "allocations rise after load rises",
-                passed,
-                detail,
-                {
-                    "load_rose_at_s": start,
-                    "scaled_up_at_s": seen,
-                    "delay_s": delay,
-                    "bound_s": bound,
-                    "from": before,
-                    "to": peak,
-                },
+            _reaction(
+                name, "allocations rise after load rises", start, seen, bound,
+                f"{before} → {peak} allocations; first rise {{delay}} s after the load rose "
+                f"(bound {bound:g} s)",
+                f"stayed at {before} allocations for {stage.duration_s:g} s of {stage.users} users",
+                load_rose_at_s=start, scaled_up_at_s=seen, **{"from": before, "to": peak},
             )
-        )
+        )  # fmt: skip
     return results
 
 
@@ -231,31 +216,16 @@ def check_scale_down(record: RunRecord) -> list[Expectation]:
             results.append(_cut_short(name, "allocations fall after load falls", start + bound))
             continue
         seen = _first_decrease(record.polls, start)
-        end = _value_at(record.polls, "target_allocation_count", start + stage.duration_s)
-        delay = None if seen is None else round(seen - start, 3)
-        passed = delay is not None and delay <= bound
-        detail = (
-            f"{peak} → {end} allocations; first fall {delay} s after the load fell "
-            f"(bound {bound:g} s)"
-            if delay is not None
-            else f"stayed at {peak} allocations for {stage.duration_s:g} s after the load fell"
-        )
+        after = _value_at(record.polls, "target_allocation_count", seen) if seen else peak
         results.append(
-            Expectation(
-                name,
-                "allocations fall after load falls",
-                passed,
-                detail,
-                {
-                    "load_fell_at_s": start,
-                    "scaled_down_at_s": seen,
-                    "delay_s": delay,
-                    "bound_s": bound,
-                    "from": peak,
-                    "to": end,
-                },
+            _reaction(
+                name, "allocations fall after load falls", start, seen, bound,
+                f"{peak} → {after} allocations; first fall {{delay}} s after the load fell "
+                f"(bound {bound:g} s)",
+                f"stayed at {peak} allocations for {stage.duration_s:g} s after the load fell",
+                load_fell_at_s=start, scaled_down_at_s=seen, **{"from": peak, "to": after},
             )
-        )
+        )  # fmt: skip
     return results
 
 
@@ -286,22 +256,14 @@ def check_zero(record: RunRecord) -> list[Expectation]:
                 and int(row["target_allocation_count"] or 0) == 0
             ),
         )
-        delay = None if seen is None else round(seen - start, 3)
-        passed = delay is not None and delay <= bound
-        detail = (
-            f"zero allocations {delay} s after the load stopped (bound {bound:g} s)"
-            if delay is not None
-            else f"still allocated after {stage.duration_s:g} s without load"
-        )
         results.append(
-            Expectation(
-                name,
-                "allocations reach zero when idle",
-                passed,
-                detail,
-                {"idle_from_s": start, "zero_at_s": seen, "delay_s": delay, "bound_s": bound},
+            _reaction(
+                name, "allocations reach zero when idle", start, seen, bound,
+                f"zero allocations {{delay}} s after the load stopped (bound {bound:g} s)",
+                f"still allocated after {stage.duration_s:g} s without load",
+                idle_from_s=start, zero_at_s=seen,
             )
-        )
+        )  # fmt: skip
     return results
 
 
@@ -393,6 +355,17 @@ def check_errors(record: RunRecord) -> list[Expectation]:
             dict(kinds),
         )
     ]
+
+
+def _reaction(name: str, description: str, start: float, seen: float | None, bound: float,
+              seen_detail: str, missing_detail: str, **observed: Any) -> Expectation:  # fmt: skip
+    """A reaction that had to be seen within ``bound`` s of ``start``; ``{delay}`` in
+    ``seen_detail`` becomes the measured delay."""
+    delay = None if seen is None else round(seen - start, 3)
+    passed = delay is not None and delay <= bound
+    detail = seen_detail.format(delay=delay) if delay is not None else missing_detail
+    return Expectation(name, description, passed, detail,
+                       {**observed, "delay_s": delay, "bound_s": bound})  # fmt: skip
 
 
 def _no_data(name: str, description: str) -> Expectation:
