@@ -1,6 +1,7 @@
-# make run  — everything against the embedded reference server
-# make test — ruff (lint + format check) and pytest
-# Both create .venv and install the pinned dependencies when pyproject.toml or
+# make run   — everything against the embedded reference server
+# make test  — ruff (lint + format check) and pytest
+# make bench — elsercheck against its peers (a few minutes; reports/bench/bench.{json,md})
+# All three create .venv and install the pinned dependencies when pyproject.toml or
 # constraints.txt changed; otherwise they start at once.
 
 PYTHON ?= python3
@@ -8,8 +9,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run test lint format lock clean
+.PHONY: run test bench lint format lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,6 +28,17 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when
+# missing (sudo only when not root); without it the bench runs the rest and says so.
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  echo "bench: installing wrk with apt-get"; \
+	  { $$SUDO apt-get update -qq \
+	      && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null 2>&1 \
+	    || echo "bench: could not install wrk; the server capacity ratios will be missing"; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

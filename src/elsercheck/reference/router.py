@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +31,7 @@ class Route:
     params: tuple[str, ...] = ()
     body: str = "none"  # "none", "optional" or "required"
 
-    @property
+    @cached_property  # split once: matching runs for every request
     def segments(self) -> tuple[str, ...]:
         return tuple(s for s in self.path.split("/") if s)
 
@@ -86,11 +87,19 @@ def unrecognized_params(path: str, invalid: list[str], candidates: list[str]) ->
 class Router:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = sorted(routes, key=lambda r: r.explicitness(), reverse=True)
+        # Only routes with as many segments as the path can match it: try just those, in the
+        # same (most explicit first) order; resolve() needs only those of the request's method.
+        self._by_length: dict[int, list[Route]] = {}
+        self._by_length_method: dict[tuple[int, str], list[Route]] = {}
+        for route in self.routes:
+            self._by_length.setdefault(len(route.segments), []).append(route)
+            key = (len(route.segments), route.method)
+            self._by_length_method.setdefault(key, []).append(route)
 
     def candidates(self, path: str) -> list[tuple[Route, dict[str, str]]]:
         segments = [unquote(s) for s in path.split("/") if s]
         found = []
-        for route in self.routes:
+        for route in self._by_length.get(len(segments), ()):
             bound = route.match(segments)
             if bound is not None:
                 found.append((route, bound))
@@ -104,10 +113,14 @@ class Router:
     def resolve(self, method: str, path: str, uri: str) -> tuple[Route, dict[str, str]]:
         """The route for a request, or the 400/405 ``RoutingError`` Elasticsearch answers."""
         lookup = "GET" if method == "HEAD" else method
-        matches = self.candidates(path)
-        for route, bound in matches:
-            if route.method == lookup:
+        segments = [unquote(s) for s in path.split("/") if s]
+        # The first match of the request's method in candidates() order, without matching the
+        # routes of other methods (needed only for the 405's Allow list).
+        for route in self._by_length_method.get((len(segments), lookup), ()):
+            bound = route.match(segments)
+            if bound is not None:
                 return route, bound
+        matches = self.candidates(path)
         if not matches:
             raise RoutingError(f"no handler found for uri [{uri}] and method [{method}]", 400)
         allowed = self.allowed_methods(path)

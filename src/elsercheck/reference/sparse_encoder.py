@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_TOKENS = 512  # ELSER's window, including [CLS] and [SEP]
 SPECIAL_TOKENS = 2
@@ -41,14 +42,19 @@ def wordpieces(word: str) -> list[str]:
     return pieces
 
 
+@lru_cache(maxsize=1024)  # each input is tokenized twice: to model its time, then to encode it
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(piece for word in _WORD.findall(text.lower()) for piece in wordpieces(word))
+
+
 def tokenize(text: str) -> list[str]:
     """All WordPiece-like tokens of ``text``, before truncation."""
-    return [piece for word in _WORD.findall(text.lower()) for piece in wordpieces(word)]
+    return list(_tokens(text))
 
 
 def token_count(text: str) -> int:
     """Tokens the model would see (capped at its window), used for service-time modelling."""
-    return min(len(tokenize(text)) + SPECIAL_TOKENS, MAX_TOKENS)
+    return min(len(_tokens(text)) + SPECIAL_TOKENS, MAX_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -65,18 +71,27 @@ def _weight(token: str, salt: str) -> float:
     return round(0.05 + (_digest(salt + token) % 29500) / 10000, 4)
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of the token; tokens repeat across requests
+def _token_terms(token: str) -> tuple[float, str | None, float]:
+    """A token's weight and, for some whole words, an expansion term with its weight."""
+    weight = _weight(token, "w:")
+    # Expand whole words (not continuation pieces) with one related term, as ELSER does.
+    if not token.startswith("##") and _digest("x:" + token) % 3 == 0:
+        term = EXPANSION_VOCABULARY[_digest("e:" + token) % len(EXPANSION_VOCABULARY)]
+        return weight, term, round(weight / 3, 4)
+    return weight, None, 0.0
+
+
 def encode(text: str) -> SparseResult:
     """Encode one input: same text → same tokens and weights."""
-    tokens = tokenize(text)
+    tokens = _tokens(text)
     limit = MAX_TOKENS - SPECIAL_TOKENS
     truncated = len(tokens) > limit
     weights: dict[str, float] = {}
     for token in tokens[:limit]:
-        weight = _weight(token, "w:")
+        weight, term, term_weight = _token_terms(token)
         weights[token] = max(weights.get(token, 0.0), weight)
-        # Expand whole words (not continuation pieces) with one related term, as ELSER does.
-        if not token.startswith("##") and _digest("x:" + token) % 3 == 0:
-            term = EXPANSION_VOCABULARY[_digest("e:" + token) % len(EXPANSION_VOCABULARY)]
-            weights[term] = max(weights.get(term, 0.0), round(weight / 3, 4))
+        if term is not None:
+            weights[term] = max(weights.get(term, 0.0), term_weight)
     ordered = dict(sorted(weights.items(), key=lambda item: (-item[1], item[0])))
     return SparseResult(ordered, truncated)
