@@ -116,10 +116,13 @@ def serve(*args: str, command: list[str] | None = None) -> Iterator[Served]:
                 stream.close()
 
 
-def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CONSOLE_SCRIPT, *args], capture_output=True, text=True, timeout=timeout, env=_env()
-    )
+        [CONSOLE_SCRIPT, *args], capture_output=True, text=True, timeout=timeout,
+        env={**_env(), **(env or {})},
+    )  # fmt: skip
 
 
 def assert_no_traceback(text: str) -> None:
@@ -228,11 +231,19 @@ def test_serve_bad_options_exit_2(args: list[str], message: str) -> None:
 # -- run -----------------------------------------------------------------------------------------
 @pytest.mark.slow  # the smoke scenario plus the whole conformance gate
 def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
-    result = run_cli("run", "--report-dir", str(tmp_path / "reports"), timeout=180)
+    # Its own reports root: no history from other runs on this machine to compare with.
+    reports = tmp_path / "reports"
+    result = run_cli("run", timeout=240, env={"ELSERCHECK_REPORTS": str(reports)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASSED" in result.stdout
     assert "FAILED" not in result.stdout
     assert_no_traceback(result.stderr)
+    # gate, load and report, and the index linking them
+    (load_dir,) = (reports / "load").iterdir()
+    assert (load_dir / "report.html").is_file() and (load_dir / "summary.json").is_file()
+    assert (reports / "gate" / load_dir.name / "junit.xml").is_file()
+    assert (reports / "index.html").is_file() and f"open {reports / 'index.html'}" in result.stdout
+    assert "scale-up@up" in result.stdout and "no baseline in the history yet" in result.stdout
 
 
 def test_run_against_unreachable_url_exits_2() -> None:

@@ -60,9 +60,10 @@ def test_queue_full_answers_429(slow_server: httpx.Client) -> None:
 
     responses = asyncio.run(burst())
     codes = sorted(r.status_code for r in responses)
-    # One request runs, two wait in the queue, the rest are rejected ([200]*3 + [429]*5 when
-    # all eight arrive within one service time; a loaded machine may spread them out).
-    assert set(codes) == {200, 429} and codes.count(200) >= 3, codes
+    # The queue holds two: [200]*3 + [429]*5 when the first request leaves the queue for the
+    # allocation before the others arrive, [200]*2 when all eight are queued first (a race
+    # Elasticsearch's executor has too); a loaded machine may also spread them out.
+    assert set(codes) == {200, 429} and codes.count(200) >= 2, codes
     rejected = next(r for r in responses if r.status_code == 429)
     assert_error(
         rejected, 429, "es_rejected_execution_exception",

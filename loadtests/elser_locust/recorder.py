@@ -15,12 +15,16 @@ from locust.runners import WorkerRunner
 from elsercheck.load.rundir import error_kind
 
 REPORT_KEY = "elsercheck_samples"
+SAMPLE_FIELDS = (
+    "timestamp", "request_type", "name", "bucket", "inputs", "tokens", "status", "latency_ms",
+    "error_kind",
+)  # fmt: skip
 
 
 class Recorder:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[tuple[Any, ...]] = []
         events = environment.events
         events.request.add_listener(self.on_request)
         events.report_to_master.add_listener(self.on_report_to_master)
@@ -41,23 +45,13 @@ class Recorder:
         start_time: float | None = None,
         **_: Any,
     ) -> None:
-        status = int(getattr(response, "status_code", 0) or 0)
+        # A tuple per request (fields of SAMPLE_FIELDS): this runs once per request, keep it lean.
         context = context or {}
-        self.rows.append(
-            {
-                "timestamp": start_time,
-                "request_type": request_type,
-                "name": name,
-                "bucket": context.get("bucket"),
-                "inputs": context.get("inputs"),
-                "tokens": context.get("tokens"),
-                "status": context.get("status", status),
-                "latency_ms": float(response_time or 0.0),
-                "error_kind": error_kind(context.get("status", status), exception)
-                if exception is not None
-                else "",
-            }
-        )
+        status = context.get("status") or int(getattr(response, "status_code", 0) or 0)
+        kind = error_kind(status, exception) if exception is not None else ""
+        self.rows.append((start_time, request_type, name, context.get("bucket"),
+                          context.get("inputs"), context.get("tokens"), status,
+                          float(response_time or 0.0), kind))  # fmt: skip
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if isinstance(self.environment.runner, WorkerRunner):
@@ -67,8 +61,9 @@ class Recorder:
         self.rows.extend(data.get(REPORT_KEY) or [])
 
     def rows_since(self, origin: float) -> list[dict[str, Any]]:
-        """All rows with ``elapsed_s`` from ``origin``, in send order."""
-        rows = sorted(
-            (row for row in self.rows if row["timestamp"] is not None), key=lambda r: r["timestamp"]
-        )
-        return [{**row, "elapsed_s": row["timestamp"] - origin} for row in rows]
+        """All rows as ``requests.csv`` dicts with ``elapsed_s`` from ``origin``, in send order."""
+        rows = sorted((row for row in self.rows if row[0] is not None), key=lambda r: r[0])
+        return [
+            {**dict(zip(SAMPLE_FIELDS, row, strict=True)), "elapsed_s": row[0] - origin}
+            for row in rows
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 RESOURCES = ("contracts", "loadtests", "openapi")
@@ -22,6 +23,13 @@ def resource_dir(name: str) -> Path:
     return _PACKAGE / "_bundled" / name
 
 
+REPORTS_ENV = "ELSERCHECK_REPORTS"
+
+
 def reports_dir() -> Path:
-    """Default output directory: ``reports/`` of the checkout, else of the working directory."""
+    """Default output directory: ``$ELSERCHECK_REPORTS``, else ``reports/`` of the checkout, else
+    of the working directory."""
+    configured = os.environ.get(REPORTS_ENV)
+    if configured:
+        return Path(configured)
     return (_CHECKOUT if _in_checkout() else Path.cwd()) / "reports"
