@@ -263,3 +263,11 @@ def test_version() -> None:
     )
     assert result.returncode == 0, result
     assert re.fullmatch(r"elsercheck \d+\.\d+\.\d+\S*\n", result.stdout), result.stdout
+
+
+def test_embedded_gate_waits_for_allocation_as_long_as_its_timing_needs() -> None:
+    from elsercheck.cli import embedded_allocation_wait
+    from elsercheck.reference.timing import PRESETS
+
+    assert embedded_allocation_wait(PRESETS["fast"]) == 20.0
+    assert embedded_allocation_wait(PRESETS["realistic"]) == 3 * (60 + 15 + 5)
