@@ -87,9 +87,13 @@ COMPARISONS: list[Comparison] = [
         },
         limits=(
             "The open loop. Each arrival is a timer sleep for its Poisson gap and a new greenlet "
-            "in the user's pool (so that arrivals never wait for answers), then the request with "
-            "catch_response, the result check (which parses the JSON answer) and an exact "
-            "sample row; the bare user sends its next request inline, without a timer. A "
+            "(so that arrivals never wait for answers), then the request with catch_response, "
+            "the result check (the JSON answer parsed with orjson) and an exact sample row; the "
+            "bare user sends its next request inline, without a timer. A py-spy profile showed "
+            "a gevent Pool's bookkeeping at ~8 % of the CPU (replaced by a counter) and the "
+            "stdlib json at several % (replaced by orjson); what remains is gevent's timer and "
+            "spawn per arrival and locust's request path. The bare peer's figure varies by up "
+            "to 2× between runs on this machine, so read the min–max. A "
             "closed-loop variant of the same InferenceUser (request inline, no timer; a manual "
             "experiment, not part of make bench) reached about 0.8 of bare locust: most of the "
             "gap is the price of open-loop arrivals, which the scaling expectations need. Ways "
