@@ -14,10 +14,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .paths import reports_dir
 from .target import Target, TargetError
+
+if TYPE_CHECKING:  # the load runner is imported only by the commands that use it
+    from .load.runner import LoadOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -414,17 +418,17 @@ LOAD_LENGTH_WITHOUT_DURATION_S = 2 * 3600
 def cmd_load(args: argparse.Namespace) -> int:
     from .run_id import new_run_id
 
-    _load_options(args)  # fail fast, before starting anything
+    options = _load_options(args)  # fail fast, before starting anything
     run_id = new_run_id()
     with _target_or_embedded(args) as (target, _):
-        return _load(args, target, run_id)
+        return _load(args, target, run_id, options)
 
 
 def _embedded(args: argparse.Namespace) -> bool:
     return not (args.url or os.environ.get("ELASTICSEARCH_URL"))
 
 
-def _load_options(args: argparse.Namespace):  # -> LoadOptions
+def _load_options(args: argparse.Namespace) -> LoadOptions:
     from .load.plans import ScalerTiming, build_plan
     from .load.runner import LoadOptions
 
@@ -464,11 +468,16 @@ def _load_options(args: argparse.Namespace):  # -> LoadOptions
     )  # fmt: skip
 
 
-def _load(args: argparse.Namespace, target: Target, run_id: str, summary: bool = True) -> int:
+def _load(
+    args: argparse.Namespace,
+    target: Target,
+    run_id: str,
+    options: LoadOptions,
+    summary: bool = True,
+) -> int:
     from .load.runner import run_load
     from .smoke import check_reachable
 
-    options = _load_options(args)
     with target.client(timeout=30, retry=True) as client:
         check_reachable(client, target, require_product=False)
     run_dir = args.load_report_dir or reports_dir() / "load" / run_id
@@ -528,7 +537,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .run_id import new_run_id
 
-    _load_options(args)  # fail fast on load options (and settle the timing profile)
+    options = _load_options(args)  # fail fast on load options (and settle the timing profile)
     run_id = new_run_id()
     print(f"elsercheck run {run_id}")
     with _target_or_embedded(args) as (target, zero_wait):
@@ -539,7 +548,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if gate == EXIT_USAGE:
             return gate
         run_dir = args.load_report_dir or reports_dir() / "load" / run_id
-        load = _load(args, target, run_id, summary=False)  # the report prints it
+        load = _load(args, target, run_id, options, summary=False)  # the report prints it
     report = _report(run_dir)
     from .report.index import write_index
 
