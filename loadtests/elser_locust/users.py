@@ -20,7 +20,7 @@ import requests
 from locust import User, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from .connection import auth_headers, control_session, ssl_context_factory
+from .connection import auth_headers, ssl_context_factory
 from .endpoints import Endpoints
 
 _ids = itertools.count()
@@ -178,7 +178,6 @@ class EndpointLifecycleUser(User):
         self.endpoints: Endpoints = session.lifecycle_endpoints
         self.slots = session.lifecycle_slots
         self.rng = random.Random(self.settings.seed * 31 + next(_ids))
-        self.http = control_session(self.settings.insecure)
 
     @task
     def lifecycle(self) -> None:
@@ -211,7 +210,8 @@ class EndpointLifecycleUser(User):
         if stats:
             url = self.endpoints.url(f"/_inference/sparse_embedding/{inference_id}")
             self._timed(
-                "infer once", lambda: self.http.post(url, json={"input": "hello"}, timeout=60)
+                "infer once",
+                lambda: self.endpoints.session.post(url, json={"input": "hello"}, timeout=60),
             )
 
     def _timed(self, name: str, call: Any) -> Any:
@@ -221,19 +221,16 @@ class EndpointLifecycleUser(User):
         except requests.RequestException as exc:
             self._fire(name, started, exc)
             return None
-        status = getattr(result, "status_code", 200 if result else 0)
-        error = (
-            None if result and (status == 200 or status is True) else RuntimeError(f"HTTP {status}")
-        )
+        # A response, or Endpoints.delete's True/False.
+        status = result.status_code if isinstance(result, requests.Response) else 200 * bool(result)
+        error = None if status == 200 else RuntimeError(f"HTTP {status}" if status else "failed")
         self._fire(name, started, error, status=status)
         return result
 
     def _fire(
         self, name: str, started: float, error: Exception | None, status: int | None = None
     ) -> None:
-        context = (
-            {"status": status} if isinstance(status, int) and not isinstance(status, bool) else {}
-        )
+        context = {} if status is None else {"status": status}
         self.environment.events.request.fire(
             request_type="LIFECYCLE",
             name=name,
