@@ -149,6 +149,9 @@ def _describe(response: httpx.Response) -> str:
 
 
 # -- endpoints the suite creates ------------------------------------------------------------------
+CLEANUP_ATTEMPTS = 10  # ~5 s for a lost answer or a deployment still starting
+
+
 @dataclass
 class EndpointTracker:
     """Creates endpoints under the run prefix, bounds how many live at once, deletes them all.
@@ -230,17 +233,23 @@ class EndpointTracker:
     def cleanup(self) -> list[str]:
         """Delete everything still tracked; return the ids that could not be deleted."""
         failed = []
+        if self.client.is_closed:  # already cleaned up when the session's client closed
+            return sorted(self.created)
         for inference_id in list(self.created):
-            # Deleting is idempotent: a lost answer is worth asking again (our own cleanup,
-            # not a contract check).
-            for attempt in range(3):
+            # Our own cleanup, not a contract check: deleting is idempotent, so a lost answer is
+            # worth asking again, and a deployment that is (re)starting answers 409 for a moment.
+            for attempt in range(CLEANUP_ATTEMPTS):
+                last = attempt == CLEANUP_ATTEMPTS - 1
                 try:
-                    if self.delete(inference_id).status_code not in (200, 404):
-                        failed.append(inference_id)
-                    break
+                    status = self.delete(inference_id).status_code
                 except httpx.HTTPError:
-                    if attempt == 2:
-                        failed.append(inference_id)
+                    status = None
+                if status in (200, 404):
+                    break
+                if last or status not in (None, 409):
+                    failed.append(inference_id)
+                    break
+                time.sleep(0.5)
         if self.leftovers_file is not None and failed:
             existing = []
             if self.leftovers_file.exists():

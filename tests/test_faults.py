@@ -16,7 +16,12 @@ import pytest
 from elsercheck.cli import main
 from elsercheck.gate import run_gate
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.faults import CATALOGUE, PROXY_PAGES
+from elsercheck.reference.faults import (
+    CATALOGUE,
+    PROXY_PAGES,
+    RESTART_AFTER_REQUESTS,
+    RESTART_DOWN_SECONDS,
+)
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from elsercheck.retry import RETRY_STATUSES, retrying
@@ -247,6 +252,48 @@ def test_gate_under_dropped_connections_reports_and_leaves_nothing(
     assert result.summary.counts["passed"] > 30 and not result.summary.leftovers
     for case in result.summary.failures:
         assert "RemoteProtocolError" in case.message or "peer closed" in case.message, case
+    _after_gate(serve, before)
+
+
+def test_server_restart_loses_answers_then_reloads_deployments() -> None:
+    # A model load slow enough to watch the deployment come back after the restart.
+    timing = PRESETS["fast"].with_overrides(deployment_start_seconds=3.0)
+    config = ServerConfig(password=PASSWORD, timing=timing, faults={"server-restart"})
+    with EmbeddedServer(config) as serve, _client(serve) as c:
+        assert c.put("/_inference/sparse_embedding/kept", json=elser_body()).status_code == 200
+        lost = 0
+        for _ in range(RESTART_AFTER_REQUESTS):
+            try:
+                c.get("/")
+            except httpx.RemoteProtocolError:
+                lost += 1
+        assert lost >= 1  # the restart began within these requests
+        time.sleep(RESTART_DOWN_SECONDS)
+        # Stored endpoints persist; the deployment reloads from zero allocations.
+        assert _patient(lambda: c.get("/_inference/kept")).status_code == 200
+        stats = c.get("/_ml/trained_models/kept/_stats").json()["trained_model_stats"][0]
+        assert stats["deployment_stats"]["state"] == "starting"
+        assert stats["deployment_stats"]["allocation_status"]["allocation_count"] == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            stats = c.get("/_ml/trained_models/kept/_stats").json()["trained_model_stats"][0]
+            if stats["deployment_stats"]["allocation_status"]["allocation_count"] == 1:
+                break
+            time.sleep(0.1)
+        assert stats["deployment_stats"]["state"] == "started"
+        answer = c.post("/_inference/sparse_embedding/kept", json={"input": "back"})
+        assert answer.status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("serve", ["server-restart"], indirect=True)
+def test_gate_through_a_server_restart_reports_and_leaves_nothing(
+    serve: EmbeddedServer, tmp_path: Path
+) -> None:
+    before = _create_pre_existing(serve)
+    result = _gate(serve, tmp_path)
+    assert result.exit_code in (0, 1)
+    assert result.summary.counts["passed"] > 30 and not result.summary.leftovers
     _after_gate(serve, before)
 
 

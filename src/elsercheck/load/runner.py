@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from ..gate import child_environment
 from ..paths import resource_dir
 from ..run_id import endpoint_prefix
@@ -273,13 +275,23 @@ def sweep(target: Target, run_id: str) -> list[str]:
             ids = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
             failed = []
             for inference_id in ids:
-                if inference_id.startswith(prefix):
-                    answer = client.delete(f"/_inference/{inference_id}", params={"force": "true"})
-                    if answer.status_code not in (200, 404):
-                        failed.append(inference_id)
+                if inference_id.startswith(prefix) and not _delete(client, inference_id):
+                    failed.append(inference_id)
             return failed
     except Exception:  # the sweep is a backstop; an unreachable target is reported elsewhere
         return []
+
+
+def _delete(client: httpx.Client, inference_id: str, attempts: int = 10) -> bool:
+    """Delete one endpoint; a deployment still (re)starting answers 409 for a moment."""
+    for _ in range(attempts):
+        status = client.delete(f"/_inference/{inference_id}", params={"force": "true"}).status_code
+        if status in (200, 404):
+            return True
+        if status != 409:
+            return False
+        time.sleep(0.5)
+    return False
 
 
 class _Progress:

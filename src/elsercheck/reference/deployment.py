@@ -122,6 +122,27 @@ class Deployment:
         if count > 0:
             self.started.set()
 
+    def restart(self) -> None:
+        """The node restarted: allocations gone, the model loads again, counters start at zero.
+
+        Queued requests fail as on a deployment with no allocation; requests being served go
+        back to the queue (as when an allocation retires) and are served after the reload or
+        time out.
+        """
+        self.booted = False
+        self.state = "starting"
+        self.started.set()  # PUTs waiting for the old start return; new waiters wait anew
+        self.started = asyncio.Event()
+        self.routed_since = None
+        self.counters = Counters()
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.cancel()
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(self.unavailable(triggered_scale_up=False))
+
     async def stop(self) -> None:
         self.state = "stopping"
         self.started.set()  # wake PUTs waiting for the start: they see "stopping"

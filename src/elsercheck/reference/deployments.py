@@ -124,6 +124,18 @@ class Deployments:
         deployment.booted = True
         self._plan(deployment, startup=True)
 
+    def restart_all(self) -> None:
+        """A node restart (fault ``server-restart``): every deployment reloads its model and
+        places its allocations again; stored endpoints and targets stay, as in cluster state."""
+        for deployment_id, deployment in self.items.items():
+            task = self._tasks.pop(deployment_id, None)
+            if task is not None:
+                task.cancel()
+            deployment.restart()
+            self._assigned[deployment_id] = 0
+            download = self._download(deployment.model_id)
+            self._tasks[deployment_id] = asyncio.create_task(self._boot(deployment, download))
+
     async def wait_started(self, deployment: Deployment, timeout: float | None) -> None:
         """Wait for ≥1 allocation (``wait_for: started``); 408 as Elasticsearch on expiry."""
         if self.stalled:  # fault slow-deployment-start: answer 408 soon rather than after 30 s

@@ -33,6 +33,7 @@ SEED = 5
 LATENCY_SHARE, LATENCY_SECONDS = 0.10, (0.5, 1.5)
 PROXY_5XX_SHARE = 0.10
 DROP_SHARE = 0.05
+RESTART_AFTER_REQUESTS, RESTART_DOWN_SECONDS = 150, 1.0
 # Faults checked deep in the server (``NAME in state.faults``), one spot each.
 SLOW_DEPLOYMENT_START = "slow-deployment-start"  # state.ServerState (Deployments.stalled)
 STALLED_PUT_WAIT_SECONDS = 1.0  # how long a PUT waits for a deployment that never starts
@@ -50,6 +51,8 @@ PROXY_PAGES = {
 class FaultContext:
     state: ServerState
     rng: random.Random
+    requests: int = 0  # seen by the server-restart fault
+    down_until: float = 0.0  # loop time until which a restarting server answers nothing
 
 
 # Returns a response to answer instead of the server, or None to carry on.
@@ -101,6 +104,17 @@ async def _proxy_5xx(request: Request, ctx: FaultContext) -> Response | None:
     return Response(PROXY_PAGES[status], status_code=status, media_type="text/html")
 
 
+async def _restart(request: Request, ctx: FaultContext) -> Response | None:
+    now = asyncio.get_running_loop().time()
+    ctx.requests += 1
+    if ctx.requests == RESTART_AFTER_REQUESTS:
+        ctx.down_until = now + RESTART_DOWN_SECONDS
+        ctx.state.deployments.restart_all()
+    if now < ctx.down_until:
+        return DroppedAnswer()  # the process is gone: nothing answers
+    return None
+
+
 def _drop_answer(request: Request, response: Response, ctx: FaultContext) -> Response:
     if request.url.path.startswith("/_security") or ctx.rng.random() >= DROP_SHARE:
         return response
@@ -121,6 +135,11 @@ CATALOGUE: dict[str, Fault] = {
               f"{DROP_SHARE:.0%} of answers (not /_security) are lost: the connection closes "
               "after the request was processed",
               after=_drop_answer),
+        Fault("server-restart",
+              f"after {RESTART_AFTER_REQUESTS} requests the server restarts once: "
+              f"{RESTART_DOWN_SECONDS:g} s of lost answers, then every deployment reloads "
+              "(starting, 0 allocations) while stored endpoints persist",
+              before=_restart),
         Fault(SLOW_DEPLOYMENT_START,
               "deployments never finish starting: PUT answers 408 and the endpoint stays stored",
               site="state.ServerState"),
