@@ -27,6 +27,7 @@ from elsercheck.load import rundir
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
+from elsercheck.target import without_userinfo
 
 from .connection import control_session
 from .endpoints import Endpoints
@@ -257,13 +258,10 @@ def _now_iso() -> str:
 
 
 def _without_credentials(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    try:
+        return without_userinfo(url)
+    except ValueError:
+        return ""  # a URL locust could not have used either
 
 
 def _target_version(endpoints: Endpoints) -> str | None:

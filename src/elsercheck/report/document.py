@@ -17,9 +17,9 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from .. import __version__
+from ..target import without_userinfo
 from .compare import Row
 from .metrics import PCT
 
@@ -49,13 +49,7 @@ def redact(value: Any) -> Any:
 
 def _strip_userinfo(url: str) -> str:
     try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return without_userinfo(url)
     except ValueError:
         return REDACTED
 
