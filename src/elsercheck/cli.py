@@ -283,7 +283,7 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
 
 def _defects(names: list[str]) -> list[str]:
     """The named defects in catalogue order; unknown names are a usage error."""
-    from .reference.defects import CATALOGUE, check_names
+    from .reference.breakage.defects import CATALOGUE, check_names
 
     try:
         check_names(names)
@@ -293,7 +293,7 @@ def _defects(names: list[str]) -> list[str]:
 
 
 def _list_defects() -> int:
-    from .reference.defects import CATALOGUE
+    from .reference.breakage.defects import CATALOGUE
 
     for defect in CATALOGUE.values():
         print(f"{defect.name:<27} {defect.family:<15} {defect.description}")
@@ -302,7 +302,7 @@ def _list_defects() -> int:
 
 def _faults(names: list[str]) -> frozenset[str]:
     """The named faults; unknown names are a usage error."""
-    from .reference.faults import check_names
+    from .reference.breakage.faults import check_names
 
     try:
         check_names(names)
@@ -312,7 +312,7 @@ def _faults(names: list[str]) -> frozenset[str]:
 
 
 def _list_faults() -> int:
-    from .reference.faults import CATALOGUE
+    from .reference.breakage.faults import CATALOGUE
 
     for fault in CATALOGUE.values():
         print(f"{fault.name:<24} {fault.description}")
@@ -519,7 +519,7 @@ def embedded_allocation_wait(timing) -> float:  # timing: reference.timing.Timin
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from .reference.defects import CATALOGUE
+    from .reference.breakage.defects import CATALOGUE
     from .selftest import HEADER, run_selftest
 
     defects = _defects(args.defect) if args.defect else list(CATALOGUE)
