@@ -1,4 +1,5 @@
-"""elsercheck's own locust options (``locust -f loadtests/locustfile.py --help`` lists them).
+"""elsercheck's own locust options, from the table in ``elsercheck.load.options`` (the one
+``elsercheck load`` is built from too), and the settings of one locust process made of them.
 
 Credentials never travel as options (they would show in the web UI and in process lists): they
 come from ``ELASTICSEARCH_API_KEY`` or ``ELASTICSEARCH_USERNAME``/``ELASTICSEARCH_PASSWORD``,

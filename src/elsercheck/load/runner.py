@@ -2,7 +2,7 @@
 
 Locust runs in child processes (the same command users can type; it is printed), one local
 process or a master and N workers. Credentials travel in the children's environment, never on
-a command line. The run is bounded three times: the shape ends itself, ``--stop-after`` cuts it,
+a command line. The run is bounded three times: the shape ends itself, ``--duration`` cuts it,
 and this process kills what is still running after a grace period. Afterwards it deletes any
 endpoint that still carries the run prefix (only this run's, by construction).
 """
