@@ -76,8 +76,10 @@ class Settings:
         }
 
 
-def settings_from(options: argparse.Namespace) -> Settings:
+def settings_from(options: argparse.Namespace | None) -> Settings:
     """Validate and complete the options; generates the run id once (workers get the master's)."""
+    if options is None:  # locust parses its options before any event this is called from
+        raise ValueError("locust has not parsed its options yet")
     if not options.run_id:
         options.run_id = new_run_id()  # parsed_options travel to workers with each spawn
     values = table.values_from(options)

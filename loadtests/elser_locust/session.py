@@ -76,6 +76,8 @@ class LoadSession:
 
     def _load_now(self) -> tuple[int, float]:
         runner = self.environment.runner
+        if runner is None:
+            return 0, 0.0
         counts = getattr(runner, "user_classes_count", {}) or {}
         inference = counts.get("InferenceUser", 0)
         return runner.user_count, inference * self.settings.rate_per_user
@@ -107,7 +109,8 @@ class LoadSession:
             )
             log.error("elsercheck: %s", self.failure)
             environment.process_exit_code = EXIT_UNUSABLE
-            gevent.spawn_later(0.1, environment.runner.quit)
+            if environment.runner is not None:
+                gevent.spawn_later(0.1, environment.runner.quit)
             return
         self.origin = time.time()
         if environment.shape_class is not None:

@@ -93,7 +93,7 @@ class InferenceUser(FastHttpUser):
         # orjson: the generator's own JSON work is a large share of its CPU per request.
         with self.client.post(
             self.path,
-            data=orjson.dumps(body),
+            data=orjson.dumps(body),  # type: ignore[arg-type]  # bytes are sent as they are
             headers=JSON_HEADERS,
             name=sample.name,
             catch_response=True,

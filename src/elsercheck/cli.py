@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from . import __version__
 from .paths import reports_dir
@@ -355,7 +355,9 @@ def cmd_spec(args: argparse.Namespace) -> int:
     from .spec import build_effective_spec, dump_spec
 
     output: Path | None = args.output
-    fmt = args.format or ("yaml" if output and output.suffix in (".yaml", ".yml") else "json")
+    fmt: Literal["json", "yaml"] = args.format or (
+        "yaml" if output and output.suffix in (".yaml", ".yml") else "json"
+    )
     text = dump_spec(build_effective_spec(), fmt)
     if output is None:
         sys.stdout.write(text)

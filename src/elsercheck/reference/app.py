@@ -134,8 +134,8 @@ class ReferenceServer:
             )
         except Exception:  # a server bug: answer like ES would, and log it
             log.exception("unexpected error serving %s %s", method, uri)
-            error = EsError("exception", "internal server error", 500)
-            return _response(render(error.body(), pretty), 500, [], media_type)
+            internal = EsError("exception", "internal server error", 500)
+            return _response(render(internal.body(), pretty), 500, [], media_type)
 
     def _warnings(self, call: Call) -> list[tuple[str, str]]:
         if not call.warnings:  # the common case: nothing to format

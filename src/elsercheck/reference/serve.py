@@ -105,7 +105,7 @@ class ThreadedServer:
         self.port = port
         self.tls = tls
         self._server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "error"))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._run, name="elsercheck-server", daemon=True)
         self._error: BaseException | None = None
 
