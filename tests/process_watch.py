@@ -46,7 +46,7 @@ class DescendantWatcher:
     """Polls /proc every ``interval`` s between ``start(pid)`` and ``stop()``; ``children``
     holds each descendant of ``pid`` seen, with its argv and environment after its exec."""
 
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
         self.root = 0
         self.interval = interval
         self.children: dict[int, Child] = {}
