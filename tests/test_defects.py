@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -240,13 +240,12 @@ def test_selftest_subset(
 ) -> None:
     # The password each run's server gets, to look for it in everything the runs wrote.
     passwords: list[str] = []
-    real_token = secrets.token_urlsafe
 
-    def token(nbytes: int | None = None) -> str:
-        passwords.append(real_token(nbytes))
-        return passwords[-1]
+    def config(**settings: Any) -> ServerConfig:
+        passwords.append(settings["password"])
+        return ServerConfig(**settings)
 
-    monkeypatch.setattr("elsercheck.selftest.secrets.token_urlsafe", token)
+    monkeypatch.setattr("elsercheck.selftest.ServerConfig", config)
     chosen = ["missing-product-header", "server-error-on-bad-input", "rejected-put-stored"]
     argv = ["selftest", "--report-dir", str(tmp_path), "--max-examples", "5", "--jobs", "4"]
     for name in chosen:
