@@ -11,7 +11,7 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -38,13 +38,31 @@ class Target:
     insecure: bool = False
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            # Not echoed: a malformed URL may still carry a password.
+            raise TargetError("invalid URL (bad port): expected http(s)://host[:port]") from None
+        if parts.username is not None or parts.password is not None:
+            self._move_userinfo(parts.username, parts.password)
+            parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TargetError(f"invalid URL {self.url!r}: expected http(s)://host[:port]")
         if self.api_key and (self.username or self.password):
             raise TargetError("give either an API key or a username and password, not both")
         if self.ca_certs and not Path(self.ca_certs).is_file():
             raise TargetError(f"CA certificate file not found: {self.ca_certs}")
+
+    def _move_userinfo(self, username: str | None, password: str | None) -> None:
+        """Take ``user:password@`` out of the URL into the credentials, so that no URL passed
+        on, printed or written ever carries a password. Explicit credentials win."""
+        # Frozen dataclass: settle the fields once, here, at construction.
+        set_field = object.__setattr__
+        set_field(self, "url", without_userinfo(self.url))
+        if not (self.api_key or self.username or self.password):
+            set_field(self, "username", unquote(username or "") or None)
+            set_field(self, "password", unquote(password) if password is not None else None)
 
     @classmethod
     def from_options(cls, url: str | None = None, **options: object) -> Target:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -58,6 +59,14 @@ def url_for(host: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
+def shown_password(password: str) -> str:
+    """The password as the banner may show it: never one the operator supplied."""
+    # Only a default or generated password is news to the operator; their own stays unprinted.
+    if password == os.environ.get("ELASTIC_PASSWORD"):
+        return "the password in ELASTIC_PASSWORD"
+    return password
+
+
 def check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         try:
@@ -75,7 +84,7 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     url = url_for(host, port, config.tls)
     print(f"elsercheck reference server (Elasticsearch 9.1 inference API) at {url}")
     if config.security:
-        print(f"  credentials: elastic / {config.password}  (Basic auth)")
+        print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
         print("  API keys: POST /_security/api_key")
     else:
         print("  security: off")
