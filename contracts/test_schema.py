@@ -15,11 +15,11 @@ import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import ignored_auth
 
+from contract_support import EndpointTracker
 from elsercheck.retry import RETRY_STATUSES, requests_session
 from elsercheck.spec import ELSER_OPERATIONS, build_effective_spec
 from elsercheck.target import Target
@@ -117,7 +117,7 @@ def make_safe(case: schemathesis.Case, prefix: str) -> str | None:
 @schema.parametrize()
 @pytest.mark.schema
 def test_operation_honours_schema(
-    case: schemathesis.Case, run_prefix: str, es: httpx.Client, target: Target,
+    case: schemathesis.Case, run_prefix: str, tracker: EndpointTracker, target: Target,
     security_enabled: bool,
 ) -> None:  # fmt: skip
     created = make_safe(case, run_prefix)
@@ -137,9 +137,5 @@ def test_operation_honours_schema(
             transport_kwargs={"session": SESSION},
         )  # fmt: skip
     finally:
-        if (
-            created
-            and case.method.upper() == "PUT"
-            and es.get(f"/_inference/{created}").status_code == 200
-        ):
-            es.delete(f"/_inference/{created}", params={"force": "true"})
+        if created and case.method.upper() == "PUT":
+            tracker.remove(created)

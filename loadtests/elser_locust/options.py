@@ -11,11 +11,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from elsercheck.endpoints import ELSER_V2_X86, endpoint_prefix
 from elsercheck.load.plans import SHAPES, TIMING_PROFILES, Plan, ScalerTiming, build_plan
-from elsercheck.run_id import endpoint_prefix, new_run_id
+from elsercheck.run_id import new_run_id
 
 DEFAULT_MIX = "query=0.5,short=0.2,medium=0.2,long=0.08,xlong=0.02"
-ELSER_X86 = ".elser_model_2_linux-x86_64"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="use this existing endpoint (never modified or deleted); default: create one",
     )
-    add("--model-id", default=ELSER_X86, help=f"ELSER model of the created endpoint ({ELSER_X86})")
+    add(
+        "--model-id",
+        default=ELSER_V2_X86,
+        help=f"ELSER model of the created endpoint ({ELSER_V2_X86})",
+    )
     add("--min-allocations", type=int, default=0, help="adaptive minimum (default 0)")
     add("--max-allocations", type=int, default=4, help="adaptive maximum (default 4)")
     add("--num-threads", type=int, default=1, help="threads per allocation (default 1)")
