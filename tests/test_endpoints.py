@@ -195,6 +195,17 @@ def test_lost_answer_and_lookup_that_cannot_tell_is_tracked(
     assert inference_id in tracked.created  # cleanup must still try to delete it
 
 
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [((200,), True), ((404,), False), ((400,), False), ((LOST, 200), True), ((LOST, 503), None),
+     ((LOST, LOST, LOST), None)],
+)  # fmt: skip
+def test_exists_says_when_it_cannot_tell(answers: tuple[Any, ...], expected: bool | None) -> None:
+    target = FakeTarget()
+    target.script("GET", *answers)
+    assert endpoints.exists(target, PREFIX + "x") is expected
+
+
 def test_refused_put_is_not_tracked_unless_stored_anyway(
     tracked: Endpoints[Answer], target: FakeTarget
 ) -> None:

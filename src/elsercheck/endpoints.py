@@ -120,13 +120,16 @@ STATS_TRANSIENT = frozenset({404, 408, 409, 429})
 
 
 def exists(transport: Transport[Answer], inference_id: str) -> bool | None:
-    """Whether the target has the endpoint; None when it cannot tell (answers lost, 5xx…)."""
+    """Whether the target has the endpoint; None when it cannot tell (answers lost, or a
+    busy or failing target: 408, 429, 5xx). Other answers than 200 mean it has not."""
     for _ in range(LOOKUP_ATTEMPTS):
         try:
             status = transport("GET", f"/_inference/{inference_id}").status_code
         except LostAnswer:
             continue
-        return True if status == 200 else False if status == 404 else None
+        if status in (408, 429) or status >= 500:
+            return None
+        return status == 200
     return None
 
 
