@@ -15,11 +15,11 @@ import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import ignored_auth
 
+from contract_support import EndpointTracker
 from elsercheck.retry import RETRY_STATUSES, requests_session
 from elsercheck.spec import ELSER_OPERATIONS, build_effective_spec
 from elsercheck.target import Target
@@ -160,7 +160,7 @@ def _target_access(target: Target) -> None:
 @schema.parametrize()
 @pytest.mark.schema
 def test_operation_honours_schema(
-    case: schemathesis.Case, run_prefix: str, es: httpx.Client, security_enabled: bool
+    case: schemathesis.Case, run_prefix: str, tracker: EndpointTracker, security_enabled: bool
 ) -> None:
     created = make_safe(case, run_prefix)
     # Credentials travel as a header only, so ignored_auth can replace them with bad ones.
@@ -175,9 +175,5 @@ def test_operation_honours_schema(
             transport_kwargs={"session": SESSION},
         )  # fmt: skip
     finally:
-        if (
-            created
-            and case.method.upper() == "PUT"
-            and es.get(f"/_inference/{created}").status_code == 200
-        ):
-            es.delete(f"/_inference/{created}", params={"force": "true"})
+        if created and case.method.upper() == "PUT":
+            tracker.remove(created)

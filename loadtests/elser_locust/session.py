@@ -135,7 +135,7 @@ class LoadSession:
         settings, endpoints = self.settings, self.endpoints
         assert endpoints is not None
         if settings.create_endpoint:
-            response = endpoints.create(
+            response = endpoints.create_waiting(
                 settings.inference_id, settings.endpoint_body(), settings.allocation_wait
             )
             if response.status_code not in (200, 408):

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from ..endpoints import Endpoints, HttpxTransport, endpoint_prefix
 from ..gate import child_environment
 from ..paths import resource_dir
-from ..run_id import endpoint_prefix
 from ..target import Target
 from . import options as load_options
 from . import rundir
@@ -245,32 +243,11 @@ def _logged_error(log: Path) -> str | None:
 
 def sweep(target: Target, run_id: str) -> list[str]:
     """Delete endpoints that still carry this run's prefix; the ids that would not go."""
-    prefix = endpoint_prefix(run_id)
     try:
         with target.client(timeout=60, retry=True) as client:
-            listing = client.get("/_inference/_all")
-            if listing.status_code != 200:
-                return []
-            ids = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
-            failed = []
-            for inference_id in ids:
-                if inference_id.startswith(prefix) and not _delete(client, inference_id):
-                    failed.append(inference_id)
-            return failed
+            return Endpoints(HttpxTransport(client), endpoint_prefix(run_id)).cleanup(sweep=True)
     except Exception:  # the sweep is a backstop; an unreachable target is reported elsewhere
         return []
-
-
-def _delete(client: httpx.Client, inference_id: str, attempts: int = 10) -> bool:
-    """Delete one endpoint; a deployment still (re)starting answers 409 for a moment."""
-    for _ in range(attempts):
-        status = client.delete(f"/_inference/{inference_id}", params={"force": "true"}).status_code
-        if status in (200, 404):
-            return True
-        if status != 409:
-            return False
-        time.sleep(0.5)
-    return False
 
 
 class _Progress:
