@@ -56,7 +56,7 @@ def _add_timing_options(parser: argparse.ArgumentParser, default: str | None) ->
 
 
 def _timing(args: argparse.Namespace):  # -> Timing
-    from .reference.timing import preset
+    from .reference.timing import preset, setting_problem
 
     overrides = {
         key.removeprefix("timing_"): value
@@ -64,8 +64,9 @@ def _timing(args: argparse.Namespace):  # -> Timing
         if key.startswith("timing_") and value is not None
     }
     for name, value in overrides.items():
-        if value < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+        problem = setting_problem(name, value)  # e.g. inf or nan, which float() accepts
+        if problem:
+            raise UsageError(f"--{name.replace('_', '-')} {problem}")
     return preset(args.timing).with_overrides(**overrides)
 
 
