@@ -2,8 +2,8 @@
 
 Exit codes: 0 ok; 1 a load expectation failed, the load run exited non-zero or the gate is not
 conformant; 2 usage error (RUN_DIR missing, not a load run or its files unreadable, unknown
-baseline, bad option);
-3 a performance regression beyond its threshold against the baseline. 1 outranks 3.
+baseline, bad option); 3 a performance regression beyond its threshold against the baseline.
+1 outranks 3.
 """
 
 from __future__ import annotations
