@@ -25,10 +25,11 @@ from pathlib import Path
 
 import httpx
 
+from elsercheck.endpoints import elser_body
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-ELSER_MODEL = ".elser_model_2_linux-x86_64"
 
 # Cores: the server under test on SERVER_CORE, whatever drives it on CLIENT_CORE.
 SERVER_CORE = 0
@@ -284,14 +285,7 @@ def create_endpoint(
     server: Server, inference_id: str, allocations: int = 1, threads: int = 1
 ) -> None:
     """A fixed-allocation ELSER endpoint (no adaptive scaling: nothing moves under load)."""
-    body = {
-        "service": "elasticsearch",
-        "service_settings": {
-            "model_id": ELSER_MODEL,
-            "num_allocations": allocations,
-            "num_threads": threads,
-        },
-    }
+    body = elser_body(num_allocations=allocations, num_threads=threads)
     with server.client(timeout=60) as client:
         answer = client.put(f"/_inference/sparse_embedding/{inference_id}", json=body)
         if answer.status_code != 200:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from elsercheck.endpoints import elser_body  # noqa: F401 (the tests take it from here)
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
@@ -48,17 +49,6 @@ def unique_id(request: pytest.FixtureRequest) -> str:
     name = request.node.name.lower()
     cleaned = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
     return f"t-{cleaned[:60]}-{abs(hash(request.node.nodeid)) % 10**6}"
-
-
-def elser_body(**service_settings: object) -> dict[str, object]:
-    """A valid ELSER PUT body; keyword arguments replace service settings."""
-    settings: dict[str, object] = {
-        "model_id": ".elser_model_2_linux-x86_64",
-        "num_allocations": 1,
-        "num_threads": 1,
-    }
-    settings.update(service_settings)
-    return {"service": "elasticsearch", "service_settings": settings}
 
 
 def assert_error(response: httpx.Response, status: int, type_: str, reason: str | None) -> None:

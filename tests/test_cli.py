@@ -20,6 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from elsercheck.reference.config import DEFAULT_PASSWORD
+
+from . import process_watch
+from .process_watch import DescendantWatcher
+from .secret_scan import assert_no_secret
+
 BIN = Path(sys.executable).parent
 CONSOLE_SCRIPT = str(BIN / "elsercheck")
 MODULE = [sys.executable, "-m", "elsercheck"]
@@ -94,13 +100,15 @@ class Served:
 
 
 @contextmanager
-def serve(*args: str, command: list[str] | None = None) -> Iterator[Served]:
+def serve(
+    *args: str, command: list[str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[Served]:
     process = subprocess.Popen(
         [*(command or [CONSOLE_SCRIPT]), "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=env or _env(),
     )
     served = Served(process)
     threading.Thread(target=served.pump, daemon=True).start()
@@ -117,12 +125,43 @@ def serve(*args: str, command: list[str] | None = None) -> Iterator[Served]:
 
 
 def run_cli(
-    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CONSOLE_SCRIPT, *args], capture_output=True, text=True, timeout=timeout,
+    *args: str, timeout: float = 60.0, env: dict[str, str] | None = None,
+    watch: DescendantWatcher | None = None,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """The CLI as a subprocess; ``watch`` (not started yet) follows its children."""
+    with subprocess.Popen(
+        [CONSOLE_SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**_env(), **(env or {})},
-    )  # fmt: skip
+    ) as process:  # fmt: skip
+        if watch is not None:
+            watch.start(process.pid)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        finally:
+            if watch is not None:
+                watch.stop()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _no_secret_written_or_on_argv(
+    watch: DescendantWatcher, reports: Path, result: subprocess.CompletedProcess[str]
+) -> None:
+    """The embedded server's generated password reached the gate's pytest and locust through
+    their environment only: not their argv, not a file under ``reports``, not the output."""
+    passwords = {c.env["ELASTICSEARCH_PASSWORD"] for c in watch.children.values()
+                 if "ELASTICSEARCH_PASSWORD" in c.env}  # fmt: skip
+    assert len(passwords) == 1, f"children seen: {[c.argv[:4] for c in watch.children.values()]}"
+    roles = {"pytest": False, "locust": False}
+    for child in watch.children.values():
+        for role in roles:
+            roles[role] |= role in " ".join(child.argv[:3])
+    assert all(roles.values()), roles  # both kinds of children were seen
+    texts = {f"argv of {c.pid}": "\0".join(c.argv) for c in watch.children.values()}
+    texts |= {"stdout": result.stdout, "stderr": result.stderr}
+    assert_no_secret(passwords.pop(), username="elastic", paths=[reports], texts=texts)
 
 
 def assert_no_traceback(text: str) -> None:
@@ -140,7 +179,10 @@ def test_serve_answers_and_stops_cleanly(sig: signal.Signals, command: list[str]
     # Port 0: the server binds a free port itself and its banner names it.
     with serve("--port", "0", "--timing", "fast", command=command) as served:
         assert re.fullmatch(r"http://127\.0\.0\.1:[1-9]\d*", served.url), served.url
-        assert f"credentials: elastic / {PASSWORD}" in "\n".join(served.banner)
+        # The operator's own password (ELASTIC_PASSWORD) is never printed.
+        banner = "\n".join(served.banner)
+        assert "credentials: elastic / the password in ELASTIC_PASSWORD" in banner
+        assert_no_secret(PASSWORD, username="elastic", texts={"banner": banner})
         response = httpx.get(served.url + "/", auth=("elastic", PASSWORD), timeout=10)
         assert response.status_code == 200
         assert response.headers["x-elastic-product"] == "Elasticsearch"
@@ -157,6 +199,14 @@ def test_serve_answers_and_stops_cleanly(sig: signal.Signals, command: list[str]
         assert code == 0, f"exit code {code} after {sig.name}; stderr: {stderr!r}"
         assert_no_traceback(stderr)
         assert "stopped" in served.rest_of_stdout()
+
+
+def test_serve_prints_the_password_it_chose_itself() -> None:
+    env = {k: v for k, v in _env().items() if k != "ELASTIC_PASSWORD"}
+    with serve("--port", "0", "--timing", "fast", env=env) as served:
+        assert f"credentials: elastic / {DEFAULT_PASSWORD}" in "\n".join(served.banner)
+        response = httpx.get(served.url + "/", auth=("elastic", DEFAULT_PASSWORD), timeout=10)
+        assert response.status_code == 200
 
 
 def test_serve_tls_is_verifiable_with_written_ca(tmp_path: Path) -> None:
@@ -248,8 +298,11 @@ def test_serve_bad_options_exit_2(args: list[str], message: str) -> None:
 def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
     # Its own reports root: no history from other runs on this machine to compare with.
     reports = tmp_path / "reports"
-    result = run_cli("run", timeout=240, env={"ELSERCHECK_REPORTS": str(reports)})
+    watch = DescendantWatcher() if process_watch.available() else None
+    result = run_cli("run", timeout=240, env={"ELSERCHECK_REPORTS": str(reports)}, watch=watch)
     assert result.returncode == 0, result.stdout + result.stderr
+    if watch is not None:  # the password the run generated, learnt from its children
+        _no_secret_written_or_on_argv(watch, reports, result)
     assert "PASSED" in result.stdout
     assert "FAILED" not in result.stdout
     assert_no_traceback(result.stderr)

@@ -5,21 +5,25 @@ catches."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from elsercheck.cli import main
+from elsercheck.reference.breakage.defects import CATALOGUE, FAMILIES
+from elsercheck.reference.breakage.faults import CATALOGUE as FAULTS
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.defects import CATALOGUE, FAMILIES
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from tests.conftest import elser_body
+from tests.secret_scan import assert_no_secret
 
 PASSWORD = "defect-test"
 Check = Callable[[httpx.Client, EmbeddedServer], None]
@@ -35,6 +39,31 @@ def test_catalogue_is_large_unique_and_known() -> None:
         # Either a hook at dispatch, or a named check deep in the server: never both, never none.
         hooked = defect.before is not None or defect.after is not None
         assert hooked == (defect.site == "app.dispatch"), defect.name
+
+
+def _resolve(site: str) -> object:
+    """``api.inference.put_endpoint`` → the object, importing the longest module prefix."""
+    parts = site.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(
+                "elsercheck.reference." + ".".join(parts[:cut])
+            )
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            target = getattr(target, name)
+        return target
+    raise AssertionError(f"no module for site {site!r}")
+
+
+def test_every_deep_site_names_code_that_exists() -> None:
+    """A defect or fault checked deep in the server names its place; a move must not strand it."""
+    deep = [d.site for d in CATALOGUE.values() if d.site != "app.dispatch"]
+    deep += [f.site for f in FAULTS.values() if f.site != "app.dispatch"]
+    assert len(deep) >= 6
+    for site in deep:
+        assert _resolve(site) is not None, site
 
 
 def test_unknown_defect_is_a_config_error() -> None:
@@ -233,13 +262,24 @@ def test_no_defect_no_hooks(clean: EmbeddedServer) -> None:
 
 
 @pytest.mark.slow
-def test_selftest_subset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_selftest_subset(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The password each run's server gets, to look for it in everything the runs wrote.
+    passwords: list[str] = []
+
+    def config(**settings: Any) -> ServerConfig:
+        passwords.append(settings["password"])
+        return ServerConfig(**settings)
+
+    monkeypatch.setattr("elsercheck.selftest.ServerConfig", config)
     chosen = ["missing-product-header", "server-error-on-bad-input", "rejected-put-stored"]
     argv = ["selftest", "--report-dir", str(tmp_path), "--max-examples", "5", "--jobs", "4"]
     for name in chosen:
         argv += ["--defect", name]
     assert main(argv) == 0
-    out = capsys.readouterr().out
+    captured = capfd.readouterr()  # also the gates' children's output
+    out = captured.out
     assert out.strip().splitlines()[-1].startswith("selftest PASS")
     data = json.loads((tmp_path / "selftest.json").read_text())
     assert data["ok"] is True and data["clean"]["exit_code"] == 0
@@ -249,3 +289,8 @@ def test_selftest_subset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert any("test_cluster_info" in t for t in data["defects"][0]["tests"])
     page = (tmp_path / "selftest.html").read_text()
     assert "selftest PASS" in page and all(name in page for name in chosen)
+    # Under defects too, no password reaches a report, junit.xml or the output.
+    assert len(passwords) == len(chosen) + 1
+    for password in passwords:
+        assert_no_secret(password, username="elastic", paths=[tmp_path],
+                         texts={"stdout": captured.out, "stderr": captured.err})  # fmt: skip

@@ -22,6 +22,7 @@ from elasticsearch import (
 )
 from elasticsearch import ConnectionError as EsConnectionError
 
+from elsercheck.endpoints import fully_allocated
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
@@ -55,10 +56,7 @@ def _wait_fully_allocated(es: Elasticsearch, inference_id: str, seconds: float =
         ]
         assert len(deployments) == 1, stats.body
         status = deployments[0]["allocation_status"]
-        if (
-            status["state"] == "fully_allocated"
-            and status["allocation_count"] == status["target_allocation_count"]
-        ):
+        if fully_allocated(status):
             return deployments[0]
         assert time.monotonic() < deadline, f"not fully allocated in {seconds}s: {status}"
         time.sleep(0.05)

@@ -14,6 +14,7 @@ from elsercheck.report import command
 from elsercheck.report.index import write_index
 
 from .loadrun_fixtures import write_empty_run, write_run
+from .secret_scan import assert_no_secret
 
 SCHEMA = json.loads(
     (Path(command.__file__).parent / "summary.schema.json").read_text(encoding="utf-8")
@@ -222,7 +223,9 @@ def test_bad_threshold_is_a_usage_error(
     assert "--threshold" in capsys.readouterr().err
 
 
-def test_text_is_escaped_and_secrets_stay_out(reports: Path) -> None:
+def test_text_is_escaped_and_secrets_stay_out(
+    reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = write_run(reports / "load" / "r1")
     run = rundir.read_json(run_dir / rundir.RUN_JSON)
     run["target_version"] = "<script>alert(1)</script>"
@@ -240,6 +243,12 @@ def test_text_is_escaped_and_secrets_stay_out(reports: Path) -> None:
     for text in (page, summary):
         assert "hunter2" not in text and "sekrit-key" not in text
     assert "https://es.example:9200" in page
+    # Every file the report wrote, and what it printed, in any encoding of the secrets.
+    written = [run_dir / "report.html", run_dir / "summary.json"]
+    output = capsys.readouterr()
+    texts = {"stdout": output.out, "stderr": output.err}
+    assert_no_secret("hunter2", username="elastic", paths=written, texts=texts)
+    assert_no_secret("sekrit-key", paths=written, texts=texts)
 
 
 def test_write_index_lists_newest_first(reports: Path) -> None:

@@ -45,7 +45,6 @@ class LoadSession:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.settings: Settings = settings_from(environment.parsed_options)
-        self.plan: Plan | None = self.settings.plan()
         self.corpus = Corpus.load(self.settings.corpus or None)
         self.recorder = Recorder(environment)
         self.monitor: AllocationMonitor | None = None
@@ -61,6 +60,11 @@ class LoadSession:
         self.workers = 0
         self._mix = parse_mix(self.settings.mix)
 
+    @property
+    def plan(self) -> Plan:
+        """The stage plan of the current options (the same object the shape follows)."""
+        return self.settings.plan
+
     # -- helpers for users ---------------------------------------------------------------------
     def sampler(self, seed: int) -> Sampler:
         return Sampler(self.corpus, self._mix, batch_share=self.settings.batch_share, seed=seed)
@@ -72,6 +76,8 @@ class LoadSession:
 
     def _load_now(self) -> tuple[int, float]:
         runner = self.environment.runner
+        if runner is None:
+            return 0, 0.0
         counts = getattr(runner, "user_classes_count", {}) or {}
         inference = counts.get("InferenceUser", 0)
         return runner.user_count, inference * self.settings.rate_per_user
@@ -79,7 +85,6 @@ class LoadSession:
     # -- events --------------------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         self.settings = settings_from(environment.parsed_options)  # workers: the master's values
-        self.plan = self.settings.plan()
         self._mix = parse_mix(self.settings.mix)
         self.lifecycle_slots = threading.BoundedSemaphore(self.settings.lifecycle_max_alive)
         session = control_session(self.settings.insecure)
@@ -104,7 +109,8 @@ class LoadSession:
             )
             log.error("elsercheck: %s", self.failure)
             environment.process_exit_code = EXIT_UNUSABLE
-            gevent.spawn_later(0.1, environment.runner.quit)
+            if environment.runner is not None:
+                gevent.spawn_later(0.1, environment.runner.quit)
             return
         self.origin = time.time()
         if environment.shape_class is not None:
@@ -129,7 +135,7 @@ class LoadSession:
         settings, endpoints = self.settings, self.endpoints
         assert endpoints is not None
         if settings.create_endpoint:
-            response = endpoints.create(
+            response = endpoints.create_waiting(
                 settings.inference_id, settings.endpoint_body(), settings.allocation_wait
             )
             if response.status_code not in (200, 408):
@@ -181,7 +187,7 @@ class LoadSession:
     # -- results -------------------------------------------------------------------------------
     def write_results(self) -> int:
         """Write the run files and check the expectations; returns (and sets) the exit code."""
-        if self.written or self.plan is None:
+        if self.written:
             return self.environment.process_exit_code or 0
         self.written = True
         settings = self.settings
@@ -214,7 +220,6 @@ class LoadSession:
 
     def _run_json(self, ended_s: float, code: int) -> dict[str, Any]:
         settings = self.settings
-        assert self.plan is not None
         return {
             "run_id": settings.run_id,
             "started_at": self.started_at,

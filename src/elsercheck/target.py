@@ -12,7 +12,7 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -40,15 +40,28 @@ class Target:
 
     def __post_init__(self) -> None:
         problem = url_problem(self.url)
-        if problem:
+        if problem:  # the URL shown without its user:password@, which may be a secret
             raise TargetError(
                 f"invalid URL {_userinfo_hidden(self.url)!r}: {problem}; "
                 "expected http(s)://host[:port]"
             )
+        parts = urlsplit(self.url)
+        if parts.username is not None or parts.password is not None:
+            self._move_userinfo(parts.username, parts.password)
         if self.api_key and (self.username or self.password):
             raise TargetError("give either an API key or a username and password, not both")
         if self.ca_certs and not Path(self.ca_certs).is_file():
             raise TargetError(f"CA certificate file not found: {self.ca_certs}")
+
+    def _move_userinfo(self, username: str | None, password: str | None) -> None:
+        """Take ``user:password@`` out of the URL into the credentials, so that no URL passed
+        on, printed or written ever carries a password. Explicit credentials win."""
+        # Frozen dataclass: settle the fields once, here, at construction.
+        set_field = object.__setattr__
+        set_field(self, "url", without_userinfo(self.url))
+        if not (self.api_key or self.username or self.password):
+            set_field(self, "username", unquote(username or "") or None)
+            set_field(self, "password", unquote(password) if password is not None else None)
 
     @classmethod
     def from_options(cls, url: str | None = None, **options: object) -> Target:

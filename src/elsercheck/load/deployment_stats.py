@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..endpoints import deployment_entry
+
 NODE_COUNTERS = (
     "number_of_pending_requests",
     "inference_count",
@@ -16,17 +18,6 @@ NODE_COUNTERS = (
     "rejected_execution_count",
     "timeout_count",
 )
-
-
-def deployment_entry(payload: Any, deployment_id: str) -> dict[str, Any] | None:
-    """The ``deployment_stats`` object of ``deployment_id`` in a stats answer, if present."""
-    if not isinstance(payload, dict):
-        return None
-    for entry in payload.get("trained_model_stats") or []:
-        stats = entry.get("deployment_stats") if isinstance(entry, dict) else None
-        if isinstance(stats, dict) and stats.get("deployment_id") == deployment_id:
-            return stats
-    return None
 
 
 def stats_row(payload: Any, deployment_id: str) -> dict[str, Any]:

@@ -160,9 +160,11 @@ def check_scale_up(record: RunRecord) -> list[Expectation]:
         if record.last_s < start + bound and record.last_s < start + stage.duration_s:
             results.append(_cut_short(name, "allocations rise after load rises", start + bound))
             continue
-        seen = _first_after(
-            record.polls, start, lambda row, b=before: int(row["target_allocation_count"] or 0) > b
-        )
+
+        def rose(row: dict[str, Any], before: int = before) -> bool:
+            return int(row["target_allocation_count"] or 0) > before
+
+        seen = _first_after(record.polls, start, rose)
         peak = max(
             (
                 int(r["target_allocation_count"] or 0)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .timing import PRESETS, Timing
 
-VERSION = {
+VERSION: dict[str, Any] = {
     "number": "9.1.5",
     "build_flavor": "default",
     "build_type": "docker",
@@ -47,7 +48,7 @@ class ServerConfig:
     faults: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        from . import defects, faults
+        from .breakage import defects, faults
 
         object.__setattr__(self, "defects", frozenset(self.defects))
         object.__setattr__(self, "faults", frozenset(self.faults))

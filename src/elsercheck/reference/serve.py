@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -15,8 +16,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from .app import ReferenceServer
+from .breakage.faults import ConnectionDropped
 from .config import ServerConfig
-from .faults import ConnectionDropped
 from .tls import TlsFiles, generate
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -58,6 +59,14 @@ def url_for(host: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
+def shown_password(password: str) -> str:
+    """The password as the banner may show it: never one the operator supplied."""
+    # Only a default or generated password is news to the operator; their own stays unprinted.
+    if password == os.environ.get("ELASTIC_PASSWORD"):
+        return "the password in ELASTIC_PASSWORD"
+    return password
+
+
 def bound_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (0: a free port) for uvicorn to listen on.
 
@@ -91,7 +100,7 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     url = url_for(host, port, config.tls)
     print(f"elsercheck reference server (Elasticsearch 9.1 inference API) at {url}")
     if config.security:
-        print(f"  credentials: elastic / {config.password}  (Basic auth)")
+        print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
         print("  API keys: POST /_security/api_key")
     else:
         print("  security: off")
@@ -122,7 +131,7 @@ class ThreadedServer:
         self.port = port
         self.tls = tls
         self._server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "error"))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._run, name="elsercheck-server", daemon=True)
         self._error: BaseException | None = None
 

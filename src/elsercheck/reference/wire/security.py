@@ -232,7 +232,8 @@ class Security:
         return key
 
     def invalidate(self, ids: list[str], name: str | None) -> tuple[list[str], list[str]]:
-        invalidated, previously = [], []
+        invalidated: list[str] = []
+        previously: list[str] = []
         for key in self.api_keys.values():
             if key.id in ids or (name is not None and key.name == name):
                 (previously if key.invalidated else invalidated).append(key.id)
