@@ -420,6 +420,7 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
         args.shape = "cycle" if _embedded(args) else "step"
     if args.load_workers < 0:
         raise UsageError("--workers must not be negative")
+    _timing(args)  # every timing override within its bounds (e.g. a tick above 0), in one line
     try:
         values = values_from(args)
     except OptionError as exc:
