@@ -25,6 +25,7 @@ from .endpoints import (
 )
 from .target import Target, TargetError
 
+UNKNOWN_VERSION = "?"
 SAMPLE_INPUTS = [
     "ELSER expands a passage into weighted terms for semantic search.",
     "How do adaptive allocations scale an inference deployment?",
@@ -97,12 +98,31 @@ def check_reachable(
         raise TargetError(f"{target.url} rejected the credentials (401)")
     if response.status_code != 200:
         raise TargetError(f"{target.url} answered GET / with {response.status_code}")
-    if require_product and response.headers.get("x-elastic-product") != "Elasticsearch":
-        raise TargetError(f"{target.url} is not Elasticsearch (no X-elastic-product header)")
+    product = response.headers.get("x-elastic-product") == "Elasticsearch"
     try:
-        return response.json()
+        info = response.json()
     except ValueError:
         raise TargetError(f"{target.url} answered GET / with a body that is not JSON") from None
+    # Refuse any other JSON service before running anything against it. Elasticsearch's GET /
+    # is an object with version.number (MainResponse.toXContent, modules/rest-root/src/main/
+    # java/org/elasticsearch/rest/root/MainResponse.java) and every answer carries
+    # X-elastic-product (since 7.14). One of the two is enough: a cluster missing the header
+    # still meets the gate, which reports that as a violation.
+    if not isinstance(info, dict) or not (product or version_of(info) != UNKNOWN_VERSION):
+        raise TargetError(
+            f"{target.url} does not look like Elasticsearch: GET / has neither version.number "
+            "nor the X-elastic-product header"
+        )
+    if require_product and not product:
+        raise TargetError(f"{target.url} is not Elasticsearch (no X-elastic-product header)")
+    return info
+
+
+def version_of(info: dict[str, Any]) -> str:
+    """The ``version.number`` of a ``GET /`` answer, :data:`UNKNOWN_VERSION` when it has none."""
+    version = info.get("version")
+    number = version.get("number") if isinstance(version, dict) else None
+    return number if isinstance(number, str) and number else UNKNOWN_VERSION
 
 
 def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
@@ -126,7 +146,7 @@ def run_smoke(
     path = f"/_inference/sparse_embedding/{inference_id}"
     with target.client() as client:
         info = check_reachable(client, target)
-        result = SmokeResult(info.get("version", {}).get("number", "?"), inference_id)
+        result = SmokeResult(version_of(info), inference_id)
         endpoints = Endpoints(HttpxTransport(client), prefix)
 
         def step(name: str, action: Callable[[], str]) -> None:

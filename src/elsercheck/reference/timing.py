@@ -7,7 +7,35 @@ under a minute, for tests and ``make run``. Any field can be overridden by name.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
+
+# Settings a zero would break: why, for the error message. (Every setting must be a finite
+# number >= 0: an infinite download never ends, a NaN tick stops the scaler.)
+NOT_ZERO = {"scaler_tick_seconds": "a zero tick would spin the scaler and the load monitor"}
+FRACTIONS = frozenset({"thread_parallel_fraction"})  # at most 1, or service times turn negative
+
+
+def setting_problem(name: str, value: float) -> str | None:
+    """Why ``value`` cannot be the timing setting ``name`` ("must …"); ``None`` if it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "must be a finite number"
+    if value < 0:
+        return "must not be negative"
+    if value == 0 and name in NOT_ZERO:
+        return f"must be above 0 ({NOT_ZERO[name]})"
+    if value > 1 and name in FRACTIONS:
+        return "must be at most 1 (a fraction)"
+    return None
+
+
+class TimingError(ValueError):
+    """A timing setting out of its bounds; ``name`` is the setting, the message says why."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name} {problem}")
+        self.name = name
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -31,8 +59,15 @@ class Timing:
     inference_timeout_seconds: float = 30.0
     put_timeout_seconds: float = 30.0
 
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            problem = setting_problem(item.name, getattr(self, item.name))
+            if problem:
+                raise TimingError(item.name, problem)
+
     def with_overrides(self, **overrides: float) -> Timing:
-        """A copy with named durations replaced; unknown names raise ``TypeError``."""
+        """A copy with named durations replaced; unknown names raise ``TypeError``, values
+        out of bounds :class:`TimingError`."""
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known
         if unknown:
