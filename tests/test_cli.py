@@ -37,12 +37,6 @@ def _env() -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Served:
     process: subprocess.Popen[str]
@@ -70,16 +64,20 @@ class Served:
         match = re.search(r" at (https?://\S+)$", self.banner[0])
         assert match, self.banner
         self.url = match.group(1)
-        # The banner is printed just before uvicorn binds the port: wait until it listens.
-        port = int(self.url.rsplit(":", 1)[1])
+        # The port is bound before the banner, listened on just after it: wait until it listens.
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
                 assert time.monotonic() < deadline, f"{self.url} never listened"
                 assert self.process.poll() is None, f"serve exited: {self.stderr()}"
                 time.sleep(0.01)
+
+    @property
+    def port(self) -> int:
+        """The port the server bound (``--port 0``: the one the OS gave it), from its banner."""
+        return int(self.url.rsplit(":", 1)[1])
 
     def rest_of_stdout(self) -> list[str]:
         rest = []
@@ -137,9 +135,8 @@ def assert_no_traceback(text: str) -> None:
     ids=["sigterm", "sigint", "sigterm-python-m"],
 )
 def test_serve_answers_and_stops_cleanly(sig: signal.Signals, command: list[str] | None) -> None:
-    port = free_port()
-    with serve("--port", str(port), "--timing", "fast", command=command) as served:
-        assert served.url == f"http://127.0.0.1:{port}"
+    with serve("--port", "0", "--timing", "fast", command=command) as served:
+        assert served.port != 0 and served.url == f"http://127.0.0.1:{served.port}"
         assert f"credentials: elastic / {PASSWORD}" in "\n".join(served.banner)
         response = httpx.get(served.url + "/", auth=("elastic", PASSWORD), timeout=10)
         assert response.status_code == 200
@@ -161,9 +158,9 @@ def test_serve_answers_and_stops_cleanly(sig: signal.Signals, command: list[str]
 
 def test_serve_tls_is_verifiable_with_written_ca(tmp_path: Path) -> None:
     tls_dir = tmp_path / "tls"
-    port = free_port()
-    with serve("--port", str(port), "--timing", "fast", "--tls", "--tls-dir", str(tls_dir)) as s:
-        assert s.url == f"https://127.0.0.1:{port}"
+    with serve("--port", "0", "--timing", "fast", "--tls", "--tls-dir", str(tls_dir)) as s:
+        port = s.port
+        assert port != 0 and s.url == f"https://127.0.0.1:{port}"
         ca = tls_dir / "ca.crt"
         assert f"CA certificate: {ca}" in "\n".join(s.banner)
         assert ca.is_file()
@@ -181,7 +178,7 @@ def test_serve_tls_is_verifiable_with_written_ca(tmp_path: Path) -> None:
 
 
 def test_serve_no_security_answers_without_credentials() -> None:
-    with serve("--port", str(free_port()), "--timing", "fast", "--no-security") as served:
+    with serve("--port", "0", "--timing", "fast", "--no-security") as served:
         assert "security: off" in "\n".join(served.banner)
         assert "credentials" not in "\n".join(served.banner)
         root = httpx.get(served.url + "/", timeout=10)
@@ -219,8 +216,8 @@ def test_serve_port_in_use_is_a_one_line_usage_error() -> None:
     ids=["port-abc", "port-range", "timing-nope", "negative-duration", "duration-not-a-number"],
 )
 def test_serve_bad_options_exit_2(args: list[str], message: str) -> None:
-    # A free port, so that an option wrongly accepted shows up as a server that started.
-    result = run_cli("serve", "--port", str(free_port()), *args, timeout=30)
+    # Any free port (0), so that an option wrongly accepted shows up as a server that started.
+    result = run_cli("serve", "--port", "0", *args, timeout=30)
     assert result.returncode == 2, result
     assert_no_traceback(result.stderr)
     assert message in result.stderr
@@ -247,8 +244,10 @@ def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
 
 
 def test_run_against_unreachable_url_exits_2() -> None:
-    port = free_port()  # bound and closed again: nothing listens there
-    result = run_cli("run", "--url", f"http://127.0.0.1:{port}", timeout=60)
+    with socket.socket() as bound:  # bound, never listening, held for the run: refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        result = run_cli("run", "--url", f"http://127.0.0.1:{port}", timeout=60)
     assert result.returncode == 2, result
     assert_no_traceback(result.stderr)
     lines = result.stderr.strip().splitlines()

@@ -58,17 +58,26 @@ def url_for(host: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+def bind_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to listen on; port 0 takes one the OS picks.
+
+    Binding here, in the serving process, and keeping the socket means the port printed is the
+    port served: no window in which another process can take a port found free earlier.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own bind does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | None) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn handles both and shuts down cleanly)."""
-    check_port_free(host, port)
+    sock = bind_port(host, port)
+    port = sock.getsockname()[1]
     tls = generate(tls_dir) if config.tls and tls_dir else None
     app = ReferenceServer(config)
     server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
@@ -86,8 +95,9 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     # that was installed before it: make that a no-op so a requested stop exits 0.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("stopped", flush=True)
