@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -52,6 +53,15 @@ class InProcessServer:
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="elsercheck-inprocess", daemon=True
         )
+        self.scaler_ticks = 0  # how often the adaptive allocations scaler has ticked
+        scaling = self.app.state.scaling
+        tick = scaling.tick
+
+        def counted(now: float) -> None:
+            tick(now)
+            self.scaler_ticks += 1
+
+        scaling.tick = counted  # type: ignore[method-assign]
 
     def start(self) -> InProcessServer:
         self._thread.start()
@@ -71,6 +81,17 @@ class InProcessServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def wait_scaler_ticks(self, ticks: int, timeout: float = 120.0) -> None:
+        """Until the scaler has ticked ``ticks`` more times: a busy machine makes ticks late,
+        never fewer, so waits counted in ticks hold on any machine (``timeout`` only catches a
+        scaler that stopped)."""
+        target = self.scaler_ticks + ticks
+        deadline = time.monotonic() + timeout
+        while self.scaler_ticks < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the scaler stopped ticking ({self.scaler_ticks} ticks)")
+            time.sleep(0.01)
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
         """Run ``coro`` on the server's loop and wait for its result (from another thread)."""

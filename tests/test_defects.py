@@ -188,32 +188,6 @@ def _wait_allocations(c: httpx.Client, inference_id: str, predicate, seconds: fl
         time.sleep(0.05)
 
 
-def _scaler_ticks(s: InProcessServer) -> list[int]:
-    """A live count of the server's scaler ticks (installed on first use)."""
-    scaling = s.app.state.scaling
-    counter = getattr(scaling, "_test_ticks", None)
-    if counter is None:
-        counter = scaling._test_ticks = [0]
-        tick = scaling.tick
-
-        def counted(now: float) -> None:
-            counter[0] += 1
-            tick(now)
-
-        scaling.tick = counted
-    return counter
-
-
-def _wait_ticks(s: InProcessServer, ticks: int) -> None:
-    """Until the server's scaler has ticked ``ticks`` more times: scaler work, not wall time."""
-    done = _scaler_ticks(s)
-    target = done[0] + ticks
-    deadline = time.monotonic() + 60  # only a scaler that stopped ticking gets here
-    while done[0] < target:
-        assert time.monotonic() < deadline, "the scaler stopped ticking"
-        time.sleep(0.01)
-
-
 def _ticks(s: InProcessServer, seconds: float) -> int:
     return math.ceil(seconds / s.config.timing.scaler_tick_seconds)
 
@@ -223,18 +197,18 @@ def _wait_allocations_ticks(
 ) -> int:
     """The target allocation count once ``predicate`` holds or the scaler has ticked
     ``ticks`` times: a slow machine makes the ticks late, never fewer."""
-    last = _scaler_ticks(s)[0] + ticks
+    last = s.scaler_ticks + ticks
     while True:
         count = _stats(c, inference_id)["allocation_status"]["target_allocation_count"]
-        if predicate(count) or _scaler_ticks(s)[0] >= last:
+        if predicate(count) or s.scaler_ticks >= last:
             return count
-        _wait_ticks(s, 1)
+        s.wait_scaler_ticks(1)
 
 
 def scaler_ignores_max(c: httpx.Client, s: InProcessServer) -> None:
     # LOADED timing: real service times, 0.1 s scaler ticks; 30 requests at once are load.
     assert _put(c, "capped", _adaptive(1, 1)).status_code == 200
-    _wait_ticks(s, 2)  # a tick records the baseline first
+    s.wait_scaler_ticks(2)  # a tick records the baseline first
     with ThreadPoolExecutor(30) as pool:
         futures = [pool.submit(c.post, "/_inference/capped", json={"input": "load " * 100})
                    for _ in range(30)]  # fmt: skip
