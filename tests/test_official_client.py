@@ -32,9 +32,9 @@ ELSER = ".elser_model_2_linux-x86_64"
 
 
 @pytest.fixture
-def es(server: EmbeddedServer) -> Iterator[Elasticsearch]:
+def es(wire_server: EmbeddedServer) -> Iterator[Elasticsearch]:
     client = Elasticsearch(
-        server.url, basic_auth=("elastic", PASSWORD), request_timeout=10, max_retries=0
+        wire_server.url, basic_auth=("elastic", PASSWORD), request_timeout=10, max_retries=0
     )
     with client:
         yield client
@@ -136,7 +136,9 @@ def test_invalid_id_is_a_400_api_error(es: Elasticsearch) -> None:
         es.inference.get(inference_id="not_valid")
 
 
-def test_monitor_only_api_key(es: Elasticsearch, server: EmbeddedServer, unique_id: str) -> None:
+def test_monitor_only_api_key(
+    es: Elasticsearch, wire_server: EmbeddedServer, unique_id: str
+) -> None:
     key = es.security.create_api_key(
         name=f"{unique_id}-monitor", role_descriptors={"r": {"cluster": ["monitor_inference"]}}
     )
@@ -145,7 +147,9 @@ def test_monitor_only_api_key(es: Elasticsearch, server: EmbeddedServer, unique_
     es.inference.put(
         task_type="sparse_embedding", inference_id=readable, inference_config=elser_body()
     )
-    limited = Elasticsearch(server.url, api_key=key["encoded"], request_timeout=10, max_retries=0)
+    limited = Elasticsearch(
+        wire_server.url, api_key=key["encoded"], request_timeout=10, max_retries=0
+    )
     try:
         with pytest.raises(AuthorizationException) as caught:
             limited.inference.put(

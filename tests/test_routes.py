@@ -126,15 +126,15 @@ def test_put_valid_chunking(client: httpx.Client, unique_id: str, chunking: dict
 def test_put_timeout_408_keeps_endpoint(unique_id: str) -> None:
     """A short PUT timeout answers 408 while the endpoint stays stored (es-behavior §4.2)."""
     from elsercheck.reference.config import ServerConfig
-    from elsercheck.reference.serve import EmbeddedServer
     from elsercheck.reference.timing import PRESETS
+    from tests.inprocess import InProcessServer
 
     timing = PRESETS["instant"].with_overrides(
         model_download_seconds=0.5, deployment_start_seconds=0.3
     )
     with (
-        EmbeddedServer(ServerConfig(security=False, timing=timing)) as server,
-        httpx.Client(base_url=server.url) as c,
+        InProcessServer(ServerConfig(security=False, timing=timing)) as server,
+        server.client() as c,
     ):
         path = f"/_inference/sparse_embedding/{unique_id}"
         first = c.put(path + "?timeout=100ms", json=elser_body())

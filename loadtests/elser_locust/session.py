@@ -287,6 +287,9 @@ def install(environment: Environment) -> LoadSession | None:
             gevent.spawn_later(0.1, environment.runner.quit)
         return None
     environment.elsercheck = session  # type: ignore[attr-defined]
+    if isinstance(environment.runner, MasterRunner):  # bound to port 0: tell the workers' parent
+        port_file = session.settings.results_dir / rundir.MASTER_PORT_TXT
+        port_file.write_text(f"{environment.runner.server.port}\n")
     events = environment.events
     events.test_start.add_listener(session.on_test_start)
     events.test_stop.add_listener(session.on_test_stop)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -142,10 +141,16 @@ def locust_environment(target: Target) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _master_port(run_dir: Path, master: subprocess.Popen, deadline: float) -> int | None:
+    """The port the locust master bound (it binds port 0 and writes the port it got); None if
+    it exits first or does not say in time."""
+    port_file = run_dir / rundir.MASTER_PORT_TXT
+    while master.poll() is None and time.monotonic() < deadline:
+        text = port_file.read_text().strip() if port_file.is_file() else ""
+        if text.isdigit():
+            return int(text)
+        time.sleep(0.1)
+    return None
 
 
 @contextlib.contextmanager
@@ -157,7 +162,7 @@ def _processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Ite
             for cmd in commands
         ]
         try:
-            yield processes
+            yield processes  # callers may append processes started later (workers)
         finally:
             for process in processes:
                 if process.poll() is None:
@@ -179,13 +184,9 @@ def run_load(
 ) -> LoadResult:
     """Run the load scenario; blocks until it ends (bounded), then sweeps the run prefix."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port() if options.workers else 0
     role = "master" if options.workers else "local"
-    main = locust_command(target, options, run_id, run_dir, role, port)
-    commands = [main] + [
-        locust_command(target, options, run_id, run_dir, "worker", port)
-        for _ in range(options.workers)
-    ]
+    main = locust_command(target, options, run_id, run_dir, role, 0)  # master: any free port
+    (run_dir / rundir.MASTER_PORT_TXT).unlink(missing_ok=True)
     shown = shlex.join(main[2:] if main[1:3] == ["-m", "locust"] else main)
     on_status(f"$ {shown}")
     if options.web:
@@ -194,7 +195,16 @@ def run_load(
     log = run_dir / "locust.log"
     returncode = 2
     interrupted = False
-    with _processes(commands, locust_environment(target), log) as processes:
+    env = locust_environment(target)
+    with _processes([main], env, log) as processes:
+        port = _master_port(run_dir, processes[0], deadline) if options.workers else None
+        if port is not None:  # workers join the master on the port it reported
+            worker = locust_command(target, options, run_id, run_dir, "worker", port)
+            with log.open("ab") as sink:
+                processes += [
+                    subprocess.Popen(worker, env=env, stdout=sink, stderr=subprocess.STDOUT)
+                    for _ in range(options.workers)
+                ]
         progress = _Progress(run_dir, plan_duration(options), on_status)
         try:
             while processes[0].poll() is None and time.monotonic() < deadline:
