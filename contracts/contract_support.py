@@ -122,7 +122,7 @@ def known_deviations(version_number: str) -> list[dict[str, Any]]:
 
 # -- assertions --------------------------------------------------------------------------------------
 def assert_es_error(response: httpx.Response, status: int, type_: str, reason: str | None) -> None:
-    """The Elasticsearch error envelope (es-behavior §0.1) with this status, type and reason."""
+    """The Elasticsearch error envelope (ES ElasticsearchException) with this status, type and reason."""
     assert response.status_code == status, _describe(response)
     assert response.headers.get("x-elastic-product") == "Elasticsearch", "missing X-elastic-product"
     body = response.json()
@@ -213,7 +213,7 @@ def wait_fully_allocated(client: httpx.Client, inference_id: str, seconds: float
 
 
 def adaptive_body(min_allocations: int, max_allocations: int) -> dict[str, Any]:
-    """An ELSER endpoint with adaptive allocations and no ``num_allocations`` (§2.5 forbids both)."""
+    """An ELSER endpoint with adaptive allocations and no ``num_allocations`` (StartTrainedModelDeploymentAction forbids both)."""
     adaptive = {
         "enabled": True,
         "min_number_of_allocations": min_allocations,

@@ -1,4 +1,4 @@
-"""Security (es-behavior §7): 401 without or with bad credentials, 403 for a low-privilege API
+"""Security (ES DefaultAuthenticationFailureHandler, AuthorizationDenialMessages): 401 without or with bad credentials, 403 for a low-privilege API
 key the suite creates (and invalidates) itself. Skipped, as skipped, with security off."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One test per documented error rule (es-behavior §2, §3): status and error type always, the
+"""One test per documented error rule (ES TransportPutInferenceModelAction et al.): status and error type always, the
 reason text where the target's version profile pins it. None of these requests create
 anything on a conformant target; the tracker removes whatever a non-conformant one stores."""
 

@@ -30,7 +30,7 @@ MAX_GENERATED_THREADS = 2
 # Cross-field rules (overlap ≤ max/2, min ≤ max, …) are beyond OpenAPI 3.0, so a schema-valid
 # request may still be rightly refused with 400: positive_data_acceptance would misfire.
 # The official spec gives one URL several path templates with different methods
-# (/_inference/{task_type}/{inference_id} vs …/{elser_inference_id}, report W6), so checks of
+# (/_inference/{task_type}/{inference_id} vs …/{elser_inference_id}, upstream/), so checks of
 # the methods a URL allows misjudge every real Elasticsearch: unsupported_method and
 # allow_header_conformance are off too; test_routing.py checks 405 and Allow directly.
 EXCLUDED_CHECKS = ["positive_data_acceptance", "unsupported_method", "allow_header_conformance"]

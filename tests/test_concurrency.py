@@ -2,7 +2,7 @@
 
 Racing PUTs and DELETEs of one id: every answer is one Elasticsearch can give for that race,
 nothing hangs, and afterwards the endpoint exists exactly when its deployment does (the
-deployment id is the inference id, es-behavior §4.1, §11).
+deployment id is the inference id, ES ElasticsearchInternalModel.mlNodeDeploymentId).
 """
 
 from __future__ import annotations

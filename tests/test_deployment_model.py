@@ -15,7 +15,7 @@ from tests.inprocess import InProcessServer
 
 
 def test_service_time_is_calibrated_to_elastic_figures() -> None:
-    """~22 docs/s at 8 single-thread allocations for 256-token docs (anchors §3.2)."""
+    """~22 docs/s at 8 single-thread allocations for 256-token docs (Elastic's ELSER benchmarks)."""
     timing = PRESETS["realistic"]
     per_doc = timing.service_time_seconds(256 + 2, threads=1, portable=False)
     assert 8 / per_doc == pytest.approx(22, rel=0.05)

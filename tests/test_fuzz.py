@@ -3,7 +3,7 @@
 Every answer must be below 500, carry ``X-elastic-product: Elasticsearch`` and, when it is an
 error, be a JSON object in Elasticsearch's envelope (``{"error": {...}, "status": N}``) or the
 REST controller's flat routing shape (``{"error": "<text>", "status": N}``), with ``status``
-equal to the HTTP status (es-behavior §0.1, §8). Each request has a 10 s client timeout, so a
+equal to the HTTP status (ES RestController, ElasticsearchException). Each request has a 10 s client timeout, so a
 hang fails the test. Endpoints a case manages to create are deleted afterwards.
 """
 

@@ -1,4 +1,4 @@
-"""Authentication and privileges (es-behavior §7): 401/403 bodies, API keys, tokens."""
+"""Authentication and privileges (ES SecurityRestFilter): 401/403 bodies, API keys, tokens."""
 
 from __future__ import annotations
 

@@ -132,7 +132,8 @@ def _error_type(response: Any) -> str:
         return ""
 
 
-# Valid ELSER endpoint settings the lifecycle user cycles through (es-behavior §2.3, §2.6).
+# Valid ELSER endpoint settings the lifecycle user cycles through
+# (ES ElasticsearchInternalServiceSettings, ChunkingSettingsBuilder).
 LIFECYCLE_VARIANTS: list[dict[str, Any]] = [
     {"service": "elasticsearch", "service_settings": {"num_allocations": 1, "num_threads": 1}},
     {"service": "elasticsearch", "service_settings": {"num_allocations": 1, "num_threads": 2}},

@@ -9,9 +9,9 @@ as a :class:`Transport`:
 * **models** — the ELSER v2 model ids (:data:`ELSER_V2_PORTABLE`, :data:`ELSER_V2_X86`) and the
   documented endpoint body (:func:`elser_body`);
 * **create** — a PUT answered 408 stored the endpoint (its deployment keeps starting,
-  es-behavior §4.2): tracked. Any other answer, or a lost one (the request may have been
-  processed, only its answer lost), is followed by a look-up: tracked if it exists, or if the
-  look-up cannot tell;
+  ES TransportStartTrainedModelDeploymentAction): tracked. Any other answer, or a lost one
+  (the request may have been processed, only its answer lost), is followed by a look-up:
+  tracked if it exists, or if the look-up cannot tell;
 * **delete** — ``DELETE ?force=true``; an answer lost on the way is asked again (deleting is
   idempotent) and a 409 while a deployment is (re)starting is waited out, both bounded;
 * **cleanup** — deletes everything tracked and, when asked, everything still listed under the

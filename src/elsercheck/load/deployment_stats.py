@@ -1,8 +1,9 @@
-"""One ``allocations.csv`` row from a trained-model stats answer (es-behavior §4.3).
+"""One ``allocations.csv`` row from a trained-model stats answer (ES AssignmentStats.toXContent).
 
 Deployment-level fields are read as they are; per-node counters are summed over nodes (they are
 written only when > 0, so absent means 0) and ``average_inference_time_ms`` is the
-inference-count-weighted mean over nodes, as the adaptive scaler computes it (§5.1).
+inference-count-weighted mean over nodes, as the adaptive scaler computes it
+(ES AdaptiveAllocationsScalerService).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Timing profiles: every duration the reference server simulates, in one settings object.
 
-``realistic`` uses Elasticsearch's defaults (es-behavior §4, §5). ``fast`` runs the same
+``realistic`` uses Elasticsearch's defaults (cited per field). ``fast`` runs the same
 algorithms with durations scaled down so a full scale up → down → zero cycle completes in well
 under a minute, for tests and ``make run``. Any field can be overridden by name.
 """
@@ -44,18 +44,19 @@ class Timing:
     model_download_seconds: float = 60.0  # first use of a model id: download from Elastic
     deployment_start_seconds: float = 15.0  # load the model into a native process
     allocation_start_seconds: float = 5.0  # each allocation added by scaling up
-    # Inference service time (calibrated to anchors §3.2: ~360 ms per 256-token doc on one
-    # single-thread allocation of the x86-optimised ELSER v2, i.e. 22 docs/s at 8 allocations)
+    # Inference service time: ~360 ms per 256-token doc on one single-thread allocation of the
+    # x86-optimised ELSER v2, i.e. Elastic's published 22 docs/s at 8 allocations (ELSER docs,
+    # https://www.elastic.co/guide/en/machine-learning/current/ml-nlp-elser.html#elser-hw-benchmarks)
     per_request_overhead_ms: float = 10.0
     per_token_ms: float = 1.36
     portable_model_slowdown: float = 22 / 14  # cross-platform ELSER v2: 14 docs/s vs 22
     thread_parallel_fraction: float = 0.8  # Amdahl: share of a request that threads speed up
     inference_time_scale: float = 1.0  # multiplies every simulated service time
-    # Adaptive allocations (es-behavior §5)
+    # Adaptive allocations (ES AdaptiveAllocationsScalerService)
     scaler_tick_seconds: float = 10.0
     scale_down_cooldown_seconds: float = 300.0
     scale_to_zero_seconds: float = 86400.0  # 24 h default since PR #128914
-    # Default inference request timeout (es-behavior §3.4)
+    # Default timeouts (ES InferenceAction.Request, StartTrainedModelDeploymentAction: 30 s)
     inference_timeout_seconds: float = 30.0
     put_timeout_seconds: float = 30.0
 
