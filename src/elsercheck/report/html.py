@@ -134,7 +134,7 @@ def _errors(page: Page) -> str | None:
     errors = page.load["errors"]
     rows = [
         [code(kind), fmt(count),
-         esc(ERROR_KINDS.get(kind, "not a known kind")),
+         ERROR_KINDS.get(kind, "not a known kind"),
          "documented under load" if kind in DOCUMENTED_LOAD_ERRORS else ""]
         for kind, count in errors["by_kind"].items()
         if count
