@@ -38,8 +38,7 @@ class ExitCode(IntEnum):
 SEVERITY = (ExitCode.USAGE, ExitCode.FAILED, ExitCode.REGRESSION)
 
 # pytest's exit codes (pytest.ExitCode) -> the gate's. Only failed tests are violations; an
-# interrupted, broken or cut-short session, a usage error or no collected test mean the suite
-# did not run (as a whole), so its verdict is unusable.
+# interrupted, broken or cut-short session, a usage error or no collected test leave no verdict.
 PYTEST = {
     0: ExitCode.OK,  # OK
     1: ExitCode.FAILED,  # TESTS_FAILED
