@@ -1,5 +1,5 @@
 # make run   — everything against the embedded reference server
-# make test  — ruff (lint + format check) and pytest
+# make test  — ruff (lint + format check), the layering contract, the type checker and pytest
 # make bench — elsercheck against its peers (a few minutes; reports/bench/bench.{json,md})
 # All three create .venv and install the pinned dependencies when pyproject.toml or
 # constraints.txt changed; otherwise they start at once.
@@ -29,6 +29,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 # Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when

@@ -89,8 +89,9 @@ def run(ctx: Context) -> Result:
                 # idle-to-zero opens with peak/2 users for 41 s at a 10 s tick: constant load.
                 # Locust ignores --run-time with a load shape: Ctrl-C ends the run instead.
                 "--shape", "idle-to-zero", "--peak-users", str(2 * USERS),
-                "--rate-per-user", f"{rate_per_user:g}", "--timing-profile", "fast",
-                "--scaler-tick", "10", "--monitor-interval", "0.5", "--lifecycle-users", "0",
+                "--rate-per-user", f"{rate_per_user:g}", "--timing", "fast",
+                "--scaler-tick-seconds", "10", "--monitor-interval", "0.5",
+                "--lifecycle-users", "0",
             ]  # fmt: skip
             with server.client() as client:
 

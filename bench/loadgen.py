@@ -74,7 +74,7 @@ def _command(kind: str, server: Server, out: str, run_time_s: int) -> list[str]:
         # 10 s tick that is 41 s of constant load, longer than the run.
         "--shape", "idle-to-zero", "--peak-users", str(2 * USERS),
         "--rate-per-user", f"{RATE_PER_USER:g}", "--max-outstanding", str(MAX_OUTSTANDING),
-        "--timing-profile", "fast", "--scaler-tick", "10", "--monitor-interval", "0.5",
+        "--timing", "fast", "--scaler-tick-seconds", "10", "--monitor-interval", "0.5",
         "--lifecycle-users", "0",
     ]  # fmt: skip
 

@@ -5,6 +5,7 @@ catches."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +16,9 @@ import httpx
 import pytest
 
 from elsercheck.cli import main
+from elsercheck.reference.breakage.defects import CATALOGUE, FAMILIES
+from elsercheck.reference.breakage.faults import CATALOGUE as FAULTS
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.defects import CATALOGUE, FAMILIES
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from tests.conftest import elser_body
@@ -35,6 +37,31 @@ def test_catalogue_is_large_unique_and_known() -> None:
         # Either a hook at dispatch, or a named check deep in the server: never both, never none.
         hooked = defect.before is not None or defect.after is not None
         assert hooked == (defect.site == "app.dispatch"), defect.name
+
+
+def _resolve(site: str) -> object:
+    """``api.inference.put_endpoint`` → the object, importing the longest module prefix."""
+    parts = site.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(
+                "elsercheck.reference." + ".".join(parts[:cut])
+            )
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            target = getattr(target, name)
+        return target
+    raise AssertionError(f"no module for site {site!r}")
+
+
+def test_every_deep_site_names_code_that_exists() -> None:
+    """A defect or fault checked deep in the server names its place; a move must not strand it."""
+    deep = [d.site for d in CATALOGUE.values() if d.site != "app.dispatch"]
+    deep += [f.site for f in FAULTS.values() if f.site != "app.dispatch"]
+    assert len(deep) >= 6
+    for site in deep:
+        assert _resolve(site) is not None, site
 
 
 def test_unknown_defect_is_a_config_error() -> None:

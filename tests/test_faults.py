@@ -15,13 +15,13 @@ import pytest
 
 from elsercheck.cli import main
 from elsercheck.gate import run_gate
-from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.faults import (
+from elsercheck.reference.breakage.faults import (
     CATALOGUE,
     PROXY_PAGES,
     RESTART_AFTER_REQUESTS,
     RESTART_DOWN_SECONDS,
 )
+from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from elsercheck.retry import RETRY_STATUSES, retrying

@@ -41,8 +41,8 @@ def test_allocations_tab_shows_a_live_chart(tmp_path: Path):
         command = [
             sys.executable, "-m", "locust", "-f", str(resource_dir("loadtests") / "locustfile.py"),
             "--host", server.url, "--web-host", "127.0.0.1", "--web-port", str(port),
-            "--autostart", "--autoquit", "2", "--shape", "step", "--timing-profile", "fast",
-            "--results-dir", str(tmp_path / "run"), "--stop-after", "60",
+            "--autostart", "--autoquit", "2", "--shape", "step", "--timing", "fast",
+            "--results-dir", str(tmp_path / "run"), "--duration", "60",
         ]  # fmt: skip
         log = (tmp_path / "locust.log").open("wb")
         locust = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

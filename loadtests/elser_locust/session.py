@@ -43,7 +43,6 @@ class LoadSession:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.settings: Settings = settings_from(environment.parsed_options)
-        self.plan: Plan | None = self.settings.plan()
         self.corpus = Corpus.load(self.settings.corpus or None)
         self.recorder = Recorder(environment)
         self.monitor: AllocationMonitor | None = None
@@ -58,6 +57,11 @@ class LoadSession:
         self.target_version: str | None = None
         self.workers = 0
         self._mix = parse_mix(self.settings.mix)
+
+    @property
+    def plan(self) -> Plan:
+        """The stage plan of the current options (the same object the shape follows)."""
+        return self.settings.plan
 
     # -- helpers for users ---------------------------------------------------------------------
     def sampler(self, seed: int) -> Sampler:
@@ -77,7 +81,6 @@ class LoadSession:
     # -- events --------------------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         self.settings = settings_from(environment.parsed_options)  # workers: the master's values
-        self.plan = self.settings.plan()
         self._mix = parse_mix(self.settings.mix)
         self.lifecycle_slots = threading.BoundedSemaphore(self.settings.lifecycle_max_alive)
         session = control_session(self.settings.insecure)
@@ -179,7 +182,7 @@ class LoadSession:
     # -- results -------------------------------------------------------------------------------
     def write_results(self) -> int:
         """Write the run files and check the expectations; returns (and sets) the exit code."""
-        if self.written or self.plan is None:
+        if self.written:
             return self.environment.process_exit_code or ExitCode.OK
         self.written = True
         settings = self.settings
@@ -212,7 +215,6 @@ class LoadSession:
 
     def _run_json(self, ended_s: float, code: int) -> dict[str, Any]:
         settings = self.settings
-        assert self.plan is not None
         return {
             "run_id": settings.run_id,
             "started_at": self.started_at,

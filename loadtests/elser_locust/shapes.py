@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
-from elsercheck.load.plans import Plan
+from .options import Settings, settings_from
 
 # Users per second: all at once in practice, and locust warns only above 100.
 SPAWN_RATE = 100.0
@@ -21,24 +21,23 @@ class NamedShape(LoadTestShape):
 
     def __init__(self) -> None:
         super().__init__()
-        self.plan: Plan | None = None
+        self.settings: Settings | None = None
 
     def tick(self) -> tuple[int, float] | None:
-        session = getattr(self.runner.environment, "elsercheck", None)
-        if self.plan is None:
-            if session is None or session.plan is None:
+        if self.settings is None:
+            try:  # the plan comes from a per-process cache: the session's is the same object
+                self.settings = settings_from(self.runner.environment.parsed_options)
+            except ValueError:  # bad options: the session has said why and quits the run
                 return None
-            self.plan = session.plan
         elapsed = self.get_run_time()
-        users = self.plan.users_at(elapsed)
-        stop_after = session.settings.stop_after if session is not None else 0.0
+        users = self.settings.plan.users_at(elapsed)
+        stop_after = self.settings.stop_after
         if users is None or (stop_after and elapsed >= stop_after):
             return None
         # The plan counts load users; lifecycle users (fixed_count) come on top, and rest
         # while the plan is silent so that idle really is idle.
-        lifecycle = session.settings.lifecycle_users if session is not None else 0
-        return (users + lifecycle if users else 0), SPAWN_RATE
+        return (users + self.settings.lifecycle_users if users else 0), SPAWN_RATE
 
     def reset_time(self) -> None:
         super().reset_time()
-        self.plan = None  # re-read: the web UI may have changed --shape between runs
+        self.settings = None  # re-read: the web UI may have changed --shape between runs

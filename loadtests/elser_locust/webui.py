@@ -59,6 +59,6 @@ def snapshot(load: Any) -> dict[str, Any]:
         "shape": settings.shape,
         "max_allocations": settings.max_allocations if settings.create_endpoint else None,
         "min_allocations": settings.min_allocations if settings.create_endpoint else None,
-        "stages": load.plan.to_json() if load.plan is not None else [],
+        "stages": load.plan.to_json(),
         "rows": [{key: row.get(key) for key in columns} for row in rows[::step]],
     }

@@ -41,14 +41,20 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--insecure", action="store_true", help="do not verify HTTPS certificates")
 
 
-def _add_timing_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+def _add_timing_options(
+    parser: argparse.ArgumentParser, default: str | None, given: frozenset[str] = frozenset()
+) -> None:
+    """``--timing`` and every timing field; ``given``: dests the load options added already."""
     from .reference.timing import PRESETS, Timing
 
     group = parser.add_argument_group("reference server timing")
-    group.add_argument("--timing", choices=sorted(PRESETS), default=default,
-                       help="timing profile (default "
-                       f"{default or 'fast embedded, realistic with --url'})")  # fmt: skip
+    if "timing" not in given:
+        group.add_argument("--timing", choices=sorted(PRESETS), default=default,
+                           help="timing profile (default "
+                           f"{default or 'fast embedded, realistic with --url'})")  # fmt: skip
     for item in fields(Timing):
+        if f"timing_{item.name}" in given:
+            continue
         group.add_argument(f"--{item.name.replace('_', '-')}", type=float, metavar="N",
                            dest=f"timing_{item.name}", help=argparse.SUPPRESS)  # fmt: skip
 
@@ -159,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(load)
     _add_load_options(load)
-    _add_timing_options(load, None)
+    _add_timing_options(load, None, _load_dests())
     load.set_defaults(handler=cmd_load)
 
     from .report import command as report_command
@@ -172,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(run)
     _add_gate_options(run)
     _add_load_options(run, shape=None, distributed=False)
-    _add_timing_options(run, None)
+    _add_timing_options(run, None, _load_dests())
     run.set_defaults(handler=cmd_run, load_workers=0)
     return parser
 
@@ -180,36 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_load_options(
     parser: argparse.ArgumentParser, shape: str | None = "step", distributed: bool = True
 ) -> None:
-    """Load options; ``shape=None``: cycle on the embedded server, step on a cluster."""
-    from .load.plans import SHAPES
+    """Load options; ``shape=None``: cycle on the embedded server, step on a cluster.
+
+    The options the locustfile shares come from its table (``load/options.py``); the rest say
+    how this command runs locust.
+    """
+    from .load.options import add_options
 
     group = parser.add_argument_group("load")
-    group.add_argument(
-        "--shape",
-        choices=list(SHAPES),
-        default=shape,
-        help=f"load shape (default {shape or 'cycle embedded, step with --url'}): "
-        + "; ".join(f"{name}: {info.description}" for name, info in SHAPES.items()),
-    )
-    group.add_argument(
-        "--duration",
-        type=_positive_float,
-        default=None,
-        metavar="S",
-        help="stop after S seconds at the latest (default: the shape's length)",
-    )
-    group.add_argument(
-        "--users",
-        type=_positive,
-        default=40,
-        help="users at the peak, each sending --rate-per-user (default 40)",
-    )
-    group.add_argument(
-        "--rate-per-user",
-        type=_positive_float,
-        default=2.0,
-        help="requests/s per user, open loop (default 2)",
-    )
+    add_options(group, "cli", {} if shape else {"shape": (None, "cycle embedded, step with --url")})
     if distributed:  # `run` has the gate's --workers (pytest-xdist) instead
         group.add_argument(
             "--workers",
@@ -225,19 +210,6 @@ def _add_load_options(
         help="show locust's web UI (starts at once, quits 15 s after the run)",
     )
     group.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
-    group.add_argument("--min-allocations", type=int, default=0, help="adaptive min (default 0)")
-    group.add_argument(
-        "--max-allocations", type=_positive, default=4, help="adaptive max (default 4)"
-    )
-    group.add_argument(
-        "--lifecycle-users",
-        type=int,
-        default=1,
-        help="endpoint create/delete users beside the load (default 1)",
-    )
-    group.add_argument(
-        "--inference-id", default="", help="load an existing endpoint (never modified or deleted)"
-    )
     group.add_argument(
         "--load-report-dir",
         type=Path,
@@ -245,6 +217,13 @@ def _add_load_options(
         dest="load_report_dir",
         help="where the run's files go (default reports/load/<run-id>)",
     )
+
+
+def _load_dests() -> frozenset[str]:
+    """The dests the load options add (``--timing`` and the scaler's timing fields among them)."""
+    from .load.options import OPTIONS
+
+    return frozenset(option.dest for option in OPTIONS if option.cli)
 
 
 def _workers(value: str) -> str:
@@ -281,7 +260,7 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
 
 def _defects(names: list[str]) -> list[str]:
     """The named defects in catalogue order; unknown names are a usage error."""
-    from .reference.defects import CATALOGUE, check_names
+    from .reference.breakage.defects import CATALOGUE, check_names
 
     try:
         check_names(names)
@@ -291,7 +270,7 @@ def _defects(names: list[str]) -> list[str]:
 
 
 def _list_defects() -> int:
-    from .reference.defects import CATALOGUE
+    from .reference.breakage.defects import CATALOGUE
 
     for defect in CATALOGUE.values():
         print(f"{defect.name:<27} {defect.family:<15} {defect.description}")
@@ -300,7 +279,7 @@ def _list_defects() -> int:
 
 def _faults(names: list[str]) -> frozenset[str]:
     """The named faults; unknown names are a usage error."""
-    from .reference.faults import check_names
+    from .reference.breakage.faults import check_names
 
     try:
         check_names(names)
@@ -310,7 +289,7 @@ def _faults(names: list[str]) -> frozenset[str]:
 
 
 def _list_faults() -> int:
-    from .reference.faults import CATALOGUE
+    from .reference.breakage.faults import CATALOGUE
 
     for fault in CATALOGUE.values():
         print(f"{fault.name:<24} {fault.description}")
@@ -427,43 +406,30 @@ def _embedded(args: argparse.Namespace) -> bool:
 
 
 def _load_options(args: argparse.Namespace) -> LoadOptions:
-    from .load.plans import ScalerTiming, build_plan
+    from .load.options import OptionError, plan_of, values_from
     from .load.runner import LoadOptions
 
     if args.timing is None:
         args.timing = "fast" if _embedded(args) else "realistic"
     if args.shape is None:
         args.shape = "cycle" if _embedded(args) else "step"
-    timing = _timing(args)
-    scaler = ScalerTiming(
-        tick_s=timing.scaler_tick_seconds,
-        cooldown_s=timing.scale_down_cooldown_seconds,
-        scale_to_zero_s=timing.scale_to_zero_seconds,
-        # A new allocation serves once started; the first one also loads the model.
-        allocation_start_s=max(
-            1.0, timing.allocation_start_seconds + timing.deployment_start_seconds
-        ),
-    )
-    if args.load_workers < 0 or args.lifecycle_users < 0 or args.min_allocations < 0:
-        raise UsageError("--workers, --lifecycle-users and --min-allocations must not be negative")
-    if args.min_allocations > args.max_allocations:
-        raise UsageError("--min-allocations must not exceed --max-allocations")
-    length = build_plan(args.shape, scaler, args.users).duration_s
-    if args.duration is None and length > LOAD_LENGTH_WITHOUT_DURATION_S:
+    if args.load_workers < 0:
+        raise UsageError("--workers must not be negative")
+    try:
+        values = values_from(args)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+    plan = plan_of(values)
+    if args.duration is None and plan.duration_s > LOAD_LENGTH_WITHOUT_DURATION_S:
         raise UsageError(
-            f"shape {args.shape} would run {length / 3600:.1f} h with this timing "
+            f"shape {args.shape} would run {plan.duration_s / 3600:.1f} h with this timing "
             "(scale-to-zero after "
-            f"{scaler.scale_to_zero_s:g} s): give --scale-to-zero-seconds as set on the cluster, "
-            "or --duration"
+            f"{plan.timing.scale_to_zero_s:g} s): give --scale-to-zero-seconds as set on the "
+            "cluster, or --duration"
         )
     return LoadOptions(
-        shape=args.shape, peak_users=args.users, rate_per_user=args.rate_per_user,
-        duration_s=args.duration, workers=args.load_workers, web=args.web, web_port=args.web_port,
-        timing_profile=args.timing if args.timing in ("fast", "realistic") else "realistic",
-        timing=scaler, min_allocations=args.min_allocations,
-        max_allocations=args.max_allocations, lifecycle_users=args.lifecycle_users,
-        inference_id=args.inference_id,
-    )  # fmt: skip
+        values, plan, workers=args.load_workers, web=args.web, web_port=args.web_port
+    )
 
 
 def _load(
@@ -517,7 +483,7 @@ def embedded_allocation_wait(timing) -> float:  # timing: reference.timing.Timin
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from .reference.defects import CATALOGUE
+    from .reference.breakage.defects import CATALOGUE
     from .selftest import HEADER, run_selftest
 
     defects = _defects(args.defect) if args.defect else list(CATALOGUE)

@@ -62,8 +62,9 @@ def table(header: Sequence[Any], rows: Iterable[Sequence[Any]], css: str = "") -
     return Html(f"<table{classes}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
-def key_value_table(rows: Iterable[tuple[Any, Any]]) -> Html:
-    """A two-column table of labels (escaped) and values (escaped unless :class:`Html`)."""
+def key_value_table(rows: Iterable[Sequence[Any]]) -> Html:
+    """A two-column table of (label, value) rows: labels escaped, values escaped unless
+    :class:`Html`."""
     body = "".join(f"<tr><th>{esc(key)}</th><td>{esc(value)}</td></tr>" for key, value in rows)
     return Html(f"<table class='meta'><tbody>{body}</tbody></table>")
 

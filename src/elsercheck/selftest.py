@@ -1,7 +1,7 @@
 """``elsercheck selftest``: proof that the gate has teeth.
 
 Runs the gate (in process, :func:`elsercheck.gate.run_gate`) against a clean embedded reference
-server and against one server per deliberate defect (``reference/defects.py``), a few at a
+server and against one server per deliberate defect (``reference/breakage/defects.py``), a few at a
 time. The self-test passes when the clean run is conformant and every defect is caught.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 from .exit_codes import ExitCode
 from .gate import run_gate
 from .pagekit import Html, cards, code, fmt, link, page, span, table, verdict, write
+from .reference.breakage.defects import CATALOGUE
 from .reference.config import ServerConfig
-from .reference.defects import CATALOGUE
 from .reference.serve import EmbeddedServer
 from .reference.timing import PRESETS
 from .run_id import new_run_id

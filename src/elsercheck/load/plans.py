@@ -15,6 +15,8 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+from ..reference.timing import PRESETS, Timing
+
 
 @dataclass(frozen=True)
 class ScalerTiming:
@@ -39,10 +41,34 @@ class ScalerTiming:
         return asdict(self)
 
 
+# The reference server's timing fields the scaler timing is made of (load options override
+# them by these names, on the embedded server and in the plan alike).
+SCALER_FIELDS = (
+    "scaler_tick_seconds",
+    "scale_down_cooldown_seconds",
+    "scale_to_zero_seconds",
+    "allocation_start_seconds",
+    "deployment_start_seconds",
+)
+
+
+def scaler_timing(timing: Timing) -> ScalerTiming:
+    """The scaler timing of a target that behaves like the reference server with ``timing``."""
+    return ScalerTiming(
+        tick_s=timing.scaler_tick_seconds,
+        cooldown_s=timing.scale_down_cooldown_seconds,
+        scale_to_zero_s=timing.scale_to_zero_seconds,
+        # A new allocation serves once started; the first one also loads the model.
+        allocation_start_s=max(
+            1.0, timing.allocation_start_seconds + timing.deployment_start_seconds
+        ),
+    )
+
+
+# One per reference timing profile (realistic: Elasticsearch's defaults; fast: the reference
+# server's fast profile), derived from its numbers rather than copied.
 TIMING_PROFILES: dict[str, ScalerTiming] = {
-    "realistic": ScalerTiming(),
-    # The reference server's `fast` timing profile (elsercheck serve --timing fast).
-    "fast": ScalerTiming(tick_s=1.0, cooldown_s=3.0, scale_to_zero_s=5.0, allocation_start_s=1.0),
+    name: scaler_timing(timing) for name, timing in PRESETS.items()
 }
 
 

@@ -2,7 +2,7 @@
 
 Locust runs in child processes (the same command users can type; it is printed), one local
 process or a master and N workers. Credentials travel in the children's environment, never on
-a command line. The run is bounded three times: the shape ends itself, ``--stop-after`` cuts it,
+a command line. The run is bounded three times: the shape ends itself, ``--duration`` cuts it,
 and this process kills what is still running after a grace period. Afterwards it deletes any
 endpoint that still carries the run prefix (only this run's, by construction).
 """
@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -27,28 +28,36 @@ from ..gate import child_environment
 from ..paths import resource_dir
 from ..run_id import endpoint_prefix
 from ..target import Target
+from . import options as load_options
 from . import rundir
-from .plans import ScalerTiming, build_plan
+from .plans import Plan
 
 STOP_GRACE_S = 30.0  # after the shape: users stop, endpoints get deleted, files get written
 
 
 @dataclass
 class LoadOptions:
-    shape: str = "step"
-    peak_users: int = 40
-    rate_per_user: float = 2.0
-    duration_s: float | None = None  # cap; default: the shape's own length
+    """What ``elsercheck load`` hands the runner: the load options' values by dest (the table
+    in ``load/options.py``), their plan (built once), and how to run locust."""
+
+    values: dict[str, Any]
+    plan: Plan
     workers: int = 0
     web: bool = False
     web_port: int = 8089
-    timing_profile: str = "realistic"
-    timing: ScalerTiming = field(default_factory=ScalerTiming)
-    min_allocations: int = 0
-    max_allocations: int = 4
-    lifecycle_users: int = 1
-    inference_id: str = ""
     extra: list[str] = field(default_factory=list)  # more locust options, as given
+
+    @property
+    def shape(self) -> str:
+        return self.plan.shape
+
+    @property
+    def peak_users(self) -> int:
+        return self.values["peak_users"]
+
+    @property
+    def rate_per_user(self) -> float:
+        return self.values["rate_per_user"]
 
 
 @dataclass
@@ -63,8 +72,8 @@ class LoadResult:
 
 def plan_duration(options: LoadOptions) -> float:
     """Seconds the run may take: the shape's length, or ``--duration`` when shorter."""
-    length = build_plan(options.shape, options.timing, options.peak_users).duration_s
-    return min(length, options.duration_s) if options.duration_s else length
+    length, duration = options.plan.duration_s, options.values.get("duration")
+    return min(length, duration) if duration else length
 
 
 def locust_command(
@@ -87,39 +96,13 @@ def locust_command(
             "--master-port",
             str(master_port),
         ]
-    timing = options.timing
-    duration = plan_duration(options)
+    # The run's own values complete the user's: the options' argv comes from their table.
+    values = {**options.values, "run_id": run_id, "results_dir": str(run_dir),
+              "insecure": target.insecure}  # fmt: skip
     command += [
         "--host",
         target.url,
-        "--run-id",
-        run_id,
-        "--results-dir",
-        str(run_dir),
-        "--shape",
-        options.shape,
-        "--peak-users",
-        str(options.peak_users),
-        "--rate-per-user",
-        f"{options.rate_per_user:g}",
-        "--min-allocations",
-        str(options.min_allocations),
-        "--max-allocations",
-        str(options.max_allocations),
-        "--lifecycle-users",
-        str(options.lifecycle_users),
-        "--timing-profile",
-        options.timing_profile,
-        "--scaler-tick",
-        f"{timing.tick_s:g}",
-        "--cooldown",
-        f"{timing.cooldown_s:g}",
-        "--scale-to-zero",
-        f"{timing.scale_to_zero_s:g}",
-        "--allocation-start",
-        f"{timing.allocation_start_s:g}",
-        "--stop-after",
-        f"{duration:g}",
+        *load_options.to_argv(values),
         "--stop-timeout",
         "10",
         "--csv",
@@ -128,10 +111,6 @@ def locust_command(
         "--html",
         str(run_dir / rundir.LOCUST_HTML),
     ]
-    if options.inference_id:
-        command += ["--inference-id", options.inference_id]
-    if target.insecure:
-        command.append("--insecure")
     if options.web:
         command += [
             "--web-host",

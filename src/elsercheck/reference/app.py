@@ -15,14 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import api_inference, api_ml, api_root, api_security
+from .api import inference as api_inference
+from .api import ml as api_ml
+from .api import root as api_root
+from .api import security as api_security
+from .api.call import Call, render
+from .breakage.defects import DefectHooks, Server
+from .breakage.faults import FaultHooks
 from .config import VERSION, ServerConfig
-from .defects import DefectHooks
-from .errors import EsError, RoutingError
-from .faults import FaultHooks
-from .http import Call, render
-from .router import GLOBAL_PARAMS, Route, Router, unrecognized_params
 from .state import ServerState
+from .wire.errors import EsError, RoutingError
+from .wire.router import GLOBAL_PARAMS, Route, Router, unrecognized_params
 
 log = logging.getLogger("elsercheck.reference")
 
@@ -45,8 +48,12 @@ class ReferenceServer:
         if self.config.security:
             routes += api_security.ROUTES
         self.router = Router(routes)
-        self.defects = DefectHooks(self.state)  # empty, and never called, without --defect
-        self.faults = FaultHooks(self.state)  # empty, and never called, without --fault
+        self.defects = DefectHooks(
+            self.config.defects, Server(self.config.password)
+        )  # empty, and never called, without --defect
+        self.faults = FaultHooks(
+            self.config.faults, self.state.deployments.restart_all
+        )  # empty, and never called, without --fault
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

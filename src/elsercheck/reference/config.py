@@ -47,7 +47,7 @@ class ServerConfig:
     faults: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        from . import defects, faults
+        from .breakage import defects, faults
 
         object.__setattr__(self, "defects", frozenset(self.defects))
         object.__setattr__(self, "faults", frozenset(self.faults))

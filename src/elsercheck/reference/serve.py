@@ -15,8 +15,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from .app import ReferenceServer
+from .breakage.faults import ConnectionDropped
 from .config import ServerConfig
-from .faults import ConnectionDropped
 from .tls import TlsFiles, generate
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -1,19 +1,25 @@
-"""Everything one reference server holds: endpoints, deployments, credentials."""
+"""The composition root: everything one reference server holds, and the services built with
+the narrow dependencies each needs (no service imports this module)."""
 
 from __future__ import annotations
 
 import uuid
 
-from .adaptive_scaling_service import AdaptiveScalingService
-from .chunking import DEFAULT as DEFAULT_CHUNKING
+from .breakage.faults import SLOW_DEPLOYMENT_START
 from .config import ServerConfig
-from .deployments import Deployments
-from .endpoint_config import EndpointConfig
-from .faults import SLOW_DEPLOYMENT_START
-from .ids import DEFAULT_ELSER_ID
-from .inference_service import InferenceService
-from .security import Security
-from .service_settings import ELSER_V2_PORTABLE, ELSER_V2_X86, AdaptiveAllocations, ServiceSettings
+from .mlnode.adaptive_scaling_service import AdaptiveScalingService
+from .mlnode.deployments import Deployments
+from .mlnode.inference_service import InferenceService
+from .rules.chunking import DEFAULT as DEFAULT_CHUNKING
+from .rules.endpoint_config import EndpointConfig
+from .rules.ids import DEFAULT_ELSER_ID
+from .rules.service_settings import (
+    ELSER_V2_PORTABLE,
+    ELSER_V2_X86,
+    AdaptiveAllocations,
+    ServiceSettings,
+)
+from .wire.security import Security
 
 
 def default_endpoints(platform_x86: bool) -> dict[str, EndpointConfig]:
@@ -39,8 +45,10 @@ class ServerState:
         self.deployments.stalled = SLOW_DEPLOYMENT_START in self.faults  # fault: never start
         self.defaults = default_endpoints(config.platform_x86)
         self.endpoints: dict[str, EndpointConfig] = {}
-        self.scaling = AdaptiveScalingService(self)
-        self.inference = InferenceService(self)
+        self.scaling = AdaptiveScalingService(self.deployments, config.timing, self.defects)
+        self.inference = InferenceService(
+            self.deployments, self.scaling, config.queued_scale_from_zero
+        )
         self.cluster_uuid = uuid.uuid4().hex[:22]
 
     def find(self, inference_id: str) -> EndpointConfig | None:

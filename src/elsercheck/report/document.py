@@ -102,7 +102,7 @@ def verdict(
         if item["status"] == "fail"
     ]
     exit_code = run.get("exit_code")
-    if isinstance(exit_code, int) and exit_code != 0:
+    if isinstance(exit_code, int) and exit_code != ExitCode.OK:
         failures.append(f"the load run exited with code {exit_code}")
     if gate is not None and not gate["conformant"]:
         failures.append(

@@ -246,7 +246,7 @@ def _metadata(page: Page) -> str | None:
         [stage.label, fmt(stage.start_s, 1, " s"), fmt(stage.end_s, 1, " s")]
         for stage in page.spans
     ]
-    body = key_value_table(rows)
+    body: str = key_value_table(rows)
     if stages:
         body += "<h3>Stages</h3>" + table(["stage", "from", "to"], stages)
     leftovers = run.get("leftovers") or []

@@ -87,7 +87,7 @@ def _gate_runs(root: Path) -> list[Listed]:
                 href=report.relative_to(root).as_posix(),
                 run_id=report.parent.name,
                 when=_mtime(report),
-                cells=(verdict, fmt(len(summary.cases)) if summary else "–"),
+                cells=(verdict, fmt(len(summary.cases) if summary else None)),
             )
         )
     return listed

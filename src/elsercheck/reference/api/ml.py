@@ -6,10 +6,10 @@ import fnmatch
 import time
 from typing import Any
 
-from .errors import EsError
-from .http import Call, Reply
-from .router import Route
-from .trained_models import BUILT_IN_MODELS, MODEL_SIZES
+from ..rules.trained_models import BUILT_IN_MODELS, MODEL_SIZES
+from ..wire.errors import EsError
+from ..wire.router import Route
+from .call import Call, Reply
 
 STATS = "cluster:monitor/xpack/ml/inference/stats/get"
 

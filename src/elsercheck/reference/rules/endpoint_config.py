@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..wire.errors import EsError, status_exception
+from ..wire.javafmt import java_str
 from . import chunking, ids
 from . import service_settings as ss
-from .errors import EsError, status_exception
-from .javafmt import java_str
 
 SERVICE = "elasticsearch"
 ACCEPTED_SERVICES = ("elser", "elasticsearch")

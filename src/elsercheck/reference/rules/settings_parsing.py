@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .javafmt import java_str
+from ..wire.javafmt import java_str
 
 MESSAGES = {
     "wrong_type": (

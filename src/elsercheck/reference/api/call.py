@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import json_body, timevalue
-from .defects import PRIVILEGES_IGNORED
-from .errors import EsError
+from ..breakage.defects import PRIVILEGES_IGNORED
+from ..wire import json_body, timevalue
+from ..wire.errors import EsError
 
 if TYPE_CHECKING:
-    from .router import Route
-    from .security import Principal
-    from .state import ServerState
+    from ..state import ServerState
+    from ..wire.router import Route
+    from ..wire.security import Principal
 
 
 @dataclass

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import ids
-from . import service_settings as ss
-from . import settings_parsing as sp
-from .defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
-from .endpoint_config import EndpointConfig, parse_put, raise_if_leftover
-from .errors import EsError, status_exception, validation_failed
-from .http import Call, Reply
-from .javafmt import java_str
-from .router import Route
-from .trained_models import BUILT_IN_MODELS
+from ..breakage.defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
+from ..rules import ids
+from ..rules import service_settings as ss
+from ..rules import settings_parsing as sp
+from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
+from ..rules.trained_models import BUILT_IN_MODELS
+from ..wire.errors import EsError, status_exception, validation_failed
+from ..wire.javafmt import java_str
+from ..wire.router import Route
+from .call import Call, Reply
 
 PUT = "cluster:admin/xpack/inference/put"
 GET = "cluster:monitor/xpack/inference/get"

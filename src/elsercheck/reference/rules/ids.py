@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import EsError, status_exception, validation_failed
+from ..wire.errors import EsError, status_exception, validation_failed
 
 # MlStrings.isValidId; no length limit is applied to inference ids (es-behavior §2.1).
 VALID_ID = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?")

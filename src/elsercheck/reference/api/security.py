@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from . import timevalue
-from .errors import EsError
-from .http import Call, Reply
-from .router import Route
-from .security import SUPERUSER
+from ..wire import timevalue
+from ..wire.errors import EsError
+from ..wire.router import Route
+from ..wire.security import SUPERUSER
+from .call import Call, Reply
 
 CREATE_KEY = "cluster:admin/xpack/security/api_key/create"
 INVALIDATE_KEY = "cluster:admin/xpack/security/api_key/invalidate"

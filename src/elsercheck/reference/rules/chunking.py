@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..wire.errors import EsError, validation_failed
+from ..wire.javafmt import java_list, java_str
 from . import settings_parsing as sp
-from .errors import EsError, validation_failed
-from .javafmt import java_list, java_str
 
 SCOPE = "chunking_settings"
 MAX_CHUNK_SIZE_UPPER = 300

@@ -18,7 +18,7 @@ import base64
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -26,20 +26,21 @@ from starlette.responses import Response
 
 from . import catalogues
 
-if TYPE_CHECKING:
-    from .state import ServerState
-
 FAMILIES = (
     "response-shape", "headers", "validation", "error-envelope", "lifecycle", "auth", "stats",
     "scaling", "inference",
 )  # fmt: skip
 
 # Defects checked deep in the server (``NAME in state.defects``), one spot each.
-REJECTED_PUT_STORED = "rejected-put-stored"  # api_inference.put_endpoint
-DELETED_STILL_ANSWERS = "deleted-still-answers"  # api_inference.delete_endpoint
-PRIVILEGES_IGNORED = "privileges-ignored"  # http.Call.authorize
-SCALER_IGNORES_MAX = "scaler-ignores-max"  # adaptive_scaling_service.controller
-SCALER_NEVER_SCALES_DOWN = "scaler-never-scales-down"  # adaptive_scaling_service.tick
+REJECTED_PUT_STORED = "rejected-put-stored"  # api.inference.put_endpoint
+DELETED_STILL_ANSWERS = "deleted-still-answers"  # api.inference.delete_endpoint
+PRIVILEGES_IGNORED = "privileges-ignored"  # api.call.Call.authorize
+SCALER_IGNORES_MAX = (
+    "scaler-ignores-max"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.controller
+)
+SCALER_NEVER_SCALES_DOWN = (
+    "scaler-never-scales-down"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.tick
+)
 
 
 @dataclass
@@ -77,7 +78,14 @@ def _loads(data: bytes) -> Any:
         return None
 
 
-Hook = Callable[[Exchange, "ServerState"], None]
+@dataclass(frozen=True)
+class Server:
+    """What a hook may know of the server it breaks (the composition root passes it)."""
+
+    password: str  # the ``elastic`` user's
+
+
+Hook = Callable[[Exchange, Server], None]
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ def _endpoint_bodies(x: Exchange) -> tuple[Any, list[dict[str, Any]]]:
     return body, [body] if "inference_id" in body else []
 
 
-def _rename_inference_id(x: Exchange, state: ServerState) -> None:
+def _rename_inference_id(x: Exchange, server: Server) -> None:
     body, endpoints = _endpoint_bodies(x)
     for endpoint in endpoints:
         endpoint["model_id"] = endpoint.pop("inference_id")
@@ -109,7 +117,7 @@ def _rename_inference_id(x: Exchange, state: ServerState) -> None:
         x.set_response_json(body)
 
 
-def _num_threads_as_string(x: Exchange, state: ServerState) -> None:
+def _num_threads_as_string(x: Exchange, server: Server) -> None:
     body, endpoints = _endpoint_bodies(x)
     for endpoint in endpoints:
         settings = endpoint.get("service_settings")
@@ -120,13 +128,13 @@ def _num_threads_as_string(x: Exchange, state: ServerState) -> None:
 
 
 def _drop_response_header(name: str) -> Hook:
-    def hook(x: Exchange, state: ServerState) -> None:
+    def hook(x: Exchange, server: Server) -> None:
         x.response_headers = [(k, v) for k, v in x.response_headers if k.lower() != name]
 
     return hook
 
 
-def _text_content_type(x: Exchange, state: ServerState) -> None:
+def _text_content_type(x: Exchange, server: Server) -> None:
     x.response_headers = [(k, v) for k, v in x.response_headers if k.lower() != "content-type"]
     x.response_headers.append(("content-type", "text/plain; charset=utf-8"))
 
@@ -139,7 +147,7 @@ def _service_settings(x: Exchange) -> tuple[Any, dict[str, Any] | None]:
     return body, settings if isinstance(settings, dict) else None
 
 
-def _clamp_chunk_size(x: Exchange, state: ServerState) -> None:
+def _clamp_chunk_size(x: Exchange, server: Server) -> None:
     """Forward an acceptable ``max_chunk_size``: a PUT above the bound "succeeds"."""
     body = x.request_json() if x.method == "PUT" else None
     chunking = body.get("chunking_settings") if isinstance(body, dict) else None
@@ -149,7 +157,7 @@ def _clamp_chunk_size(x: Exchange, state: ServerState) -> None:
         x.set_request_json(body)
 
 
-def _accept_zero_threads(x: Exchange, state: ServerState) -> None:
+def _accept_zero_threads(x: Exchange, server: Server) -> None:
     body, settings = _service_settings(x)
     if settings is not None and settings.get("num_threads") == 0:
         settings["num_threads"] = 1
@@ -162,7 +170,7 @@ def _error(x: Exchange) -> tuple[Any, dict[str, Any] | None]:
     return body, error if isinstance(error, dict) else None
 
 
-def _server_error_on_bad_input(x: Exchange, state: ServerState) -> None:
+def _server_error_on_bad_input(x: Exchange, server: Server) -> None:
     if x.status == 400:
         x.status = 500
         body = x.response_json()
@@ -171,7 +179,7 @@ def _server_error_on_bad_input(x: Exchange, state: ServerState) -> None:
             x.set_response_json(body)
 
 
-def _wrong_error_type(x: Exchange, state: ServerState) -> None:
+def _wrong_error_type(x: Exchange, server: Server) -> None:
     body, error = _error(x)
     if error is None or error.get("type") != "validation_exception":
         return
@@ -181,20 +189,20 @@ def _wrong_error_type(x: Exchange, state: ServerState) -> None:
     x.set_response_json(body)
 
 
-def _flat_error_envelope(x: Exchange, state: ServerState) -> None:
+def _flat_error_envelope(x: Exchange, server: Server) -> None:
     body, error = _error(x)
     if error is not None:
         x.set_response_json({"error": str(error.get("reason", "")), "status": body["status"]})
 
 
-def _credentials_when_missing(x: Exchange, state: ServerState) -> None:
+def _credentials_when_missing(x: Exchange, server: Server) -> None:
     """Requests without credentials run as ``elastic``."""
     if x.header("authorization") is None:
-        token = base64.b64encode(f"elastic:{state.config.password}".encode()).decode()
+        token = base64.b64encode(f"elastic:{server.password}".encode()).decode()
         x.headers.append(("authorization", f"Basic {token}"))
 
 
-def _double_stats_allocations(x: Exchange, state: ServerState) -> None:
+def _double_stats_allocations(x: Exchange, server: Server) -> None:
     body = x.response_json()
     if x.status != 200 or not isinstance(body, dict) or "trained_model_stats" not in body:
         return
@@ -221,7 +229,7 @@ def _embeddings(x: Exchange) -> tuple[Any, list[dict[str, Any]]]:
     return body, [r["embedding"] for r in results if isinstance(r, dict) and r.get("embedding")]
 
 
-def _negative_weight(x: Exchange, state: ServerState) -> None:
+def _negative_weight(x: Exchange, server: Server) -> None:
     body, embeddings = _embeddings(x)
     for embedding in embeddings:
         token = next(iter(embedding))
@@ -230,7 +238,7 @@ def _negative_weight(x: Exchange, state: ServerState) -> None:
         x.set_response_json(body)
 
 
-def _jitter_weights(x: Exchange, state: ServerState) -> None:
+def _jitter_weights(x: Exchange, server: Server) -> None:
     body, embeddings = _embeddings(x)
     for embedding in embeddings:
         for token, weight in embedding.items():
@@ -271,16 +279,16 @@ CATALOGUE: dict[str, Defect] = {
                after=_flat_error_envelope),
         Defect(REJECTED_PUT_STORED, "lifecycle",
                "a PUT rejected at deployment start still stores the endpoint "
-               "(elastic/elasticsearch#137127)", site="api_inference.put_endpoint"),
+               "(elastic/elasticsearch#137127)", site="api.inference.put_endpoint"),
         Defect(DELETED_STILL_ANSWERS, "lifecycle",
                "DELETE stops the deployment but the endpoint still answers GET",
-               site="api_inference.delete_endpoint"),
+               site="api.inference.delete_endpoint"),
         Defect("auth-ignored", "auth",
                "requests without credentials are served as `elastic`",
                before=_credentials_when_missing),
         Defect(PRIVILEGES_IGNORED, "auth",
                "cluster privileges are not checked: a monitor-only API key may write",
-               site="http.Call.authorize"),
+               site="api.call.Call.authorize"),
         Defect("missing-www-authenticate", "auth",
                "401 answers carry no `WWW-Authenticate` challenge",
                after=_drop_response_header("www-authenticate")),
@@ -289,10 +297,10 @@ CATALOGUE: dict[str, Defect] = {
                after=_double_stats_allocations),
         Defect(SCALER_IGNORES_MAX, "scaling",
                "the adaptive scaler ignores `max_number_of_allocations`",
-               site="adaptive_scaling_service.controller"),
+               site="mlnode.adaptive_scaling_service.AdaptiveScalingService.controller"),
         Defect(SCALER_NEVER_SCALES_DOWN, "scaling",
                "the adaptive scaler never scales down (nor to zero)",
-               site="adaptive_scaling_service.tick"),
+               site="mlnode.adaptive_scaling_service.AdaptiveScalingService.tick"),
         Defect("negative-weights", "inference",
                "sparse embeddings contain a negative weight",
                after=_negative_weight),
@@ -311,9 +319,9 @@ def check_names(names: frozenset[str] | set[str] | list[str]) -> None:
 class DefectHooks:
     """The ``before``/``after`` hooks of the active defects, applied around one dispatch."""
 
-    def __init__(self, state: ServerState) -> None:
-        self.state = state
-        active = [CATALOGUE[name] for name in sorted(state.defects)]
+    def __init__(self, defects: frozenset[str], server: Server) -> None:
+        self.server = server
+        active = [CATALOGUE[name] for name in sorted(defects)]
         self.before = [d.before for d in active if d.before is not None]
         self.after = [d.after for d in active if d.after is not None]
 
@@ -326,7 +334,7 @@ class DefectHooks:
         x = Exchange(request.method, request.url.path, list(request.headers.items()),
                      await request.body())  # fmt: skip
         for hook in self.before:
-            hook(x, self.state)
+            hook(x, self.server)
         scope = dict(request.scope)
         scope["headers"] = [
             (k.encode("latin-1"), v.encode("latin-1"))
@@ -347,7 +355,7 @@ class DefectHooks:
         x.response_headers = [(k, v) for k, v in response.headers.items() if k != "content-length"]
         x.response_body = bytes(response.body)
         for hook in self.after:
-            hook(x, self.state)
+            hook(x, self.server)
         rewritten = Response(x.response_body, status_code=x.status)
         for name, value in x.response_headers:
             rewritten.headers.append(name, value)

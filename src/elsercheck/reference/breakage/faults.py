@@ -19,15 +19,11 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import catalogues
-
-if TYPE_CHECKING:
-    from .state import ServerState
 
 SEED = 5
 LATENCY_SHARE, LATENCY_SECONDS = 0.10, (0.5, 1.5)
@@ -35,7 +31,7 @@ PROXY_5XX_SHARE = 0.10
 DROP_SHARE = 0.05
 RESTART_AFTER_REQUESTS, RESTART_DOWN_SECONDS = 150, 1.0
 # Faults checked deep in the server (``NAME in state.faults``), one spot each.
-SLOW_DEPLOYMENT_START = "slow-deployment-start"  # state.ServerState (Deployments.stalled)
+SLOW_DEPLOYMENT_START = "slow-deployment-start"  # site: state.ServerState (Deployments.stalled)
 STALLED_PUT_WAIT_SECONDS = 1.0  # how long a PUT waits for a deployment that never starts
 
 PROXY_PAGES = {
@@ -49,7 +45,7 @@ PROXY_PAGES = {
 
 @dataclass
 class FaultContext:
-    state: ServerState
+    restart_deployments: Callable[[], None]  # every deployment reloads (server-restart)
     rng: random.Random
     requests: int = 0  # seen by the server-restart fault
     down_until: float = 0.0  # loop time until which a restarting server answers nothing
@@ -109,7 +105,7 @@ async def _restart(request: Request, ctx: FaultContext) -> Response | None:
     ctx.requests += 1
     if ctx.requests == RESTART_AFTER_REQUESTS:
         ctx.down_until = now + RESTART_DOWN_SECONDS
-        ctx.state.deployments.restart_all()
+        ctx.restart_deployments()
     if now < ctx.down_until:
         return DroppedAnswer()  # the process is gone: nothing answers
     return None
@@ -155,9 +151,11 @@ def check_names(names: frozenset[str] | set[str] | list[str]) -> None:
 class FaultHooks:
     """The ``before`` hooks of the active faults, applied in front of one dispatch."""
 
-    def __init__(self, state: ServerState, seed: int = SEED) -> None:
-        self.context = FaultContext(state, random.Random(seed))
-        active = [CATALOGUE[name] for name in sorted(state.faults)]
+    def __init__(
+        self, faults: frozenset[str], restart_deployments: Callable[[], None], seed: int = SEED
+    ) -> None:
+        self.context = FaultContext(restart_deployments, random.Random(seed))
+        active = [CATALOGUE[name] for name in sorted(faults)]
         self.before = [f.before for f in active if f.before is not None]
         self.after = [f.after for f in active if f.after is not None]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..wire.errors import EsError, validation_failed
 from . import settings_parsing as sp
-from .errors import EsError, validation_failed
 
 SCOPE = "service_settings"
 ELSER_MODELS = (".elser_model_1", ".elser_model_2", ".elser_model_2_linux-x86_64")

@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
+from ..breakage.defects import SCALER_IGNORES_MAX, SCALER_NEVER_SCALES_DOWN
+from ..timing import Timing
 from .adaptive_scaler import AdaptiveAllocationsController, NodeSnapshot
-from .defects import SCALER_IGNORES_MAX, SCALER_NEVER_SCALES_DOWN
 from .deployment import Deployment
-
-if TYPE_CHECKING:
-    from .state import ServerState
+from .deployments import Deployments
 
 log = logging.getLogger("elsercheck.reference.scaler")
 
@@ -39,8 +37,15 @@ def node_snapshot(deployment: Deployment) -> NodeSnapshot:
 
 
 class AdaptiveScalingService:
-    def __init__(self, state: ServerState) -> None:
-        self.state = state
+    """The scaler loop over ``deployments``; ``defects`` are the active defect names (none on a
+    clean server), of which it honours the two scaler ones."""
+
+    def __init__(
+        self, deployments: Deployments, timing: Timing, defects: frozenset[str] = frozenset()
+    ) -> None:
+        self.deployments = deployments
+        self.timing = timing
+        self.defects = defects
         self.controllers: dict[str, AdaptiveAllocationsController] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -56,7 +61,7 @@ class AdaptiveScalingService:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.state.config.timing.scaler_tick_seconds)
+            await asyncio.sleep(self.timing.scaler_tick_seconds)
             try:
                 self.tick(loop.time())
             except Exception:  # keep scaling other deployments; a bug here must be visible
@@ -69,9 +74,9 @@ class AdaptiveScalingService:
             self.controllers.pop(deployment.deployment_id, None)
             return None
         controller = self.controllers.get(deployment.deployment_id)
-        timing = self.state.config.timing
+        timing = self.timing
         max_allocations = adaptive.max_number_of_allocations
-        if SCALER_IGNORES_MAX in self.state.defects:  # deliberate defect: no upper bound
+        if SCALER_IGNORES_MAX in self.defects:  # deliberate defect: no upper bound
             max_allocations = None
         if controller is None:
             controller = AdaptiveAllocationsController(
@@ -87,7 +92,7 @@ class AdaptiveScalingService:
         return controller
 
     def tick(self, now: float) -> None:
-        deployments = self.state.deployments
+        deployments = self.deployments
         for deployment_id in list(self.controllers):
             if deployments.get(deployment_id) is None:
                 del self.controllers[deployment_id]
@@ -104,7 +109,7 @@ class AdaptiveScalingService:
             if (
                 target is not None
                 and target < deployment.target_allocations
-                and SCALER_NEVER_SCALES_DOWN in self.state.defects  # deliberate defect
+                and SCALER_NEVER_SCALES_DOWN in self.defects  # deliberate defect
             ):
                 continue
             if target is not None and target != deployment.target_allocations:
@@ -121,5 +126,5 @@ class AdaptiveScalingService:
         if controller is None:
             return False
         if controller.on_request_at_zero(asyncio.get_running_loop().time()):
-            self.state.deployments.set_target(deployment, 1)
+            self.deployments.set_target(deployment, 1)
         return controller.can_scale_from_zero

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..rules.endpoint_config import EndpointConfig
+from ..wire.errors import EsError, status_exception
+from ..wire.timevalue import format_seconds
 from .deployment import Deployment
-from .endpoint_config import EndpointConfig
-from .errors import EsError, status_exception
+from .deployments import Deployments
 from .sparse_encoder import SparseResult
-from .timevalue import format_seconds
-
-if TYPE_CHECKING:
-    from .state import ServerState
 
 MAX_WAITING_FOR_ALLOCATION = 100  # InferenceWaitForAllocation.MAX_PENDING_REQUEST_COUNT
 MESSAGES = {
@@ -28,25 +26,36 @@ MESSAGES = {
 }
 
 
+class ScaleFromZero(Protocol):
+    def scale_from_zero(self, deployment: Deployment) -> bool: ...
+
+
 class InferenceService:
-    def __init__(self, state: ServerState) -> None:
-        self.state = state
+    """Sends inference to an endpoint's deployment, starting or waking it as ES does.
+
+    ``queued_scale_from_zero``: the snapshot-build behaviour (feature flag ml_scale_from_zero),
+    where a request at zero allocations waits for one instead of failing with 409."""
+
+    def __init__(
+        self, deployments: Deployments, scaling: ScaleFromZero, queued_scale_from_zero: bool = False
+    ) -> None:
+        self.deployments = deployments
+        self.scaling = scaling
+        self.queued_scale_from_zero = queued_scale_from_zero
         self._waiting: dict[str, int] = {}
 
     async def infer(
         self, config: EndpointConfig, texts: list[str], timeout: float | None
     ) -> list[SparseResult]:
-        deployments = self.state.deployments
+        deployments = self.deployments
         deployment = deployments.get(config.deployment_id)
         if deployment is None:
             # Default endpoints start their deployment on first use, then retry (§4.5).
             deployment = deployments.start(config.deployment_id, config.service_settings)
             await deployments.wait_started(deployment, timeout)
         if deployment.allocation_count == 0:
-            starting = deployment.state == "started" and self.state.scaling.scale_from_zero(
-                deployment
-            )
-            if not (starting and self.state.config.queued_scale_from_zero):
+            starting = deployment.state == "started" and self.scaling.scale_from_zero(deployment)
+            if not (starting and self.queued_scale_from_zero):
                 # Release builds: fail fast; clients retry (feature flag ml_scale_from_zero off).
                 raise deployment.unavailable(starting)
             await self._wait_for_allocation(deployment, timeout)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .config import VERSION
-from .http import Call, Reply
-from .router import Route
+from ..config import VERSION
+from ..wire.router import Route
+from .call import Call, Reply
 
 
 async def cluster_info(call: Call) -> Reply:

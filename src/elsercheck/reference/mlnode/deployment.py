@@ -14,11 +14,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..rules.service_settings import ELSER_V2_PORTABLE, AdaptiveAllocations
+from ..timing import Timing
+from ..wire.errors import EsError, status_exception
+from ..wire.timevalue import format_seconds
 from . import sparse_encoder
-from .errors import EsError, status_exception
-from .service_settings import ELSER_V2_PORTABLE, AdaptiveAllocations
-from .timevalue import format_seconds
-from .timing import Timing
 
 DEFAULT_QUEUE_CAPACITY = 10_000
 WINDOW_SECONDS = 60.0  # "last minute" statistics

@@ -12,12 +12,12 @@ import contextlib
 import uuid
 from typing import Any
 
+from ..breakage.faults import STALLED_PUT_WAIT_SECONDS
+from ..rules.service_settings import ServiceSettings
+from ..timing import Timing
+from ..wire.errors import status_exception
+from ..wire.timevalue import format_seconds
 from .deployment import Deployment
-from .errors import status_exception
-from .faults import STALLED_PUT_WAIT_SECONDS
-from .service_settings import ServiceSettings
-from .timevalue import format_seconds
-from .timing import Timing
 
 MAX_DEPLOYMENTS = 100
 MESSAGES = {

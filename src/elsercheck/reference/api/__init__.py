@@ -1,0 +1,1 @@
+"""The REST handlers, one module per API family; each exports its ``ROUTES``."""
