@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import elsercheck
 from elsercheck import paths
 
 pytestmark = pytest.mark.slow
@@ -32,8 +33,12 @@ PIP_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PIP_NO_IN
 
 
 def _version() -> str:
+    """The one version: pyproject.toml defers to the package's ``__version__``."""
     with (REPO / "pyproject.toml").open("rb") as handle:
-        return tomllib.load(handle)["project"]["version"]
+        project = tomllib.load(handle)
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["hatch"]["version"]["path"] == "src/elsercheck/__init__.py"
+    return elsercheck.__version__
 
 
 def _checkout_files(name: str) -> set[str]:
@@ -61,6 +66,7 @@ def _pip(*args: str, cwd: Path) -> None:
 PROBE = """
 import json, sys
 from pathlib import Path
+import elsercheck
 import elsercheck
 from elsercheck import paths
 print(json.dumps({
