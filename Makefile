@@ -30,6 +30,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 # Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when

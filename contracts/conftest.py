@@ -11,8 +11,6 @@ Credentials come from ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEA
 from __future__ import annotations
 
 import os
-import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +25,9 @@ from contract_support import (
     known_deviations,
     load_profile,
 )
+from elsercheck.endpoints import endpoint_prefix
 from elsercheck.retry import retrying
+from elsercheck.run_id import new_run_id
 from elsercheck.target import Target, TargetError
 
 
@@ -112,10 +112,8 @@ def security_enabled(target: Target) -> bool:
 @pytest.fixture(scope="session")
 def run_prefix(pytestconfig: pytest.Config, worker_id: str) -> str:
     run_id = pytestconfig.getoption("--run-id") or os.environ.get("ELSERCHECK_RUN_ID")
-    if not run_id:
-        run_id = time.strftime("%Y%m%dt%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
     worker = "" if worker_id == "master" else worker_id.removeprefix("gw") + "-"
-    return f"elsercheck-{run_id}-{worker}"
+    return endpoint_prefix(run_id or new_run_id()) + worker
 
 
 @pytest.fixture(scope="session")

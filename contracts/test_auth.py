@@ -1,4 +1,4 @@
-"""Security (es-behavior §7): 401 without or with bad credentials, 403 for a low-privilege API
+"""Security (ES DefaultAuthenticationFailureHandler, AuthorizationDenialMessages): 401 without or with bad credentials, 403 for a low-privilege API
 key the suite creates (and invalidates) itself. Skipped, as skipped, with security off."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from contract_support import EndpointTracker, Profile, assert_es_error, client, 
 from elsercheck.target import Target
 
 ANON_PATH = "/_inference/_all"
+KEY_EXPIRATION = "1h"
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +26,19 @@ def secured(security_enabled: bool) -> None:
 def monitor_key(
     es: httpx.Client, target: Target, secured: None, run_prefix: str
 ) -> Iterator[tuple[str, str]]:
-    """An API key limited to monitor_inference, created by the suite and invalidated after."""
-    body = {"name": f"{run_prefix}monitor", "role_descriptors": {
+    """An API key limited to monitor_inference, created by the suite and invalidated after.
+
+    It expires on its own (``expiration``, documented for POST /_security/api_key) in case the
+    run dies before invalidating it: no usable credential outlives the run by much.
+    """
+    body = {"name": f"{run_prefix}monitor", "expiration": KEY_EXPIRATION, "role_descriptors": {
         "elsercheck-monitor": {"cluster": ["monitor_inference"]}}}  # fmt: skip
     response = es.post("/_security/api_key", json=body)
     if response.status_code == 403:
         pytest.skip("credentials may not create API keys (needs manage_own_api_key)")
     assert response.status_code == 200, response.text
     created = response.json()
+    assert "expiration" in created, f"key created without expiration: {sorted(created)}"
     yield created["id"], created["encoded"]
     es.request("DELETE", "/_security/api_key", json={"ids": [created["id"]]})
 
@@ -86,8 +92,7 @@ def test_low_privilege_key_is_refused_writes(
         assert es.get(f"/_inference/{inference_id}").status_code == 404
     finally:
         # A target that let the write through stored it: remove our own id.
-        if es.get(f"/_inference/{inference_id}").status_code == 200:
-            es.delete(f"/_inference/{inference_id}", params={"force": "true"})
+        tracker.remove(inference_id)
     assert limited.delete("/_inference/.elser-2-elasticsearch").status_code in (403, 404)
 
 

@@ -17,6 +17,7 @@ from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer, ThreadedServer
 from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
+from tests.secret_scan import assert_no_secret
 
 pytestmark = pytest.mark.slow
 PASSWORD = "gate-test"
@@ -141,6 +142,7 @@ def test_gate_green_on_reference_server(reference: EmbeddedServer, tmp_path: Pat
     assert (tmp_path / "junit.xml").exists() and (tmp_path / "gate.html").exists()
     html = (tmp_path / "gate.html").read_text()
     assert "Conformant" in html and PASSWORD not in html
+    assert_no_secret(PASSWORD, username="elastic", paths=[tmp_path])
     # Nothing the gate created is left on the target.
     with httpx.Client(base_url=reference.url, auth=("elastic", PASSWORD)) as c:
         ids = [e["inference_id"] for e in c.get("/_inference").json()["endpoints"]]
@@ -162,6 +164,7 @@ def test_gate_red_on_breakage(reference: EmbeddedServer, tmp_path: Path, breakag
     html = (tmp_path / "gate.html").read_text()
     assert "Not conformant" in html and "curl -X" in html
     assert PASSWORD not in html and PASSWORD not in (tmp_path / "junit.xml").read_text()
+    assert_no_secret(PASSWORD, username="elastic", paths=[tmp_path])
 
 
 def test_gate_unreachable_target(tmp_path: Path) -> None:

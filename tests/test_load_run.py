@@ -6,6 +6,7 @@ it): the command under test starts it as child processes, as users would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,15 +15,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from elsercheck.cli import main
+from elsercheck.endpoints import elser_body
 from elsercheck.load import rundir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
+from tests.secret_scan import assert_no_secret
 
 PASSWORD = "load-test-secret-9f3"
 PRE_EXISTING = "customer-elser"  # an endpoint the run must not touch
@@ -34,10 +38,9 @@ pytestmark = pytest.mark.slow
 def fast_server() -> Iterator[EmbeddedServer]:
     with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["fast"])) as running:
         with httpx.Client(base_url=running.url, auth=("elastic", PASSWORD), timeout=60) as c:
-            body = {"service": "elasticsearch", "service_settings": {
-                "model_id": ".elser_model_2_linux-x86_64", "num_allocations": 1, "num_threads": 1}}  # fmt: skip
             assert (
-                c.put(f"/_inference/sparse_embedding/{PRE_EXISTING}", json=body).status_code == 200
+                c.put(f"/_inference/sparse_embedding/{PRE_EXISTING}", json=elser_body()).status_code
+                == 200
             )
         yield running
 
@@ -57,27 +60,56 @@ def snapshot(server: EmbeddedServer) -> str:
 
 
 def run_cli(server: EmbeddedServer, tmp_path: Path, *options: str,
-            monkeypatch: pytest.MonkeyPatch) -> tuple[int, Path]:  # fmt: skip
-    monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
-    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)
+            monkeypatch: pytest.MonkeyPatch, userinfo: bool = False) -> tuple[int, Path]:  # fmt: skip
+    """``elsercheck load``; credentials in the environment, or in the URL with ``userinfo``."""
+    url = server.url
+    if userinfo:  # elastic:<password>@ — elsercheck must take it out of the URL at once
+        monkeypatch.delenv("ELASTICSEARCH_USERNAME", raising=False)
+        monkeypatch.delenv("ELASTICSEARCH_PASSWORD", raising=False)
+        url = url.replace("://", f"://elastic:{quote(PASSWORD, safe='')}@", 1)
+    else:
+        monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
+        monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)
     out = tmp_path / "run"
-    code = main(["load", "--url", server.url, "--timing", "fast",
+    code = main(["load", "--url", url, "--timing", "fast",
                  "--load-report-dir", str(out), *options])  # fmt: skip
     return code, out
 
 
-def no_secret_anywhere(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.is_file():
-            assert PASSWORD not in path.read_text(errors="replace"), path
+def no_secret_anywhere(directory: Path, **texts: str) -> None:
+    """No file of the run, nor the given output, holds the password in any encoding."""
+    assert_no_secret(PASSWORD, username="elastic", paths=[directory], texts=texts)
+
+
+def record_children(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], dict[str, str]]]:
+    """Each child process the run starts: its command line as the kernel has it
+    (/proc/<pid>/cmdline, where available) and its environment."""
+    started: list[tuple[list[str], dict[str, str]]] = []
+    real = subprocess.Popen
+
+    def popen(command, *args, **kwargs):  # type: ignore[no-untyped-def]
+        process = real(command, *args, **kwargs)
+        cmdline = Path(f"/proc/{process.pid}/cmdline")
+        argv = list(command)
+        with contextlib.suppress(OSError):  # Popen returns once the child has exec'd
+            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+        started.append((argv, dict(kwargs.get("env") or {})))
+        return process
+
+    monkeypatch.setattr("elsercheck.load.runner.subprocess.Popen", popen)
+    return started
 
 
 def test_a_headless_cycle_scales_up_down_to_zero_and_back(
     fast_server, tmp_path, monkeypatch, capsys
 ):
     before_ids, before = endpoint_ids(fast_server), snapshot(fast_server)
-    code, out = run_cli(fast_server, tmp_path, "--shape", "cycle", monkeypatch=monkeypatch)
-    printed = capsys.readouterr().out
+    children = record_children(monkeypatch)
+    code, out = run_cli(
+        fast_server, tmp_path, "--shape", "cycle", monkeypatch=monkeypatch, userinfo=True
+    )
+    captured = capsys.readouterr()
+    printed = captured.out
     assert code == 0, printed + (out / "locust.log").read_text()
 
     for name in (rundir.REQUESTS_CSV, rundir.ALLOCATIONS_CSV, rundir.EXPECTATIONS_JSON,
@@ -115,13 +147,19 @@ def test_a_headless_cycle_scales_up_down_to_zero_and_back(
     assert endpoint_ids(fast_server) == before_ids  # everything the run created is gone
     assert snapshot(fast_server) == before
     assert not (out / rundir.LEFTOVERS_TXT).exists()
-    no_secret_anywhere(out)
+    no_secret_anywhere(out, stdout=printed, stderr=captured.err)
+    # The password given in --url reached locust through its environment, not its argv.
+    assert children and all(env.get("ELASTICSEARCH_PASSWORD") == PASSWORD for _, env in children)
+    no_secret_anywhere(
+        out, **{f"argv {i}": "\0".join(argv) for i, (argv, _) in enumerate(children)}
+    )
 
 
 def test_distributed_with_two_workers_ships_every_sample(
     fast_server, tmp_path, monkeypatch, capsys
 ):
     before_ids = endpoint_ids(fast_server)
+    children = record_children(monkeypatch)
     code, out = run_cli(fast_server, tmp_path, "--shape", "spike", "--workers", "2",
                         "--users", "30", "--lifecycle-users", "0", monkeypatch=monkeypatch)  # fmt: skip
     log = (out / "locust.log").read_text()
@@ -135,6 +173,10 @@ def test_distributed_with_two_workers_ships_every_sample(
         max(r["allocation_count"] or 0 for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV)) >= 2
     )
     assert endpoint_ids(fast_server) == before_ids
+    assert len(children) == 3  # a master and two workers, secrets in their environment only
+    no_secret_anywhere(
+        out, **{f"argv {i}": "\0".join(argv) for i, (argv, _) in enumerate(children)}
+    )
 
 
 def ours(server: EmbeddedServer) -> list[str]:

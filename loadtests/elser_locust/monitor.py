@@ -62,7 +62,7 @@ class AllocationMonitor:
         except requests.HTTPError as exc:
             row = {
                 "deployment_id": self.deployment_id,
-                "poll_error": f"HTTP {exc.response.status_code}",
+                "poll_error": f"HTTP {getattr(exc.response, 'status_code', '?')}",
             }
         except (requests.RequestException, ValueError) as exc:
             row = {"deployment_id": self.deployment_id, "poll_error": type(exc).__name__}

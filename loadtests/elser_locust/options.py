@@ -12,10 +12,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from elsercheck.endpoints import endpoint_prefix
 from elsercheck.load import options as table
 from elsercheck.load.options import OptionError
 from elsercheck.load.plans import Plan, ScalerTiming, scaler_timing
-from elsercheck.run_id import endpoint_prefix, new_run_id
+from elsercheck.run_id import new_run_id
 
 __all__ = ["OptionError", "Settings", "add_arguments", "settings_from"]
 
@@ -76,8 +77,10 @@ class Settings:
         }
 
 
-def settings_from(options: argparse.Namespace) -> Settings:
+def settings_from(options: argparse.Namespace | None) -> Settings:
     """Validate and complete the options; generates the run id once (workers get the master's)."""
+    if options is None:  # locust parses its options before any event this is called from
+        raise ValueError("locust has not parsed its options yet")
     if not options.run_id:
         options.run_id = new_run_id()  # parsed_options travel to workers with each spawn
     values = table.values_from(options)

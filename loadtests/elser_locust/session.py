@@ -74,6 +74,8 @@ class LoadSession:
 
     def _load_now(self) -> tuple[int, float]:
         runner = self.environment.runner
+        if runner is None:
+            return 0, 0.0
         counts = getattr(runner, "user_classes_count", {}) or {}
         inference = counts.get("InferenceUser", 0)
         return runner.user_count, inference * self.settings.rate_per_user
@@ -105,7 +107,8 @@ class LoadSession:
             )
             log.error("elsercheck: %s", self.failure)
             environment.process_exit_code = ExitCode.USAGE  # no endpoint, or it never served
-            gevent.spawn_later(0.1, environment.runner.quit)
+            if environment.runner is not None:
+                gevent.spawn_later(0.1, environment.runner.quit)
             return
         self.origin = time.time()
         if environment.shape_class is not None:
@@ -130,7 +133,7 @@ class LoadSession:
         settings, endpoints = self.settings, self.endpoints
         assert endpoints is not None
         if settings.create_endpoint:
-            response = endpoints.create(
+            response = endpoints.create_waiting(
                 settings.inference_id, settings.endpoint_body(), settings.allocation_wait
             )
             if response.status_code not in (200, 408):
@@ -282,6 +285,9 @@ def install(environment: Environment) -> LoadSession | None:
             gevent.spawn_later(0.1, environment.runner.quit)
         return None
     environment.elsercheck = session  # type: ignore[attr-defined]
+    if isinstance(environment.runner, MasterRunner):  # bound to port 0: tell the workers' parent
+        port_file = session.settings.results_dir / rundir.MASTER_PORT_TXT
+        port_file.write_text(f"{environment.runner.server.port}\n")
     events = environment.events
     events.test_start.add_listener(session.on_test_start)
     events.test_stop.add_listener(session.on_test_stop)

@@ -26,6 +26,8 @@ class NamedShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         if self.settings is None:
             try:  # the plan comes from a per-process cache: the session's is the same object
+                if self.runner is None:
+                    return None
                 self.settings = settings_from(self.runner.environment.parsed_options)
             except ValueError:  # bad options: the session has said why and quits the run
                 return None

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from . import __version__
 from .exit_codes import ExitCode, most_severe
@@ -60,7 +60,7 @@ def _add_timing_options(
 
 
 def _timing(args: argparse.Namespace):  # -> Timing
-    from .reference.timing import preset
+    from .reference.timing import preset, setting_problem
 
     overrides = {
         key.removeprefix("timing_"): value
@@ -68,8 +68,9 @@ def _timing(args: argparse.Namespace):  # -> Timing
         if key.startswith("timing_") and value is not None
     }
     for name, value in overrides.items():
-        if value < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+        problem = setting_problem(name, value)  # e.g. inf or nan, which float() accepts
+        if problem:
+            raise UsageError(f"--{name.replace('_', '-')} {problem}")
     return preset(args.timing).with_overrides(**overrides)
 
 
@@ -353,7 +354,9 @@ def cmd_spec(args: argparse.Namespace) -> int:
     from .spec import build_effective_spec, dump_spec
 
     output: Path | None = args.output
-    fmt = args.format or ("yaml" if output and output.suffix in (".yaml", ".yml") else "json")
+    fmt: Literal["json", "yaml"] = args.format or (
+        "yaml" if output and output.suffix in (".yaml", ".yml") else "json"
+    )
     text = dump_spec(build_effective_spec(), fmt)
     if output is None:
         sys.stdout.write(text)
@@ -415,6 +418,7 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
         args.shape = "cycle" if _embedded(args) else "step"
     if args.load_workers < 0:
         raise UsageError("--workers must not be negative")
+    _timing(args)  # every timing override within its bounds (e.g. a tick above 0), in one line
     try:
         values = values_from(args)
     except OptionError as exc:

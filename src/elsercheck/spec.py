@@ -164,16 +164,18 @@ def _run_actions(
 def apply_action(document: dict[str, Any], action: Mapping[str, Any]) -> int:
     """Apply one action to ``document`` in place; return how many nodes its target selected."""
     nodes = list(jsonpath.find(action["target"], document))
+    targets: list[dict[str, Any] | list[Any]] = []
     for node in nodes:
         if not isinstance(node.value, dict | list):
             raise OverlayError(
                 f"{action['target']} selects {node.path()}, which is neither object nor array"
             )
+        targets.append(node.value)
     if action.get("remove") is True:
         _remove(document, [node.location for node in nodes], action["target"])
     else:
-        for node in nodes:
-            _update(node.value, action["update"], action["target"])
+        for target in targets:
+            _update(target, action["update"], action["target"])
     return len(nodes)
 
 

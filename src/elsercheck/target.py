@@ -7,11 +7,12 @@ Shared by every command that talks to a cluster. Values come from options or the
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -38,13 +39,29 @@ class Target:
     insecure: bool = False
 
     def __post_init__(self) -> None:
+        problem = url_problem(self.url)
+        if problem:  # the URL shown without its user:password@, which may be a secret
+            raise TargetError(
+                f"invalid URL {_userinfo_hidden(self.url)!r}: {problem}; "
+                "expected http(s)://host[:port]"
+            )
         parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TargetError(f"invalid URL {self.url!r}: expected http(s)://host[:port]")
+        if parts.username is not None or parts.password is not None:
+            self._move_userinfo(parts.username, parts.password)
         if self.api_key and (self.username or self.password):
             raise TargetError("give either an API key or a username and password, not both")
         if self.ca_certs and not Path(self.ca_certs).is_file():
             raise TargetError(f"CA certificate file not found: {self.ca_certs}")
+
+    def _move_userinfo(self, username: str | None, password: str | None) -> None:
+        """Take ``user:password@`` out of the URL into the credentials, so that no URL passed
+        on, printed or written ever carries a password. Explicit credentials win."""
+        # Frozen dataclass: settle the fields once, here, at construction.
+        set_field = object.__setattr__
+        set_field(self, "url", without_userinfo(self.url))
+        if not (self.api_key or self.username or self.password):
+            set_field(self, "username", unquote(username or "") or None)
+            set_field(self, "password", unquote(password) if password is not None else None)
 
     @classmethod
     def from_options(cls, url: str | None = None, **options: object) -> Target:
@@ -101,6 +118,31 @@ class Target:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a target's URL, in a few words; ``None`` when it can.
+
+    Checked up front so that a typo is a one-line usage error, not an exception from deep
+    inside the HTTP client (``urlsplit`` and httpx each reject different malformed URLs).
+    """
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "it contains whitespace or a control character"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a non-numeric or out-of-range port
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "no http(s) scheme or no host"
+    return None
+
+
+def _userinfo_hidden(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced, for an error message about a bad URL
+    (which ``without_userinfo`` cannot parse)."""
+    return re.sub(r"(//)[^/?#]*@", r"\1***@", url)
 
 
 def without_userinfo(url: str) -> str:

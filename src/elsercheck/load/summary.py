@@ -169,7 +169,8 @@ def _allocations(rows: list[dict[str, Any]], load_rise_s: float | None = None) -
     counts = [(row["elapsed_s"], _int(row.get("allocation_count"))) for row in rows]
     counts = [(at, count) for at, count in counts if count is not None]
     events = _scale_events(rows)
-    peak = max((count for _, count in counts), default=None)
+    known = [count for _, count in counts if count is not None]  # the same, typed as present
+    peak = max(known, default=None)
     first_up = next((event for event in events if event["to"] > event["from"]), None)
     rise = load_rise_s
     if rise is None and first_up is not None:
@@ -191,7 +192,7 @@ def _allocations(rows: list[dict[str, Any]], load_rise_s: float | None = None) -
         "initial_allocation_count": counts[0][1] if counts else None,
         "final_allocation_count": counts[-1][1] if counts else None,
         "max_allocation_count": peak,
-        "min_allocation_count": min((count for _, count in counts), default=None),
+        "min_allocation_count": min(known, default=None),
         "max_target_allocation_count": max((t for t in targets if t is not None), default=None),
         "scale_events": events,
         "scale_ups": sum(1 for event in events if event["to"] > event["from"]),
@@ -239,7 +240,7 @@ def _status(passed: Any) -> str:
 
 
 def _expectations(items: list[dict[str, Any]]) -> dict[str, Any]:
-    listed = [
+    listed: list[dict[str, Any]] = [
         {
             "name": str(item.get("name") or "?"),
             "status": _status(item.get("passed")),

@@ -1,6 +1,7 @@
 """The reference server as an ASGI application (Starlette request/response objects).
 
-``dispatch`` applies the REST controller's order of checks (es-behavior §0.1, §7): route →
+``dispatch`` applies the REST controller's order of checks (ES RestController.tryAllHandlers,
+dispatchRequest; SecurityRestFilter): route →
 content type → authentication → body presence → query parameters → handler (which validates,
 then authorizes, then acts). Every response carries ``X-elastic-product: Elasticsearch``.
 """
@@ -134,8 +135,8 @@ class ReferenceServer:
             )
         except Exception:  # a server bug: answer like ES would, and log it
             log.exception("unexpected error serving %s %s", method, uri)
-            error = EsError("exception", "internal server error", 500)
-            return _response(render(error.body(), pretty), 500, [], media_type)
+            internal = EsError("exception", "internal server error", 500)
+            return _response(render(internal.body(), pretty), 500, [], media_type)
 
     def _warnings(self, call: Call) -> list[tuple[str, str]]:
         if not call.warnings:  # the common case: nothing to format

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .timing import PRESETS, Timing
 
-VERSION = {
+VERSION: dict[str, Any] = {
     "number": "9.1.5",
     "build_flavor": "default",
     "build_type": "docker",

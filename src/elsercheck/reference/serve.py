@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -58,24 +59,48 @@ def url_for(host: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+def shown_password(password: str) -> str:
+    """The password as the banner may show it: never one the operator supplied."""
+    # Only a default or generated password is news to the operator; their own stays unprinted.
+    if password == os.environ.get("ELASTIC_PASSWORD"):
+        return "the password in ELASTIC_PASSWORD"
+    return password
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (0: a free port) for uvicorn to listen on.
+
+    Bound here, in the serving process, so that a port in use is a one-line
+    ``ServerStartError`` before the banner, and the banner shows the port actually bound.
+    ``SO_REUSEADDR`` as uvicorn sets it: without it, a port whose last connections are in
+    TIME_WAIT (a restart after the server closed one) cannot be bound for about a minute.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)  # socket.gaierror for an unknown host has both
+        raise ServerStartError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
 
 
 def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | None) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn handles both and shuts down cleanly)."""
-    check_port_free(host, port)
-    tls = generate(tls_dir) if config.tls and tls_dir else None
-    app = ReferenceServer(config)
-    server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
+    sock = bound_socket(host, port)
+    try:
+        tls = generate(tls_dir) if config.tls and tls_dir else None
+        port = sock.getsockname()[1]
+        app = ReferenceServer(config)
+        server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
+    except BaseException:
+        sock.close()
+        raise
     url = url_for(host, port, config.tls)
     print(f"elsercheck reference server (Elasticsearch 9.1 inference API) at {url}")
     if config.security:
-        print(f"  credentials: elastic / {config.password}  (Basic auth)")
+        print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
         print("  API keys: POST /_security/api_key")
     else:
         print("  security: off")
@@ -86,8 +111,9 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     # that was installed before it: make that a no-op so a requested stop exits 0.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
     try:
-        server.run()
+        server.run(sockets=[sock])  # uvicorn listens on it and closes it when it stops
     finally:
+        sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("stopped", flush=True)
@@ -105,7 +131,7 @@ class ThreadedServer:
         self.port = port
         self.tls = tls
         self._server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "error"))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._run, name="elsercheck-server", daemon=True)
         self._error: BaseException | None = None
 

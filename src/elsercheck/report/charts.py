@@ -25,6 +25,7 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 
 from .metrics import Metric
 from .stages import Span
@@ -55,7 +56,7 @@ ERROR_COLOURS: dict[str, str] = {
 _OTHER_ERROR = "#444444"
 _STAGE_FILL = ("#f2f2f2", "#e6e6e6")
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "font.size": 10,
     "axes.titlesize": 12,

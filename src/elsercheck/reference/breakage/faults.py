@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from . import catalogues
 
@@ -77,7 +78,7 @@ class DroppedAnswer(Response):
     def __init__(self) -> None:
         super().__init__(b"", status_code=200, media_type="application/json")
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Announce a body, then break off: an ASGI app cannot reset a socket, but an error
         # after the response started makes uvicorn close the connection without the body.
         await send({"type": "http.response.start", "status": 200,
