@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -103,13 +103,13 @@ class ReferenceServer:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             pretty = query.get("pretty") not in (None, "false")
             if method == "OPTIONS":
-                allowed = self.router.allowed_methods(path)
+                allowed = self.router.allowed_methods(_raw_path(request, path))
                 if not allowed:
                     raise RoutingError(
                         f"no handler found for uri [{uri}] and method [{method}]", 400
                     )
                 return _response(b"", 200, [("Allow", ",".join(allowed))], media_type)
-            route, path_params = self.router.resolve(method, path, uri)
+            route, path_params = self.router.resolve(method, _raw_path(request, path), uri)
             body = await _read_body(request)
             if body:
                 _check_content_type(request)
@@ -174,6 +174,19 @@ def _path_and_query(request: Request) -> tuple[str, str]:
         return path, query.decode("ascii")
     url = request.url
     return url.path, url.query
+
+
+# What a decoded path keeps unescaped when it has to be encoded again (no raw path in scope).
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def _raw_path(request: Request, path: str) -> str:
+    """The path as sent, still percent-encoded: ids are decoded once, by the router, as in ES
+    (uvicorn's ``scope["path"]`` is already decoded; decoding it again decoded twice)."""
+    raw = request.scope.get("raw_path")
+    if raw is None:
+        return quote(path, safe=_PATH_SAFE)
+    return raw.decode("latin-1").partition("?")[0]
 
 
 def _response_media_type(request: Request) -> str:
