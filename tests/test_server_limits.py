@@ -266,3 +266,22 @@ def test_client_gone_mid_body_logs_one_line(
         time.sleep(0.05)
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert len(gone) == 3 and all("\n" not in r.getMessage() for r in gone)
+
+
+def test_idle_after_an_unread_body_is_closed(limited: EmbeddedServer) -> None:
+    """A body answered before it was read (no such route) is drained when it comes; the
+    connection idle after it is still closed."""
+    head = (
+        "POST /no/such/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: {AUTH}\r\nContent-Length: 10\r\n\r\n"
+    ).encode()
+    with socket.create_connection(_address(limited), timeout=30) as sock:
+        sock.sendall(head)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(_status_headers_body(answer)[2]) < int(
+            _status_headers_body(answer)[1]["content-length"]
+        ):
+            answer += sock.recv(65536)
+        assert _status_headers_body(answer)[0] == 400
+        sock.sendall(b'{"a": 1}  ')  # the body, after the answer
+        assert sock.recv(65536) == b""  # then nothing: closed by the server

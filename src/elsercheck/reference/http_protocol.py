@@ -105,7 +105,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.transport.close()  # the client took too long to send its request
 
     def on_message_complete(self) -> None:
-        self._cancel_read_timer()
+        if self.cycle is not None and self.cycle.response_complete:
+            self._arm_read_timer()  # a body drained after its answer: on to the next request
+        else:
+            self._cancel_read_timer()
         # What follows is the next request's head (counted from the next read on).
         self._in_head, self._head_size, self._line_size, self._tail = True, 0, None, b""
         super().on_message_complete()
