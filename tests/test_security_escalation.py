@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import socket
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from elsercheck.reference.serve import EmbeddedServer
 from tests.conftest import PASSWORD, assert_error, elser_body
+from tests.inprocess import InProcessServer
 from tests.test_security import api_key, as_key
 
 DERIVED = (
@@ -39,7 +41,7 @@ def _create(c: httpx.Client, name: str, **body: object) -> httpx.Response:
     ],
 )
 def test_derived_key_with_privileges_is_refused(
-    server: EmbeddedServer, client: httpx.Client, body: dict[str, object]
+    server: InProcessServer, client: httpx.Client, body: dict[str, object]
 ) -> None:
     with as_key(server, api_key(client, "manage_own_api_key")) as own:
         response = _create(own, "derived", **body)
@@ -47,7 +49,7 @@ def test_derived_key_with_privileges_is_refused(
 
 
 def test_derived_key_with_an_empty_descriptor_has_no_privileges(
-    server: EmbeddedServer, client: httpx.Client, unique_id: str
+    server: InProcessServer, client: httpx.Client, unique_id: str
 ) -> None:
     with as_key(server, api_key(client, "manage_own_api_key")) as own:
         created = _create(own, "derived-empty", role_descriptors={"none": {}})
@@ -66,7 +68,7 @@ def test_derived_key_with_an_empty_descriptor_has_no_privileges(
 
 @pytest.mark.parametrize("by", ["id", "ids", "name"])
 def test_own_key_privilege_cannot_invalidate_another_key(
-    server: EmbeddedServer, client: httpx.Client, by: str
+    server: InProcessServer, client: httpx.Client, by: str
 ) -> None:
     victim = api_key(client, "monitor")
     victim_name = "key-monitor"
@@ -91,7 +93,9 @@ def test_own_key_privilege_cannot_invalidate_another_key(
         assert c.get("/").status_code == 200  # still valid
 
 
-def test_own_key_privilege_invalidates_itself(server: EmbeddedServer, client: httpx.Client) -> None:
+def test_own_key_privilege_invalidates_itself(
+    server: InProcessServer, client: httpx.Client
+) -> None:
     key = api_key(client, "manage_own_api_key")
     with as_key(server, key) as own:
         response = own.request("DELETE", "/_security/api_key", json={"ids": [_id(key)]})
@@ -101,7 +105,7 @@ def test_own_key_privilege_invalidates_itself(server: EmbeddedServer, client: ht
 
 
 def test_key_without_key_privileges_cannot_invalidate(
-    server: EmbeddedServer, client: httpx.Client
+    server: InProcessServer, client: httpx.Client
 ) -> None:
     key = api_key(client, "monitor")
     with as_key(server, key) as c:
@@ -115,11 +119,18 @@ def test_key_without_key_privileges_cannot_invalidate(
 
 
 def test_superuser_invalidates_its_keys_by_owner(
-    server: EmbeddedServer, client: httpx.Client
+    server: InProcessServer, client: httpx.Client
 ) -> None:
     key = api_key(client, "monitor")
     response = client.request("DELETE", "/_security/api_key", json={"owner": True})
     assert response.status_code == 200 and _id(key) in response.json()["invalidated_api_keys"]
+
+
+@pytest.fixture
+def wire_client(wire_server: EmbeddedServer) -> Iterator[httpx.Client]:
+    """Requests byte for byte need a socket: these tests use the server on a loopback port."""
+    with httpx.Client(base_url=wire_server.url, auth=("elastic", PASSWORD), timeout=30) as c:
+        yield c
 
 
 def _raw_request(server: EmbeddedServer, method: str, target: str) -> tuple[int, bytes]:
@@ -153,22 +164,24 @@ def _raw_request(server: EmbeddedServer, method: str, target: str) -> tuple[int,
     ],
 )  # fmt: skip
 def test_ids_are_decoded_exactly_once(
-    server: EmbeddedServer, client: httpx.Client, target: str, status: int, reason: str
+    wire_server: EmbeddedServer, wire_client: httpx.Client, target: str, status: int, reason: str
 ) -> None:
-    assert client.put("/_inference/sparse_embedding/victim-ep", json=elser_body()).status_code in (
+    assert wire_client.put("/_inference/sparse_embedding/victim-ep", json=elser_body()).status_code in (
         200, 400  # 400: left by an earlier case
     )  # fmt: skip
-    code, body = _raw_request(server, "DELETE", target)
+    code, body = _raw_request(wire_server, "DELETE", target)
     assert code == status, body
     assert httpx.Response(code, content=body).json()["error"]["reason"] == reason
-    assert client.get("/_inference/victim-ep").status_code == 200  # untouched
+    assert wire_client.get("/_inference/victim-ep").status_code == 200  # untouched
 
 
 def test_an_encoded_id_still_reaches_its_endpoint(
-    server: EmbeddedServer, client: httpx.Client
+    wire_server: EmbeddedServer, wire_client: httpx.Client
 ) -> None:
-    assert client.put("/_inference/sparse_embedding/enc-ep", json=elser_body()).status_code == 200
-    code, body = _raw_request(server, "GET", "/_inference/enc%2Dep")
+    assert (
+        wire_client.put("/_inference/sparse_embedding/enc-ep", json=elser_body()).status_code == 200
+    )
+    code, body = _raw_request(wire_server, "GET", "/_inference/enc%2Dep")
     assert code == 200, body
-    assert _raw_request(server, "DELETE", "/_inference/sparse_embedding/enc%2dep")[0] == 200
-    assert client.get("/_inference/enc-ep").status_code == 404
+    assert _raw_request(wire_server, "DELETE", "/_inference/sparse_embedding/enc%2dep")[0] == 200
+    assert wire_client.get("/_inference/enc-ep").status_code == 404
