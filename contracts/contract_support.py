@@ -204,11 +204,46 @@ class EndpointTracker(Endpoints[httpx.Response]):
         return failed
 
 
+# The first deployment of this process (one xdist worker) that never became fully allocated:
+# later tests that need a deployment fail at once naming it, instead of each waiting it out.
+_FIRST_NOT_ALLOCATED: list[str] = []
+
+
+def consistent_allocation_status(stats: dict[str, Any]) -> None:
+    """One stats answer must not contradict itself: ES computes ``state`` from the counts
+    (ES AllocationStatus.calculateState: ``started`` while allocation_count <
+    target_allocation_count, ``fully_allocated`` only when the count reaches the target)."""
+    status = stats.get("allocation_status") or {}
+    count, target = status.get("allocation_count"), status.get("target_allocation_count")
+    if (
+        status.get("state") == "fully_allocated"
+        and isinstance(count, int)
+        and isinstance(target, int)
+        and count < target
+    ):
+        raise AssertionError(
+            f"{stats.get('deployment_id')}: stats contradict themselves: state fully_allocated "
+            f"with allocation_count {count} < target_allocation_count {target}"
+        )
+
+
 def wait_fully_allocated(client: httpx.Client, inference_id: str, seconds: float) -> dict[str, Any]:
-    """Poll the trained model stats until the seeds' condition holds; return the stats entry."""
+    """Poll the trained model stats until the seeds' condition holds; return the stats entry.
+
+    A self-contradicting answer fails at once; after one deployment of this worker never became
+    allocated, later waits fail at once naming it."""
+    if _FIRST_NOT_ALLOCATED:
+        raise AssertionError(
+            f"{inference_id}: not waiting; an earlier deployment never became fully allocated: "
+            f"{_FIRST_NOT_ALLOCATED[0]}"
+        )
     try:
-        return endpoints.wait_fully_allocated(HttpxTransport(client), inference_id, seconds)
+        return endpoints.wait_fully_allocated(
+            HttpxTransport(client), inference_id, seconds, inspect=consistent_allocation_status
+        )
     except endpoints.NotAllocated as exc:
+        if exc.timed_out:
+            _FIRST_NOT_ALLOCATED.append(str(exc))
         raise AssertionError(str(exc)) from None
 
 

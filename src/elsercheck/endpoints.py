@@ -185,19 +185,24 @@ def deployment_entry(payload: Any, deployment_id: str) -> dict[str, Any] | None:
 class NotAllocated(Exception):
     """The deployment was not fully allocated in time, or its stats cannot be read."""
 
-    def __init__(self, message: str, last: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, message: str, last: Mapping[str, Any] | None, *, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.last = last
+        self.timed_out = timed_out  # the wait ran out (not an answer that ended it)
 
 
 def wait_fully_allocated(
     transport: Transport[Answer], deployment_id: str, seconds: float, *,
     interval_s: float = 0.2, sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    inspect: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Poll ``GET /_ml/trained_models/<id>/_stats`` until :func:`fully_allocated` holds; the
     deployment's stats entry then. Lost answers and transient statuses are polled through;
-    other statuses (401, 403, 400…) end the wait at once. Raises :class:`NotAllocated`."""
+    other statuses (401, 403, 400…) end the wait at once. Raises :class:`NotAllocated`.
+    ``inspect`` sees every stats entry first and may raise to end the wait (a caller's check)."""
     deadline = clock() + seconds
     last: dict[str, Any] | None = None
     while True:
@@ -207,6 +212,8 @@ def wait_fully_allocated(
             answer = None
         if answer is not None and answer.status_code == 200:
             stats = deployment_entry(answer.json(), deployment_id)
+            if stats is not None and inspect is not None:
+                inspect(stats)
             last = (stats or {}).get("allocation_status")
             if stats is not None and fully_allocated(last):
                 return stats
@@ -218,7 +225,9 @@ def wait_fully_allocated(
             )
         if clock() >= deadline:
             raise NotAllocated(
-                f"{deployment_id} not fully allocated after {seconds:g}s (last: {last})", last
+                f"{deployment_id} not fully allocated after {seconds:g}s (last: {last})",
+                last,
+                timed_out=True,
             )
         sleep(interval_s)
 
