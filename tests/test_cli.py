@@ -526,3 +526,54 @@ def test_timing_refuses_out_of_bounds_values_from_python() -> None:
         with pytest.raises(TimingError, match=f"^{name} must"):
             PRESETS["fast"].with_overrides(**{name: value})
     assert Timing(model_download_seconds=0.0, thread_parallel_fraction=1.0).scaler_tick_seconds
+
+
+@pytest.mark.parametrize(
+    ("given", "embedded_zero_wait", "allocation_wait", "zero_wait"),
+    [
+        ([], None, None, None),  # a cluster: the suite's own 300 s, scale-from-zero skipped
+        (["--allocation-wait", "45", "--scale-to-zero-wait", "90"], None, "45", 90.0),
+        ([], 8.0, "embedded", 8.0),  # the embedded server: both from its timing
+        (["--allocation-wait", "12.5"], 8.0, "12.5", 8.0),
+    ],
+)
+def test_gate_waits_are_options(
+    monkeypatch: pytest.MonkeyPatch,
+    given: list[str],
+    embedded_zero_wait: float | None,
+    allocation_wait: str | None,
+    zero_wait: float | None,
+) -> None:
+    from elsercheck import cli, gate
+    from elsercheck.gate_report import GateSummary
+    from elsercheck.target import Target
+
+    seen: dict[str, object] = {}
+
+    def fake_run_gate(target, run_id, report_dir, workers, max_examples, zero, extra):  # type: ignore[no-untyped-def]
+        seen.update(zero=zero, extra=extra)
+        return gate.GateResult(0, GateSummary([]), Path("junit.xml"), Path("gate.html"))
+
+    monkeypatch.setattr(gate, "run_gate", fake_run_gate)
+    args = cli.build_parser().parse_args(["gate", *given])
+    cli._gate(args, Target("http://127.0.0.1:9"), "run1", embedded_zero_wait)
+    expected = (
+        cli.embedded_allocation_wait(cli._timing(args))
+        if allocation_wait == "embedded"
+        else allocation_wait
+    )
+    assert seen["extra"] == (
+        [] if expected is None else ["--allocation-wait", f"{float(expected):g}"]
+    )
+    assert seen["zero"] == zero_wait
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf", "soon"])
+def test_gate_wait_options_reject_nonsense(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from elsercheck.cli import main
+
+    for option in ("--allocation-wait", "--scale-to-zero-wait"):
+        with pytest.raises(SystemExit) as usage:
+            main(["gate", option, value])
+        assert usage.value.code == 2
+        assert f"{option}: expected a positive number" in capsys.readouterr().err

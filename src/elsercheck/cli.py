@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="everything that exists, against the embedded server (what `make run` does)"
     )
     _add_target_options(run)
-    _add_gate_options(run)
+    _add_gate_options(run, allocation_wait=False)
     _add_load_options(run, shape=None, distributed=False)
     _add_timing_options(run, None, _load_dests())
     run.set_defaults(handler=cmd_run, load_workers=0)
@@ -249,7 +249,8 @@ def _positive(value: str) -> int:
     raise argparse.ArgumentTypeError(f"expected a positive number, not {value!r}")
 
 
-def _add_gate_options(parser: argparse.ArgumentParser) -> None:
+def _add_gate_options(parser: argparse.ArgumentParser, allocation_wait: bool = True) -> None:
+    """The gate's options; ``run`` leaves out ``--allocation-wait``, which its load options own."""
     group = parser.add_argument_group("gate")
     group.add_argument("--workers", type=_workers, default="1",
                        help="pytest-xdist workers: N or auto (default 1)")  # fmt: skip
@@ -257,6 +258,17 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
                        help="generated cases per operation (default 25)")  # fmt: skip
     group.add_argument("--report-dir", type=Path, default=None,
                        help="where reports go (default reports/gate/<run-id>)")  # fmt: skip
+    if allocation_wait:
+        group.add_argument("--allocation-wait", type=_positive_float, default=None,
+                           dest="gate_allocation_wait", metavar="SECONDS",
+                           help="how long a deployment may take to become fully allocated "
+                                "(default 300 for a cluster; three cold starts of the embedded "
+                                "server's timing)")  # fmt: skip
+    group.add_argument("--scale-to-zero-wait", type=_positive_float, default=None,
+                       metavar="SECONDS",
+                       help="how long the target takes to scale an idle deployment to zero "
+                            "(cooldown + scale-to-zero time); enables the 409 scale-from-zero "
+                            "check (default: the embedded server's, else skipped)")  # fmt: skip
 
 
 def _defects(names: list[str]) -> list[str]:
@@ -384,8 +396,14 @@ def _gate(args: argparse.Namespace, target: Target, run_id: str, zero_wait: floa
     report_dir = args.report_dir or reports_dir() / "gate" / run_id
     print(f"conformance gate against {target.url} (run {run_id})", flush=True)
     extra = []
-    if zero_wait is not None:  # the embedded server: its timing is known, no need to wait 300 s
-        extra = ["--allocation-wait", f"{embedded_allocation_wait(_timing(args)):g}"]
+    allocation_wait = getattr(args, "gate_allocation_wait", None)
+    if allocation_wait is None and zero_wait is not None:
+        # The embedded server: its timing is known, no need to wait 300 s.
+        allocation_wait = embedded_allocation_wait(_timing(args))
+    if allocation_wait is not None:
+        extra = ["--allocation-wait", f"{allocation_wait:g}"]
+    if args.scale_to_zero_wait is not None:
+        zero_wait = args.scale_to_zero_wait
     result = run_gate(target, run_id, report_dir, args.workers, args.max_examples, zero_wait, extra)
     print(target.redact(result.summary.text([result.html, result.junit])))
     return result.exit_code
