@@ -230,12 +230,26 @@ class EndpointTracker:
             if self.created.pop(inference_id, None) is not None:
                 self._slots.release()
 
-    def cleanup(self) -> list[str]:
-        """Delete everything still tracked; return the ids that could not be deleted."""
+    def sweep(self) -> list[str]:
+        """Delete every endpoint on the target with this tracker's prefix, tracked or not (a
+        PUT cut short by a stop signal may have stored one); the ids that could not be deleted."""
+        if self.client.is_closed:
+            return sorted(self.created)
+        try:
+            listing = self.client.get("/_inference/_all")
+            found = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return sorted(self.created)
+        return self.cleanup([i for i in found if i.startswith(self.prefix)])
+
+    def cleanup(self, untracked: list[str] | None = None) -> list[str]:
+        """Delete everything still tracked (and ``untracked``, ids with the run prefix found on
+        the target); return the ids that could not be deleted."""
         failed = []
         if self.client.is_closed:  # already cleaned up when the session's client closed
             return sorted(self.created)
-        for inference_id in list(self.created):
+        tracked = list(self.created)
+        for inference_id in tracked + [i for i in untracked or [] if i not in tracked]:
             # Our own cleanup, not a contract check: deleting is idempotent, so a lost answer is
             # worth asking again, and a deployment that is (re)starting answers 409 for a moment.
             for attempt in range(CLEANUP_ATTEMPTS):

@@ -89,6 +89,18 @@ class Endpoints:
         """Delete everything still tracked; the ids that could not be deleted."""
         return [item for item in sorted(self.created) if not self.delete(item)]
 
+    def sweep(self, keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """Track and delete every endpoint on the target with the run prefix (except ``keep``),
+        also those whose PUT was cut short; the ids that could not be deleted."""
+        try:
+            listing = self.session.get(self.url("/_inference/_all"), timeout=30)
+            found = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
+        except (requests.RequestException, ValueError, AttributeError):
+            found = []  # the parent's sweep is the next net
+        with self._lock:
+            self.created.update(i for i in found if i.startswith(self.prefix) and i not in keep)
+        return self.cleanup()
+
     def stats(self, deployment_id: str) -> Any:
         response = self.session.get(
             self.url(f"/_ml/trained_models/{deployment_id}/_stats"), timeout=30

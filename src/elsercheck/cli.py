@@ -1,7 +1,8 @@
 """The ``elsercheck`` command line.
 
 Exit codes (documented in README): 0 success, 1 checks failed, 2 usage error or unusable
-target (unreachable, bad credentials, bad option), 130 interrupted.
+target (unreachable, bad credentials, bad option), 128 + n after stop signal n (130 SIGINT,
+143 SIGTERM, 129 SIGHUP; ``signals.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import fields
@@ -556,14 +558,19 @@ def _smoke(target: Target, run_id: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from . import signals
+
     try:
-        return args.handler(args)
+        # SIGINT, SIGTERM and SIGHUP: children get the signal too, everything cleans up.
+        with signals.stop_on_signals():
+            return args.handler(args)
     except (UsageError, TargetError) as exc:
         print(f"elsercheck: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("elsercheck: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = signals.signal_of(exc)
+        print(f"elsercheck: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return signals.exit_code(signum)  # 130 SIGINT, 143 SIGTERM, 129 SIGHUP
     except Exception as exc:  # the last guard: one line, never a traceback
         from .reference.serve import ServerStartError
 

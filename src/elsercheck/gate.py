@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import signals
 from .gate_report import GateSummary, read_junit, write_html
 from .paths import resource_dir
 from .smoke import check_reachable
@@ -21,6 +21,8 @@ from .target import Target, TargetError
 
 # pytest exit code -> gate exit code (0 conformant, 1 violations, 2 usage/unreachable)
 EXIT_CODES = {0: 0, 1: 1, 2: 2, 3: 2, 4: 2, 5: 2}
+# After a stop signal: time for pytest to end its test, run the finalizers and sweep its prefix.
+STOP_GRACE_S = 60.0
 
 
 @dataclass
@@ -83,13 +85,16 @@ def run_gate(
     )
     started = time.monotonic()
     # The child runs in report_dir so hypothesis/schemathesis scratch files land there.
-    process = subprocess.Popen(command, env=child_environment(target), cwd=report_dir)
+    process = signals.start_child(command, child_environment(target), cwd=report_dir)
     try:
         returncode = process.wait()
-    except KeyboardInterrupt:
-        # The child got the same Ctrl-C: let it delete what it created before leaving.
-        process.wait(timeout=120)
-        raise
+        signals.forget_child(process)
+    except KeyboardInterrupt as exc:
+        # A stop signal: the child's group has it too (forwarded), or gets SIGINT now. It
+        # deletes what it created; what a killed child could not, the run-prefix sweep does.
+        signals.stop_child(process, STOP_GRACE_S, signals.unforwarded(exc))
+        _sweep(target, run_id)
+        raise exc
     junit = report_dir / "junit.xml"
     if not junit.exists():
         raise TargetError(f"the contract suite did not run (pytest exit code {returncode})")
@@ -107,3 +112,12 @@ def run_gate(
     if exit_code == 0 and not summary.conformant:
         exit_code = 1
     return GateResult(exit_code, summary, junit, html_path)
+
+
+def _sweep(target: Target, run_id: str) -> None:
+    """Delete what still carries the run prefix (a backstop for a child that was killed)."""
+    from .load.runner import sweep  # the one run-prefix sweep (load.runner imports this module)
+
+    leftovers = sweep(target, run_id)
+    if leftovers:
+        print(f"leftover endpoints (could not delete): {', '.join(leftovers)}", file=sys.stderr)

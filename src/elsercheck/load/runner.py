@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from .. import signals
 from ..gate import child_environment
 from ..paths import resource_dir
 from ..run_id import endpoint_prefix
@@ -152,24 +153,21 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[list]:
-    """Start the commands (output to ``log``); on the way out, none is left running."""
+    """Start the commands (output to ``log``), each leading its own process group; on the way
+    out, none is left running: a stop signal was forwarded to them already (``signals``),
+    otherwise they get SIGINT (locust cleans up on it), and whoever outlasts the grace dies."""
     with log.open("ab") as sink:
         processes = [
-            subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-            for cmd in commands
+            signals.start_child(cmd, env, stdout=sink, stderr=subprocess.STDOUT) for cmd in commands
         ]
         try:
             yield processes
         finally:
+            forwarded = signals.received() is not None
+            deadline = time.monotonic() + STOP_GRACE_S
             for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)  # locust cleans up on SIGINT
-            for process in processes:
-                try:
-                    process.wait(timeout=STOP_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                remaining = max(0.0, deadline - time.monotonic())
+                signals.stop_child(process, remaining, None if forwarded else signal.SIGINT)
 
 
 def run_load(
@@ -195,20 +193,21 @@ def run_load(
     deadline = time.monotonic() + plan_duration(options) + 60 + STOP_GRACE_S
     log = run_dir / "locust.log"
     returncode = 2
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     with _processes(commands, locust_environment(target), log) as processes:
         progress = _Progress(run_dir, plan_duration(options), on_status)
         try:
             while processes[0].poll() is None and time.monotonic() < deadline:
                 progress.tick()
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            # locust got the same Ctrl-C: leaving the block waits for it to clean up.
-            interrupted = True
-            on_status("interrupted: stopping locust and deleting what the run created")
-            for process in processes:
-                with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
-                    process.wait(timeout=STOP_GRACE_S)
+        except KeyboardInterrupt as exc:
+            # locust got the signal too: leaving the block waits (bounded) for it to stop, write
+            # what it measured and delete what the run created.
+            interrupted = exc
+            on_status(
+                f"interrupted ({signal.Signals(signals.signal_of(exc)).name}): stopping locust "
+                "and deleting what the run created"
+            )
         if processes[0].poll() is None and not interrupted:
             on_status("locust did not stop in time: stopping it")
         elif not interrupted:
@@ -217,7 +216,8 @@ def run_load(
     if interrupted:
         if leftovers:
             on_status(f"leftover endpoints (could not delete): {', '.join(leftovers)}")
-        raise KeyboardInterrupt
+        on_status(f"files: {run_dir}")
+        raise interrupted
     previous = run_dir / rundir.LEFTOVERS_TXT
     if leftovers:
         previous.write_text("\n".join(leftovers) + "\n")
