@@ -61,7 +61,6 @@ class LoadSession:
         self.started_at: str | None = None
         self.failure: str | None = None
         self.written = True  # nothing to write before a test starts
-        self.wrote = False  # the run files exist
         self.leftovers: list[str] = []
         self.target_version: str | None = None
         self.workers = 0
@@ -230,7 +229,7 @@ class LoadSession:
             return
         if self.interrupted is not None:
             self.leftovers = self.sweep()  # what the deletes above left, or never knew of
-            if self.started_at is not None and self.failure is None and not self.wrote:
+            if self.started_at is not None and self.failure is None and self.monitor is None:
                 self.written = False  # stopped before the endpoint served: write what there is
         if not self.written:
             self.write_results()
@@ -268,7 +267,6 @@ class LoadSession:
         if leftovers:
             (out / rundir.LEFTOVERS_TXT).write_text("\n".join(leftovers) + "\n")
         rundir.write_json(out / rundir.RUN_JSON, self._run_json(ended, code))
-        self.wrote = True
         for item in results:
             log.info("elsercheck: %-8s %-24s %s", item.status, item.name, item.detail)
         self.environment.process_exit_code = code
