@@ -61,6 +61,7 @@ class LoadSession:
         self.started_at: str | None = None
         self.failure: str | None = None
         self.written = True  # nothing to write before a test starts
+        self._writing = threading.Lock()  # gevent's under locust
         self.leftovers: list[str] = []
         self.target_version: str | None = None
         self.workers = 0
@@ -231,14 +232,19 @@ class LoadSession:
             self.leftovers = self.sweep()  # what the deletes above left, or never knew of
             if self.started_at is not None and self.failure is None and self.monitor is None:
                 self.written = False  # stopped before the endpoint served: write what there is
-        if not self.written:
-            self.write_results()
+        self.write_results()  # or wait for the writing under way: locust exits after this
         if self.failure is not None:
             environment.process_exit_code = EXIT_UNUSABLE
 
     # -- results -------------------------------------------------------------------------------
     def write_results(self) -> int:
-        """Write the run files and check the expectations; returns (and sets) the exit code."""
+        """Write the run files and check the expectations; returns (and sets) the exit code.
+
+        Writing yields to other greenlets: a second caller waits until the files are there."""
+        with self._writing:
+            return self._write_results()
+
+    def _write_results(self) -> int:
         if self.written:
             return self.environment.process_exit_code or 0
         self.written = True
