@@ -153,7 +153,9 @@ def wait_for_a_run_endpoint(server: EmbeddedServer, process: subprocess.Popen[st
     deadline = time.monotonic() + 240  # a gate's pytest takes a while to start on a busy machine
     while time.monotonic() < deadline and process.poll() is None and not ours(server):
         time.sleep(0.2)
-    assert ours(server), "the run never created an endpoint"
+    if not ours(server):
+        process.kill()
+        pytest.fail(f"the run never created an endpoint: {process.communicate()[0]}")
 
 
 def start_cli(server: EmbeddedServer, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
