@@ -70,11 +70,13 @@ def _forward(signum: int) -> None:
             os.killpg(pid, signum)
 
 
-def _on_signal(signum: int, frame: FrameType | None) -> None:
+def _on_signal(signum: int, on_first: Callable[[int], None] | None) -> None:
     global _received
     if _received is not None:
         return  # already stopping: the cleanup in progress is bounded, let it finish
     _received = signum
+    if on_first is not None:
+        on_first(signum)
     _forward(signum)
     raise Interrupted(signum)
 
@@ -83,11 +85,11 @@ def install(on_first: Callable[[int], None] | None = None) -> dict[int, object]:
     """From now on the first stop signal raises :class:`Interrupted` in the main thread (after
     ``on_first(signum)``, e.g. to pass it on); returns the previous handlers. Main thread only."""
     global _received
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # Python runs signal handlers in the main thread only
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if _received is None and on_first is not None:
-            on_first(signum)
-        _on_signal(signum, frame)
+        _on_signal(signum, on_first)
 
     _received = None
     return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
@@ -97,9 +99,6 @@ def install(on_first: Callable[[int], None] | None = None) -> dict[int, object]:
 def stop_on_signals() -> Iterator[None]:
     """:func:`install` within the block, the previous handlers after it; outside the main
     thread (where Python cannot handle signals) it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     global _received
     previous = install()
     try:
