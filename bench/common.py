@@ -12,10 +12,10 @@ import contextlib
 import itertools
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,10 +25,11 @@ from pathlib import Path
 
 import httpx
 
+from elsercheck.endpoints import elser_body
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-ELSER_MODEL = ".elser_model_2_linux-x86_64"
 
 # Cores: the server under test on SERVER_CORE, whatever drives it on CLIENT_CORE.
 SERVER_CORE = 0
@@ -184,12 +185,6 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=wait_s)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def bench_env(**extra: str) -> dict[str, str]:
     """Our environment without Elasticsearch settings (the bench picks its own targets)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_")}
@@ -199,10 +194,14 @@ def bench_env(**extra: str) -> dict[str, str]:
 
 
 class Server:
-    """A server child process on a free loopback port, pinned to a core; stopped by its pid."""
+    """A server child process on a free loopback port, pinned to a core; stopped by its pid.
+
+    The child binds port 0 itself and prints ``... at http://127.0.0.1:<port>``; ``start`` reads
+    the port from its log (no port found free here and maybe taken before the child binds it).
+    """
 
     def __init__(
-        self, command: Sequence[str], log: Path, *, port: int, core: int | None = SERVER_CORE,
+        self, command: Sequence[str], log: Path, *, port: int = 0, core: int | None = SERVER_CORE,
         env: dict[str, str] | None = None, auth: tuple[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.command = pinned(command, core)
@@ -238,6 +237,11 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BenchError(f"server exited ({self.process.returncode}): see {self.log}")
+            if not self.port:
+                self.port = _announced_port(self.log)
+                if not self.port:
+                    time.sleep(0.1)
+                    continue
             with contextlib.suppress(httpx.HTTPError), self.client(timeout=2) as client:
                 client.get("/")
                 return self
@@ -256,42 +260,39 @@ class Server:
         self.stop()
 
 
+def _announced_port(log: Path) -> int:
+    """The port a server child printed (`` at http://127.0.0.1:<port>``); 0 before it has."""
+    match = re.search(r" at https?://127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+    return int(match.group(1)) if match else 0
+
+
 def reference_server(
     log: Path, *, timing: str = "instant", overrides: dict[str, float] | None = None,
     security: bool = True, password: str = "bench-password",
 ) -> Server:  # fmt: skip
     """``elsercheck serve`` itself (the product's command, uvicorn settings and all)."""
-    port = free_port()
-    command = [PYTHON, "-m", "elsercheck", "serve", "--port", str(port), "--timing", timing]
+    command = [PYTHON, "-m", "elsercheck", "serve", "--port", "0", "--timing", timing]
     for name, value in (overrides or {}).items():
         command += [f"--{name.replace('_', '-')}", f"{value:g}"]
     if not security:
         command.append("--no-security")
     return Server(
-        command, log, port=port, env=bench_env(ELASTIC_PASSWORD=password),
+        command, log, env=bench_env(ELASTIC_PASSWORD=password),
         auth=("elastic", password) if security else None,
     )  # fmt: skip
 
 
 def bench_server(log: Path, kind: str, *args: str) -> Server:
     """A bench-only server of ``bench/servers.py`` (bare app, stub, timed wrapper)."""
-    port = free_port()
-    command = [PYTHON, "-m", "bench.servers", kind, "--port", str(port), *args]
-    return Server(command, log, port=port, env=bench_env(PYTHONPATH=str(REPO)))
+    command = [PYTHON, "-m", "bench.servers", kind, "--port", "0", *args]
+    return Server(command, log, env=bench_env(PYTHONPATH=str(REPO)))
 
 
 def create_endpoint(
     server: Server, inference_id: str, allocations: int = 1, threads: int = 1
 ) -> None:
     """A fixed-allocation ELSER endpoint (no adaptive scaling: nothing moves under load)."""
-    body = {
-        "service": "elasticsearch",
-        "service_settings": {
-            "model_id": ELSER_MODEL,
-            "num_allocations": allocations,
-            "num_threads": threads,
-        },
-    }
+    body = elser_body(num_allocations=allocations, num_threads=threads)
     with server.client(timeout=60) as client:
         answer = client.put(f"/_inference/sparse_embedding/{inference_id}", json=body)
         if answer.status_code != 200:

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elsercheck.reference.app import ReferenceServer
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.serve import _uvicorn_config
+from elsercheck.reference.serve import _uvicorn_config, bound_socket
 from elsercheck.reference.timing import PRESETS
 
 FIXED_BODY = orjson.dumps({"acknowledged": True, "note": "a fixed answer of a bare app"})
@@ -164,11 +164,14 @@ KINDS: dict[str, Callable[[argparse.Namespace], Any]] = {
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.servers", description=__doc__)
     parser.add_argument("kind", choices=sorted(KINDS))
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0: any free port (printed)")
     parser.add_argument("--service-ms", type=float, default=20.0, help="timed: service time")
     options = parser.parse_args(argv)
     app = KINDS[options.kind](options)
-    uvicorn.Server(_uvicorn_config(app, "127.0.0.1", options.port, None, "warning")).run()
+    sock = bound_socket("127.0.0.1", options.port)  # bound here: the port printed is the one served
+    port = sock.getsockname()[1]
+    print(f"bench server {options.kind} at http://127.0.0.1:{port}", flush=True)
+    uvicorn.Server(_uvicorn_config(app, "127.0.0.1", port, None, "warning")).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ process exits 128 + n.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +31,9 @@ from contract_support import (
     load_profile,
 )
 from elsercheck import signals
+from elsercheck.endpoints import endpoint_prefix
 from elsercheck.retry import retrying
+from elsercheck.run_id import new_run_id
 from elsercheck.target import Target, TargetError
 
 
@@ -137,10 +137,8 @@ def security_enabled(target: Target) -> bool:
 @pytest.fixture(scope="session")
 def run_prefix(pytestconfig: pytest.Config, worker_id: str) -> str:
     run_id = pytestconfig.getoption("--run-id") or os.environ.get("ELSERCHECK_RUN_ID")
-    if not run_id:
-        run_id = time.strftime("%Y%m%dt%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
     worker = "" if worker_id == "master" else worker_id.removeprefix("gw") + "-"
-    return f"elsercheck-{run_id}-{worker}"
+    return endpoint_prefix(run_id or new_run_id()) + worker
 
 
 @pytest.fixture(scope="session")
@@ -166,8 +164,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     tracked = session.config.stash.get(_TRACKER, None)
     if tracked is not None:
         failed = tracked.cleanup()
-        if signals.received() is not None:
-            failed = tracked.sweep()  # and what a PUT cut short by the signal may have stored
         if failed:
             print(f"\nelsercheck contracts: could not delete {', '.join(failed)}")
     if (signum := signals.received()) is not None:

@@ -9,19 +9,20 @@ from __future__ import annotations
 import fnmatch
 import json
 import threading
-import time
 import tomllib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from elsercheck import endpoints
+from elsercheck.endpoints import ELSER_V2_X86 as ELSER_X86  # noqa: F401 (for the tests)
+from elsercheck.endpoints import Endpoints, HttpxTransport, elser_body
 from elsercheck.retry import retrying
 
 HERE = Path(__file__).resolve().parent
-ELSER_X86 = ".elser_model_2_linux-x86_64"
 
 
 # -- reproducers ----------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ def known_deviations(version_number: str) -> list[dict[str, Any]]:
 
 # -- assertions --------------------------------------------------------------------------------------
 def assert_es_error(response: httpx.Response, status: int, type_: str, reason: str | None) -> None:
-    """The Elasticsearch error envelope (es-behavior §0.1) with this status, type and reason."""
+    """The Elasticsearch error envelope (ES ElasticsearchException) with this status, type and reason."""
     assert response.status_code == status, _describe(response)
     assert response.headers.get("x-elastic-product") == "Elasticsearch", "missing X-elastic-product"
     body = response.json()
@@ -149,32 +150,20 @@ def _describe(response: httpx.Response) -> str:
 
 
 # -- endpoints the suite creates ------------------------------------------------------------------
-CLEANUP_ATTEMPTS = 10  # ~5 s for a lost answer or a deployment still starting
-
-
-@dataclass
-class EndpointTracker:
+class EndpointTracker(Endpoints[httpx.Response]):
     """Creates endpoints under the run prefix, bounds how many live at once, deletes them all.
 
-    Only ids this tracker created are ever deleted: nothing else on the target is touched.
+    The create/delete/cleanup policy is ``elsercheck.endpoints``'; this adds the bound on live
+    deployments and the leftovers file. Only ids under the prefix are ever deleted.
     """
 
-    client: httpx.Client
-    prefix: str
-    max_alive: int
-    leftovers_file: Path | None = None
-    created: dict[str, str] = field(default_factory=dict)  # id -> task type
-    _slots: threading.BoundedSemaphore = field(init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _counter: int = 0
-
-    def __post_init__(self) -> None:
-        self._slots = threading.BoundedSemaphore(self.max_alive)
-
-    def new_id(self, label: str) -> str:
-        with self._lock:
-            self._counter += 1
-            return f"{self.prefix}{label}-{self._counter}"
+    def __init__(self, client: httpx.Client, prefix: str, max_alive: int,
+                 leftovers_file: Path | None = None) -> None:  # fmt: skip
+        super().__init__(HttpxTransport(client), prefix)
+        self.client = client
+        self.max_alive = max_alive
+        self.leftovers_file = leftovers_file
+        self._slots = threading.BoundedSemaphore(max_alive)
 
     def put(self, inference_id: str, body: dict[str, Any], *, task_type: str = "sparse_embedding",
             params: dict[str, str] | None = None, timeout: float = 120.0) -> httpx.Response:  # fmt: skip
@@ -189,81 +178,24 @@ class EndpointTracker:
                 f"{', '.join(self.created)}"
             )
         try:
-            response = self.client.put(
-                f"/_inference/{task_type}/{inference_id}", json=body, params=params,
-                timeout=timeout,
-            )  # fmt: skip
-        except httpx.TransportError:
-            # The answer was lost, not necessarily the work: track what got stored.
-            if self._exists(inference_id):
-                with self._lock:
-                    self.created[inference_id] = task_type
-            else:
+            return self.create(
+                inference_id, body, task_type=task_type, params=params, timeout=timeout
+            )
+        finally:
+            if inference_id not in self.created:  # not stored: its slot is free again
                 self._slots.release()
-            raise
-        # 408 means stored and still starting (es-behavior §4.2): it must be cleaned up too.
-        if response.status_code in (200, 408) or self._exists(inference_id):
-            with self._lock:
-                self.created[inference_id] = task_type
-        else:
+
+    def forget(self, inference_id: str) -> bool:
+        forgotten = super().forget(inference_id)
+        if forgotten:
             self._slots.release()
-        return response
+        return forgotten
 
-    def _exists(self, inference_id: str) -> bool:
-        """Whether the target has it; asked again when an answer is lost on the way."""
-        for attempt in range(3):
-            try:
-                return self.client.get(f"/_inference/{inference_id}").status_code == 200
-            except httpx.TransportError:
-                if attempt == 2:
-                    return True  # unknown: keep tracking it, so cleanup tries to delete it
-        return True
-
-    def delete(self, inference_id: str) -> httpx.Response:
-        response = self.client.delete(f"/_inference/{inference_id}", params={"force": "true"})
-        if response.status_code in (200, 404):
-            self.forget(inference_id)
-        return response
-
-    def forget(self, inference_id: str) -> None:
-        with self._lock:
-            if self.created.pop(inference_id, None) is not None:
-                self._slots.release()
-
-    def sweep(self) -> list[str]:
-        """Delete every endpoint on the target with this tracker's prefix, tracked or not (a
-        PUT cut short by a stop signal may have stored one); the ids that could not be deleted."""
-        if self.client.is_closed:
-            return sorted(self.created)
-        try:
-            listing = self.client.get("/_inference/_all")
-            found = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return sorted(self.created)
-        return self.cleanup([i for i in found if i.startswith(self.prefix)])
-
-    def cleanup(self, untracked: list[str] | None = None) -> list[str]:
-        """Delete everything still tracked (and ``untracked``, ids with the run prefix found on
-        the target); return the ids that could not be deleted."""
-        failed = []
+    def cleanup(self, sweep: bool = True) -> list[str]:
+        """Delete everything tracked or listed under the prefix; the ids that would not go."""
         if self.client.is_closed:  # already cleaned up when the session's client closed
             return sorted(self.created)
-        tracked = list(self.created)
-        for inference_id in tracked + [i for i in untracked or [] if i not in tracked]:
-            # Our own cleanup, not a contract check: deleting is idempotent, so a lost answer is
-            # worth asking again, and a deployment that is (re)starting answers 409 for a moment.
-            for attempt in range(CLEANUP_ATTEMPTS):
-                last = attempt == CLEANUP_ATTEMPTS - 1
-                try:
-                    status = self.delete(inference_id).status_code
-                except httpx.HTTPError:
-                    status = None
-                if status in (200, 404):
-                    break
-                if last or status not in (None, 409):
-                    failed.append(inference_id)
-                    break
-                time.sleep(0.5)
+        failed = super().cleanup(sweep=sweep)
         if self.leftovers_file is not None and failed:
             existing = []
             if self.leftovers_file.exists():
@@ -274,27 +206,14 @@ class EndpointTracker:
 
 def wait_fully_allocated(client: httpx.Client, inference_id: str, seconds: float) -> dict[str, Any]:
     """Poll the trained model stats until the seeds' condition holds; return the stats entry."""
-    deadline = time.monotonic() + seconds
-    status: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        response = client.get(f"/_ml/trained_models/{inference_id}/_stats")
-        if response.status_code == 200:
-            for entry in response.json().get("trained_model_stats", []):
-                stats = entry.get("deployment_stats") or {}
-                if stats.get("deployment_id") == inference_id:
-                    status = stats.get("allocation_status")
-                    if (
-                        status
-                        and status.get("state") == "fully_allocated"
-                        and status.get("allocation_count") == status.get("target_allocation_count")
-                    ):
-                        return stats
-        time.sleep(0.2)
-    raise AssertionError(f"{inference_id} not fully_allocated after {seconds}s (last: {status})")
+    try:
+        return endpoints.wait_fully_allocated(HttpxTransport(client), inference_id, seconds)
+    except endpoints.NotAllocated as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def adaptive_body(min_allocations: int, max_allocations: int) -> dict[str, Any]:
-    """An ELSER endpoint with adaptive allocations and no ``num_allocations`` (§2.5 forbids both)."""
+    """An ELSER endpoint with adaptive allocations and no ``num_allocations`` (StartTrainedModelDeploymentAction forbids both)."""
     adaptive = {
         "enabled": True,
         "min_number_of_allocations": min_allocations,
@@ -303,10 +222,3 @@ def adaptive_body(min_allocations: int, max_allocations: int) -> dict[str, Any]:
     body = elser_body(adaptive_allocations=adaptive)
     del body["service_settings"]["num_allocations"]
     return body
-
-
-def elser_body(**service_settings: Any) -> dict[str, Any]:
-    """The documented ELSER endpoint body (service ``elasticsearch``), settings overridable."""
-    settings: dict[str, Any] = {"model_id": ELSER_X86, "num_allocations": 1, "num_threads": 1}
-    settings.update(service_settings)
-    return {"service": "elasticsearch", "service_settings": settings}

@@ -1,7 +1,7 @@
 """The documented lifecycle of an ELSER endpoint, and the rules that need a live one.
 
 create → wait for ``fully_allocated`` (the seeds' instruction) → infer → get → update →
-delete → 404 (es-behavior §3, §4, §5.5, §6).
+delete → 404 (ES inference and ML deployment actions, cited per test).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def test_stream_not_allowed(es: httpx.Client, live: str, profile: Profile) -> No
 
 
 def test_inference_timeout(es: httpx.Client, live: str, profile: Profile) -> None:
-    """An inference that outlives ``timeout`` answers 408 (es-behavior §6)."""
+    """An inference that outlives ``timeout`` answers 408 (ES AbstractPyTorchAction.onTimeout)."""
     long_text = " ".join(["semantic search with learned sparse encoders"] * 60)
     response = es.post(f"/_inference/{live}", params={"timeout": "1ms"}, json={"input": long_text})
     assert_es_error(response, 408, "status_exception",
@@ -189,7 +189,7 @@ def test_trained_model_stats_shape(es: httpx.Client, live: str) -> None:
         else "fully_allocated"
     )  # fmt: skip
     assert status["state"] == expected
-    # es-behavior §4.3: deployment-level number_of_allocations is the target, which for this
+    # ES AssignmentStats: deployment-level number_of_allocations is the target, which for this
     # endpoint is the num_allocations it was created with; per-node number_of_allocations are
     # the nodes' current allocations, so the started nodes' add up to allocation_count.
     assert stats["number_of_allocations"] == status["target_allocation_count"] == 1, status

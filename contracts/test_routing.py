@@ -1,4 +1,4 @@
-"""REST-layer answers every route shares (es-behavior §0.1, §8)."""
+"""REST-layer answers every route shares (ES RestController, BaseRestHandler)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def test_cluster_info(es: httpx.Client, cluster_info: dict) -> None:
     response = es.get("/")
     assert response.status_code == 200
     assert response.headers.get("x-elastic-product") == "Elasticsearch"
-    # es-behavior §8: responses are application/json unless a compatible-with type is asked for.
+    # ES RestController: application/json unless a compatible-with type is asked for.
     assert response.headers.get("content-type", "").startswith("application/json"), (
         response.headers.get("content-type")
     )

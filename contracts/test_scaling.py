@@ -1,4 +1,4 @@
-"""Adaptive allocations (es-behavior §5.3): the scaler never goes above
+"""Adaptive allocations (ES AdaptiveAllocationsScaler): the scaler never goes above
 ``max_number_of_allocations``, also under a burst that would justify more.
 
 The burst is small and bounded (a fixed number of requests at a steady rate for a couple of

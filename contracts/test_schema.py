@@ -15,11 +15,11 @@ import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import ignored_auth
 
+from contract_support import EndpointTracker
 from elsercheck.retry import RETRY_STATUSES, requests_session
 from elsercheck.spec import ELSER_OPERATIONS, build_effective_spec
 from elsercheck.target import Target
@@ -30,7 +30,7 @@ MAX_GENERATED_THREADS = 2
 # Cross-field rules (overlap ≤ max/2, min ≤ max, …) are beyond OpenAPI 3.0, so a schema-valid
 # request may still be rightly refused with 400: positive_data_acceptance would misfire.
 # The official spec gives one URL several path templates with different methods
-# (/_inference/{task_type}/{inference_id} vs …/{elser_inference_id}, report W6), so checks of
+# (/_inference/{task_type}/{inference_id} vs …/{elser_inference_id}, upstream/), so checks of
 # the methods a URL allows misjudge every real Elasticsearch: unsupported_method and
 # allow_header_conformance are off too; test_routing.py checks 405 and Allow directly.
 EXCLUDED_CHECKS = ["positive_data_acceptance", "unsupported_method", "allow_header_conformance"]
@@ -160,7 +160,7 @@ def _target_access(target: Target) -> None:
 @schema.parametrize()
 @pytest.mark.schema
 def test_operation_honours_schema(
-    case: schemathesis.Case, run_prefix: str, es: httpx.Client, security_enabled: bool
+    case: schemathesis.Case, run_prefix: str, tracker: EndpointTracker, security_enabled: bool
 ) -> None:
     created = make_safe(case, run_prefix)
     # Credentials travel as a header only, so ignored_auth can replace them with bad ones.
@@ -175,9 +175,5 @@ def test_operation_honours_schema(
             transport_kwargs={"session": SESSION},
         )  # fmt: skip
     finally:
-        if (
-            created
-            and case.method.upper() == "PUT"
-            and es.get(f"/_inference/{created}").status_code == 200
-        ):
-            es.delete(f"/_inference/{created}", params={"force": "true"})
+        if created and case.method.upper() == "PUT":
+            tracker.remove(created)

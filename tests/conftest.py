@@ -1,4 +1,5 @@
-"""Shared fixtures: reference servers on free loopback ports, and clients for them."""
+"""Shared fixtures: reference servers (in-process, or on a loopback port where the wire
+matters), and clients for them."""
 
 from __future__ import annotations
 
@@ -7,38 +8,47 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from elsercheck.endpoints import elser_body  # noqa: F401 (the tests take it from here)
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
+from tests.inprocess import InProcessServer
 
 PASSWORD = "test-password"
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[EmbeddedServer]:
-    """A secured reference server with instant timing, shared by the session."""
-    with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["instant"])) as running:
+def server() -> Iterator[InProcessServer]:
+    """A secured in-process reference server with instant timing, shared by the session."""
+    with InProcessServer(ServerConfig(password=PASSWORD, timing=PRESETS["instant"])) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def open_server() -> Iterator[EmbeddedServer]:
-    """A reference server with security off."""
-    config = ServerConfig(security=False, timing=PRESETS["instant"])
-    with EmbeddedServer(config) as running:
+def open_server() -> Iterator[InProcessServer]:
+    """An in-process reference server with security off."""
+    with InProcessServer(ServerConfig(security=False, timing=PRESETS["instant"])) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def wire_server() -> Iterator[EmbeddedServer]:
+    """A secured reference server on a loopback port (uvicorn), for tests where the wire
+    matters: raw sockets, streamed bodies, separate processes, the official client."""
+    with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["instant"])) as running:
         yield running
 
 
 @pytest.fixture
-def client(server: EmbeddedServer) -> Iterator[httpx.Client]:
+def client(server: InProcessServer) -> Iterator[httpx.Client]:
     """An ``elastic`` superuser client of the shared server."""
-    with httpx.Client(base_url=server.url, auth=("elastic", PASSWORD), timeout=30) as c:
+    with server.client(auth=("elastic", PASSWORD), timeout=30) as c:
         yield c
 
 
 @pytest.fixture
-def anonymous(server: EmbeddedServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as c:
+def anonymous(server: InProcessServer) -> Iterator[httpx.Client]:
+    with server.client(timeout=30) as c:
         yield c
 
 
@@ -48,17 +58,6 @@ def unique_id(request: pytest.FixtureRequest) -> str:
     name = request.node.name.lower()
     cleaned = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
     return f"t-{cleaned[:60]}-{abs(hash(request.node.nodeid)) % 10**6}"
-
-
-def elser_body(**service_settings: object) -> dict[str, object]:
-    """A valid ELSER PUT body; keyword arguments replace service settings."""
-    settings: dict[str, object] = {
-        "model_id": ".elser_model_2_linux-x86_64",
-        "num_allocations": 1,
-        "num_threads": 1,
-    }
-    settings.update(service_settings)
-    return {"service": "elasticsearch", "service_settings": settings}
 
 
 def assert_error(response: httpx.Response, status: int, type_: str, reason: str | None) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from elsercheck.endpoints import ELSER_V2_X86
 from elsercheck.load import rundir
 from elsercheck.load.rundir import Expectation
 
@@ -85,7 +86,7 @@ def run_json(run_id: str, started_at: str, exit_code: int, shape: str = "step") 
             "settings": {
                 "service": "elasticsearch",
                 "service_settings": {
-                    "model_id": ".elser_model_2_linux-x86_64",
+                    "model_id": ELSER_V2_X86,
                     "num_threads": 1,
                     "adaptive_allocations": {
                         "enabled": True,

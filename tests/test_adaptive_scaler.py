@@ -1,4 +1,4 @@
-"""Unit tests for the adaptive allocations scaler and its controller (es-behavior §5).
+"""Unit tests for the adaptive allocations scaler and its controller (ES AdaptiveAllocationsScaler).
 
 Time is a plain number (a fake clock); traffic is synthetic: each tick serves ``rate * interval``
 requests of ``seconds_each`` spread over the nodes, and the nodes report cumulative counters the
@@ -160,7 +160,7 @@ def test_sum_stats_weights_inference_time_by_successes() -> None:
     assert math.isnan(sum_stats([]).inference_time_seconds)
 
 
-# --------------------------------------------------------------------------- scaler (§5.3)
+# --------------------------------------------------------------------------- scaler (AdaptiveAllocationsScaler)
 
 
 def test_no_decision_before_any_measurement() -> None:

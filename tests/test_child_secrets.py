@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 
 from elsercheck.gate import child_environment, pytest_command
+from elsercheck.load.options import plan_of, values_from
 from elsercheck.load.runner import LoadOptions, locust_command, locust_environment
 from elsercheck.target import Target
 from tests.secret_scan import assert_no_secret
@@ -25,7 +27,8 @@ TARGETS = {
 
 
 def _commands(target: Target, tmp_path: Path) -> dict[str, list[str]]:
-    options = LoadOptions(shape="spike", workers=2)
+    values = values_from(SimpleNamespace(shape="spike", timing="fast"))
+    options = LoadOptions(values, plan_of(values), workers=2)
     return {
         "gate": pytest_command(target, "run1", tmp_path, "2", 5, 10.0, ["-m", "not schema"]),
         **{

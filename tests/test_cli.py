@@ -43,12 +43,6 @@ def _env() -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Served:
     process: subprocess.Popen[str]
@@ -76,16 +70,20 @@ class Served:
         match = re.search(r" at (https?://\S+)$", self.banner[0])
         assert match, self.banner
         self.url = match.group(1)
-        # The banner is printed just before uvicorn binds the port: wait until it listens.
-        port = int(self.url.rsplit(":", 1)[1])
+        # The port is bound before the banner, listened on just after it: wait until it listens.
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
                 assert time.monotonic() < deadline, f"{self.url} never listened"
                 assert self.process.poll() is None, f"serve exited: {self.stderr()}"
                 time.sleep(0.01)
+
+    @property
+    def port(self) -> int:
+        """The port the server bound (``--port 0``: the one the OS gave it), from its banner."""
+        return int(self.url.rsplit(":", 1)[1])
 
     def rest_of_stdout(self) -> list[str]:
         rest = []
@@ -176,9 +174,9 @@ def assert_no_traceback(text: str) -> None:
     ids=["sigterm", "sigint", "sigterm-python-m"],
 )
 def test_serve_answers_and_stops_cleanly(sig: signal.Signals, command: list[str] | None) -> None:
-    port = free_port()
-    with serve("--port", str(port), "--timing", "fast", command=command) as served:
-        assert served.url == f"http://127.0.0.1:{port}"
+    # Port 0: the server binds a free port itself and its banner names it.
+    with serve("--port", "0", "--timing", "fast", command=command) as served:
+        assert re.fullmatch(r"http://127\.0\.0\.1:[1-9]\d*", served.url), served.url
         # The operator's own password (ELASTIC_PASSWORD) is never printed.
         banner = "\n".join(served.banner)
         assert "credentials: elastic / the password in ELASTIC_PASSWORD" in banner
@@ -203,7 +201,7 @@ def test_serve_answers_and_stops_cleanly(sig: signal.Signals, command: list[str]
 
 def test_serve_prints_the_password_it_chose_itself() -> None:
     env = {k: v for k, v in _env().items() if k != "ELASTIC_PASSWORD"}
-    with serve("--port", str(free_port()), "--timing", "fast", env=env) as served:
+    with serve("--port", "0", "--timing", "fast", env=env) as served:
         assert f"credentials: elastic / {DEFAULT_PASSWORD}" in "\n".join(served.banner)
         response = httpx.get(served.url + "/", auth=("elastic", DEFAULT_PASSWORD), timeout=10)
         assert response.status_code == 200
@@ -211,9 +209,9 @@ def test_serve_prints_the_password_it_chose_itself() -> None:
 
 def test_serve_tls_is_verifiable_with_written_ca(tmp_path: Path) -> None:
     tls_dir = tmp_path / "tls"
-    port = free_port()
-    with serve("--port", str(port), "--timing", "fast", "--tls", "--tls-dir", str(tls_dir)) as s:
-        assert s.url == f"https://127.0.0.1:{port}"
+    with serve("--port", "0", "--timing", "fast", "--tls", "--tls-dir", str(tls_dir)) as s:
+        port = int(s.url.rsplit(":", 1)[1])
+        assert s.url == f"https://127.0.0.1:{port}" and port != 0
         ca = tls_dir / "ca.crt"
         assert f"CA certificate: {ca}" in "\n".join(s.banner)
         assert ca.is_file()
@@ -231,7 +229,7 @@ def test_serve_tls_is_verifiable_with_written_ca(tmp_path: Path) -> None:
 
 
 def test_serve_no_security_answers_without_credentials() -> None:
-    with serve("--port", str(free_port()), "--timing", "fast", "--no-security") as served:
+    with serve("--port", "0", "--timing", "fast", "--no-security") as served:
         assert "security: off" in "\n".join(served.banner)
         assert "credentials" not in "\n".join(served.banner)
         root = httpx.get(served.url + "/", timeout=10)
@@ -257,6 +255,21 @@ def test_serve_port_in_use_is_a_one_line_usage_error() -> None:
     assert "Ctrl-C to stop" not in result.stdout
 
 
+def test_serve_restarts_at_once_on_the_port_it_just_used() -> None:
+    """A connection the server closed leaves its port in TIME_WAIT for about 60 s; a restarted
+    server must still bind it (SO_REUSEADDR, no bind-and-close probe without it)."""
+    with serve("--port", "0", "--timing", "fast") as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        closed = httpx.get(first.url + "/", auth=("elastic", PASSWORD),
+                           headers={"Connection": "close"}, timeout=10)  # fmt: skip
+        assert closed.status_code == 200 and closed.headers["connection"] == "close"
+        first.process.send_signal(signal.SIGTERM)
+        assert first.process.wait(timeout=STOP_TIMEOUT) == 0
+    with serve("--port", str(port), "--timing", "fast") as second:
+        assert second.url == first.url
+        assert httpx.get(second.url + "/", auth=("elastic", PASSWORD), timeout=10).is_success
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -270,7 +283,7 @@ def test_serve_port_in_use_is_a_one_line_usage_error() -> None:
 )
 def test_serve_bad_options_exit_2(args: list[str], message: str) -> None:
     # A free port, so that an option wrongly accepted shows up as a server that started.
-    result = run_cli("serve", "--port", str(free_port()), *args, timeout=30)
+    result = run_cli("serve", "--port", "0", *args, timeout=30)
     assert result.returncode == 2, result
     assert_no_traceback(result.stderr)
     assert message in result.stderr
@@ -284,7 +297,9 @@ def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
     # Its own reports root: no history from other runs on this machine to compare with.
     reports = tmp_path / "reports"
     watch = DescendantWatcher() if process_watch.available() else None
-    result = run_cli("run", timeout=240, env={"ELSERCHECK_REPORTS": str(reports)}, watch=watch)
+    # The timeout only catches a hang: on a busy machine the gate and the load run take their
+    # time (every scaling wait inside is counted by the run itself, not by this timeout).
+    result = run_cli("run", timeout=900, env={"ELSERCHECK_REPORTS": str(reports)}, watch=watch)
     assert result.returncode == 0, result.stdout + result.stderr
     if watch is not None:  # the password the run generated, learnt from its children
         _no_secret_written_or_on_argv(watch, reports, result)
@@ -300,8 +315,10 @@ def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
 
 
 def test_run_against_unreachable_url_exits_2() -> None:
-    port = free_port()  # bound and closed again: nothing listens there
-    result = run_cli("run", "--url", f"http://127.0.0.1:{port}", timeout=60)
+    with socket.socket() as bound:  # bound, never listening, held for the run: refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        result = run_cli("run", "--url", f"http://127.0.0.1:{port}", timeout=60)
     assert result.returncode == 2, result
     assert_no_traceback(result.stderr)
     lines = result.stderr.strip().splitlines()
@@ -324,3 +341,188 @@ def test_embedded_gate_waits_for_allocation_as_long_as_its_timing_needs() -> Non
 
     assert embedded_allocation_wait(PRESETS["fast"]) == 20.0
     assert embedded_allocation_wait(PRESETS["realistic"]) == 3 * (60 + 15 + 5)
+
+
+# -- bad input, in-process: one line on stderr, exit 2, never a traceback ------------------------
+def one_line_usage_error(code: int, capsys: pytest.CaptureFixture[str]) -> str:
+    """The single stderr line of a command that returned ``code``; asserts it was exit 2."""
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert_no_traceback(err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("elsercheck: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def no_target_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [name for name in os.environ if name.startswith("ELASTICSEARCH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ELSERCHECK_REPORTS", str(tmp_path / "reports"))
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting a reference server fails the test (instead of serving, or hanging on main)."""
+    from elsercheck.reference import serve as serve_module
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a reference server was started despite the bad input")
+
+    monkeypatch.setattr(serve_module, "run_foreground", started)
+    monkeypatch.setattr(serve_module, "EmbeddedServer", started)
+
+
+BAD_URLS = {
+    "ipv6-unclosed": ("http://[::1", "Invalid IPv6 URL"),
+    "port-not-a-number": ("http://127.0.0.1:abc", "Port could not be cast"),
+    "port-out-of-range": ("http://127.0.0.1:99999", "Port out of range"),
+    "newline": ("http://127.0.0.1:9200\n", "whitespace or a control character"),
+    "newline-inside": ("http://127.0.0.1:92\n00", "whitespace or a control character"),
+    "secret-in-bad-url": ("http://elastic:s3cret@[::1", "Invalid IPv6 URL"),
+}
+
+
+@pytest.mark.parametrize("command", ["gate", "load", "run"])
+@pytest.mark.parametrize("case", list(BAD_URLS))
+@pytest.mark.usefixtures("no_target_env", "nothing_starts")
+def test_bad_url_is_a_one_line_usage_error(
+    command: str, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from elsercheck.cli import main
+
+    url, reason = BAD_URLS[case]
+    line = one_line_usage_error(main([command, "--url", url]), capsys)
+    assert "invalid URL" in line and reason in line, line
+    assert "s3cret" not in line
+
+
+@pytest.mark.usefixtures("no_target_env", "nothing_starts")
+def test_bad_url_from_the_environment_is_a_one_line_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from elsercheck.cli import main
+
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200\n")  # e.g. a CI secret file
+    line = one_line_usage_error(main(["gate"]), capsys)
+    assert "invalid URL 'http://127.0.0.1:9200\\n'" in line, line
+
+
+@contextmanager
+def json_service(body: bytes, headers: dict[str, str] | None = None) -> Iterator[str]:
+    """A JSON HTTP service that answers every request 200 with ``body``; yields its URL."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from elsercheck.reference.serve import ThreadedServer
+
+    async def answer(request: Request) -> Response:
+        return Response(body, media_type="application/json", headers=headers)
+
+    methods = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=methods)])
+    with ThreadedServer(app) as server:
+        yield server.url
+
+
+NOT_ELASTICSEARCH = {
+    "version-is-a-string": b'{"version": "1.0"}',  # was: AttributeError after the whole suite
+    "other-json-object": b'{"status": "ok"}',
+    "json-array": b"[]",
+    "version-without-number": b'{"version": {"build": "x"}, "tagline": "hi"}',
+}
+
+
+@pytest.mark.parametrize("command", ["gate", "load", "run"])
+@pytest.mark.parametrize("case", list(NOT_ELASTICSEARCH))
+@pytest.mark.usefixtures("no_target_env")
+def test_json_service_that_is_not_elasticsearch_is_refused_up_front(
+    command: str, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from elsercheck.cli import main
+
+    report_dir = tmp_path / "gate"
+    with json_service(NOT_ELASTICSEARCH[case]) as url:
+        args = [command, "--url", url, "--max-examples", "1"] if command != "load" else [
+            command, "--url", url, "--duration", "5",
+        ]  # fmt: skip
+        if command == "gate":
+            args += ["--report-dir", str(report_dir)]
+        line = one_line_usage_error(main(args), capsys)
+    assert f"{url} does not look like Elasticsearch" in line, line
+    assert not (report_dir / "junit.xml").exists()  # refused before the suite ran
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "version"),
+    [
+        (b'{"version": {"number": "9.1.5"}}', None, "9.1.5"),  # no header: the gate reports it
+        (b'{"name": "n"}', {"X-elastic-product": "Elasticsearch"}, "?"),  # header, odd body
+    ],
+    ids=["version-number-only", "product-header-only"],
+)
+def test_check_reachable_accepts_either_sign_of_elasticsearch(
+    body: bytes, headers: dict[str, str] | None, version: str
+) -> None:
+    from elsercheck.smoke import check_reachable, version_of
+    from elsercheck.target import Target, TargetError
+
+    with json_service(body, headers) as url:
+        target = Target(url)
+        with target.client(timeout=10) as client:
+            info = check_reachable(client, target, require_product=False)
+            assert version_of(info) == version
+            if headers is None:  # the smoke scenario needs the product header
+                with pytest.raises(TargetError, match="no X-elastic-product header"):
+                    check_reachable(client, target)
+
+
+BAD_TIMING = {
+    "infinite-download": (["--model-download-seconds", "inf"], "must be a finite number"),
+    "overflow-to-inf": (["--deployment-start-seconds", "1e400"], "must be a finite number"),
+    "nan-tick": (["--scaler-tick-seconds", "nan"], "must be a finite number"),
+    "zero-tick": (["--scaler-tick-seconds", "0"], "must be above 0"),
+    "negative-cooldown": (["--scale-down-cooldown-seconds", "-1"], "must not be negative"),
+    "fraction-above-one": (["--thread-parallel-fraction", "1.5"], "must be at most 1"),
+}
+
+
+@pytest.mark.parametrize("command", ["serve", "gate", "load", "run"])
+@pytest.mark.parametrize("case", list(BAD_TIMING))
+@pytest.mark.usefixtures("no_target_env", "nothing_starts")
+def test_bad_timing_override_is_a_one_line_usage_error(
+    command: str, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from elsercheck.cli import main
+
+    args, reason = BAD_TIMING[case]
+    try:
+        code = main([command, *args])
+    except SystemExit as exc:  # the load options' own parser refused it: usage + one error line
+        err = capsys.readouterr().err
+        assert exc.code == 2 and command in ("load", "run"), err
+        assert_no_traceback(err)
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("elsercheck") and f"argument {args[0]}" in last, err
+        return
+    line = one_line_usage_error(code, capsys)
+    assert f"{args[0]} {reason}" in line, line
+
+
+def test_timing_refuses_out_of_bounds_values_from_python() -> None:
+    from elsercheck.reference.timing import PRESETS, Timing, TimingError
+
+    for name, value in [
+        ("model_download_seconds", float("inf")),
+        ("scaler_tick_seconds", float("nan")),
+        ("scaler_tick_seconds", 0.0),
+        ("put_timeout_seconds", -0.5),
+        ("thread_parallel_fraction", 1.01),
+    ]:
+        with pytest.raises(TimingError, match=f"^{name} must"):
+            Timing(**{name: value})
+        with pytest.raises(TimingError, match=f"^{name} must"):
+            PRESETS["fast"].with_overrides(**{name: value})
+    assert Timing(model_download_seconds=0.0, thread_parallel_fraction=1.0).scaler_tick_seconds

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,13 +21,13 @@ from elsercheck.cli import main
 from elsercheck.reference.breakage.defects import CATALOGUE, FAMILIES
 from elsercheck.reference.breakage.faults import CATALOGUE as FAULTS
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from tests.conftest import elser_body
+from tests.inprocess import InProcessServer
 from tests.secret_scan import assert_no_secret
 
 PASSWORD = "defect-test"
-Check = Callable[[httpx.Client, EmbeddedServer], None]
+Check = Callable[[httpx.Client, InProcessServer], None]
 
 
 def test_catalogue_is_large_unique_and_known() -> None:
@@ -94,77 +95,79 @@ def _stats(c: httpx.Client, inference_id: str) -> dict:
     return body["trained_model_stats"][0]["deployment_stats"]
 
 
-def renamed_inference_id(c: httpx.Client, s: EmbeddedServer) -> None:
+def renamed_inference_id(c: httpx.Client, s: InProcessServer) -> None:
     body = _put(c, "renamed").json()
     assert body["model_id"] == "renamed" and "inference_id" not in body
 
 
-def num_threads_as_string(c: httpx.Client, s: EmbeddedServer) -> None:
+def num_threads_as_string(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "threads").json()["service_settings"]["num_threads"] == "1"
 
 
-def missing_product_header(c: httpx.Client, s: EmbeddedServer) -> None:
+def missing_product_header(c: httpx.Client, s: InProcessServer) -> None:
     assert "x-elastic-product" not in c.get("/").headers
 
 
-def wrong_content_type(c: httpx.Client, s: EmbeddedServer) -> None:
+def wrong_content_type(c: httpx.Client, s: InProcessServer) -> None:
     assert c.get("/").headers["content-type"].startswith("text/plain")
 
 
-def chunk_size_unbounded(c: httpx.Client, s: EmbeddedServer) -> None:
+def chunk_size_unbounded(c: httpx.Client, s: InProcessServer) -> None:
     body = {**elser_body(), "chunking_settings": {"strategy": "sentence", "max_chunk_size": 301}}
     assert _put(c, "chunks", body).status_code == 200
 
 
-def zero_threads_accepted(c: httpx.Client, s: EmbeddedServer) -> None:
+def zero_threads_accepted(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "zero", elser_body(num_threads=0)).status_code == 200
 
 
-def server_error_on_bad_input(c: httpx.Client, s: EmbeddedServer) -> None:
+def server_error_on_bad_input(c: httpx.Client, s: InProcessServer) -> None:
     response = _put(c, "Upper")
     assert response.status_code == 500 and response.json()["status"] == 500
 
 
-def wrong_error_type(c: httpx.Client, s: EmbeddedServer) -> None:
+def wrong_error_type(c: httpx.Client, s: InProcessServer) -> None:
     error = _put(c, "zero", elser_body(num_threads=0)).json()["error"]
     assert error["type"] == error["root_cause"][0]["type"] == "illegal_argument_exception"
 
 
-def flat_error_envelope(c: httpx.Client, s: EmbeddedServer) -> None:
+def flat_error_envelope(c: httpx.Client, s: InProcessServer) -> None:
     body = c.get("/_inference/nothing-here").json()
     assert body == {"error": "Inference endpoint not found [nothing-here]", "status": 404}
 
 
-def rejected_put_stored(c: httpx.Client, s: EmbeddedServer) -> None:
+def rejected_put_stored(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "rejected", elser_body(num_threads=3)).status_code == 400
     assert c.get("/_inference/rejected").status_code == 200
 
 
-def deleted_still_answers(c: httpx.Client, s: EmbeddedServer) -> None:
+def deleted_still_answers(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "gone").status_code == 200
     assert c.delete("/_inference/gone").status_code == 200
     assert c.get("/_inference/gone").status_code == 200
 
 
-def auth_ignored(c: httpx.Client, s: EmbeddedServer) -> None:
-    assert httpx.get(f"{s.url}/_inference").status_code == 200
+def auth_ignored(c: httpx.Client, s: InProcessServer) -> None:
+    with s.client() as anonymous:
+        assert anonymous.get("/_inference").status_code == 200
 
 
-def privileges_ignored(c: httpx.Client, s: EmbeddedServer) -> None:
+def privileges_ignored(c: httpx.Client, s: InProcessServer) -> None:
     key = c.post("/_security/api_key", json={"name": "k", "role_descriptors": {
         "r": {"cluster": ["monitor_inference"]}}}).json()  # fmt: skip
     headers = {"Authorization": f"ApiKey {key['encoded']}"}
-    put = httpx.put(f"{s.url}/_inference/sparse_embedding/by-key", json=elser_body(),
-                    headers=headers)  # fmt: skip
+    with s.client(headers=headers) as by_key:
+        put = by_key.put("/_inference/sparse_embedding/by-key", json=elser_body())
     assert put.status_code == 200
 
 
-def missing_www_authenticate(c: httpx.Client, s: EmbeddedServer) -> None:
-    response = httpx.get(f"{s.url}/_inference")
+def missing_www_authenticate(c: httpx.Client, s: InProcessServer) -> None:
+    with s.client() as anonymous:
+        response = anonymous.get("/_inference")
     assert response.status_code == 401 and "www-authenticate" not in response.headers
 
 
-def stats_double_allocations(c: httpx.Client, s: EmbeddedServer) -> None:
+def stats_double_allocations(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "stats").status_code == 200
     stats = _stats(c, "stats")
     assert stats["number_of_allocations"] == stats["allocation_status"]["allocation_count"] == 2
@@ -187,10 +190,27 @@ def _wait_allocations(c: httpx.Client, inference_id: str, predicate, seconds: fl
         time.sleep(0.05)
 
 
-def scaler_ignores_max(c: httpx.Client, s: EmbeddedServer) -> None:
+def _ticks(s: InProcessServer, seconds: float) -> int:
+    return math.ceil(seconds / s.config.timing.scaler_tick_seconds)
+
+
+def _wait_allocations_ticks(
+    c: httpx.Client, s: InProcessServer, inference_id: str, predicate, ticks: int
+) -> int:
+    """The target allocation count once ``predicate`` holds or the scaler has ticked
+    ``ticks`` times: a slow machine makes the ticks late, never fewer."""
+    last = s.scaler_ticks + ticks
+    while True:
+        count = _stats(c, inference_id)["allocation_status"]["target_allocation_count"]
+        if predicate(count) or s.scaler_ticks >= last:
+            return count
+        s.wait_scaler_ticks(1)
+
+
+def scaler_ignores_max(c: httpx.Client, s: InProcessServer) -> None:
     # LOADED timing: real service times, 0.1 s scaler ticks; 30 requests at once are load.
     assert _put(c, "capped", _adaptive(1, 1)).status_code == 200
-    time.sleep(0.3)  # a tick records the baseline first
+    s.wait_scaler_ticks(2)  # a tick records the baseline first
     with ThreadPoolExecutor(30) as pool:
         futures = [pool.submit(c.post, "/_inference/capped", json={"input": "load " * 100})
                    for _ in range(30)]  # fmt: skip
@@ -200,19 +220,22 @@ def scaler_ignores_max(c: httpx.Client, s: EmbeddedServer) -> None:
     assert peak > 1, "never went above max_number_of_allocations=1"
 
 
-def scaler_never_scales_down(c: httpx.Client, s: EmbeddedServer) -> None:
-    # min 0 and no requests: a clean server goes to zero after scale_to_zero_seconds (1 s).
+def scaler_never_scales_down(c: httpx.Client, s: InProcessServer) -> None:
+    # min 0 and no requests: a clean server goes to zero after scale_to_zero_seconds (1 s),
+    # at the first tick past it; 20 ticks more of slack, counted in ticks, not seconds.
     assert _put(c, "idle", _adaptive(0, 2)).status_code == 200
-    assert _wait_allocations(c, "idle", lambda n: n == 0, 2.5) == 1
+    timing = s.config.timing
+    idle = _ticks(s, max(timing.scale_to_zero_seconds, timing.scale_down_cooldown_seconds)) + 20
+    assert _wait_allocations_ticks(c, s, "idle", lambda n: n == 0, idle) == 1
 
 
-def negative_weights(c: httpx.Client, s: EmbeddedServer) -> None:
+def negative_weights(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "neg").status_code == 200
     result = c.post("/_inference/neg", json={"input": "hello world"}).json()
     assert min(result["sparse_embedding"][0]["embedding"].values()) < 0
 
 
-def nondeterministic_weights(c: httpx.Client, s: EmbeddedServer) -> None:
+def nondeterministic_weights(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "jitter").status_code == 200
     first, second = (c.post("/_inference/jitter", json={"input": "same"}).json() for _ in "12")
     assert first != second
@@ -225,27 +248,27 @@ TIMINGS = {"scaler-ignores-max": LOADED}
 
 
 @pytest.fixture(scope="module")
-def clean() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["instant"])) as server:
+def clean() -> Iterator[InProcessServer]:
+    with InProcessServer(ServerConfig(password=PASSWORD, timing=PRESETS["instant"])) as server:
         yield server
 
 
-def _client(server: EmbeddedServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, auth=("elastic", PASSWORD), timeout=30)
+def _client(server: InProcessServer) -> httpx.Client:
+    return server.client(auth=("elastic", PASSWORD), timeout=30)
 
 
 @pytest.mark.parametrize("name", list(CATALOGUE))
-def test_defect_changes_behaviour(name: str, clean: EmbeddedServer) -> None:
+def test_defect_changes_behaviour(name: str, clean: InProcessServer) -> None:
     check = CHECKS[name]
     timing = TIMINGS.get(name, PRESETS["instant"])
     config = ServerConfig(password=PASSWORD, timing=timing, defects=frozenset({name}))
-    with EmbeddedServer(config) as server, _client(server) as c:
+    with InProcessServer(config) as server, _client(server) as c:
         check(c, server)
     # The same check fails on a clean server: the defect is what made it hold.
     with contextlib.ExitStack() as stack:
         if name in TIMINGS:
             fresh = ServerConfig(password=PASSWORD, timing=timing)
-            server = stack.enter_context(EmbeddedServer(fresh))
+            server = stack.enter_context(InProcessServer(fresh))
         else:
             server = clean
         c = stack.enter_context(_client(server))
@@ -256,7 +279,7 @@ def test_defect_changes_behaviour(name: str, clean: EmbeddedServer) -> None:
             check(c, server)
 
 
-def test_no_defect_no_hooks(clean: EmbeddedServer) -> None:
+def test_no_defect_no_hooks(clean: InProcessServer) -> None:
     app = clean.app
     assert not app.defects and app.state.defects == frozenset()  # type: ignore[attr-defined]
 

@@ -9,13 +9,13 @@ import httpx
 import pytest
 
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS, Timing
 from tests.conftest import assert_error, elser_body
+from tests.inprocess import InProcessServer
 
 
 def test_service_time_is_calibrated_to_elastic_figures() -> None:
-    """~22 docs/s at 8 single-thread allocations for 256-token docs (anchors §3.2)."""
+    """~22 docs/s at 8 single-thread allocations for 256-token docs (Elastic's ELSER benchmarks)."""
     timing = PRESETS["realistic"]
     per_doc = timing.service_time_seconds(256 + 2, threads=1, portable=False)
     assert 8 / per_doc == pytest.approx(22, rel=0.05)
@@ -38,22 +38,28 @@ def stats_of(c: httpx.Client, inference_id: str) -> dict:
 
 
 @pytest.fixture
-def slow_server() -> Iterator[httpx.Client]:
+def slow() -> Iterator[InProcessServer]:
     """Each request takes ~0.3 s; a queue of 2; 2 ML processors."""
     timing = PRESETS["instant"].with_overrides(
         per_request_overhead_ms=300, per_token_ms=0, inference_time_scale=1.0
     )
     config = ServerConfig(security=False, timing=timing, queue_capacity=2, ml_processors=2)
-    with EmbeddedServer(config) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+    with InProcessServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def slow_server(slow: InProcessServer) -> Iterator[httpx.Client]:
+    with slow.client(timeout=30) as c:
         yield c
 
 
-def test_queue_full_answers_429(slow_server: httpx.Client) -> None:
+def test_queue_full_answers_429(slow: InProcessServer, slow_server: httpx.Client) -> None:
     c = slow_server
     assert c.put("/_inference/sparse_embedding/q", json=elser_body()).status_code == 200
 
     async def burst() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=str(c.base_url), timeout=30) as ac:
+        async with slow.async_client(timeout=30) as ac:
             return await asyncio.gather(
                 *(ac.post("/_inference/q", json={"input": "x"}) for _ in range(8))
             )
@@ -85,7 +91,7 @@ def test_request_timeout_answers_408(slow_server: httpx.Client) -> None:
     assert stats_of(c, "t")["timeout_count"] == 1
 
 
-def test_threads_add_no_concurrency(slow_server: httpx.Client) -> None:
+def test_threads_add_no_concurrency(slow: InProcessServer, slow_server: httpx.Client) -> None:
     """Two requests on one 2-thread allocation run one after the other."""
     c = slow_server
     assert (
@@ -94,7 +100,7 @@ def test_threads_add_no_concurrency(slow_server: httpx.Client) -> None:
 
     async def pair() -> float:
         loop = asyncio.get_running_loop()
-        async with httpx.AsyncClient(base_url=str(c.base_url), timeout=30) as ac:
+        async with slow.async_client(timeout=30) as ac:
             started = loop.time()
             await asyncio.gather(
                 *(ac.post("/_inference/th", json={"input": "x"}) for _ in range(2))

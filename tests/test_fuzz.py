@@ -3,7 +3,7 @@
 Every answer must be below 500, carry ``X-elastic-product: Elasticsearch`` and, when it is an
 error, be a JSON object in Elasticsearch's envelope (``{"error": {...}, "status": N}``) or the
 REST controller's flat routing shape (``{"error": "<text>", "status": N}``), with ``status``
-equal to the HTTP status (es-behavior §0.1, §8). Each request has a 10 s client timeout, so a
+equal to the HTTP status (ES RestController, ElasticsearchException). Each request has a 10 s client timeout, so a
 hang fails the test. Endpoints a case manages to create are deleted afterwards.
 """
 
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from elsercheck.reference.app import MAX_CONTENT_LENGTH
 from elsercheck.reference.serve import EmbeddedServer
 from tests.conftest import PASSWORD, elser_body
+from tests.inprocess import InProcessServer
 
 REQUEST_TIMEOUT = 10.0
 # PUTs wait for their deployment to start; a short `timeout` keeps legitimate waits (e.g. a
@@ -177,16 +178,23 @@ def _loggable_server_errors() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def es(server: EmbeddedServer) -> Iterator[httpx.Client]:
+def es(server: InProcessServer) -> Iterator[httpx.Client]:
+    with server.client(auth=("elastic", PASSWORD), timeout=REQUEST_TIMEOUT) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def wire_es(wire_server: EmbeddedServer) -> Iterator[httpx.Client]:
+    """A client over a socket, for what uvicorn's framing decides (body size limits)."""
     with httpx.Client(
-        base_url=server.url, auth=("elastic", PASSWORD), timeout=REQUEST_TIMEOUT
+        base_url=wire_server.url, auth=("elastic", PASSWORD), timeout=REQUEST_TIMEOUT
     ) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def nobody(server: EmbeddedServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) as c:
+def nobody(server: InProcessServer) -> Iterator[httpx.Client]:
+    with server.client(timeout=REQUEST_TIMEOUT) as c:
         yield c
 
 
@@ -485,18 +493,25 @@ def _expected_length(data: bytes) -> int:
     return len(data) + 1  # read until close
 
 
-def test_declared_body_over_limit_is_413(server: EmbeddedServer, infer_target: str) -> None:
+@pytest.fixture(scope="module")
+def wire_infer_target(wire_es: httpx.Client) -> Iterator[str]:
+    yield from _endpoint(wire_es, "fuzz-infer-target")
+
+
+def test_declared_body_over_limit_is_413(
+    wire_server: EmbeddedServer, wire_infer_target: str
+) -> None:
     head = (
-        f"POST /_inference/{infer_target} HTTP/1.1\r\nHost: localhost\r\n"
+        f"POST /_inference/{wire_infer_target} HTTP/1.1\r\nHost: localhost\r\n"
         f"Content-Type: application/json\r\nContent-Length: {MAX_CONTENT_LENGTH + 1}\r\n\r\n"
     ).encode() + b'{"input": "'
-    status, headers, body = _raw_exchange(server, head)
+    status, headers, body = _raw_exchange(wire_server, head)
     assert status == 413
     assert headers.get("x-elastic-product") == "Elasticsearch"
     assert json.loads(body) == {"error": "Request Entity Too Large", "status": 413}
 
 
-def test_streamed_body_over_limit_is_413(es: httpx.Client, infer_target: str) -> None:
+def test_streamed_body_over_limit_is_413(wire_es: httpx.Client, wire_infer_target: str) -> None:
     block = b"a" * (1 << 20)
     remaining = MAX_CONTENT_LENGTH + 1024
 
@@ -508,8 +523,8 @@ def test_streamed_body_over_limit_is_413(es: httpx.Client, infer_target: str) ->
             remaining -= len(piece)
             yield piece
 
-    response = es.post(
-        f"/_inference/{infer_target}", content=chunks(), headers=JSON_HEADERS, timeout=30
+    response = wire_es.post(
+        f"/_inference/{wire_infer_target}", content=chunks(), headers=JSON_HEADERS, timeout=30
     )
     assert_es_answer(response)
     assert response.status_code == 413

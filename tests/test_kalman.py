@@ -1,4 +1,4 @@
-"""Unit tests for the 1-d Kalman filter of the adaptive allocations scaler (es-behavior §5.2)."""
+"""Unit tests for the 1-d Kalman filter of the adaptive allocations scaler (ES KalmanFilter1d)."""
 
 from __future__ import annotations
 

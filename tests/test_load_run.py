@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from elsercheck.cli import main
+from elsercheck.endpoints import elser_body
 from elsercheck.load import rundir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
@@ -39,10 +40,9 @@ pytestmark = pytest.mark.slow
 def fast_server() -> Iterator[EmbeddedServer]:
     with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["fast"])) as running:
         with httpx.Client(base_url=running.url, auth=("elastic", PASSWORD), timeout=60) as c:
-            body = {"service": "elasticsearch", "service_settings": {
-                "model_id": ".elser_model_2_linux-x86_64", "num_allocations": 1, "num_threads": 1}}  # fmt: skip
             assert (
-                c.put(f"/_inference/sparse_embedding/{PRE_EXISTING}", json=body).status_code == 200
+                c.put(f"/_inference/sparse_embedding/{PRE_EXISTING}", json=elser_body()).status_code
+                == 200
             )
         yield running
 

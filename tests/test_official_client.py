@@ -22,6 +22,7 @@ from elasticsearch import (
 )
 from elasticsearch import ConnectionError as EsConnectionError
 
+from elsercheck.endpoints import fully_allocated
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
@@ -31,9 +32,9 @@ ELSER = ".elser_model_2_linux-x86_64"
 
 
 @pytest.fixture
-def es(server: EmbeddedServer) -> Iterator[Elasticsearch]:
+def es(wire_server: EmbeddedServer) -> Iterator[Elasticsearch]:
     client = Elasticsearch(
-        server.url, basic_auth=("elastic", PASSWORD), request_timeout=10, max_retries=0
+        wire_server.url, basic_auth=("elastic", PASSWORD), request_timeout=10, max_retries=0
     )
     with client:
         yield client
@@ -55,10 +56,7 @@ def _wait_fully_allocated(es: Elasticsearch, inference_id: str, seconds: float =
         ]
         assert len(deployments) == 1, stats.body
         status = deployments[0]["allocation_status"]
-        if (
-            status["state"] == "fully_allocated"
-            and status["allocation_count"] == status["target_allocation_count"]
-        ):
+        if fully_allocated(status):
             return deployments[0]
         assert time.monotonic() < deadline, f"not fully allocated in {seconds}s: {status}"
         time.sleep(0.05)
@@ -138,7 +136,9 @@ def test_invalid_id_is_a_400_api_error(es: Elasticsearch) -> None:
         es.inference.get(inference_id="not_valid")
 
 
-def test_monitor_only_api_key(es: Elasticsearch, server: EmbeddedServer, unique_id: str) -> None:
+def test_monitor_only_api_key(
+    es: Elasticsearch, wire_server: EmbeddedServer, unique_id: str
+) -> None:
     key = es.security.create_api_key(
         name=f"{unique_id}-monitor", role_descriptors={"r": {"cluster": ["monitor_inference"]}}
     )
@@ -147,7 +147,9 @@ def test_monitor_only_api_key(es: Elasticsearch, server: EmbeddedServer, unique_
     es.inference.put(
         task_type="sparse_embedding", inference_id=readable, inference_config=elser_body()
     )
-    limited = Elasticsearch(server.url, api_key=key["encoded"], request_timeout=10, max_retries=0)
+    limited = Elasticsearch(
+        wire_server.url, api_key=key["encoded"], request_timeout=10, max_retries=0
+    )
     try:
         with pytest.raises(AuthorizationException) as caught:
             limited.inference.put(

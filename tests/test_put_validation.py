@@ -1,4 +1,4 @@
-"""Every PUT validation rule of es-behavior §2: status, error type and exact reason."""
+"""Every PUT validation rule (ES TransportPutInferenceModelAction): status, error type and exact reason."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def chunking_body(chunking: object) -> dict[str, object]:
 
 # (case id, path suffix after /_inference/, body, status, error type, reason)
 CASES: list[tuple[str, str, object, int, str, str]] = [
-    # -- ids (§2.1 step 1) ---------------------------------------------------------------------
+    # -- ids (MlStrings.isValidId) -------------------------------------------------------------
     *[
         (f"id-{bad}", f"sparse_embedding/{bad}", elser_body(), 400,
          "action_request_validation_exception", ID_REASON.format(id=bad))
@@ -34,7 +34,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
     ],
     ("id-_all", "sparse_embedding/_all", elser_body(), 400,
      "action_request_validation_exception", ID_REASON.format(id="_all")),
-    # -- task type (§1, §2.1 step 4) -------------------------------------------------------------
+    # -- task type (ServiceUtils.resolveTaskType) ------------------------------------------------
     ("path-task-type-unknown", "nonsense/my-id", elser_body(), 400, "status_exception",
      "Unknown task_type [nonsense]"),
     ("no-task-type", "no-task-type", elser_body(), 400, "status_exception",
@@ -47,7 +47,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
      400, "status_exception",
      "Cannot resolve conflicting task_type parameter in the request URL [sparse_embedding] and "
      "the request body [rerank]"),
-    # -- service (§2.1 step 5) ---------------------------------------------------------------------
+    # -- service (masterOperation) -----------------------------------------------------------------
     ("no-service", "sparse_embedding/no-service", {"service_settings": {}}, 400,
      "status_exception", "Inference endpoint configuration is missing the [service] setting"),
     ("unknown-service", "sparse_embedding/unknown-service",
@@ -56,7 +56,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
     ("other-provider", "sparse_embedding/other-provider",
      {"service": "openai", "service_settings": {}}, 400, "status_exception",
      "Unknown service [openai]"),
-    # -- top level (§2.2) ---------------------------------------------------------------------------
+    # -- top level (parseRequestConfig) -------------------------------------------------------------
     ("no-service-settings", "sparse_embedding/no-ss", {"service": "elasticsearch"}, 400,
      "status_exception", "Missing required field [service_settings]"),
     ("unknown-top-level", "sparse_embedding/unknown-top", {**elser_body(), "foo": "bar"}, 400,
@@ -68,7 +68,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
     ("task-settings-not-empty", "sparse_embedding/ts",
      {**elser_body(), "task_settings": {"x": True}}, 400, "status_exception",
      "Model configuration contains settings [{x=true}] unknown to the [elasticsearch] service"),
-    # -- service settings (§2.3), accumulated -------------------------------------------------------
+    # -- service settings (ElasticsearchInternalServiceSettings), accumulated -----------------------
     ("threads-missing", "sparse_embedding/threads-missing",
      settings_body(model_id=ELSER, num_allocations=1), 400, "validation_exception",
      "Validation Failed: 1: [service_settings] does not contain the required setting "
@@ -136,7 +136,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
     ("model-id-missing", "sparse_embedding/model-missing",
      settings_body(num_allocations=1, num_threads=1), 400, "illegal_argument_exception",
      "Error parsing service settings, model_id must be provided"),
-    # -- ELSER model ids (§2.4) ---------------------------------------------------------------------
+    # -- ELSER model ids (ElserModels) --------------------------------------------------------------
     ("elser-v1", "sparse_embedding/elser-v1", elser_body(model_id=".elser_model_1"), 400,
      "illegal_argument_exception",
      "Error parsing request config, model id does not match any models available on this "
@@ -148,7 +148,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
     ("unknown-deployment", "sparse_embedding/unknown-dep",
      settings_body(deployment_id="no-such-deployment"), 404, "resource_not_found_exception",
      "Cannot find deployment [no-such-deployment]"),
-    # -- deployment start (§2.5) ---------------------------------------------------------------------
+    # -- deployment start (StartTrainedModelDeploymentAction) ----------------------------------------
     ("threads-not-power-of-two", "sparse_embedding/threads-3", elser_body(num_threads=3), 400,
      "action_request_validation_exception",
      "Validation Failed: 1: [threads_per_allocation] must be a power of 2 less than or equal to "
@@ -162,7 +162,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
      "action_request_validation_exception",
      "Validation Failed: 1: [number_of_allocations] cannot be set if adaptive allocations is "
      "enabled;"),
-    # -- chunking (§2.6) -----------------------------------------------------------------------------
+    # -- chunking (ChunkingSettingsBuilder) ----------------------------------------------------------
     ("chunking-no-strategy", "sparse_embedding/chunk-none",
      chunking_body({"max_chunk_size": 100}), 400, "illegal_argument_exception",
      "Can't generate Chunker without ChunkingStrategy provided"),

@@ -168,6 +168,10 @@ def test_failed_gate_exits_1(reports: Path, tmp_path: Path) -> None:
         ("run", ["--gate-dir", "{tmp}/no-gate"], "no junit.xml in"),
         ("run", ["--history", "{tmp}/history", "--baseline", "nope"], "baseline run 'nope'"),
         ("run", ["--no-history", "--baseline", "x"], "--baseline needs a history"),
+        ("corrupt-run-json", [], "no readable run file (run.json is not valid JSON)"),
+        ("run-json-not-object", [], "no readable run file (run.json is not a JSON object)"),
+        ("requests-not-utf8", [], "requests.csv is not UTF-8 text"),
+        ("allocations-not-utf8", [], "allocations.csv is not UTF-8 text"),
     ],
 )
 def test_usage_errors_exit_2_in_one_line(
@@ -179,11 +183,33 @@ def test_usage_errors_exit_2_in_one_line(
         (run_dir / "notes.txt").write_text("hello")
     elif setup == "run":
         write_run(run_dir)
+    elif setup == "corrupt-run-json":  # the only file, cut short
+        run_dir.mkdir()
+        (run_dir / rundir.RUN_JSON).write_text('{"run_id": "r", "started_at": ')
+    elif setup == "run-json-not-object":
+        run_dir.mkdir()
+        (run_dir / rundir.RUN_JSON).write_text("[1, 2]")
+    elif setup.endswith("-not-utf8"):  # a valid run, one CSV with Latin-1 bytes in a row
+        write_run(run_dir)
+        name = rundir.REQUESTS_CSV if setup.startswith("requests") else rundir.ALLOCATIONS_CSV
+        with (run_dir / name).open("ab") as handle:
+            handle.write(b"\xff\xfe caf\xe9\n")
     assert report(run_dir, *(arg.format(tmp=tmp_path) for arg in args)) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("elsercheck: error: ") and message in captured.err
     assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
     assert not (run_dir / "report.html").exists()
+
+
+def test_corrupt_run_json_beside_readable_files_still_reports(reports: Path) -> None:
+    """A half-written run.json reads as absent when the run's other files are readable."""
+    run_dir = write_run(reports / "load" / "cut", files=[rundir.REQUESTS_CSV])
+    (run_dir / rundir.RUN_JSON).write_text('{"run_id": "cut", "sta')
+    assert report(run_dir, "--no-history") == 0
+    document = read_summary(run_dir)
+    validate(document)
+    assert document["run"] == {"run_id": "cut"}
+    assert document["load"]["requests"]["total"] > 0
 
 
 @pytest.mark.parametrize("threshold", ["p99=10", "latency_p99_ms", "latency_p99_ms=-5",

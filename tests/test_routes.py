@@ -1,4 +1,4 @@
-"""Success shapes and error answers of every route but PUT (es-behavior §0.1, §1, §3, §4.3, §8)."""
+"""Success shapes and error answers of every route but PUT."""
 
 from __future__ import annotations
 
@@ -124,17 +124,17 @@ def test_put_valid_chunking(client: httpx.Client, unique_id: str, chunking: dict
 
 
 def test_put_timeout_408_keeps_endpoint(unique_id: str) -> None:
-    """A short PUT timeout answers 408 while the endpoint stays stored (es-behavior §4.2)."""
+    """A short PUT timeout answers 408 while the endpoint stays stored (ES TransportStartTrainedModelDeploymentAction)."""
     from elsercheck.reference.config import ServerConfig
-    from elsercheck.reference.serve import EmbeddedServer
     from elsercheck.reference.timing import PRESETS
+    from tests.inprocess import InProcessServer
 
     timing = PRESETS["instant"].with_overrides(
         model_download_seconds=0.5, deployment_start_seconds=0.3
     )
     with (
-        EmbeddedServer(ServerConfig(security=False, timing=timing)) as server,
-        httpx.Client(base_url=server.url) as c,
+        InProcessServer(ServerConfig(security=False, timing=timing)) as server,
+        server.client() as c,
     ):
         path = f"/_inference/sparse_embedding/{unique_id}"
         first = c.put(path + "?timeout=100ms", json=elser_body())
@@ -403,7 +403,7 @@ def test_stats_not_found(client: httpx.Client) -> None:
     assert client.get("/_ml/trained_models/nothing*/_stats?allow_no_match=false").status_code == 404
 
 
-# -- routing errors (§0.1) -------------------------------------------------------------------------------
+# -- routing errors (RestController) ---------------------------------------------------------------------------
 def test_unknown_path(client: httpx.Client) -> None:
     response = client.get("/_nothing/here")
     assert response.status_code == 400

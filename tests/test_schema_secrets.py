@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import importlib.util
 import inspect
+import sys
+from collections.abc import Iterator
 from types import ModuleType
 
 import httpx
@@ -31,21 +33,29 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning
 
 
 @pytest.fixture(scope="module")
-def test_schema() -> ModuleType:
-    path = resource_dir("contracts") / "test_schema.py"
-    spec = importlib.util.spec_from_file_location("contracts_test_schema", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def test_schema() -> Iterator[ModuleType]:
+    contracts = resource_dir("contracts")
+    # As pytest runs the suite: its own folder importable (contract_support).
+    sys.path.insert(0, str(contracts))
+    try:
+        path = contracts / "test_schema.py"
+        spec = importlib.util.spec_from_file_location("contracts_test_schema", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(contracts))
 
 
-def _fixture_values(target: Target) -> dict[str, object]:
+def _fixture_values(target: Target, test_schema: ModuleType) -> dict[str, object]:
     """What contracts/conftest.py gives each fixture, credentials included."""
+    client = target.client()
     return {
         "case": "<a schemathesis case>",
         "target": target,
-        "es": target.client(),
+        "es": client,
+        "tracker": test_schema.EndpointTracker(client, "elsercheck-run-", 2),
         "run_prefix": "elsercheck-run-",
         "security_enabled": True,
     }
@@ -61,7 +71,7 @@ def _fixture_values(target: Target) -> dict[str, object]:
 )
 def test_printed_arguments_hold_no_secret(test_schema: ModuleType, target: Target) -> None:
     test = test_schema.test_operation_honours_schema
-    values = _fixture_values(target)
+    values = _fixture_values(target, test_schema)
     parameters = list(inspect.signature(test).parameters)
     unknown = [name for name in parameters if name not in values]
     assert not unknown, f"add {unknown} to _fixture_values to check what Hypothesis prints"

@@ -1,4 +1,4 @@
-"""Authentication and privileges (es-behavior §7): 401/403 bodies, API keys, tokens."""
+"""Authentication and privileges (ES SecurityRestFilter): 401/403 bodies, API keys, tokens."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from elsercheck.reference.serve import EmbeddedServer
 from tests.conftest import PASSWORD, assert_error, elser_body
+from tests.inprocess import InProcessServer
 
 WWW = ['Basic realm="security", charset="UTF-8"', "ApiKey"]
 
@@ -25,8 +26,8 @@ def api_key(client: httpx.Client, *privileges: str) -> str:
     return created["encoded"]
 
 
-def as_key(server: EmbeddedServer, encoded: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"ApiKey {encoded}"})
+def as_key(server: InProcessServer, encoded: str) -> httpx.Client:
+    return server.client(headers={"Authorization": f"ApiKey {encoded}"})
 
 
 def test_missing_credentials(anonymous: httpx.Client) -> None:
@@ -39,8 +40,8 @@ def test_missing_credentials(anonymous: httpx.Client) -> None:
     assert error["root_cause"][0]["header"] == {"WWW-Authenticate": WWW}
 
 
-def test_wrong_password(server: EmbeddedServer) -> None:
-    with httpx.Client(base_url=server.url, auth=("elastic", "wrong")) as c:
+def test_wrong_password(server: InProcessServer) -> None:
+    with server.client(auth=("elastic", "wrong")) as c:
         response = c.get("/")
     assert_error(
         response, 401, "security_exception", "unable to authenticate user [elastic] for REST request [/]"
@@ -48,7 +49,7 @@ def test_wrong_password(server: EmbeddedServer) -> None:
     assert response.headers.get_list("www-authenticate") == WWW
 
 
-def test_unknown_api_key(server: EmbeddedServer) -> None:
+def test_unknown_api_key(server: InProcessServer) -> None:
     bogus = base64.b64encode(b"nokey:secret").decode()
     with as_key(server, bogus) as c:
         response = c.get("/_inference")
@@ -60,14 +61,14 @@ def test_unknown_api_key(server: EmbeddedServer) -> None:
     assert "nokey" in response.json()["error"]["additional_unsuccessful_credentials"]
 
 
-def test_bearer_without_token_service(server: EmbeddedServer) -> None:
-    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer abc"}) as c:
+def test_bearer_without_token_service(server: InProcessServer) -> None:
+    with server.client(headers={"Authorization": "Bearer abc"}) as c:
         response = c.get("/")
     assert response.status_code == 401
 
 
 def test_monitor_key_gets_403_on_writes(
-    server: EmbeddedServer, client: httpx.Client, unique_id: str
+    server: InProcessServer, client: httpx.Client, unique_id: str
 ) -> None:
     client.put(f"/_inference/sparse_embedding/{unique_id}", json=elser_body())
     encoded = api_key(client, "monitor_inference")
@@ -105,7 +106,7 @@ def test_monitor_key_gets_403_on_writes(
         client.delete(f"/_inference/{unique_id}")
 
 
-def test_validation_precedes_authorization(server: EmbeddedServer, client: httpx.Client) -> None:
+def test_validation_precedes_authorization(server: InProcessServer, client: httpx.Client) -> None:
     """ES validates the request before the action filter checks privileges."""
     with as_key(server, api_key(client, "monitor_inference")) as limited:
         response = limited.put("/_inference/sparse_embedding/Bad", json=elser_body())
@@ -113,7 +114,7 @@ def test_validation_precedes_authorization(server: EmbeddedServer, client: httpx
 
 
 def test_manage_inference_key_can_write(
-    server: EmbeddedServer, client: httpx.Client, unique_id: str
+    server: InProcessServer, client: httpx.Client, unique_id: str
 ) -> None:
     with as_key(server, api_key(client, "manage_inference", "monitor_ml")) as admin:
         path = f"/_inference/sparse_embedding/{unique_id}"
@@ -124,7 +125,7 @@ def test_manage_inference_key_can_write(
         assert admin.get("/").status_code == 403
 
 
-def test_invalidated_key(server: EmbeddedServer, client: httpx.Client) -> None:
+def test_invalidated_key(server: InProcessServer, client: httpx.Client) -> None:
     encoded = api_key(client)
     key_id = base64.b64decode(encoded).decode().split(":")[0]
     with as_key(server, encoded) as c:
@@ -146,15 +147,15 @@ def test_unknown_privilege(client: httpx.Client) -> None:
     assert "unknown cluster privilege [manage_everything]" in response.json()["error"]["reason"]
 
 
-def test_authenticate_endpoint(server: EmbeddedServer, client: httpx.Client) -> None:
+def test_authenticate_endpoint(server: InProcessServer, client: httpx.Client) -> None:
     assert client.get("/_security/_authenticate").json()["username"] == "elastic"
     with as_key(server, api_key(client, "monitor")) as c:
         body = c.get("/_security/_authenticate").json()
     assert body["authentication_type"] == "api_key" and body["api_key"]["name"] == "key-monitor"
 
 
-def test_no_security(open_server: EmbeddedServer) -> None:
-    with httpx.Client(base_url=open_server.url) as c:
+def test_no_security(open_server: InProcessServer) -> None:
+    with open_server.client() as c:
         assert c.get("/").status_code == 200
         assert c.get("/_inference").status_code == 200
         assert c.post("/_security/api_key", json={"name": "x"}).status_code == 400

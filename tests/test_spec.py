@@ -29,7 +29,7 @@ SHARED_UPSTREAM = OPENAPI.parent.parent / "shared" / "upstream"
 SPEC_URI = "urn:elsercheck:effective-spec"
 
 COMMON_ERRORS = {400, 401, 403, 405, 429}
-# What each ELSER-relevant operation can answer besides 200 (es-behavior §0.1-§8), written out
+# What each ELSER-relevant operation can answer besides 200 (the ES sources the overlay cites), written out
 # independently of the overlay so that a wrong trait there fails here.
 EXPECTED_ERRORS: dict[str, set[int]] = {
     "inference-put": COMMON_ERRORS | {404, 406, 408},
@@ -53,9 +53,9 @@ EXPECTED_ERRORS: dict[str, set[int]] = {
 }
 ROUTING_SHAPE_STATUSES = {400, 405, 406}  # REST-controller errors: {"error": "<text>", ...}
 ENVELOPE_STATUSES = {400, 401, 403, 404, 405, 408, 409, 429}
-# Elastic's own examples that contradict upstream's `required` (report W4).
+# Elastic's own examples that contradict upstream's `required` (upstream examples/).
 RELAXED_EXAMPLES = {"PutElserRequestExample2", "PutElasticsearchRequestExample6"}
-# Response examples of ELSER operations that break their own schema upstream (report W4).
+# Response examples of ELSER operations that break their own schema upstream.
 KNOWN_BAD_RESPONSE_EXAMPLES = {"RootNodeInfoResponseExample1"}  # numeric build_hash
 
 

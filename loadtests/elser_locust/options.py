@@ -12,10 +12,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from elsercheck.endpoints import endpoint_prefix
 from elsercheck.load import options as table
 from elsercheck.load.options import OptionError
 from elsercheck.load.plans import Plan, ScalerTiming, scaler_timing
-from elsercheck.run_id import endpoint_prefix, new_run_id
+from elsercheck.run_id import new_run_id
 
 __all__ = ["OptionError", "Settings", "add_arguments", "settings_from"]
 

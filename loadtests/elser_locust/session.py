@@ -119,14 +119,10 @@ class LoadSession:
         endpoints = self.endpoints or self.lifecycle_endpoints
         if endpoints is None:
             return []
-        keep = set() if self.settings.create_endpoint else {self.settings.inference_id}
-        leftovers: list[str] = []
-        for _ in range(10):  # a deployment still starting answers 409 for a moment
-            leftovers = endpoints.sweep(keep)
-            if not leftovers:
-                break
-            time.sleep(0.5)
-        return leftovers
+        given = self.settings.inference_id
+        if not self.settings.create_endpoint and given.startswith(endpoints.prefix):
+            return endpoints.cleanup()  # a given id under our prefix: delete only what we made
+        return endpoints.cleanup(sweep=True)
 
     # -- events --------------------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_: Any) -> None:
@@ -184,7 +180,7 @@ class LoadSession:
         settings, endpoints = self.settings, self.endpoints
         assert endpoints is not None
         if settings.create_endpoint:
-            response = endpoints.create(
+            response = endpoints.create_waiting(
                 settings.inference_id, settings.endpoint_body(), settings.allocation_wait
             )
             if response.status_code not in (200, 408):
@@ -348,6 +344,9 @@ def install(environment: Environment) -> LoadSession | None:
             gevent.spawn_later(0.1, environment.runner.quit)
         return None
     environment.elsercheck = session  # type: ignore[attr-defined]
+    if isinstance(environment.runner, MasterRunner):  # bound to port 0: tell the workers' parent
+        port_file = session.settings.results_dir / rundir.MASTER_PORT_TXT
+        port_file.write_text(f"{environment.runner.server.port}\n")
     session.handle_stop_signals()  # from the start; again at test_start (see there)
     signals.die_with_parent()
     events = environment.events

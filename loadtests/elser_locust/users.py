@@ -20,6 +20,8 @@ import requests
 from locust import User, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from elsercheck.endpoints import LostAnswer
+
 from .connection import auth_headers, ssl_context_factory
 from .endpoints import Endpoints
 
@@ -130,7 +132,8 @@ def _error_type(response: Any) -> str:
         return ""
 
 
-# Valid ELSER endpoint settings the lifecycle user cycles through (es-behavior §2.3, §2.6).
+# Valid ELSER endpoint settings the lifecycle user cycles through
+# (ES ElasticsearchInternalServiceSettings, ChunkingSettingsBuilder).
 LIFECYCLE_VARIANTS: list[dict[str, Any]] = [
     {"service": "elasticsearch", "service_settings": {"num_allocations": 1, "num_threads": 1}},
     {"service": "elasticsearch", "service_settings": {"num_allocations": 1, "num_threads": 2}},
@@ -188,7 +191,7 @@ class EndpointLifecycleUser(User):
             self._run(inference_id, self.rng.choice(LIFECYCLE_VARIANTS))
         finally:
             if inference_id in self.endpoints.created:
-                self._timed("delete", lambda: self.endpoints.delete(inference_id))
+                self._timed("delete", lambda: self.endpoints.remove(inference_id))
             self.slots.release()
 
     def _run(self, inference_id: str, variant: dict[str, Any]) -> None:
@@ -198,7 +201,9 @@ class EndpointLifecycleUser(User):
         }
         wait = self.settings.allocation_wait
         started = time.time()  # PUT waits for the deployment: time to allocated counts from here
-        response = self._timed("create", lambda: self.endpoints.create(inference_id, body, wait))
+        response = self._timed(
+            "create", lambda: self.endpoints.create_waiting(inference_id, body, wait)
+        )
         if response is None or response.status_code != 200:
             return
         stats = self.endpoints.wait_allocated(inference_id, wait)
@@ -218,10 +223,10 @@ class EndpointLifecycleUser(User):
         started = time.time()
         try:
             result = call()
-        except requests.RequestException as exc:
+        except (requests.RequestException, LostAnswer) as exc:
             self._fire(name, started, exc)
             return None
-        # A response, or Endpoints.delete's True/False.
+        # A response, or Endpoints.remove's True/False.
         status = result.status_code if isinstance(result, requests.Response) else 200 * bool(result)
         error = None if status == 200 else RuntimeError(f"HTTP {status}" if status else "failed")
         self._fire(name, started, error, status=status)

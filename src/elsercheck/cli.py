@@ -64,7 +64,7 @@ def _add_timing_options(
 
 
 def _timing(args: argparse.Namespace):  # -> Timing
-    from .reference.timing import preset
+    from .reference.timing import preset, setting_problem
 
     overrides = {
         key.removeprefix("timing_"): value
@@ -72,8 +72,9 @@ def _timing(args: argparse.Namespace):  # -> Timing
         if key.startswith("timing_") and value is not None
     }
     for name, value in overrides.items():
-        if value < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+        problem = setting_problem(name, value)  # e.g. inf or nan, which float() accepts
+        if problem:
+            raise UsageError(f"--{name.replace('_', '-')} {problem}")
     return preset(args.timing).with_overrides(**overrides)
 
 
@@ -421,6 +422,7 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
         args.shape = "cycle" if _embedded(args) else "step"
     if args.load_workers < 0:
         raise UsageError("--workers must not be negative")
+    _timing(args)  # every timing override within its bounds (e.g. a tick above 0), in one line
     try:
         values = values_from(args)
     except OptionError as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import signals
 from .gate_report import GateSummary, read_junit, write_html
 from .paths import resource_dir
-from .smoke import check_reachable
+from .smoke import check_reachable, version_of
 from .target import Target, TargetError
 
 # pytest exit code -> gate exit code (0 conformant, 1 violations, 2 usage/unreachable)
@@ -102,7 +102,7 @@ def run_gate(
     summary = GateSummary(
         cases=read_junit(junit),
         target_url=target.url,
-        target_version=info.get("version", {}).get("number", "?"),
+        target_version=version_of(info),
         run_id=run_id,
         seconds=time.monotonic() - started,
         leftovers=json.loads(leftovers_file.read_text()) if leftovers_file.exists() else [],

@@ -10,8 +10,8 @@ Retry only where Elastic's documentation says an answer is transient, and nowher
 * Everything else is returned as it is: other 5xx and every 4xx are the cluster's answer and
   may be what a contract test expects. In particular **409** (a deployment scaled to zero is
   scaling up again) and **408** on PUT (the endpoint is stored and the deployment keeps
-  starting, es-behavior §4.2) are handled by the tests that expect them, and **429** is a
-  documented answer under load, not a transport fault.
+  starting; ES TransportStartTrainedModelDeploymentAction) are handled by the tests that expect
+  them, and **429** is a documented answer under load, not a transport fault.
 * Connection errors are not retried either: the target is then unusable and the gate says so.
 
 A retried PUT that a proxy had in fact forwarded may answer ``resource_already_exists`` the

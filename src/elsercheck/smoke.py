@@ -13,10 +13,19 @@ from typing import Any
 
 import httpx
 
-from .run_id import endpoint_prefix
+from .endpoints import (
+    DEFAULT_MODEL,
+    Endpoints,
+    HttpxTransport,
+    LostAnswer,
+    NotAllocated,
+    elser_body,
+    endpoint_prefix,
+    wait_fully_allocated,
+)
 from .target import Target, TargetError
 
-DEFAULT_MODEL = ".elser_model_2_linux-x86_64"
+UNKNOWN_VERSION = "?"
 SAMPLE_INPUTS = [
     "ELSER expands a passage into weighted terms for semantic search.",
     "How do adaptive allocations scale an inference deployment?",
@@ -89,12 +98,31 @@ def check_reachable(
         raise TargetError(f"{target.url} rejected the credentials (401)")
     if response.status_code != 200:
         raise TargetError(f"{target.url} answered GET / with {response.status_code}")
-    if require_product and response.headers.get("x-elastic-product") != "Elasticsearch":
-        raise TargetError(f"{target.url} is not Elasticsearch (no X-elastic-product header)")
+    product = response.headers.get("x-elastic-product") == "Elasticsearch"
     try:
-        return response.json()
+        info = response.json()
     except ValueError:
         raise TargetError(f"{target.url} answered GET / with a body that is not JSON") from None
+    # Refuse any other JSON service before running anything against it. Elasticsearch's GET /
+    # is an object with version.number (MainResponse.toXContent, modules/rest-root/src/main/
+    # java/org/elasticsearch/rest/root/MainResponse.java) and every answer carries
+    # X-elastic-product (since 7.14). One of the two is enough: a cluster missing the header
+    # still meets the gate, which reports that as a violation.
+    if not isinstance(info, dict) or not (product or version_of(info) != UNKNOWN_VERSION):
+        raise TargetError(
+            f"{target.url} does not look like Elasticsearch: GET / has neither version.number "
+            "nor the X-elastic-product header"
+        )
+    if require_product and not product:
+        raise TargetError(f"{target.url} is not Elasticsearch (no X-elastic-product header)")
+    return info
+
+
+def version_of(info: dict[str, Any]) -> str:
+    """The ``version.number`` of a ``GET /`` answer, :data:`UNKNOWN_VERSION` when it has none."""
+    version = info.get("version")
+    number = version.get("number") if isinstance(version, dict) else None
+    return number if isinstance(number, str) and number else UNKNOWN_VERSION
 
 
 def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
@@ -113,12 +141,13 @@ def run_smoke(
     on_step: Callable[[Step], None] | None = None,
 ) -> SmokeResult:
     """Run the scenario; the endpoint is deleted even when a step fails."""
-    inference_id = endpoint_prefix(run_id) + "smoke"
+    prefix = endpoint_prefix(run_id)
+    inference_id = prefix + "smoke"
     path = f"/_inference/sparse_embedding/{inference_id}"
     with target.client() as client:
         info = check_reachable(client, target)
-        result = SmokeResult(info.get("version", {}).get("number", "?"), inference_id)
-        created = False
+        result = SmokeResult(version_of(info), inference_id)
+        endpoints = Endpoints(HttpxTransport(client), prefix)
 
         def step(name: str, action: Callable[[], str]) -> None:
             started = time.monotonic()
@@ -129,52 +158,23 @@ def run_smoke(
                 on_step(done)
 
         def create() -> str:
-            nonlocal created
-            body = {
-                "service": "elasticsearch",
-                "service_settings": {"model_id": model_id, "num_allocations": 1, "num_threads": 1},
-            }
-            response = client.put(path, json=body, timeout=120)
+            body = elser_body(model_id=model_id)
+            response = endpoints.create(inference_id, body, timeout=120)
             # 408 means "still starting": the endpoint is stored and the deployment goes on.
             if response.status_code == 408:
-                created = True
                 return "stored; deployment still starting (408)"
             _expect(response, 200, "create endpoint")
-            created = True
             return f"model {model_id}"
 
         def wait_allocated() -> str:
-            deadline = time.monotonic() + allocation_wait_seconds
-            while True:
-                stats = _expect(
-                    client.get(f"/_ml/trained_models/{inference_id}/_stats"),
-                    200,
-                    "deployment stats",
+            try:
+                stats = wait_fully_allocated(
+                    endpoints.transport, inference_id, allocation_wait_seconds, interval_s=0.1
                 )
-                entries = [s.get("deployment_stats") for s in stats.get("trained_model_stats", [])]
-                status = next(
-                    (
-                        e["allocation_status"]
-                        for e in entries
-                        if e and e["deployment_id"] == inference_id
-                    ),
-                    None,
-                )
-                if (
-                    status
-                    and status["state"] == "fully_allocated"
-                    and (status["allocation_count"] == status["target_allocation_count"] > 0)
-                ):
-                    count, target_count = (
-                        status["allocation_count"],
-                        status["target_allocation_count"],
-                    )
-                    return f"{count}/{target_count} allocations"
-                if time.monotonic() > deadline:
-                    raise SmokeFailure(
-                        f"not fully allocated after {allocation_wait_seconds:.0f}s: {status}"
-                    )
-                time.sleep(0.1)
+            except NotAllocated as exc:
+                raise SmokeFailure(str(exc)) from None
+            status = stats["allocation_status"]
+            return f"{status['allocation_count']}/{status['target_allocation_count']} allocations"
 
         def infer() -> str:
             body = _expect(client.post(path, json={"input": SAMPLE_INPUTS}), 200, "inference")
@@ -194,9 +194,7 @@ def run_smoke(
             return f"{len(listed)} endpoints listed"
 
         def delete() -> str:
-            nonlocal created
-            _expect(client.delete(path), 200, "delete endpoint")
-            created = False
+            _expect(endpoints.delete(inference_id, force=False), 200, "delete endpoint")
             _expect(client.get(path), 404, "get after delete")
             return "gone (404 afterwards)"
 
@@ -207,12 +205,8 @@ def run_smoke(
             step("list endpoints", listing)
             step("delete endpoint", delete)
             result.ok = True
-        except (SmokeFailure, httpx.HTTPError) as exc:
+        except (SmokeFailure, httpx.HTTPError, LostAnswer) as exc:
             result.error = str(exc)
         finally:
-            if created:
-                try:
-                    client.delete(path, params={"force": "true"})
-                except httpx.HTTPError:
-                    result.leftover = True
+            result.leftover = bool(endpoints.cleanup(sweep=True))
     return result

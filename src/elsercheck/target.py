@@ -7,6 +7,7 @@ Shared by every command that talks to a cluster. Values come from options or the
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,17 +39,15 @@ class Target:
     insecure: bool = False
 
     def __post_init__(self) -> None:
-        try:
-            parts = urlsplit(self.url)
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            # Not echoed: a malformed URL may still carry a password.
-            raise TargetError("invalid URL (bad port): expected http(s)://host[:port]") from None
+        problem = url_problem(self.url)
+        if problem:  # the URL shown without its user:password@, which may be a secret
+            raise TargetError(
+                f"invalid URL {_userinfo_hidden(self.url)!r}: {problem}; "
+                "expected http(s)://host[:port]"
+            )
+        parts = urlsplit(self.url)
         if parts.username is not None or parts.password is not None:
             self._move_userinfo(parts.username, parts.password)
-            parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TargetError(f"invalid URL {self.url!r}: expected http(s)://host[:port]")
         if self.api_key and (self.username or self.password):
             raise TargetError("give either an API key or a username and password, not both")
         if self.ca_certs and not Path(self.ca_certs).is_file():
@@ -119,6 +118,31 @@ class Target:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a target's URL, in a few words; ``None`` when it can.
+
+    Checked up front so that a typo is a one-line usage error, not an exception from deep
+    inside the HTTP client (``urlsplit`` and httpx each reject different malformed URLs).
+    """
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "it contains whitespace or a control character"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a non-numeric or out-of-range port
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "no http(s) scheme or no host"
+    return None
+
+
+def _userinfo_hidden(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced, for an error message about a bad URL
+    (which ``without_userinfo`` cannot parse)."""
+    return re.sub(r"(//)[^/?#]*@", r"\1***@", url)
 
 
 def without_userinfo(url: str) -> str:

@@ -1,13 +1,16 @@
-"""One ``allocations.csv`` row from a trained-model stats answer (es-behavior §4.3).
+"""One ``allocations.csv`` row from a trained-model stats answer (ES AssignmentStats.toXContent).
 
 Deployment-level fields are read as they are; per-node counters are summed over nodes (they are
 written only when > 0, so absent means 0) and ``average_inference_time_ms`` is the
-inference-count-weighted mean over nodes, as the adaptive scaler computes it (§5.1).
+inference-count-weighted mean over nodes, as the adaptive scaler computes it
+(ES AdaptiveAllocationsScalerService).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ..endpoints import deployment_entry
 
 NODE_COUNTERS = (
     "number_of_pending_requests",
@@ -16,17 +19,6 @@ NODE_COUNTERS = (
     "rejected_execution_count",
     "timeout_count",
 )
-
-
-def deployment_entry(payload: Any, deployment_id: str) -> dict[str, Any] | None:
-    """The ``deployment_stats`` object of ``deployment_id`` in a stats answer, if present."""
-    if not isinstance(payload, dict):
-        return None
-    for entry in payload.get("trained_model_stats") or []:
-        stats = entry.get("deployment_stats") if isinstance(entry, dict) else None
-        if isinstance(stats, dict) and stats.get("deployment_id") == deployment_id:
-            return stats
-    return None
 
 
 def stats_row(payload: Any, deployment_id: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Each check is a function in the :data:`CHECKS` registry taking a :class:`RunRecord` and
 returning :class:`~elsercheck.load.rundir.Expectation` results; ``passed=None`` means the check
 did not apply (for example no scale-to-zero when ``min_number_of_allocations`` > 0).
-Expectations come from Elasticsearch's documented behaviour (es-behavior §5): allocations stay
+Expectations come from Elasticsearch's adaptive allocations (ES AdaptiveAllocationsScaler,
+AdaptiveAllocationsScalerService, TransportInternalInferModelAction): allocations stay
 within min/max, follow a rise in load up within a few scaler ticks, go down once the cooldown
 allows, reach zero after the scale-to-zero time when min is 0, and start again on demand.
 """

@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..endpoints import ELSER_V2_X86
 from ..reference.timing import PRESETS, Timing
 from .plans import SCALER_FIELDS, SHAPES, Plan, ScalerTiming, build_plan, scaler_timing
 
 DEFAULT_MIX = "query=0.5,short=0.2,medium=0.2,long=0.08,xlong=0.02"
-ELSER_X86 = ".elser_model_2_linux-x86_64"
+
 DEFAULT_TIMING = "realistic"  # a target other than elsercheck's embedded server
 GROUP_TITLE = "elsercheck (ELSER load test)"  # the locustfile's group in `locust --help`
 
@@ -211,7 +212,7 @@ OPTIONS: tuple[LoadOption, ...] = (
         default="",
         default_text="create one",
     ),
-    LoadOption("--model-id", "ELSER model of the created endpoint", default=ELSER_X86),
+    LoadOption("--model-id", "ELSER model of the created endpoint", default=ELSER_V2_X86),
     LoadOption(
         "--min-allocations",
         "adaptive minimum of the created endpoint",

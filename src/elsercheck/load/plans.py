@@ -20,7 +20,7 @@ from ..reference.timing import PRESETS, Timing
 
 @dataclass(frozen=True)
 class ScalerTiming:
-    """How fast the target's adaptive allocations react (es-behavior §5).
+    """How fast the target's adaptive allocations react (ES AdaptiveAllocationsScalerService).
 
     Defaults are Elasticsearch's: 10 s ticks, 5 min scale-down cooldown, 24 h to scale to zero
     (PR #128914; set ``xpack.ml.trained_models.adaptive_allocations.scale_to_zero_time`` lower

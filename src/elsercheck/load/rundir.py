@@ -34,6 +34,7 @@ SUMMARY_JSON = "load-summary.json"
 LEFTOVERS_TXT = "leftovers.txt"
 LOCUST_CSV_PREFIX = "locust"  # locust --csv <dir>/locust → locust_stats.csv, ...
 LOCUST_HTML = "locust.html"
+MASTER_PORT_TXT = "master-port.txt"  # the port a locust master bound (port 0: the OS chose)
 
 # run.json keys:
 #   run_id, started_at / finished_at (ISO 8601 UTC), target (URL without credentials),

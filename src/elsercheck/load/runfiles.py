@@ -5,7 +5,9 @@ columns (``array`` of doubles, small codes for names and error kinds) rather tha
 about 20 bytes a request instead of a kilobyte. The other files are small and stay as rows.
 
 Everything tolerates what an interrupted run leaves: missing files, a header-only CSV, a
-truncated last line (counted in ``malformed_rows``), empty cells.
+truncated last line (counted in ``malformed_rows``), empty cells, a half-written JSON file
+(read as absent, named in ``unreadable``). A file that is not UTF-8 text is no run file at
+all: :class:`RunFileError`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def _code(table: list[str], value: str) -> int:
         return len(table) - 1
 
 
+class RunFileError(ValueError):
+    """A run file that cannot be read as one (not UTF-8 text)."""
+
+
 @dataclass
 class RunFiles:
     """Everything one run directory holds, as far as it exists."""
@@ -75,6 +81,7 @@ class RunFiles:
     allocations: list[dict[str, Any]] = field(default_factory=list)
     expectations: list[dict[str, Any]] = field(default_factory=list)
     present: frozenset[str] = frozenset()  # which of RUN_FILES exist
+    unreadable: dict[str, str] = field(default_factory=dict)  # present JSON file -> why not read
     malformed_rows: int = 0
 
     @property
@@ -96,20 +103,41 @@ def load_run(path: Path) -> RunFiles:
     """Read every run file present under ``path`` (a missing directory reads as empty)."""
     files = RunFiles(path=path)
     files.present = frozenset(name for name in RUN_FILES if (path / name).is_file())
-    run = _read_json(path / rundir.RUN_JSON)
-    files.run = run if isinstance(run, dict) else {}
+    files.run = _read_json(path / rundir.RUN_JSON, files, dict, "a JSON object") or {}
     origin = _epoch(files.run.get("started_at"))
-    files.malformed_rows += _read_requests(path / rundir.REQUESTS_CSV, files, origin)
-    files.allocations = list(_rows(path / rundir.ALLOCATIONS_CSV, origin))
-    files.expectations = _expectations(_read_json(path / rundir.EXPECTATIONS_JSON))
+    requests_csv, allocations_csv = path / rundir.REQUESTS_CSV, path / rundir.ALLOCATIONS_CSV
+    try:
+        files.malformed_rows += _read_requests(requests_csv, files, origin)
+    except UnicodeDecodeError:
+        raise RunFileError(f"{requests_csv} is not UTF-8 text") from None
+    try:
+        files.allocations = list(_rows(allocations_csv, origin))
+    except UnicodeDecodeError:
+        raise RunFileError(f"{allocations_csv} is not UTF-8 text") from None
+    files.expectations = _expectations(
+        _read_json(path / rundir.EXPECTATIONS_JSON, files, list | dict, "a JSON list")
+    )
     return files
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, files: RunFiles, kind: Any, kind_name: str) -> Any:
+    """The file's JSON if it is of ``kind``; else ``None``, with the reason in
+    ``files.unreadable`` when the file exists (a half-written file reads as absent)."""
+    if not path.is_file():
+        return None
     try:
-        return rundir.read_json(path)
-    except (ValueError, OSError):
-        return None  # a half-written file reads as absent
+        data = rundir.read_json(path)
+    except UnicodeDecodeError:
+        files.unreadable[path.name] = "not UTF-8 text"
+    except ValueError:
+        files.unreadable[path.name] = "not valid JSON"
+    except OSError as exc:
+        files.unreadable[path.name] = exc.strerror or "cannot be read"
+    else:
+        if isinstance(data, kind):
+            return data
+        files.unreadable[path.name] = f"not {kind_name}"
+    return None
 
 
 def _expectations(data: Any) -> list[dict[str, Any]]:

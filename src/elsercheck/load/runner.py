@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from .. import signals
+from ..endpoints import Endpoints, HttpxTransport, endpoint_prefix
 from ..gate import child_environment
 from ..paths import resource_dir
-from ..run_id import endpoint_prefix
 from ..target import Target
 from . import options as load_options
 from . import rundir
@@ -145,10 +142,16 @@ def locust_environment(target: Target) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _master_port(run_dir: Path, master: subprocess.Popen, deadline: float) -> int | None:
+    """The port the locust master bound (it binds port 0 and writes the port it got); None if
+    it exits first or does not say in time."""
+    port_file = run_dir / rundir.MASTER_PORT_TXT
+    while master.poll() is None and time.monotonic() < deadline:
+        text = port_file.read_text().strip() if port_file.is_file() else ""
+        if text.isdigit():
+            return int(text)
+        time.sleep(0.1)
+    return None
 
 
 @contextlib.contextmanager
@@ -161,7 +164,7 @@ def _processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Ite
             signals.start_child(cmd, env, stdout=sink, stderr=subprocess.STDOUT) for cmd in commands
         ]
         try:
-            yield processes
+            yield processes  # callers may append processes started later (workers)
         finally:
             forwarded = signals.received() is not None
             deadline = time.monotonic() + STOP_GRACE_S
@@ -179,13 +182,9 @@ def run_load(
 ) -> LoadResult:
     """Run the load scenario; blocks until it ends (bounded), then sweeps the run prefix."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port() if options.workers else 0
     role = "master" if options.workers else "local"
-    main = locust_command(target, options, run_id, run_dir, role, port)
-    commands = [main] + [
-        locust_command(target, options, run_id, run_dir, "worker", port)
-        for _ in range(options.workers)
-    ]
+    main = locust_command(target, options, run_id, run_dir, role, 0)  # master: any free port
+    (run_dir / rundir.MASTER_PORT_TXT).unlink(missing_ok=True)
     shown = shlex.join(main[2:] if main[1:3] == ["-m", "locust"] else main)
     on_status(f"$ {shown}")
     if options.web:
@@ -194,7 +193,16 @@ def run_load(
     log = run_dir / "locust.log"
     returncode = 2
     interrupted: KeyboardInterrupt | None = None
-    with _processes(commands, locust_environment(target), log) as processes:
+    env = locust_environment(target)
+    with _processes([main], env, log) as processes:
+        port = _master_port(run_dir, processes[0], deadline) if options.workers else None
+        if port is not None:  # workers join the master on the port it reported
+            worker = locust_command(target, options, run_id, run_dir, "worker", port)
+            with log.open("ab") as sink:
+                processes += [
+                    signals.start_child(worker, env, stdout=sink, stderr=subprocess.STDOUT)
+                    for _ in range(options.workers)
+                ]
         progress = _Progress(run_dir, plan_duration(options), on_status)
         try:
             while processes[0].poll() is None and time.monotonic() < deadline:
@@ -245,32 +253,11 @@ def _logged_error(log: Path) -> str | None:
 
 def sweep(target: Target, run_id: str) -> list[str]:
     """Delete endpoints that still carry this run's prefix; the ids that would not go."""
-    prefix = endpoint_prefix(run_id)
     try:
         with target.client(timeout=60, retry=True) as client:
-            listing = client.get("/_inference/_all")
-            if listing.status_code != 200:
-                return []
-            ids = [e.get("inference_id", "") for e in listing.json().get("endpoints", [])]
-            failed = []
-            for inference_id in ids:
-                if inference_id.startswith(prefix) and not _delete(client, inference_id):
-                    failed.append(inference_id)
-            return failed
+            return Endpoints(HttpxTransport(client), endpoint_prefix(run_id)).cleanup(sweep=True)
     except Exception:  # the sweep is a backstop; an unreachable target is reported elsewhere
         return []
-
-
-def _delete(client: httpx.Client, inference_id: str, attempts: int = 10) -> bool:
-    """Delete one endpoint; a deployment still (re)starting answers 409 for a moment."""
-    for _ in range(attempts):
-        status = client.delete(f"/_inference/{inference_id}", params={"force": "true"}).status_code
-        if status in (200, 404):
-            return True
-        if status != 409:
-            return False
-        time.sleep(0.5)
-    return False
 
 
 class _Progress:

@@ -1,6 +1,7 @@
 """The reference server as an ASGI application (Starlette request/response objects).
 
-``dispatch`` applies the REST controller's order of checks (es-behavior §0.1, §7): route →
+``dispatch`` applies the REST controller's order of checks (ES RestController.tryAllHandlers,
+dispatchRequest; SecurityRestFilter): route →
 content type → authentication → body presence → query parameters → handler (which validates,
 then authorizes, then acts). Every response carries ``X-elastic-product: Elasticsearch``.
 """

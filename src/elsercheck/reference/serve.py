@@ -67,20 +67,36 @@ def shown_password(password: str) -> str:
     return password
 
 
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (0: a free port) for uvicorn to listen on.
+
+    Bound here, in the serving process, so that a port in use is a one-line
+    ``ServerStartError`` before the banner, and the banner shows the port actually bound.
+    ``SO_REUSEADDR`` as uvicorn sets it: without it, a port whose last connections are in
+    TIME_WAIT (a restart after the server closed one) cannot be bound for about a minute.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)  # socket.gaierror for an unknown host has both
+        raise ServerStartError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
 
 
 def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | None) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn handles both and shuts down cleanly)."""
-    check_port_free(host, port)
-    tls = generate(tls_dir) if config.tls and tls_dir else None
-    app = ReferenceServer(config)
-    server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
+    sock = bound_socket(host, port)
+    try:
+        tls = generate(tls_dir) if config.tls and tls_dir else None
+        port = sock.getsockname()[1]
+        app = ReferenceServer(config)
+        server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
+    except BaseException:
+        sock.close()
+        raise
     url = url_for(host, port, config.tls)
     print(f"elsercheck reference server (Elasticsearch 9.1 inference API) at {url}")
     if config.security:
@@ -95,8 +111,9 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     # that was installed before it: make that a no-op so a requested stop exits 0.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
     try:
-        server.run()
+        server.run(sockets=[sock])  # uvicorn listens on it and closes it when it stops
     finally:
+        sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("stopped", flush=True)

@@ -23,7 +23,7 @@ from .wire.security import Security
 
 
 def default_endpoints(platform_x86: bool) -> dict[str, EndpointConfig]:
-    """Preconfigured endpoints (es-behavior §4.5); only the ELSER one is modelled."""
+    """Preconfigured endpoints (ES ElasticsearchInternalService.defaultConfigs); ELSER only."""
     model = ELSER_V2_X86 if platform_x86 else ELSER_V2_PORTABLE
     settings = ServiceSettings(
         num_allocations=None,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..load import rundir
-from ..load.runfiles import RunFiles, is_run_dir, load_run
+from ..load.runfiles import RunFileError, RunFiles, is_run_dir, load_run
 from ..load.summary import summarize_files
 from . import charts, history
 from .compare import Row, compare, comparison_json
@@ -63,7 +63,13 @@ def build_report(options: ReportOptions) -> ReportResult:
             f"{run_dir} is not a load run directory (no {rundir.RUN_JSON}, "
             f"{rundir.REQUESTS_CSV}, {rundir.ALLOCATIONS_CSV} or {rundir.EXPECTATIONS_JSON})"
         )
-    files = load_run(run_dir)
+    try:
+        files = load_run(run_dir)
+    except RunFileError as exc:
+        raise ReportUsageError(str(exc)) from None
+    if not files.present - files.unreadable.keys():  # a lone corrupt file is no run to report
+        reasons = "; ".join(f"{name} is {why}" for name, why in sorted(files.unreadable.items()))
+        raise ReportUsageError(f"{run_dir} has no readable run file ({reasons})")
     try:
         junit = find_junit(run_dir, files.run_id, options.gate_dir)
     except ValueError as exc:

@@ -1,8 +1,9 @@
 """``elsercheck report RUN_DIR``: the load run's report, history and regression verdict.
 
 Exit codes: 0 ok; 1 a load expectation failed, the load run exited non-zero or the gate is not
-conformant; 2 usage error (RUN_DIR missing or not a load run, unknown baseline, bad option);
-3 a performance regression beyond its threshold against the baseline. 1 outranks 3.
+conformant; 2 usage error (RUN_DIR missing, not a load run or its files unreadable, unknown
+baseline, bad option); 3 a performance regression beyond its threshold against the baseline.
+1 outranks 3.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``/_inference`` handlers (es-behavior §1-§3)."""
+"""``/_inference`` handlers (ES inference plugin: Paths, Rest*Action, Transport*Action)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``GET /_ml/trained_models/.../_stats`` (es-behavior §4.3)."""
+"""``GET /_ml/trained_models/.../_stats`` (ES GetTrainedModelsStatsAction, AssignmentStats)."""
 
 from __future__ import annotations
 

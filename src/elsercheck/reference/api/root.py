@@ -1,4 +1,4 @@
-"""``GET /``: cluster information (es-behavior §8)."""
+"""``GET /``: cluster information (ES RestMainAction, MainResponse)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,14 @@
-"""Elasticsearch's adaptive allocations scaler as pure, deterministic units (es-behavior §5).
+"""Elasticsearch's adaptive allocations scaler (ES ml/inference/adaptiveallocations) as pure units.
 
-* :class:`Stats` / :func:`sum_stats` — the per-interval measurements (§5.1).
-* :class:`AdaptiveAllocationsScaler` — port of ``AdaptiveAllocationsScaler.java`` (§5.3): two
+* :class:`Stats` / :func:`sum_stats` — the per-interval measurements of
+  ``AdaptiveAllocationsScalerService.java``.
+* :class:`AdaptiveAllocationsScaler` — port of ``AdaptiveAllocationsScaler.java``: two
   Kalman filters (request rate, inference time) turned into a load estimate and an allocation
   count.
 * :class:`AdaptiveAllocationsController` — the per-deployment part of
-  ``AdaptiveAllocationsScalerService.java`` (§5.1, §5.4) and of scale-from-zero (§5.5), driven by
-  the caller: it is handed the time and the stats, it never reads a clock or performs I/O.
+  ``AdaptiveAllocationsScalerService.java`` and of scale-from-zero
+  (``TransportInternalInferModelAction``), driven by the caller: it is handed the time and the
+  stats, it never reads a clock or performs I/O.
 
 Where the reference describes two versions, this follows the newer one (PR #128914): the
 scale-to-zero idle time is accumulated from tick intervals without requests and reset by any
@@ -71,7 +73,7 @@ class Stats:
         return self.success_count * self.inference_time_seconds
 
     def __sub__(self, before: Stats) -> Stats:
-        """The activity between cumulative snapshot ``before`` and this one (§5.1).
+        """The activity between cumulative snapshot ``before`` and this one.
 
         Counts are floored at 0 (counters reset when a node restarts). Pending is a gauge, so
         its "delta" is ``max(0, pending_now - pending_before)`` exactly as Elasticsearch
@@ -90,7 +92,7 @@ class Stats:
 
     @classmethod
     def from_node(cls, node: NodeSnapshot) -> Stats:
-        """The cumulative stats of one node, built as the scaler service does (§5.1)."""
+        """The cumulative stats of one node, as ES AdaptiveAllocationsScalerService builds them."""
         failed = node.error_count + node.timeout_count + node.rejected_execution_count
         # The stats API omits the average before the first inference; ES reads that as 0.
         average_ms = node.average_inference_time_ms or 0.0
@@ -120,7 +122,7 @@ def sum_stats(deltas: Iterable[Stats]) -> Stats:
 
 
 class AdaptiveAllocationsScaler:
-    """Decides the number of allocations of one deployment from measured load (§5.3)."""
+    """Decides one deployment's allocations from measured load (ES AdaptiveAllocationsScaler)."""
 
     def __init__(
         self,
@@ -190,7 +192,7 @@ class AdaptiveAllocationsScaler:
         self._dynamics_changed = False
 
     def reset_time_without_requests(self) -> None:
-        """Restart the idle timer (a scale-from-zero request arrived, §5.5)."""
+        """Restart the idle timer (a scale-from-zero request arrived; ES maybeStartAllocation)."""
         self._time_without_requests = 0.0
 
     @property
@@ -265,11 +267,11 @@ class AdaptiveAllocationsScaler:
 
 @dataclass(frozen=True)
 class NodeSnapshot:
-    """One node's entry of ``deployment_stats.nodes`` in the trained-model stats API (§4.3).
+    """One node's entry of ``deployment_stats.nodes`` (ES AssignmentStats.NodeStats).
 
     The counters are cumulative since the allocation started on that node.
     ``routing_state`` and ``start_time_seconds`` (on the caller's clock) feed the newer
-    "recently started" scale-down guard of §5.4; leave the defaults to disable it.
+    "recently started" scale-down guard of the scaler service; leave the defaults to disable it.
     """
 
     inference_count: int = 0
@@ -283,7 +285,7 @@ class NodeSnapshot:
 
 
 class AdaptiveAllocationsController:
-    """The scaler service's logic for ONE adaptive deployment, driven by the caller (§5.1-§5.5).
+    """ES AdaptiveAllocationsScalerService's logic for ONE adaptive deployment, caller-driven.
 
     Call :meth:`tick` every ``DEFAULT_TIME_INTERVAL_SECONDS`` with the stats API's view of the
     deployment and apply the returned count; call :meth:`on_request_at_zero` when an inference
@@ -436,7 +438,7 @@ class AdaptiveAllocationsController:
         return new_allocations
 
     def on_request_at_zero(self, now_seconds: float) -> bool:
-        """Handle an inference request that found no started allocation (§5.5).
+        """Handle an inference request that found no started allocation (ES maybeStartAllocation).
 
         Returns True if the caller should now request 1 allocation: adaptive allocations are
         enabled, min is unset/0 and no such request is already in flight. The in-flight mark

@@ -1,4 +1,4 @@
-"""Runs the adaptive allocations scaler against live deployments (es-behavior §5.1, §5.4, §5.5).
+"""Runs the adaptive scaler against live deployments (ES AdaptiveAllocationsScalerService).
 
 Every ``scaler_tick_seconds`` it reads each adaptive deployment's node stats, as the trained
 model stats API reports them, feeds one :class:`AdaptiveAllocationsController` per deployment

@@ -1,8 +1,10 @@
 """One ELSER model deployment: allocations serving a bounded queue, with true stats.
 
 Each allocation is a worker task that serves one request at a time; ``num_threads`` shortens a
-request's service time but adds no concurrency (es-behavior §6). Service time is simulated with
-``asyncio.sleep`` so many allocations fit on two cores. Counters are exactly what happened.
+request's service time but adds no concurrency (allocations raise throughput, threads cut
+latency: ES ``StartTrainedModelDeploymentAction``; Elastic's start-trained-model-deployment
+docs). Service time is simulated with ``asyncio.sleep`` so many allocations fit on two cores.
+Counters are exactly what happened.
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ class Deployment:
         return "fully_allocated"
 
     def node_stats(self, node: dict[str, Any]) -> dict[str, Any]:
-        """The per-node entry of ``deployment_stats.nodes`` (es-behavior §4.3)."""
+        """The per-node entry of ``deployment_stats.nodes`` (ES AssignmentStats.NodeStats)."""
         c = self.counters
         c.trim(asyncio.get_running_loop().time())
         entry: dict[str, Any] = {
@@ -285,7 +287,7 @@ class Deployment:
                 "start_time": self.start_time,
             }
         )
-        # Deployment-level counters are written only when positive (es-behavior §4.3).
+        # Deployment-level counters are written only when positive (ES AssignmentStats.toXContent).
         for key in ("error_count", "inference_count", "rejected_execution_count", "timeout_count"):
             value = getattr(c, key)
             if value:

@@ -2,7 +2,7 @@
 
 The ML node has a number of processors; a deployment uses ``allocations × threads`` of them.
 Allocations that do not fit stay pending (``allocation_count < target_allocation_count``) until
-capacity frees up (es-behavior §4).
+capacity frees up (ES AllocationStatus.calculateState).
 """
 
 from __future__ import annotations

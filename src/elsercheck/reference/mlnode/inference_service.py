@@ -1,4 +1,4 @@
-"""Routes an inference request to its deployment (es-behavior §4.5, §5.5, §6)."""
+"""Routes an inference request to its deployment (ES TransportInternalInferModelAction)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ class InferenceService:
         deployments = self.deployments
         deployment = deployments.get(config.deployment_id)
         if deployment is None:
-            # Default endpoints start their deployment on first use, then retry (§4.5).
+            # Default endpoints start their deployment on first use, then retry
+            # (ES ElasticsearchInternalService.maybeStartDeployment).
             deployment = deployments.start(config.deployment_id, config.service_settings)
             await deployments.wait_started(deployment, timeout)
         if deployment.allocation_count == 0:
@@ -62,7 +63,7 @@ class InferenceService:
         return await deployment.infer(texts, timeout)
 
     async def _wait_for_allocation(self, deployment: Deployment, timeout: float | None) -> None:
-        """The snapshot-build variant: queue until an allocation starts (§5.5)."""
+        """Snapshot builds: queue until an allocation starts (ES InferenceWaitForAllocation)."""
         key = deployment.deployment_id
         if self._waiting.get(key, 0) >= MAX_WAITING_FOR_ALLOCATION:
             raise EsError(

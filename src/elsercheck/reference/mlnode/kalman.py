@@ -1,4 +1,4 @@
-"""One-dimensional Kalman filter used by the adaptive allocations scaler (es-behavior §5.2).
+"""One-dimensional Kalman filter used by the adaptive allocations scaler (ES KalmanFilter1d).
 
 A port of Elasticsearch's ``KalmanFilter1d``: it estimates the mean of a noisy series and the
 standard error of that estimate. Instead of a real dynamics model, the process noise is a fixed

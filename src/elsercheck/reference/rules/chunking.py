@@ -1,4 +1,4 @@
-"""``chunking_settings`` parsing for Elasticsearch 9.1 (es-behavior §2.6).
+"""``chunking_settings`` parsing for Elasticsearch 9.1 (ES ChunkingSettingsBuilder.fromMap).
 
 The strategy table below is the specification: allowed keys, bounds and defaults per strategy.
 9.1 still has the generic 300-word upper bound of PR #115130 (removed in 9.2 by PR #133718).
@@ -138,7 +138,7 @@ def _recursive(
         )
         out["separators"] = separators
     elif group is None:
-        # es-behavior §2.6: exactly one of separator_group / separators.
+        # ES RecursiveChunkingSettings.fromMap: exactly one of separator_group / separators.
         errors.append(MESSAGES["no_separators"])
     else:
         group = group.lower()

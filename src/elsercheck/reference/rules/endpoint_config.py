@@ -1,8 +1,8 @@
 """An inference endpoint's configuration: parsed from a PUT body, rendered as ES renders it.
 
 The parse follows ``TransportPutInferenceModelAction`` and
-``ElasticsearchInternalService.parseRequestConfig`` in order (es-behavior §2.1, §2.2); the
-first failing step wins, except settings errors, which accumulate.
+``ElasticsearchInternalService.parseRequestConfig`` in order (ES ``masterOperation``,
+``ServiceUtils``); the first failing step wins, except settings errors, which accumulate.
 """
 
 from __future__ import annotations
@@ -167,7 +167,8 @@ def _existing_deployment(
             )
         )
     service_map.pop("deployment_id")
-    # Allocation and thread settings come from the deployment (es-behavior §2.4).
+    # Allocation and thread settings come from the deployment (ES ElasticsearchInternalService
+    # .validateAgainstDeployment).
     for key in ("num_allocations", "num_threads", "adaptive_allocations"):
         service_map.pop(key, None)
     return replace(existing, deployment_id=deployment_id)

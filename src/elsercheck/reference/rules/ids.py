@@ -1,4 +1,4 @@
-"""Inference ids and task types (es-behavior §1, §2.1 steps 1, 3 and 4)."""
+"""Inference ids and task types (ES PutInferenceModelAction.Request.validate, ServiceUtils)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from ..wire.errors import EsError, status_exception, validation_failed
 
-# MlStrings.isValidId; no length limit is applied to inference ids (es-behavior §2.1).
+# ES MlStrings.isValidId (#103669); Request.validate skips hasValidLengthForId: no length limit.
 VALID_ID = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?")
 
 TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion")
@@ -14,7 +14,8 @@ TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "cha
 PARSEABLE_TASK_TYPES = (*TASK_TYPES, "any")
 
 DEFAULT_ELSER_ID = ".elser-2-elasticsearch"
-# Preconfigured endpoints of 9.1 (es-behavior §4.5); only the ELSER one is served here.
+# Preconfigured endpoints of 9.1 (ES ElasticsearchInternalService.defaultConfigs); only the
+# ELSER one is served here.
 RESERVED_IDS = frozenset(
     {DEFAULT_ELSER_ID, ".multilingual-e5-small-elasticsearch", ".rerank-v1-elasticsearch"}
 )

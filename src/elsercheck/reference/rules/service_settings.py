@@ -1,4 +1,4 @@
-"""``service_settings`` of the ``elasticsearch`` service for ELSER (es-behavior §2.3-§2.5)."""
+"""ELSER ``service_settings`` (ES ElasticsearchInternalServiceSettings.fromRequestMap)."""
 
 from __future__ import annotations
 

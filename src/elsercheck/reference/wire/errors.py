@@ -1,4 +1,4 @@
-"""The Elasticsearch error envelope, in exactly one place (es-behavior §0.1).
+"""The Elasticsearch error envelope (ES ElasticsearchException.generateFailureXContent).
 
 Every error the reference server answers is an :class:`EsError` rendered by :func:`render`.
 Routing-level errors (unknown path, wrong method, bad content type) use Elasticsearch's flat
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Exception type -> HTTP status where the type fixes it (es-behavior §0.1 table).
+# Exception type -> HTTP status where the type fixes it (ES ExceptionsHelper.status).
 STATUS_BY_TYPE: dict[str, int] = {
     "validation_exception": 400,
     "action_request_validation_exception": 400,

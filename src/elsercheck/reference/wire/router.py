@@ -1,4 +1,4 @@
-"""Request routing with the semantics of Elasticsearch's ``RestController`` (es-behavior §0.1).
+"""Request routing with the semantics of ES ``RestController.tryAllHandlers``.
 
 Routes are data: method, path pattern, handler, the action used for authorization, the query
 parameters the handler consumes and whether it takes a body. Matching prefers literal path

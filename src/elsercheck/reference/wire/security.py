@@ -1,4 +1,4 @@
-"""Authentication and cluster-privilege authorization as Elasticsearch 8+/9 does it (§7).
+"""Authentication and cluster-privilege authorization as ES 8+/9 does it (ES SecurityRestFilter).
 
 Principals: the built-in ``elastic`` superuser (Basic), API keys created with
 ``POST /_security/api_key`` (``Authorization: ApiKey base64(id:key)``) and, when the token
@@ -19,7 +19,7 @@ from .errors import EsError
 
 SUPERUSER = "elastic"
 
-# Action -> cluster privileges that grant it, in the resolver's order (es-behavior §7.1).
+# Action -> cluster privileges that grant it, in the resolver's order (ES ClusterPrivilegeResolver).
 PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     "cluster:admin/xpack/inference/put": ("manage_inference", "manage", "all"),
     "cluster:admin/xpack/inference/delete": ("manage_inference", "manage", "all"),
