@@ -94,7 +94,7 @@ def run_gate(
         # deletes what it created; what a killed child could not, the run-prefix sweep does.
         signals.stop_child(process, STOP_GRACE_S, signals.unforwarded(exc))
         _sweep(target, run_id)
-        raise exc
+        raise
     junit = report_dir / "junit.xml"
     if not junit.exists():
         raise TargetError(f"the contract suite did not run (pytest exit code {returncode})")
