@@ -29,6 +29,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
+from elsercheck.exit_codes import ExitCode
 from elsercheck.load import rundir
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
@@ -42,9 +43,6 @@ from .options import OptionError, Settings, settings_from
 from .recorder import Recorder
 
 log = logging.getLogger("elsercheck.load")
-
-EXIT_EXPECTATIONS_FAILED = 1
-EXIT_UNUSABLE = 2  # the endpoint could not be created or never served
 
 
 class LoadSession:
@@ -153,7 +151,7 @@ class LoadSession:
                 f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc)
             )
             log.error("elsercheck: %s", self.failure)
-            environment.process_exit_code = EXIT_UNUSABLE
+            environment.process_exit_code = ExitCode.USAGE  # no endpoint, or it never served
             if environment.runner is not None:
                 gevent.spawn_later(0.1, environment.runner.quit)
             return
@@ -230,7 +228,7 @@ class LoadSession:
                 self.written = False  # stopped before the endpoint served: write what there is
         self.write_results()  # or wait for the writing under way: locust exits after this
         if self.failure is not None:
-            environment.process_exit_code = EXIT_UNUSABLE
+            environment.process_exit_code = ExitCode.USAGE  # no endpoint, or it never served
 
     # -- results -------------------------------------------------------------------------------
     def write_results(self) -> int:
@@ -242,7 +240,7 @@ class LoadSession:
 
     def _write_results(self) -> int:
         if self.written:
-            return self.environment.process_exit_code or 0
+            return self.environment.process_exit_code or ExitCode.OK
         self.written = True
         settings = self.settings
         out = settings.results_dir
@@ -339,7 +337,7 @@ def install(environment: Environment) -> LoadSession | None:
         session = LoadSession(environment)
     except (OptionError, ValueError) as exc:
         log.error("elsercheck: %s", exc)
-        environment.process_exit_code = EXIT_UNUSABLE
+        environment.process_exit_code = ExitCode.USAGE  # bad options
         if environment.runner is not None:
             gevent.spawn_later(0.1, environment.runner.quit)
         return None

@@ -1,8 +1,7 @@
 """The ``elsercheck`` command line.
 
-Exit codes (documented in README): 0 success, 1 checks failed, 2 usage error or unusable
-target (unreachable, bad credentials, bad option), 128 + n after stop signal n (130 SIGINT,
-143 SIGTERM, 129 SIGHUP; ``signals.py``).
+Exit codes: :class:`elsercheck.exit_codes.ExitCode` (documented in README); after stop signal n,
+128 + n (``signals.py``).
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import __version__
+from .exit_codes import ExitCode, most_severe
 from .paths import reports_dir
 from .target import Target, TargetError
 
 if TYPE_CHECKING:  # the load runner is imported only by the commands that use it
     from .load.runner import LoadOptions
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -279,7 +277,7 @@ def _list_defects() -> int:
 
     for defect in CATALOGUE.values():
         print(f"{defect.name:<27} {defect.family:<15} {defect.description}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _faults(names: list[str]) -> frozenset[str]:
@@ -298,7 +296,7 @@ def _list_faults() -> int:
 
     for fault in CATALOGUE.values():
         print(f"{fault.name:<24} {fault.description}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -328,7 +326,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if faults:
         print(f"injected faults: {', '.join(sorted(faults))}")
     run_foreground(config, args.host, args.port, args.tls_dir or reports_dir() / "tls")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @contextlib.contextmanager
@@ -364,14 +362,14 @@ def cmd_spec(args: argparse.Namespace) -> int:
     text = dump_spec(build_effective_spec(), fmt)
     if output is None:
         sys.stdout.write(text)
-        return EXIT_OK
+        return ExitCode.OK
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror}") from None
     print(f"wrote {output} ({fmt}, {len(text)} bytes)", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -514,10 +512,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"elsercheck run {run_id}")
     with _target_or_embedded(args) as (target, zero_wait):
         smoke = _smoke(target, run_id)
-        if smoke != EXIT_OK:
+        if smoke != ExitCode.OK:
             return smoke
         gate = _gate(args, target, run_id, zero_wait)
-        if gate == EXIT_USAGE:
+        if gate == ExitCode.USAGE:
             return gate
         run_dir = args.load_report_dir or reports_dir() / "load" / run_id
         load = _load(args, target, run_id, options, summary=False)  # the report prints it
@@ -525,17 +523,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .report.index import write_index
 
     print(f"open {write_index(reports_dir())}")
-    return combine_exit_codes(gate, load, report)
-
-
-# Worst first: unusable, then failed checks, then a performance regression (report).
-EXIT_REGRESSION = 3
-_SEVERITY = (EXIT_USAGE, EXIT_FAILED, EXIT_REGRESSION)
-
-
-def combine_exit_codes(*codes: int) -> int:
-    """One exit code for several steps: the most severe one (2, then 1, then 3), else 0."""
-    return next((code for code in _SEVERITY if code in codes), EXIT_OK)
+    return most_severe(gate, load, report)
 
 
 def _report(run_dir: Path) -> int:
@@ -554,7 +542,7 @@ def _smoke(target: Target, run_id: str) -> int:
     print(f"smoke scenario against {target.url}")
     result = run_smoke(target, run_id, on_step=lambda step: print(step.line(), flush=True))
     print(target.redact(result.summary(include_steps=False)))
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return ExitCode.OK if result.ok else ExitCode.FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -568,15 +556,15 @@ def main(argv: list[str] | None = None) -> int:
             return args.handler(args)
     except (UsageError, TargetError) as exc:
         print(f"elsercheck: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt as exc:
         signum = signals.signal_of(exc)
         print(f"elsercheck: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
-        return signals.exit_code(signum)  # 130 SIGINT, 143 SIGTERM, 129 SIGHUP
+        return signals.exit_code(signum)  # INTERRUPTED, TERMINATED or HANGUP
     except Exception as exc:  # the last guard: one line, never a traceback
         from .reference.serve import ServerStartError
 
         if isinstance(exc, ServerStartError | OSError):
             print(f"elsercheck: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         raise

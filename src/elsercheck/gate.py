@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import signals
+from .exit_codes import ExitCode, from_pytest
 from .gate_report import GateSummary, read_junit, write_html
 from .paths import resource_dir
 from .smoke import check_reachable, version_of
 from .target import Target, TargetError
 
-# pytest exit code -> gate exit code (0 conformant, 1 violations, 2 usage/unreachable)
-EXIT_CODES = {0: 0, 1: 1, 2: 2, 3: 2, 4: 2, 5: 2}
 # After a stop signal: time for pytest to end its test, run the finalizers and sweep its prefix.
 STOP_GRACE_S = 60.0
 
@@ -108,9 +107,9 @@ def run_gate(
         leftovers=json.loads(leftovers_file.read_text()) if leftovers_file.exists() else [],
     )
     html_path = write_html(summary, report_dir / "gate.html")
-    exit_code = EXIT_CODES.get(returncode, 2)
-    if exit_code == 0 and not summary.conformant:
-        exit_code = 1
+    exit_code = from_pytest(returncode)
+    if exit_code == ExitCode.OK and not summary.conformant:
+        exit_code = ExitCode.FAILED
     return GateResult(exit_code, summary, junit, html_path)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .pagekit import cards, code, esc, fmt, page, span, table, verdict, write
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
 
@@ -105,32 +106,18 @@ def read_junit(path: Path) -> list[CaseResult]:
     return results
 
 
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d1d1f;max-width:1100px}
-h1{font-size:1.4rem}.ok{color:#0a7d32}.bad{color:#b3261e}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;
-text-align:left;vertical-align:top}th{background:#f5f5f7}
-.passed{color:#0a7d32}.failed,.error{color:#b3261e;font-weight:600}.skipped,.xfailed{color:#8a6d00}
-pre{background:#f5f5f7;padding:.6rem;overflow-x:auto;white-space:pre-wrap;font-size:12px}
-details{margin:.2rem 0}
-"""
-
-
 def write_html(summary: GateSummary, path: Path) -> Path:
     """A self-contained page: verdict, counts, failures with reproducers, every case."""
     counts = summary.counts
-    esc = html.escape
-    verdict_class = "ok" if summary.conformant else "bad"
-    verdict = "Conformant" if summary.conformant else "Not conformant"
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>elsercheck gate {esc(summary.run_id)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1 class='{verdict_class}'>{verdict}</h1>",
-        f"<p>Target <code>{esc(summary.target_url)}</code> — Elasticsearch "
-        f"{esc(summary.target_version)} — run <code>{esc(summary.run_id)}</code> — "
-        f"{summary.seconds:.1f}s</p>",
-        "<p>" + " · ".join(f"{counts[o]} {o}" for o in OUTCOMES) + "</p>",
-    ]
+    header = (
+        f"<h1>Conformance gate {code(summary.run_id)}</h1>"
+        f"<p class='muted'>Target {code(summary.target_url)} — Elasticsearch "
+        f"{esc(summary.target_version)} — run {code(summary.run_id)} — {summary.seconds:.1f}s</p>"
+        + verdict(*(("ok", "Conformant") if summary.conformant else ("bad", "Not conformant")))
+        + cards([*((outcome, fmt(counts[outcome])) for outcome in OUTCOMES),
+                 ("seconds", fmt(summary.seconds, 1, " s"))])
+    )  # fmt: skip
+    parts = []
     if summary.leftovers:
         parts.append(
             "<p class='bad'>Endpoints that could not be deleted: "
@@ -146,15 +133,10 @@ def write_html(summary: GateSummary, path: Path) -> Path:
                 parts.append(
                     f"<details><summary>Traceback</summary><pre>{esc(case.details)}</pre></details>"
                 )
-    parts.append(
-        "<h2>All checks</h2><table><tr><th>check</th><th>outcome</th><th>s</th><th>note</th></tr>"
-    )
-    for case in summary.cases:
-        note = esc(case.message.splitlines()[0][:200]) if case.message else ""
-        parts.append(
-            f"<tr><td>{esc(case.name)}</td><td class='{case.outcome}'>{case.outcome}</td>"
-            f"<td>{case.seconds:.2f}</td><td>{note}</td></tr>"
-        )
-    parts.append("</table></body></html>")
-    path.write_text("".join(parts), encoding="utf-8")
-    return path
+    rows = [
+        [case.name, span(case.outcome, case.outcome), f"{case.seconds:.2f}",
+         case.message.splitlines()[0][:200] if case.message else ""]
+        for case in summary.cases
+    ]  # fmt: skip
+    parts.append("<h2>All checks</h2>" + table(["check", "outcome", "s", "note"], rows))
+    return write(path, page(f"elsercheck gate {summary.run_id}", header, "".join(parts)))

@@ -7,7 +7,6 @@ time. The self-test passes when the clean run is conformant and every defect is 
 
 from __future__ import annotations
 
-import html
 import json
 import secrets
 import time
@@ -16,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .exit_codes import ExitCode
 from .gate import run_gate
+from .pagekit import Html, cards, code, fmt, link, page, span, table, verdict, write
 from .reference.breakage.defects import CATALOGUE
 from .reference.config import ServerConfig
 from .reference.serve import EmbeddedServer
@@ -35,7 +36,7 @@ class Run:
     name: str
     family: str
     description: str
-    exit_code: int = 2
+    exit_code: int = ExitCode.USAGE  # until the gate has run
     tests: list[str] = field(default_factory=list)  # failed checks
     seconds: float = 0.0
     error: str = ""  # the gate could not run at all
@@ -47,11 +48,11 @@ class Run:
 
     @property
     def caught(self) -> bool:
-        return self.exit_code == 1 and bool(self.tests)
+        return self.exit_code == ExitCode.FAILED and bool(self.tests)
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 if self.clean else self.caught
+        return self.exit_code == ExitCode.OK if self.clean else self.caught
 
     @property
     def verdict(self) -> str:
@@ -119,7 +120,7 @@ class SelftestResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        return ExitCode.OK if self.ok else ExitCode.FAILED
 
     def summary_line(self) -> str:
         caught = sum(run.caught for run in self.defects)
@@ -163,37 +164,27 @@ def run_selftest(
     return result
 
 
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d1d1f;max-width:1100px}
-h1{font-size:1.4rem}.ok{color:#0a7d32}.bad{color:#b3261e;font-weight:600}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;
-text-align:left;vertical-align:top}th{background:#f5f5f7}code{font-size:12px}
-"""
-
-
 def write_html(result: SelftestResult, path: Path) -> Path:
     """A self-contained page: verdict, then one row per run with the checks that caught it."""
-    esc = html.escape
-    verdict = "ok" if result.ok else "bad"
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>elsercheck selftest</title><style>{_STYLE}</style></head><body>",
-        f"<h1 class='{verdict}'>{esc(result.summary_line())}</h1>",
+    caught = sum(run.caught for run in result.defects)
+    header = (
+        "<h1>Gate selftest</h1>"
+        + verdict("ok" if result.ok else "bad", result.summary_line())
+        + cards([("defects caught", f"{caught}/{len(result.defects)}"),
+                 ("clean server", "conformant" if result.clean.ok else "NOT conformant"),
+                 ("examples per operation (max)", fmt(result.max_examples)),
+                 ("seconds", fmt(result.seconds, 0, " s"))])
+    )  # fmt: skip
+    rows = [
+        [run.name, run.family, run.description, span("ok" if run.ok else "bad", run.verdict),
+         Html("<br>".join(code(test) for test in run.tests)) or run.error,
+         f"{run.seconds:.1f}", link(run.report, "gate.html") if run.report else ""]
+        for run in [result.clean, *result.defects]
+    ]  # fmt: skip
+    main = (
         f"<p>Each row: the gate (max {result.max_examples} generated examples per operation) "
         "against a fresh reference server with one deliberate defect; the clean server must "
-        "be conformant, every defect must be caught.</p>",
-        "<table><tr><th>defect</th><th>family</th><th>description</th><th>caught</th>"
-        "<th>by</th><th>s</th><th>gate report</th></tr>",
-    ]
-    for run in [result.clean, *result.defects]:
-        shown = run.verdict
-        tests = "<br>".join(f"<code>{esc(t)}</code>" for t in run.tests) or esc(run.error)
-        link = f"<a href='{esc(run.report)}'>gate.html</a>" if run.report else ""
-        parts.append(
-            f"<tr><td>{esc(run.name)}</td><td>{esc(run.family)}</td><td>{esc(run.description)}"
-            f"</td><td class='{'ok' if run.ok else 'bad'}'>{shown}</td><td>{tests}</td>"
-            f"<td>{run.seconds:.1f}</td><td>{link}</td></tr>"
-        )
-    parts.append("</table></body></html>")
-    path.write_text("".join(parts), encoding="utf-8")
-    return path
+        "be conformant, every defect must be caught.</p>"
+        + table(["defect", "family", "description", "caught", "by", "s", "gate report"], rows)
+    )
+    return write(path, page("elsercheck selftest", header, main))

@@ -40,8 +40,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 def exit_code(signum: int) -> int:
-    """The shell's convention, 128 + n: 130 SIGINT, 143 SIGTERM, 129 SIGHUP."""
-    return 128 + signum
+    """The shell's convention, 128 + n: ``ExitCode`` INTERRUPTED (SIGINT, 130), TERMINATED
+    (SIGTERM, 143), HANGUP (SIGHUP, 129)."""
+    from .exit_codes import ExitCode
+
+    try:
+        return ExitCode(128 + signum)
+    except ValueError:  # a signal the CLI does not stop on
+        return 128 + signum
 
 
 def signal_of(exc: BaseException) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..exit_codes import ExitCode
 from .plans import (
     EXPECT_FROM_ZERO,
     EXPECT_SCALE_DOWN,
@@ -400,5 +401,5 @@ def check_all(record: RunRecord) -> list[Expectation]:
 
 
 def exit_code(results: Iterable[Expectation]) -> int:
-    """0 when nothing failed (skipped checks do not fail a run), else 1."""
-    return 1 if any(item.passed is False for item in results) else 0
+    """OK when nothing failed (skipped checks do not fail a run), else FAILED."""
+    return ExitCode.FAILED if any(item.passed is False for item in results) else ExitCode.OK

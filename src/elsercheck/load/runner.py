@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import signals
 from ..endpoints import Endpoints, HttpxTransport, endpoint_prefix
+from ..exit_codes import ExitCode, from_locust
 from ..gate import child_environment
 from ..paths import resource_dir
 from ..target import Target
@@ -29,8 +30,6 @@ from . import options as load_options
 from . import rundir
 from .plans import Plan
 
-# locust's exit code -> ours (0 ok, 1 expectations failed, 2 target unusable / bad options)
-EXIT_CODES = {0: 0, 1: 1, 2: 2}
 STOP_GRACE_S = 30.0  # after the shape: users stop, endpoints get deleted, files get written
 
 
@@ -191,7 +190,7 @@ def run_load(
         on_status(f"web UI: http://127.0.0.1:{options.web_port}/?tab=allocations")
     deadline = time.monotonic() + plan_duration(options) + 60 + STOP_GRACE_S
     log = run_dir / "locust.log"
-    returncode = 2
+    returncode = int(ExitCode.USAGE)  # locust did not stop in time
     interrupted: KeyboardInterrupt | None = None
     env = locust_environment(target)
     with _processes([main], env, log) as processes:
@@ -232,10 +231,10 @@ def run_load(
     elif previous.exists():
         previous.unlink()  # what locust could not delete, the sweep did
     expectations = rundir.read_json(run_dir / rundir.EXPECTATIONS_JSON) or []
-    exit_code = EXIT_CODES.get(returncode, 2)
-    if leftovers and exit_code == 0:
-        exit_code = 1
-    error = _logged_error(log) if exit_code == 2 else None
+    exit_code = from_locust(returncode)
+    if leftovers and exit_code == ExitCode.OK:
+        exit_code = ExitCode.FAILED
+    error = _logged_error(log) if exit_code == ExitCode.USAGE else None
     return LoadResult(exit_code, run_dir, expectations, leftovers, shown, error)
 
 

@@ -8,6 +8,7 @@ Its public face is below; the wings behind it (see ARCHITECTURE.md) are:
 * ``mlnode/`` — the simulated ML node: deployments, queues, the adaptive scaler, the encoder;
 * ``breakage/`` — what can be broken on purpose: defects and faults;
 * ``state.py`` (the composition root), ``app.py`` (ASGI), ``serve.py`` (running it),
+  ``http_protocol.py`` (HTTP limits and read timeouts per connection),
   ``config.py`` and ``timing.py`` (settings).
 
 Names are loaded on first use, so that importing ``elsercheck.reference.timing`` (as the load

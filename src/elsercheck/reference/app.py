@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -99,26 +99,35 @@ class ReferenceServer:
         pretty = False
         media_type = "application/json"
         headers: list[tuple[str, str]] = []
+        unread = False  # a body left unread: the connection cannot serve another request
         try:
             media_type = _response_media_type(request)
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             pretty = query.get("pretty") not in (None, "false")
             if method == "OPTIONS":
-                allowed = self.router.allowed_methods(path)
+                allowed = self.router.allowed_methods(_raw_path(request, path))
                 if not allowed:
                     raise RoutingError(
                         f"no handler found for uri [{uri}] and method [{method}]", 400
                     )
                 return _response(b"", 200, [("Allow", ",".join(allowed))], media_type)
-            route, path_params = self.router.resolve(method, path, uri)
-            body = await _read_body(request)
-            if body:
+            route, path_params = self.router.resolve(method, _raw_path(request, path), uri)
+            declared = _declared_body(request)
+            if declared:
                 _check_content_type(request)
             principal = None
             if self.config.security and route.action is not None:
+                # Authenticated on the headers, before a byte of the body is read (ES's
+                # HttpHeadersValidator / Netty4HttpHeaderValidator): an anonymous upload
+                # costs nothing, and the unread body closes the connection.
+                unread = declared is not False
                 principal = self.state.security.authenticate(
                     request.headers.get("authorization"), uri
                 )
+                unread = False
+            body = await _read_body(request) if declared is not False else b""
+            if body and declared is None:  # chunked: known to have a body only now
+                _check_content_type(request)
             call = Call(self.state, route, method, path, uri, query, path_params, body, principal)
             _check_body_and_params(call)
             reply = await route.handler(call)
@@ -128,7 +137,14 @@ class ReferenceServer:
             return _response(render(reply.body, pretty), reply.status, headers, media_type)
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
+            if unread:
+                headers.append(("Connection", "close"))
             return _response(render(error.body(), pretty), error.status, headers, media_type)
+        except TooLarge:
+            return _too_large()
+        except ClientDisconnect:  # gone mid-body: nobody to answer, nothing worth a trace
+            log.info("client disconnected while sending %s %s", method, uri)
+            return _response(b"", 400, [], media_type)
         except RoutingError as error:
             return _response(
                 render(error.body(), pretty), error.status, list(error.headers.items()), media_type
@@ -177,6 +193,19 @@ def _path_and_query(request: Request) -> tuple[str, str]:
     return url.path, url.query
 
 
+# What a decoded path keeps unescaped when it has to be encoded again (no raw path in scope).
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def _raw_path(request: Request, path: str) -> str:
+    """The path as sent, still percent-encoded: ids are decoded once, by the router, as in ES
+    (uvicorn's ``scope["path"]`` is already decoded; decoding it again decoded twice)."""
+    raw = request.scope.get("raw_path")
+    if raw is None:
+        return quote(path, safe=_PATH_SAFE)
+    return raw.decode("latin-1").partition("?")[0]
+
+
 def _response_media_type(request: Request) -> str:
     """Echo a requested compatible-with version; plain JSON otherwise."""
     requested = None
@@ -195,20 +224,37 @@ def _response_media_type(request: Request) -> str:
     return f"application/vnd.elasticsearch+json;compatible-with={requested}"
 
 
+class TooLarge(Exception):
+    """The body is over ``http.max_content_length``."""
+
+
+def _declared_body(request: Request) -> bool | None:
+    """Whether HTTP/1.1 framing (RFC 9112 §6.3) announces a body: ``None`` when chunked."""
+    if "transfer-encoding" in request.headers:
+        return None
+    declared = request.headers.get("content-length")
+    return declared is not None and declared != "0"
+
+
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if (declared is None or declared == "0") and "transfer-encoding" not in request.headers:
-        return b""  # no body by HTTP/1.1 framing (RFC 9112 §6.3): nothing to wait for
     if declared is not None and declared.isdigit() and int(declared) > MAX_CONTENT_LENGTH:
-        raise RoutingError("Request Entity Too Large", 413)
+        raise TooLarge
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_CONTENT_LENGTH:
-            raise RoutingError("Request Entity Too Large", 413)
+            raise TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large() -> Response:
+    """``Netty4HttpContentSizeHandler.TOO_LARGE_CLOSE``: ``413 Request Entity Too Large``,
+    no body, and the connection closed (the rest of the body is never read). It is sent
+    before the REST layer, so without ``X-elastic-product``."""
+    return Response(b"", status_code=413, headers={"Connection": "close"})
 
 
 def _check_content_type(request: Request) -> None:

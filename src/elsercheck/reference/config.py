@@ -46,6 +46,8 @@ class ServerConfig:
     defects: frozenset[str] = frozenset()
     # Injectable faults (faults.CATALOGUE) the contract suite must survive; none by default.
     faults: frozenset[str] = frozenset()
+    # Seconds a client has to send one request, head and body (http_protocol.py).
+    read_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         from .breakage import defects, faults

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from .app import ReferenceServer
 from .breakage.faults import ConnectionDropped
 from .config import ServerConfig
+from .http_protocol import DEFAULT_READ_TIMEOUT, bounded_protocol
 from .tls import TlsFiles, generate
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -35,8 +36,9 @@ class _QuietDroppedAnswers(logging.Filter):
 
 
 def _uvicorn_config(
-    app: ASGIApp, host: str, port: int, tls: TlsFiles | None, log_level: str
-) -> uvicorn.Config:
+    app: ASGIApp, host: str, port: int, tls: TlsFiles | None, log_level: str,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> uvicorn.Config:  # fmt: skip
     config = uvicorn.Config(
         app,
         host=host,
@@ -44,6 +46,10 @@ def _uvicorn_config(
         lifespan="on",
         log_level=log_level,
         access_log=False,
+        # Elasticsearch's HTTP limits, a read timeout and a bound on open connections
+        # (http_protocol.py); no WebSockets, as in Elasticsearch.
+        http=bounded_protocol(read_timeout),
+        ws="none",
         ssl_certfile=str(tls.server_cert) if tls else None,
         ssl_keyfile=str(tls.server_key) if tls else None,
         timeout_graceful_shutdown=2,
@@ -93,7 +99,9 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
         tls = generate(tls_dir) if config.tls and tls_dir else None
         port = sock.getsockname()[1]
         app = ReferenceServer(config)
-        server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "warning"))
+        server = uvicorn.Server(
+            _uvicorn_config(app, host, port, tls, "warning", config.read_timeout_seconds)
+        )
     except BaseException:
         sock.close()
         raise
@@ -124,13 +132,13 @@ class ThreadedServer:
 
     def __init__(
         self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
-        tls: TlsFiles | None = None,
+        tls: TlsFiles | None = None, read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:  # fmt: skip
         self.app = app
         self.host = host
         self.port = port
         self.tls = tls
-        self._server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "error"))
+        self._server = uvicorn.Server(_uvicorn_config(app, host, port, tls, "error", read_timeout))
         self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._run, name="elsercheck-server", daemon=True)
         self._error: BaseException | None = None
@@ -183,7 +191,9 @@ class EmbeddedServer(ThreadedServer):
         tls = generate(tls_dir) if self.config.tls and tls_dir else None
         if self.config.tls and tls is None:
             raise ServerStartError("TLS needs a directory for its certificate files")
-        super().__init__(ReferenceServer(self.config), host, port, tls)
+        super().__init__(
+            ReferenceServer(self.config), host, port, tls, self.config.read_timeout_seconds
+        )
 
     def __enter__(self) -> EmbeddedServer:
         self.start()

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..exit_codes import ExitCode
 from ..load.summary import format_text
 from ..paths import reports_dir
 from .build import ReportOptions, ReportUsageError, build_report
-from .document import EXIT_USAGE
 from .metrics import METRICS, parse_threshold
 
 HISTORY_SUBDIR = "history"
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         result = build_report(options)
     except (ReportUsageError, OSError) as exc:
         print(f"elsercheck: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     document = result.document
     print(format_text(document["load"]))
     comparison = document["comparison"]

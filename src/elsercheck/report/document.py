@@ -19,13 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import __version__
+from ..exit_codes import ExitCode
 from ..target import without_userinfo
 from .compare import Row
 from .metrics import PCT
 
 SCHEMA_VERSION = 1
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REGRESSION = 0, 1, 2, 3
-STATUS_BY_EXIT = {EXIT_OK: "ok", EXIT_FAILED: "failed", EXIT_REGRESSION: "regression"}
+STATUS_BY_EXIT = {ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.REGRESSION: "regression"}
 
 # run.json is written credential-free; this is a second net for keys that never belong in a
 # report (a future option named *token*, a URL with user:password@).
@@ -102,7 +102,7 @@ def verdict(
         if item["status"] == "fail"
     ]
     exit_code = run.get("exit_code")
-    if isinstance(exit_code, int) and exit_code != 0:
+    if isinstance(exit_code, int) and exit_code != ExitCode.OK:
         failures.append(f"the load run exited with code {exit_code}")
     if gate is not None and not gate["conformant"]:
         failures.append(
@@ -110,8 +110,12 @@ def verdict(
             f"({gate['counts'].get('failed', 0)} failed, {gate['counts'].get('error', 0)} errors)"
         )
     regressions = [_regression_text(row) for row in rows or () if row.regression]
-    code = EXIT_FAILED if failures else EXIT_REGRESSION if regressions else EXIT_OK
-    return {"status": STATUS_BY_EXIT[code], "exit_code": code, "reasons": failures + regressions}
+    code = ExitCode.FAILED if failures else ExitCode.REGRESSION if regressions else ExitCode.OK
+    return {
+        "status": STATUS_BY_EXIT[code],
+        "exit_code": int(code),
+        "reasons": failures + regressions,
+    }
 
 
 def _regression_text(row: Row) -> str:

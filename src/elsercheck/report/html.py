@@ -2,41 +2,25 @@
 
 The page is the :data:`SECTIONS` table in order; a section renders to ``None`` when the run
 has nothing for it (it is then left out of the page and its navigation). Every text that
-comes from a run file is HTML-escaped here, once, by :func:`esc`.
+comes from a run file is HTML-escaped here, once: by :func:`~elsercheck.pagekit.esc` or by the
+page kit's tables, which escape every cell that is not already :class:`~elsercheck.pagekit.Html`.
 """
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import pagekit
 from ..load.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS
+from ..pagekit import Html, code, esc, fmt, key_value_table, link, span, table
 from .charts import Chart
 from .compare import Row
 from .metrics import POINTS
 from .stages import Span
-
-
-def esc(value: Any) -> str:
-    """Text (or anything, as text) safe inside HTML content and quoted attributes."""
-    return html.escape(str(value), quote=True)
-
-
-def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
-    """A number for a table cell: ``–`` for none, thousands separators, fixed decimals."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}{unit}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}{unit}"
-    return esc(value) + unit
 
 
 @dataclass
@@ -58,18 +42,11 @@ class Page:
         return f"<figure>{chart.svg}</figure>" if chart else ""
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
-    """A table from already-escaped cells."""
-    head = "".join(f"<th>{cell}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _observed(observed: Mapping[str, Any]) -> str:
-    return "<br>".join(
-        f"<code>{esc(key)}</code> {f'{value:g}' if isinstance(value, float) else fmt(value)}"
+def _observed(observed: Mapping[str, Any]) -> Html:
+    return Html("<br>".join(
+        f"{code(key)} {esc(f'{value:g}') if isinstance(value, float) else fmt(value)}"
         for key, value in observed.items()
-    )
+    ))  # fmt: skip
 
 
 # -- sections ------------------------------------------------------------------------------------
@@ -96,13 +73,13 @@ def _comparison(page: Page) -> str | None:
         unit = f" {metric.unit}" if metric.unit else ""
         rows.append(
             [
-                f"{esc(metric.label)} <span class='muted'>({esc(metric.key)})</span>",
+                Html(f"{esc(metric.label)} {span('muted', f'({metric.key})')}"),
                 fmt(row.baseline, 2, unit),
                 fmt(row.contender, 2, unit),
-                f"<span class='{state}'>{_signed(row.diff, 2)}</span>",
-                f"<span class='{state}'>{_signed(row.diff_pct, 1, ' %')}</span>",
-                f"{threshold} <span class='muted'>({esc(metric.worse)} is worse)</span>",
-                f"<span class='{state}'>{verdict}</span>",
+                span(state, _signed(row.diff, 2)),
+                span(state, _signed(row.diff_pct, 1, " %")),
+                Html(f"{threshold} {span('muted', f'({metric.worse} is worse)')}"),
+                span(state, verdict),
             ]
         )
     baseline = esc(comparison["baseline_run_id"])
@@ -110,7 +87,7 @@ def _comparison(page: Page) -> str | None:
     return (
         f"<p>Baseline <code>{baseline}</code> {started} — contender "
         f"<code>{esc(comparison['contender_run_id'])}</code> (this run).</p>"
-        + _table(
+        + table(
             ["Metric", "Baseline", "Contender", "Diff", "Diff %", "Threshold", ""], rows, "compare"
         )
     )
@@ -145,26 +122,26 @@ def _allocations(page: Page) -> str | None:
         f"{fmt(allocations['max_pending_requests'])}; {allocations['samples']} stats polls "
         f"({allocations['poll_errors']} failed).</p>"
     )
-    table = (
-        _table(["decided at", "target", "reached at", "took"], events)
+    scale_events = (
+        table(["decided at", "target", "reached at", "took"], events)
         if events
         else "<p class='muted'>No scale events: target_allocation_count never changed.</p>"
     )
-    return page.chart("allocations") + facts + table + page.chart("queue")
+    return page.chart("allocations") + facts + scale_events + page.chart("queue")
 
 
 def _errors(page: Page) -> str | None:
     errors = page.load["errors"]
     rows = [
-        [f"<code>{esc(kind)}</code>", fmt(count),
-         esc(ERROR_KINDS.get(kind, "not a known kind")),
+        [code(kind), fmt(count),
+         ERROR_KINDS.get(kind, "not a known kind"),
          "documented under load" if kind in DOCUMENTED_LOAD_ERRORS else ""]
         for kind, count in errors["by_kind"].items()
         if count
     ]  # fmt: skip
     if not rows:
         return "<p class='ok'>No failed inference requests.</p>"
-    return page.chart("errors") + _table(["kind", "requests", "meaning", ""], rows)
+    return page.chart("errors") + table(["kind", "requests", "meaning", ""], rows)
 
 
 def _buckets(page: Page) -> str | None:
@@ -172,13 +149,13 @@ def _buckets(page: Page) -> str | None:
     if not by_name:
         return None
     rows = [
-        [f"<code>{esc(name)}</code>", fmt(entry["total"]), fmt(entry["failed"]),
+        [code(name), fmt(entry["total"]), fmt(entry["failed"]),
          *(fmt(entry["latency_ms"][key]) for key in ("p50", "p90", "p99", "max", "mean"))]
         for name, entry in by_name.items()
     ]  # fmt: skip
     header = ["name (input length)", "requests", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms",
               "mean ms"]  # fmt: skip
-    return page.chart("buckets") + _table(header, rows)
+    return page.chart("buckets") + table(header, rows)
 
 
 def _expectations(page: Page) -> str | None:
@@ -186,17 +163,16 @@ def _expectations(page: Page) -> str | None:
     if not expectations["total"]:
         return "<p class='muted'>No expectations were recorded (expectations.json missing).</p>"
     rows = [
-        [f"<span class='{item['status']}'>{esc(item['status'])}</span>",
-         f"<code>{esc(item['name'])}</code><br><span class='muted'>"
-         f"{esc(item['description'])}</span>",
-         esc(item["detail"]), _observed(item["observed"])]
+        [span(item["status"], item["status"]),
+         Html(f"{code(item['name'])}<br>{span('muted', item['description'])}"),
+         item["detail"], _observed(item["observed"])]
         for item in expectations["items"]
     ]  # fmt: skip
     counts = (
         f"<p>{expectations['pass']} pass · {expectations['fail']} fail · "
         f"{expectations['skipped']} skipped</p>"
     )
-    return counts + _table(
+    return counts + table(
         ["status", "expectation", "detail", "observed (times in s from the run start)"], rows
     )
 
@@ -206,11 +182,11 @@ def _lifecycle(page: Page) -> str | None:
     if not lifecycle:
         return None
     rows = [
-        [f"<code>{esc(name)}</code>", fmt(entry["count"]), fmt(entry["failed"]),
+        [code(name), fmt(entry["count"]), fmt(entry["failed"]),
          *(fmt(entry[key], 2) for key in ("median_s", "mean_s", "min_s", "max_s"))]
         for name, entry in lifecycle.items()
     ]  # fmt: skip
-    return _table(["step", "count", "failed", "median s", "mean s", "min s", "max s"], rows)
+    return table(["step", "count", "failed", "median s", "mean s", "min s", "max s"], rows)
 
 
 def _trends(page: Page) -> str | None:
@@ -232,16 +208,16 @@ def _conformance(page: Page) -> str | None:
         parts.append(f"<p class='bad'>{esc(gate['error'])}</p>")
     if gate["failures"]:
         parts.append(
-            _table(
+            table(
                 ["failed check", "message"],
-                ([f"<code>{esc(f['name'])}</code>", esc(f["message"])] for f in gate["failures"]),
+                ([code(f["name"]), f["message"]] for f in gate["failures"]),
             )
         )
     if gate["leftovers"]:
         parts.append(f"<p class='bad'>Not deleted: {esc(', '.join(gate['leftovers']))}</p>")
-    links = [f"<a href='{esc(gate['junit'])}'>junit.xml</a>"]
+    links = [link(gate["junit"], "junit.xml")]
     if gate.get("html"):
-        links.insert(0, f"<a href='{esc(gate['html'])}'>gate report</a>")
+        links.insert(0, link(gate["html"], "gate report"))
     parts.append("<p>" + " · ".join(links) + "</p>")
     return "".join(parts)
 
@@ -250,12 +226,12 @@ def _metadata(page: Page) -> str | None:
     run = page.document["run"]
     generator = page.document.get("generator", {})
     rows = [
-        ["run id", f"<code>{esc(run.get('run_id'))}</code>"],
-        ["started / finished", f"{esc(run.get('started_at') or '–')} / "
-                               f"{esc(run.get('finished_at') or '–')}"],
-        ["target", f"<code>{esc(run.get('target') or '–')}</code> — Elasticsearch "
-                   f"{esc(run.get('target_version') or 'unknown')}"],
-        ["shape", esc(run.get("shape") or "–")],
+        ["run id", code(run.get("run_id"))],
+        ["started / finished", f"{run.get('started_at') or '–'} / "
+                               f"{run.get('finished_at') or '–'}"],
+        ["target", Html(f"{code(run.get('target') or '–')} — Elasticsearch "
+                        f"{esc(run.get('target_version') or 'unknown')}")],
+        ["shape", run.get("shape") or "–"],
         ["endpoint", _json(run.get("endpoint"))],
         ["scaler timing", _pairs(run.get("timing"))],
         ["options", _pairs(run.get("options"))],
@@ -263,39 +239,34 @@ def _metadata(page: Page) -> str | None:
         ["machine", _pairs(run.get("machine"))],
         ["tools", _pairs(run.get("tools"))],
         ["load run exit code", fmt(run.get("exit_code"))],
-        ["report", f"elsercheck {esc(generator.get('elsercheck', '?'))}, "
-                   f"{esc(page.document.get('generated_at', ''))}"],
+        ["report", f"elsercheck {generator.get('elsercheck', '?')}, "
+                   f"{page.document.get('generated_at', '')}"],
     ]  # fmt: skip
     stages = [
-        [esc(span.label), fmt(span.start_s, 1, " s"), fmt(span.end_s, 1, " s")]
-        for span in page.spans
+        [stage.label, fmt(stage.start_s, 1, " s"), fmt(stage.end_s, 1, " s")]
+        for stage in page.spans
     ]
-    table = "<table class='meta'><tbody>" + "".join(
-        f"<tr><th>{esc(key)}</th><td>{value}</td></tr>" for key, value in rows
-    )
-    table += "</tbody></table>"
+    body: str = key_value_table(rows)
     if stages:
-        table += "<h3>Stages</h3>" + _table(["stage", "from", "to"], stages)
+        body += "<h3>Stages</h3>" + table(["stage", "from", "to"], stages)
     leftovers = run.get("leftovers") or []
     if leftovers:
-        table += f"<p class='bad'>Endpoints not deleted: {esc(', '.join(map(str, leftovers)))}</p>"
-    return table
+        body += f"<p class='bad'>Endpoints not deleted: {esc(', '.join(map(str, leftovers)))}</p>"
+    return body
 
 
-def _pairs(value: Any) -> str:
+def _pairs(value: Any) -> Html:
     if not isinstance(value, Mapping):
         return fmt(value)
-    return " · ".join(
-        f"{esc(key)} <code>{esc(_compact(item))}</code>" for key, item in value.items()
-    )
+    return Html(" · ".join(f"{esc(key)} {code(_compact(item))}" for key, item in value.items()))
 
 
 def _compact(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
-def _json(value: Any) -> str:
-    return f"<pre>{esc(json.dumps(value, indent=2))}</pre>" if value is not None else "–"
+def _json(value: Any) -> Html:
+    return Html(f"<pre>{esc(json.dumps(value, indent=2))}</pre>" if value is not None else "–")
 
 
 @dataclass(frozen=True)
@@ -331,30 +302,6 @@ CARDS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
     ("time to scale up", ("allocations", "time_to_scale_up_s"), 1, " s"),
 )
 
-STYLE = """
-:root{--ok:#0a7d32;--bad:#b3261e;--warn:#8a6d00;--muted:#6e6e73;--line:#e3e3e6;--bg:#f5f5f7}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1d1f}
-header,main{max-width:1100px;margin:0 auto;padding:0 1.5rem}
-header{padding-top:1.2rem}h1{font-size:1.45rem;margin:.2rem 0}h2{font-size:1.15rem;
-margin-top:2rem;padding-top:.6rem;border-top:1px solid var(--line)}h3{font-size:1rem}
-nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:.4rem 0;
-z-index:1}nav a{margin-right:.9rem;color:#0b57d0;text-decoration:none;font-size:13px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:.6rem;
-margin:1rem 0}.card{background:var(--bg);border-radius:8px;padding:.6rem .8rem}
-.card b{display:block;font-size:1.25rem}.card span{color:var(--muted);font-size:12px}
-table{border-collapse:collapse;width:100%;margin:.6rem 0}td,th{border-bottom:1px solid
-var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top}thead th{background:var(--bg)}
-table.meta th{width:12rem;background:none;color:var(--muted);font-weight:normal}
-table.compare td:nth-child(n+2){text-align:right;white-space:nowrap}
-figure{margin:.8rem 0}svg.chart{width:100%;height:auto;max-width:1000px}
-.ok,.pass,.improvement{color:var(--ok)}.bad,.fail,.regression{color:var(--bad);font-weight:600}
-.skipped{color:var(--warn)}.muted{color:var(--muted)}code{font-size:12.5px}
-pre{background:var(--bg);padding:.5rem;overflow-x:auto;font-size:12px;margin:0}
-.verdict{padding:.6rem .9rem;border-radius:8px;margin:.8rem 0}.verdict.ok{background:#e7f5ec}
-.verdict.bad,.verdict.regression{background:#fbeaea}
-footer{color:var(--muted);font-size:12px;margin:2rem 0}
-"""
-
 VERDICT_TEXT = {
     "ok": "Passed",
     "failed": "Failed",
@@ -362,15 +309,14 @@ VERDICT_TEXT = {
 }
 
 
-def _cards(load: Mapping[str, Any]) -> str:
-    cards = []
+def _cards(load: Mapping[str, Any]) -> Html:
+    badges = []
     for label, path, digits, unit in CARDS:
         node: Any = load
         for key in path:
             node = node.get(key) if isinstance(node, Mapping) else None
-        cards.append(f"<div class='card'><b>{fmt(node, digits, unit)}</b><span>{esc(label)}"
-                     "</span></div>")  # fmt: skip
-    return "<div class='cards'>" + "".join(cards) + "</div>"
+        badges.append((label, fmt(node, digits, unit)))
+    return pagekit.cards(badges)
 
 
 def render_page(page: Page) -> str:
@@ -382,39 +328,30 @@ def render_page(page: Page) -> str:
     reasons = "".join(f"<li>{esc(reason)}</li>" for reason in verdict["reasons"])
     rendered = [(section, section.render(page)) for section in SECTIONS]
     rendered = [(section, body) for section, body in rendered if body]
-    links = " · ".join(
-        f"<a href='{esc(href)}'>{esc(label)}</a>" for label, href in page.links.items()
-    )
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>elsercheck load report {esc(run['run_id'])}</title>",
-        f"<style>{STYLE}</style></head><body><header>",
-        f"<h1>Load report <code>{esc(run['run_id'])}</code></h1>",
+    links = " · ".join(link(href, label) for label, href in page.links.items())
+    header = "".join([
+        f"<h1>Load report {code(run['run_id'])}</h1>",
         f"<p class='muted'>{esc(run.get('target') or 'unknown target')} — Elasticsearch "
         f"{esc(run.get('target_version') or 'unknown')} — shape {esc(run.get('shape') or '–')}"
         f" — {esc(run.get('started_at') or '')}</p>",
-        f"<div class='verdict {css}'><strong class='{css}'>{VERDICT_TEXT[status]}</strong>"
-        f" (exit code {verdict['exit_code']})" + (f"<ul>{reasons}</ul>" if reasons else "")
-        + "</div>",
+        pagekit.verdict(css, VERDICT_TEXT[status], Html(
+            f" (exit code {verdict['exit_code']})" + (f"<ul>{reasons}</ul>" if reasons else ""))),
         _cards(page.load),
         f"<p>{links}</p>" if links else "",
-        "</header><nav><div style='max-width:1100px;margin:0 auto;padding:0 1.5rem'>",
-        "".join(f"<a href='#{section.key}'>{esc(section.title)}</a>" for section, _ in rendered),
-        "</div></nav><main>",
-    ]  # fmt: skip
-    for section, body in rendered:
-        parts.append(f"<section id='{section.key}'><h2>{esc(section.title)}</h2>{body}</section>")
-    parts.append(
-        "<footer>Generated by elsercheck report. Latencies are exact (from requests.csv), "
-        "percentiles interpolate linearly between closest ranks; requests count in the window "
-        "their answer arrived in. Times are seconds since the run start.</footer>"
+    ])  # fmt: skip
+    nav = "".join(link(f"#{section.key}", section.title) for section, _ in rendered)
+    main = "".join(
+        f"<section id='{section.key}'><h2>{esc(section.title)}</h2>{body}</section>"
+        for section, body in rendered
     )
-    parts.append("</main></body></html>\n")
-    return "".join(parts)
+    footer = (
+        "Generated by elsercheck report. Latencies are exact (from requests.csv), "
+        "percentiles interpolate linearly between closest ranks; requests count in the window "
+        "their answer arrived in. Times are seconds since the run start."
+    )
+    return pagekit.page(f"elsercheck load report {run['run_id']}", header, main, nav, footer)
 
 
 def write_page(page: Page, path: Path) -> Path:
     """Write the page to ``path`` (UTF-8); returns ``path``."""
-    path.write_text(render_page(page), encoding="utf-8")
-    return path
+    return pagekit.write(path, render_page(page))

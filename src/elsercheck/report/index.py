@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..gate_report import GateSummary, read_junit
+from ..pagekit import Html, esc, fmt, link, page, span, table, write
 from .build import REPORT_HTML, SUMMARY_JSON
-from .html import STYLE, esc, fmt
 
 INDEX_HTML = "index.html"
 MAX_LISTED = 100  # per kind; older reports stay on disk, just unlisted
@@ -27,7 +27,7 @@ class Listed:
     href: str  # relative to the reports root
     run_id: str
     when: str  # ISO 8601, for ordering and display
-    cells: tuple[str, ...]  # escaped table cells after the run id
+    cells: tuple[Html, ...]  # table cells after the run id
 
 
 def _mtime(path: Path) -> str:
@@ -56,7 +56,7 @@ def _load_runs(root: Path) -> list[Listed]:
                 run_id=str(run.get("run_id") or report.parent.name),
                 when=str(run.get("started_at") or _mtime(report)),
                 cells=(
-                    f"<span class='{esc(status)}'>{esc(status)}</span>",
+                    span(status, status),
                     esc(run.get("shape") or "–"),
                     esc(run.get("target_version") or "–"),
                     fmt(requests.get("throughput_rps"), 1, " req/s"),
@@ -77,17 +77,17 @@ def _gate_runs(root: Path) -> list[Listed]:
         except (ET.ParseError, OSError, ValueError):
             summary = None
         if summary is None:
-            verdict = "<span class='skipped'>unknown</span>"
+            verdict = span("skipped", "unknown")
         elif summary.conformant:
-            verdict = "<span class='ok'>conformant</span>"
+            verdict = span("ok", "conformant")
         else:
-            verdict = f"<span class='bad'>{len(summary.failures)} failed</span>"
+            verdict = span("bad", f"{len(summary.failures)} failed")
         listed.append(
             Listed(
                 href=report.relative_to(root).as_posix(),
                 run_id=report.parent.name,
                 when=_mtime(report),
-                cells=(verdict, fmt(len(summary.cases)) if summary else "–"),
+                cells=(verdict, fmt(len(summary.cases) if summary else None)),
             )
         )
     return listed
@@ -121,27 +121,14 @@ KINDS: tuple[Kind, ...] = (
 def write_index(reports_root: Path) -> Path:
     """Write ``reports_root/index.html`` listing the reports found under it; returns its path."""
     reports_root.mkdir(parents=True, exist_ok=True)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>elsercheck reports</title><style>{STYLE}</style></head><body><main>",
-        "<h1>elsercheck reports</h1>",
-    ]
+    parts = []
     for kind in KINDS:
         listed = sorted(kind.find(reports_root), key=lambda item: (item.when, item.run_id))
-        listed = listed[::-1][:MAX_LISTED]
-        parts.append(f"<h2>{esc(kind.title)}</h2>")
-        if not listed:
-            parts.append("<p class='muted'>none yet</p>")
-            continue
-        head = "".join(f"<th>{esc(cell)}</th>" for cell in kind.header)
-        body = "".join(
-            f"<tr><td><a href='{esc(item.href)}'>{esc(item.run_id)}</a></td>"
-            f"<td>{esc(item.when)}</td>" + "".join(f"<td>{cell}</td>" for cell in item.cells)
-            + "</tr>"
-            for item in listed
-        )  # fmt: skip
-        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    parts.append("</main></body></html>\n")
-    path = reports_root / INDEX_HTML
-    path.write_text("".join(parts), encoding="utf-8")
-    return path
+        rows = [[link(item.href, item.run_id), item.when, *item.cells]
+                for item in listed[::-1][:MAX_LISTED]]  # fmt: skip
+        none = "<p class='muted'>none yet</p>"
+        parts.append(f"<h2>{esc(kind.title)}</h2>" + (table(kind.header, rows) if rows else none))
+    main = "".join(parts)
+    return write(
+        reports_root / INDEX_HTML, page("elsercheck reports", "<h1>elsercheck reports</h1>", main)
+    )

@@ -53,18 +53,22 @@ async def create_api_key(call: Call) -> Reply:
 
 async def invalidate_api_key(call: Call) -> Reply:
     body = _object(call)
-    call.authorize()
-    ids = body.get("ids") or ([body["id"]] if isinstance(body.get("id"), str) else [])
+    ids: list[str] = body.get("ids") or ([body["id"]] if isinstance(body.get("id"), str) else [])
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise EsError("x_content_parse_exception", "[1:1] failed to parse field [ids]")
     name = body.get("name") if isinstance(body.get("name"), str) else None
-    if not ids and name is None:
+    owner = body.get("owner") is True
+    if not ids and name is None and not owner:
         raise EsError(
             "action_request_validation_exception",
             "Validation Failed: 1: One of [api key id(s), api key name, username, realm name] "
             "must be specified if [owner] flag is false;",
         )
-    invalidated, previously = call.state.security.invalidate(list(ids), name)
+    security = call.state.security
+    call.authorize(lambda who: security.authorize_invalidate(who, INVALIDATE_KEY, ids, name, owner))
+    invalidated, previously = security.invalidate(
+        ids, name, call.principal.username if owner and call.principal else None
+    )
     return Reply(
         {
             "invalidated_api_keys": invalidated,

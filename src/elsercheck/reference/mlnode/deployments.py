@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from ..breakage.faults import STALLED_PUT_WAIT_SECONDS
+from ..config import VERSION
 from ..rules.service_settings import ServiceSettings
 from ..timing import Timing
 from ..wire.errors import status_exception
@@ -47,19 +48,33 @@ def initial_allocations(settings: ServiceSettings) -> int:
     return 1
 
 
+NODE_NAME = "elsercheck-ml-0"
+MIN_INDEX_VERSION = 8_00_00_99
+MAX_INDEX_VERSION = 9_033_0_00
+
+
 class MlNode:
     """The one simulated ML node, described as the stats API describes nodes."""
 
     def __init__(self, processors: int) -> None:
         self.processors = processors
         self.node_id = uuid.uuid4().hex[:22]
+        # DiscoveryNode.toXContent, in its field order; all but name are required by the
+        # specification (ml._types.DiscoveryNodeContent). external_id defaults to the node
+        # name (node.external_id); the index versions are 9.1's: IndexVersions
+        # MINIMUM_COMPATIBLE (V_8_0_0 = 8_00_00_99) and the newest defined in 9.1.5
+        # (MATCH_ONLY_TEXT_STORED_AS_BYTES = 9_033_0_00).
         self.description = {
             self.node_id: {
-                "name": "elsercheck-ml-0",
+                "name": NODE_NAME,
                 "ephemeral_id": uuid.uuid4().hex[:22],
                 "transport_address": "127.0.0.1:9300",
+                "external_id": NODE_NAME,
                 "attributes": {"ml.allocated_processors": str(processors)},
                 "roles": ["ml"],
+                "version": VERSION["number"],
+                "min_index_version": MIN_INDEX_VERSION,
+                "max_index_version": MAX_INDEX_VERSION,
             }
         }
 

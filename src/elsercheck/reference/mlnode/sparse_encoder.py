@@ -42,19 +42,58 @@ def wordpieces(word: str) -> list[str]:
     return pieces
 
 
+WINDOW = MAX_TOKENS - SPECIAL_TOKENS  # the tokens encode() looks at
+# A word longer than this already yields more pieces than the window holds: its tail is never
+# looked at (and a word cut at the end of a prefix is as good as the whole word).
+LONGEST_WORD = HEAD + PIECE * (WINDOW + 1)
+FIRST_PREFIX = 4096  # characters tried first; enough for most inputs' window
+CACHED_TEXT = 4096  # only texts this short are cached: the cache's memory stays bounded
+
+
+def _window(text: str) -> tuple[tuple[str, ...], bool]:
+    """The first ``WINDOW + 1`` tokens of ``text`` (at most), and whether there are more.
+
+    ELSER truncates its input to its 512-token window (es-behavior §3.4, ``is_truncated``), so
+    only a prefix of the text is ever tokenized: a prefix four times longer each round, until it
+    holds more tokens than the window or is the whole text. The work is bounded by the window, not
+    by the input (a 100 MB input must not stall the server).
+    """
+    size = FIRST_PREFIX
+    while True:
+        whole = size >= len(text)
+        lowered = (text if whole else text[:size]).lower()
+        pieces: list[str] = []
+        for match in _WORD.finditer(lowered):
+            word = match.group()
+            cut = not whole and match.end() == len(lowered)
+            if cut and len(word) <= LONGEST_WORD:
+                break  # this word may go on past the prefix: look at a longer one
+            pieces += wordpieces(word[:LONGEST_WORD])
+            if len(pieces) > WINDOW:
+                return tuple(pieces[: WINDOW + 1]), True
+        if whole:
+            return tuple(pieces), False
+        size *= 4
+
+
 @lru_cache(maxsize=1024)  # each input is tokenized twice: to model its time, then to encode it
-def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(piece for word in _WORD.findall(text.lower()) for piece in wordpieces(word))
+def _cached_window(text: str) -> tuple[tuple[str, ...], bool]:
+    return _window(text)
+
+
+def _tokens(text: str) -> tuple[tuple[str, ...], bool]:
+    return _cached_window(text) if len(text) <= CACHED_TEXT else _window(text)
 
 
 def tokenize(text: str) -> list[str]:
-    """All WordPiece-like tokens of ``text``, before truncation."""
-    return list(_tokens(text))
+    """The WordPiece-like tokens of ``text`` the model looks at: the window, plus one more
+    token when the input is longer (it would be truncated)."""
+    return list(_tokens(text)[0])
 
 
 def token_count(text: str) -> int:
     """Tokens the model would see (capped at its window), used for service-time modelling."""
-    return min(len(_tokens(text)) + SPECIAL_TOKENS, MAX_TOKENS)
+    return min(len(_tokens(text)[0]) + SPECIAL_TOKENS, MAX_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -84,11 +123,9 @@ def _token_terms(token: str) -> tuple[float, str | None, float]:
 
 def encode(text: str) -> SparseResult:
     """Encode one input: same text → same tokens and weights."""
-    tokens = _tokens(text)
-    limit = MAX_TOKENS - SPECIAL_TOKENS
-    truncated = len(tokens) > limit
+    tokens, truncated = _tokens(text)
     weights: dict[str, float] = {}
-    for token in tokens[:limit]:
+    for token in tokens[:WINDOW]:
         weight, term, term_weight = _token_terms(token)
         weights[token] = max(weights.get(token, 0.0), weight)
         if term is not None:

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import unquote
 
 from .errors import EsError, RoutingError
 
@@ -42,13 +41,56 @@ class Route:
         bound: dict[str, str] = {}
         for expected, actual in zip(pattern, segments, strict=True):
             if expected.startswith("{"):
-                bound[expected[1:-1]] = actual
+                bound[expected[1:-1]] = decode_component(actual)
             elif expected != actual:
                 return None
         return bound
 
     def explicitness(self) -> tuple[int, ...]:
         return tuple(0 if s.startswith("{") else 1 for s in self.segments)
+
+
+def decode_component(raw: str) -> str:
+    """``RestUtils.decodeComponent``: percent-decode one raw path segment exactly once.
+
+    ``PathTrie`` matches literal segments on the raw path and decodes only the values bound to
+    ``{placeholders}``, once (``RestUtils.REST_DECODER``): ``victim%252dep`` is the id
+    ``victim%2dep``, never ``victim-ep``. ``+`` stays ``+`` (``es.rest.url_plus_as_space`` is
+    off), ``%%`` is ``%``, and a malformed escape is an ``IllegalArgumentException`` (400).
+    """
+    if "%" not in raw:
+        return raw
+    out = bytearray()
+    i, size = 0, len(raw)
+    while i < size:
+        char = raw[i]
+        if char != "%":
+            out.append(ord(char) & 0xFF)  # (byte) c: the raw path is read as Latin-1
+            i += 1
+            continue
+        if i == size - 1:
+            raise _bad_escape(f"unterminated escape sequence at end of string: {raw}")
+        if raw[i + 1] == "%":
+            out.append(0x25)
+            i += 2
+            continue
+        if i + 1 == size - 1:
+            raise _bad_escape(f"partial escape sequence at end of string: {raw}")
+        pair = raw[i + 1 : i + 3]
+        if not all(c in "0123456789abcdefABCDEF" for c in pair):
+            raise _bad_escape(f"invalid escape sequence `%{pair}' at index {i} of: {raw}")
+        out.append(int(pair, 16))
+        i += 3
+    return out.decode("utf-8", "replace")  # new String(bytes, UTF_8) replaces bad sequences
+
+
+def _bad_escape(reason: str) -> EsError:
+    return EsError("illegal_argument_exception", reason)
+
+
+def raw_segments(raw_path: str) -> list[str]:
+    """The path's segments as sent (still percent-encoded)."""
+    return [s for s in raw_path.split("/") if s]
 
 
 def _similarity(a: str, b: str) -> float:
@@ -96,8 +138,8 @@ class Router:
             key = (len(route.segments), route.method)
             self._by_length_method.setdefault(key, []).append(route)
 
-    def candidates(self, path: str) -> list[tuple[Route, dict[str, str]]]:
-        segments = [unquote(s) for s in path.split("/") if s]
+    def candidates(self, raw_path: str) -> list[tuple[Route, dict[str, str]]]:
+        segments = raw_segments(raw_path)
         found = []
         for route in self._by_length.get(len(segments), ()):
             bound = route.match(segments)
@@ -105,25 +147,26 @@ class Router:
                 found.append((route, bound))
         return found
 
-    def allowed_methods(self, path: str) -> list[str]:
+    def allowed_methods(self, raw_path: str) -> list[str]:
         # HEAD is served by GET handlers but, as in ES, not listed unless registered.
-        methods = {route.method for route, _ in self.candidates(path)}
+        methods = {route.method for route, _ in self.candidates(raw_path)}
         return [m for m in METHOD_ORDER if m in methods]
 
-    def resolve(self, method: str, path: str, uri: str) -> tuple[Route, dict[str, str]]:
-        """The route for a request, or the 400/405 ``RoutingError`` Elasticsearch answers."""
+    def resolve(self, method: str, raw_path: str, uri: str) -> tuple[Route, dict[str, str]]:
+        """The route for a request (``raw_path`` still percent-encoded), or the 400/405
+        ``RoutingError`` Elasticsearch answers."""
         lookup = "GET" if method == "HEAD" else method
-        segments = [unquote(s) for s in path.split("/") if s]
+        segments = raw_segments(raw_path)
         # The first match of the request's method in candidates() order, without matching the
         # routes of other methods (needed only for the 405's Allow list).
         for route in self._by_length_method.get((len(segments), lookup), ()):
             bound = route.match(segments)
             if bound is not None:
                 return route, bound
-        matches = self.candidates(path)
+        matches = self.candidates(raw_path)
         if not matches:
             raise RoutingError(f"no handler found for uri [{uri}] and method [{method}]", 400)
-        allowed = self.allowed_methods(path)
+        allowed = self.allowed_methods(raw_path)
         raise RoutingError(
             f"Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: "
             f"[{', '.join(allowed)}]",

@@ -48,6 +48,8 @@ CLUSTER_PRIVILEGES = frozenset(p for grants in PRIVILEGES_BY_ACTION.values() for
     "none", "monitor_ml", "manage_ml", "read_security"
 }  # fmt: skip
 
+OWN_KEYS = "manage_own_api_key"
+
 WWW_AUTHENTICATE_BASIC = 'Basic realm="security", charset="UTF-8"'
 WWW_AUTHENTICATE_BEARER = 'Bearer realm="security"'
 WWW_AUTHENTICATE_APIKEY = "ApiKey"
@@ -64,6 +66,10 @@ MESSAGES = {
     "unauthorized": (
         "action [{action}] is unauthorized for {who}, this action is granted by the cluster "
         "privileges [{privileges}]"
+    ),
+    "derived_key": (
+        "creating derived api keys requires an explicit role descriptor that is empty (has no "
+        "privileges)"
     ),
     "unknown_privilege": (
         "unknown cluster privilege [{name}]. a privilege must be either one of the predefined "
@@ -152,7 +158,7 @@ class Security:
         user, sep, password = decoded.partition(":")
         if not sep:
             raise self._unauthenticated(MESSAGES["bad_basic_value"])
-        if user == SUPERUSER and secrets.compare_digest(password, self.password):
+        if user == SUPERUSER and _same_secret(password, self.password):
             return self.superuser
         raise self._unauthenticated(MESSAGES["bad_user"].format(user=user, uri=uri))
 
@@ -168,7 +174,7 @@ class Security:
             failure = f"API key: api key [{key_id}] has been invalidated"
         elif key.expiration is not None and key.expiration < time.time() * 1000:
             failure = "API key: api key is expired"
-        elif not secrets.compare_digest(secret, key.secret):
+        elif not _same_secret(secret, key.secret):
             failure = f"API key: invalid credentials for API key [{key_id}]"
         else:
             return Principal(key.owner, (), key.privileges, key, "api_key")
@@ -189,6 +195,36 @@ class Security:
             403,
         )
 
+    def authorize_invalidate(
+        self, principal: Principal, action: str, ids: list[str], name: str | None, owner: bool
+    ) -> None:
+        """``manage_own_api_key`` grants invalidation of one's own keys only.
+
+        ``ManageOwnApiKeyClusterPrivilege.checkIfUserIsOwnerOfApiKeys`` (x-pack core, security
+        authz privilege): an API key may invalidate itself, by its id and nothing else ("API
+        key cannot own any other API key"); a user may name its keys with ``owner: true``.
+        Otherwise only ``manage_api_key``, ``manage_security`` or ``all`` grant it, and the 403
+        lists just those (``ClusterPrivilegeResolver.findPrivilegesThatGrant`` checks the request).
+        """
+        broad = tuple(p for p in PRIVILEGES_BY_ACTION[action] if p != OWN_KEYS)
+        if principal.privileges is None or principal.privileges & set(broad):
+            return
+        if OWN_KEYS in principal.privileges:
+            if principal.api_key is not None:
+                own = bool(ids) and name is None and all(i == principal.api_key.id for i in ids)
+            else:
+                own = owner
+            if own:
+                return
+            raise EsError(
+                "security_exception",
+                MESSAGES["unauthorized"].format(
+                    action=action, who=principal.describe(), privileges=",".join(broad)
+                ),
+                403,
+            )
+        self.authorize(principal, action)
+
     # -- API keys and tokens -----------------------------------------------------------------
     def create_api_key(
         self,
@@ -197,6 +233,14 @@ class Security:
         role_descriptors: dict[str, Any],
         expiration_ms: int | None,
     ) -> ApiKey:
+        # TransportCreateApiKeyAction.doExecute: a key authenticated by an API key may only
+        # create keys without privileges (``grantsAnyPrivileges``: no role descriptors, or one
+        # that is not ``RoleDescriptor.isEmpty()``). Otherwise a derived key without role
+        # descriptors would take its owner's (superuser) privileges.
+        if owner.api_key is not None and (
+            not role_descriptors or not all(_empty_descriptor(d) for d in role_descriptors.values())
+        ):
+            raise EsError("illegal_argument_exception", MESSAGES["derived_key"])
         privileges: frozenset[str] | None = None
         if role_descriptors:
             granted: set[str] = set()
@@ -231,11 +275,20 @@ class Security:
         self.api_keys[key.id] = key
         return key
 
-    def invalidate(self, ids: list[str], name: str | None) -> tuple[list[str], list[str]]:
+    def invalidate(
+        self, ids: list[str], name: str | None, owner: str | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Invalidate the keys with these ids or this name (only ``owner``'s, when given)."""
         invalidated: list[str] = []
         previously: list[str] = []
         for key in self.api_keys.values():
-            if key.id in ids or (name is not None and key.name == name):
+            if owner is not None and key.owner != owner:
+                continue
+            if (
+                key.id in ids
+                or (name is not None and key.name == name)
+                or (owner is not None and not ids and name is None)
+            ):
                 (previously if key.invalidated else invalidated).append(key.id)
                 key.invalidated = True
         return invalidated, previously
@@ -244,3 +297,15 @@ class Security:
         token = secrets.token_urlsafe(32)
         self.tokens[token] = principal
         return token
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of any text (``compare_digest`` refuses non-ASCII ``str``)."""
+    return secrets.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+def _empty_descriptor(descriptor: Any) -> bool:
+    """``RoleDescriptor.isEmpty``: no privileges of any kind, no run-as, no metadata."""
+    return isinstance(descriptor, dict) and not any(descriptor.values())
