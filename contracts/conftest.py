@@ -6,11 +6,16 @@ Run it directly:
 
 Credentials come from ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD
 (kept out of the command line and of reports).
+
+SIGTERM and SIGHUP end the session as Ctrl-C does (``elsercheck.signals``), in every xdist
+worker too: the current test stops, fixtures' finalizers run, the run prefix is swept, and the
+process exits 128 + n.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from contract_support import (
     known_deviations,
     load_profile,
 )
+from elsercheck import signals
 from elsercheck.endpoints import endpoint_prefix
 from elsercheck.retry import retrying
 from elsercheck.run_id import new_run_id
@@ -53,6 +59,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # test_schema.py builds its schemathesis schema at import, before fixtures exist.
     os.environ["ELSERCHECK_MAX_EXAMPLES"] = str(config.getoption("--max-examples"))
+    _stop_on_signals(config)
+
+
+def _stop_on_signals(config: pytest.Config) -> None:
+    """SIGINT/SIGTERM/SIGHUP raise KeyboardInterrupt (once); die with the parent process."""
+    xdist_master = not hasattr(config, "workerinput") and bool(
+        getattr(config.option, "numprocesses", None)
+    )
+
+    def pass_on(signum: int) -> None:
+        # The workers share this process's group when it leads one (as under `elsercheck
+        # gate`); a signal sent to this pid alone reaches them this way.
+        if xdist_master and os.getpgrp() == os.getpid():
+            os.killpg(os.getpgrp(), signum)
+
+    signals.install(pass_on)
+    signals.die_with_parent()
+    if not hasattr(config, "workerinput"):
+        os.environ[signals.PARENT_ENV] = str(os.getpid())  # xdist workers die with this process
 
 
 def _target(config: pytest.Config) -> Target:
@@ -135,12 +160,15 @@ _TRACKER = pytest.StashKey[EndpointTracker]()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    # Also on Ctrl-C and errors: nothing created is left behind silently.
+    # Also on Ctrl-C, stop signals and errors: nothing created is left behind silently.
     tracked = session.config.stash.get(_TRACKER, None)
     if tracked is not None:
         failed = tracked.cleanup()
         if failed:
             print(f"\nelsercheck contracts: could not delete {', '.join(failed)}")
+    if (signum := signals.received()) is not None:
+        print(f"\nelsercheck contracts: stopped by {signal.Signals(signum).name}")
+        session.exitstatus = signals.exit_code(signum)  # 130 SIGINT, 143 SIGTERM, 129 SIGHUP
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ user of the machine can read (``ps``). Linux only: ``available()`` says whether 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,3 +89,22 @@ class DescendantWatcher:
             if known is None or known.argv != argv:  # fork then exec: keep the exec'd one
                 env = dict(item.split("=", 1) for item in environ if "=" in item)
                 self.children[pid] = Child(pid, argv, env)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie nobody reaped yet counts as gone)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pids: list[int], timeout_s: float) -> list[int]:
+    """Wait up to ``timeout_s`` for the processes to end; the pids still running then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        running = [pid for pid in pids if alive(pid)]
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.2)

@@ -39,6 +39,7 @@ def test_readme_meanings_are_not_empty() -> None:
 def test_every_code_has_a_distinct_value_and_the_signal_convention() -> None:
     assert len({int(code) for code in ExitCode}) == len(ExitCode)
     assert ExitCode.INTERRUPTED == 128 + 2 and ExitCode.TERMINATED == 128 + 15
+    assert ExitCode.HANGUP == 128 + 1
 
 
 def test_pytest_mapping_names_every_pytest_exit_code() -> None:

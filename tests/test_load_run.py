@@ -26,6 +26,8 @@ from elsercheck.load import rundir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
+from tests import process_watch
+from tests.process_watch import DescendantWatcher, wait_gone
 from tests.secret_scan import assert_no_secret
 
 PASSWORD = "load-test-secret-9f3"
@@ -183,7 +185,17 @@ def ours(server: EmbeddedServer) -> list[str]:
     return [i for i in endpoint_ids(server) if i.startswith("elsercheck-")]
 
 
-def test_ctrl_c_stops_the_run_and_deletes_what_it_created(fast_server, tmp_path):
+@pytest.mark.parametrize(
+    ("sig", "to"),
+    [(signal.SIGINT, "group"), (signal.SIGTERM, "group"), (signal.SIGHUP, "pid")],
+    ids=["ctrl-c", "sigterm-to-group", "sighup-to-pid"],
+)
+def test_a_signal_stops_the_run_writes_its_files_and_deletes_what_it_created(
+    fast_server, tmp_path, sig, to
+):
+    """Ctrl-C, SIGTERM to the job (CI cancellation, ``docker stop``, systemd, Kubernetes) and
+    SIGHUP to the process alone (a closed terminal): exit 128 + n, nothing of the run left on
+    the target or running, and what was measured so far written."""
     before_ids, before = endpoint_ids(fast_server), snapshot(fast_server)
     out = tmp_path / "run"
     env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic", "ELASTICSEARCH_PASSWORD": PASSWORD}
@@ -193,17 +205,33 @@ def test_ctrl_c_stops_the_run_and_deletes_what_it_created(fast_server, tmp_path)
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
     )  # fmt: skip
+    watch = DescendantWatcher(interval=0.2) if process_watch.available() else None
+    if watch:
+        watch.start(process.pid)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not ours(fast_server):
         time.sleep(0.2)
     assert ours(fast_server), "the run never created its endpoint"
     time.sleep(2)
-    os.killpg(process.pid, signal.SIGINT)
+    if to == "group":
+        os.killpg(process.pid, sig)
+    else:
+        os.kill(process.pid, sig)
     output, _ = process.communicate(timeout=90)
-    assert process.returncode == 130, output
+    assert process.returncode == 128 + sig, output  # 130, 143, 129
     assert "Traceback" not in output
     assert endpoint_ids(fast_server) == before_ids
     assert snapshot(fast_server) == before
+    for name in (rundir.RUN_JSON, rundir.EXPECTATIONS_JSON, rundir.REQUESTS_CSV):
+        assert (out / name).is_file(), f"{name} not written; {output}"
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["interrupted_by"] == signal.Signals(sig).name
+    assert run["exit_code"] == 128 + sig and run["leftovers"] == []
+    assert isinstance(json.loads((out / rundir.EXPECTATIONS_JSON).read_text()), list)
+    if watch:
+        watch.stop()
+        assert watch.children, "no locust process seen"
+        assert wait_gone(list(watch.children), 5) == [], "locust outlived the run"
 
 
 def test_unreachable_target_is_one_line_exit_2(tmp_path, capsys):

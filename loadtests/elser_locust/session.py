@@ -6,6 +6,11 @@ creates the run's endpoint and waits for it to serve, then starts the shape's cl
 monitor; ``test_stop`` stops the monitor and deletes what the run created; ``quitting`` writes
 the files, checks the expectations and sets the exit code. Workers only send load and ship
 their samples.
+
+Stop signals (SIGINT, SIGTERM, SIGHUP; ``elsercheck.signals``): the first one quits the runner as
+the shape's end does, so ``test_stop`` and ``quitting`` run: what was measured so far is written,
+everything carrying the run prefix is deleted, and the process exits 128 + n. The process also
+dies with the ``elsercheck load`` that started it (SIGTERM when it goes).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import signal
 import threading
 import time
 from typing import Any
@@ -22,7 +28,7 @@ import locust
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from elsercheck import __version__
+from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
 from elsercheck.load import rundir
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
@@ -53,9 +59,11 @@ class LoadSession:
         self.started_at: str | None = None
         self.failure: str | None = None
         self.written = True  # nothing to write before a test starts
+        self._writing = threading.Lock()  # gevent's under locust
         self.leftovers: list[str] = []
         self.target_version: str | None = None
         self.workers = 0
+        self.interrupted: int | None = None  # the stop signal that ended the run
         self._mix = parse_mix(self.settings.mix)
 
     @property
@@ -80,8 +88,44 @@ class LoadSession:
         inference = counts.get("InferenceUser", 0)
         return runner.user_count, inference * self.settings.rate_per_user
 
+    # -- stop signals --------------------------------------------------------------------------
+    def handle_stop_signals(self) -> None:
+        """Take SIGINT/SIGTERM/SIGHUP over from locust (its SIGTERM handler skips ``test_stop``,
+        SIGHUP would kill at once, SIGINT interrupts whichever greenlet runs)."""
+        for sig in signals.STOP_SIGNALS:
+            signal.signal(sig, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum: int, _frame: object) -> None:
+        if self.interrupted is not None:
+            return  # already stopping; the cleanup is bounded by the parent's grace period
+        self.interrupted = signum
+        log.warning("elsercheck: %s: stopping the run, writing what was measured, deleting "
+                    "what the run created", signal.Signals(signum).name)  # fmt: skip
+        # Not here: a signal handler interrupts whatever greenlet happens to run.
+        gevent.spawn(self._quit)
+
+    def _quit(self) -> None:
+        runner = self.environment.runner
+        if runner is not None:
+            runner.quit()  # stops the users (test_stop), ends locust's main greenlet (quitting)
+        else:
+            raise SystemExit(signals.exit_code(self.interrupted or signal.SIGINT))
+
+    def sweep(self) -> list[str]:
+        """Delete every endpoint with the run prefix, tracked or not: a PUT cut short by a stop
+        signal may have stored one. Never the endpoint given with ``--inference-id``."""
+        endpoints = self.endpoints or self.lifecycle_endpoints
+        if endpoints is None:
+            return []
+        given = self.settings.inference_id
+        if not self.settings.create_endpoint and given.startswith(endpoints.prefix):
+            return endpoints.cleanup()  # a given id under our prefix: delete only what we made
+        return endpoints.cleanup(sweep=True)
+
     # -- events --------------------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_: Any) -> None:
+        # Now locust's own SIGTERM handler exists (it is installed after ``init``): replace it.
+        self.handle_stop_signals()
         self.settings = settings_from(environment.parsed_options)  # workers: the master's values
         self._mix = parse_mix(self.settings.mix)
         self.lifecycle_slots = threading.BoundedSemaphore(self.settings.lifecycle_max_alive)
@@ -97,6 +141,7 @@ class LoadSession:
             runner.worker_count if isinstance(runner := environment.runner, MasterRunner) else 0
         )
         self.started_at = _now_iso()
+        self.origin = time.time()  # until the endpoint serves: a stop signal may come first
         self.endpoints = Endpoints(session, host, self.settings.prefix)
         self.target_version = _target_version(self.endpoints)
         try:
@@ -177,14 +222,23 @@ class LoadSession:
             self.leftovers += self.endpoints.cleanup()
         if not self.coordinates:
             return
-        if not self.written:
-            self.write_results()
+        if self.interrupted is not None:
+            self.leftovers = self.sweep()  # what the deletes above left, or never knew of
+            if self.started_at is not None and self.failure is None and self.monitor is None:
+                self.written = False  # stopped before the endpoint served: write what there is
+        self.write_results()  # or wait for the writing under way: locust exits after this
         if self.failure is not None:
             environment.process_exit_code = ExitCode.USAGE  # no endpoint, or it never served
 
     # -- results -------------------------------------------------------------------------------
     def write_results(self) -> int:
-        """Write the run files and check the expectations; returns (and sets) the exit code."""
+        """Write the run files and check the expectations; returns (and sets) the exit code.
+
+        Writing yields to other greenlets: a second caller waits until the files are there."""
+        with self._writing:
+            return self._write_results()
+
+    def _write_results(self) -> int:
         if self.written:
             return self.environment.process_exit_code or ExitCode.OK
         self.written = True
@@ -204,6 +258,8 @@ class LoadSession:
         )
         results = check_all(record)
         code = exit_code(results)
+        if self.interrupted is not None:
+            code = signals.exit_code(self.interrupted)  # 130 SIGINT, 143 SIGTERM, 129 SIGHUP
         rundir.write_csv(out / rundir.REQUESTS_CSV, rundir.REQUEST_COLUMNS, requests_rows)
         rundir.write_csv(out / rundir.ALLOCATIONS_CSV, rundir.ALLOCATION_COLUMNS, allocation_rows)
         rundir.write_json(out / rundir.EXPECTATIONS_JSON, rundir.expectations_to_json(results))
@@ -252,6 +308,7 @@ class LoadSession:
             },
             "tools": {"elsercheck": __version__, "locust": locust.__version__},
             "exit_code": code,
+            "interrupted_by": signal.Signals(self.interrupted).name if self.interrupted else None,
             "leftovers": sorted(set(self.leftovers)),
         }
 
@@ -288,6 +345,8 @@ def install(environment: Environment) -> LoadSession | None:
     if isinstance(environment.runner, MasterRunner):  # bound to port 0: tell the workers' parent
         port_file = session.settings.results_dir / rundir.MASTER_PORT_TXT
         port_file.write_text(f"{environment.runner.server.port}\n")
+    session.handle_stop_signals()  # from the start; again at test_start (see there)
+    signals.die_with_parent()
     events = environment.events
     events.test_start.add_listener(session.on_test_start)
     events.test_stop.add_listener(session.on_test_stop)

@@ -1,6 +1,7 @@
 """The ``elsercheck`` command line.
 
-Exit codes: :class:`elsercheck.exit_codes.ExitCode` (documented in README).
+Exit codes: :class:`elsercheck.exit_codes.ExitCode` (documented in README); after stop signal n,
+128 + n (``signals.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import fields
@@ -564,14 +566,19 @@ def _smoke(target: Target, run_id: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from . import signals
+
     try:
-        return args.handler(args)
+        # SIGINT, SIGTERM and SIGHUP: children get the signal too, everything cleans up.
+        with signals.stop_on_signals():
+            return args.handler(args)
     except (UsageError, TargetError) as exc:
         print(f"elsercheck: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    except KeyboardInterrupt:
-        print("elsercheck: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = signals.signal_of(exc)
+        print(f"elsercheck: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return signals.exit_code(signum)  # INTERRUPTED, TERMINATED or HANGUP
     except Exception as exc:  # the last guard: one line, never a traceback
         from .reference.serve import ServerStartError
 

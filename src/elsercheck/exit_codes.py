@@ -33,6 +33,9 @@ class ExitCode(IntEnum):
     TERMINATED = 143
     """Terminated by SIGTERM (a CI job cancelled), after the same cleanup (128 + 15)."""
 
+    HANGUP = 129
+    """Stopped by SIGHUP (the terminal closed), after the same cleanup (128 + 1)."""
+
 
 # Worst first, for one code from several steps (``elsercheck run``).
 SEVERITY = (ExitCode.USAGE, ExitCode.FAILED, ExitCode.REGRESSION)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import signals
 from ..endpoints import Endpoints, HttpxTransport, endpoint_prefix
 from ..exit_codes import ExitCode, from_locust
 from ..gate import child_environment
@@ -154,24 +155,21 @@ def _master_port(run_dir: Path, master: subprocess.Popen, deadline: float) -> in
 
 @contextlib.contextmanager
 def _processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[list]:
-    """Start the commands (output to ``log``); on the way out, none is left running."""
+    """Start the commands (output to ``log``), each leading its own process group; on the way
+    out, none is left running: a stop signal was forwarded to them already (``signals``),
+    otherwise they get SIGINT (locust cleans up on it), and whoever outlasts the grace dies."""
     with log.open("ab") as sink:
         processes = [
-            subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-            for cmd in commands
+            signals.start_child(cmd, env, stdout=sink, stderr=subprocess.STDOUT) for cmd in commands
         ]
         try:
             yield processes  # callers may append processes started later (workers)
         finally:
+            forwarded = signals.received() is not None
+            deadline = time.monotonic() + STOP_GRACE_S
             for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)  # locust cleans up on SIGINT
-            for process in processes:
-                try:
-                    process.wait(timeout=STOP_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                remaining = max(0.0, deadline - time.monotonic())
+                signals.stop_child(process, remaining, None if forwarded else signal.SIGINT)
 
 
 def run_load(
@@ -193,7 +191,7 @@ def run_load(
     deadline = time.monotonic() + plan_duration(options) + 60 + STOP_GRACE_S
     log = run_dir / "locust.log"
     returncode = int(ExitCode.USAGE)  # locust did not stop in time
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     env = locust_environment(target)
     with _processes([main], env, log) as processes:
         port = _master_port(run_dir, processes[0], deadline) if options.workers else None
@@ -201,7 +199,7 @@ def run_load(
             worker = locust_command(target, options, run_id, run_dir, "worker", port)
             with log.open("ab") as sink:
                 processes += [
-                    subprocess.Popen(worker, env=env, stdout=sink, stderr=subprocess.STDOUT)
+                    signals.start_child(worker, env, stdout=sink, stderr=subprocess.STDOUT)
                     for _ in range(options.workers)
                 ]
         progress = _Progress(run_dir, plan_duration(options), on_status)
@@ -209,13 +207,14 @@ def run_load(
             while processes[0].poll() is None and time.monotonic() < deadline:
                 progress.tick()
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            # locust got the same Ctrl-C: leaving the block waits for it to clean up.
-            interrupted = True
-            on_status("interrupted: stopping locust and deleting what the run created")
-            for process in processes:
-                with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
-                    process.wait(timeout=STOP_GRACE_S)
+        except KeyboardInterrupt as exc:
+            # locust got the signal too: leaving the block waits (bounded) for it to stop, write
+            # what it measured and delete what the run created.
+            interrupted = exc
+            on_status(
+                f"interrupted ({signal.Signals(signals.signal_of(exc)).name}): stopping locust "
+                "and deleting what the run created"
+            )
         if processes[0].poll() is None and not interrupted:
             on_status("locust did not stop in time: stopping it")
         elif not interrupted:
@@ -224,7 +223,8 @@ def run_load(
     if interrupted:
         if leftovers:
             on_status(f"leftover endpoints (could not delete): {', '.join(leftovers)}")
-        raise KeyboardInterrupt
+        on_status(f"files: {run_dir}")
+        raise interrupted
     previous = run_dir / rundir.LEFTOVERS_TXT
     if leftovers:
         previous.write_text("\n".join(leftovers) + "\n")
