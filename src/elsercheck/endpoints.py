@@ -27,9 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
+
+if TYPE_CHECKING:
+    from .target import Target
 
 # -- naming and models ------------------------------------------------------------------------
 RUN_PREFIX = "elsercheck"
@@ -334,3 +337,13 @@ class Endpoints(Generic[A]):
         if sweep:
             failed |= {i for i in self.listed() or [] if i not in failed and not self.remove(i)}
         return sorted(failed)
+
+
+def sweep_run(target: Target, run_id: str) -> list[str]:
+    """Delete the endpoints that still carry this run's prefix on ``target``; the ids that would
+    not go. The backstop after a run (gate, load), also after a signal or a killed child."""
+    try:
+        with target.client(timeout=60, retry=True) as client:
+            return Endpoints(HttpxTransport(client), endpoint_prefix(run_id)).cleanup(sweep=True)
+    except Exception:  # a backstop: an unreachable target is reported elsewhere
+        return []

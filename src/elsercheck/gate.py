@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import signals
+from .endpoints import sweep_run
 from .exit_codes import ExitCode, from_pytest
 from .gate_report import GateSummary, read_junit, write_html
 from .paths import resource_dir
@@ -115,8 +116,6 @@ def run_gate(
 
 def _sweep(target: Target, run_id: str) -> None:
     """Delete what still carries the run prefix (a backstop for a child that was killed)."""
-    from .load.runner import sweep  # the one run-prefix sweep (load.runner imports this module)
-
-    leftovers = sweep(target, run_id)
+    leftovers = sweep_run(target, run_id)
     if leftovers:
         print(f"leftover endpoints (could not delete): {', '.join(leftovers)}", file=sys.stderr)

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PARENT_ENV = "ELSERCHECK_PARENT_PID"
@@ -87,7 +88,7 @@ def _on_signal(signum: int, on_first: Callable[[int], None] | None) -> None:
     raise Interrupted(signum)
 
 
-def install(on_first: Callable[[int], None] | None = None) -> dict[int, object]:
+def install(on_first: Callable[[int], None] | None = None) -> dict[int, Any]:
     """From now on the first stop signal raises :class:`Interrupted` in the main thread (after
     ``on_first(signum)``, e.g. to pass it on); returns the previous handlers. Main thread only."""
     global _received

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import signals
-from ..endpoints import Endpoints, HttpxTransport, endpoint_prefix
+from ..endpoints import sweep_run
 from ..exit_codes import ExitCode, from_locust
 from ..gate import child_environment
 from ..paths import resource_dir
@@ -219,7 +219,7 @@ def run_load(
             on_status("locust did not stop in time: stopping it")
         elif not interrupted:
             returncode = processes[0].returncode
-    leftovers = sweep(target, run_id)
+    leftovers = sweep_run(target, run_id)
     if interrupted:
         if leftovers:
             on_status(f"leftover endpoints (could not delete): {', '.join(leftovers)}")
@@ -248,15 +248,6 @@ def _logged_error(log: Path) -> str | None:
     lines = log.read_text(errors="replace").splitlines()
     reasons = [line.split(ERROR_MARK, 1)[1].strip() for line in lines if ERROR_MARK in line]
     return reasons[-1][:500] if reasons else None
-
-
-def sweep(target: Target, run_id: str) -> list[str]:
-    """Delete endpoints that still carry this run's prefix; the ids that would not go."""
-    try:
-        with target.client(timeout=60, retry=True) as client:
-            return Endpoints(HttpxTransport(client), endpoint_prefix(run_id)).cleanup(sweep=True)
-    except Exception:  # the sweep is a backstop; an unreachable target is reported elsewhere
-        return []
 
 
 class _Progress:
