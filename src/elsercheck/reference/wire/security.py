@@ -187,13 +187,7 @@ class Security:
         grants = PRIVILEGES_BY_ACTION[action]
         if principal.privileges is None or not grants or principal.privileges & set(grants):
             return
-        raise EsError(
-            "security_exception",
-            MESSAGES["unauthorized"].format(
-                action=action, who=principal.describe(), privileges=",".join(grants)
-            ),
-            403,
-        )
+        raise _denied(principal, action, grants)
 
     def authorize_invalidate(
         self, principal: Principal, action: str, ids: list[str], name: str | None, owner: bool
@@ -216,13 +210,7 @@ class Security:
                 own = owner
             if own:
                 return
-            raise EsError(
-                "security_exception",
-                MESSAGES["unauthorized"].format(
-                    action=action, who=principal.describe(), privileges=",".join(broad)
-                ),
-                403,
-            )
+            raise _denied(principal, action, broad)
         self.authorize(principal, action)
 
     # -- API keys and tokens -----------------------------------------------------------------
@@ -309,3 +297,14 @@ def _same_secret(given: str, expected: str) -> bool:
 def _empty_descriptor(descriptor: Any) -> bool:
     """``RoleDescriptor.isEmpty``: no privileges of any kind, no run-as, no metadata."""
     return isinstance(descriptor, dict) and not any(descriptor.values())
+
+
+def _denied(principal: Principal, action: str, privileges: tuple[str, ...]) -> EsError:
+    """The 403 naming the action, who asked and the privileges that would grant it."""
+    return EsError(
+        "security_exception",
+        MESSAGES["unauthorized"].format(
+            action=action, who=principal.describe(), privileges=",".join(privileges)
+        ),
+        403,
+    )
