@@ -160,8 +160,13 @@ def _target_access(target: Target) -> None:
 @schema.parametrize()
 @pytest.mark.schema
 def test_operation_honours_schema(
-    case: schemathesis.Case, run_prefix: str, tracker: EndpointTracker, security_enabled: bool
-) -> None:
+    case: schemathesis.Case, run_prefix: str, tracker: EndpointTracker, security_enabled: bool,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    # The gate's report names the operation of a failure (JUnit has only the test's name).
+    properties = request.node.user_properties
+    if ("operation", case.operation.label) not in properties:
+        properties.append(("operation", case.operation.label))
     created = make_safe(case, run_prefix)
     # Credentials travel as a header only, so ignored_auth can replace them with bad ones.
     try:

@@ -16,6 +16,10 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
   <skipped type="pytest.skip" message="security off"/></testcase>
 <testcase classname="test_lifecycle" name="test_rejected_put_leaves_nothing" time="0">
   <skipped type="pytest.xfail" message="#137127"/></testcase>
+<testcase classname="test_schema" name="test_operation_honours_schema" time="0.5">
+  <failure message="Undocumented HTTP status code">trace</failure>
+  <properties><property name="operation" value="PUT /_inference/{task_type}/{inference_id}"/>
+  </properties></testcase>
 </testsuite></testsuites>"""
 
 
@@ -29,10 +33,16 @@ def test_read_junit(tmp_path: Path) -> None:
     assert failed.reproducers == ["curl -X PUT 'http://x/_inference/a'"]
     assert cases["test_auth.py::test_no_credentials_401"].outcome == "skipped"
     assert cases["test_lifecycle.py::test_rejected_put_leaves_nothing"].outcome == "xfailed"
+    # A schema-driven failure names its operation (JUnit alone names only the test).
+    operation = (
+        "test_schema.py::test_operation_honours_schema[PUT /_inference/{task_type}/{inference_id}]"
+    )
+    assert cases[operation].outcome == "failed"
     summary = GateSummary(list(cases.values()), "http://x", "9.1.5", "r1", 1.0)
     assert not summary.conformant
     text = summary.text([path])
-    assert text.startswith("NOT CONFORMANT") and "1 passed, 1 failed, 1 skipped, 1 xfailed" in text
+    assert text.startswith("NOT CONFORMANT") and "1 passed, 2 failed, 1 skipped, 1 xfailed" in text
+    assert f"✗ {operation}: Undocumented HTTP status code" in text
     html = write_html(summary, tmp_path / "gate.html").read_text()
     assert "Not conformant" in html and "curl -X PUT" in html
 

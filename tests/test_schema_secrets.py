@@ -58,6 +58,7 @@ def _fixture_values(target: Target, test_schema: ModuleType) -> dict[str, object
         "tracker": test_schema.EndpointTracker(client, "elsercheck-run-", 2),
         "run_prefix": "elsercheck-run-",
         "security_enabled": True,
+        "request": "<pytest's FixtureRequest>",
     }
 
 

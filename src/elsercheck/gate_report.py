@@ -65,9 +65,15 @@ class GateSummary:
 
 
 def _case_name(testcase: ET.Element) -> str:
-    """``module.py::test`` (or ``module.py::Class::test``) from JUnit's dotted classname."""
+    """``module.py::test`` (or ``module.py::Class::test``) from JUnit's dotted classname; a
+    schema-driven test adds its operation: ``test_schema.py::test_…[PUT /_inference/…]``."""
     parts = testcase.get("classname", "").split(".")
     name = testcase.get("name", "")
+    operation = next(
+        (p.get("value") for p in testcase.iter("property") if p.get("name") == "operation"), None
+    )
+    if operation and "[" not in name:
+        name = f"{name}[{operation}]"
     if len(parts) > 1 and parts[-1][:1].isupper():
         return f"{parts[-2]}.py::{parts[-1]}::{name}"
     return f"{parts[-1]}.py::{name}"
