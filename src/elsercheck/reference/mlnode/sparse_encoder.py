@@ -55,8 +55,8 @@ def _window(text: str) -> tuple[tuple[str, ...], bool]:
 
     ELSER truncates its input to its 512-token window (ES SparseEmbeddingResults
     ``is_truncated``), so only a prefix of the text is ever tokenized: a prefix four times
-    longer each round, until it holds more tokens than the window or is the whole text. The work is bounded by the window, not
-    by the input (a 100 MB input must not stall the server).
+    longer each round, until it holds more tokens than the window or is the whole text. The
+    work is bounded by the window, not by the input (a 100 MB input must not stall the server).
     """
     size = FIRST_PREFIX
     while True:
