@@ -54,4 +54,4 @@ lock: $(STAMP)
 	  | grep -v '^elsercheck' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache .import_linter_cache
