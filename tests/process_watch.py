@@ -7,6 +7,7 @@ user of the machine can read (``ps``). Linux only: ``available()`` says whether 
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ PROC = Path("/proc")
 
 def available() -> bool:
     return (PROC / "self" / "cmdline").is_file()
+
+
+def watcher(**options: float) -> DescendantWatcher | None:
+    """A watcher where /proc exists; None elsewhere. On Linux a missing /proc is an error, not a
+    silently skipped check (CI and every developer machine here are Linux)."""
+    if available():
+        return DescendantWatcher(**options)
+    assert not sys.platform.startswith("linux"), "/proc is missing: the argv check cannot run"
+    return None
 
 
 @dataclass

@@ -296,7 +296,7 @@ def test_serve_bad_options_exit_2(args: list[str], message: str) -> None:
 def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
     # Its own reports root: no history from other runs on this machine to compare with.
     reports = tmp_path / "reports"
-    watch = DescendantWatcher() if process_watch.available() else None
+    watch = process_watch.watcher()
     # The timeout only catches a hang: on a busy machine the gate and the load run take their
     # time (every scaling wait inside is counted by the run itself, not by this timeout).
     result = run_cli("run", timeout=900, env={"ELSERCHECK_REPORTS": str(reports)}, watch=watch)

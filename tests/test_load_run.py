@@ -27,7 +27,7 @@ from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from tests import process_watch
-from tests.process_watch import DescendantWatcher, wait_gone
+from tests.process_watch import wait_gone
 from tests.secret_scan import assert_no_secret
 
 PASSWORD = "load-test-secret-9f3"
@@ -205,7 +205,7 @@ def test_a_signal_stops_the_run_writes_its_files_and_deletes_what_it_created(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
     )  # fmt: skip
-    watch = DescendantWatcher(interval=0.2) if process_watch.available() else None
+    watch = process_watch.watcher(interval=0.2)
     if watch:
         watch.start(process.pid)
     deadline = time.monotonic() + 60
