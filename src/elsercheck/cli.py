@@ -41,6 +41,44 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         "--ca-certs", help="CA certificate file for HTTPS (env ELASTICSEARCH_CA_CERTS)"
     )
     tls.add_argument("--insecure", action="store_true", help="do not verify HTTPS certificates")
+    _add_version_options(group, embedded=True)
+
+
+def _add_version_options(group: argparse._ArgumentGroup, embedded: bool = False) -> None:
+    """The Elasticsearch version the reference server models (``reference/versions.py``)."""
+    from .reference.versions import NEWEST
+
+    where = "the embedded server's " if embedded else ""
+    group.add_argument("--es-version", metavar="V", default=None,
+                       help=f"{where}Elasticsearch version, e.g. 9.4 or 8.19 (default {NEWEST}; "
+                       "see --list-versions)")  # fmt: skip
+    group.add_argument("--conformant", action="store_true",
+                       help=f"{where}known upstream bugs of that version off: answer as the "
+                       "documentation says")  # fmt: skip
+    group.add_argument("--list-versions", action="store_true",
+                       help="list the modelled Elasticsearch versions and their known bugs")  # fmt: skip
+
+
+def _es_version(args: argparse.Namespace):  # -> EsVersion
+    from .reference.versions import UnknownVersion, resolve
+
+    try:
+        return resolve(getattr(args, "es_version", None))
+    except UnknownVersion as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _list_versions() -> int:
+    from .reference.versions import BUGS, CHANGES, RELEASES, supported
+
+    for line in supported():
+        release = RELEASES[line]
+        bugs = ", ".join(f"{b.issue} {b.defect}" for b in BUGS if line in b.lines) or "none"
+        print(f"{release.number:<8} known upstream bugs: {bugs}")
+    print("\nbehaviour that changed after 9.1 (first version: rule; source):")
+    for change in CHANGES:
+        print(f"  {change.since:<5} {change.name}: {change.what} ({change.source})")
+    return ExitCode.OK
 
 
 def _add_timing_options(
@@ -87,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the embedded reference server in the foreground",
-        description="Run the reference server (Elasticsearch 9.1 inference API + ELSER "
+        description="Run the reference server (the Elasticsearch inference API + ELSER "
         "deployments). Every timing field can be overridden: --scaler-tick-seconds 1; see README.",
     )
+    _add_version_options(serve.add_argument_group("Elasticsearch version"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9200)
     serve.add_argument(
@@ -319,6 +358,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _list_defects()
     if args.list_faults:
         return _list_faults()
+    es_version = _es_version(args)
     defects = frozenset(_defects(args.defect))
     faults = _faults(args.fault)
     if not 0 <= args.port <= 65535:
@@ -332,13 +372,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ml_processors=args.ml_processors,
         defects=defects,
         faults=faults,
+        es_version=es_version,
+        conformant=args.conformant,
     )
+    print(_modelled(config))
     if defects:
         print(f"deliberate defects: {', '.join(sorted(defects))}")
     if faults:
         print(f"injected faults: {', '.join(sorted(faults))}")
     run_foreground(config, args.host, args.port, args.tls_dir or reports_dir() / "tls")
     return ExitCode.OK
+
+
+def _modelled(config) -> str:  # config: ServerConfig
+    """One line: the modelled version and whether its upstream bugs are on."""
+    bugs = config.upstream_bugs
+    if config.conformant:
+        state = "conformant (known upstream bugs off)"
+    else:
+        state = (
+            f"with its known upstream bugs ({', '.join(sorted(bugs))})" if bugs else "no known bugs"
+        )
+    return f"modelling Elasticsearch {config.es_version.number}, {state}"
 
 
 @contextlib.contextmanager
@@ -348,6 +403,11 @@ def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, floa
     Also yields how long the target takes to scale an idle deployment to zero, when known.
     """
     if args.url or os.environ.get("ELASTICSEARCH_URL"):
+        if getattr(args, "es_version", None) or getattr(args, "conformant", False):
+            raise UsageError(
+                "--es-version and --conformant choose the embedded server's version; against "
+                "--url the gate reads the version from the cluster (force a profile with --profile)"
+            )
         yield Target.from_options(
             args.url, api_key=args.api_key, username=args.username, password=args.password,
             ca_certs=args.ca_certs, insecure=args.insecure,
@@ -358,8 +418,13 @@ def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, floa
 
     timing = _timing(args)
     password = secrets.token_urlsafe(12)
-    with EmbeddedServer(ServerConfig(password=password, timing=timing)) as server:
-        print(f"reference server at {server.url} (timing {args.timing})", flush=True)
+    config = ServerConfig(
+        password=password, timing=timing, es_version=_es_version(args),
+        conformant=getattr(args, "conformant", False),
+    )  # fmt: skip
+    with EmbeddedServer(config) as server:
+        print(f"reference server at {server.url} (timing {args.timing}); {_modelled(config)}",
+              flush=True)  # fmt: skip
         zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
         yield Target(server.url, username="elastic", password=password), zero_wait
 
@@ -571,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # SIGINT, SIGTERM and SIGHUP: children get the signal too, everything cleans up.
         with signals.stop_on_signals():
+            if getattr(args, "list_versions", False):
+                return _list_versions()
             return args.handler(args)
     except (UsageError, TargetError) as exc:
         print(f"elsercheck: error: {exc}", file=sys.stderr)

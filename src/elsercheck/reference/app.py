@@ -23,7 +23,7 @@ from .api import security as api_security
 from .api.call import Call, render
 from .breakage.defects import DefectHooks, Server
 from .breakage.faults import FaultHooks
-from .config import VERSION, ServerConfig
+from .config import ServerConfig
 from .state import ServerState
 from .wire.errors import EsError, RoutingError
 from .wire.router import GLOBAL_PARAMS, Route, Router, unrecognized_params
@@ -35,7 +35,6 @@ PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
 JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json", "application/x-ndjson",
               "application/vnd.elasticsearch+x-ndjson")  # fmt: skip
 _COMPAT = re.compile(r"compatible-with=(\d+)")
-SUPPORTED_COMPAT = ("8", "9")
 WARNING_AGENT = "Elasticsearch-{number}-{hash}"
 
 
@@ -101,7 +100,7 @@ class ReferenceServer:
         headers: list[tuple[str, str]] = []
         unread = False  # a body left unread: the connection cannot serve another request
         try:
-            media_type = _response_media_type(request)
+            media_type = _response_media_type(request, self.config.es_version.major)
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             pretty = query.get("pretty") not in (None, "false")
             if method == "OPTIONS":
@@ -157,7 +156,8 @@ class ReferenceServer:
     def _warnings(self, call: Call) -> list[tuple[str, str]]:
         if not call.warnings:  # the common case: nothing to format
             return []
-        agent = WARNING_AGENT.format(number=VERSION["number"], hash=VERSION["build_hash"][:7])
+        release = self.config.es_version.release
+        agent = WARNING_AGENT.format(number=release.number, hash=release.build_hash)
         return [("Warning", f'299 {agent} "{text}"') for text in call.warnings]
 
 
@@ -206,14 +206,18 @@ def _raw_path(request: Request, path: str) -> str:
     return raw.decode("latin-1").partition("?")[0]
 
 
-def _response_media_type(request: Request) -> str:
-    """Echo a requested compatible-with version; plain JSON otherwise."""
+def _response_media_type(request: Request, major: int) -> str:
+    """Echo a requested compatible-with version; plain JSON otherwise.
+
+    ES RestApiVersion: a node serves its own major and the one before (8.19: 7 and 8).
+    """
+    supported = (str(major - 1), str(major))
     requested = None
     for header in ("accept", "content-type"):
         match = _COMPAT.search(request.headers.get(header, ""))
         if match:
             requested = match.group(1)
-            if requested not in SUPPORTED_COMPAT:
+            if requested not in supported:
                 raise EsError(
                     "media_type_header_exception",
                     f"Invalid media-type value on headers [{header.title()}]",

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
+from . import versions
 from .timing import PRESETS, Timing
+from .versions import EsVersion
 
-VERSION: dict[str, Any] = {
-    "number": "9.1.5",
-    "build_flavor": "default",
-    "build_type": "docker",
-    "build_hash": "90ee222e7e0136dd8ddbb34015538f3a00c129b7",
-    "build_date": "2025-10-02T22:07:12.966975992Z",
-    "build_snapshot": False,
-    "lucene_version": "10.2.2",
-    "minimum_wire_compatibility_version": "8.19.0",
-    "minimum_index_compatibility_version": "8.0.0",
-}
 DEFAULT_PASSWORD = "changeme"
 
 
@@ -48,6 +38,11 @@ class ServerConfig:
     faults: frozenset[str] = frozenset()
     # Seconds a client has to send one request, head and body (http_protocol.py).
     read_timeout_seconds: float = 30.0
+    # The Elasticsearch version modelled (versions.py): GET / and every version-dependent rule.
+    es_version: EsVersion = field(default_factory=versions.resolve)
+    # Off: the version's known upstream bugs (versions.BUGS) are on, as on a real cluster.
+    # On: the server answers as the documentation says.
+    conformant: bool = False
 
     def __post_init__(self) -> None:
         from .breakage import defects, faults
@@ -56,6 +51,17 @@ class ServerConfig:
         object.__setattr__(self, "faults", frozenset(self.faults))
         defects.check_names(self.defects)
         faults.check_names(self.faults)
+        defects.check_names(self.upstream_bugs)
+
+    @property
+    def upstream_bugs(self) -> frozenset[str]:
+        """The defects standing for this version's known upstream bugs (none if conformant)."""
+        return frozenset() if self.conformant else frozenset(b.defect for b in self.es_version.bugs)
+
+    @property
+    def active_defects(self) -> frozenset[str]:
+        """Deliberate defects plus the version's upstream bugs: what the server carries."""
+        return self.defects | self.upstream_bugs
 
     @property
     def tokens_enabled(self) -> bool:

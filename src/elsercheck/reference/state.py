@@ -38,9 +38,13 @@ def default_endpoints(platform_x86: bool) -> dict[str, EndpointConfig]:
 class ServerState:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.defects = config.defects  # names; see defects.py (empty: the clean server)
+        # Deliberate defects plus the version's upstream bugs (defects.py names; versions.BUGS).
+        self.defects = config.active_defects
+        self.version = config.es_version  # version-dependent rules ask version.has(...)
         self.security = Security(config.password, config.tokens_enabled)
-        self.deployments = Deployments(config.timing, config.ml_processors, config.queue_capacity)
+        self.deployments = Deployments(
+            config.timing, config.ml_processors, config.queue_capacity, config.es_version.number
+        )
         self.faults = config.faults  # names; see faults.py (empty: the clean server)
         self.deployments.stalled = SLOW_DEPLOYMENT_START in self.faults  # fault: never start
         self.defaults = default_endpoints(config.platform_x86)

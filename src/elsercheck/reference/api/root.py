@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..config import VERSION
 from ..wire.router import Route
 from .call import Call, Reply
 
@@ -15,7 +14,7 @@ async def cluster_info(call: Call) -> Reply:
             "name": config.node_name,
             "cluster_name": config.cluster_name,
             "cluster_uuid": call.state.cluster_uuid,
-            "version": dict(VERSION),
+            "version": config.es_version.release.info(),
             "tagline": "You Know, for Search",
         }
     )

@@ -35,6 +35,9 @@ FAMILIES = (
 REJECTED_PUT_STORED = "rejected-put-stored"  # api.inference.put_endpoint
 DELETED_STILL_ANSWERS = "deleted-still-answers"  # api.inference.delete_endpoint
 PRIVILEGES_IGNORED = "privileges-ignored"  # api.call.Call.authorize
+# Upstream bugs (versions.BUGS switches them on for the versions that have them).
+UPDATE_NUM_THREADS_IGNORED = "update-num-threads-ignored"  # api.inference.update_endpoint
+ELSER_TEXT_EMBEDDING_ACCEPTED = "elser-text-embedding-accepted"  # rules.endpoint_config.parse
 SCALER_IGNORES_MAX = (
     "scaler-ignores-max"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.controller
 )
@@ -280,6 +283,12 @@ CATALOGUE: dict[str, Defect] = {
         Defect(REJECTED_PUT_STORED, "lifecycle",
                "a PUT rejected at deployment start still stores the endpoint "
                "(elastic/elasticsearch#137127)", site="api.inference.put_endpoint"),
+        Defect(UPDATE_NUM_THREADS_IGNORED, "lifecycle",
+               "`num_threads` in `_update` is silently ignored (elastic/elasticsearch#137129)",
+               site="api.inference.update_endpoint"),
+        Defect(ELSER_TEXT_EMBEDDING_ACCEPTED, "validation",
+               "an ELSER model is accepted under task type `text_embedding` "
+               "(elastic/elasticsearch#122249)", site="rules.endpoint_config.parse"),
         Defect(DELETED_STILL_ANSWERS, "lifecycle",
                "DELETE stops the deployment but the endpoint still answers GET",
                site="api.inference.delete_endpoint"),

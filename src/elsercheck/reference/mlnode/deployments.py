@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 from ..breakage.faults import STALLED_PUT_WAIT_SECONDS
-from ..config import VERSION
 from ..rules.service_settings import ServiceSettings
 from ..timing import Timing
 from ..wire.errors import status_exception
@@ -56,14 +55,15 @@ MAX_INDEX_VERSION = 9_033_0_00
 class MlNode:
     """The one simulated ML node, described as the stats API describes nodes."""
 
-    def __init__(self, processors: int) -> None:
+    def __init__(self, processors: int, version: str) -> None:
         self.processors = processors
         self.node_id = uuid.uuid4().hex[:22]
         # DiscoveryNode.toXContent, in its field order; all but name are required by the
         # specification (ml._types.DiscoveryNodeContent). external_id defaults to the node
         # name (node.external_id); the index versions are 9.1's: IndexVersions
         # MINIMUM_COMPATIBLE (V_8_0_0 = 8_00_00_99) and the newest defined in 9.1.5
-        # (MATCH_ONLY_TEXT_STORED_AS_BYTES = 9_033_0_00).
+        # (MATCH_ONLY_TEXT_STORED_AS_BYTES = 9_033_0_00), kept for every modelled version (the
+        # other versions' IndexVersions were not re-read; no check reads them).
         self.description = {
             self.node_id: {
                 "name": NODE_NAME,
@@ -72,7 +72,7 @@ class MlNode:
                 "external_id": NODE_NAME,
                 "attributes": {"ml.allocated_processors": str(processors)},
                 "roles": ["ml"],
-                "version": VERSION["number"],
+                "version": version,
                 "min_index_version": MIN_INDEX_VERSION,
                 "max_index_version": MAX_INDEX_VERSION,
             }
@@ -82,10 +82,13 @@ class MlNode:
 class Deployments:
     """Creates, scales and stops deployments; owns the model downloads."""
 
-    def __init__(self, timing: Timing, processors: int = 16, queue_capacity: int = 10_000) -> None:
+    def __init__(
+        self, timing: Timing, processors: int = 16, queue_capacity: int = 10_000,
+        version: str = "9.5.4",
+    ) -> None:  # fmt: skip
         self.timing = timing
         self.queue_capacity = queue_capacity
-        self.node = MlNode(processors)
+        self.node = MlNode(processors, version)
         self.items: dict[str, Deployment] = {}
         self._downloads: dict[str, asyncio.Task[None]] = {}
         self._assigned: dict[str, int] = {}  # allocations planned (started or starting)

@@ -1,0 +1,214 @@
+"""The Elasticsearch versions the reference server can be, and what differs between them.
+
+Three tables, data over code:
+
+* :data:`RELEASES`: one modelled release per supported minor (what ``GET /`` reports);
+* :data:`CHANGES`: behaviour that changed after 9.1, each row naming the first minor that has it
+  and the Elasticsearch PR or source it comes from. Code asks ``version.has("<name>")`` at the one
+  place the rule is applied;
+* :data:`BUGS`: upstream bugs, each a defect of ``breakage/defects.py`` switched on for the
+  versions that have it. The server carries them by default (it behaves like the cluster a user
+  will meet); ``conformant`` switches them off.
+
+``docs/es-source-findings.md`` records how each row was read and how far it can be trusted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def line_key(line: str) -> tuple[int, int]:
+    """``"9.2"`` → ``(9, 2)``; 8.19 sorts before 9.x (nothing after 9.1 was back-ported to it)."""
+    major, minor = line.split(".")[:2]
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True)
+class Release:
+    """The patch release modelled for one minor: what ``GET /`` answers as ``version``."""
+
+    number: str
+    build_hash: str
+    build_date: str
+    lucene_version: str
+    minimum_wire_compatibility_version: str
+    minimum_index_compatibility_version: str
+
+    @property
+    def line(self) -> str:
+        return ".".join(self.number.split(".")[:2])
+
+    def info(self) -> dict[str, object]:
+        """``version`` of ``GET /`` (ES RestMainAction / MainResponse)."""
+        return {
+            "number": self.number,
+            "build_flavor": "default",
+            "build_type": "docker",
+            "build_hash": self.build_hash,
+            "build_date": self.build_date,
+            "build_snapshot": False,
+            "lucene_version": self.lucene_version,
+            "minimum_wire_compatibility_version": self.minimum_wire_compatibility_version,
+            "minimum_index_compatibility_version": self.minimum_index_compatibility_version,
+        }
+
+
+# The newest patch of each minor as of 2026-11 (release bundles under
+# docs/release-notes/changelog-bundles/ of elastic/elasticsearch; 8.19.21 from its release tag).
+# Build hashes and dates are stand-ins (only their shape matters to clients); Lucene versions
+# follow each minor's server/build.gradle era and are not asserted by anything.
+RELEASES: dict[str, Release] = {
+    r.line: r
+    for r in (
+        Release("8.19.21", "4fe44c2b1c8a3e7f0d2b9a6e5c4f3a2b1c0d9e8f", "2026-10-28T09:12:40.118223571Z",
+                "9.12.2", "7.17.0", "7.0.0"),
+        Release("9.1.10", "0998957e9b338ec5a19577cf3b8ab2d2f2a32fd3", "2026-01-13T15:40:02.531377881Z",
+                "10.2.2", "8.19.0", "8.0.0"),
+        Release("9.2.8", "bed00532c70c3962ed33406f9903ab7a9e9b2274", "2026-04-07T11:03:55.902141377Z",
+                "10.3.1", "8.19.0", "8.0.0"),
+        Release("9.3.8", "c1ab574b3d2bafcebf4d0801ace06b74b9502e6f", "2026-07-21T13:36:16.468159628Z",
+                "10.3.2", "8.19.0", "8.0.0"),
+        Release("9.4.8", "6e70b4885744215026e83601aef870daf6661e80", "2026-10-06T14:34:33.714655752Z",
+                "10.4.0", "8.19.0", "8.0.0"),
+        Release("9.5.4", "1356a1b5f4f744a894593021dab0747b18e56d2c", "2026-11-03T08:55:12.774310962Z",
+                "10.4.0", "8.19.0", "8.0.0"),
+    )
+}  # fmt: skip
+NEWEST = max(RELEASES, key=line_key)
+OLDEST = min(RELEASES, key=line_key)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A behaviour that Elasticsearch changed after 9.1, from ``since`` on."""
+
+    name: str
+    since: str  # first minor with the new behaviour
+    source: str  # the Elasticsearch PR / file and method it comes from
+    what: str  # the new behaviour, one line
+
+
+CHANGES: tuple[Change, ...] = (
+    Change("chunk-cap-elser-model", "9.2",
+           "#133718; ElserInternalModel (ELSER_MAX_WINDOW_SIZE)",
+           "the general 300 cap on max_chunk_size is gone; ELSER models reject > 300 with "
+           "illegal_argument_exception 'ELSER based models do not support chunk sizes larger than "
+           "300. Requested chunk size: N', after every other PUT check"),
+    Change("chunk-message-wording", "9.3",
+           "#136219 (chunking moved to x-pack core); InferenceUtils.mustBeGreaterThanOrEqualNumberErrorMessage",
+           "bound messages read 'must be greater than or equal to' (the 'a' dropped)"),
+    Change("inference-query-rejected", "9.2",
+           "#131641; InferenceAction.Request.validate",
+           "'query' with task type sparse_embedding/text_embedding in the URL: "
+           "'Field [query] cannot be specified for task type [sparse_embedding]'"),
+    Change("embedding-task-type", "9.3",
+           "#138198; TaskType.EMBEDDING",
+           "'embedding' is a task type (no longer 'Unknown task_type [embedding]')"),
+    Change("update-num-threads-rejected", "9.3",
+           "#138122; ElasticsearchInternalServiceSettings (update validation)",
+           "num_threads in _update: validation_exception '[num_threads] cannot be updated' "
+           "(before: silently ignored, #137129)"),
+    Change("inference-timeout-504", "9.4",
+           "#145838; InferenceAction / TimedListener REST status",
+           "an inference request that times out is answered 504 (was 408)"),
+    Change("update-timeout-param", "9.5",
+           "#152179; RestUpdateInferenceModelAction, spec UpdateInferenceRequest (since 9.5.0)",
+           "_update accepts ?timeout"),
+    Change("update-chunking-settings", "9.5",
+           "#149723; TransportUpdateInferenceModelAction.combineExistingModelConfigurationsWithNewSettings",
+           "chunking_settings in _update replaces the stored object (validated as on PUT)"),
+    Change("update-unknown-settings-rejected", "9.5",
+           "#149430; TransportUpdateInferenceModelAction.validateConsumedUpdateSettings",
+           "unknown keys in _update service_settings: 'Configuration contains settings [...] "
+           "unknown to the [elasticsearch] service'"),
+    Change("update-default-endpoint-message", "9.5",
+           "#150368; TransportUpdateInferenceModelAction.validateEndpointIsNotDefault",
+           "_update of a default endpoint: status_exception 'Default endpoint [<id>] cannot be "
+           "updated' (before: the invalid inference_id validation error)"),
+    Change("form-encoded-bodies", "9.5",
+           "#149005; RestController (form-encoded bodies for authenticated requests)",
+           "application/x-www-form-urlencoded bodies are accepted from authenticated clients"),
+)  # fmt: skip
+_CHANGES = {c.name: c for c in CHANGES}
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A known upstream bug: the ``defect`` of ``breakage/defects.py`` that reproduces it."""
+
+    defect: str
+    issue: str  # elastic/elasticsearch issue
+    lines: tuple[str, ...]  # minors that have it
+    source: str
+    what: str
+
+
+BUGS: tuple[Bug, ...] = (
+    Bug("rejected-put-stored", "#137127", ("8.19", "9.1", "9.2", "9.3", "9.4", "9.5"),
+        "TransportPutInferenceModelAction.masterOperation stores the model, then starts the "
+        "deployment; no rollback (an attempt, #116119, closed unmerged)",
+        "a PUT rejected at deployment start answers the error and stays stored"),
+    Bug("update-num-threads-ignored", "#137129", ("8.19", "9.1", "9.2"),
+        "ElasticsearchInternalServiceSettings.updateServiceSettings reads only num_allocations and "
+        "adaptive_allocations; fixed by #138122 (9.3)",
+        "num_threads in _update is silently ignored (200, unchanged)"),
+    Bug("elser-text-embedding-accepted", "#122249", ("8.19", "9.1", "9.2", "9.3", "9.4", "9.5"),
+        "ElasticsearchInternalService.elserCase never checks the task type",
+        "an ELSER model_id is accepted under task type text_embedding; inference fails later"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EsVersion:
+    """One modelled Elasticsearch version; ``has`` answers the change rows above."""
+
+    release: Release
+
+    @property
+    def line(self) -> str:
+        return self.release.line
+
+    @property
+    def number(self) -> str:
+        return self.release.number
+
+    @property
+    def major(self) -> int:
+        return line_key(self.line)[0]
+
+    def has(self, change: str) -> bool:
+        """Whether this version has the named :data:`CHANGES` row (unknown names are a bug)."""
+        return line_key(self.line) >= line_key(_CHANGES[change].since)
+
+    @property
+    def bugs(self) -> tuple[Bug, ...]:
+        """The upstream bugs this version is known to have."""
+        return tuple(b for b in BUGS if self.line in b.lines)
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class UnknownVersion(ValueError):
+    """A version the reference server does not model."""
+
+
+def resolve(text: str | None = None) -> EsVersion:
+    """``"9.4"``, ``"9.4.8"`` or ``None`` (the newest) → the modelled version of that minor."""
+    if text is None:
+        return EsVersion(RELEASES[NEWEST])
+    try:
+        line = ".".join(str(p) for p in line_key(text))
+    except ValueError:
+        line = ""
+    if line not in RELEASES:
+        raise UnknownVersion(
+            f"unknown Elasticsearch version {text!r}; modelled: {', '.join(supported())}"
+        )
+    return EsVersion(RELEASES[line])
+
+
+def supported() -> list[str]:
+    """The modelled minors, oldest first."""
+    return sorted(RELEASES, key=line_key)
