@@ -56,7 +56,7 @@ def _add_version_options(group: argparse._ArgumentGroup, embedded: bool = False)
                        help=f"{where}known upstream bugs of that version off: answer as the "
                        "documentation says")  # fmt: skip
     group.add_argument("--list-versions", action="store_true",
-                       help="list the modelled Elasticsearch versions and their known bugs")  # fmt: skip
+                       help="list the modelled versions and their known bugs")  # fmt: skip
 
 
 def _es_version(args: argparse.Namespace):  # -> EsVersion
