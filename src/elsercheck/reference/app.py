@@ -274,9 +274,11 @@ def _check_body_and_params(call: Call) -> None:
     route = call.route
     if route.body == "required" and not call.body:
         raise EsError("parse_exception", "request body is required")
-    invalid = sorted(k for k in call.query if k not in route.params and k not in GLOBAL_PARAMS)
+    version = call.state.version
+    accepted = {*route.params, *(p for p, change in route.versioned_params if version.has(change))}
+    invalid = sorted(k for k in call.query if k not in accepted and k not in GLOBAL_PARAMS)
     if invalid:
-        candidates = sorted({*route.params, *call.path_params})
+        candidates = sorted({*accepted, *call.path_params})
         raise unrecognized_params(call.path, invalid, candidates)
     if route.body == "none" and call.body:
         raise EsError(

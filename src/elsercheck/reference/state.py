@@ -10,29 +10,15 @@ from .config import ServerConfig
 from .mlnode.adaptive_scaling_service import AdaptiveScalingService
 from .mlnode.deployments import Deployments
 from .mlnode.inference_service import InferenceService
-from .rules.chunking import DEFAULT as DEFAULT_CHUNKING
+from .rules import default_endpoints as preconfigured
 from .rules.endpoint_config import EndpointConfig
-from .rules.ids import DEFAULT_ELSER_ID
-from .rules.service_settings import (
-    ELSER_V2_PORTABLE,
-    ELSER_V2_X86,
-    AdaptiveAllocations,
-    ServiceSettings,
-)
 from .wire.security import Security
 
 
 def default_endpoints(platform_x86: bool) -> dict[str, EndpointConfig]:
-    """Preconfigured endpoints (ES ElasticsearchInternalService.defaultConfigs); ELSER only."""
-    model = ELSER_V2_X86 if platform_x86 else ELSER_V2_PORTABLE
-    settings = ServiceSettings(
-        num_allocations=None,
-        num_threads=1,
-        model_id=model,
-        adaptive_allocations=AdaptiveAllocations(True, 0, 32),
-    )
-    config = EndpointConfig(DEFAULT_ELSER_ID, "sparse_embedding", settings, dict(DEFAULT_CHUNKING))
-    return {config.inference_id: config}
+    """Preconfigured endpoints (ES ElasticsearchInternalService.defaultConfigs): ELSER, E5 and
+    the reranker; see rules/default_endpoints.py."""
+    return dict(preconfigured.default_endpoints(platform_x86))
 
 
 class ServerState:

@@ -99,19 +99,24 @@ CHANGES: tuple[Change, ...] = (
            "#136219 (chunking moved to x-pack core); InferenceUtils.mustBeGreaterThanOrEqualNumberErrorMessage",
            "bound messages read 'must be greater than or equal to' (the 'a' dropped)"),
     Change("inference-query-rejected", "9.2",
-           "#131641; InferenceAction.Request.validate",
+           "#131641 (9.2.0 release notes, Machine Learning fixes); InferenceAction.Request.validate",
            "'query' with task type sparse_embedding/text_embedding in the URL: "
            "'Field [query] cannot be specified for task type [sparse_embedding]'"),
     Change("embedding-task-type", "9.3",
            "#138198; TaskType.EMBEDDING",
            "'embedding' is a task type (no longer 'Unknown task_type [embedding]')"),
-    Change("update-num-threads-rejected", "9.3",
-           "#138122; ElasticsearchInternalServiceSettings (update validation)",
+    Change("update-num-threads-rejected", "9.2",
+           "#138122, back-ported to 9.2 as #138191 (merged 2025-11-17, so in the modelled 9.2.8); "
+           "ElasticsearchInternalServiceSettings.updateServiceSettings",
            "num_threads in _update: validation_exception '[num_threads] cannot be updated' "
            "(before: silently ignored, #137129)"),
-    Change("inference-timeout-504", "9.4",
-           "#145838; InferenceAction / TimedListener REST status",
-           "an inference request that times out is answered 504 (was 408)"),
+    # No 'inference-timeout-504' row: #145838 (504, 9.4.0) and #146531 (429, back-ported to 9.3/9.4
+    # as #148204/#148142) change the inference plugin's TimedListener (external services) and
+    # SageMaker. An ELSER request times out on the ML node instead
+    # (AbstractPyTorchAction.onTimeout: ElasticsearchStatusException REQUEST_TIMEOUT, 'timeout [..]
+    # waiting for inference result'), and the inference plugin passes that exception through
+    # (ElasticsearchInternalService.inferSparseEmbedding -> InferModelAction listener): 408 in
+    # every modelled version.
     Change("update-timeout-param", "9.5",
            "#152179; RestUpdateInferenceModelAction, spec UpdateInferenceRequest (since 9.5.0)",
            "_update accepts ?timeout"),
@@ -124,8 +129,9 @@ CHANGES: tuple[Change, ...] = (
            "unknown to the [elasticsearch] service'"),
     Change("update-default-endpoint-message", "9.5",
            "#150368; TransportUpdateInferenceModelAction.validateEndpointIsNotDefault",
-           "_update of a default endpoint: status_exception 'Default endpoint [<id>] cannot be "
-           "updated' (before: the invalid inference_id validation error)"),
+           "_update no longer validates the id syntax (PR text: 'removes unwanted inference entity "
+           "id validation'); a default endpoint gets status_exception 'Default endpoint [<id>] "
+           "cannot be updated' after the 404 check (before: the invalid inference_id error)"),
     Change("form-encoded-bodies", "9.5",
            "#149005; RestController (form-encoded bodies for authenticated requests)",
            "application/x-www-form-urlencoded bodies are accepted from authenticated clients"),
@@ -149,9 +155,10 @@ BUGS: tuple[Bug, ...] = (
         "TransportPutInferenceModelAction.masterOperation stores the model, then starts the "
         "deployment; no rollback (an attempt, #116119, closed unmerged)",
         "a PUT rejected at deployment start answers the error and stays stored"),
-    Bug("update-num-threads-ignored", "#137129", ("8.19", "9.1", "9.2"),
+    Bug("update-num-threads-ignored", "#137129", ("8.19", "9.1"),
         "ElasticsearchInternalServiceSettings.updateServiceSettings reads only num_allocations and "
-        "adaptive_allocations; fixed by #138122 (9.3)",
+        "adaptive_allocations; fixed by #138122 (9.3) and its 9.2 back-port #138191 (no 9.1 / "
+        "8.19 back-port found)",
         "num_threads in _update is silently ignored (200, unchanged)"),
     Bug("elser-text-embedding-accepted", "#122249", ("8.19", "9.1", "9.2", "9.3", "9.4", "9.5"),
         "ElasticsearchInternalService.elserCase never checks the task type",

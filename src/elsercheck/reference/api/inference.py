@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from ..breakage.defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
-from ..rules import ids
+from ..breakage.defects import (
+    DELETED_STILL_ANSWERS,
+    REJECTED_PUT_STORED,
+    UPDATE_NUM_THREADS_IGNORED,
+)
+from ..rules import chunking, ids
+from ..rules import infer_request as ir
 from ..rules import service_settings as ss
-from ..rules import settings_parsing as sp
+from ..rules import update_request as ur
 from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
 from ..rules.trained_models import BUILT_IN_MODELS
 from ..wire.errors import EsError, status_exception, validation_failed
-from ..wire.javafmt import java_str
 from ..wire.router import Route
 from .call import Call, Reply
 
@@ -20,32 +25,30 @@ GET = "cluster:monitor/xpack/inference/get"
 DELETE = "cluster:admin/xpack/inference/delete"
 UPDATE = "cluster:admin/xpack/inference/update"
 INFER = "cluster:monitor/xpack/inference"
-# The body parser is named after the inference action; 9.x renamed it to cluster:internal.
-INFER_PARSER = "cluster:internal/xpack/inference"
 
 MESSAGES = {
     "not_found": "Inference endpoint not found [{id}]",
     "exists": "Inference endpoint [{id}] already exists",
+    # TransportDeleteInferenceEndpointAction (#124781, 8.18 →): force=true deletes a default
     "reserved_delete": (
-        "[{id}] is a reserved inference endpoint. Cannot delete a reserved inference endpoint."
+        "[{id}] is a reserved inference endpoint. Use the force=true query parameter to delete "
+        "the inference endpoint."
     ),
+    # TransportUpdateInferenceModelAction.validateEndpointIsNotDefault (#150368, 9.5)
     "default_update": "Default endpoint [{id}] cannot be updated",
+    # Messages.INFERENCE_ENTITY_NON_EXISTANT_NO_UPDATE (TransportUpdateInferenceModelAction
+    # .checkEndpointExists); text recalled from ML Messages.java, not re-read in a stored copy
+    "update_not_found": "The inference endpoint [{id}] does not exist and cannot be updated",
     "update_needs_path_id": "Inference ID must be provided in the path",
     "update_task_type": "Task type must match the task type of the existing endpoint",
     "incompatible_task_type": (
         "Incompatible task_type, the requested type [{requested}] does not match the model type "
         "[{actual}]"
     ),
-    "input_null": "Field [input] cannot be null",
-    "input_empty": "Field [input] cannot be an empty array",
-    "input_type": "Field [input_type] cannot be specified for task type [{task_type}]",
-    "unknown_field": "[{position}] [{parser}] unknown field [{field}]",
-    "bad_input": "[{position}] [{parser}] failed to parse field [input]",
     "stream": "Streaming is not allowed for service [elasticsearch].",
+    "not_modelled": "The reference server does not model inference for [{model_id}] ({task_type})",
     "stopped_while_starting": "Trained model deployment [{id}] was stopped while starting",
 }
-INFER_FIELDS = ("input", "input_type", "task_settings", "query", "return_documents", "top_n",
-                "timeout")  # fmt: skip
 
 
 def _path_task_type(call: Call) -> str | None:
@@ -134,17 +137,19 @@ async def get_endpoints(call: Call) -> Reply:
 
 
 async def delete_endpoint(call: Call) -> Reply:
+    """TransportDeleteInferenceEndpointAction: look up (404) → task type → reserved → dry run."""
     task_type = _path_task_type(call)
     inference_id = call.path_params["inference_id"]
     dry_run = call.flag("dry_run")
-    call.flag("force")  # nothing references endpoints here, so force changes nothing
+    force = call.flag("force")  # nothing references endpoints here: force only matters for defaults
     call.authorize()
-    if inference_id in call.state.defaults:
-        raise status_exception(MESSAGES["reserved_delete"].format(id=inference_id))
     config = _lookup(call, inference_id, task_type)
+    if inference_id in call.state.defaults and not force:
+        raise status_exception(MESSAGES["reserved_delete"].format(id=inference_id))
     if dry_run:
         return Reply({"acknowledged": False, "pipelines": [], "indexes": [], "error_message": ""})
     if DELETED_STILL_ANSWERS not in call.state.defects:  # deliberate defect: keep it stored
+        # A default stays listed: ES re-creates it on the next retrieval (#124781).
         call.state.endpoints.pop(inference_id, None)
     if config.service_settings.deployment_id is None:  # never stop a borrowed deployment
         await call.state.deployments.stop(inference_id)
@@ -152,132 +157,110 @@ async def delete_endpoint(call: Call) -> Reply:
 
 
 async def update_endpoint(call: Call) -> Reply:
-    task_type = _path_task_type(call)
+    """RestUpdateInferenceModelAction → UpdateInferenceModelAction.Request.validate →
+    TransportUpdateInferenceModelAction.masterOperation, in that order."""
+    state = call.state
+    version = state.version
     inference_id = call.path_params.get("inference_id")
     if inference_id is None:
-        # Quirk of the one-segment route in 9.x: the handler reads an unbound path parameter.
+        # RestUpdateInferenceModelAction: the one-segment route never names an id
         raise status_exception(MESSAGES["update_needs_path_id"])
+    path_task_type = ids.parse_task_type(call.path_params["task_type"])
+    call.timeout("master_timeout", 30.0)  # RestUtils.getMasterNodeTimeout: TimeValue syntax
+    if "timeout" in call.query:  # accepted from 9.5 (#152179); nothing to wait for on ELSER
+        call.timeout("timeout", 30.0)
+    if not version.has("update-default-endpoint-message"):
+        ids.validate_inference_id(inference_id)  # Request.validate (MlStrings.isValidId) ≤ 9.4
     call.authorize()
-    if inference_id.startswith("."):
+    body = ur.parse_body(call.json(wrap_as_map=True), version)
+    resolved = ids.resolve_task_type(path_task_type, body.task_type)
+    config = state.find(inference_id)
+    if config is None:
+        raise EsError(
+            "resource_not_found_exception", MESSAGES["update_not_found"].format(id=inference_id)
+        )
+    if inference_id.startswith("."):  # reachable from 9.5 only: ≤ 9.4 failed the id check
         raise status_exception(MESSAGES["default_update"].format(id=inference_id))
-    body = call.json(wrap_as_map=True)
-    config = _lookup(call, inference_id, task_type)
-    body_task_type = body.pop("task_type", None)
-    if body_task_type is not None and str(body_task_type) != config.task_type:
+    if config.task_type != resolved:  # validateResolvedTaskType
         raise status_exception(MESSAGES["update_task_type"])
-    updated = _updated_settings(config.service_settings, body)
-    new_config = config.with_settings(updated)
-    call.state.endpoints[inference_id] = new_config
-    deployment = call.state.deployments.get(config.deployment_id)
+    new_config = _merged_config(call, config, body)
+    if new_config == config:  # unchanged: answered without touching the deployment
+        return Reply(_render(call, config))
+    _check_deployment_update(config, new_config.service_settings)
+    state.endpoints[inference_id] = new_config
+    deployment = state.deployments.get(config.deployment_id)
     if deployment is not None:
-        deployment.adaptive = updated.adaptive_allocations
-        if updated.num_allocations is not None:
-            call.state.deployments.set_target(deployment, updated.num_allocations)
+        deployment.adaptive = new_config.service_settings.adaptive_allocations
+        updated = new_config.service_settings
+        if updated.num_allocations is not None and not updated.adaptive_enabled:
+            state.deployments.set_target(deployment, updated.num_allocations)
     return Reply(_render(call, new_config))
 
 
-def _updated_settings(current: ss.ServiceSettings, body: dict[str, Any]) -> ss.ServiceSettings:
-    raw = body.pop("service_settings", None)
-    body.pop("task_settings", None)
-    raise_if_leftover(body)
-    if not isinstance(raw, dict):
-        raw = {}
-    settings = dict(raw)
-    errors: list[str] = []
-    num_allocations = sp.optional_positive_int(settings, "num_allocations", ss.SCOPE, errors)
-    adaptive = ss.parse_adaptive(settings, errors)
-    if errors:
-        raise validation_failed(errors)
-    # Elasticsearch silently drops num_threads here (elastic/elasticsearch#137129); the
-    # reference server reports what it will not apply.
-    raise_if_leftover(settings)
-    if num_allocations is None and adaptive is None:
-        raise validation_failed(
-            ["At least one of [number_of_allocations] or [adaptive_allocations] is required"],
-            "action_request_validation_exception",
-        )
-    effective_adaptive = adaptive if adaptive is not None else current.adaptive_allocations
-    if (
-        num_allocations is not None
-        and effective_adaptive is not None
-        and effective_adaptive.is_enabled
-    ):
+def _merged_config(call: Call, config: EndpointConfig, body: ur.UpdateBody) -> EndpointConfig:
+    """combineExistingModelConfigurationsWithNewSettings (+ 9.5 validateConsumedUpdateSettings)."""
+    version = call.state.version
+    settings = config.service_settings
+    new_settings = dict(body.service_settings or {})
+    if body.service_settings is not None:
+        reject = UPDATE_NUM_THREADS_IGNORED not in call.state.defects  # ES #137129 (8.19, 9.1)
+        settings = ur.update_service_settings(settings, new_settings, reject_num_threads=reject)
+    chunking_settings = config.chunking_settings
+    if body.chunking_settings is not None:  # 9.5 (#149723): replaced, validated as on PUT
+        chunking_settings = chunking.parse(body.chunking_settings)
+    if version.has("update-unknown-settings-rejected"):
+        # ELSER's task settings consume nothing: any key is unknown (throwIfNotEmptyMap)
+        raise_if_leftover(new_settings)
+        raise_if_leftover(dict(body.task_settings or {}))
+    merged = config.with_settings(settings)
+    if chunking_settings != config.chunking_settings:
+        merged = replace(merged, chunking_settings=chunking_settings)
+    return merged
+
+
+def _check_deployment_update(config: EndpointConfig, updated: ss.ServiceSettings) -> None:
+    """UpdateTrainedModelDeploymentAction.Request.validate, for the allocations just merged."""
+    if updated == config.service_settings:
+        return
+    if updated.num_allocations is not None and updated.adaptive_enabled:
         raise validation_failed(
             [ss.MESSAGES["allocations_with_adaptive"]], "action_request_validation_exception"
         )
-    if adaptive is not None and adaptive.is_enabled:
-        num_allocations = None
-    elif num_allocations is None:
-        num_allocations = current.num_allocations
-    return ss.ServiceSettings(
-        num_allocations,
-        current.num_threads,
-        current.model_id,
-        effective_adaptive,
-        current.deployment_id,
-    )
-
-
-def _parse_infer_body(call: Call) -> list[str]:
-    body = call.json()
-    if not isinstance(body, dict):
-        raise EsError("x_content_parse_exception", f"[1:1] [{INFER_PARSER}] Expected START_OBJECT")
-    for key in body:
-        if key not in INFER_FIELDS:
-            raise EsError(
-                "x_content_parse_exception",
-                MESSAGES["unknown_field"].format(
-                    position=_position(call.body, key), parser=INFER_PARSER, field=key
-                ),
-            )
-    raw = body.get("input")
-    values = raw if isinstance(raw, list) else ([] if raw is None else [raw])
-    texts = []
-    for value in values:
-        if isinstance(value, (dict, list)) or value is None:
-            raise EsError(
-                "x_content_parse_exception",
-                MESSAGES["bad_input"].format(
-                    position=_position(call.body, "input"), parser=INFER_PARSER
-                ),
-            )
-        texts.append(java_str(value))
-    errors = []
-    if raw is None:
-        errors.append(MESSAGES["input_null"])
-    elif isinstance(raw, list) and not raw:
-        errors.append(MESSAGES["input_empty"])
-    if body.get("input_type") is not None:
-        errors.append(MESSAGES["input_type"].format(task_type="sparse_embedding"))
-    if errors:
-        raise validation_failed(errors, "action_request_validation_exception")
-    return texts
-
-
-def _position(raw: bytes, key: str) -> str:
-    """``line:column`` of a field name, as XContent locations print."""
-    text = raw.decode("utf-8", "replace")
-    offset = max(text.find(f'"{key}"'), 0)
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"{line}:{column}"
 
 
 async def infer(call: Call) -> Reply:
+    """RestInferenceAction → TransportInferenceActionProxy → InferenceAction.
+
+    The proxy is the authorised action, so authorization comes first; with a task type in the
+    URL the body is parsed and validated before the endpoint is looked up, without one (``any``)
+    the proxy looks the endpoint up first (404 before any body error)."""
     task_type = _path_task_type(call)
     inference_id = call.path_params["inference_id"]
     state = call.state
     timeout = call.timeout("timeout", state.config.timing.inference_timeout_seconds)
-    texts = _parse_infer_body(call)
     call.authorize()
-    config = state.find(inference_id)
-    if config is None:
+    config = state.find(inference_id) if task_type in (None, "any") else None
+    if task_type in (None, "any") and config is None:
         raise _not_found(inference_id)
+    request = ir.parse(call.body, call.json())
+    ir.validate(request, task_type, state.version)
+    if config is None:
+        config = state.find(inference_id)
+        if config is None:
+            raise _not_found(inference_id)
     if task_type not in (None, "any", config.task_type):
         raise status_exception(
             MESSAGES["incompatible_task_type"].format(requested=task_type, actual=config.task_type)
         )
-    results = await state.inference.infer(config, texts, timeout)
+    if config.task_type != "sparse_embedding":  # E5 / reranker defaults: dense and rerank
+        raise status_exception(  # results are not modelled; say so rather than answer wrongly
+            MESSAGES["not_modelled"].format(
+                model_id=config.service_settings.model_id, task_type=config.task_type
+            ),
+            501,
+        )
+    assert request.texts is not None
+    results = await state.inference.infer(config, request.texts, timeout)
     return Reply({"sparse_embedding": [r.to_json() for r in results]})
 
 
@@ -293,6 +276,9 @@ async def stream(call: Call) -> Reply:
 
 _PUT = ("timeout",)
 _DELETE = ("force", "dry_run")
+# RestUpdateInferenceModelAction: master_timeout; ?timeout from 9.5 (#152179)
+_UPDATE = ("master_timeout",)
+_UPDATE_SINCE = (("timeout", "update-timeout-param"),)
 ROUTES = [
     Route("PUT", "/_inference/{inference_id}", put_endpoint, PUT, _PUT, "required"),
     Route("PUT", "/_inference/{task_type}/{inference_id}", put_endpoint, PUT, _PUT, "required"),
@@ -302,11 +288,10 @@ ROUTES = [
     Route("GET", "/_inference/{task_type}/{inference_id}", get_endpoints, GET),
     Route("DELETE", "/_inference/{inference_id}", delete_endpoint, DELETE, _DELETE),
     Route("DELETE", "/_inference/{task_type}/{inference_id}", delete_endpoint, DELETE, _DELETE),
-    Route("PUT", "/_inference/{task_type_or_id}/_update", update_endpoint, UPDATE, (), "required"),
-    Route(
-        "PUT", "/_inference/{task_type}/{inference_id}/_update", update_endpoint, UPDATE, (),
-        "required",
-    ),
+    Route("PUT", "/_inference/{task_type_or_id}/_update", update_endpoint, UPDATE, _UPDATE,
+          "required", _UPDATE_SINCE),
+    Route("PUT", "/_inference/{task_type}/{inference_id}/_update", update_endpoint, UPDATE,
+          _UPDATE, "required", _UPDATE_SINCE),
     Route("POST", "/_inference/{inference_id}", infer, INFER, _PUT, "required"),
     Route("POST", "/_inference/{task_type}/{inference_id}", infer, INFER, _PUT, "required"),
     Route("POST", "/_inference/{inference_id}/_stream", stream, INFER, _PUT, "required"),

@@ -86,7 +86,10 @@ async def trained_model_stats(call: Call) -> Reply:
             )
     entries.sort(key=lambda e: (e[0], e[1]))
     page = [entry for _, _, entry in entries[start : start + size]]
-    return Reply({"count": len(entries), "trained_model_stats": page})
+    # GetTrainedModelsStatsAction.Response.Builder.build: count is the number of models the ids
+    # matched (expandIds total hits), not of entries, which are one per deployment.
+    count = len({model_id for model_id, _, _ in entries})
+    return Reply({"count": count, "trained_model_stats": page})
 
 
 PARAMS = ("allow_no_match", "from", "size")

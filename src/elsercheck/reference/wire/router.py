@@ -29,6 +29,8 @@ class Route:
     action: str | None  # cluster action checked by authorization; None: no authentication
     params: tuple[str, ...] = ()
     body: str = "none"  # "none", "optional" or "required"
+    # (parameter, versions.CHANGES name): accepted only by versions that have the change.
+    versioned_params: tuple[tuple[str, str], ...] = ()
 
     @cached_property  # split once: matching runs for every request
     def segments(self) -> tuple[str, ...]:
@@ -105,18 +107,26 @@ def _similarity(a: str, b: str) -> float:
     return 1 - previous[-1] / longest
 
 
+def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str:
+    """``[x]`` or ``any of [x, y]`` for candidates more than half similar; ``""`` for none
+    (``BaseRestHandler.unrecognized`` and ``SuggestingErrorOnUnknown.suggest`` agree)."""
+    scored = sorted(
+        ((_similarity(name, c), c) for c in candidates if _similarity(name, c) > 0.5),
+        key=lambda item: (-item[0], item[1]),
+    )
+    keys = [c for _, c in scored]
+    if not keys:
+        return ""
+    return f"[{keys[0]}]" if len(keys) == 1 else "any of [" + ", ".join(keys) + "]"
+
+
 def unrecognized_params(path: str, invalid: list[str], candidates: list[str]) -> EsError:
     """``BaseRestHandler.unrecognized``: names with a "did you mean" suggestion."""
     parts = []
     for name in invalid:
-        scored = sorted(
-            ((_similarity(name, c), c) for c in candidates if _similarity(name, c) > 0.5),
-            key=lambda item: (-item[0], item[1]),
-        )
         text = f"[{name}]"
-        if scored:
-            keys = [c for _, c in scored]
-            suggestion = f"[{keys[0]}]" if len(keys) == 1 else "any of [" + ", ".join(keys) + "]"
+        suggestion = did_you_mean(name, candidates)
+        if suggestion:
             text += f" -> did you mean {suggestion}?"
         parts.append(text)
     plural = "s" if len(invalid) > 1 else ""

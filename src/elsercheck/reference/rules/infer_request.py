@@ -1,0 +1,289 @@
+"""The inference request body (ES ``InferenceAction.Request.PARSER`` and ``Request.validate``).
+
+The body is read by an ``ObjectParser`` named after the action (``cluster:internal/xpack/inference``
+since the inference proxy action of #121804, i.e. in every modelled version): parse errors are
+``x_content_parse_exception`` with Jackson's ``[line:column]`` of the offending token, the first
+one in document order wins. ``validate()`` then reports only its first failing rule, as an
+``action_request_validation_exception``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..versions import EsVersion
+from ..wire import timevalue
+from ..wire.errors import EsError, validation_failed
+from ..wire.router import did_you_mean
+
+PARSER = "cluster:internal/xpack/inference"
+
+# Field -> tokens its ObjectParser.ValueType supports (declareStringArray: STRING_ARRAY,
+# declareString: STRING, declareObject: OBJECT, declareBoolean: BOOLEAN, declareInt: INT).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "input": ("START_ARRAY", "VALUE_STRING"),
+    "input_type": ("VALUE_STRING",),
+    "task_settings": ("START_OBJECT",),
+    "query": ("VALUE_STRING",),
+    "return_documents": ("VALUE_BOOLEAN", "VALUE_STRING"),
+    "top_n": ("VALUE_NUMBER", "VALUE_STRING"),
+    "timeout": ("VALUE_STRING",),
+}
+# InputType.fromRestString: the external input types (internal ones and "unspecified" are not
+# accepted from REST). Case-insensitive (inferred from InputType.fromString's toUpperCase).
+REST_INPUT_TYPES = ("ingest", "search", "classification", "clustering")
+INT_RANGE = (-(2**31), 2**31 - 1)
+
+MESSAGES = {
+    "unknown_field": "[{pos}] [{parser}] unknown field [{field}]{suggestion}",
+    "wrong_token": "[{pos}] [{parser}] {field} doesn't support values of type: {token}",
+    "failed_field": "[{pos}] [{parser}] failed to parse field [{field}]",
+    "not_object": "[{pos}] [{parser}] Expected START_OBJECT but was: {token}",
+    "input_null": "Field [input] cannot be null",
+    "input_empty": "Field [input] cannot be an empty array",
+    "query_null": "Field [query] cannot be null for task type [{task_type}]",
+    "query_empty": "Field [query] cannot be empty for task type [{task_type}]",
+    "not_for_task": "Field [{field}] cannot be specified for task type [{task_type}]",
+}
+
+
+@dataclass
+class Token:
+    kind: str  # Jackson JsonToken name
+    raw: str  # the literal as written (scalars)
+    position: str  # "line:column"
+
+
+@dataclass
+class Member:
+    name: str
+    key: Token
+    value: Token
+    items: list[Token] = field(default_factory=list)  # the elements of an array value
+
+
+@dataclass
+class InferRequest:
+    """The parsed body: what ``Request.Builder`` would hold."""
+
+    texts: list[str] | None = None
+    input_type: str | None = None
+    query: str | None = None
+    return_documents: bool | None = None
+    top_n: int | None = None
+    present: set[str] = field(default_factory=set)
+
+
+class _Scanner:
+    """Top-level members of an already-validated JSON document, with Jackson token locations
+    (1-based line; 1-based column counted in UTF-8 bytes, as ``UTF8StreamJsonParser``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+
+    def position(self, offset: int) -> str:
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        line = self.text.count("\n", 0, offset) + 1
+        column = len(self.text[line_start:offset].encode("utf-8", "surrogatepass")) + 1
+        return f"{line}:{column}"
+
+    def _ws(self) -> None:
+        while self.i < len(self.text) and self.text[self.i] in " \t\r\n":
+            self.i += 1
+
+    def _kind(self) -> str:
+        char = self.text[self.i]
+        return {
+            "{": "START_OBJECT", "[": "START_ARRAY", '"': "VALUE_STRING", "t": "VALUE_BOOLEAN",
+            "f": "VALUE_BOOLEAN", "n": "VALUE_NULL",
+        }.get(char, "VALUE_NUMBER")  # fmt: skip
+
+    def _skip_string(self) -> None:
+        self.i += 1
+        while self.text[self.i] != '"':
+            self.i += 2 if self.text[self.i] == "\\" else 1
+        self.i += 1
+
+    def _skip_value(self) -> None:
+        char = self.text[self.i]
+        if char == '"':
+            self._skip_string()
+        elif char in "{[":
+            depth = 0
+            while True:
+                char = self.text[self.i]
+                if char == '"':
+                    self._skip_string()
+                    continue
+                if char in "{[":
+                    depth += 1
+                elif char in "}]":
+                    depth -= 1
+                self.i += 1
+                if depth == 0:
+                    return
+        else:
+            start = self.i
+            while self.i < len(self.text) and self.text[self.i] not in ",]} \t\r\n":
+                self.i += 1
+            if self.i == start:
+                self.i += 1
+
+    def _token(self) -> Token:
+        start = self.i
+        kind = self._kind()
+        self._skip_value()
+        return Token(kind, self.text[start : self.i], self.position(start))
+
+    def first(self) -> Token:
+        self._ws()
+        return Token(self._kind(), "", self.position(self.i))
+
+    def members(self) -> list[Member]:
+        self._ws()
+        self.i += 1  # {
+        out: list[Member] = []
+        while True:
+            self._ws()
+            if self.text[self.i] == "}":
+                return out
+            if self.text[self.i] == ",":
+                self.i += 1
+                continue
+            key = self._token()
+            self._ws()
+            self.i += 1  # :
+            self._ws()
+            start = self.i
+            value = self._token()
+            items: list[Token] = []
+            if value.kind == "START_ARRAY":
+                end, self.i = self.i, start + 1
+                while True:
+                    self._ws()
+                    if self.text[self.i] == "]":
+                        break
+                    if self.text[self.i] == ",":
+                        self.i += 1
+                        continue
+                    items.append(self._token())
+                self.i = end
+            out.append(Member(key.raw[1:-1], key, value, items))
+
+
+def parse(raw: bytes, body: Any) -> InferRequest:
+    """``PARSER.apply``: ``body`` is ``raw`` already decoded by the strict JSON reader."""
+    scanner = _Scanner(raw.decode("utf-8", "surrogatepass"))
+    if not isinstance(body, dict):
+        first = scanner.first()
+        raise _parse_error(MESSAGES["not_object"], first.position, token=first.kind)
+    request = InferRequest()
+    members = scanner.members()
+    for member in members:
+        name, value = member.name, member.value
+        if name not in FIELDS:
+            suggestion = did_you_mean(name, tuple(FIELDS))
+            raise _parse_error(
+                MESSAGES["unknown_field"], member.key.position, field=name,
+                suggestion=f" did you mean {suggestion}?" if suggestion else "",
+            )  # fmt: skip
+        if value.kind not in FIELDS[name]:
+            raise _parse_error(
+                MESSAGES["wrong_token"], value.position, field=name, token=value.kind
+            )
+        try:
+            _set(request, name, body[name], member)
+        except ValueError:
+            raise _parse_error(MESSAGES["failed_field"], value.position, field=name) from None
+        request.present.add(name)
+    return request
+
+
+def _set(request: InferRequest, name: str, value: Any, member: Member) -> None:
+    """One field's value, or ValueError where the declared parser would throw."""
+    if name == "input":
+        if isinstance(value, str):
+            request.texts = [value]
+            return
+        texts = []
+        for item, parsed in zip(member.items, value, strict=True):
+            # parseArray accepts values; p.text() then fails on null and objects, and a
+            # nested array is "expected value but got [START_ARRAY]"
+            if item.kind in ("START_OBJECT", "START_ARRAY", "VALUE_NULL"):
+                raise ValueError(name)
+            texts.append(parsed if item.kind == "VALUE_STRING" else item.raw)
+        request.texts = texts
+    elif name == "input_type":
+        if value.lower() not in REST_INPUT_TYPES:
+            raise ValueError(name)
+        request.input_type = value.lower()
+    elif name == "query":
+        request.query = value
+    elif name == "return_documents":
+        if isinstance(value, str):
+            if value not in ("true", "false"):  # Booleans.parseBoolean
+                raise ValueError(name)
+            value = value == "true"
+        request.return_documents = value
+    elif name == "top_n":
+        request.top_n = _int_value(value)
+    elif name == "timeout":
+        try:
+            timevalue.parse(value, name)
+        except EsError:
+            raise ValueError(name) from None
+
+
+def _int_value(value: Any) -> int:
+    """``XContentParser.intValue()`` with coercion: decimals truncate, out of range fails."""
+    try:
+        number = float(value) if isinstance(value, str) else value
+    except ValueError:
+        raise ValueError("top_n") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("top_n")
+    result = int(number)
+    if not INT_RANGE[0] <= result <= INT_RANGE[1]:
+        raise ValueError("top_n")
+    return result
+
+
+def _parse_error(template: str, position: str, **values: str) -> EsError:
+    return EsError(
+        "x_content_parse_exception", template.format(pos=position, parser=PARSER, **values)
+    )
+
+
+def validate(request: InferRequest, url_task_type: str | None, version: EsVersion) -> None:
+    """``Request.validate``: the first failing rule only. ``url_task_type`` None is ``any`` (the
+    one-segment URL), which is exempt from the task-type rules."""
+    task = url_task_type or "any"
+    error = _first_error(request, task, version)
+    if error is not None:
+        raise validation_failed([error], "action_request_validation_exception")
+
+
+def _first_error(request: InferRequest, task: str, version: EsVersion) -> str | None:
+    if request.texts is None:
+        return MESSAGES["input_null"]
+    if not request.texts:
+        return MESSAGES["input_empty"]
+    if task == "rerank":
+        if request.query is None:
+            return MESSAGES["query_null"].format(task_type=task)
+        if request.query == "":
+            return MESSAGES["query_empty"].format(task_type=task)
+    elif task != "any":
+        for name in ("return_documents", "top_n"):
+            if name in request.present:
+                return MESSAGES["not_for_task"].format(field=name, task_type=task)
+        # #131641 (9.2.0): embedding requests reject a query, after return_documents/top_n
+        embedding = task in ("sparse_embedding", "text_embedding")
+        if embedding and version.has("inference-query-rejected") and request.query is not None:
+            return MESSAGES["not_for_task"].format(field="query", task_type=task)
+    if task not in ("text_embedding", "any") and request.input_type is not None:
+        return MESSAGES["not_for_task"].format(field="input_type", task_type=task)
+    return None
