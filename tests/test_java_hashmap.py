@@ -27,4 +27,5 @@ def test_string_hash_and_table() -> None:
     # JVM: "service_settings".hashCode() == -982523283; "é😀" (a surrogate pair) == 1996812
     assert string_hash("service_settings") == -982523283 + 2**32
     assert string_hash("é\U0001f600") == 1996812
+    assert string_hash("\ud800") == 0xD800  # a lone surrogate (from a JSON escape) is one unit
     assert [table_size(n) for n in (0, 12, 13, 24, 25)] == [16, 16, 32, 32, 64]

@@ -18,7 +18,7 @@ from .javafmt import MAX_DEPTH, java_str
 def string_hash(text: str) -> int:
     """``String.hashCode``: ``s[0]*31^(n-1) + … + s[n-1]`` over UTF-16 code units, as int32."""
     h = 0
-    for unit in text.encode("utf-16-be").hex(" ", 2).split():
+    for unit in text.encode("utf-16-be", "surrogatepass").hex(" ", 2).split():
         h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
     return h
 
