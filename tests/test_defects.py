@@ -141,6 +141,14 @@ def rejected_put_stored(c: httpx.Client, s: InProcessServer) -> None:
     assert c.get("/_inference/rejected").status_code == 200
 
 
+def update_num_threads_ignored(c: httpx.Client, s: InProcessServer) -> None:
+    assert _put(c, "threads").status_code == 200
+    body = {"service_settings": {"num_threads": 4}}
+    response = c.put("/_inference/sparse_embedding/threads/_update", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["service_settings"]["num_threads"] == 1
+
+
 def deleted_still_answers(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "gone").status_code == 200
     assert c.delete("/_inference/gone").status_code == 200
