@@ -196,7 +196,12 @@ def test_update_unknown_service_settings(servers: Servers, line: str, unique_id:
         _create(client, unique_id)
         response = client.put(f"/_inference/sparse_embedding/{unique_id}/_update", json=body)
         stored = client.get(f"/_inference/{unique_id}").json()["endpoints"][0]
+        task = client.put(
+            f"/_inference/sparse_embedding/{unique_id}/_update", json={"task_settings": {"t": 1}}
+        )
     if _version(line).has("update-unknown-settings-rejected"):
+        # ELSER task settings consume nothing, so validateConsumedUpdateSettings reports them
+        assert task.status_code == 400 and "[{t=1}] unknown to" in task.json()["error"]["reason"]
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert error["type"] == "status_exception"
@@ -205,6 +210,7 @@ def test_update_unknown_service_settings(servers: Servers, line: str, unique_id:
     else:
         assert response.status_code == 200, response.text
         assert response.json()["service_settings"]["num_allocations"] == 2
+        assert task.status_code == 200, task.text  # ignored: ELSER has no task settings
 
 
 @pytest.mark.parametrize("line", VERSIONS)
