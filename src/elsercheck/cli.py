@@ -316,7 +316,7 @@ def _add_gate_options(parser: argparse.ArgumentParser, allocation_wait: bool = T
     group.add_argument("--list-profiles", action="store_true",
                        help="list the contract profiles (one per version)")  # fmt: skip
     group.add_argument("--no-known-deviations", action="store_true",
-                       help="do not expect the version's known upstream bugs: they fail")  # fmt: skip
+                       help="known upstream bugs are not expected: they fail")  # fmt: skip
 
 
 def _profiles() -> list[str]:
