@@ -194,7 +194,7 @@ def load_profile(version_number: str, forced: str | None = None) -> Profile:
         line, exact = line_of(version_number), True
     else:
         older = [v for v in lines if _line_key(v) < _line_key(line_of(version_number))]
-        line, exact = (older or lines)[-1], False
+        line, exact = (older or lines[:1])[-1], False
         warnings.warn(
             f"no contract profile for Elasticsearch {version_number}; using {line}'s, checking "
             f"statuses and error types only (profiles: {', '.join(lines)})",
