@@ -300,3 +300,13 @@ def test_es_version_is_for_the_embedded_server_only(capsys: pytest.CaptureFixtur
     that points at --profile."""
     assert cli.main(["gate", "--url", "http://127.0.0.1:9", "--es-version", "9.1"]) == 2
     assert "--profile" in capsys.readouterr().err
+
+
+def test_readme_tells_each_version_what_is_checked() -> None:
+    """The README's version table names every change and every known bug (kept true here)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Elasticsearch versions") :]
+    for change in versions.CHANGES:
+        assert f"`{change.name}`" in section, change.name
+    for bug in versions.BUGS:
+        assert bug.issue in section, bug.issue
