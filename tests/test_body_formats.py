@@ -241,18 +241,31 @@ def test_non_xcontent_body_is_406(open_client: httpx.Client, media: str) -> None
     }
 
 
-def test_malformed_content_type_is_a_media_type_error(open_client: httpx.Client) -> None:
-    response = open_client.put(
-        "/_inference/sparse_embedding/ct", content=b"{}", headers={"Content-Type": "json"}
-    )
+@pytest.mark.parametrize(
+    ("headers", "name", "cause"),
+    [
+        ([("Content-Type", "json")], "Content-Type", "invalid media-type [json]"),
+        ([("Content-Type", "application/json; charset = utf-8")], "Content-Type",
+         "invalid media-type [application/json; charset = utf-8]"),
+        ([("Content-Type", "application/json"), ("Accept", "garbage")], "Accept",
+         "invalid media-type [garbage]"),
+        ([("Content-Type", "application/json"), ("Content-Type", "application/json")],
+         "Content-Type", "Incorrect header [Content-Type]. Only one value should be provided"),
+        ([("Content-Type", "application/json"), ("Accept", " ")], "Accept",
+         "Header [Accept] cannot be empty."),
+    ],
+    ids=["no-subtype", "spaced-parameter", "accept", "two-values", "blank"],
+)  # fmt: skip
+def test_malformed_media_type_header(
+    open_client: httpx.Client, headers: list[tuple[str, str]], name: str, cause: str
+) -> None:
+    """RestRequest: MediaTypeHeaderException wrapping parseHeaderWithMediaType's error."""
+    response = open_client.put("/_inference/sparse_embedding/ct", content=b"{}", headers=headers)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["type"] == "media_type_header_exception"
-    assert error["reason"] == "Invalid media-type value on headers [Content-Type]"
-    assert error["caused_by"] == {
-        "type": "illegal_argument_exception",
-        "reason": "invalid media-type [json]",
-    }
+    assert error["reason"] == f"Invalid media-type value on headers [{name}]"
+    assert error["caused_by"] == {"type": "illegal_argument_exception", "reason": cause}
 
 
 # -- form bodies, per version --------------------------------------------------------------------

@@ -233,17 +233,24 @@ def _negotiate(
     requested = None
     parsed: dict[str, xcontent.MediaType | None] = {}
     for header in ("accept", "content-type"):
-        value = request.headers.get(header)
-        if value is None:
+        values = request.headers.getlist(header)
+        if not values:
             continue
+        name = header.title()  # RestRequest.parseHeaderWithMediaType: one non-blank value
+        value = values[0]
         try:
+            if len(values) > 1:
+                raise ValueError(f"Incorrect header [{name}]. Only one value should be provided")
+            if not value.strip():
+                raise ValueError(f"Header [{name}] cannot be empty.")
             parsed[header] = xcontent.parse_media_type(value)
-        except xcontent.MalformedMediaType:
+        except ValueError as exc:  # MalformedMediaType too
+            reason = f"invalid media-type [{value}]" if type(exc) is not ValueError else str(exc)
             raise EsError(
                 "media_type_header_exception",
-                f"Invalid media-type value on headers [{header.title()}]",
+                f"Invalid media-type value on headers [{name}]",
                 400,
-                caused_by=EsError("illegal_argument_exception", f"invalid media-type [{value}]"),
+                caused_by=EsError("illegal_argument_exception", reason),
             ) from None
         match = _COMPAT.search(value)
         if match:
