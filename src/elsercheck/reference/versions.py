@@ -127,8 +127,11 @@ CHANGES: tuple[Change, ...] = (
            "_update of a default endpoint: status_exception 'Default endpoint [<id>] cannot be "
            "updated' (before: the invalid inference_id validation error)"),
     Change("form-encoded-bodies", "9.5",
-           "#149005; RestController (form-encoded bodies for authenticated requests)",
-           "application/x-www-form-urlencoded bodies are accepted from authenticated clients"),
+           "#149005 (PR description); RestController (form-encoded POST bodies)",
+           "application/x-www-form-urlencoded POST bodies are decoded into request parameters, "
+           "only for handlers that opt in (read-only GET/POST route pairs, e.g. PromQL #148974) "
+           "with HTTP TLS on and a non-anonymous caller; no inference or ML route opts in, so "
+           "they still answer 406 (app._check_content_type)"),
 )  # fmt: skip
 _CHANGES = {c.name: c for c in CHANGES}
 
