@@ -50,7 +50,7 @@ INFER_FIELDS = ("input", "input_type", "task_settings", "query", "return_documen
 
 def _path_task_type(call: Call) -> str | None:
     raw = call.path_params.get("task_type")
-    return None if raw is None else ids.parse_task_type(raw)
+    return None if raw is None else ids.parse_task_type(raw, call.state.version)
 
 
 def _not_found(inference_id: str) -> EsError:
@@ -83,8 +83,11 @@ async def put_endpoint(call: Call) -> Reply:
         inference_id,
         task_type,
         body,
+        version=state.version,
+        defects=state.defects,
         platform_x86=state.config.platform_x86,
         find_deployment=lambda d_id: _deployment_settings(call, d_id),
+        has_assignment=lambda d_id: _has_assignment(call, d_id),
     )
     config = parsed.config
     if inference_id in BUILT_IN_MODELS:
@@ -111,6 +114,16 @@ async def put_endpoint(call: Call) -> Reply:
         if deployment.state == "stopping":
             raise status_exception(MESSAGES["stopped_while_starting"].format(id=inference_id), 409)
     return Reply(config.to_json())
+
+
+def _has_assignment(call: Call, deployment_id: str) -> bool:
+    """``TrainedModelAssignmentUtils.modelAssignments(id)`` is non-empty: a deployment with this
+    id exists (ELSER model ids start with a dot, so no valid endpoint id names a model). While
+    the model still downloads no assignment exists yet (the start is waiting for the download)."""
+    deployment = call.state.deployments.get(deployment_id)
+    return deployment is not None and not call.state.deployments.download_running(
+        deployment.model_id
+    )
 
 
 def _deployment_settings(call: Call, deployment_id: str) -> ss.ServiceSettings | None:
