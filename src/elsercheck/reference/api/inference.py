@@ -8,7 +8,7 @@ from ..breakage.defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
 from ..rules import ids
 from ..rules import service_settings as ss
 from ..rules import settings_parsing as sp
-from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
+from ..rules.endpoint_config import EndpointConfig, inference_failure, parse_put, raise_if_leftover
 from ..rules.trained_models import BUILT_IN_MODELS
 from ..wire.errors import EsError, status_exception, validation_failed
 from ..wire.javafmt import java_str
@@ -290,6 +290,8 @@ async def infer(call: Call) -> Reply:
         raise status_exception(
             MESSAGES["incompatible_task_type"].format(requested=task_type, actual=config.task_type)
         )
+    if (failure := inference_failure(config)) is not None:  # elastic/elasticsearch#122249
+        raise failure
     results = await state.inference.infer(config, texts, timeout)
     return Reply({"sparse_embedding": [r.to_json() for r in results]})
 

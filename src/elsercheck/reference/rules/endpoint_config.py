@@ -53,6 +53,11 @@ MESSAGES = {
         "model_id field."
     ),
     "deployment_not_found": "Cannot find deployment [{id}]",
+    # TrainedModelDeploymentTask.infer: the deployment's config does not match the update.
+    "model_task_mismatch": (
+        "Trained model [{model_id}] is configured for task [text_expansion] but called with task "
+        "[{task}]"
+    ),
     "deployment_model_mismatch": (
         "Deployment [{id}] uses model [{actual}] which does not match the model [{given}] in the "
         "request."
@@ -187,6 +192,23 @@ def parse_put(
     # 21 (9.2+): new ElserInternalModel(...) rejects max_chunk_size > 300.
     chunking.check_elser_chunk_size(chunking_settings, version)
     return ParsedPut(EndpointConfig(inference_id, task_type, settings, chunking_settings), warnings)
+
+
+def inference_failure(config: EndpointConfig) -> EsError | None:
+    """How inference on an ELSER endpoint stored under another task type fails (#122249).
+
+    ``ElasticsearchInternalService.infer`` sends a ``text_embedding`` endpoint's input with a
+    ``TextEmbeddingConfigUpdate``; the ELSER deployment (``text_expansion`` config) refuses it
+    in ``TrainedModelDeploymentTask.infer``: 403 ``status_exception`` (issue #122249 shows the
+    same error, 403, for the reranker under ``sparse_embedding``)."""
+    if config.task_type != "text_embedding":
+        return None
+    return status_exception(
+        MESSAGES["model_task_mismatch"].format(
+            model_id=config.service_settings.model_id, task="text_embedding"
+        ),
+        403,
+    )
 
 
 def _check_task_type(task_type: str, defects: frozenset[str]) -> None:
