@@ -623,6 +623,30 @@ def test_elser_chunk_cap_comes_after_every_other_check(
         assert response.json()["error"]["type"] == "validation_exception"
 
 
+@pytest.mark.parametrize("line", ["9.1", "9.2"])
+def test_borrowed_deployment_has_no_elser_chunk_cap(
+    es_client: Callable[..., httpx.Client], line: str
+) -> None:
+    """9.2+: the deployment_id path builds an ElasticDeployedModel (no ELSER window check); 9.1
+    still has the general chunking cap."""
+    client = es_client(line)
+    assert (
+        client.put("/_inference/sparse_embedding/cap-owner", json=elser_body()).status_code == 200
+    )
+    try:
+        body = {**settings_body(deployment_id="cap-owner"),
+                "chunking_settings": {"strategy": "sentence", "max_chunk_size": 400}}  # fmt: skip
+        response = client.put("/_inference/sparse_embedding/cap-borrower", json=body)
+        if line == "9.1":
+            assert response.json()["error"]["type"] == "validation_exception"
+        else:
+            assert response.status_code == 200, response.text
+            assert response.json()["chunking_settings"]["max_chunk_size"] == 400
+    finally:
+        client.delete("/_inference/cap-borrower")
+        client.delete("/_inference/cap-owner")
+
+
 @pytest.mark.parametrize("line", VERSIONS)
 def test_chunk_size_300_accepted(es_client: Callable[..., httpx.Client], line: str) -> None:
     client = es_client(line)

@@ -189,8 +189,10 @@ def parse_put(
     if service == "elser":
         warnings.append(MESSAGES["elser_deprecated"].format(model_id=settings.model_id))
     raise_if_leftover(service_map, service_size)
-    # 21 (9.2+): new ElserInternalModel(...) rejects max_chunk_size > 300.
-    chunking.check_elser_chunk_size(chunking_settings, version)
+    if not (isinstance(deployment_id, str) and deployment_id):
+        # 21 (9.2+): new ElserInternalModel(...) rejects max_chunk_size > 300; the deployment
+        # path builds an ElasticDeployedModel, which has no such limit.
+        chunking.check_elser_chunk_size(chunking_settings, version)
     return ParsedPut(EndpointConfig(inference_id, task_type, settings, chunking_settings), warnings)
 
 
