@@ -117,11 +117,6 @@ def chunk_size_unbounded(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "chunks", body).status_code == 200
 
 
-def elser_text_embedding_accepted(c: httpx.Client, s: InProcessServer) -> None:
-    response = c.put("/_inference/text_embedding/te-bug", json=elser_body())
-    assert response.status_code == 200 and response.json()["task_type"] == "text_embedding"
-
-
 def zero_threads_accepted(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "zero", elser_body(num_threads=0)).status_code == 200
 
