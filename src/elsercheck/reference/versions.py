@@ -157,8 +157,13 @@ BUGS: tuple[Bug, ...] = (
         "adaptive_allocations; fixed by #138122 (9.3)",
         "num_threads in _update is silently ignored (200, unchanged)"),
     Bug("elser-text-embedding-accepted", "#122249", ("8.19", "9.1", "9.2", "9.3", "9.4", "9.5"),
-        "ElasticsearchInternalService.elserCase never checks the task type",
-        "an ELSER model_id is accepted under task type text_embedding; inference fails later"),
+        "ElasticsearchInternalService.elserCase never checks the task type (9.1-line); the newest "
+        "ElserInternalModelCreator.matches checks the model id only, and "
+        "ElasticsearchInternalServiceModelValidator validates only CustomEland/ElasticDeployed "
+        "text_embedding models (9.1 and newest copies) — not fixed in any modelled version",
+        "an ELSER model_id is accepted under task type text_embedding; inference then fails with "
+        "403 'Trained model [<model>] is configured for task [text_expansion] but called with "
+        "task [text_embedding]' (TrainedModelDeploymentTask.infer)"),
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from ..breakage.defects import DELETED_STILL_ANSWERS, REJECTED_PUT_STORED
 from ..rules import ids
 from ..rules import service_settings as ss
 from ..rules import settings_parsing as sp
-from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
+from ..rules.endpoint_config import EndpointConfig, inference_failure, parse_put, raise_if_leftover
 from ..rules.trained_models import BUILT_IN_MODELS
 from ..wire.errors import EsError, status_exception, validation_failed
 from ..wire.javafmt import java_str
@@ -50,7 +50,7 @@ INFER_FIELDS = ("input", "input_type", "task_settings", "query", "return_documen
 
 def _path_task_type(call: Call) -> str | None:
     raw = call.path_params.get("task_type")
-    return None if raw is None else ids.parse_task_type(raw)
+    return None if raw is None else ids.parse_task_type(raw, call.state.version)
 
 
 def _not_found(inference_id: str) -> EsError:
@@ -83,8 +83,11 @@ async def put_endpoint(call: Call) -> Reply:
         inference_id,
         task_type,
         body,
+        version=state.version,
+        defects=state.defects,
         platform_x86=state.config.platform_x86,
         find_deployment=lambda d_id: _deployment_settings(call, d_id),
+        has_assignment=lambda d_id: _has_assignment(call, d_id),
     )
     config = parsed.config
     if inference_id in BUILT_IN_MODELS:
@@ -111,6 +114,16 @@ async def put_endpoint(call: Call) -> Reply:
         if deployment.state == "stopping":
             raise status_exception(MESSAGES["stopped_while_starting"].format(id=inference_id), 409)
     return Reply(config.to_json())
+
+
+def _has_assignment(call: Call, deployment_id: str) -> bool:
+    """``TrainedModelAssignmentUtils.modelAssignments(id)`` is non-empty: a deployment with this
+    id exists (ELSER model ids start with a dot, so no valid endpoint id names a model). While
+    the model still downloads no assignment exists yet (the start is waiting for the download)."""
+    deployment = call.state.deployments.get(deployment_id)
+    return deployment is not None and not call.state.deployments.download_running(
+        deployment.model_id
+    )
 
 
 def _deployment_settings(call: Call, deployment_id: str) -> ss.ServiceSettings | None:
@@ -277,6 +290,8 @@ async def infer(call: Call) -> Reply:
         raise status_exception(
             MESSAGES["incompatible_task_type"].format(requested=task_type, actual=config.task_type)
         )
+    if (failure := inference_failure(config)) is not None:  # elastic/elasticsearch#122249
+        raise failure
     results = await state.inference.infer(config, texts, timeout)
     return Reply({"sparse_embedding": [r.to_json() for r in results]})
 
