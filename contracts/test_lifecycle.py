@@ -118,9 +118,12 @@ def test_deleted_means_gone(
 def test_duplicate_put(
     es: httpx.Client, tracker: EndpointTracker, live: str, profile: Profile
 ) -> None:
+    """A second PUT of a running ELSER endpoint meets its deployment first: ES checks for a
+    trained-model assignment under the id before it reads the body (TransportPutInferenceModel
+    Action.masterOperation → modelAssignments; ES ModelIdUniquenessIT)."""
     response = es.put(f"/_inference/sparse_embedding/{live}", json=elser_body())
-    assert_es_error(response, 400, "resource_already_exists_exception",
-                    profile.reason("already_exists", id=live))  # fmt: skip
+    assert_es_error(response, 400, "status_exception",
+                    profile.reason("id_matches_deployment", id=live))  # fmt: skip
 
 
 def test_get_forms_agree(es: httpx.Client, live: str) -> None:
