@@ -14,8 +14,10 @@ process exits 128 + n.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +27,14 @@ import pytest
 from contract_support import (
     HOOKS,
     RECORDER,
+    USED,
     EndpointTracker,
     Profile,
+    UnknownProfile,
+    deviation_version,
     known_deviations,
     load_profile,
+    profile_lines,
 )
 from elsercheck import signals
 from elsercheck.endpoints import endpoint_prefix
@@ -54,11 +60,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--leftovers-file", default=None, help="JSON list of ids not deleted")
     group.addoption("--max-examples", type=int, default=25,
                     help="schemathesis examples per operation (default 25)")  # fmt: skip
+    group.addoption("--profile", default=None, metavar="V",
+                    help="expect version V's answers (a profile under profiles/), whatever the "
+                    "target reports")  # fmt: skip
+    group.addoption("--no-known-deviations", action="store_true",
+                    help="do not expect the version's known upstream bugs (strict xfails off)")  # fmt: skip
+    group.addoption("--profile-report", default=None, metavar="PATH",
+                    help="write the profile applied and the known deviations to PATH (JSON)")  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # test_schema.py builds its schemathesis schema at import, before fixtures exist.
     os.environ["ELSERCHECK_MAX_EXAMPLES"] = str(config.getoption("--max-examples"))
+    forced = config.getoption("--profile")
+    if forced is not None and forced not in profile_lines():
+        raise pytest.UsageError(
+            f"no contract profile {forced!r}; profiles: {', '.join(profile_lines())}"
+        )
     _stop_on_signals(config)
 
 
@@ -115,8 +133,11 @@ def cluster_info(es: httpx.Client, target: Target) -> dict:
 
 
 @pytest.fixture(scope="session")
-def profile(cluster_info: dict) -> Profile:
-    return load_profile(cluster_info["version"]["number"])
+def profile(cluster_info: dict, pytestconfig: pytest.Config) -> Profile:
+    try:
+        return load_profile(cluster_info["version"]["number"], pytestconfig.getoption("--profile"))
+    except UnknownProfile as exc:
+        pytest.exit(f"elsercheck contracts: {exc}", returncode=4)
 
 
 @pytest.fixture(scope="session")
@@ -189,6 +210,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     if report.when == "setup":
         RECORDER.take()  # start each test with an empty record
+        USED.take()
+    elif report.when == "teardown" and (used := USED.take()):
+        # The profile entries this check depends on: a version difference names its rule.
+        item.user_properties.append(("profile_rules", ",".join(used)))
     elif report.failed and call.when in ("call", "setup"):
         # On the item: JUnit XML takes properties from the teardown report, made from it.
         for index, command in enumerate(RECORDER.take(), start=1):
@@ -197,14 +222,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Known deviations become strict xfails for the target's version."""
+    """Known deviations become strict xfails for the target's version (or the forced
+    profile's): reported as expected failures while the bug is there, red once it is fixed."""
     try:
         target = _target(config)
         with target.client(timeout=30, retry=True) as client:
             version = client.get("/").json()["version"]["number"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the profile fixture warns, once, in the report
+            profile = load_profile(version, config.getoption("--profile"))
     except (TargetError, httpx.HTTPError, KeyError, ValueError):
         return  # the session fixtures report the problem
-    for deviation in known_deviations(version):
+    deviations = (
+        []
+        if config.getoption("--no-known-deviations")
+        else known_deviations(deviation_version(profile))
+    )
+    for deviation in deviations:
         for item in items:
             if item.nodeid.endswith(deviation["test"]) or deviation["test"] in item.nodeid:
                 item.add_marker(pytest.mark.xfail(reason=deviation["reason"], strict=True))
+    if not hasattr(config, "workerinput"):
+        _report_profile(config, profile, deviations)
+
+
+def _report_profile(config: pytest.Config, profile: Profile, deviations: list[dict]) -> None:
+    """Say which profile applied, on the terminal and in ``--profile-report``."""
+    print(f"elsercheck contracts: {profile.describe()}")
+    for deviation in deviations:
+        print(f"elsercheck contracts: known deviation expected: {deviation['reason']}")
+    path = config.getoption("--profile-report")
+    if path:
+        report = {**profile.to_json(), "known_deviations": deviations}
+        Path(path).write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    forced = config.getoption("--profile")
+    return f"elsercheck contracts: profile forced to {forced}" if forced else None

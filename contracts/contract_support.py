@@ -80,35 +80,136 @@ def client(base_url: str, verify: Any = True, **options: Any) -> httpx.Client:
 
 
 # -- version profiles ----------------------------------------------------------------------------
+def line_of(version_number: str) -> str:
+    """``"9.4.8"`` → ``"9.4"``."""
+    return ".".join(version_number.split(".")[:2])
+
+
+def _line_key(line: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in line.split(".")[:2])
+
+
+def profile_lines() -> list[str]:
+    """The versions with a profile, oldest first."""
+    return sorted((p.stem for p in (HERE / "profiles").glob("*.toml")), key=_line_key)
+
+
+def _profile_data(line: str) -> dict[str, Any]:
+    """A profile with what it ``extends`` merged in (its own rows win)."""
+    data = tomllib.loads((HERE / "profiles" / f"{line}.toml").read_text(encoding="utf-8"))
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    merged = _profile_data(parent)
+    for table in ("reasons", "rules", "features", "privileges"):
+        merged[table] = {**merged.get(table, {}), **data.get(table, {})}
+    merged["version"] = data["version"]
+    return merged
+
+
+class UsedRules:
+    """The profile entries the running test consulted (attached to its JUnit case)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add(self, name: str) -> None:
+        if name not in self.names:
+            self.names.append(name)
+
+    def take(self) -> list[str]:
+        taken, self.names = self.names, []
+        return taken
+
+
+USED = UsedRules()
+
+
 @dataclass(frozen=True)
 class Profile:
-    """Pinned, version-dependent strings. ``exact`` is False when no profile matches."""
+    """What one Elasticsearch version answers: reason texts (``reasons``), statuses and error
+    types that differ from the oldest profile (``rules``), behaviour present or not
+    (``features``). ``exact`` is False when the target's version has no profile of its own:
+    then only statuses and error types are checked."""
 
-    version: str
+    version: str  # the target's version.number
+    line: str  # the profile applied
     reasons: dict[str, str]
+    rules: dict[str, dict[str, Any]]
+    features: dict[str, bool]
     privileges: dict[str, str]
     exact: bool
+    forced: bool = False
 
     def reason(self, name: str, /, **values: object) -> str | None:
-        """The pinned reason text, or ``None`` when this version has no profile."""
-        return self.reasons[name].format(**values) if self.exact else None
+        """The pinned reason text, or ``None`` when it is not checked (no exact profile, or a
+        version that has no such text)."""
+        USED.add(name)
+        text = self.reasons[name]  # a KeyError is a typo in a test
+        if not self.exact or not text:  # "": this version has no such text to pin
+            return None
+        return text.format(**values)
+
+    def expect(self, rule: str, status: int, type_: str) -> tuple[int, str]:
+        """Status and error type of ``rule`` at this version (the defaults unless it differs)."""
+        row = self.rules.get(rule)
+        if row is None:
+            return status, type_
+        USED.add(rule)
+        return row.get("status", status), row.get("type", type_)
+
+    def feature(self, name: str) -> bool:
+        """Whether this version has the documented behaviour ``name`` (``features``)."""
+        USED.add(name)
+        return bool(self.features[name])
+
+    def describe(self) -> str:
+        """One line for the gate: which profile applied and how."""
+        if self.forced:
+            return f"profile {self.line} (forced with --profile; target reports {self.version})"
+        if self.exact:
+            return f"profile {self.line} (Elasticsearch {self.version})"
+        return (f"profile {self.line} (nearest for Elasticsearch {self.version}, which has no "
+                "profile: statuses and error types only)")  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": self.line, "target_version": self.version, "exact": self.exact,
+                "forced": self.forced, "description": self.describe()}  # fmt: skip
 
 
-def load_profile(version_number: str) -> Profile:
-    """The profile for ``major.minor``; the newest older one, with a warning, otherwise."""
-    profiles = {p.stem: tomllib.loads(p.read_text()) for p in (HERE / "profiles").glob("*.toml")}
-    major_minor = ".".join(version_number.split(".")[:2])
-    if major_minor in profiles:
-        data, exact = profiles[major_minor], True
+class UnknownProfile(ValueError):
+    pass
+
+
+def load_profile(version_number: str, forced: str | None = None) -> Profile:
+    """The profile of the target's ``major.minor``; ``forced`` (``--profile``) wins. Without
+    one of its own: the nearest older profile (the oldest if none is older), statuses and
+    error types only."""
+    lines = profile_lines()
+    if forced is not None:
+        if forced not in lines:
+            raise UnknownProfile(f"no contract profile {forced!r}; profiles: {', '.join(lines)}")
+        line, exact = forced, True
+    elif line_of(version_number) in lines:
+        line, exact = line_of(version_number), True
     else:
-        key = sorted(profiles, key=lambda v: tuple(int(x) for x in v.split(".")))[-1]
-        data, exact = profiles[key], False
+        older = [v for v in lines if _line_key(v) < _line_key(line_of(version_number))]
+        line, exact = (older or lines[:1])[-1], False
         warnings.warn(
-            f"no contract profile for Elasticsearch {version_number}; checking statuses and error "
-            f"types only (reason texts are pinned for {', '.join(sorted(profiles))})",
+            f"no contract profile for Elasticsearch {version_number}; using {line}'s, checking "
+            f"statuses and error types only (profiles: {', '.join(lines)})",
             stacklevel=2,
         )
-    return Profile(version_number, data["reasons"], data.get("privileges", {}), exact)
+    data = _profile_data(line)
+    return Profile(version_number, line, data["reasons"], data.get("rules", {}),
+                   data.get("features", {}), data.get("privileges", {}), exact,
+                   forced is not None)  # fmt: skip
+
+
+def deviation_version(profile: Profile) -> str:
+    """The version known deviations are matched against: the target's, or the forced
+    profile's (a forced profile says which cluster to expect, bugs included)."""
+    return f"{profile.line}.0" if profile.forced else profile.version
 
 
 def known_deviations(version_number: str) -> list[dict[str, Any]]:

@@ -92,7 +92,7 @@ def test_rejected_put_leaves_nothing(es: httpx.Client, tracker: EndpointTracker)
         assert response.status_code == 400, response.text
         assert es.get(f"/_inference/{inference_id}").status_code == 404
     finally:
-        tracker.delete(inference_id)
+        tracker.remove(inference_id)
 
 
 def test_deleted_means_gone(
@@ -118,9 +118,12 @@ def test_deleted_means_gone(
 def test_duplicate_put(
     es: httpx.Client, tracker: EndpointTracker, live: str, profile: Profile
 ) -> None:
+    """A second PUT of a running ELSER endpoint meets its deployment first: ES checks for a
+    trained-model assignment under the id before it reads the body (TransportPutInferenceModel
+    Action.masterOperation → modelAssignments; ES ModelIdUniquenessIT)."""
     response = es.put(f"/_inference/sparse_embedding/{live}", json=elser_body())
-    assert_es_error(response, 400, "resource_already_exists_exception",
-                    profile.reason("already_exists", id=live))  # fmt: skip
+    assert_es_error(response, 400, "status_exception",
+                    profile.reason("id_matches_deployment", id=live))  # fmt: skip
 
 
 def test_get_forms_agree(es: httpx.Client, live: str) -> None:
@@ -149,6 +152,39 @@ def test_infer_input_rules(
     assert_es_error(response, 400, "action_request_validation_exception", profile.reason(key))
 
 
+def test_update_refuses_num_threads(es: httpx.Client, live: str, profile: Profile) -> None:
+    """``num_threads`` cannot change after the deployment started: ``_update`` must say so, not
+    answer 200 and ignore it (#137129; rejected from 9.3, #138122)."""
+    response = es.put(f"/_inference/sparse_embedding/{live}/_update",
+                      json={"service_settings": {"num_allocations": 1, "num_threads": 2}})  # fmt: skip
+    assert_es_error(response, 400, "validation_exception", profile.reason("update_num_threads"))
+
+
+def test_update_unknown_service_settings(es: httpx.Client, live: str, profile: Profile) -> None:
+    """Unknown ``service_settings`` keys in ``_update``: rejected from 9.5 (#149430), ignored
+    before."""
+    response = es.put(f"/_inference/sparse_embedding/{live}/_update",
+                      json={"service_settings": {"num_allocations": 1, "elsercheck_foo": 1}})  # fmt: skip
+    if profile.feature("update_unknown_settings_rejected"):
+        assert_es_error(response, 400, "status_exception", profile.reason(
+            "update_unknown_settings", settings="{elsercheck_foo=1}"))  # fmt: skip
+    else:
+        assert response.status_code == 200, response.text
+        assert "elsercheck_foo" not in response.json().get("service_settings", {})
+
+
+def test_elser_refused_for_text_embedding(es: httpx.Client, tracker: EndpointTracker) -> None:
+    """ELSER is a sparse model: an endpoint under ``text_embedding`` must be refused, not stored
+    to fail at inference (#122249)."""
+    inference_id = tracker.new_id("elser-dense")
+    try:
+        response = tracker.put(inference_id, elser_body(), task_type="text_embedding")
+        assert 400 <= response.status_code < 500, response.text
+        assert es.get(f"/_inference/{inference_id}").status_code == 404
+    finally:
+        tracker.remove(inference_id)
+
+
 def test_infer_with_wrong_task_type(es: httpx.Client, live: str, profile: Profile) -> None:
     response = es.post(f"/_inference/text_embedding/{live}", json={"input": "x"})
     assert_es_error(response, 400, "status_exception", profile.reason(
@@ -164,8 +200,8 @@ def test_inference_timeout(es: httpx.Client, live: str, profile: Profile) -> Non
     """An inference that outlives ``timeout`` answers 408 (ES AbstractPyTorchAction.onTimeout)."""
     long_text = " ".join(["semantic search with learned sparse encoders"] * 60)
     response = es.post(f"/_inference/{live}", params={"timeout": "1ms"}, json={"input": long_text})
-    assert_es_error(response, 408, "status_exception",
-                    profile.reason("inference_timeout", timeout="1ms"))  # fmt: skip
+    status, type_ = profile.expect("inference-timeout", 408, "status_exception")
+    assert_es_error(response, status, type_, profile.reason("inference_timeout", timeout="1ms"))
 
 
 def test_sparse_embedding_is_deterministic(es: httpx.Client, live: str) -> None:

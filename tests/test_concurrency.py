@@ -48,6 +48,14 @@ def _allowed_put(inference_id: str) -> set[tuple[int, str | None, str | None]]:
             "resource_already_exists_exception",
             f"Inference endpoint [{inference_id}] already exists",
         ),
+        # another PUT's deployment already runs under this id (masterOperation's
+        # modelAssignments check, before the body is parsed)
+        (
+            400,
+            "status_exception",
+            f"Inference endpoint IDs must be unique. Requested inference endpoint ID "
+            f"[{inference_id}] matches existing trained model ID(s) but must not.",
+        ),
         # a DELETE stopped the deployment this PUT was waiting for
         (
             409,

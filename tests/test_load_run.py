@@ -26,6 +26,7 @@ from elsercheck.load import rundir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
+from elsercheck.reference.versions import NEWEST, RELEASES
 from tests import process_watch
 from tests.process_watch import wait_gone
 from tests.secret_scan import assert_no_secret
@@ -142,7 +143,7 @@ def test_a_headless_cycle_scales_up_down_to_zero_and_back(
         "create", "time_to_fully_allocated", "infer once", "delete"}  # fmt: skip
 
     run = json.loads((out / rundir.RUN_JSON).read_text())
-    assert run["shape"] == "cycle" and run["target_version"] == "9.1.5"
+    assert run["shape"] == "cycle" and run["target_version"] == RELEASES[NEWEST].number
     assert "elastic" not in run["target"] and run["exit_code"] == 0
     assert "scale-up@up" in printed and "files:" in printed
 

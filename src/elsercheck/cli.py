@@ -310,6 +310,35 @@ def _add_gate_options(parser: argparse.ArgumentParser, allocation_wait: bool = T
                        help="how long the target takes to scale an idle deployment to zero "
                             "(cooldown + scale-to-zero time); enables the 409 scale-from-zero "
                             "check (default: the embedded server's, else skipped)")  # fmt: skip
+    group.add_argument("--profile", default=None, metavar="V",
+                       help="check against version V's contract profile whatever the target "
+                            "reports (default: the target's; see --list-profiles)")  # fmt: skip
+    group.add_argument("--list-profiles", action="store_true",
+                       help="list the contract profiles (one per version)")  # fmt: skip
+    group.add_argument("--no-known-deviations", action="store_true",
+                       help="known upstream bugs are not expected: they fail")  # fmt: skip
+
+
+def _profiles() -> list[str]:
+    """The contract suite's version profiles, oldest first."""
+    from .paths import resource_dir
+
+    names = [p.stem for p in (resource_dir("contracts") / "profiles").glob("*.toml")]
+    return sorted(names, key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
+def _gate_profile_args(args: argparse.Namespace) -> list[str]:
+    """``--profile`` / ``--no-known-deviations`` for the suite; an unknown profile is a usage
+    error here, before anything starts."""
+    extra = []
+    profile = getattr(args, "profile", None)
+    if profile is not None:
+        if profile not in _profiles():
+            raise UsageError(f"no contract profile {profile!r}; profiles: {', '.join(_profiles())}")
+        extra += ["--profile", profile]
+    if getattr(args, "no_known_deviations", False):
+        extra.append("--no-known-deviations")
+    return extra
 
 
 def _defects(names: list[str]) -> list[str]:
@@ -452,6 +481,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
 def cmd_gate(args: argparse.Namespace) -> int:
     from .run_id import new_run_id
 
+    _gate_profile_args(args)  # a bad --profile fails before a server starts
     run_id = new_run_id()
     with _target_or_embedded(args) as (target, zero_wait):
         return _gate(args, target, run_id, zero_wait)
@@ -469,6 +499,7 @@ def _gate(args: argparse.Namespace, target: Target, run_id: str, zero_wait: floa
         allocation_wait = embedded_allocation_wait(_timing(args))
     if allocation_wait is not None:
         extra = ["--allocation-wait", f"{allocation_wait:g}"]
+    extra += _gate_profile_args(args)
     if args.scale_to_zero_wait is not None:
         zero_wait = args.scale_to_zero_wait
     result = run_gate(target, run_id, report_dir, args.workers, args.max_examples, zero_wait, extra)
@@ -638,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
         with signals.stop_on_signals():
             if getattr(args, "list_versions", False):
                 return _list_versions()
+            if getattr(args, "list_profiles", False):
+                print("\n".join(_profiles()))
+                return ExitCode.OK
             return args.handler(args)
     except (UsageError, TargetError) as exc:
         print(f"elsercheck: error: {exc}", file=sys.stderr)

@@ -44,6 +44,7 @@ def pytest_command(
         "--es-url", target.url, "--run-id", run_id,
         "--junitxml", str(report_dir / "junit.xml"),
         "--leftovers-file", str(report_dir / "leftovers.json"),
+        "--profile-report", str(report_dir / "profile.json"),
         "--max-examples", str(max_examples), "-q", "--no-header",
     ]  # fmt: skip
     if target.ca_certs:
@@ -78,7 +79,7 @@ def run_gate(
     with target.client(timeout=30, retry=True) as client:
         info = check_reachable(client, target, require_product=False)
     report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("junit.xml", "leftovers.json"):
+    for stale in ("junit.xml", "leftovers.json", "profile.json"):
         (report_dir / stale).unlink(missing_ok=True)
     command = pytest_command(
         target, run_id, report_dir, workers, max_examples, scale_to_zero_wait, extra
@@ -99,6 +100,7 @@ def run_gate(
     if not junit.exists():
         raise TargetError(f"the contract suite did not run (pytest exit code {returncode})")
     leftovers_file = report_dir / "leftovers.json"
+    profile_file = report_dir / "profile.json"
     summary = GateSummary(
         cases=read_junit(junit),
         target_url=target.url,
@@ -106,6 +108,7 @@ def run_gate(
         run_id=run_id,
         seconds=time.monotonic() - started,
         leftovers=json.loads(leftovers_file.read_text()) if leftovers_file.exists() else [],
+        profile=json.loads(profile_file.read_text()) if profile_file.exists() else {},
     )
     html_path = write_html(summary, report_dir / "gate.html")
     exit_code = from_pytest(returncode)

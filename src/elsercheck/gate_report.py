@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .pagekit import cards, code, esc, fmt, page, span, table, verdict, write
 
@@ -20,6 +21,7 @@ class CaseResult:
     message: str = ""
     details: str = ""
     reproducers: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # the version profile entries it checks
 
 
 @dataclass
@@ -30,6 +32,17 @@ class GateSummary:
     run_id: str = ""
     seconds: float = 0.0
     leftovers: list[str] = field(default_factory=list)
+    # The version profile that applied and the known deviations expected (contracts' report).
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profile_line(self) -> str:
+        return str(self.profile.get("description") or "version profile: unknown")
+
+    @property
+    def known_deviations(self) -> list[CaseResult]:
+        """Expected failures: the version's known upstream bugs, seen as expected."""
+        return [c for c in self.cases if c.outcome == "xfailed"]
 
     @property
     def counts(self) -> Counter[str]:
@@ -51,17 +64,23 @@ class GateSummary:
             "  "
             + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
             + f" in {self.seconds:.1f}s",
+            f"  {self.profile_line}",
         ]
+        for case in self.known_deviations:
+            lines.append(f"  ~ known deviation: {case.name}: {_first_line(case.message, 140)}")
         for case in self.failures[:15]:
-            lines.append(
-                f"  ✗ {case.name}: {case.message.splitlines()[0][:160] if case.message else ''}"
-            )
+            rules = f" [profile: {', '.join(case.rules)}]" if case.rules else ""
+            lines.append(f"  ✗ {case.name}: {_first_line(case.message, 160)}{rules}")
         if len(self.failures) > 15:
             lines.append(f"  … and {len(self.failures) - 15} more (see the report)")
         if self.leftovers:
             lines.append(f"  ! endpoints that could not be deleted: {', '.join(self.leftovers)}")
         lines += [f"  report: {path}" for path in report_paths]
         return "\n".join(lines)
+
+
+def _first_line(text: str, width: int) -> str:
+    return text.splitlines()[0][:width] if text else ""
 
 
 def _case_name(testcase: ET.Element) -> str:
@@ -99,6 +118,10 @@ def read_junit(path: Path) -> list[CaseResult]:
             for prop in testcase.iter("property")
             if prop.get("name", "").startswith("curl_")
         ]
+        rules = next(
+            (p.get("value", "").split(",") for p in testcase.iter("property")
+             if p.get("name") == "profile_rules"), [],
+        )  # fmt: skip
         results.append(
             CaseResult(
                 _case_name(testcase),
@@ -107,6 +130,7 @@ def read_junit(path: Path) -> list[CaseResult]:
                 message,
                 details,
                 reproducers,
+                [r for r in rules if r],
             )
         )
     return results
@@ -119,6 +143,7 @@ def write_html(summary: GateSummary, path: Path) -> Path:
         f"<h1>Conformance gate {code(summary.run_id)}</h1>"
         f"<p class='muted'>Target {code(summary.target_url)} — Elasticsearch "
         f"{esc(summary.target_version)} — run {code(summary.run_id)} — {summary.seconds:.1f}s</p>"
+        f"<p>{esc(summary.profile_line)}</p>"
         + verdict(*(("ok", "Conformant") if summary.conformant else ("bad", "Not conformant")))
         + cards([*((outcome, fmt(counts[outcome])) for outcome in OUTCOMES),
                  ("seconds", fmt(summary.seconds, 1, " s"))])
@@ -129,10 +154,19 @@ def write_html(summary: GateSummary, path: Path) -> Path:
             "<p class='bad'>Endpoints that could not be deleted: "
             + esc(", ".join(summary.leftovers)) + "</p>"
         )  # fmt: skip
+    if summary.known_deviations:
+        parts.append(
+            "<h2>Known deviations</h2><p>Upstream bugs this version is known to have, seen as "
+            "expected (they turn red once fixed):</p>"
+            + table(["check", "bug"], [[c.name, _first_line(c.message, 200)]
+                                       for c in summary.known_deviations])
+        )  # fmt: skip
     if summary.failures:
         parts.append("<h2>Failures</h2>")
         for case in summary.failures:
             parts.append(f"<h3 class='failed'>{esc(case.name)}</h3><pre>{esc(case.message)}</pre>")
+            if case.rules:
+                parts.append(f"<p>Version profile entries: {esc(', '.join(case.rules))}</p>")
             for command in case.reproducers:
                 parts.append(f"<p>Reproduce:</p><pre>{esc(command)}</pre>")
             if case.details:

@@ -25,17 +25,16 @@ from .breakage.defects import DefectHooks, Server
 from .breakage.faults import FaultHooks
 from .config import ServerConfig
 from .state import ServerState
+from .wire import xcontent
 from .wire.errors import EsError, RoutingError
 from .wire.router import GLOBAL_PARAMS, Route, Router, unrecognized_params
+from .wire.warning_header import format_warning
 
 log = logging.getLogger("elsercheck.reference")
 
 MAX_CONTENT_LENGTH = 100 * 1024 * 1024  # http.max_content_length
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
-JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json", "application/x-ndjson",
-              "application/vnd.elasticsearch+x-ndjson")  # fmt: skip
 _COMPAT = re.compile(r"compatible-with=(\d+)")
-WARNING_AGENT = "Elasticsearch-{number}-{hash}"
 
 
 class ReferenceServer:
@@ -97,11 +96,12 @@ class ReferenceServer:
         uri = path + (f"?{query_string}" if query_string else "")
         pretty = False
         media_type = "application/json"
+        answer = xcontent.JSON  # the response body's format (AbstractRestChannel.newBuilder)
         headers: list[tuple[str, str]] = []
         unread = False  # a body left unread: the connection cannot serve another request
         try:
-            media_type = _response_media_type(request, self.config.es_version.major)
             query = dict(parse_qsl(query_string, keep_blank_values=True))
+            content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
             pretty = query.get("pretty") not in (None, "false")
             if method == "OPTIONS":
                 allowed = self.router.allowed_methods(_raw_path(request, path))
@@ -113,7 +113,7 @@ class ReferenceServer:
             route, path_params = self.router.resolve(method, _raw_path(request, path), uri)
             declared = _declared_body(request)
             if declared:
-                _check_content_type(request)
+                _check_content_type(request, content)
             principal = None
             if self.config.security and route.action is not None:
                 # Authenticated on the headers, before a byte of the body is read (ES's
@@ -126,19 +126,22 @@ class ReferenceServer:
                 unread = False
             body = await _read_body(request) if declared is not False else b""
             if body and declared is None:  # chunked: known to have a body only now
-                _check_content_type(request)
-            call = Call(self.state, route, method, path, uri, query, path_params, body, principal)
+                _check_content_type(request, content)
+            call = Call(self.state, route, method, path, uri, query, path_params, body, principal,
+                        content_format=content)  # fmt: skip
             _check_body_and_params(call)
             reply = await route.handler(call)
             headers = [*reply.headers, *self._warnings(call)]
             if method == "HEAD":
                 return _response(b"", reply.status, headers, media_type)
-            return _response(render(reply.body, pretty), reply.status, headers, media_type)
+            return _response(_render(reply.body, pretty, answer), reply.status, headers, media_type)
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
             if unread:
                 headers.append(("Connection", "close"))
-            return _response(render(error.body(), pretty), error.status, headers, media_type)
+            return _response(
+                _render(error.body(), pretty, answer), error.status, headers, media_type
+            )
         except TooLarge:
             return _too_large()
         except ClientDisconnect:  # gone mid-body: nobody to answer, nothing worth a trace
@@ -146,19 +149,29 @@ class ReferenceServer:
             return _response(b"", 400, [], media_type)
         except RoutingError as error:
             return _response(
-                render(error.body(), pretty), error.status, list(error.headers.items()), media_type
+                _render(error.body(), pretty, answer),
+                error.status,
+                list(error.headers.items()),
+                media_type,
             )
         except Exception:  # a server bug: answer like ES would, and log it
             log.exception("unexpected error serving %s %s", method, uri)
             internal = EsError("exception", "internal server error", 500)
-            return _response(render(internal.body(), pretty), 500, [], media_type)
+            return _response(_render(internal.body(), pretty, answer), 500, [], media_type)
 
     def _warnings(self, call: Call) -> list[tuple[str, str]]:
         if not call.warnings:  # the common case: nothing to format
             return []
         release = self.config.es_version.release
-        agent = WARNING_AGENT.format(number=release.number, hash=release.build_hash)
-        return [("Warning", f'299 {agent} "{text}"') for text in call.warnings]
+        return [
+            ("Warning", format_warning(release.number, release.build_hash, text))
+            for text in call.warnings
+        ]
+
+
+def _render(body: object, pretty: bool, fmt: xcontent.Format) -> bytes:
+    """The body in the negotiated format; JSON (nearly every answer) takes the orjson path."""
+    return render(body, pretty) if fmt is xcontent.JSON else xcontent.render(body, fmt)
 
 
 def _response(
@@ -206,15 +219,40 @@ def _raw_path(request: Request, path: str) -> str:
     return raw.decode("latin-1").partition("?")[0]
 
 
-def _response_media_type(request: Request, major: int) -> str:
-    """Echo a requested compatible-with version; plain JSON otherwise.
+def _negotiate(
+    request: Request, query: dict[str, str], major: int
+) -> tuple[xcontent.Format | None, xcontent.Format, str]:
+    """The request body's format, the answer's format and its ``Content-Type``.
 
-    ES RestApiVersion: a node serves its own major and the one before (8.19: 7 and 8).
+    Both headers are parsed as ES's RestRequest does (a malformed one is a 400
+    ``media_type_header_exception``). The answer: ``?format`` → ``Accept`` → the request's
+    ``Content-Type`` → JSON (AbstractRestChannel.newBuilder). A requested compatible-with
+    version is echoed; ES RestApiVersion: a node serves its own major and the one before.
     """
     supported = (str(major - 1), str(major))
     requested = None
+    parsed: dict[str, xcontent.MediaType | None] = {}
     for header in ("accept", "content-type"):
-        match = _COMPAT.search(request.headers.get(header, ""))
+        values = request.headers.getlist(header)
+        if not values:
+            continue
+        name = header.title()  # RestRequest.parseHeaderWithMediaType: one non-blank value
+        value = values[0]
+        try:
+            if len(values) > 1:
+                raise ValueError(f"Incorrect header [{name}]. Only one value should be provided")
+            if not value.strip():
+                raise ValueError(f"Header [{name}] cannot be empty.")
+            parsed[header] = xcontent.parse_media_type(value)
+        except ValueError as exc:  # MalformedMediaType too
+            reason = f"invalid media-type [{value}]" if type(exc) is not ValueError else str(exc)
+            raise EsError(
+                "media_type_header_exception",
+                f"Invalid media-type value on headers [{name}]",
+                400,
+                caused_by=EsError("illegal_argument_exception", reason),
+            ) from None
+        match = _COMPAT.search(value)
         if match:
             requested = match.group(1)
             if requested not in supported:
@@ -223,9 +261,17 @@ def _response_media_type(request: Request, major: int) -> str:
                     f"Invalid media-type value on headers [{header.title()}]",
                     400,
                 )
+    accept, content = parsed.get("accept"), parsed.get("content-type")
+    answer = xcontent.QUERY_FORMATS.get(query.get("format", "").lower())
+    if answer is None:
+        answer = (accept or content or _JSON_MEDIA).format
     if requested is None:
-        return "application/json"
-    return f"application/vnd.elasticsearch+json;compatible-with={requested}"
+        return (content.format if content else None), answer, answer.media_type
+    compatible = f"application/vnd.elasticsearch+{answer.name};compatible-with={requested}"
+    return (content.format if content else None), answer, compatible
+
+
+_JSON_MEDIA = xcontent.MediaType(xcontent.JSON, False, None)
 
 
 class TooLarge(Exception):
@@ -261,12 +307,15 @@ def _too_large() -> Response:
     return Response(b"", status_code=413, headers={"Connection": "close"})
 
 
-def _check_content_type(request: Request) -> None:
+def _check_content_type(request: Request, content: xcontent.Format | None) -> None:
+    """A body must be in an XContent type (RestController.dispatchRequest →
+    sendContentTypeErrorMessage). Form bodies stay 406 in every modelled version: 9.5's
+    exemption (#149005) covers only handlers that opt in with read-only GET/POST route pairs
+    (PromQL), behind HTTP TLS and non-anonymous authentication; no inference or ML route does."""
     values = request.headers.getlist("content-type")
     if not values:
         raise RoutingError("Content-Type header is missing", 406)
-    media = values[0].split(";")[0].strip().lower()
-    if media not in JSON_TYPES:
+    if content is None:
         raise RoutingError(f"Content-Type header [{', '.join(values)}] is not supported", 406)
 
 

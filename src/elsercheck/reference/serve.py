@@ -106,7 +106,7 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
         sock.close()
         raise
     url = url_for(host, port, config.tls)
-    print(f"elsercheck reference server (Elasticsearch 9.1 inference API) at {url}")
+    print(f"elsercheck reference server (Elasticsearch {config.es_version.number}) at {url}")
     if config.security:
         print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
         print("  API keys: POST /_security/api_key")

@@ -133,8 +133,11 @@ CHANGES: tuple[Change, ...] = (
            "id validation'); a default endpoint gets status_exception 'Default endpoint [<id>] "
            "cannot be updated' after the 404 check (before: the invalid inference_id error)"),
     Change("form-encoded-bodies", "9.5",
-           "#149005; RestController (form-encoded bodies for authenticated requests)",
-           "application/x-www-form-urlencoded bodies are accepted from authenticated clients"),
+           "#149005 (PR description); RestController (form-encoded POST bodies)",
+           "application/x-www-form-urlencoded POST bodies are decoded into request parameters, "
+           "only for handlers that opt in (read-only GET/POST route pairs, e.g. PromQL #148974) "
+           "with HTTP TLS on and a non-anonymous caller; no inference or ML route opts in, so "
+           "they still answer 406 (app._check_content_type)"),
 )  # fmt: skip
 _CHANGES = {c.name: c for c in CHANGES}
 
@@ -161,8 +164,13 @@ BUGS: tuple[Bug, ...] = (
         "8.19 back-port found)",
         "num_threads in _update is silently ignored (200, unchanged)"),
     Bug("elser-text-embedding-accepted", "#122249", ("8.19", "9.1", "9.2", "9.3", "9.4", "9.5"),
-        "ElasticsearchInternalService.elserCase never checks the task type",
-        "an ELSER model_id is accepted under task type text_embedding; inference fails later"),
+        "ElasticsearchInternalService.elserCase never checks the task type (9.1-line); the newest "
+        "ElserInternalModelCreator.matches checks the model id only, and "
+        "ElasticsearchInternalServiceModelValidator validates only CustomEland/ElasticDeployed "
+        "text_embedding models (9.1 and newest copies) — not fixed in any modelled version",
+        "an ELSER model_id is accepted under task type text_embedding; inference then fails with "
+        "403 'Trained model [<model>] is configured for task [text_expansion] but called with "
+        "task [text_embedding]' (TrainedModelDeploymentTask.infer)"),
 )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..breakage.defects import PRIVILEGES_IGNORED
-from ..wire import json_body, timevalue
+from ..wire import timevalue, xcontent
 from ..wire.errors import EsError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Call:
     principal: Principal | None = None
     authorized: bool = False
     warnings: list[str] = field(default_factory=list)
+    content_format: xcontent.Format | None = None  # the body's XContentType (Content-Type)
 
     def authorize(self, check: Callable[[Principal], None] | None = None) -> None:
         """Check the route's cluster action for the caller (after request validation, as ES);
@@ -55,7 +56,9 @@ class Call:
                 self.state.security.authorize(self.principal, self.route.action)
 
     def json(self, wrap_as_map: bool = False) -> Any:
-        return json_body.parse(self.body, wrap_as_map)
+        """The body's values, parsed in its own format (JSON, YAML, CBOR or SMILE) as the
+        handlers' ``XContentHelper`` / ``request.contentParser()`` parse it."""
+        return xcontent.parse(self.body, self.content_format, wrap_as_map)
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean query parameter; ``?name`` alone means true, as in ES."""

@@ -14,8 +14,9 @@ from ..rules import chunking, ids
 from ..rules import infer_request as ir
 from ..rules import service_settings as ss
 from ..rules import update_request as ur
-from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
+from ..rules.endpoint_config import EndpointConfig, inference_failure, parse_put, raise_if_leftover
 from ..rules.trained_models import BUILT_IN_MODELS
+from ..wire import xcontent
 from ..wire.errors import EsError, status_exception, validation_failed
 from ..wire.router import Route
 from .call import Call, Reply
@@ -53,7 +54,7 @@ MESSAGES = {
 
 def _path_task_type(call: Call) -> str | None:
     raw = call.path_params.get("task_type")
-    return None if raw is None else ids.parse_task_type(raw)
+    return None if raw is None else ids.parse_task_type(raw, call.state.version)
 
 
 def _not_found(inference_id: str) -> EsError:
@@ -86,8 +87,11 @@ async def put_endpoint(call: Call) -> Reply:
         inference_id,
         task_type,
         body,
+        version=state.version,
+        defects=state.defects,
         platform_x86=state.config.platform_x86,
         find_deployment=lambda d_id: _deployment_settings(call, d_id),
+        has_assignment=lambda d_id: _has_assignment(call, d_id),
     )
     config = parsed.config
     if inference_id in BUILT_IN_MODELS:
@@ -114,6 +118,16 @@ async def put_endpoint(call: Call) -> Reply:
         if deployment.state == "stopping":
             raise status_exception(MESSAGES["stopped_while_starting"].format(id=inference_id), 409)
     return Reply(config.to_json())
+
+
+def _has_assignment(call: Call, deployment_id: str) -> bool:
+    """``TrainedModelAssignmentUtils.modelAssignments(id)`` is non-empty: a deployment with this
+    id exists (ELSER model ids start with a dot, so no valid endpoint id names a model). While
+    the model still downloads no assignment exists yet (the start is waiting for the download)."""
+    deployment = call.state.deployments.get(deployment_id)
+    return deployment is not None and not call.state.deployments.download_running(
+        deployment.model_id
+    )
 
 
 def _deployment_settings(call: Call, deployment_id: str) -> ss.ServiceSettings | None:
@@ -207,11 +221,14 @@ def _merged_config(call: Call, config: EndpointConfig, body: ur.UpdateBody) -> E
         settings = ur.update_service_settings(settings, new_settings, reject_num_threads=reject)
     chunking_settings = config.chunking_settings
     if body.chunking_settings is not None:  # 9.5 (#149723): replaced, validated as on PUT
-        chunking_settings = chunking.parse(body.chunking_settings)
+        chunking_settings = chunking.parse(body.chunking_settings, version)
     if version.has("update-unknown-settings-rejected"):
         # ELSER's task settings consume nothing: any key is unknown (throwIfNotEmptyMap)
-        raise_if_leftover(new_settings)
+        raise_if_leftover(new_settings, len(body.service_settings or {}))
         raise_if_leftover(dict(body.task_settings or {}))
+    if body.chunking_settings is not None and config.service_settings.deployment_id is None:
+        # buildModelFromConfigAndSecrets → new ElserInternalModel: the 9.2+ window limit
+        chunking.check_elser_chunk_size(chunking_settings, version)
     merged = config.with_settings(settings)
     if chunking_settings != config.chunking_settings:
         merged = replace(merged, chunking_settings=chunking_settings)
@@ -242,7 +259,8 @@ async def infer(call: Call) -> Reply:
     config = state.find(inference_id) if task_type in (None, "any") else None
     if task_type in (None, "any") and config is None:
         raise _not_found(inference_id)
-    request = ir.parse(call.body, call.json())
+    json_text = call.content_format in (None, xcontent.JSON)
+    request = ir.parse(call.body, call.json(), json_text=json_text)
     ir.validate(request, task_type, state.version)
     if config is None:
         config = state.find(inference_id)
@@ -252,8 +270,10 @@ async def infer(call: Call) -> Reply:
         raise status_exception(
             MESSAGES["incompatible_task_type"].format(requested=task_type, actual=config.task_type)
         )
-    if config.task_type != "sparse_embedding":  # E5 / reranker defaults: dense and rerank
-        raise status_exception(  # results are not modelled; say so rather than answer wrongly
+    if (failure := inference_failure(config)) is not None:  # elastic/elasticsearch#122249
+        raise failure
+    if config.service_settings.model_id not in ss.ELSER_MODELS:  # the E5 / reranker defaults:
+        raise status_exception(  # dense and rerank results are not modelled; say so
             MESSAGES["not_modelled"].format(
                 model_id=config.service_settings.model_id, task_type=config.task_type
             ),

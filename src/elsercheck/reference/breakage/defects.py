@@ -37,7 +37,9 @@ DELETED_STILL_ANSWERS = "deleted-still-answers"  # api.inference.delete_endpoint
 PRIVILEGES_IGNORED = "privileges-ignored"  # api.call.Call.authorize
 # Upstream bugs (versions.BUGS switches them on for the versions that have them).
 UPDATE_NUM_THREADS_IGNORED = "update-num-threads-ignored"  # api.inference.update_endpoint
-ELSER_TEXT_EMBEDDING_ACCEPTED = "elser-text-embedding-accepted"  # rules.endpoint_config.parse
+ELSER_TEXT_EMBEDDING_ACCEPTED = (
+    "elser-text-embedding-accepted"  # rules.endpoint_config._check_task_type
+)
 SCALER_IGNORES_MAX = (
     "scaler-ignores-max"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.controller
 )
@@ -288,7 +290,7 @@ CATALOGUE: dict[str, Defect] = {
                site="api.inference.update_endpoint"),
         Defect(ELSER_TEXT_EMBEDDING_ACCEPTED, "validation",
                "an ELSER model is accepted under task type `text_embedding` "
-               "(elastic/elasticsearch#122249)", site="rules.endpoint_config.parse"),
+               "(elastic/elasticsearch#122249)", site="rules.endpoint_config._check_task_type"),
         Defect(DELETED_STILL_ANSWERS, "lifecycle",
                "DELETE stops the deployment but the endpoint still answers GET",
                site="api.inference.delete_endpoint"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..versions import EsVersion
 from ..wire.errors import EsError, status_exception, validation_failed
 
 # ES MlStrings.isValidId (#103669); Request.validate skips hasValidLengthForId: no length limit.
@@ -12,6 +13,8 @@ VALID_ID = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?")
 TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion")
 # "any" parses as a task type but is only an internal wildcard.
 PARSEABLE_TASK_TYPES = (*TASK_TYPES, "any")
+# TaskType.EMBEDDING, from 9.3 (#138198, row embedding-task-type).
+EMBEDDING = "embedding"
 
 DEFAULT_ELSER_ID = ".elser-2-elasticsearch"
 # Preconfigured endpoints of 9.1 (ES ElasticsearchInternalService.defaultConfigs); only the
@@ -39,10 +42,15 @@ MESSAGES = {
 }
 
 
-def parse_task_type(value: str) -> str:
-    """``TaskType.fromStringOrStatusException``: case-insensitive, 400 when unknown."""
+def parse_task_type(value: str, version: EsVersion | None = None) -> str:
+    """``TaskType.fromStringOrStatusException``: case-insensitive, 400 when unknown.
+
+    ``embedding`` is a task type from 9.3 (``version`` None: the newest behaviour)."""
     lowered = value.lower()
-    if lowered not in PARSEABLE_TASK_TYPES:
+    known = lowered in PARSEABLE_TASK_TYPES or (
+        lowered == EMBEDDING and (version is None or version.has("embedding-task-type"))
+    )
+    if not known:
         raise status_exception(MESSAGES["unknown_task_type"].format(value=value))
     return lowered
 
@@ -60,23 +68,29 @@ def check_not_reserved(inference_id: str) -> None:
         raise status_exception(MESSAGES["reserved_id"].format(id=inference_id))
 
 
-def resolve_task_type(path_task_type: str | None, body_task_type: object) -> str:
-    """``ServiceUtils.resolveTaskType``: path and body must agree; one must be present."""
+def resolve_task_type(
+    path_task_type: str | None, body_task_type: object, version: EsVersion | None = None
+) -> str:
+    """``ServiceUtils.resolveTaskType``: path and body must agree; one must be present.
+
+    A path task type of ``any`` is what the one-segment route passes (TaskType.ANY): it means
+    "not given" (``isAnyOrSame``)."""
+    if path_task_type == "any":
+        path_task_type = None
     body: str | None = None
     if body_task_type is not None:
-        body = parse_task_type(str(body_task_type))
+        body = parse_task_type(str(body_task_type), version)
         if body == "any":
             raise status_exception(MESSAGES["any_task_type"])
     if path_task_type is None and body is None:
         raise status_exception(MESSAGES["missing_task_type"])
     if path_task_type is not None and body is not None and path_task_type != body:
         raise status_exception(
-            MESSAGES["conflicting_task_type"].format(path=path_task_type, body=body)
+            # the body's value as sent (ServiceUtils.resolveTaskType prints bodyTaskType)
+            MESSAGES["conflicting_task_type"].format(path=path_task_type, body=body_task_type)
         )
     resolved = path_task_type or body
     assert resolved is not None
-    if resolved == "any":
-        raise status_exception(MESSAGES["any_task_type"])
     return resolved
 
 

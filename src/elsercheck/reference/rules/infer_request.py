@@ -16,6 +16,7 @@ from typing import Any
 from ..versions import EsVersion
 from ..wire import timevalue
 from ..wire.errors import EsError, validation_failed
+from ..wire.javafmt import java_str
 from ..wire.router import did_you_mean
 
 PARSER = "cluster:internal/xpack/inference"
@@ -174,14 +175,44 @@ class _Scanner:
             out.append(Member(key.raw[1:-1], key, value, items))
 
 
-def parse(raw: bytes, body: Any) -> InferRequest:
-    """``PARSER.apply``: ``body`` is ``raw`` already decoded by the strict JSON reader."""
-    scanner = _Scanner(raw.decode("utf-8", "surrogatepass"))
+def _value_token(value: Any) -> Token:
+    """A token for a value decoded from YAML / CBOR / SMILE (no source text to locate)."""
+    if isinstance(value, dict):
+        kind = "START_OBJECT"
+    elif isinstance(value, list):
+        kind = "START_ARRAY"
+    elif isinstance(value, str):
+        kind = "VALUE_STRING"
+    elif isinstance(value, bool):
+        kind = "VALUE_BOOLEAN"
+    elif value is None:
+        kind = "VALUE_NULL"
+    else:
+        kind = "VALUE_NUMBER"
+    return Token(kind, java_str(value) if kind in ("VALUE_NUMBER", "VALUE_BOOLEAN") else "", "1:1")
+
+
+def _decoded_members(body: dict[str, Any]) -> list[Member]:
+    return [
+        Member(
+            name,
+            Token("FIELD_NAME", "", "1:1"),
+            _value_token(value),
+            [_value_token(v) for v in value] if isinstance(value, list) else [],
+        )
+        for name, value in body.items()
+    ]
+
+
+def parse(raw: bytes, body: Any, *, json_text: bool = True) -> InferRequest:
+    """``PARSER.apply``: ``body`` is ``raw`` already decoded in its own format. Token locations
+    are exact for JSON; for YAML / CBOR / SMILE bodies they print as ``1:1`` (not modelled)."""
+    scanner = _Scanner(raw.decode("utf-8", "surrogatepass")) if json_text else None
     if not isinstance(body, dict):
-        first = scanner.first()
+        first = scanner.first() if scanner is not None else _value_token(body)
         raise _parse_error(MESSAGES["not_object"], first.position, token=first.kind)
     request = InferRequest()
-    members = scanner.members()
+    members = scanner.members() if scanner is not None else _decoded_members(body)
     for member in members:
         name, value = member.name, member.value
         if name not in FIELDS:

@@ -134,8 +134,12 @@ def parse(source: dict[str, Any], model_id: str) -> ServiceSettings:
     return ServiceSettings(num_allocations, num_threads, model_id, adaptive, deployment_id)
 
 
-def resolve_model_id(raw: Any, service: str, platform_x86: bool) -> str:
-    """The ELSER model id; defaults to the platform variant under the deprecated ``elser``."""
+def route_model_id(raw: Any, service: str, platform_x86: bool) -> str:
+    """The model id ``parseRequestConfig`` routes on (steps 15–16 of §A1).
+
+    Missing: an error under ``elasticsearch``, the platform default under the deprecated
+    ``elser``. An id that is not ELSER goes to ``customElandCase``, whose GetTrainedModels finds
+    nothing here (only ELSER is modelled; E5 and rerank ids answer the same)."""
     if raw is None:
         if service != "elser":
             raise EsError("illegal_argument_exception", MESSAGES["model_id_required"])
@@ -146,15 +150,20 @@ def resolve_model_id(raw: Any, service: str, platform_x86: bool) -> str:
         raise validation_failed(errors)
     assert model_id is not None
     if model_id not in ELSER_MODELS:
-        # Only ELSER is modelled: E5, rerank and eland models answer as an absent custom model.
         raise EsError(
             "illegal_argument_exception", MESSAGES["unknown_model"].format(model_id=model_id)
         )
-    if model_id == ".elser_model_1" or (model_id == ELSER_V2_X86 and not platform_x86):
+    return model_id
+
+
+def check_platform(model_id: str, platform_x86: bool) -> None:
+    """``elserCase`` after the value checks: a model id other than the platform default and the
+    portable ``.elser_model_2`` is refused (so ``.elser_model_1`` always is)."""
+    default = ELSER_V2_X86 if platform_x86 else ELSER_V2_PORTABLE
+    if model_id not in (default, ELSER_V2_PORTABLE):
         raise EsError(
             "illegal_argument_exception", MESSAGES["wrong_platform"].format(model_id=model_id)
         )
-    return model_id
 
 
 def validate_deployment_start(settings: ServiceSettings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..wire.javafmt import java_str
+from ..wire.javafmt import java_double, java_str
 
 MESSAGES = {
     "wrong_type": (
@@ -18,6 +18,8 @@ MESSAGES = {
     ),
     "required": "[{scope}] does not contain the required setting [{name}]",
     "not_positive": "[{scope}] Invalid value [{value}]. [{name}] must be a positive integer",
+    # ServiceUtils.mustBe{Greater,Less}ThanOrEqualNumberErrorMessage (value and bound are Java
+    # doubles); from 9.3 InferenceUtils words them without the "a" (row chunk-message-wording).
     "below_min": (
         "[{scope}] Invalid value [{value}]. [{name}] must be a greater than or equal to [{bound}]"
     ),
@@ -81,21 +83,29 @@ def optional_positive_int(
 
 
 def bounded(
-    value: int | None, name: str, scope: str, errors: list[str], low: int | None, high: int | None
+    value: int | None,
+    name: str,
+    scope: str,
+    errors: list[str],
+    low: int | None,
+    high: int | None,
+    *,
+    article: bool = True,
 ) -> int | None:
-    """Apply ``[low, high]``; bounds print as doubles, as ``ServiceUtils`` formats them."""
+    """Apply ``[low, high]``; value and bound print as Java doubles (ES ServiceUtils
+    ``extractRequiredPositiveIntegerBetween`` widens both ints to ``double``: ``[5.0]``,
+    ``[20.0]``). ``article=False`` is the 9.3+ wording ("must be greater than or equal to")."""
     if value is None:
         return None
-    if low is not None and value < low:
-        errors.append(
-            MESSAGES["below_min"].format(scope=scope, value=value, name=name, bound=float(low))
-        )
-        return None
-    if high is not None and value > high:
-        errors.append(
-            MESSAGES["above_max"].format(scope=scope, value=value, name=name, bound=float(high))
-        )
-        return None
+    for bound, key, broken in ((low, "below_min", low is not None and value < low),
+                               (high, "above_max", high is not None and value > high)):  # fmt: skip
+        if broken:
+            message = MESSAGES[key].format(
+                scope=scope, value=java_double(float(value)), name=name,
+                bound=java_double(float(bound or 0)),
+            )  # fmt: skip
+            errors.append(message if article else message.replace("must be a ", "must be "))
+            return None
     return value
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..versions import EsVersion
 from ..wire.errors import status_exception, validation_failed
-from ..wire.java_hashmap import java_map_str
+from ..wire.javafmt import java_map, parsed_map_capacity
 from . import ids
 from . import service_settings as ss
 from . import settings_parsing as sp
@@ -54,14 +54,14 @@ def parse_body(raw: dict[str, Any], version: EsVersion) -> UpdateBody:
     Messages print the remaining body as a Java ``HashMap`` (``convertToMap(content, false, …)``);
     the table never shrinks, so its size follows the body's original key count."""
     body = dict(raw)
-    size = len(raw)
+    capacity = parsed_map_capacity(len(raw))  # the table never shrinks as keys are removed
     if not body:
         raise status_exception(MESSAGES["empty"])
     task_type = None
     if "task_type" in body:
         value = body["task_type"]
         if not isinstance(value, str):
-            map_text = java_map_str(body, size)
+            map_text = java_map(body, capacity)
             raise status_exception(MESSAGES["task_type"].format(map=map_text), 500)
         task_type = ids.parse_task_type(value)
         del body["task_type"]
@@ -74,14 +74,14 @@ def parse_body(raw: dict[str, Any], version: EsVersion) -> UpdateBody:
             continue
         value = body[key]
         if not isinstance(value, dict):
-            raise status_exception(MESSAGES[key].format(map=java_map_str(body, size)))
+            raise status_exception(MESSAGES[key].format(map=java_map(body, capacity)))
         if any(v is None for v in value.values()):
             # entry.getValue() instanceof Object fails for a JSON null: a 500
-            raise status_exception(MESSAGES["entry"].format(map=java_map_str(body, size)), 500)
+            raise status_exception(MESSAGES["entry"].format(map=java_map(body, capacity)), 500)
         del body[key]
         found[key] = dict(value) or None  # isEmpty() ? null
     if body:
-        raise status_exception(MESSAGES["not_updatable"].format(map=java_map_str(body, size)))
+        raise status_exception(MESSAGES["not_updatable"].format(map=java_map(body, capacity)))
     return UpdateBody(
         task_type, found["service_settings"], found["task_settings"], found.get("chunking_settings")
     )

@@ -64,25 +64,27 @@ def parse(raw: bytes, wrap_as_map: bool) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _error(
+        raise parse_error(
             f"Invalid UTF-8 start byte 0x{raw[exc.start]:02x}", 1, exc.start + 1, wrap_as_map
         ) from None
     if not _depth_ok(text):
-        raise _error(
+        raise parse_error(
             f"Document nesting depth exceeds the maximum allowed ({MAX_DEPTH})", 1, 1, wrap_as_map
         )
     try:
         value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise _error(exc.msg, exc.lineno, exc.colno, wrap_as_map) from None
+        raise parse_error(exc.msg, exc.lineno, exc.colno, wrap_as_map) from None
     except (ValueError, RecursionError) as exc:
-        raise _error(str(exc), 1, 1, wrap_as_map) from None
+        raise parse_error(str(exc), 1, 1, wrap_as_map) from None
     if wrap_as_map and not isinstance(value, dict):
-        raise _error("Expected START_OBJECT", 1, 1, wrap_as_map)
+        raise parse_error("Expected START_OBJECT", 1, 1, wrap_as_map)
     return value
 
 
-def _error(message: str, line: int, column: int, wrap_as_map: bool) -> EsError:
+def parse_error(message: str, line: int, column: int, wrap_as_map: bool) -> EsError:
+    """``x_content_parse_exception`` ``[line:column] message``, wrapped as ``convertToMap``
+    wraps it when ``wrap_as_map``; shared by every body format (wire/xcontent.py)."""
     cause = EsError("x_content_parse_exception", f"[{line}:{column}] {message}")
     if wrap_as_map:
         return EsError("parse_exception", "Failed to parse content to map", caused_by=cause)
