@@ -311,3 +311,11 @@ def test_readme_tells_each_version_what_is_checked() -> None:
         assert f"`{change.name}`" in section, change.name
     for bug in versions.BUGS:
         assert bug.issue in section, bug.issue
+
+
+def test_patch_level_deviation(support: ModuleType) -> None:
+    """#137129's fix reached 9.2 in 9.2.2 (#138191): earlier 9.2 patches still expect the bug."""
+    issues = {d["reason"].split(":")[0] for d in support.known_deviations("9.2.1")}
+    assert "elastic/elasticsearch#137129" in issues
+    issues = {d["reason"].split(":")[0] for d in support.known_deviations("9.2.2")}
+    assert "elastic/elasticsearch#137129" not in issues

@@ -106,7 +106,8 @@ CHANGES: tuple[Change, ...] = (
            "#138198; TaskType.EMBEDDING",
            "'embedding' is a task type (no longer 'Unknown task_type [embedding]')"),
     Change("update-num-threads-rejected", "9.2",
-           "#138122, back-ported to 9.2 as #138191 (merged 2025-11-17, so in the modelled 9.2.8); "
+           "#138122, back-ported to 9.2 as #138191 (label v9.2.2; #138122 is in the 9.2.2 release "
+           "notes, so 9.2.0/9.2.1 still ignore it; the modelled 9.2.8 rejects it); "
            "ElasticsearchInternalServiceSettings.updateServiceSettings",
            "num_threads in _update: validation_exception '[num_threads] cannot be updated' "
            "(before: silently ignored, #137129)"),
