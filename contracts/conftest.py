@@ -211,11 +211,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if report.when == "setup":
         RECORDER.take()  # start each test with an empty record
         USED.take()
-    elif report.when == "call" and (used := USED.take()):
+        return report
+    if report.when == "call" and (used := USED.take()):
         # The profile entries this check depends on: a version difference names its rule
         # (on the item, as the reproducers below: JUnit reads the teardown report).
         item.user_properties.append(("profile_rules", ",".join(used)))
-    elif report.failed and call.when in ("call", "setup"):
+    if report.failed and call.when == "call":
         # On the item: JUnit XML takes properties from the teardown report, made from it.
         for index, command in enumerate(RECORDER.take(), start=1):
             item.user_properties.append((f"curl_{index}", command))

@@ -404,7 +404,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         es_version=es_version,
         conformant=args.conformant,
     )
-    print(_modelled(config))
     if defects:
         print(f"deliberate defects: {', '.join(sorted(defects))}")
     if faults:
