@@ -238,7 +238,10 @@ def test_serve_no_security_answers_without_credentials() -> None:
         assert root.headers["x-elastic-product"] == "Elasticsearch"
         listed = httpx.get(served.url + "/_inference/_all", timeout=10)
         assert listed.status_code == 200
-        assert [e["inference_id"] for e in listed.json()["endpoints"]] == [".elser-2-elasticsearch"]
+        assert [e["inference_id"] for e in listed.json()["endpoints"]] == [
+            ".elser-2-elasticsearch", ".multilingual-e5-small-elasticsearch",
+            ".rerank-v1-elasticsearch",
+        ]  # the three preconfigured endpoints (ES ElasticsearchInternalService.defaultConfigs)  # fmt: skip
 
 
 def test_serve_port_in_use_is_a_one_line_usage_error() -> None:
