@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from elsercheck.load.expectations import CHECKS, RunRecord, check_all, exit_code
-from elsercheck.load.plans import TIMING_PROFILES, build_plan
+from elsercheck.load.plans import ScalerTiming, build_plan
 from elsercheck.load.rundir import error_kind
 
-FAST = TIMING_PROFILES["fast"]
+# A fixed timing (the fast profile's before it became a true time-lapse), so that the trace
+# times below stay where the stages are when the profile changes.
+FAST = ScalerTiming(tick_s=1.0, cooldown_s=3.0, scale_to_zero_s=5.0, allocation_start_s=1.0)
 STEP = build_plan("step", FAST, 40)  # base 0-4 s, up 4-14 s, down 14-23 s
 CYCLE = build_plan("cycle", FAST, 40)  # ... idle 23-34 s, reload 34-41 s
 
