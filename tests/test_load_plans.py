@@ -87,8 +87,7 @@ def test_ramp_interpolates():
 
 def test_stage_starts_in_json():
     stages = build_plan("step", FAST, 10).to_json()
-    # base: 3 ticks + an allocation start (0.5 s + the deployment's 1.5 s); up: 8 ticks + 2 starts
-    assert [s["start_s"] for s in stages] == [0.0, 5.0, 17.0]
+    assert [s["start_s"] for s in stages] == [0.0, 4.0, 14.0]
     assert stages[1]["label"] == "up"
 
 

@@ -185,9 +185,10 @@ def test_fast_fields_are_the_clusters_divided_by_the_speedup() -> None:
             assert getattr(FAST, name) == cluster, name
         else:
             assert getattr(FAST, name) == cluster / FAST_SPEEDUP, name
-    # Only operator settings (and the model's source) differ from Elasticsearch's defaults.
+    # Only operator settings and the machine (model source, model load) differ from realistic.
     assert set(FAST_CLUSTER_SETTINGS) == {
         "scale_down_cooldown_seconds", "scale_to_zero_seconds", "model_download_seconds",
+        "deployment_start_seconds",
     }  # fmt: skip
     # scale_to_zero_time may not be set below 1 minute (Elastic's trained-model autoscaling docs)
     assert FAST_CLUSTER_SETTINGS["scale_to_zero_seconds"] >= 60
