@@ -2,16 +2,20 @@
 
 ``realistic`` uses Elasticsearch's defaults (cited per field). ``fast`` is a true time-lapse: the
 realistic timing of a cluster with a short scale-down cooldown and scale-to-zero time (settings
-an operator can make, :data:`FAST_CLUSTER_SETTINGS`) with the clock sped up :data:`FAST_SPEEDUP`
-times: every simulated duration (scaler tick, start-ups, cooldown, idle time, service times) is
-divided by the same factor, and the load multiplies its arrival rates by it
-(:attr:`Timing.speedup`). Per tick the scaler then sees the same request counts, the same
-inference times relative to its tick and so the same Kalman bounds as on that cluster, and
-decides the same (tests/test_time_lapse.py proves it). A full scale up → down → zero cycle
-takes well under a minute. Any field can be overridden by name.
+an operator can make) and a quick model load (:data:`FAST_CLUSTER_SETTINGS`), with the clock
+sped up :data:`FAST_SPEEDUP` times: every simulated duration (scaler tick, start-ups, cooldown,
+idle time, service times) is divided by the same factor, and the load multiplies its arrival
+rates by it (:attr:`Timing.speedup`). Per tick the scaler then sees the same request counts,
+the same inference times relative to its tick and so the same Kalman bounds as on that
+cluster, and decides the same (tests/test_time_lapse.py proves it). A full scale up → down →
+zero cycle takes well under a minute. Any field can be overridden by name.
 
 Not scaled (:data:`UNSCALED`): the request timeouts, which clients set or which ES answers in
-its messages, and the ratios of the service-time model.
+its messages, and the ratios of the service-time model. Nor, outside this object: the HTTP
+read timeout and keep-alive (connections live on the client's clock), the faults' delays
+(breakage/faults.py: a proxy's or network's wall-clock trouble), the stats API's "last minute"
+window (deployment.py: the field names fix its unit), the load generator's network timeouts,
+and the load plans' 1 s floor on a start (a margin for busy machines, plans.py).
 """
 
 from __future__ import annotations
