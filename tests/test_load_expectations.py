@@ -8,7 +8,7 @@ from elsercheck.load.rundir import error_kind
 
 FAST = TIMING_PROFILES["fast"]
 STEP = build_plan("step", FAST, 40)  # base 0-4 s, up 4-14 s, down 14-23 s
-CYCLE = build_plan("cycle", FAST, 40)  # ... idle 23-34 s, reload 34-41 s
+CYCLE = build_plan("cycle", FAST, 40)  # ... idle 23-35 s, reload 35-42 s
 
 
 def trace(points: list[tuple[float, int]], every: float = 0.5, until: float = 23.0) -> list[dict]:
@@ -87,17 +87,17 @@ def test_a_run_cut_short_skips_what_was_not_due():
 
 
 def cycle_requests(conflicts: int, served: bool) -> list[dict]:
-    rows = [{"request_type": "POST", "elapsed_s": 34.0 + i * 0.1, "latency_ms": 2.0,
+    rows = [{"request_type": "POST", "elapsed_s": 35.0 + i * 0.1, "latency_ms": 2.0,
              "error_kind": "409"} for i in range(conflicts)]  # fmt: skip
     if served:
         rows.append(
-            {"request_type": "POST", "elapsed_s": 35.0, "latency_ms": 40.0, "error_kind": ""}
+            {"request_type": "POST", "elapsed_s": 36.0, "latency_ms": 40.0, "error_kind": ""}
         )
     return rows
 
 
 def test_zero_and_back_from_zero():
-    rows = trace([(0, 1), (5, 4), (18, 2), (24, 1), (29, 0), (34.5, 1)], until=41)
+    rows = trace([(0, 1), (5, 4), (18, 2), (24, 1), (29, 0), (35.5, 1)], until=42)
     record = RunRecord(CYCLE, rows, cycle_requests(3, served=True), min_allocations=0,
                        max_allocations=4)  # fmt: skip
     results = by_name(check_all(record))

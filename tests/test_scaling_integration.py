@@ -26,8 +26,9 @@ from tests.inprocess import InProcessServer
 
 pytestmark = pytest.mark.slow
 FAST = PRESETS["fast"]
-TEXT = " ".join(f"word{i}" for i in range(100))  # ~39 ms of fast-timing service time
-RATE = 80.0  # requests/s ≈ 3.1 busy allocations
+# ~39 ms of fast-timing service time (282 tokens: 394 ms on the cluster fast stands for)
+TEXT = " ".join(f"word{i}" for i in range(280))
+RATE = 80.0  # requests/s ≈ 3.1 busy allocations (8 requests/s of cluster time)
 WINDOW = 6.0  # seconds of load
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from elsercheck.endpoints import endpoint_prefix
 from elsercheck.load import options as table
 from elsercheck.load.options import OptionError
-from elsercheck.load.plans import Plan, ScalerTiming, scaler_timing
+from elsercheck.load.plans import Plan, ScalerTiming, scaler_timing, wall_rate
 from elsercheck.run_id import new_run_id
 
 __all__ = ["OptionError", "Settings", "add_arguments", "settings_from"]
@@ -32,7 +32,7 @@ class Settings:
 
     shape: str
     peak_users: int
-    rate_per_user: float
+    rate_per_user: float  # per wall-clock second: --rate-per-user × the timing's speedup
     poisson: bool
     max_outstanding: int
     mix: str
@@ -93,7 +93,7 @@ def settings_from(options: argparse.Namespace | None) -> Settings:
     return Settings(
         shape=values["shape"],
         peak_users=values["peak_users"],
-        rate_per_user=values["rate_per_user"],
+        rate_per_user=wall_rate(values["rate_per_user"], timing),
         poisson=values["arrivals"] == "poisson",
         max_outstanding=values["max_outstanding"],
         mix=values["mix"],

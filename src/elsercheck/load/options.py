@@ -163,9 +163,10 @@ OPTIONS: tuple[LoadOption, ...] = (
     ),
     LoadOption(
         "--rate-per-user",
-        "requests per second each user sends, open loop",
+        "requests per second of the cluster's time each user sends, open loop; a time-lapse "
+        "timing multiplies it by its speedup (fast: 10 times as many per wall-clock second)",
         type=positive_float,
-        default=2.0,
+        default=0.5,
     ),
     LoadOption(
         "--duration",

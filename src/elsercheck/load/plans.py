@@ -4,6 +4,9 @@ A shape is a list of :class:`Stage`; each stage holds (or ramps) a number of use
 duration and may name the scaling reaction it should provoke (``expect``), which the
 expectations checker then looks for. Stage lengths come from :class:`ScalerTiming`, so the same
 shape takes seconds on the reference server's ``fast`` timing and minutes on a real cluster.
+Rates are given in the cluster's time and multiplied by the timing's ``speedup``
+(:func:`wall_rate`): with durations divided by it (through the timing), a fast run is the
+realistic run of the cluster fast stands for, with the clock sped up.
 
 The registry :data:`SHAPES` maps a name to a builder; the locust ``LoadTestShape`` in
 ``loadtests/`` and the ``elsercheck load`` command both read it.
@@ -26,12 +29,15 @@ class ScalerTiming:
     (PR #128914; set ``xpack.ml.trained_models.adaptive_allocations.scale_to_zero_time`` lower
     on the cluster and pass the same value here to run ``idle-to-zero`` in reasonable time).
     ``allocation_start_s`` is how long a new allocation takes to serve (model load on a node).
+    ``speedup`` is how many times faster than cluster time the target's clock runs (the
+    reference server's fast profile: 10; a real cluster: 1).
     """
 
     tick_s: float = 10.0
     cooldown_s: float = 300.0
     scale_to_zero_s: float = 86400.0
     allocation_start_s: float = 30.0
+    speedup: float = 1.0
 
     def with_overrides(self, **values: float | None) -> ScalerTiming:
         """A copy with the given (non-``None``) values replaced."""
@@ -62,7 +68,14 @@ def scaler_timing(timing: Timing) -> ScalerTiming:
         allocation_start_s=max(
             1.0, timing.allocation_start_seconds + timing.deployment_start_seconds
         ),
+        speedup=timing.speedup,
     )
+
+
+def wall_rate(rate_per_user: float, timing: ScalerTiming) -> float:
+    """Requests per wall-clock second of one user who sends ``rate_per_user`` per second of the
+    cluster's time, on a target whose clock runs ``timing.speedup`` times faster."""
+    return rate_per_user * timing.speedup
 
 
 # One per reference timing profile (realistic: Elasticsearch's defaults; fast: the reference
