@@ -35,6 +35,9 @@ class _QuietDroppedAnswers(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
+IDLE_KEEP_ALIVE_S = 600  # long enough for any pooled connection of a bounded run
+
+
 def _uvicorn_config(
     app: ASGIApp, host: str, port: int, tls: TlsFiles | None, log_level: str,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
@@ -53,6 +56,9 @@ def _uvicorn_config(
         ssl_certfile=str(tls.server_cert) if tls else None,
         ssl_keyfile=str(tls.server_key) if tls else None,
         timeout_graceful_shutdown=2,
+        # Elasticsearch keeps idle HTTP connections open (http.read_timeout defaults to none);
+        # uvicorn's 5 s keep-alive closed pooled connections just as load clients reused them.
+        timeout_keep_alive=IDLE_KEEP_ALIVE_S,
     )
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDroppedAnswers) for f in errors.filters):
