@@ -223,9 +223,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     return report
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Known deviations become strict xfails for the target's version (or the forced
-    profile's): reported as expected failures while the bug is there, red once it is fixed."""
+_RESOLVED = pytest.StashKey[tuple[Profile, list[dict]] | None]()
+
+
+def _profile_and_deviations(config: pytest.Config) -> tuple[Profile, list[dict]] | None:
+    """The profile that applies and the known deviations it expects (once per process);
+    ``None`` when the target cannot be asked (the session fixtures report why)."""
+    if _RESOLVED in config.stash:
+        return config.stash[_RESOLVED]
+    resolved = None
     try:
         target = _target(config)
         with target.client(timeout=30, retry=True) as client:
@@ -233,19 +239,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the profile fixture warns, once, in the report
             profile = load_profile(version, config.getoption("--profile"))
+        deviations = (
+            [] if config.getoption("--no-known-deviations")
+            else known_deviations(deviation_version(profile))
+        )  # fmt: skip
+        resolved = (profile, deviations)
     except (TargetError, httpx.HTTPError, KeyError, ValueError):
-        return  # the session fixtures report the problem
-    deviations = (
-        []
-        if config.getoption("--no-known-deviations")
-        else known_deviations(deviation_version(profile))
-    )
-    for deviation in deviations:
+        pass
+    config.stash[_RESOLVED] = resolved
+    return resolved
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The controlling process (with or without xdist workers) says which profile applies.
+    if not hasattr(session.config, "workerinput"):
+        resolved = _profile_and_deviations(session.config)
+        if resolved is not None:
+            _report_profile(session.config, *resolved)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Known deviations become strict xfails for the target's version (or the forced
+    profile's): reported as expected failures while the bug is there, red once it is fixed."""
+    resolved = _profile_and_deviations(config)
+    for deviation in resolved[1] if resolved else []:
         for item in items:
             if item.nodeid.endswith(deviation["test"]) or deviation["test"] in item.nodeid:
                 item.add_marker(pytest.mark.xfail(reason=deviation["reason"], strict=True))
-    if not hasattr(config, "workerinput"):
-        _report_profile(config, profile, deviations)
 
 
 def _report_profile(config: pytest.Config, profile: Profile, deviations: list[dict]) -> None:

@@ -186,14 +186,24 @@ VERSIONED = (
 )
 
 
-def _gate(line: str, tmp_path: Path, extra: list[str]) -> Any:  # -> GateResult
+def _gate(line: str, tmp_path: Path, extra: list[str], workers: str = "1",
+          select: str = VERSIONED) -> Any:  # -> GateResult  # fmt: skip
     config = ServerConfig(
         password=PASSWORD, timing=PRESETS["fast"], es_version=versions.resolve(line)
     )
     with EmbeddedServer(config) as server:
         target = Target(server.url, username="elastic", password=PASSWORD)
-        return run_gate(target, "versions", tmp_path, workers="1", max_examples=5,
-                        extra=["-k", VERSIONED, "--allocation-wait", "60", *extra])  # fmt: skip
+        return run_gate(target, "versions", tmp_path, workers=workers, max_examples=5,
+                        extra=["-k", select, "--allocation-wait", "60", *extra])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_profile_reported_with_xdist_workers(tmp_path: Path) -> None:
+    """With workers the controlling process still says which profile applied."""
+    result = _gate("9.3", tmp_path, [], workers="2", select="test_put_rule")
+    assert result.exit_code == 0, result.summary.text([])
+    assert result.summary.profile["profile"] == "9.3"
+    assert "profile 9.3 (Elasticsearch 9.3.8)" in result.summary.text([])
 
 
 @pytest.mark.slow
