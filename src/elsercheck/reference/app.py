@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .api import indices as api_indices
 from .api import inference as api_inference
 from .api import ml as api_ml
 from .api import root as api_root
@@ -43,7 +44,12 @@ class ReferenceServer:
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
         self.state = ServerState(self.config)
-        routes: list[Route] = [*api_root.ROUTES, *api_inference.ROUTES, *api_ml.ROUTES]
+        routes: list[Route] = [
+            *api_root.ROUTES,
+            *api_inference.ROUTES,
+            *api_ml.ROUTES,
+            *api_indices.ROUTES,
+        ]
         if self.config.security:
             routes += api_security.ROUTES
         self.router = Router(routes)

@@ -7,6 +7,7 @@ import uuid
 
 from .breakage.faults import SLOW_DEPLOYMENT_START
 from .config import ServerConfig
+from .indices.store import IndexStore
 from .mlnode.adaptive_scaling_service import AdaptiveScalingService
 from .mlnode.deployments import Deployments
 from .mlnode.inference_service import InferenceService
@@ -40,6 +41,7 @@ class ServerState:
             self.deployments, self.scaling, config.queued_scale_from_zero
         )
         self.cluster_uuid = uuid.uuid4().hex[:22]
+        self.indices = IndexStore()  # semantic_text indices (api/indices.py)
 
     def find(self, inference_id: str) -> EndpointConfig | None:
         return self.endpoints.get(inference_id) or self.defaults.get(inference_id)

@@ -133,6 +133,12 @@ CHANGES: tuple[Change, ...] = (
            "_update no longer validates the id syntax (PR text: 'removes unwanted inference entity "
            "id validation'); a default endpoint gets status_exception 'Default endpoint [<id>] "
            "cannot be updated' after the 404 check (before: the invalid inference_id error)"),
+    Change("semantic-text-default-id-setting", "9.4",
+           "#143486; SemanticTextFieldMapper.INDEX_SEMANTIC_TEXT_DEFAULT_INFERENCE_ID, getDefaultInferenceId",
+           "index setting index.semantic_text.default_inference_id pins the inference_id of "
+           "semantic_text fields that name none (before: 'unknown setting'); without it and "
+           "without EIS (#134708 9.3, #142980 9.4 jina-v5) every version defaults to "
+           "'.elser-2-elasticsearch'"),
     Change("form-encoded-bodies", "9.5",
            "#149005 (PR description); RestController (form-encoded POST bodies)",
            "application/x-www-form-urlencoded POST bodies are decoded into request parameters, "

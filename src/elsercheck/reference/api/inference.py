@@ -155,19 +155,36 @@ async def delete_endpoint(call: Call) -> Reply:
     task_type = _path_task_type(call)
     inference_id = call.path_params["inference_id"]
     dry_run = call.flag("dry_run")
-    force = call.flag("force")  # nothing references endpoints here: force only matters for defaults
+    force = call.flag("force")
     call.authorize()
     config = _lookup(call, inference_id, task_type)
     if inference_id in call.state.defaults and not force:
         raise status_exception(MESSAGES["reserved_delete"].format(id=inference_id))
-    if dry_run:
-        return Reply({"acknowledged": False, "pipelines": [], "indexes": [], "error_message": ""})
+    indexes = call.state.indices.referencing(inference_id)
+    if dry_run:  # handleDryRun: acknowledged false, the references and the would-be error
+        message = _referenced(inference_id, indexes)
+        return Reply({"acknowledged": False, "pipelines": [], "indexes": indexes,
+                      "error_message": message})  # fmt: skip
+    if indexes and not force:  # endpointIsReferencedInPipelinesOrIndexes: 409
+        raise status_exception(_referenced(inference_id, indexes), 409)
     if DELETED_STILL_ANSWERS not in call.state.defects:  # deliberate defect: keep it stored
         # A default stays listed: ES re-creates it on the next retrieval (#124781).
         call.state.endpoints.pop(inference_id, None)
     if config.service_settings.deployment_id is None:  # never stop a borrowed deployment
         await call.state.deployments.stop(inference_id)
     return Reply({"acknowledged": True, "pipelines": [], "indexes": []})
+
+
+def _referenced(inference_id: str, indexes: list[str]) -> str:
+    """TransportDeleteInferenceEndpointAction.buildErrorString, index part (no pipelines here;
+    it starts with a space: the pipeline sentence would come first). ``Set.toString``."""
+    if not indexes:
+        return ""
+    return (
+        f" Inference endpoint {inference_id} is being used in the mapping for indexes: "
+        f"[{', '.join(indexes)}]. Ensure that no index mappings are using this inference "
+        "endpoint, or use force to ignore this warning and delete the inference endpoint."
+    )
 
 
 async def update_endpoint(call: Call) -> Reply:

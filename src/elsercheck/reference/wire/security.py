@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,17 @@ PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     "cluster:admin/xpack/security/user/authenticate": (),  # every authenticated principal
 }  # fmt: skip
 
+# Index action -> index privileges that grant it (IndexPrivilege: the named privileges' action
+# patterns; listed as AuthorizationDenialMessages lists them, narrowest first).
+INDEX_PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
+    "indices:admin/create": ("create_index", "manage", "all"),
+    "indices:admin/delete": ("delete_index", "manage", "all"),
+    "indices:admin/mappings/get": ("view_index_metadata", "manage", "all"),
+    "indices:admin/refresh": ("maintenance", "manage", "all"),
+    "indices:data/write/bulk[s]": ("create_doc", "create", "index", "write", "all"),
+    "indices:data/read/search": ("read", "all"),
+}
+
 CLUSTER_PRIVILEGES = frozenset(p for grants in PRIVILEGES_BY_ACTION.values() for p in grants) | {
     "none", "monitor_ml", "manage_ml", "read_security"
 }  # fmt: skip
@@ -71,6 +83,10 @@ MESSAGES = {
         "creating derived api keys requires an explicit role descriptor that is empty (has no "
         "privileges)"
     ),
+    "unauthorized_index": (
+        "action [{action}] is unauthorized for {who} on indices [{indices}], this action is "
+        "granted by the index privileges [{privileges}]"
+    ),
     "unknown_privilege": (
         "unknown cluster privilege [{name}]. a privilege must be either one of the predefined "
         "cluster privilege names [{known}] or a pattern over one of the available cluster actions"
@@ -88,6 +104,8 @@ class ApiKey:
     created: int = field(default_factory=lambda: int(time.time() * 1000))
     expiration: int | None = None
     invalidated: bool = False
+    # role descriptors' "indices": (name patterns, privileges); None inherits the owner's
+    index_privileges: tuple[tuple[tuple[str, ...], frozenset[str]], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,11 @@ class Principal:
     privileges: frozenset[str] | None  # None = superuser: everything
     api_key: ApiKey | None = None
     authentication_type: str = "realm"
+
+    @property
+    def index_privileges(self) -> tuple[tuple[tuple[str, ...], frozenset[str]], ...] | None:
+        """None: every index privilege (superuser, or a key inheriting it)."""
+        return None if self.api_key is None else self.api_key.index_privileges
 
     def describe(self) -> str:
         if self.api_key is not None:
@@ -189,6 +212,26 @@ class Security:
             return
         raise _denied(principal, action, grants)
 
+    def authorize_index(self, principal: Principal, action: str, indices: list[str]) -> None:
+        """An index action on ``indices``: every index needs a role entry whose name pattern
+        matches it and whose privileges grant the action (``IndicesPermission.authorize``)."""
+        grants = set(INDEX_PRIVILEGES_BY_ACTION[action])
+        held = principal.index_privileges
+        if principal.privileges is None and held is None:
+            return
+        entries = held or ()
+        if all(any(privileges & grants and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+                   for patterns, privileges in entries) for name in indices):  # fmt: skip
+            return
+        raise EsError(
+            "security_exception",
+            MESSAGES["unauthorized_index"].format(
+                action=action, who=principal.describe(), indices=",".join(indices),
+                privileges=",".join(INDEX_PRIVILEGES_BY_ACTION[action]),
+            ),
+            403,
+        )  # fmt: skip
+
     def authorize_invalidate(
         self, principal: Principal, action: str, ids: list[str], name: str | None, owner: bool
     ) -> None:
@@ -230,6 +273,7 @@ class Security:
         ):
             raise EsError("illegal_argument_exception", MESSAGES["derived_key"])
         privileges: frozenset[str] | None = None
+        index_privileges: tuple[tuple[tuple[str, ...], frozenset[str]], ...] | None = None
         if role_descriptors:
             granted: set[str] = set()
             for descriptor in role_descriptors.values():
@@ -252,6 +296,7 @@ class Security:
             privileges = frozenset(granted)
             if owner.privileges is not None:  # a key never exceeds its owner
                 privileges &= owner.privileges
+            index_privileges = _index_privileges(role_descriptors)
         key = ApiKey(
             id=secrets.token_urlsafe(15),
             name=name,
@@ -259,6 +304,7 @@ class Security:
             owner=owner.username,
             privileges=privileges,
             expiration=(int(time.time() * 1000) + expiration_ms) if expiration_ms else None,
+            index_privileges=index_privileges,
         )
         self.api_keys[key.id] = key
         return key
@@ -292,6 +338,23 @@ def _same_secret(given: str, expected: str) -> bool:
     return secrets.compare_digest(
         given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
     )
+
+
+def _index_privileges(
+    descriptors: dict[str, Any],
+) -> tuple[tuple[tuple[str, ...], frozenset[str]], ...]:
+    """The ``indices`` entries of role descriptors (names, privileges); malformed ones grant
+    nothing (RoleDescriptor parsing is not modelled beyond this)."""
+    out = []
+    for descriptor in descriptors.values():
+        for entry in (descriptor.get("indices") or []) if isinstance(descriptor, dict) else []:
+            if not isinstance(entry, dict):
+                continue
+            names = entry.get("names", [])
+            names = [names] if isinstance(names, str) else names
+            out.append((tuple(str(n) for n in names),
+                        frozenset(str(p) for p in entry.get("privileges", []))))  # fmt: skip
+    return tuple(out)
 
 
 def _empty_descriptor(descriptor: Any) -> bool:

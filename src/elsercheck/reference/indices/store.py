@@ -1,0 +1,86 @@
+"""Index storage: documents with their semantic_text chunks, versions and refresh visibility.
+
+One primary shard, one replica configured and unassigned on the single node, as a default index
+on a one-node cluster: writes answer ``_shards: {total: 2, successful: 1, failed: 0}``
+(``ReplicationResponse.ShardInfo``). Search and count see the documents of the last refresh
+(``index.refresh_interval`` 1 s: a refresh older than that is done before a search).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..rules.semantic_text import Mapping
+
+REFRESH_INTERVAL = 1.0  # IndexSettings.DEFAULT_REFRESH_INTERVAL
+WRITE_SHARDS = {"total": 2, "successful": 1, "failed": 0}
+
+
+@dataclass
+class Chunk:
+    start: int
+    end: int
+    embedding: dict[str, float]
+
+
+@dataclass
+class Doc:
+    id: str
+    source: dict[str, Any]
+    version: int
+    seq_no: int
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)  # field → its chunks
+
+
+@dataclass
+class Index:
+    name: str
+    mapping: Mapping
+    settings: dict[str, Any]
+    uuid: str = field(default_factory=lambda: uuid.uuid4().hex[:22])
+    docs: dict[str, Doc] = field(default_factory=dict)
+    seq_no: int = 0
+    visible: dict[str, Doc] = field(default_factory=dict)
+    refreshed_at: float = field(default_factory=time.monotonic)
+
+    def write(self, doc_id: str, source: dict[str, Any], chunks: dict[str, list[Chunk]]) -> Doc:
+        """Index a document (new, or a new version of an existing one)."""
+        previous = self.docs.get(doc_id)
+        doc = Doc(doc_id, source, 1 if previous is None else previous.version + 1, self.seq_no,
+                  chunks)  # fmt: skip
+        self.seq_no += 1
+        self.docs[doc_id] = doc
+        return doc
+
+    def refresh(self) -> None:
+        self.visible = dict(self.docs)
+        self.refreshed_at = time.monotonic()
+
+    def searchable(self) -> list[Doc]:
+        """Documents a search sees, in index order (the scheduled refresh applied first)."""
+        if time.monotonic() - self.refreshed_at >= REFRESH_INTERVAL:
+            self.refresh()
+        return sorted(self.visible.values(), key=lambda d: d.seq_no)
+
+
+class IndexStore:
+    """The cluster's indices by name."""
+
+    def __init__(self) -> None:
+        self.indices: dict[str, Index] = {}
+
+    def get(self, name: str) -> Index | None:
+        return self.indices.get(name)
+
+    def referencing(self, inference_id: str) -> list[str]:
+        """Indices with a semantic_text field using ``inference_id`` (for indexing or search):
+        ``SemanticTextInfoExtractor.extractIndexesReferencingInferenceEndpoints``."""
+        return sorted(
+            name
+            for name, index in self.indices.items()
+            if any(inference_id in (f.inference_id, f.search_inference_id)
+                   for f in index.mapping.semantic.values())
+        )  # fmt: skip
