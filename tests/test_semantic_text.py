@@ -1,0 +1,405 @@
+"""semantic_text on the reference server: index mappings, bulk ingest (chunking, batched
+inference, item failures), semantic search, endpoint deletion and index privileges."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from elsercheck.reference import versions
+from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.indices import ingest
+from elsercheck.reference.rules import chunkers
+from elsercheck.reference.timing import PRESETS
+from tests.conftest import assert_error
+from tests.inprocess import InProcessServer
+
+ELSER = ".elser_model_2_linux-x86_64"
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+def endpoint_body(chunking: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "service": "elasticsearch",
+        "service_settings": {"model_id": ELSER, "num_allocations": 1, "num_threads": 1},
+    }
+    if chunking is not None:
+        body["chunking_settings"] = chunking
+    return body
+
+
+def ndjson(*lines: dict[str, Any]) -> str:
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+def semantic_index(client: httpx.Client, name: str, inference_id: str | None) -> None:
+    field: dict[str, Any] = {"type": "semantic_text"}
+    if inference_id is not None:
+        field["inference_id"] = inference_id
+    body = {"mappings": {"properties": {"content": field, "title": {"type": "keyword"}}}}
+    response = client.put(f"/{name}", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"acknowledged": True, "shards_acknowledged": True, "index": name}
+
+
+@pytest.fixture(scope="module")
+def open_st() -> Iterator[InProcessServer]:
+    config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
+    with InProcessServer(config) as running:
+        yield running
+
+
+@pytest.fixture
+def st(open_st: InProcessServer) -> Iterator[httpx.Client]:
+    with open_st.client(timeout=60) as c:
+        yield c
+
+
+@pytest.fixture
+def word_endpoint(st: httpx.Client, unique_id: str) -> Iterator[str]:
+    """An ELSER endpoint chunking by 10 words with overlap 2."""
+    body = endpoint_body({"strategy": "word", "max_chunk_size": 10, "overlap": 2})
+    response = st.put(f"/_inference/sparse_embedding/{unique_id}", json=body)
+    assert response.status_code == 200, response.text
+    yield unique_id
+    st.delete(f"/_inference/{unique_id}?force=true")
+
+
+# -- chunkers (ES WordBoundaryChunker / SentenceBoundaryChunker) -----------------------------
+def test_word_chunker_windows_overlap() -> None:
+    text = " ".join(f"w{i}" for i in range(25))
+    spans = chunkers.chunk(text, {"strategy": "word", "max_chunk_size": 10, "overlap": 2})
+    pieces = [text[s:e].split() for s, e in spans]
+    # windows of 10 words, each starting 8 words after the previous one
+    assert pieces[0] == [f"w{i}" for i in range(10)]
+    assert pieces[1] == [f"w{i}" for i in range(8, 18)]
+    assert pieces[2] == [f"w{i}" for i in range(16, 25)]
+    # the tail (9 words, more than the overlap) is the last chunk: three in all
+    assert len(pieces) == 3
+
+
+def test_sentence_chunker_packs_sentences_and_overlaps_one() -> None:
+    text = "One two three. Four five six. Seven eight nine. Ten eleven twelve."
+    spans = chunkers.chunk(text, {"strategy": "sentence", "max_chunk_size": 6,
+                                  "sentence_overlap": 1})  # fmt: skip
+    assert [text[s:e].strip() for s, e in spans] == [
+        "One two three. Four five six.",
+        "Four five six. Seven eight nine.",
+        "Seven eight nine. Ten eleven twelve.",
+    ]
+    spans = chunkers.chunk(text, {"strategy": "sentence", "max_chunk_size": 6,
+                                  "sentence_overlap": 0})  # fmt: skip
+    assert [text[s:e].strip() for s, e in spans] == [
+        "One two three. Four five six.", "Seven eight nine. Ten eleven twelve."
+    ]  # fmt: skip
+
+
+def test_sentence_longer_than_a_chunk_is_split_on_words() -> None:
+    text = " ".join(f"w{i}" for i in range(30)) + "."
+    spans = chunkers.chunk(text, {"strategy": "sentence", "max_chunk_size": 20,
+                                  "sentence_overlap": 0})  # fmt: skip
+    assert len(spans) == 2
+    assert len(text[spans[0][0] : spans[0][1]].split()) == 20
+
+
+def test_none_strategy_is_one_chunk() -> None:
+    text = "A. B. C. " * 100
+    assert chunkers.chunk(text, {"strategy": "none"}) == [(0, len(text))]
+
+
+# -- index, mapping, count, refresh, delete --------------------------------------------------
+def test_mapping_round_trip(st: httpx.Client, word_endpoint: str) -> None:
+    semantic_index(st, "mapping-rt", word_endpoint)
+    try:
+        response = st.get("/mapping-rt/_mapping")
+        assert response.status_code == 200
+        assert response.json() == {"mapping-rt": {"mappings": {"properties": {
+            "content": {"type": "semantic_text", "inference_id": word_endpoint,
+                        "model_settings": {"service": "elasticsearch",
+                                           "task_type": "sparse_embedding"}},
+            "title": {"type": "keyword"},
+        }}}}  # fmt: skip
+        again = st.put("/mapping-rt", json={})
+        assert_error(again, 400, "resource_already_exists_exception", None)
+        assert again.json()["error"]["reason"].startswith("index [mapping-rt/")
+        assert again.json()["error"]["index"] == "mapping-rt"
+    finally:
+        assert st.delete("/mapping-rt").json() == {"acknowledged": True}
+    gone = st.get("/mapping-rt/_count")
+    assert_error(gone, 404, "index_not_found_exception", "no such index [mapping-rt]")
+    error = gone.json()["error"]
+    assert error["index_uuid"] == "_na_" and error["index"] == "mapping-rt"
+    assert error["resource.type"] == "index_or_alias" and error["resource.id"] == "mapping-rt"
+
+
+def test_unknown_inference_id_is_accepted_at_mapping_and_fails_at_ingest(st: httpx.Client) -> None:
+    semantic_index(st, "missing-ep", "no-such-endpoint")
+    try:
+        mapping = st.get("/missing-ep/_mapping").json()["missing-ep"]["mappings"]
+        assert mapping["properties"]["content"] == {
+            "type": "semantic_text", "inference_id": "no-such-endpoint"
+        }  # fmt: skip
+        response = st.post("/missing-ep/_bulk", content=ndjson(
+            {"index": {"_id": "1"}}, {"content": "hello"}), headers=NDJSON)  # fmt: skip
+        body = response.json()
+        assert response.status_code == 200 and body["errors"] is True
+        assert body["items"] == [{"index": {"_index": "missing-ep", "_id": "1", "status": 404,
+            "error": {"type": "resource_not_found_exception",
+                      "reason": "Inference id [no-such-endpoint] not found for field [content]"}}}]  # fmt: skip
+    finally:
+        st.delete("/missing-ep")
+
+
+def test_empty_inference_id_and_unknown_type_are_mapping_errors(st: httpx.Client) -> None:
+    response = st.put("/bad-map", json={"mappings": {"properties": {
+        "content": {"type": "semantic_text", "inference_id": ""}}}})  # fmt: skip
+    assert_error(response, 400, "mapper_parsing_exception",
+                 "Failed to parse mapping: [inference_id] on mapper [content] of type "
+                 "[semantic_text] must not be empty")  # fmt: skip
+    response = st.put("/bad-map", json={"mappings": {"properties": {"x": {"type": "nope"}}}})
+    assert_error(response, 400, "mapper_parsing_exception",
+                 "Failed to parse mapping: No handler for type [nope] declared on field [x]")  # fmt: skip
+    response = st.put("/Bad-Name")
+    assert_error(response, 400, "invalid_index_name_exception",
+                 "Invalid index name [Bad-Name], must be lowercase")  # fmt: skip
+
+
+@pytest.mark.parametrize("line", versions.supported())
+def test_default_inference_id_per_version(line: str) -> None:
+    """No EIS on the embedded server: ML-node ELSER in every version; 9.4+ can pin it."""
+    config = ServerConfig(security=False, timing=PRESETS["instant"],
+                          es_version=versions.resolve(line))  # fmt: skip
+    with InProcessServer(config) as server, server.client(timeout=30) as c:
+        semantic_index(c, "defaults", None)
+        field = c.get("/defaults/_mapping").json()["defaults"]["mappings"]["properties"]["content"]
+        assert field["inference_id"] == ".elser-2-elasticsearch"
+        pinned = c.put("/pinned", json={
+            "settings": {"index.semantic_text.default_inference_id": "my-ep"},
+            "mappings": {"properties": {"content": {"type": "semantic_text"}}}})  # fmt: skip
+        if versions.resolve(line).has("semantic-text-default-id-setting"):
+            assert pinned.status_code == 200, pinned.text
+            props = c.get("/pinned/_mapping").json()["pinned"]["mappings"]["properties"]
+            assert props["content"] == {"type": "semantic_text", "inference_id": "my-ep"}
+        else:
+            assert_error(pinned, 400, "illegal_argument_exception", None)
+            assert (
+                "unknown setting [index.semantic_text.default_inference_id]"
+                in (pinned.json()["error"]["reason"])
+            )
+
+
+# -- bulk ------------------------------------------------------------------------------------
+def test_bulk_chunks_follow_chunking_settings(
+    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+) -> None:
+    semantic_index(st, "chunks", word_endpoint)
+    try:
+        long_text = " ".join(f"token{i}" for i in range(27))  # 10-word windows, step 8: 4
+        response = st.post("/chunks/_bulk?refresh=true", content=ndjson(
+            {"index": {"_id": "short"}}, {"content": "a few words only"},
+            {"create": {}}, {"content": long_text},
+        ), headers=NDJSON)  # fmt: skip
+        body = response.json()
+        assert response.status_code == 200 and body["errors"] is False, body
+        first, second = (next(iter(i.values())) for i in body["items"])
+        assert list(body) == ["errors", "took", "items"]
+        assert first == {"_index": "chunks", "_id": "short", "_version": 1, "result": "created",
+                         "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": 0,
+                         "_primary_term": 1, "status": 201}  # fmt: skip
+        assert list(body["items"][1]) == ["create"] and len(second["_id"]) == 20
+        docs = open_st.app.state.indices.get("chunks").docs
+        assert len(docs["short"].chunks["content"]) == 1
+        assert len(docs[second["_id"]].chunks["content"]) == 4
+        assert st.get("/chunks/_count").json()["count"] == 2
+        again = st.post("/chunks/_bulk", content=ndjson(
+            {"index": {"_id": "short"}}, {"content": "new words"},
+            {"create": {"_id": "short"}}, {"content": "x"}), headers=NDJSON)  # fmt: skip
+        updated, conflict = (next(iter(i.values())) for i in again.json()["items"])
+        assert updated["result"] == "updated" and updated["_version"] == 2
+        assert updated["status"] == 200
+        assert conflict["status"] == 409
+        assert conflict["error"]["type"] == "version_conflict_engine_exception"
+        assert conflict["error"]["reason"] == (
+            "[short]: version conflict, document already exists (current version [2])"
+        )
+    finally:
+        st.delete("/chunks")
+
+
+def test_chunks_go_to_the_deployment_ten_at_a_time(
+    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+) -> None:
+    semantic_index(st, "batches", word_endpoint)
+    deployment = open_st.app.state.deployments.get(word_endpoint)
+    assert deployment is not None
+    before = deployment.counters.inference_count
+    try:
+        text = " ".join(f"t{i}" for i in range(8 * 24 + 5))  # 25 chunks of ≤ 10 words
+        assert len(chunkers.chunk(text, {"strategy": "word", "max_chunk_size": 10,
+                                         "overlap": 2})) == 25  # fmt: skip
+        response = st.post("/batches/_bulk", content=ndjson({"index": {}}, {"content": text}),
+                           headers=NDJSON)  # fmt: skip
+        assert response.json()["errors"] is False
+        # 25 chunks → 3 model requests (10 + 10 + 5): EMBEDDING_MAX_BATCH_SIZE
+        assert (
+            deployment.counters.inference_count - before == 3 == -(-25 // ingest.MODEL_BATCH_SIZE)
+        )
+    finally:
+        st.delete("/batches")
+
+
+def test_item_failures_at_zero_allocations(
+    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+) -> None:
+    semantic_index(st, "zero", word_endpoint)
+    deployments = open_st.app.state.deployments
+    deployment = deployments.get(word_endpoint)
+
+    async def target(count: int) -> None:
+        deployments.set_target(deployment, count)
+
+    open_st.run(target(0), timeout=10)
+    try:
+        response = st.post("/zero/_bulk", content=ndjson(
+            {"index": {"_id": "1"}}, {"content": "needs inference"},
+            {"index": {"_id": "2"}}, {"title": "no semantic value"}), headers=NDJSON)  # fmt: skip
+        body = response.json()
+        assert response.status_code == 200 and body["errors"] is True
+        failed, plain = (i["index"] for i in body["items"])
+        assert failed == {"_index": "zero", "_id": "1", "status": 409, "error": {
+            "type": "exception",
+            "reason": f"Exception when running inference id [{word_endpoint}] on field [content]",
+            "caused_by": {"type": "status_exception", "reason": (
+                f"Trained model deployment [{word_endpoint}] is not allocated to any nodes")},
+        }}  # fmt: skip
+        assert plain["status"] == 201  # nothing to infer: indexed
+    finally:
+        open_st.run(target(1), timeout=10)
+        st.delete("/zero")
+
+
+def test_item_failures_when_the_queue_is_full() -> None:
+    config = ServerConfig(security=False, timing=PRESETS["instant"], queue_capacity=0)
+    with InProcessServer(config) as server, server.client(timeout=30) as c:
+        assert c.put("/_inference/sparse_embedding/q", json=endpoint_body()).status_code == 200
+        semantic_index(c, "full", "q")
+        response = c.post("/full/_bulk", content=ndjson({"index": {"_id": "1"}},
+                          {"content": "x"}), headers=NDJSON)  # fmt: skip
+        item = response.json()["items"][0]["index"]
+        assert item["status"] == 429
+        assert item["error"]["type"] == "exception"
+        assert item["error"]["caused_by"]["type"] == "es_rejected_execution_exception"
+
+
+def test_bulk_request_errors(st: httpx.Client) -> None:
+    response = st.post("/_bulk", content=b'{"index":{"_index":"x"}}\n{"a":1}', headers=NDJSON)
+    assert_error(response, 400, "illegal_argument_exception",
+                 "The bulk request must be terminated by a newline [\\n]")  # fmt: skip
+    response = st.post("/_bulk", content=ndjson({"delete_all": {}}, {}), headers=NDJSON)
+    assert_error(response, 400, "illegal_argument_exception",
+                 "Malformed action/metadata line [1], expected field [create], [delete], "
+                 "[index] or [update] but found [delete_all]")  # fmt: skip
+
+
+# -- search ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["semantic", "match", "sparse_vector"])
+def test_search_ranks_the_document_with_the_query_words_first(
+    st: httpx.Client, word_endpoint: str, kind: str
+) -> None:
+    name = f"rank-{kind.replace('_', '-')}"
+    semantic_index(st, name, word_endpoint)
+    try:
+        docs = {
+            "a": "Mountains rise above the valley where rivers meet the sea.",
+            "b": "The tokenizer splits every sentence into words before encoding.",
+            "c": "Bakers knead dough at dawn and sell fresh bread by noon.",
+        }
+        lines = []
+        for doc_id, text in docs.items():
+            lines += [{"index": {"_id": doc_id}}, {"content": text}]
+        assert st.post(f"/{name}/_bulk?refresh=true", content=ndjson(*lines),
+                       headers=NDJSON).json()["errors"] is False  # fmt: skip
+        text = "bakers knead dough"
+        query = {
+            "semantic": {"semantic": {"field": "content", "query": text}},
+            "match": {"match": {"content": text}},
+            "sparse_vector": {"sparse_vector": {"field": "content", "query": text}},
+        }[kind]
+        response = st.post(f"/{name}/_search", json={"query": query})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        hits = body["hits"]["hits"]
+        assert hits[0]["_id"] == "c"
+        assert hits[0]["_source"] == {"content": docs["c"]}  # as sent: no inference results
+        assert body["hits"]["max_score"] == hits[0]["_score"] > 0
+        assert all(h["_score"] <= hits[0]["_score"] for h in hits)
+        assert list(hits[0]) == ["_index", "_id", "_score", "_source"]
+        assert body["hits"]["total"]["relation"] == "eq"
+    finally:
+        st.delete(f"/{name}")
+
+
+def test_semantic_score_is_the_best_chunk(st: httpx.Client, word_endpoint: str) -> None:
+    """A document whose matching words sit in one chunk among many scores as that chunk."""
+    semantic_index(st, "maxchunk", word_endpoint)
+    try:
+        filler = " ".join(f"filler{i}" for i in range(40))
+        lines = [{"index": {"_id": "alone"}}, {"content": "bakers knead dough"},
+                 {"index": {"_id": "long"}}, {"content": f"bakers knead dough {filler}"}]  # fmt: skip
+        st.post("/maxchunk/_bulk?refresh=true", content=ndjson(*lines), headers=NDJSON)
+        hits = st.post("/maxchunk/_search", json={"query": {"semantic": {
+            "field": "content", "query": "bakers knead dough"}}}).json()["hits"]["hits"]  # fmt: skip
+        scores = {h["_id"]: h["_score"] for h in hits}
+        # max over chunks, not a sum: the filler chunks add nothing
+        assert scores["long"] <= scores["alone"] * 1.0001
+    finally:
+        st.delete("/maxchunk")
+
+
+# -- DELETE of a referenced endpoint (TransportDeleteInferenceEndpointAction) -----------------
+def test_delete_endpoint_referenced_by_an_index(st: httpx.Client, unique_id: str) -> None:
+    assert (
+        st.put(f"/_inference/sparse_embedding/{unique_id}", json=endpoint_body()).status_code == 200
+    )
+    semantic_index(st, "refd", unique_id)
+    try:
+        message = (
+            f" Inference endpoint {unique_id} is being used in the mapping for indexes: [refd]. "
+            "Ensure that no index mappings are using this inference endpoint, or use force to "
+            "ignore this warning and delete the inference endpoint."
+        )
+        refused = st.delete(f"/_inference/{unique_id}")
+        assert_error(refused, 409, "status_exception", message)
+        dry = st.delete(f"/_inference/{unique_id}?dry_run=true")
+        assert dry.json() == {"acknowledged": False, "pipelines": [], "indexes": ["refd"],
+                              "error_message": message}  # fmt: skip
+        forced = st.delete(f"/_inference/{unique_id}?force=true")
+        assert forced.json() == {"acknowledged": True, "pipelines": [], "indexes": []}
+        assert st.get(f"/_inference/{unique_id}").status_code == 404
+    finally:
+        st.delete("/refd")
+
+
+# -- privileges ------------------------------------------------------------------------------
+def test_index_privileges(client: httpx.Client, anonymous: httpx.Client) -> None:
+    key = client.post("/_security/api_key", json={"name": "idx", "role_descriptors": {"r": {
+        "cluster": [], "indices": [{"names": ["readable-*"], "privileges": ["read"]}]}}})  # fmt: skip
+    assert key.status_code == 200, key.text
+    auth = {"Authorization": f"ApiKey {key.json()['encoded']}"}
+    assert client.put("/readable-1").status_code == 200
+    try:
+        denied = anonymous.put("/readable-2", headers=auth)
+        assert_error(denied, 403, "security_exception",
+                     f"action [indices:admin/create] is unauthorized for API key id "
+                     f"[{key.json()['id']}] of user [elastic] on indices [readable-2], this "
+                     "action is granted by the index privileges [create_index,manage,all]")  # fmt: skip
+        assert anonymous.get("/readable-1/_count", headers=auth).json()["count"] == 0
+        write = anonymous.post("/readable-1/_bulk", content=ndjson({"index": {}}, {"a": 1}),
+                            headers={**auth, **NDJSON})  # fmt: skip
+        assert_error(write, 403, "security_exception", None)
+    finally:
+        client.delete("/readable-1")
