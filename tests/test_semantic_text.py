@@ -271,7 +271,7 @@ def test_item_failures_at_zero_allocations(
         assert response.status_code == 200 and body["errors"] is True
         failed, plain = (i["index"] for i in body["items"])
         assert failed == {"_index": "zero", "_id": "1", "status": 409, "error": {
-            "type": "exception",
+            "type": "inference_exception",
             "reason": f"Exception when running inference id [{word_endpoint}] on field [content]",
             "caused_by": {"type": "status_exception", "reason": (
                 f"Trained model deployment [{word_endpoint}] is not allocated to any nodes")},
@@ -291,7 +291,7 @@ def test_item_failures_when_the_queue_is_full() -> None:
                           {"content": "x"}), headers=NDJSON)  # fmt: skip
         item = response.json()["items"][0]["index"]
         assert item["status"] == 429
-        assert item["error"]["type"] == "exception"
+        assert item["error"]["type"] == "inference_exception"
         assert item["error"]["caused_by"]["type"] == "es_rejected_execution_exception"
 
 
@@ -403,3 +403,30 @@ def test_index_privileges(client: httpx.Client, anonymous: httpx.Client) -> None
         assert_error(write, 403, "security_exception", None)
     finally:
         client.delete("/readable-1")
+
+
+def test_field_chunking_settings_override_the_endpoint(
+    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+) -> None:
+    """semantic_text ``chunking_settings`` (#121041) win over the endpoint's (10 words)."""
+    field = {"type": "semantic_text", "inference_id": word_endpoint,
+             "chunking_settings": {"strategy": "none"}}  # fmt: skip
+    assert (
+        st.put("/own-chunks", json={"mappings": {"properties": {"content": field}}}).status_code
+        == 200
+    )
+    try:
+        rendered = st.get("/own-chunks/_mapping").json()["own-chunks"]["mappings"]["properties"]
+        assert rendered["content"]["chunking_settings"] == {"strategy": "none"}
+        text = " ".join(f"w{i}" for i in range(40))
+        st.post("/own-chunks/_bulk", content=ndjson({"index": {"_id": "1"}}, {"content": text},
+                                                   {"index": {"_id": "2"}}, {"content": "   "}),
+                headers=NDJSON)  # fmt: skip
+        docs = open_st.app.state.indices.get("own-chunks").docs
+        assert len(docs["1"].chunks["content"]) == 1  # the endpoint's settings would give 5
+        assert docs["2"].chunks == {}  # a blank value needs no inference
+    finally:
+        st.delete("/own-chunks")
+    bad = {"type": "semantic_text", "chunking_settings": {"strategy": "word"}}
+    response = st.put("/bad-chunks", json={"mappings": {"properties": {"content": bad}}})
+    assert_error(response, 400, "mapper_parsing_exception", None)

@@ -1,18 +1,22 @@
 """semantic_text inference at ingest (ES ``ShardBulkInferenceActionFilter`` + the ELSER service's
 ``chunkedInfer``).
 
-For each bulk item and each semantic_text field with a value, the values are grouped by
-inference id (``createFieldInferenceRequests``); per endpoint, up to ``FILTER_BATCH_SIZE``
-values go to one ``chunkedInfer`` call (``DEFAULT_BATCH_SIZE``); the service chunks every value
-with the endpoint's chunking settings and sends the chunks to the deployment
+Items are taken in order until their semantic_text values add up to ``FILTER_BATCH_BYTES`` of
+input (``executeNext``: ``indices.inference.batch_size``, 1 MB, #124313); the batches run one
+after the other. Within a batch the values are grouped by inference id
+(``addFieldInferenceRequests``); blank values need no inference. Per endpoint one
+``chunkedInfer`` call takes all its values; the service chunks each with the field's
+``chunking_settings`` (mapping) or else the endpoint's, and sends the chunks to the deployment
 ``MODEL_BATCH_SIZE`` at a time (``ElasticsearchInternalService.EMBEDDING_MAX_BATCH_SIZE``,
-``EmbeddingRequestChunker``), all batches dispatched at once. A failed batch fails each value
-with chunks in it (``ChunkedInferenceError``); the item then fails with the filter's
-``ElasticsearchException`` ``Exception when running inference id [..] on field [..]`` (type
-``exception``, status that of its cause: ``ElasticsearchException.status``). A missing endpoint
-fails the item with ``resource_not_found_exception`` ``Inference id [..] not found for field
-[..]`` (the model-loading listener's ``onFailure``). Ingest passes ``TimeValue.MAX_VALUE`` as the
-inference timeout: the request waits in the deployment queue without limit.
+``EmbeddingRequestChunker``), all dispatched at once. A failed model batch fails each value with
+chunks in it (``ChunkedInferenceError``); the item then fails with the filter's
+``InferenceException`` ``Exception when running inference id [..] on field [..]`` (type
+``inference_exception``, status that of its cause: #123890, back-ported to 8.18/9.0), the first
+failure only (#141079). A missing endpoint fails the item with ``resource_not_found_exception``
+``Inference id [..] not found for field [..]`` (the model-loading listener's ``onFailure``).
+Ingest passes ``TimeValue.MAX_VALUE`` as the inference timeout: a request waits in the
+deployment queue without limit (a bulk inference timeout setting, #141774, defaults to none
+and is not modelled).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ..rules.semantic_text import Mapping
 from ..wire.errors import EsError
 from .store import Chunk
 
-FILTER_BATCH_SIZE = 512  # ShardBulkInferenceActionFilter.DEFAULT_BATCH_SIZE
+FILTER_BATCH_BYTES = 1024 * 1024  # ShardBulkInferenceActionFilter.DEFAULT_BATCH_SIZE (1 MB)
 MODEL_BATCH_SIZE = 10  # ElasticsearchInternalService.EMBEDDING_MAX_BATCH_SIZE
 
 Infer = Callable[[EndpointConfig, list[str]], Awaitable[list[SparseResult]]]
@@ -47,7 +51,7 @@ class _Value:
 def failure_running(inference_id: str, field: str, cause: EsError) -> EsError:
     """The filter's wrapper: status follows the cause (``ElasticsearchException.status``)."""
     return EsError(
-        "exception",
+        "inference_exception",
         f"Exception when running inference id [{inference_id}] on field [{field}]",
         cause.status,
         caused_by=cause,
@@ -70,39 +74,56 @@ async def infer_items(
 ) -> list[EsError | dict[str, list[Chunk]]]:  # fmt: skip
     """Per item: its fields' chunks with embeddings, or the item's (first) failure."""
     results: list[EsError | dict[str, list[Chunk]]] = [{} for _ in sources]
-    by_endpoint: dict[str, list[tuple[int, str, str]]] = {}
-    for item, source in enumerate(sources):
-        for name, spec in mapping.semantic.items():
-            for text in _values(source, name) or []:
-                by_endpoint.setdefault(spec.inference_id, []).append((item, name, text))
 
     def fail(item: int, error: EsError) -> None:
-        if not isinstance(results[item], EsError):  # BulkItemRequest.abort keeps the first
+        if not isinstance(results[item], EsError):  # the first failure only (#141079)
             results[item] = error
 
-    for inference_id, requests in by_endpoint.items():
-        config = find(inference_id)
-        if config is None:
-            for item, name, _ in requests:
-                fail(
-                    item,
-                    EsError(
-                        "resource_not_found_exception",
-                        f"Inference id [{inference_id}] not found for field [{name}]",
-                    ),
-                )
-            continue  # fmt: skip
-        refused = supported(config)
-        for start in range(0, len(requests), FILTER_BATCH_SIZE):
-            batch = requests[start : start + FILTER_BATCH_SIZE]
-            values = [_Value(i, n, t, chunkers.chunk(t, config.chunking_settings))
-                      for i, n, t in batch]  # fmt: skip
-            if refused is not None:
-                for value in values:
-                    fail(value.item, failure_running(inference_id, value.field, refused))
-                continue
-            await _run(config, values, infer, results, fail)
+    item = 0
+    while item < len(sources):  # executeNext: batches of about FILTER_BATCH_BYTES of input
+        by_endpoint: dict[str, list[tuple[int, str, str]]] = {}
+        size = 0
+        while item < len(sources) and size < FILTER_BATCH_BYTES:
+            for name, spec in mapping.semantic.items():
+                for text in _values(sources[item], name) or []:
+                    if text.strip():  # blank values need no inference
+                        by_endpoint.setdefault(spec.inference_id, []).append((item, name, text))
+                        size += len(text)
+            item += 1
+        await asyncio.gather(*(  # every endpoint's chunkedInfer at once (RefCountingRunnable)
+            _endpoint_batch(inference_id, requests, mapping, find, infer, supported, results,
+                            fail)
+            for inference_id, requests in by_endpoint.items()
+        ))  # fmt: skip
     return results
+
+
+async def _endpoint_batch(
+    inference_id: str, requests: list[tuple[int, str, str]], mapping: Mapping, find: Find,
+    infer: Infer, supported: Callable[[EndpointConfig], EsError | None],
+    results: list[EsError | dict[str, list[Chunk]]], fail: Callable[[int, EsError], None],
+) -> None:  # fmt: skip
+    config = find(inference_id)
+    if config is None:
+        for item, name, _ in requests:
+            fail(
+                item,
+                EsError(
+                    "resource_not_found_exception",
+                    f"Inference id [{inference_id}] not found for field [{name}]",
+                ),
+            )
+        return  # fmt: skip
+    refused = supported(config)
+    values = []
+    for item, name, text in requests:
+        settings = mapping.semantic[name].chunking_settings or config.chunking_settings
+        values.append(_Value(item, name, text, chunkers.chunk(text, settings)))
+    if refused is not None:
+        for value in values:
+            fail(value.item, failure_running(inference_id, value.field, refused))
+        return
+    await _run(config, values, infer, results, fail)
 
 
 async def _run(

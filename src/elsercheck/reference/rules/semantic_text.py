@@ -16,6 +16,9 @@ Sources (elastic/elasticsearch):
   mapping once the endpoint is resolved: at mapping time when it exists (model registry lookup,
   PR #120560 and its follow-ups), otherwise when the first document is indexed. Not re-checked
   against a running cluster.
+* ``chunking_settings`` on the field (``SemanticTextFieldMapper``, #121041, 8.19/9.1) override
+  the endpoint's at ingest (``ShardBulkInferenceActionFilter.addFieldInferenceRequests``); they
+  are validated as the endpoint's are and rendered after ``model_settings``.
 * Index names: ``MetadataCreateIndexService.validateIndexOrAliasName`` (lower case; no leading
   ``_``, ``-``, ``+``) → ``invalid_index_name_exception``.
 """
@@ -27,6 +30,7 @@ from typing import Any
 
 from ..versions import EsVersion
 from ..wire.errors import EsError
+from . import chunking
 from .ids import DEFAULT_ELSER_ID
 
 CONTENT_TYPE = "semantic_text"
@@ -48,6 +52,7 @@ class SemanticField:
     inference_id: str
     search_inference_id: str | None = None
     model_settings: dict[str, Any] | None = None  # set once the endpoint is resolved
+    chunking_settings: dict[str, Any] | None = None  # the field's own (#121041); None: endpoint's
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": CONTENT_TYPE, "inference_id": self.inference_id}
@@ -55,6 +60,8 @@ class SemanticField:
             out["search_inference_id"] = self.search_inference_id
         if self.model_settings is not None:
             out["model_settings"] = dict(self.model_settings)
+        if self.chunking_settings is not None:
+            out["chunking_settings"] = dict(self.chunking_settings)
         return out
 
 
@@ -168,7 +175,14 @@ def _semantic_field(
         raise mapper_parsing(f"[inference_id] on mapper [{name}] of type [{CONTENT_TYPE}] must "
                              "not be empty")  # fmt: skip
     search_id = spec.get("search_inference_id")
-    return SemanticField(name, inference_id, search_id if isinstance(search_id, str) else None)
+    field = SemanticField(name, inference_id, search_id if isinstance(search_id, str) else None)
+    raw_chunking = spec.get("chunking_settings")
+    if raw_chunking is not None:  # SemanticTextFieldMapper chunking_settings (#121041)
+        try:
+            field.chunking_settings = chunking.parse(raw_chunking, version)
+        except EsError as error:  # validated as on PUT _inference; reported as a mapping error
+            raise mapper_parsing(error.reason) from None
+    return field
 
 
 def model_settings(task_type: str) -> dict[str, Any]:
