@@ -430,3 +430,20 @@ def test_field_chunking_settings_override_the_endpoint(
     bad = {"type": "semantic_text", "chunking_settings": {"strategy": "word"}}
     response = st.put("/bad-chunks", json={"mappings": {"properties": {"content": bad}}})
     assert_error(response, 400, "mapper_parsing_exception", None)
+
+
+def test_semantic_query_on_other_fields(st: httpx.Client, word_endpoint: str) -> None:
+    """SemanticQueryBuilder: an unmapped field matches nothing; another type is refused."""
+    semantic_index(st, "other-fields", word_endpoint)
+    try:
+        st.post("/other-fields/_bulk?refresh=true", content=ndjson(
+            {"index": {"_id": "1"}}, {"content": "text", "title": "t"}), headers=NDJSON)  # fmt: skip
+        unmapped = st.post("/other-fields/_search", json={"query": {"semantic": {
+            "field": "nowhere", "query": "text"}}})  # fmt: skip
+        assert unmapped.json()["hits"]["total"]["value"] == 0
+        keyword = st.post("/other-fields/_search", json={"query": {"semantic": {
+            "field": "title", "query": "text"}}})  # fmt: skip
+        assert_error(keyword, 400, "illegal_argument_exception",
+                     "Field [title] of type [keyword] does not support semantic queries")  # fmt: skip
+    finally:
+        st.delete("/other-fields")

@@ -259,6 +259,14 @@ async def _matches(call: Call, index: Index, query: Any) -> list[tuple[Any, floa
     kind, spec = next(iter(query.items()))
     if kind == "semantic":
         field, text = spec.get("field"), spec.get("query")
+        # SemanticQueryBuilder.doRewriteBuildSemanticQuery: unmapped → no hits; another type →
+        # "Field [f] of type [t] does not support semantic queries"
+        if field in index.mapping.plain:
+            kind_name = index.mapping.plain[field].get("type", "object")
+            reason = f"Field [{field}] of type [{kind_name}] does not support semantic queries"
+            raise EsError("illegal_argument_exception", reason)
+        if field not in index.mapping.semantic:
+            return []
         vector = await _query_vector(call, index, field, text, None, "semantic")
     elif kind == "match":
         field, value = next(iter(spec.items()))
