@@ -139,7 +139,30 @@ def test_no_data_is_a_failure_not_a_pass():
 def test_every_check_is_registered_once():
     assert list(CHECKS) == [
         "allocation-bounds", "scale-up", "scale-down", "zero", "from-zero", "errors-documented",
+        "generator-kept-up",
     ]  # fmt: skip
+
+
+def test_backlog_is_the_generators_not_the_targets():
+    """An arrival the generator could not send is no error of the target; beyond 1 % the run
+    did not offer its planned load, and says so."""
+
+    def requests(backlog: int, total: int = 200) -> list[dict]:
+        return [{"request_type": "POST", "elapsed_s": 1.0, "latency_ms": 1.0,
+                 "error_kind": "backlog" if i < backlog else ""} for i in range(total)]  # fmt: skip
+
+    few = by_name(check_all(RunRecord(STEP, trace([(0, 1)]), requests(1))))
+    assert (
+        few["errors-documented"].passed is True and "backlog" not in few["errors-documented"].detail
+    )
+    assert few["generator-kept-up"].passed is True
+    assert few["generator-kept-up"].observed["backlog"] == 1
+    many = by_name(check_all(RunRecord(STEP, trace([(0, 1)]), requests(10))))
+    assert (
+        many["generator-kept-up"].passed is False
+        and "10 of 200" in many["generator-kept-up"].detail
+    )
+    assert by_name(check_all(RunRecord(STEP, [])))["generator-kept-up"].detail == "no data recorded"
 
 
 def test_error_kinds():
