@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from elsercheck.endpoints import Endpoints, HttpxTransport, elser_body, endpoint_prefix, sweep_run
-from elsercheck.load import documents, rundir, workloads
+from elsercheck.load import documents, make_documents, rundir, workloads
 from elsercheck.load.options import OptionError, values_from
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
@@ -39,11 +39,13 @@ def indices(server: EmbeddedServer, pattern: str = "*") -> list[str]:
 
 def test_documents_file_is_generated_from_the_passages_with_1_to_4_chunks():
     directory = documents.default_directory()
-    assert (directory / documents.FILE).read_text(encoding="utf-8") == documents.render(directory)
+    assert (directory / documents.FILE).read_text(encoding="utf-8") == make_documents.render(
+        directory
+    )
     docs = documents.load()
     assert len(docs) >= 30
     assert {d.chunks for d in docs} == {1, 2, 3, 4}
-    assert all(d.chunks == documents.chunk_count(d.text) for d in docs)
+    assert all(d.chunks == make_documents.chunk_count(d.text) for d in docs)
     assert sum(len(d.text.split()) >= 250 for d in docs) >= len(docs) * 3 // 4
 
 

@@ -51,7 +51,8 @@ class LoadSession:
         self.environment = environment
         self.settings: Settings = settings_from(environment.parsed_options)
         self.corpus = Corpus.load(self.settings.corpus or None)
-        self.documents = documents.load(self.settings.corpus or None)
+        needed = workloads.needs_index(self.settings.workload)
+        self.documents = documents.load(self.settings.corpus or None) if needed else ()
         self.index_report: dict[str, Any] | None = None  # run.json "index"
         self.recorder = Recorder(environment)
         self.monitor: AllocationMonitor | None = None
