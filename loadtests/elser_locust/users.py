@@ -242,7 +242,7 @@ def bulk_outcome(content: bytes, sent: int) -> tuple[int | None, dict[str, int]]
     acknowledged = 0
     failures: dict[str, int] = {}
     for item in items:
-        result = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
+        result: Any = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
         error = result.get("error") if isinstance(result, dict) else None
         if error is None and isinstance(result, dict) and result.get("status") in (200, 201):
             acknowledged += 1
