@@ -68,6 +68,7 @@ class LoadSession:
         self.target_version: str | None = None
         self.workers = 0
         self.interrupted: int | None = None  # the stop signal that ended the run
+        self.preparing = False  # True while test_start creates the endpoint and the index
         self._mix = parse_mix(self.settings.mix)
 
     @property
@@ -149,6 +150,7 @@ class LoadSession:
         self.endpoints = Endpoints(session, host, self.settings.prefix)
         self.target_version = _target_version(self.endpoints)
         self.index_report = None
+        self.preparing = True  # the shape holds its first stage meanwhile (shapes.py)
         try:
             self._prepare_endpoint()
             self._prepare_index()
@@ -161,6 +163,8 @@ class LoadSession:
             if environment.runner is not None:
                 gevent.spawn_later(0.1, environment.runner.quit)
             return
+        finally:
+            self.preparing = False
         self.origin = time.time()
         if environment.shape_class is not None:
             environment.shape_class.reset_time()

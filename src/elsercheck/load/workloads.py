@@ -10,7 +10,7 @@ from typing import Any
 
 SEMANTIC_FIELD = "content"  # the run index's semantic_text field
 INDEX_SUFFIX = "docs"  # the run index: elsercheck-<run-id>-docs
-SEED_DOCUMENTS = 40  # documents a search workload finds in the index before the load starts
+SEED_DOCUMENTS = 20  # documents a search workload finds in the index before the load starts
 
 # Load user classes (loadtests/elser_locust/users.py) per workload; the shape's user count is
 # split between them by locust (equal weights).
