@@ -16,9 +16,10 @@ from locust import events
 from elser_locust import session, webui
 from elser_locust.options import add_arguments
 from elser_locust.shapes import NamedShape
-from elser_locust.users import EndpointLifecycleUser, InferenceUser
+from elser_locust.users import EndpointLifecycleUser, InferenceUser, IngestUser, SearchUser
+from elsercheck.load.workloads import USER_CLASSES
 
-__all__ = ["EndpointLifecycleUser", "InferenceUser", "NamedShape"]
+__all__ = ["EndpointLifecycleUser", "InferenceUser", "IngestUser", "NamedShape", "SearchUser"]
 
 
 @events.init_command_line_parser.add_listener
@@ -31,8 +32,10 @@ def _init(environment, **_):
     load = session.install(environment)
     if load is not None:
         EndpointLifecycleUser.fixed_count = load.settings.lifecycle_users
-        if not load.settings.lifecycle_users:  # else locust would weigh it like the load users
-            environment.user_classes = [
-                cls for cls in environment.user_classes if cls is not EndpointLifecycleUser
-            ]
+        wanted = set(USER_CLASSES[load.settings.workload])  # --workload's load users
+        if load.settings.lifecycle_users:  # else locust would weigh it like the load users
+            wanted.add(EndpointLifecycleUser.__name__)
+        environment.user_classes = [
+            cls for cls in environment.user_classes if cls.__name__ in wanted
+        ]
         webui.install(environment, load)

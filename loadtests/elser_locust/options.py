@@ -14,6 +14,7 @@ from pathlib import Path
 
 from elsercheck.endpoints import endpoint_prefix
 from elsercheck.load import options as table
+from elsercheck.load import workloads
 from elsercheck.load.options import OptionError
 from elsercheck.load.plans import Plan, ScalerTiming, scaler_timing, wall_rate
 from elsercheck.run_id import new_run_id
@@ -31,6 +32,8 @@ class Settings:
     """The parsed elsercheck options of one locust process."""
 
     shape: str
+    workload: str
+    bulk_size: int
     peak_users: int
     rate_per_user: float  # per wall-clock second: --rate-per-user × the timing's speedup
     poisson: bool
@@ -60,6 +63,11 @@ class Settings:
     @property
     def prefix(self) -> str:
         return endpoint_prefix(self.run_id)
+
+    @property
+    def index_name(self) -> str:
+        """The run index of the semantic_text workloads (created and deleted by the run)."""
+        return f"{self.prefix}{workloads.INDEX_SUFFIX}"
 
     def endpoint_body(self) -> dict[str, object]:
         """The created endpoint: ELSER with adaptive allocations between min and max."""
@@ -92,6 +100,8 @@ def settings_from(options: argparse.Namespace | None) -> Settings:
     results = Path(values["results_dir"] or Path("reports") / "load" / run_id)
     return Settings(
         shape=values["shape"],
+        workload=values["workload"],
+        bulk_size=values["bulk_size"],
         peak_users=values["peak_users"],
         rate_per_user=wall_rate(values["rate_per_user"], timing),
         poisson=values["arrivals"] == "poisson",

@@ -17,7 +17,7 @@ from elsercheck.load.rundir import error_kind
 REPORT_KEY = "elsercheck_samples"
 SAMPLE_FIELDS = (
     "timestamp", "request_type", "name", "bucket", "inputs", "tokens", "status", "latency_ms",
-    "error_kind",
+    "error_kind", "documents", "chunks", "acknowledged", "item_failures",
 )  # fmt: skip
 
 
@@ -51,7 +51,9 @@ class Recorder:
         kind = error_kind(status, exception) if exception is not None else ""
         self.rows.append((start_time, request_type, name, context.get("bucket"),
                           context.get("inputs"), context.get("tokens"), status,
-                          float(response_time or 0.0), kind))  # fmt: skip
+                          float(response_time or 0.0), kind, context.get("documents"),
+                          context.get("chunks"), context.get("acknowledged"),
+                          context.get("item_failures")))  # fmt: skip
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if isinstance(self.environment.runner, WorkerRunner):

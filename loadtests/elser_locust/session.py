@@ -2,7 +2,8 @@
 the recorder, and the run files and expectations at the end.
 
 Wiring (locust events): ``init`` validates the options; ``test_start`` (master or local process)
-creates the run's endpoint and waits for it to serve, then starts the shape's clock and the
+creates the run's endpoint and waits for it to serve (and, for the semantic_text workloads,
+the run index bound to it, seeded for searches), then starts the shape's clock and the
 monitor; ``test_stop`` stops the monitor and deletes what the run created; ``quitting`` writes
 the files, checks the expectations and sets the exit code. Workers only send load and ship
 their samples.
@@ -30,7 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import rundir
+from elsercheck.load import documents, rundir, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
@@ -50,6 +51,9 @@ class LoadSession:
         self.environment = environment
         self.settings: Settings = settings_from(environment.parsed_options)
         self.corpus = Corpus.load(self.settings.corpus or None)
+        needed = workloads.needs_index(self.settings.workload)
+        self.documents = documents.load(self.settings.corpus or None) if needed else ()
+        self.index_report: dict[str, Any] | None = None  # run.json "index"
         self.recorder = Recorder(environment)
         self.monitor: AllocationMonitor | None = None
         self.endpoints: Endpoints | None = None
@@ -64,6 +68,7 @@ class LoadSession:
         self.target_version: str | None = None
         self.workers = 0
         self.interrupted: int | None = None  # the stop signal that ended the run
+        self.preparing = False  # True while test_start creates the endpoint and the index
         self._mix = parse_mix(self.settings.mix)
 
     @property
@@ -85,8 +90,8 @@ class LoadSession:
         if runner is None:
             return 0, 0.0
         counts = getattr(runner, "user_classes_count", {}) or {}
-        inference = counts.get("InferenceUser", 0)
-        return runner.user_count, inference * self.settings.rate_per_user
+        load = sum(counts.get(name, 0) for name in workloads.LOAD_USER_CLASSES)
+        return runner.user_count, load * self.settings.rate_per_user
 
     # -- stop signals --------------------------------------------------------------------------
     def handle_stop_signals(self) -> None:
@@ -144,8 +149,11 @@ class LoadSession:
         self.origin = time.time()  # until the endpoint serves: a stop signal may come first
         self.endpoints = Endpoints(session, host, self.settings.prefix)
         self.target_version = _target_version(self.endpoints)
+        self.index_report = None
+        self.preparing = True  # the shape holds its first stage meanwhile (shapes.py)
         try:
             self._prepare_endpoint()
+            self._prepare_index()
         except Exception as exc:  # any failure: stop the run with one clear line
             self.failure = (
                 f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc)
@@ -155,6 +163,8 @@ class LoadSession:
             if environment.runner is not None:
                 gevent.spawn_later(0.1, environment.runner.quit)
             return
+        finally:
+            self.preparing = False
         self.origin = time.time()
         if environment.shape_class is not None:
             environment.shape_class.reset_time()
@@ -203,9 +213,57 @@ class LoadSession:
                 )
             time.sleep(0.5)
 
+    def _prepare_index(self) -> None:
+        """The run index of the semantic_text workloads, bound to the endpoint under load;
+        seeded (and refreshed) when the workload searches."""
+        settings, endpoints = self.settings, self.endpoints
+        if not workloads.needs_index(settings.workload) or endpoints is None:
+            return
+        name = settings.index_name
+        response = endpoints.create_index(name, workloads.index_body(settings.inference_id))
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"creating index {name}: HTTP {response.status_code} {response.text[:300]}"
+            )
+        self.index_report = {"name": name, "field": workloads.SEMANTIC_FIELD, "seeded": 0}
+        if not workloads.seeds_index(settings.workload):
+            return
+        from .users import bulk_body, bulk_outcome  # users imports locust's HTTP client
+
+        seed = [self.documents[i % len(self.documents)] for i in range(workloads.SEED_DOCUMENTS)]
+        response = endpoints.session.post(
+            endpoints.url(f"/{name}/_bulk"),
+            params={"refresh": "true"},
+            data=bulk_body(seed),
+            headers={"Content-Type": "application/x-ndjson"},
+            timeout=settings.allocation_wait,
+        )
+        acknowledged, failures = bulk_outcome(response.content, len(seed))
+        if response.status_code != 200 or not acknowledged:
+            raise RuntimeError(
+                f"seeding index {name}: HTTP {response.status_code} "
+                f"{failures or response.text[:300]}"
+            )
+        self.index_report["seeded"] = acknowledged
+
+    def _count_index(self) -> None:
+        """Before the index goes: refresh it and count what it holds (run.json "index")."""
+        endpoints, report = self.endpoints, self.index_report
+        if endpoints is None or report is None or "count" in report:
+            return
+        try:
+            name = report["name"]
+            endpoints.session.post(endpoints.url(f"/{name}/_refresh"), timeout=60)
+            answer = endpoints.session.get(endpoints.url(f"/{name}/_count"), timeout=60)
+            report["count"] = answer.json()["count"] if answer.status_code == 200 else None
+        except Exception:  # a count is for the report; the cleanup must go on
+            report["count"] = None
+
     def on_test_stop(self, environment: Environment, **_: Any) -> None:
         if self.monitor is not None:
             self.monitor.stop()
+        if self.coordinates:
+            self._count_index()
         if self.coordinates and self.endpoints is not None:
             self.leftovers = self.endpoints.cleanup()
         if self.lifecycle_endpoints is not None:
@@ -218,6 +276,8 @@ class LoadSession:
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         if self.lifecycle_endpoints is not None:
             self.leftovers += self.lifecycle_endpoints.cleanup()
+        if self.coordinates:
+            self._count_index()
         if self.endpoints is not None:
             self.leftovers += self.endpoints.cleanup()
         if not self.coordinates:
@@ -282,6 +342,8 @@ class LoadSession:
             "target": _without_credentials(self.environment.host or ""),
             "target_version": self.target_version,
             "shape": settings.shape,
+            "workload": settings.workload,
+            "index": self.index_report,
             "stages": self.plan.to_json(),
             "timing": {"profile": settings.timing_profile, **settings.timing.to_json()},
             "endpoint": {
@@ -291,6 +353,7 @@ class LoadSession:
             },
             "options": {
                 "peak_users": settings.peak_users,
+                "bulk_size": settings.bulk_size,
                 "rate_per_user": settings.rate_per_user,
                 "arrivals": "poisson" if settings.poisson else "constant",
                 "max_outstanding": settings.max_outstanding,

@@ -32,6 +32,13 @@ class NamedShape(LoadTestShape):
             except ValueError:  # bad options: the session has said why and quits the run
                 return None
         elapsed = self.get_run_time()
+        runner = self.runner
+        session = getattr(runner.environment, "elsercheck", None) if runner is not None else None
+        if session is not None and session.preparing:
+            # test_start is still creating (and seeding) what the run loads: hold the first
+            # stage. A change of user count now would make locust kill the greenlet running
+            # test_start and fire it again (LocalRunner.start), PUT and all.
+            elapsed = 0.0
         users = self.settings.plan.users_at(elapsed)
         stop_after = self.settings.stop_after
         if users is None or (stop_after and elapsed >= stop_after):

@@ -1,10 +1,12 @@
-"""The two locust users: open-loop inference, and the endpoint lifecycle.
+"""The locust users: open-loop inference, ingest (_bulk into a semantic_text index) and
+semantic search, and the endpoint lifecycle.
 
 InferenceUser sends ``POST _inference/sparse_embedding/{id}`` at a fixed average rate whatever
 the answers take (open loop): a closed loop of N users would only ever measure N busy
 requests, and Elasticsearch's scaler — which counts arrivals, queued requests included — would
 barely scale up. Each user keeps up to ``--max-outstanding`` requests in flight; beyond that
 new arrivals are recorded as ``backlog`` instead of silently slowing the offered load.
+IngestUser and SearchUser arrive the same way (``--workload`` picks the classes).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -21,12 +25,15 @@ from locust import User, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from elsercheck.endpoints import LostAnswer
+from elsercheck.load.documents import Document
+from elsercheck.load.workloads import SEMANTIC_FIELD
 
 from .connection import auth_headers, ssl_context_factory
 from .endpoints import Endpoints
 
 _ids = itertools.count()
 JSON_HEADERS = {"Content-Type": "application/json"}
+NDJSON_HEADERS = {"Content-Type": "application/x-ndjson"}
 
 
 class Backlog(Exception):
@@ -42,6 +49,7 @@ class InferenceUser(FastHttpUser):
 
     network_timeout = 90.0  # above Elasticsearch's 30 s default inference timeout
     connection_timeout = 10.0
+    request_type = "POST"  # requests.csv's request_type (rundir.REQUEST_COLUMNS)
 
     def __init__(self, environment: Any) -> None:
         settings = _session(environment).settings
@@ -62,12 +70,15 @@ class InferenceUser(FastHttpUser):
         rate = self.settings.rate_per_user
         return self.arrivals.expovariate(rate) if self.settings.poisson else 1.0 / rate
 
+    def next_sample(self) -> Any:
+        return self.sampler.next()
+
     @task
     def arrive(self) -> None:
-        sample = self.sampler.next()
+        sample = self.next_sample()
         if self.in_flight >= self.max_outstanding:
             self.environment.events.request.fire(
-                request_type="POST",
+                request_type=self.request_type,
                 name=sample.name,
                 response_time=0.0,
                 response_length=0,
@@ -80,8 +91,7 @@ class InferenceUser(FastHttpUser):
         self.in_flight += 1
         gevent.spawn(self._infer, sample)
 
-    @staticmethod
-    def _context(sample: Any) -> dict[str, Any]:
+    def _context(self, sample: Any) -> dict[str, Any]:
         return {"bucket": sample.bucket, "inputs": len(sample.inputs), "tokens": sample.tokens}
 
     def _infer(self, sample: Any) -> None:
@@ -111,6 +121,138 @@ class InferenceUser(FastHttpUser):
         deadline = time.monotonic() + self.network_timeout
         while self.in_flight and time.monotonic() < deadline:
             gevent.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Bulk:
+    """The documents of one _bulk request."""
+
+    documents: tuple[Document, ...]
+    name: str = "bulk"
+
+    @property
+    def chunks(self) -> int:
+        return sum(d.chunks for d in self.documents)
+
+
+class IngestUser(InferenceUser):
+    """``POST /<run index>/_bulk`` of ``--bulk-size`` corpus documents into the semantic_text
+    field, open loop. Recorded per bulk: documents, their chunks (precomputed in the corpus:
+    the bulk answer does not tell), documents acknowledged and item failures by kind."""
+
+    request_type = "BULK"
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        session = _session(environment)
+        self.documents = session.documents
+        self.bulk_size = self.settings.bulk_size
+        self.path = f"/{self.settings.index_name}/_bulk"
+        self.picker = random.Random(self.settings.seed * 104_729 + next(_ids))
+
+    def next_sample(self) -> Bulk:
+        return Bulk(tuple(self.picker.choices(self.documents, k=self.bulk_size)))
+
+    def _context(self, sample: Bulk) -> dict[str, Any]:
+        return {"documents": len(sample.documents), "chunks": sample.chunks}
+
+    def _post(self, sample: Bulk) -> None:
+        with self.client.post(
+            self.path,
+            data=bulk_body(sample.documents),  # type: ignore[arg-type]
+            headers=NDJSON_HEADERS,
+            name=sample.name,
+            catch_response=True,
+            context=self._context(sample),
+        ) as response:
+            response.request_meta["request_type"] = self.request_type
+            if response.status_code != 200:
+                if response.status_code:
+                    response.failure(f"HTTP {response.status_code} {_error_type(response)}")
+                return
+            acknowledged, failures = bulk_outcome(response.content, len(sample.documents))
+            context = response.request_meta["context"]
+            context["acknowledged"] = acknowledged
+            context["item_failures"] = ";".join(f"{k}:{n}" for k, n in sorted(failures.items()))
+            if acknowledged is None:
+                response.failure(f"HTTP 200 without {len(sample.documents)} bulk items")
+            else:
+                response.success()  # item failures are counted, not a failed request
+
+
+class SearchUser(InferenceUser):
+    """``POST /<run index>/_search`` with a ``semantic`` query of a corpus query text."""
+
+    request_type = "SEARCH"
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.queries = _session(environment).corpus.bucket("query")
+        self.path = f"/{self.settings.index_name}/_search"
+        self.picker = random.Random(self.settings.seed * 130_363 + next(_ids))
+
+    def next_sample(self) -> Any:
+        return self.picker.choice(self.queries)
+
+    def _context(self, sample: Any) -> dict[str, Any]:
+        return {"bucket": "query", "inputs": 1, "tokens": sample.tokens}
+
+    def _post(self, sample: Any) -> None:
+        body = {"query": {"semantic": {"field": SEMANTIC_FIELD, "query": sample.text}}}
+        with self.client.post(
+            self.path,
+            data=orjson.dumps(body),  # type: ignore[arg-type]
+            headers=JSON_HEADERS,
+            name="semantic",
+            catch_response=True,
+            context=self._context(sample),
+        ) as response:
+            response.request_meta["request_type"] = self.request_type
+            if response.status_code == 200:
+                try:
+                    hits = orjson.loads(response.content)["hits"]["hits"]
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    hits = None
+                if isinstance(hits, list):
+                    response.success()
+                else:
+                    response.failure("HTTP 200 without hits")
+            elif response.status_code:
+                response.failure(f"HTTP {response.status_code} {_error_type(response)}")
+
+
+def bulk_body(documents: Iterable[Document]) -> bytes:
+    """NDJSON: an ``index`` action (id chosen by Elasticsearch) and the source, per document."""
+    action = b'{"index":{}}\n'
+    return b"".join(
+        action + orjson.dumps({SEMANTIC_FIELD: d.text, "doc": d.id}) + b"\n" for d in documents
+    )
+
+
+def bulk_outcome(content: bytes, sent: int) -> tuple[int | None, dict[str, int]]:
+    """Documents acknowledged (201/200 items) and item failures by kind, ``error.type`` or
+    ``error.type/caused_by.type`` (``inference_exception/status_exception`` while the
+    deployment is at zero); acknowledged None when the answer is not a bulk answer."""
+    try:
+        items = orjson.loads(content).get("items")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None, {}
+    if not isinstance(items, list) or len(items) != sent:
+        return None, {}
+    acknowledged = 0
+    failures: dict[str, int] = {}
+    for item in items:
+        result: Any = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
+        error = result.get("error") if isinstance(result, dict) else None
+        if error is None and isinstance(result, dict) and result.get("status") in (200, 201):
+            acknowledged += 1
+            continue
+        kind = error.get("type", "unknown") if isinstance(error, dict) else "unknown"
+        cause = error.get("caused_by") if isinstance(error, dict) else None
+        if isinstance(cause, dict) and cause.get("type"):
+            kind = f"{kind}/{cause['type']}"
+        failures[kind] = failures.get(kind, 0) + 1
+    return acknowledged, failures
 
 
 def _check_result(response: Any, inputs: int) -> None:

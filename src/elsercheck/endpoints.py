@@ -16,7 +16,10 @@ as a :class:`Transport`:
   idempotent) and a 409 while a deployment is (re)starting is waited out, both bounded;
 * **cleanup** — deletes everything tracked and, when asked, everything still listed under the
   run prefix;
-* **fully allocated** — the seeds' rule, :func:`fully_allocated`.
+* **fully allocated** — the seeds' rule, :func:`fully_allocated`;
+* **indices** — a run's indices (semantic_text workloads) carry the same prefix, are tracked
+  the same way, and cleanup deletes them before the endpoints (``DELETE /<index>``; the
+  sweep finds them with ``GET /_resolve/index/<prefix>*``, ES ``ResolveIndexAction``).
 
 This module carries no expectation about the target: the contract suite may use it.
 """
@@ -247,6 +250,7 @@ class Endpoints(Generic[A]):
     transport: Transport[A]
     prefix: str
     created: dict[str, str] = field(default_factory=dict)  # id -> task type
+    indices: set[str] = field(default_factory=set)  # index names this run created
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _counter: int = 0
@@ -330,18 +334,77 @@ class Endpoints(Generic[A]):
             return [i for i in ids if isinstance(i, str) and i.startswith(self.prefix)]
         return None
 
+    # -- indices (semantic_text workloads) ---------------------------------------------------
+    def create_index(self, name: str, body: Mapping[str, Any]) -> A:
+        """PUT an index under the prefix; tracked when created, or when the answer was lost."""
+        self._own(name)
+        try:
+            answer = self.transport("PUT", f"/{name}", json=body)
+        except LostAnswer:
+            self.track_index(name)
+            raise
+        if answer.status_code == 200:
+            self.track_index(name)
+        return answer
+
+    def track_index(self, name: str) -> None:
+        with self._lock:
+            self.indices.add(name)
+
+    def remove_index(self, name: str) -> bool:
+        """``DELETE /<name>``, a lost answer asked again (bounded); True when gone (200, 404)."""
+        self._own(name)
+        for attempt in range(DELETE_ATTEMPTS):
+            try:
+                status = self.transport("DELETE", f"/{name}").status_code
+            except LostAnswer:
+                status = None
+            if status in GONE:
+                with self._lock:
+                    self.indices.discard(name)
+                return True
+            if status is not None:
+                return False
+            if attempt < DELETE_ATTEMPTS - 1:
+                self.sleep(DELETE_PAUSE_S)
+        return False
+
+    def listed_indices(self) -> list[str] | None:
+        """Index names under the prefix (``GET /_resolve/index/<prefix>*``); None when it cannot
+        tell. The pattern never matches anything without the prefix."""
+        for _ in range(LOOKUP_ATTEMPTS):
+            try:
+                answer = self.transport("GET", f"/_resolve/index/{self.prefix}*")
+            except LostAnswer:
+                continue
+            if answer.status_code != 200:
+                return None
+            try:
+                found = answer.json().get("indices") or []
+            except (ValueError, AttributeError):
+                return None
+            names = [i.get("name", "") for i in found if isinstance(i, dict)]
+            return [n for n in names if isinstance(n, str) and n.startswith(self.prefix)]
+        return None
+
     def cleanup(self, sweep: bool = False) -> list[str]:
-        """Delete everything tracked and, with ``sweep``, everything listed under the prefix;
-        the ids that could not be deleted (sorted)."""
-        failed = {i for i in sorted(self.created) if not self.remove(i)}
+        """Delete everything tracked and, with ``sweep``, everything listed under the prefix:
+        indices first (they reference the endpoints), then endpoints; the ids and index names
+        that could not be deleted (sorted)."""
+        failed = {n for n in sorted(self.indices) if not self.remove_index(n)}
+        if sweep:
+            listed = self.listed_indices() or []
+            failed |= {n for n in listed if n not in failed and not self.remove_index(n)}
+        failed |= {i for i in sorted(self.created) if not self.remove(i)}
         if sweep:
             failed |= {i for i in self.listed() or [] if i not in failed and not self.remove(i)}
         return sorted(failed)
 
 
 def sweep_run(target: Target, run_id: str) -> list[str]:
-    """Delete the endpoints that still carry this run's prefix on ``target``; the ids that would
-    not go. The backstop after a run (gate, load), also after a signal or a killed child."""
+    """Delete the indices and endpoints that still carry this run's prefix on ``target``; the
+    names that would not go. The backstop after a run (gate, load), also after a signal or a
+    killed child."""
     try:
         with target.client(timeout=60, retry=True) as client:
             return Endpoints(HttpxTransport(client), endpoint_prefix(run_id)).cleanup(sweep=True)

@@ -146,7 +146,29 @@ def _timing_overrides() -> list[LoadOption]:
     ]
 
 
+# What the load users do (loadtests/elser_locust/users.py): the shape's users are split
+# between the workload's user classes.
+WORKLOADS = {
+    "inference": "POST _inference/sparse_embedding/<endpoint>",
+    "ingest": "_bulk into a run index with a semantic_text field bound to the endpoint",
+    "search": "semantic queries on a run index seeded with documents",
+    "mixed": "inference, ingest and search users side by side",
+}
+
 OPTIONS: tuple[LoadOption, ...] = (
+    LoadOption(
+        "--workload",
+        "what the load users send; "
+        + "; ".join(f"{name}: {description}" for name, description in WORKLOADS.items()),
+        default="inference",
+        choices=tuple(WORKLOADS),
+    ),
+    LoadOption(
+        "--bulk-size",
+        "documents per _bulk request of the ingest workload (loadtests/corpus/documents.jsonl)",
+        type=positive_int,
+        default=50,
+    ),
     LoadOption(
         "--shape",
         "load shape; stage lengths follow the scaler timing: "

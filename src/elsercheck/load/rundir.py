@@ -63,6 +63,13 @@ RUN_FIELDS = (
 # ``elapsed_s`` is seconds since the run started; ``latency_ms`` is exact (not locust's
 # two-significant-digit rounding). ``status`` is 0 when no HTTP answer arrived.
 # ``error_kind`` is empty on success, else one of ERROR_KINDS.
+# request_type: ``POST`` inference, ``BULK`` an ingest _bulk, ``SEARCH`` a semantic search,
+# ``LIFECYCLE`` the lifecycle user's steps. The last four columns (added with the ingest
+# workload; older files lack them) are for BULK rows only: ``documents`` sent, their
+# ``chunks`` (precomputed per corpus document with the default chunking: the bulk answer
+# does not say), ``acknowledged`` documents (items 200/201; empty when no bulk answer came)
+# and ``item_failures``: ``kind:count`` pairs joined by ``;``, the kind being the item's
+# ``error.type`` or ``error.type/caused_by.type`` (e.g. ``inference_exception/status_exception``).
 REQUEST_COLUMNS = (
     "timestamp",
     "elapsed_s",
@@ -74,6 +81,10 @@ REQUEST_COLUMNS = (
     "status",
     "latency_ms",
     "error_kind",
+    "documents",
+    "chunks",
+    "acknowledged",
+    "item_failures",
 )
 
 # allocations.csv: deployment-level fields from the stats API, node-level fields summed
@@ -184,7 +195,7 @@ def _cell(value: Any) -> Any:
 
 # Columns that hold text even when it looks like a number (error_kind "409", a bucket "2").
 TEXT_COLUMNS = frozenset({
-    "request_type", "name", "bucket", "error_kind", "deployment_id", "state",
+    "request_type", "name", "bucket", "error_kind", "item_failures", "deployment_id", "state",
     "allocation_state", "poll_error",
 })  # fmt: skip
 

@@ -4,6 +4,7 @@ RestBulkAction, RestSearchAction), the slice of them a semantic search workload 
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from .call import Call, Reply
 CREATE = "indices:admin/create"
 DELETE = "indices:admin/delete"
 GET_MAPPING = "indices:admin/mappings/get"
+RESOLVE = "indices:admin/resolve/index"
 REFRESH = "indices:admin/refresh"
 BULK = "indices:data/write/bulk"
 BULK_SHARD = "indices:data/write/bulk[s]"  # authorised per index (BulkShardRequest)
@@ -86,6 +88,37 @@ async def get_mapping(call: Call) -> Reply:
     index = _index(call)
     _authorize(call, GET_MAPPING, [index.name])
     return Reply({index.name: {"mappings": index.mapping.to_json()}})
+
+
+async def resolve_index(call: Call) -> Reply:
+    """``ResolveIndexAction``: the indices a comma-separated list of names and ``*`` patterns
+    names. A pattern expands to the indices the caller may see, silently filtered
+    (``IndicesAndAliasesResolver`` with wildcards); a concrete name that does not exist is
+    ``index_not_found_exception`` (``IndicesOptions.strictExpandOpen``). Aliases and data
+    streams are not modelled (always empty)."""
+    state = call.state
+    found: set[str] = set()
+    for expression in call.path_params["index"].split(","):
+        if "*" not in expression:
+            if state.indices.get(expression) is None:
+                raise index_not_found(expression)
+            _authorize(call, RESOLVE, [expression])
+            found.add(expression)
+            continue
+        for name in state.indices.indices:
+            if fnmatch.fnmatchcase(name, expression) and _may(call, RESOLVE, name):
+                found.add(name)
+    call.authorized = True
+    indices = [{"name": name, "attributes": ["open"]} for name in sorted(found)]
+    return Reply({"indices": indices, "aliases": [], "data_streams": []})
+
+
+def _may(call: Call, action: str, name: str) -> bool:
+    try:
+        _authorize(call, action, [name])
+    except EsError:
+        return False
+    return True
 
 
 async def refresh(call: Call) -> Reply:
@@ -337,6 +370,7 @@ ROUTES = [
     Route("PUT", "/{index}", create_index, CREATE, ("timeout", "master_timeout"), "optional"),
     Route("DELETE", "/{index}", delete_index, DELETE, ("timeout", "master_timeout")),
     Route("GET", "/{index}/_mapping", get_mapping, GET_MAPPING),
+    Route("GET", "/_resolve/index/{index}", resolve_index, RESOLVE),
     Route("POST", "/{index}/_refresh", refresh, REFRESH),
     Route("GET", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/{index}/_count", count, SEARCH, (), "optional"),

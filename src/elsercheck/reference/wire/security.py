@@ -52,6 +52,8 @@ INDEX_PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     "indices:admin/delete": ("delete_index", "manage", "all"),
     "indices:admin/mappings/get": ("view_index_metadata", "manage", "all"),
     "indices:admin/refresh": ("maintenance", "manage", "all"),
+    # IndexPrivilege.VIEW_METADATA grants "indices:admin/resolve/*" (ResolveIndexAction)
+    "indices:admin/resolve/index": ("view_index_metadata", "manage", "all"),
     "indices:data/write/bulk[s]": ("create_doc", "create", "index", "write", "all"),
     "indices:data/read/search": ("read", "all"),
 }

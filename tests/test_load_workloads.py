@@ -1,0 +1,120 @@
+"""The semantic_text load workloads (issue 14): the ingest documents, the run index's sweep,
+and an ingest run on the embedded server (fast timing, locust in children as for
+test_load_run.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from elsercheck.endpoints import Endpoints, HttpxTransport, elser_body, endpoint_prefix, sweep_run
+from elsercheck.load import documents, make_documents, rundir, workloads
+from elsercheck.load.options import OptionError, values_from
+from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.reference.timing import PRESETS
+from elsercheck.target import Target
+from tests.test_load_run import PASSWORD, admin, endpoint_ids, run_cli
+
+OTHER_INDEX = "customer-docs"  # an index the run must not touch
+
+
+@pytest.fixture
+def fast_server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["fast"])) as running:
+        with admin(running) as c:
+            assert c.put("/_inference/sparse_embedding/customer-elser",
+                         json=elser_body()).status_code == 200  # fmt: skip
+            body = workloads.index_body("customer-elser")
+            assert c.put(f"/{OTHER_INDEX}", json=body).status_code == 200
+        yield running
+
+
+def indices(server: EmbeddedServer, pattern: str = "*") -> list[str]:
+    with admin(server) as c:
+        return [i["name"] for i in c.get(f"/_resolve/index/{pattern}").json()["indices"]]
+
+
+def test_documents_file_is_generated_from_the_passages_with_1_to_4_chunks():
+    directory = documents.default_directory()
+    assert (directory / documents.FILE).read_text(encoding="utf-8") == make_documents.render(
+        directory
+    )
+    docs = documents.load()
+    assert len(docs) >= 30
+    assert {d.chunks for d in docs} == {1, 2, 3, 4}
+    assert all(d.chunks == make_documents.chunk_count(d.text) for d in docs)
+    assert sum(len(d.text.split()) >= 250 for d in docs) >= len(docs) * 3 // 4
+
+
+def test_workload_and_bulk_size_are_checked_options():
+    class Namespace:
+        workload = "ingest"
+        bulk_size = "7"
+
+    values = values_from(Namespace())
+    assert (values["workload"], values["bulk_size"]) == ("ingest", 7)
+    Namespace.workload = "upload"
+    with pytest.raises(OptionError, match="--workload"):
+        values_from(Namespace())
+    Namespace.workload, Namespace.bulk_size = "ingest", "0"
+    with pytest.raises(OptionError, match="--bulk-size"):
+        values_from(Namespace())
+
+
+def test_the_sweep_deletes_the_runs_indices_and_endpoints_and_nothing_else(fast_server):
+    prefix = endpoint_prefix("sweeptest")
+    with admin(fast_server) as c:
+        assert c.put(f"/_inference/sparse_embedding/{prefix}load",
+                     json=elser_body()).status_code == 200  # fmt: skip
+        for name in (f"{prefix}docs", f"{prefix}more", "elsercheck-sweeptest2-docs"):
+            assert c.put(f"/{name}", json=workloads.index_body(f"{prefix}load")).status_code == 200
+        tracked = Endpoints(HttpxTransport(c), prefix)
+        with pytest.raises(ValueError):
+            tracked.create_index(OTHER_INDEX, {})
+    target = Target(url=fast_server.url, username="elastic", password=PASSWORD)
+    assert sweep_run(target, "sweeptest") == []
+    assert indices(fast_server) == sorted([OTHER_INDEX, "elsercheck-sweeptest2-docs"])
+    assert f"{prefix}load" not in endpoint_ids(fast_server)
+    assert "customer-elser" in endpoint_ids(fast_server)
+
+
+@pytest.mark.slow
+def test_an_ingest_run_scales_up_and_every_acknowledged_document_is_searchable(
+    fast_server, tmp_path, monkeypatch, capsys
+):
+    before_ids, before_indices = endpoint_ids(fast_server), indices(fast_server)
+    code, out = run_cli(
+        fast_server, tmp_path, "--workload", "ingest", "--shape", "spike", "--peak-users", "4",
+        "--rate-per-user", "0.05", "--bulk-size", "10", "--lifecycle-users", "0",
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+    log = (out / "locust.log").read_text() if (out / "locust.log").exists() else ""
+    assert code in (0, 1), capsys.readouterr().out + log
+
+    rows = [r for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV) if not r["poll_error"]]
+    counts = [r["allocation_count"] for r in rows]
+    assert counts and max(counts) >= 2 and max(counts) > counts[0], counts  # bulks scaled it
+
+    bulks = [r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r["request_type"] == "BULK"]
+    assert len(bulks) >= 10
+    assert not any(r["request_type"] == "POST" for r in rundir.read_csv(out / rundir.REQUESTS_CSV))
+    answered = [r for r in bulks if r["acknowledged"] is not None]
+    assert answered and all(r["documents"] == 10 and 10 <= r["chunks"] <= 40 for r in answered)
+    for row in answered:  # every item either acknowledged or counted as a failure by kind
+        failed = sum(int(p.rsplit(":", 1)[1]) for p in row["item_failures"].split(";") if p)
+        assert row["acknowledged"] + failed == row["documents"], row
+    acknowledged = sum(r["acknowledged"] for r in answered)
+    assert acknowledged > 0
+
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["workload"] == "ingest" and run["options"]["bulk_size"] == 10
+    index = run["index"]
+    assert index["name"] == f"{endpoint_prefix(run['run_id'])}docs"
+    assert index["count"] == acknowledged + index["seeded"]  # counted before it was deleted
+
+    assert endpoint_ids(fast_server) == before_ids  # nothing with the run prefix is left
+    assert indices(fast_server) == before_indices
+    assert run["leftovers"] == [] and not (out / rundir.LEFTOVERS_TXT).exists()
