@@ -4,6 +4,9 @@
 scaler raises the target 1 → 2 → 4 a few seconds after the step and lowers it to 1 after;
 allocations follow 2 s later; requests queue (slower, some 429s) until they do; a few 409s at
 the start; lifecycle rows; the harness's expectations. Everything is deterministic for a seed.
+
+``workload="ingest" | "search" | "mixed"`` adds the fixed BULK / SEARCH rows below (and drops
+the inference rows unless mixed), small enough to check the report's numbers by hand.
 """
 
 from __future__ import annotations
@@ -37,6 +40,24 @@ TARGETS = [(0.0, 1), (14.0, 2), (17.0, 4), (50.0, 1)]
 ALLOCATION_LAG_S = 2.0
 DURATION_S = 60.0
 
+# BULK rows: (sent at s, latency ms, error_kind, documents, chunks, acknowledged, item_failures).
+# Ok bulks answer at 2.1 … 42.0 s, the failed one at 41.005: the ingest window is 2.0–42.0 s.
+BULKS: list[tuple[float, float, str, int, int, int | None, str]] = [
+    (2.0, 100.0, "", 10, 30, 10, ""),
+    (12.0, 200.0, "", 10, 20, 8, "inference_exception/status_exception:2"),
+    (22.0, 300.0, "", 10, 40, 10, ""),
+    (32.0, 400.0, "", 10, 24, 5,
+     "inference_exception/status_exception:3;mapper_parsing_exception:2"),
+    (41.5, 500.0, "", 10, 30, 10, ""),
+    (41.0, 5.0, "429", 10, 30, None, ""),
+]  # fmt: skip
+# SEARCH rows: (sent at s, latency ms, error_kind): ten ok searches of 10…100 ms, one 5xx.
+SEARCHES: list[tuple[float, float, str]] = [
+    *((5.0 * i, 10.0 * i, "") for i in range(1, 11)),
+    (30.0, 2.0, "5xx"),
+]
+BULK_SIZE = 10
+
 
 def users_at(at: float) -> int:
     for stage in STAGES:
@@ -62,9 +83,12 @@ def allocations_at(at: float) -> int:
     return min(_step_value(TARGETS, at, ALLOCATION_LAG_S), target_at(at))
 
 
-def run_json(run_id: str, started_at: str, exit_code: int, shape: str = "step") -> dict[str, Any]:
-    """run.json as the harness writes it (loadtests/elser_locust/session.py)."""
-    return {
+def run_json(
+    run_id: str, started_at: str, exit_code: int, shape: str = "step", workload: str | None = None
+) -> dict[str, Any]:
+    """run.json as the harness writes it (loadtests/elser_locust/session.py); without
+    ``workload`` as before the ingest workload (an inference run)."""
+    run = {
         "run_id": run_id,
         "started_at": started_at,
         "finished_at": started_at.replace("T10:00:00", "T10:01:00"),
@@ -109,6 +133,12 @@ def run_json(run_id: str, started_at: str, exit_code: int, shape: str = "step") 
         "exit_code": exit_code,
         "leftovers": [],
     }
+    if workload is not None:
+        run["workload"] = workload
+        run["options"]["bulk_size"] = BULK_SIZE  # type: ignore[index]
+        run["index"] = {"name": f"elsercheck-{run_id}-docs", "field": "content",
+                        "seeded": workload in ("search", "mixed"), "count": 63}  # fmt: skip
+    return run
 
 
 def _requests(rng: random.Random, latency_factor: float) -> list[dict[str, Any]]:
@@ -150,6 +180,25 @@ def _lifecycle() -> list[dict[str, Any]]:
         {"timestamp": EPOCH + at, "elapsed_s": at, "request_type": "LIFECYCLE", "name": name,
          "status": 200, "latency_ms": ms, "error_kind": ""}
         for at, name, ms in steps
+    ]  # fmt: skip
+
+
+def _bulks(latency_factor: float) -> list[dict[str, Any]]:
+    return [
+        {"timestamp": EPOCH + at, "elapsed_s": at, "request_type": "BULK", "name": "bulk",
+         "status": 429 if kind else 200, "latency_ms": ms * (1.0 if kind else latency_factor),
+         "error_kind": kind, "documents": documents, "chunks": chunks,
+         "acknowledged": acknowledged, "item_failures": failures}
+        for at, ms, kind, documents, chunks, acknowledged, failures in BULKS
+    ]  # fmt: skip
+
+
+def _searches(latency_factor: float) -> list[dict[str, Any]]:
+    return [
+        {"timestamp": EPOCH + at, "elapsed_s": at, "request_type": "SEARCH", "name": "semantic",
+         "bucket": "query", "inputs": 1, "tokens": 12, "status": 500 if kind else 200,
+         "latency_ms": ms * (1.0 if kind else latency_factor), "error_kind": kind}
+        for at, ms, kind in SEARCHES
     ]  # fmt: skip
 
 
@@ -209,13 +258,21 @@ def write_run(
     failed: bool = False,
     seed: int = 7,
     files: Iterable[str] = ALL_FILES,
+    workload: str | None = None,
 ) -> Path:
-    """A realistic step run in ``run_dir`` (created); ``files`` limits what is written."""
+    """A realistic step run in ``run_dir`` (created); ``files`` limits what is written;
+    ``workload`` (ingest, search, mixed) adds BULK / SEARCH rows and run.json's fields."""
     run_dir.mkdir(parents=True, exist_ok=True)
     files = set(files)
     rng = random.Random(seed)
     if rundir.REQUESTS_CSV in files:
-        rows = sorted(_requests(rng, latency_factor) + _lifecycle(), key=lambda r: r["elapsed_s"])
+        rows = _requests(rng, latency_factor) if workload in (None, "inference", "mixed") else []
+        rows += _lifecycle()
+        if workload in ("ingest", "mixed"):
+            rows += _bulks(latency_factor)
+        if workload in ("search", "mixed"):
+            rows += _searches(latency_factor)
+        rows = sorted(rows, key=lambda r: r["elapsed_s"])
         rundir.write_csv(run_dir / rundir.REQUESTS_CSV, rundir.REQUEST_COLUMNS, rows)
     if rundir.ALLOCATIONS_CSV in files:
         rundir.write_csv(
@@ -227,7 +284,7 @@ def write_run(
         )
     if rundir.RUN_JSON in files:
         rundir.write_json(
-            run_dir / rundir.RUN_JSON, run_json(run_id, started_at, int(failed), shape)
+            run_dir / rundir.RUN_JSON, run_json(run_id, started_at, int(failed), shape, workload)
         )
     return run_dir
 

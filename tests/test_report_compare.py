@@ -194,6 +194,12 @@ def test_every_metric_resolves_in_a_real_summary(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path / "run")
     assert report(run_dir, "--no-history") == 0
     values = {metric.key: metric.value(summary(run_dir)["load"]) for metric in METRICS}
+    # An inference run: every metric but the ingest/search workloads' own ones.
+    assert all(value is not None for key, value in values.items() if not BY_KEY[key].optional)
+    assert all(values[metric.key] is None for metric in METRICS if metric.optional), values
+    mixed = write_run(tmp_path / "mixed", workload="mixed")
+    assert report(mixed, "--no-history") == 0
+    values = {metric.key: metric.value(summary(mixed)["load"]) for metric in METRICS}
     assert all(value is not None for value in values.values()), values
 
 

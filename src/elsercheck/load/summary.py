@@ -19,6 +19,8 @@ have told becomes ``None`` (figures) or ``0`` (counts). Definitions:
   measured duration; figures in seconds over the successful ones.
 - ``by_name``: per requests.csv ``name`` (the input-length bucket, ``batch-<bucket>`` for
   batches), in ``corpus.BUCKETS`` order, batches after single inputs.
+- ``ingest`` / ``search``: the ``BULK`` / ``SEARCH`` rows of the ingest, search and mixed
+  workloads (``ingest_summary.py``); ``None`` when the run has none (summary_version 2).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import rundir
+from . import ingest_summary, rundir
 from .corpus import BUCKETS
 from .runfiles import OK_KIND, RunFiles, load_run
 from .stats import latency_stats
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2  # 2: ingest and search
 
 
 def summarize(run_dir: Path) -> dict[str, Any]:
@@ -58,6 +60,8 @@ def summarize_files(files: RunFiles) -> dict[str, Any]:
         "expectations": _expectations(files.expectations),
         "lifecycle": _lifecycle(files.lifecycle),
         "other_requests": _other_requests(files.other_requests),
+        "ingest": ingest_summary.ingest(files.other_requests),
+        "search": ingest_summary.search(files.other_requests),
     }
 
 

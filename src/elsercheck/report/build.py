@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..load import rundir
+from ..load import ingest_summary, rundir
 from ..load.runfiles import RunFileError, RunFiles, is_run_dir, load_run
 from ..load.summary import summarize_files
 from . import charts, history
@@ -23,7 +23,7 @@ from .gate import find_junit, gate_json
 from .html import Page, write_page
 from .metrics import Metric, with_thresholds
 from .stages import spans as stage_spans
-from .timeseries import request_series
+from .timeseries import ingest_series, request_series
 
 REPORT_HTML = "report.html"
 SUMMARY_JSON = "summary.json"
@@ -112,17 +112,24 @@ def _page(
     spans = stage_spans(document["run"].get("stages"))
     last_poll = max((row["elapsed_s"] for row in files.allocations), default=0.0)
     last_stage = max((span.end_s or 0.0 for span in spans), default=0.0)
-    series = request_series(files.inference, end_s=max(last_poll, last_stage))
+    last_other = max((ingest_summary.done_s(row) for row in files.other_requests), default=0.0)
+    series = request_series(files.inference, end_s=max(last_poll, last_stage, last_other))
     x_max = max(float(series.starts[-1] + series.window_s) if len(series.starts) else 0.0,
                 last_poll, last_stage)  # fmt: skip
-    trend_metrics = [metric for metric in metrics if metric.trend]
     runs = [
-        (str(run["run"]["run_id"]), {m.key: m.value(run.get("load")) for m in trend_metrics})
+        (str(run["run"]["run_id"]), {m.key: m.value(run.get("load")) for m in metrics})
         for run in trend_runs
     ]
+    trend_metrics = [  # a workload's own metrics only when a run in the trend has them
+        metric for metric in metrics
+        if metric.trend and (not metric.optional or any(v[metric.key] is not None for _, v in runs))
+    ]  # fmt: skip
     rendered = (
         charts.throughput_chart(series, files.allocations, spans, x_max),
         charts.latency_chart(series, spans, x_max),
+        charts.ingest_chart(
+            ingest_series(files.other_requests, series), files.allocations, spans, x_max
+        ),
         charts.allocations_chart(
             files.allocations, load["allocations"]["scale_events"], spans, x_max
         ),

@@ -29,7 +29,7 @@ from matplotlib.typing import RcKeyType
 
 from .metrics import Metric
 from .stages import Span
-from .timeseries import RequestSeries
+from .timeseries import IngestSeries, RequestSeries
 
 # Series colours, distinct per series of a chart and across the main charts (the screenshot
 # test counts each one's pixels).
@@ -46,6 +46,8 @@ COLOURS: dict[str, str] = {
     "scale_event": "#555555",
     "pending": "#17becf",
     "inference_time": "#8c564b",
+    "documents": "#00897b",
+    "chunks": "#c0ca33",
     "trend": "#1f77b4",
     "current": "#d62728",
 }
@@ -214,6 +216,36 @@ def throughput_chart(
     load_ax.set_ylim(bottom=0)
     _legend(ax, load_ax)
     return render(figure, "throughput", title)
+
+
+@_styled
+def ingest_chart(
+    series: IngestSeries | None, allocations: Sequence[Mapping[str, Any]], spans: Sequence[Span],
+    x_max: float,
+) -> Chart | None:  # fmt: skip
+    """Acknowledged documents and chunks per second, allocation_count on a second axis (the
+    time axis of the other charts, so a stall lines up with the deployment's scaling)."""
+    if series is None:
+        return None
+    title = f"Ingest: documents and chunks per second ({series.window_s} s windows)"
+    figure, ax = _time_figure(spans, x_max, title)
+    ax.plot(series.centres, series.documents, color=COLOURS["documents"], lw=2.2,
+            label="documents/s")  # fmt: skip
+    ax.plot(series.centres, series.chunks, color=COLOURS["chunks"], lw=1.8,
+            label="chunks/s")  # fmt: skip
+    ax.set_ylabel("per second (acknowledged)")
+    ax.set_ylim(bottom=0)
+    count = _column(allocations, "allocation_count")
+    allocation_ax = ax.twinx()
+    allocation_ax.grid(False)
+    if len(count[0]):
+        allocation_ax.step(*count, where="post", color=COLOURS["allocation_count"], lw=1.4,
+                           ls="--", label="allocation_count")  # fmt: skip
+        allocation_ax.set_ylim(0, math.ceil(max(count[1].max(), 1.0)) + 1)
+        allocation_ax.yaxis.get_major_locator().set_params(integer=True)
+    allocation_ax.set_ylabel("allocations")
+    _legend(ax, allocation_ax)
+    return render(figure, "ingest", title)
 
 
 @_styled

@@ -72,8 +72,14 @@ def compare(
     contender: Mapping[str, Any] | None,
     metrics: Iterable[Metric] = METRICS,
 ) -> list[Row]:
-    """One row per metric, from two ``load`` summaries (summarize() output)."""
-    return [Row(metric, metric.value(baseline), metric.value(contender)) for metric in metrics]
+    """One row per metric, from two ``load`` summaries (summarize() output); an optional
+    metric (one workload's) only when either run has it."""
+    rows = [Row(metric, metric.value(baseline), metric.value(contender)) for metric in metrics]
+    return [
+        row
+        for row in rows
+        if not row.metric.optional or row.baseline is not None or row.contender is not None
+    ]
 
 
 def comparison_json(

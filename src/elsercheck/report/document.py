@@ -2,7 +2,7 @@
 
 ::
 
-    {"schema_version": 1, "generated_at": ISO-8601, "generator": {"elsercheck": version},
+    {"schema_version": 2, "generated_at": ISO-8601, "generator": {"elsercheck": version},
      "run": run.json metadata (credential-free), "load": summarize(), "gate": null | {...},
      "comparison": null | {...}, "verdict": {"status", "exit_code", "reasons"}}
 
@@ -24,7 +24,7 @@ from ..target import without_userinfo
 from .compare import Row
 from .metrics import PCT
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: load.ingest and load.search (null without BULK / SEARCH rows)
 STATUS_BY_EXIT = {ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.REGRESSION: "regression"}
 
 # run.json is written credential-free; this is a second net for keys that never belong in a
@@ -74,6 +74,7 @@ RUN_FIELD_TYPES: dict[str, Callable[[Any], Any]] = {
     "target": _text,
     "target_version": _text,
     "shape": _text,
+    "workload": _text,
     "stages": _list,
     "exit_code": _integer,
 }

@@ -1,8 +1,9 @@
 """The run history: one summary.json per run, stored as ``<history>/<run_id>.json``.
 
-The baseline of a run is, unless named, the latest earlier run of the same load shape that
-completed at least one inference request (runs of different shapes are not comparable, and a
-run without a single answer has no numbers to compare with).
+The baseline of a run is, unless named, the latest earlier run of the same load shape and
+workload that completed at least one request (runs of different shapes or workloads are not
+comparable, and a run without a single answer has no numbers to compare with). Runs from
+before the ``workload`` field are inference runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+SCHEMA_VERSIONS = (1, 2)  # readable summaries: 2 added ingest and search (all else as 1)
 TREND_RUNS = 30  # the trend charts show this many most recent runs
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -35,7 +37,7 @@ def store(history_dir: Path, document: Mapping[str, Any]) -> Path:
 
 
 def load(history_dir: Path) -> list[dict[str, Any]]:
-    """Every readable summary (schema_version 1) in the history, oldest first."""
+    """Every readable summary (SCHEMA_VERSIONS) in the history, oldest first."""
     if not history_dir.is_dir():
         return []
     entries = []
@@ -46,8 +48,9 @@ def load(history_dir: Path) -> list[dict[str, Any]]:
             continue  # a foreign or half-written file must not break tonight's report
         if (
             isinstance(document, dict)
-            and document.get("schema_version") == 1
+            and document.get("schema_version") in SCHEMA_VERSIONS
             and isinstance(document.get("run"), dict)
+            and isinstance(document.get("load"), dict)
             and document["run"].get("run_id")
         ):
             entries.append(document)
@@ -60,10 +63,22 @@ def sort_key(document: Mapping[str, Any]) -> tuple[str, str]:
     return (str(run.get("started_at") or document.get("generated_at") or ""), str(run["run_id"]))
 
 
+def _same_kind(entry: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Same load shape and workload (no workload field: an inference run)."""
+    return all(
+        (entry["run"].get(key) or default) == (current["run"].get(key) or default)
+        for key, default in (("shape", None), ("workload", "inference"))
+    )
+
+
+# The load summary's sections whose ``ok`` counts answered requests.
+ANSWERED = ("requests", "ingest", "search")
+
+
 def _comparable(entry: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    same_shape = (entry["run"].get("shape") or None) == (current["run"].get("shape") or None)
-    answered = ((entry.get("load") or {}).get("requests") or {}).get("ok", 0) > 0
-    return same_shape and answered
+    load = entry.get("load") or {}
+    answered = any(((load.get(key) or {}).get("ok") or 0) > 0 for key in ANSWERED)
+    return _same_kind(entry, current) and answered
 
 
 def pick_baseline(
@@ -90,12 +105,12 @@ def pick_baseline(
 def trend_runs(
     entries: Iterable[Mapping[str, Any]], current: Mapping[str, Any]
 ) -> list[Mapping[str, Any]]:
-    """The runs of the trend charts: same shape as ``current``, with it, oldest first."""
+    """The runs of the trend charts: same shape and workload as ``current``, with it, oldest
+    first."""
     run_id = current["run"]["run_id"]
     same = [
         entry
         for entry in entries
-        if entry["run"]["run_id"] != run_id
-        and (entry["run"].get("shape") or None) == (current["run"].get("shape") or None)
+        if entry["run"]["run_id"] != run_id and _same_kind(entry, current)
     ]
     return sorted([*same, current], key=sort_key)[-TREND_RUNS:]

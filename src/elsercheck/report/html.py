@@ -102,6 +102,62 @@ def _throughput(page: Page) -> str | None:
     return charts or None
 
 
+LATENCY_KEYS = ("p50", "p90", "p99", "max")
+
+
+def _latency_table(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """Exact latency percentiles of ok requests, one row per request kind."""
+    return table(
+        ["requests", "ok", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+        [[label, fmt(latency["count"]), *(fmt(latency[key]) for key in LATENCY_KEYS)]
+         for label, latency in rows],
+    )  # fmt: skip
+
+
+def _request_errors(entry: Mapping[str, Any]) -> str:
+    kinds = ", ".join(f"{kind} ×{count}" for kind, count in entry["errors_by_kind"].items())
+    return f" ({esc(kinds)})" if kinds else ""
+
+
+def _ingest(page: Page) -> str | None:
+    ingest = page.load.get("ingest")
+    if not ingest:
+        return None
+    facts = (
+        f"<p>{fmt(ingest['total'])} bulk requests, {fmt(ingest['failed'])} failed"
+        f"{_request_errors(ingest)}; {fmt(ingest['documents_acknowledged'])} of "
+        f"{fmt(ingest['documents'])} documents acknowledged → "
+        f"<strong>{fmt(ingest['documents_per_s'], 2, ' documents/s')}</strong>, "
+        f"<strong>{fmt(ingest['chunks_per_s'], 2, ' chunks/s')}</strong> over "
+        f"{fmt(ingest['duration_s'], 1, ' s')}; item failure rate "
+        f"{fmt(ingest['item_failure_rate_pct'], 2, ' %')}.</p>"
+    )
+    failures = ingest["item_failures_by_kind"]
+    failure_table = (
+        "<h3>Item failures by kind</h3>"
+        + table(
+            ["kind (error.type/caused_by.type)", "documents"],
+            [[code(kind), fmt(count)] for kind, count in failures.items()],
+        )
+        if failures
+        else "<p class='ok'>No item failures: every answered bulk indexed all its documents.</p>"
+    )
+    latency = "<h3>Bulk latency</h3>" + _latency_table([(code("bulk"), ingest["latency_ms"])])
+    return page.chart("ingest") + facts + latency + failure_table
+
+
+def _search(page: Page) -> str | None:
+    search = page.load.get("search")
+    if not search:
+        return None
+    facts = (
+        f"<p>{fmt(search['total'])} semantic searches, {fmt(search['failed'])} failed"
+        f"{_request_errors(search)}; {fmt(search['throughput_rps'], 2, ' searches/s')} over "
+        f"{fmt(search['duration_s'], 1, ' s')}.</p>"
+    )
+    return facts + _latency_table([(code("semantic"), search["latency_ms"])])
+
+
 def _allocations(page: Page) -> str | None:
     allocations = page.load["allocations"]
     if not allocations["samples"]:
@@ -279,6 +335,8 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("comparison", "Comparison with the baseline", _comparison),
     Section("throughput", "Throughput and latency over time", _throughput),
+    Section("ingest", "Ingest (bulk into semantic_text)", _ingest),
+    Section("search", "Semantic search", _search),
     Section("allocations", "Allocations", _allocations),
     Section("errors", "Errors", _errors),
     Section("buckets", "Latency by input length", _buckets),
@@ -301,6 +359,14 @@ CARDS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
     ("max allocations", ("allocations", "max_allocation_count"), 0, ""),
     ("time to scale up", ("allocations", "time_to_scale_up_s"), 1, " s"),
 )
+# Shown only when the run has the section (ingest, search workloads).
+WORKLOAD_CARDS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
+    ("documents/s", ("ingest", "documents_per_s"), 1, ""),
+    ("chunks/s", ("ingest", "chunks_per_s"), 1, ""),
+    ("item failures", ("ingest", "item_failure_rate_pct"), 2, " %"),
+    ("bulk p90", ("ingest", "latency_ms", "p90"), 1, " ms"),
+    ("search p90", ("search", "latency_ms", "p90"), 1, " ms"),
+)
 
 VERDICT_TEXT = {
     "ok": "Passed",
@@ -311,7 +377,8 @@ VERDICT_TEXT = {
 
 def _cards(load: Mapping[str, Any]) -> Html:
     badges = []
-    for label, path, digits, unit in CARDS:
+    workload_cards = [card for card in WORKLOAD_CARDS if load.get(card[1][0])]
+    for label, path, digits, unit in (*CARDS, *workload_cards):
         node: Any = load
         for key in path:
             node = node.get(key) if isinstance(node, Mapping) else None

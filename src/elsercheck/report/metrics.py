@@ -28,6 +28,9 @@ class Metric:
     threshold: float | None
     threshold_unit: str = PCT
     trend: bool = False  # drawn in the history trend charts
+    # Of one workload only (ingest, search): left out of a comparison and the trends when
+    # no run in it has a value, so an inference-only run's report stays as it was.
+    optional: bool = False
 
     def value(self, load: Mapping[str, Any] | None) -> float | None:
         """This metric's value in a ``load`` summary, or ``None`` when absent."""
@@ -61,6 +64,17 @@ METRICS: tuple[Metric, ...] = (
            ("allocations", "max_pending_requests"), HIGHER, None),
     Metric("time_to_fully_allocated_s", "Time to fully allocated (median)", "s",
            ("lifecycle", "time_to_fully_allocated", "median_s"), HIGHER, None),
+    # Ingest and search workloads (load.ingest_summary), judged as their inference peers.
+    Metric("ingest_documents_per_s", "Ingest documents/s", "docs/s",
+           ("ingest", "documents_per_s"), LOWER, 15.0, trend=True, optional=True),
+    Metric("ingest_chunks_per_s", "Ingest chunks/s", "chunks/s", ("ingest", "chunks_per_s"),
+           LOWER, 15.0, optional=True),
+    Metric("ingest_item_failure_rate_pct", "Bulk item failure rate", "%",
+           ("ingest", "item_failure_rate_pct"), HIGHER, 2.0, POINTS, trend=True, optional=True),
+    Metric("bulk_latency_p90_ms", "Bulk latency p90", "ms", ("ingest", "latency_ms", "p90"),
+           HIGHER, 25.0, optional=True),
+    Metric("search_latency_p90_ms", "Search latency p90", "ms", ("search", "latency_ms", "p90"),
+           HIGHER, 25.0, trend=True, optional=True),
 )  # fmt: skip
 
 BY_KEY: dict[str, Metric] = {metric.key: metric for metric in METRICS}

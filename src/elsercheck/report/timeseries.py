@@ -1,4 +1,5 @@
-"""Inference requests binned into time windows: throughput, latency percentiles, errors.
+"""Inference requests binned into time windows: throughput, latency percentiles, errors;
+and the ingest workload's bulks in the same windows (documents and chunks per second).
 
 Requests count in the window in which their answer arrived (as locust counts them). The window
 grows with the run so a chart keeps at most ~150 points: 1 s for a 2-minute run, 5 s for
@@ -8,10 +9,13 @@ grows with the run so a chart keeps at most ~150 points: 1 s for a 2-minute run,
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from ..load import ingest_summary
 from ..load.runfiles import InferenceRequests
 from ..load.stats import PERCENTILES
 
@@ -84,3 +88,34 @@ def _percentiles(index: np.ndarray, values: np.ndarray, count: int) -> dict[str,
         for key, figure in zip(PERCENTILES, figures, strict=True):
             result[key][window] = figure
     return result
+
+
+@dataclass
+class IngestSeries:
+    window_s: int
+    starts: np.ndarray
+    documents: np.ndarray  # acknowledged documents per second
+    chunks: np.ndarray  # their chunks per second (pro rata in partly failed bulks)
+
+    @property
+    def centres(self) -> np.ndarray:
+        return self.starts + self.window_s / 2
+
+
+def ingest_series(rows: Sequence[Mapping[str, Any]], like: RequestSeries) -> IngestSeries | None:
+    """The run's BULK rows binned into ``like``'s windows (answer time, as requests);
+    ``None`` without bulks. Answers after ``like``'s last window count in it."""
+    bulks = ingest_summary.rows_of(rows, ingest_summary.BULK_TYPE)
+    if not bulks or like.empty:
+        return None
+    count, window = len(like.starts), like.window_s
+    done = np.array([ingest_summary.done_s(row) for row in bulks], dtype=np.float64)
+    index = np.clip((done // window).astype(np.int64), 0, count - 1)
+    documents = np.array([ingest_summary.acknowledged(row) for row in bulks], dtype=np.float64)
+    chunks = np.array([ingest_summary.acknowledged_chunks(row) for row in bulks])
+    return IngestSeries(
+        window_s=window,
+        starts=like.starts,
+        documents=np.bincount(index, weights=documents, minlength=count)[:count] / window,
+        chunks=np.bincount(index, weights=chunks, minlength=count)[:count] / window,
+    )
