@@ -63,9 +63,13 @@ def reports(tmp_path: Path) -> Path:
     return tmp_path / "reports"
 
 
-def test_mixed_run_summary_numbers(reports: Path) -> None:
+def test_mixed_run_summary_numbers(reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = write_run(reports / "load" / "mixed", workload="mixed")
     assert report(run_dir, "--no-history") == 0
+    out = capsys.readouterr().out
+    assert ("ingest: 6 bulks (1 failed), 43/60 documents acknowledged → 1.1 docs/s, "
+            "3.2 chunks/s; item failures 14.0 %; bulk p90 460.0 ms") in out  # fmt: skip
+    assert "search: 11 semantic searches (1 failed), p90 91.0 ms" in out
     document = summary(run_dir)
     validate(document)
     assert document["schema_version"] == 2 and document["run"]["workload"] == "mixed"
@@ -144,11 +148,13 @@ def test_ingest_only_run(reports: Path) -> None:
     assert 'id="chart-ingest"' in html and "search p90" not in html
 
 
-def test_inference_run_is_unchanged(reports: Path) -> None:
+def test_inference_run_is_unchanged(reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
     history_dir = reports / "history"
     assert report(nightly(reports, 20), "--history", history_dir) == 0
     run_dir = nightly(reports, 21)
     assert report(run_dir, "--history", history_dir) == 0
+    out = capsys.readouterr().out
+    assert "lifecycle:" in out and "ingest:" not in out and "search:" not in out
     document = summary(run_dir)
     validate(document)
     assert document["load"]["ingest"] is None and document["load"]["search"] is None

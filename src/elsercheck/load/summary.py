@@ -348,6 +348,21 @@ def format_text(summary: dict[str, Any]) -> str:
                 if item["status"] == "fail"
             )
         )
+    ingest, search = summary.get("ingest"), summary.get("search")
+    if ingest:
+        lines.append(
+            f"  ingest: {ingest['total']} bulks ({ingest['failed']} failed), "
+            f"{ingest['documents_acknowledged']}/{ingest['documents']} documents acknowledged → "
+            f"{_fmt(ingest['documents_per_s'], ' docs/s')}, "
+            f"{_fmt(ingest['chunks_per_s'], ' chunks/s')}; item failures "
+            f"{_fmt(ingest['item_failure_rate_pct'], ' %')}; bulk p90 "
+            f"{_fmt(ingest['latency_ms']['p90'], ' ms')}"
+        )
+    if search:
+        lines.append(
+            f"  search: {search['total']} semantic searches ({search['failed']} failed), p90 "
+            f"{_fmt(search['latency_ms']['p90'], ' ms')}"
+        )
     lifecycle = summary["lifecycle"]
     if lifecycle:
         lines.append(
