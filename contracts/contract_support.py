@@ -6,11 +6,13 @@ Elastic's documentation) and the curated OpenAPI spec.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import threading
 import tomllib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -346,6 +348,22 @@ def wait_fully_allocated(client: httpx.Client, inference_id: str, seconds: float
         if exc.timed_out:
             _FIRST_NOT_ALLOCATED.append(str(exc))
         raise AssertionError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def started_endpoint(
+    es: httpx.Client, tracker: EndpointTracker, label: str, allocation_wait: float
+) -> Iterator[str]:
+    """A started ELSER endpoint of this run (PUT, then ``fully_allocated``); deleted at the end
+    (with ``force``: an index of the run may still name it)."""
+    inference_id = tracker.new_id(label)
+    try:
+        response = tracker.put(inference_id, elser_body())
+        assert response.status_code in (200, 408), response.text
+        wait_fully_allocated(es, inference_id, allocation_wait)
+        yield inference_id
+    finally:
+        tracker.delete(inference_id)
 
 
 def adaptive_body(min_allocations: int, max_allocations: int) -> dict[str, Any]:

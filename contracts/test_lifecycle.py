@@ -19,6 +19,7 @@ from contract_support import (
     adaptive_body,
     assert_es_error,
     elser_body,
+    started_endpoint,
     wait_fully_allocated,
 )
 
@@ -26,14 +27,8 @@ from contract_support import (
 @pytest.fixture(scope="module")
 def live(es: httpx.Client, tracker: EndpointTracker, allocation_wait: float) -> Iterator[str]:
     """One started ELSER endpoint shared by this module's read-only tests."""
-    inference_id = tracker.new_id("live")
-    try:
-        response = tracker.put(inference_id, elser_body())
-        assert response.status_code in (200, 408), response.text
-        wait_fully_allocated(es, inference_id, allocation_wait)
+    with started_endpoint(es, tracker, "live", allocation_wait) as inference_id:
         yield inference_id
-    finally:
-        tracker.delete(inference_id)
 
 
 def test_lifecycle(es: httpx.Client, tracker: EndpointTracker, allocation_wait: float,

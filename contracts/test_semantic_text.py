@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contract_support import EndpointTracker, assert_es_error, elser_body, wait_fully_allocated
+from contract_support import EndpointTracker, assert_es_error, started_endpoint
 
 DOCS = {
     "elser": "ELSER is a learned sparse encoder: it expands text into weighted vocabulary tokens.",
@@ -26,14 +26,8 @@ DOCS = {
 @pytest.fixture(scope="module")
 def endpoint(es: httpx.Client, tracker: EndpointTracker, allocation_wait: float) -> Iterator[str]:
     """A started ELSER endpoint of this run, for the index's ``semantic_text`` field."""
-    inference_id = tracker.new_id("semantic")
-    try:
-        response = tracker.put(inference_id, elser_body())
-        assert response.status_code in (200, 408), response.text
-        wait_fully_allocated(es, inference_id, allocation_wait)
+    with started_endpoint(es, tracker, "semantic", allocation_wait) as inference_id:
         yield inference_id
-    finally:
-        tracker.delete(inference_id)  # force: the index may still name it
 
 
 @pytest.fixture
