@@ -221,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gate_options(run, allocation_wait=False)
     _add_load_options(run, shape=None, distributed=False)
     _add_timing_options(run, None, _load_dests())
+    run.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="skip the ingest stage (after the load: a spike of _bulk requests into a "
+        "semantic_text index, its own run directory <run-id>-ingest and report)",
+    )
     run.set_defaults(handler=cmd_run, load_workers=0)
     return parser
 
@@ -557,16 +563,18 @@ def _load(
     run_id: str,
     options: LoadOptions,
     summary: bool = True,
+    run_dir: Path | None = None,
 ) -> int:
     from .load.runner import run_load
     from .smoke import check_reachable
 
     with target.client(timeout=30, retry=True) as client:
         check_reachable(client, target, require_product=False)
-    run_dir = args.load_report_dir or reports_dir() / "load" / run_id
+    run_dir = run_dir or args.load_report_dir or reports_dir() / "load" / run_id
     print(
-        f"load test against {target.url} (run {run_id}, shape {options.shape}, "
-        f"{options.peak_users} users at peak × {options.rate_per_user:g} req/s)",
+        f"load test against {target.url} (run {run_id}, {options.values['workload']} workload, "
+        f"shape {options.shape}, {options.peak_users} users at peak × "
+        f"{options.rate_per_user:g} req/s)",
         flush=True,
     )
     result = run_load(
@@ -632,11 +640,34 @@ def cmd_run(args: argparse.Namespace) -> int:
             return gate
         run_dir = args.load_report_dir or reports_dir() / "load" / run_id
         load = _load(args, target, run_id, options, summary=False)  # the report prints it
-    report = _report(run_dir)
+        stages = [(run_dir, load)]
+        if not args.no_ingest:
+            ingest_id = f"{run_id}-{INGEST_STAGE_SUFFIX}"
+            ingest_dir = run_dir.with_name(f"{run_dir.name}-{INGEST_STAGE_SUFFIX}")
+            ingest = _load(args, target, ingest_id, _ingest_stage(options), False, ingest_dir)
+            stages.append((ingest_dir, ingest))
+    reports = [_report(directory) for directory, _ in stages]
     from .report.index import write_index
 
     print(f"open {write_index(reports_dir())}")
-    return most_severe(gate, load, report)
+    return most_severe(gate, *(code for _, code in stages), *reports)
+
+
+# `elsercheck run`'s ingest stage: a spike of small bulks (quick to answer, so the short
+# stage sees several per tick) into the run's semantic_text index, on its own run id so that
+# its history line compares with earlier ingest stages (baselines are per workload).
+INGEST_STAGE_SUFFIX = "ingest"
+INGEST_STAGE = {"workload": "ingest", "shape": "spike", "bulk_size": 10, "lifecycle_users": 0}
+
+
+def _ingest_stage(options: LoadOptions) -> LoadOptions:
+    """The load stage's options turned into the ingest stage's (same target timing, peak
+    users and rates: an ingest user offers the ELSER work of an inference user)."""
+    from .load.options import plan_of
+    from .load.runner import LoadOptions
+
+    values = {**options.values, **INGEST_STAGE}
+    return LoadOptions(values, plan_of(values), workers=options.workers)
 
 
 def _report(run_dir: Path) -> int:
