@@ -87,13 +87,16 @@ def test_the_sweep_deletes_the_runs_indices_and_endpoints_and_nothing_else(fast_
 
 
 @pytest.mark.slow
-def test_an_ingest_run_scales_up_and_every_acknowledged_document_is_searchable(
+def test_an_ingest_run_scales_up_and_down_and_every_acknowledged_document_is_searchable(
     fast_server, tmp_path, monkeypatch, capsys
 ):
+    """A spike of bulks (10 users × 0.02 bulks/s of 10 documents, about 2.3 allocations of
+    ELSER work at the peak, a tenth of it after): allocations rise with the bulks and fall
+    once the spike is over and its queue drained."""
     before_ids, before_indices = endpoint_ids(fast_server), indices(fast_server)
     code, out = run_cli(
-        fast_server, tmp_path, "--workload", "ingest", "--shape", "spike", "--peak-users", "4",
-        "--rate-per-user", "0.05", "--bulk-size", "10", "--lifecycle-users", "0",
+        fast_server, tmp_path, "--workload", "ingest", "--shape", "spike", "--peak-users", "10",
+        "--bulk-rate-per-user", "0.02", "--bulk-size", "10", "--lifecycle-users", "0",
         monkeypatch=monkeypatch,
     )  # fmt: skip
     log = (out / "locust.log").read_text() if (out / "locust.log").exists() else ""
@@ -102,6 +105,12 @@ def test_an_ingest_run_scales_up_and_every_acknowledged_document_is_searchable(
     rows = [r for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV) if not r["poll_error"]]
     counts = [r["allocation_count"] for r in rows]
     assert counts and max(counts) >= 2 and max(counts) > counts[0], counts  # bulks scaled it
+    peak_at = counts.index(max(counts))
+    assert min(counts[peak_at:]) < max(counts), counts  # and fell after the spike
+    expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
+    assert expectations["scale-up@spike"]["passed"] is True, expectations
+    assert expectations["scale-down@after"]["passed"] is True, expectations
+    assert expectations["generator-kept-up"]["passed"] is True, expectations
 
     bulks = [r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r["request_type"] == "BULK"]
     assert len(bulks) >= 10

@@ -573,8 +573,7 @@ def _load(
     run_dir = run_dir or args.load_report_dir or reports_dir() / "load" / run_id
     print(
         f"load test against {target.url} (run {run_id}, {options.values['workload']} workload, "
-        f"shape {options.shape}, {options.peak_users} users at peak × "
-        f"{options.rate_per_user:g} req/s)",
+        f"shape {options.shape}, {options.peak_users} users at peak × {_rates(options)})",
         flush=True,
     )
     result = run_load(
@@ -594,6 +593,18 @@ def _load(
         print(format_text(summarize(run_dir)))
     print(f"files: {run_dir}")
     return result.exit_code
+
+
+def _rates(options: LoadOptions) -> str:
+    """Each user's rate in words, per the workload's user classes (cluster time)."""
+    from .load import workloads
+
+    values = options.values
+    rates = [] if values["workload"] == "ingest" else [f"{options.rate_per_user:g} req/s"]
+    if values["workload"] in ("ingest", "mixed"):
+        bulks = workloads.bulk_rate_per_user(values)
+        rates.append(f"{bulks:.3g} bulks/s of {values['bulk_size']} documents")
+    return ", ".join(rates)
 
 
 def embedded_allocation_wait(timing) -> float:  # timing: reference.timing.Timing
@@ -661,12 +672,13 @@ INGEST_STAGE = {"workload": "ingest", "shape": "spike", "bulk_size": 10, "lifecy
 
 
 def _ingest_stage(options: LoadOptions) -> LoadOptions:
-    """The load stage's options turned into the ingest stage's (same target timing, peak
-    users and rates: an ingest user offers the ELSER work of an inference user)."""
+    """The load stage's options turned into the ingest stage's (same target and timing)."""
     from .load.options import plan_of
     from .load.runner import LoadOptions
 
-    values = {**options.values, **INGEST_STAGE}
+    # Half the load stage's peak: a bulk spike's queue must drain within the short stage for
+    # the scale-down to show (an ingest user offers the ELSER work of an inference user).
+    values = {**options.values, **INGEST_STAGE, "peak_users": max(1, options.peak_users // 2)}
     return LoadOptions(values, plan_of(values), workers=options.workers)
 
 

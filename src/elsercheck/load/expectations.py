@@ -28,6 +28,9 @@ from .plans import (
 )
 from .rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS, Expectation
 
+# The load users' rows of requests.csv (inference, bulk, search; not the lifecycle user's).
+LOAD_REQUEST_TYPES = ("POST", "BULK", "SEARCH")
+
 # Elasticsearch's cap when max_number_of_allocations is unset (MAX_NUMBER_OF_ALLOCATIONS_SAFEGUARD)
 DEFAULT_MAX_ALLOCATIONS = 32
 
@@ -227,19 +230,23 @@ def check_scale_down(record: RunRecord) -> list[Expectation]:
             results.append(_still_draining(name, record, start))
             continue
         drained = start if drained is None else drained  # no poll after the fall: cut short
-        if record.last_s < drained + min(bound, stage.duration_s):
+        seen = _first_decrease(record.polls, start)
+        in_time = seen is not None and seen - drained <= bound
+        if not in_time and record.last_s < drained + min(bound, stage.duration_s):
             results.append(_cut_short(name, "allocations fall after load falls", drained + bound))
             continue
-        seen = _first_decrease(record.polls, start)
         after = _value_at(record.polls, "target_allocation_count", seen) if seen else peak
-        queue = f", queue drained {drained - start:.3g} s after" if drained > start else ""
+        since = (
+            f"the queue drained (it drained {drained - start:.3g} s after the load fell)"
+            if drained > start
+            else "the load fell"
+        )
         results.append(
             _reaction(
                 name, "allocations fall after load falls", drained, seen, bound,
-                f"{peak} → {after} allocations; first fall {{delay}} s after the load fell"
-                f"{queue} (bound {bound:g} s)",
-                f"stayed at {peak} allocations for {record.last_s - drained:.3g} s after the load "
-                f"fell{queue}",
+                f"{peak} → {after} allocations; first fall {{delay}} s after {since} "
+                f"(bound {bound:g} s)",
+                f"stayed at {peak} allocations for {record.last_s - drained:.3g} s after {since}",
                 load_fell_at_s=start, queue_drained_at_s=drained, scaled_down_at_s=seen,
                 **{"from": peak, "to": after},
             )
@@ -311,7 +318,7 @@ def check_from_zero(record: RunRecord) -> list[Expectation]:
         window = [
             row
             for row in record.requests
-            if row.get("request_type") == "POST" and row["elapsed_s"] >= start
+            if row.get("request_type") in LOAD_REQUEST_TYPES and row["elapsed_s"] >= start
         ]
         conflicts = sum(1 for row in window if row.get("error_kind") == "409")
         served = next(
@@ -353,7 +360,7 @@ def check_errors(record: RunRecord) -> list[Expectation]:
     kinds = Counter(
         row["error_kind"]
         for row in record.requests
-        if row.get("error_kind") and row.get("request_type") == "POST"
+        if row.get("error_kind") and row.get("request_type") in LOAD_REQUEST_TYPES
     )
     if not record.requests:
         return [_no_data("errors-documented", "only documented errors under load")]
@@ -384,7 +391,7 @@ MAX_BACKLOG_SHARE = 0.01
 def check_generator(record: RunRecord) -> list[Expectation]:
     """The generator sent the offered load: arrivals it could not send (``backlog``, the user's
     outstanding-request cap) are the load machine's limit, not an answer of the target."""
-    posts = [row for row in record.requests if row.get("request_type") == "POST"]
+    posts = [row for row in record.requests if row.get("request_type") in LOAD_REQUEST_TYPES]
     if not posts:
         return [_no_data("generator-kept-up", "the generator sent the offered load")]
     backlog = sum(1 for row in posts if row.get("error_kind") == "backlog")

@@ -326,6 +326,8 @@ def format_text(summary: dict[str, Any]) -> str:
         "  latency ms: "
         + "  ".join(f"{key} {_fmt(latency[key])}" for key in ("p50", "p90", "p99", "max", "mean")),
     ]
+    if not requests["total"] and (summary.get("ingest") or summary.get("search")):
+        lines = [f"load run {summary['run_id']}: no inference requests (ingest/search workload)"]
     errors = summary["errors"]["by_kind"]
     if any(errors.values()):
         lines.append("  errors: " + ", ".join(f"{kind}×{n}" for kind, n in errors.items() if n))

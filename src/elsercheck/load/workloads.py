@@ -7,11 +7,12 @@ Nothing here imports locust: the locustfile and the tests both read it.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .corpus import MAX_TOKENS, Corpus, Mix, estimate_tokens
+from .corpus import DEFAULT_BATCH_SIZES, MAX_TOKENS, Corpus, Mix, estimate_tokens, parse_mix
 from .documents import Document
+from .documents import load as load_documents
 
 SEMANTIC_FIELD = "content"  # the run index's semantic_text field
 INDEX_SUFFIX = "docs"  # the run index: elsercheck-<run-id>-docs
@@ -81,3 +82,17 @@ def work_equivalent_bulk_rate(rate_per_user: float, request: float, bulk: float)
     service time follows (Elastic's ELSER benchmarks are per token count), the shapes' user
     counts mean the same deployment load whatever the workload."""
     return rate_per_user * request / bulk
+
+
+def bulk_rate_per_user(values: Mapping[str, Any]) -> float:
+    """The ingest users' bulks per second (cluster time) for the load options' ``values``:
+    ``--bulk-rate-per-user``, else the work-equivalent of ``--rate-per-user`` on the corpus
+    and mix the run uses."""
+    if values.get("bulk_rate_per_user"):
+        return float(values["bulk_rate_per_user"])
+    corpus = Corpus.load(values.get("corpus") or None)
+    request = request_tokens(
+        corpus, parse_mix(values["mix"]), values["batch_share"], DEFAULT_BATCH_SIZES
+    )
+    bulk = bulk_tokens(load_documents(values.get("corpus") or None), values["bulk_size"])
+    return work_equivalent_bulk_rate(values["rate_per_user"], request, bulk)
