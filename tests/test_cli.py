@@ -317,7 +317,7 @@ def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
     for directory in (load_dir, ingest_dir):
         assert (directory / "report.html").is_file() and (directory / "summary.json").is_file()
     ingest = json.loads((ingest_dir / "summary.json").read_text())
-    assert ingest["ingest"]["documents_acknowledged"] > 0, ingest["ingest"]
+    assert ingest["load"]["ingest"]["documents_acknowledged"] > 0, ingest["load"]["ingest"]
     assert (reports / "gate" / load_dir.name / "junit.xml").is_file()
     assert (reports / "index.html").is_file() and f"open {reports / 'index.html'}" in result.stdout
     assert "scale-up@up" in result.stdout and "no baseline in the history yet" in result.stdout

@@ -418,18 +418,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _modelled(config) -> str:  # config: ServerConfig
-    """One line: the modelled version and whether its upstream bugs are on."""
-    bugs = config.upstream_bugs
-    if config.conformant:
-        state = "conformant (known upstream bugs off)"
-    else:
-        state = (
-            f"with its known upstream bugs ({', '.join(sorted(bugs))})" if bugs else "no known bugs"
-        )
-    return f"modelling Elasticsearch {config.es_version.number}, {state}"
-
-
 @contextlib.contextmanager
 def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float | None]]:
     """The given target, or the embedded reference server started for this command.
@@ -457,7 +445,7 @@ def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, floa
         conformant=getattr(args, "conformant", False),
     )  # fmt: skip
     with EmbeddedServer(config) as server:
-        print(f"reference server at {server.url} (timing {args.timing}); {_modelled(config)}",
+        print(f"reference server at {server.url} (timing {args.timing}); {config.modelled()}",
               flush=True)  # fmt: skip
         zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
         yield Target(server.url, username="elastic", password=password), zero_wait
