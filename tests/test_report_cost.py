@@ -124,6 +124,7 @@ def test_cost_and_cold_start_sections(reports: Path) -> None:
     assert "2 scale-from-zero" in cold and "p50 <strong>2.9 s</strong>" in cold
     assert "p95 <strong>3.1 s</strong>" in cold and "(n=2)" in cold
     assert "6 failed requests on the way (408 ×1, 409 ×3, 429 ×1, timeout ×1)" in cold
+    assert "Time-lapse ×10: in the cluster's time that is p50 28.5 s, p95 30.8 s" in cold
     assert re.search(r"<td>8.0 s</td><td>9.2 s</td><td>12.0 s</td><td>3.1 s</td><td>2</td>"
                      r"<td>408 ×1, 409 ×1</td>", cold)  # fmt: skip
 

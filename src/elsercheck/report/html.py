@@ -295,6 +295,14 @@ def _cold_starts(page: Page) -> str | None:
         "<p class='muted'>At zero since: the first poll with allocation_count 0 (0 when the "
         "run began at zero); allocated: the first poll back at ≥ 1. Wall-clock seconds.</p>"
     )
+    cost = page.load.get("cost") or {}
+    if cost.get("time_lapse") and cold["p95_s"] is not None:
+        factor = cost["speedup"]
+        facts += (
+            f"<p>Time-lapse ×{factor:g}: in the cluster's time that is p50 "
+            f"{fmt(cold['p50_s'] * factor, 1, ' s')}, p95 {fmt(cold['p95_s'] * factor, 1, ' s')}."
+            "</p>"
+        )
     return facts + table(
         ["at zero since", "first arrival", "allocated at", "to first success", "failures",
          "by kind"], rows,
