@@ -4,6 +4,11 @@ reported into the history, the last one compared with the others."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +61,28 @@ def test_repeat_reports_each_run_and_compares_the_last_with_the_others(
     assert cost["cluster_seconds"] == pytest.approx(10 * cost["wall_seconds"], abs=0.01)
     assert cost["allocation_hours"] > 0 and cost["vcpu_hour_price"] == 0.1
     assert cost["cost"] == pytest.approx(cost["vcpu_hours"] * 0.1, rel=1e-3)
+
+
+def test_ctrl_c_stops_the_whole_series(fast_server, tmp_path: Path) -> None:
+    """SIGINT during the first of three repeats: exit 130, no second repeat starts."""
+    runs = tmp_path / "runs"
+    env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic", "ELASTICSEARCH_PASSWORD": PASSWORD,
+           "ELSERCHECK_REPORTS": str(tmp_path / "reports")}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elsercheck", "load", "--url", fast_server.url, "--timing", "fast",
+         "--shape", "step", "--lifecycle-users", "0", "--repeat", "3",
+         "--load-report-dir", str(runs)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(runs.glob("*/locust.log")):
+        time.sleep(0.2)
+    time.sleep(3)  # into the first repeat's 23 s step
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 130, output
+    assert "repeat 1/3" in output and "repeat 2/3" not in output, output
+    assert "Traceback" not in output
+    assert len(list(runs.iterdir())) == 1
+    assert not (tmp_path / "reports" / "history").exists()  # nothing reported half-way
