@@ -131,9 +131,12 @@ class InferenceUser(FastHttpUser):
     def on_stop(self) -> None:
         # Let requests in flight finish so every arrival is recorded; arrivals that fell due
         # but were never made (the user was behind) are counted for run.json's "generator".
+        # Counted first, without yielding: a stop signal's run writes its files while users
+        # are still draining.
         if self.open_loop is not None:
-            unmade = self.open_loop.stop(1.0 / self.rate, self.network_timeout)
+            unmade = self.open_loop.unmade(1.0 / self.rate)
             _session(self.environment).recorder.count_unmade(unmade)
+            self.open_loop.senders.drain(self.network_timeout)
             self.open_loop = None
 
 
