@@ -6,12 +6,15 @@ that falls behind offers less load than the plan says, and later: the target is 
 load it never got. :func:`summarize` is run.json's ``generator`` object; the expectation
 ``generator-kept-up`` (``expectations.py``) fails on it, naming the generator, not the target.
 
-Late means more than :data:`LATE_THRESHOLD_MS` behind schedule. 50 ms, fixed rather than a
+Late means more than :data:`LATE_THRESHOLD_MS` behind schedule. 250 ms, fixed rather than a
 share of the mean inter-arrival time: what a late arrival distorts is the load the target sees
-over time, and the target's clocks are coarse (scaler ticks of seconds, inference latencies of
-tens to hundreds of ms), so 50 ms of lag changes nothing it measures; a tenth of the
-inter-arrival time would be 0.1 ms at 1,000 req/s per user, below gevent's scheduling jitter on
-a busy machine, and would flag jitter rather than a generator that cannot keep up.
+per measurement window, by at most lag / window, and the shortest window modelled is the fast
+profile's 1 s scaler tick (10 s on a cluster): a quarter of it keeps an arrival within its tick
+or the next. It is also above the stalls that a healthy generator sees on a busy shared
+machine (the OS not running it: 200–280 ms measured on a 2-core machine running two load
+tests and their servers), which a tenth of the inter-arrival time (0.1 ms at 1,000 req/s per
+user) or 50 ms would flag. A generator that cannot keep up is late by amounts that grow by the
+second, so it is caught whatever the exact value.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 # The load users' rows of requests.csv (inference, bulk, search; not the lifecycle user's).
 LOAD_REQUEST_TYPES = ("POST", "BULK", "SEARCH")
-LATE_THRESHOLD_MS = 50.0
+LATE_THRESHOLD_MS = 250.0
 BEHIND_GAP_S = 1.0  # late arrivals less than this apart belong to one span of being behind
 MAX_BEHIND_SPANS = 50  # run.json lists the longest ones
 
