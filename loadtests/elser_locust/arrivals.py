@@ -129,6 +129,7 @@ class OpenLoop:
         self.senders = Senders(senders, self._sender_job)
 
     def wait_s(self) -> float:
+        """Seconds until the next arrival is due (0 when late)."""
         return self.clock.wait_s()
 
     def arrive(self, job: Any) -> bool:
