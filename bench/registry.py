@@ -95,9 +95,14 @@ COMPARISONS: list[Comparison] = [
             "peer's one fixed 60-byte body, so larger answers to read). A py-spy profile: "
             "locust's request path about 70 % of the generator's CPU (87 % for the bare peer), "
             "the sender hand-off and result check about 10 %, the arrival (locust's task "
-            "loop, the corpus sample) about 11 %, the hub the rest. The machine is shared: "
-            "the generator's CPU share in the window varies from 40 to 98 % between runs, "
-            "so read the min–max, and the CPU µs per request beside it."
+            "loop, the corpus sample) about 11 %, the hub the rest. Query-only inputs without "
+            "batches (a manual run, not part of make bench) cost about 15 % less CPU per "
+            "request than the default mix: the rest of the gap to the bare peer is the "
+            "result check, the sample row and the arrival path. Against the previous "
+            "generator (a greenlet spawned and a timer per arrival), interleaved runs on the "
+            "same stub measured the same or about 20 % less CPU per request. The machine is "
+            "shared: the ratio's median ranged from 0.66 to 1.11 between invocations of "
+            "`--only loadgen`, so read the min–max, and the CPU µs per request beside it."
         ),
     ),
     Comparison(
