@@ -7,10 +7,14 @@ the same core, against the same target: ``bench.servers stub`` on the other core
 reference server except that inference is answered at once with fixed results, so the
 generator and not the server is the bottleneck (the stub's CPU use is recorded to show it).
 
-InferenceUser is open loop: Poisson arrivals at ``--rate-per-user`` per user, at most
-``--max-outstanding`` in flight per user, arrivals beyond that recorded as ``backlog`` (not
-sent). To saturate it, the offered rate (users × rate) is set well above what one process can
-send; the figure compared is what reaches the server.
+InferenceUser is open loop: Poisson arrivals at ``--rate-per-user`` per user, due on an
+absolute clock and handed to ``--max-outstanding`` sender greenlets per user (created once),
+an arrival that finds them all busy recorded as ``backlog`` (not sent). To saturate it, the
+offered rate (users × rate) is set well above what one process can send; the figure compared
+is what reaches the server. Far behind its schedule, each user makes its late arrivals one per
+turn of the event loop, so in flight stays near one request per user, as the bare peer's
+closed loop does; the run's ``generator-kept-up`` expectation fails, as it should (run.json
+``generator``: lag growing to the run's length, the arrivals never made counted as unmade).
 
 Requests/s are counted by the stub itself, read at two precise moments once the load is
 steady, so neither generator's own statistics are trusted; the generator's CPU seconds are

@@ -87,19 +87,22 @@ COMPARISONS: list[Comparison] = [
             "loadgen_rps_ratio": Goal(0.8, "≥ 0.8 of bare locust"),
         },
         limits=(
-            "The open loop. Each arrival is a timer sleep for its Poisson gap and a new greenlet "
-            "(so that arrivals never wait for answers), then the request with catch_response, "
-            "the result check (the JSON answer parsed with orjson) and an exact sample row; the "
-            "bare user sends its next request inline, without a timer. A py-spy profile showed "
-            "a gevent Pool's bookkeeping at ~8 % of the CPU (replaced by a counter) and the "
-            "stdlib json at several % (replaced by orjson); what remains is gevent's timer and "
-            "spawn per arrival and locust's request path. The bare peer's figure varies by up "
-            "to 2× between runs on this machine, so read the min–max. A "
-            "closed-loop variant of the same InferenceUser (request inline, no timer; a manual "
-            "experiment, not part of make bench) reached about 0.8 of bare locust: most of the "
-            "gap is the price of open-loop arrivals, which the scaling expectations need. Ways "
-            "to narrow it, each a design change: a fixed set of sender greenlets per user fed "
-            "by the arrival loop, or arrivals on an absolute clock (no timer when behind)."
+            "The open loop and the real workload. Arrivals are due on an absolute clock and "
+            "go to a fixed set of sender greenlets per user (no greenlet spawned, no timer "
+            "when behind); each request then goes through catch_response, the result check "
+            "(the answer parsed with orjson), an exact sample row with its schedule lag, and "
+            "draws its inputs from the corpus mix (longer texts and batches than the bare "
+            "peer's one fixed 60-byte body, so larger answers to read). A py-spy profile: "
+            "locust's request path about 70 % of the generator's CPU (87 % for the bare peer), "
+            "the sender hand-off and result check about 10 %, the arrival (locust's task "
+            "loop, the corpus sample) about 11 %, the hub the rest. Query-only inputs without "
+            "batches (a manual run, not part of make bench) cost about 15 % less CPU per "
+            "request than the default mix: the rest of the gap to the bare peer is the "
+            "result check, the sample row and the arrival path. Against the previous "
+            "generator (a greenlet spawned and a timer per arrival), interleaved runs on the "
+            "same stub measured the same or about 20 % less CPU per request. The machine is "
+            "shared: the ratio's median ranged from 0.66 to 1.11 between invocations of "
+            "`--only loadgen`, so read the min–max, and the CPU µs per request beside it."
         ),
     ),
     Comparison(

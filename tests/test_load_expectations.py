@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from elsercheck.load import generator
 from elsercheck.load.expectations import CHECKS, RunRecord, check_all, exit_code
 from elsercheck.load.plans import TIMING_PROFILES, build_plan
 from elsercheck.load.rundir import error_kind
@@ -193,6 +194,46 @@ def test_backlog_is_the_generators_not_the_targets():
         and "10 of 200" in many["generator-kept-up"].detail
     )
     assert by_name(check_all(RunRecord(STEP, [])))["generator-kept-up"].detail == "no data recorded"
+
+
+def test_late_arrivals_fail_the_generator_not_the_target():
+    """More than 1 % of arrivals sent beyond the lateness threshold fails generator-kept-up,
+    with the detail naming the generator; late arrivals are no error of the target."""
+
+    def requests(late: int, total: int = 200) -> list[dict]:
+        return [{"request_type": "SEARCH" if i % 2 else "POST", "elapsed_s": 1.0 + i / 100,
+                 "latency_ms": 1.0, "error_kind": "",
+                 "schedule_lag_ms": 400.0 if i < late else 2.0} for i in range(total)]  # fmt: skip
+
+    few = by_name(check_all(RunRecord(STEP, trace([(0, 1)]), requests(2))))["generator-kept-up"]
+    assert few.passed is True and few.observed["late"] == 2
+    many = by_name(check_all(RunRecord(STEP, trace([(0, 1)]), requests(3))))
+    kept_up = many["generator-kept-up"]
+    assert kept_up.passed is False and kept_up.observed["late"] == 3
+    assert "load generator fell behind its schedule: 3 of 200" in kept_up.detail
+    assert "250 ms" in kept_up.detail and kept_up.observed["lag_ms"]["max"] == 400.0
+    assert many["errors-documented"].passed is True
+    # Arrivals due but never made (the run stopped while the generator was behind) count as
+    # not sent.
+    unmade = RunRecord(STEP, trace([(0, 1)]), requests(0), unmade_arrivals=5)
+    result = by_name(check_all(unmade))["generator-kept-up"]
+    assert result.passed is False and "5 of 205 arrivals not sent" in result.detail
+
+
+def test_generator_summary_counts_lag_and_spans_of_being_behind():
+    rows = [{"request_type": "POST", "elapsed_s": t, "error_kind": kind, "schedule_lag_ms": lag}
+            for t, kind, lag in [(1.0, "", 1.0), (2.0, "", 380.0), (2.5, "backlog", 10.0),
+                                 (3.0, "", 3.0), (9.0, "", 600.0), (9.2, "", 700.0)]]  # fmt: skip
+    rows.append({"request_type": "LIFECYCLE", "elapsed_s": 5.0, "error_kind": ""})
+    summary = generator.summarize(rows, unmade=2)
+    assert summary["arrivals"] == 8 and summary["sent"] == 5 and summary["backlog"] == 1
+    assert summary["late"] == 3 and summary["unmade"] == 2
+    assert summary["lag_ms"] == {"p50": 10.0, "p99": 700.0, "max": 700.0}
+    # Behind from the first late arrival's due time (2.0 - 0.38) to the backlog at 2.5; then
+    # from 9.0 - 0.6 to 9.2 (the two late arrivals there are less than 1 s apart).
+    assert summary["behind"] == [[1.62, 2.5], [8.4, 9.2]]
+    assert summary["behind_spans"] == 2 and summary["behind_s"] == 1.68
+    assert generator.summarize([])["lag_ms"] is None
 
 
 def test_error_kinds():

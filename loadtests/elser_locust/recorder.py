@@ -2,7 +2,8 @@
 
 Every request event becomes one row of ``requests.csv``. On a distributed run each worker
 ships the rows gathered since its last report with locust's regular worker report; the master
-(or the single local process) keeps them all.
+(or the single local process) keeps them all. The count of arrivals that fell due but were
+never made (a user stopped while behind its schedule) travels the same way.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from locust.runners import WorkerRunner
 from elsercheck.load.rundir import error_kind
 
 REPORT_KEY = "elsercheck_samples"
+UNMADE_KEY = "elsercheck_unmade_arrivals"
 SAMPLE_FIELDS = (
     "timestamp", "request_type", "name", "bucket", "inputs", "tokens", "status", "latency_ms",
-    "error_kind", "documents", "chunks", "acknowledged", "item_failures",
+    "error_kind", "documents", "chunks", "acknowledged", "item_failures", "schedule_lag_ms",
 )  # fmt: skip
 
 
@@ -25,6 +27,7 @@ class Recorder:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.rows: list[tuple[Any, ...]] = []
+        self.unmade = 0  # arrivals due but never made (users.InferenceUser.on_stop)
         events = environment.events
         events.request.add_listener(self.on_request)
         events.report_to_master.add_listener(self.on_report_to_master)
@@ -32,6 +35,10 @@ class Recorder:
 
     def clear(self) -> None:
         self.rows = []
+        self.unmade = 0
+
+    def count_unmade(self, arrivals: int) -> None:
+        self.unmade += arrivals
 
     def on_request(
         self,
@@ -53,14 +60,17 @@ class Recorder:
                           context.get("inputs"), context.get("tokens"), status,
                           float(response_time or 0.0), kind, context.get("documents"),
                           context.get("chunks"), context.get("acknowledged"),
-                          context.get("item_failures")))  # fmt: skip
+                          context.get("item_failures"),
+                          context.get("schedule_lag_ms")))  # fmt: skip
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if isinstance(self.environment.runner, WorkerRunner):
             data[REPORT_KEY], self.rows = self.rows, []
+            data[UNMADE_KEY], self.unmade = self.unmade, 0
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         self.rows.extend(data.get(REPORT_KEY) or [])
+        self.unmade += int(data.get(UNMADE_KEY) or 0)
 
     def rows_since(self, origin: float) -> list[dict[str, Any]]:
         """All rows as ``requests.csv`` dicts with ``elapsed_s`` from ``origin``, in send order."""

@@ -31,7 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import documents, rundir, workloads
+from elsercheck.load import documents, generator, rundir, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
@@ -319,6 +319,7 @@ class LoadSession:
             min_allocations=settings.min_allocations if settings.create_endpoint else None,
             max_allocations=settings.max_allocations if settings.create_endpoint else None,
             ended_s=ended,
+            unmade_arrivals=self.recorder.unmade,
         )
         results = check_all(record)
         code = exit_code(results)
@@ -330,7 +331,9 @@ class LoadSession:
         leftovers = sorted(set(self.leftovers))
         if leftovers:
             (out / rundir.LEFTOVERS_TXT).write_text("\n".join(leftovers) + "\n")
-        rundir.write_json(out / rundir.RUN_JSON, self._run_json(ended, code))
+        run = self._run_json(ended, code)
+        run["generator"] = generator.summarize(requests_rows, self.recorder.unmade)
+        rundir.write_json(out / rundir.RUN_JSON, run)
         for item in results:
             log.info("elsercheck: %-8s %-24s %s", item.status, item.name, item.detail)
         self.environment.process_exit_code = code

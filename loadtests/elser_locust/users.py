@@ -4,9 +4,11 @@ semantic search, and the endpoint lifecycle.
 InferenceUser sends ``POST _inference/sparse_embedding/{id}`` at a fixed average rate whatever
 the answers take (open loop): a closed loop of N users would only ever measure N busy
 requests, and Elasticsearch's scaler — which counts arrivals, queued requests included — would
-barely scale up. Each user keeps up to ``--max-outstanding`` requests in flight; beyond that
-new arrivals are recorded as ``backlog`` instead of silently slowing the offered load.
-IngestUser and SearchUser arrive the same way (``--workload`` picks the classes).
+barely scale up. Arrivals are due on an absolute clock and go to ``--max-outstanding`` sender
+greenlets per user (``arrivals.py``); an arrival that finds every sender busy is recorded as
+``backlog`` instead of silently slowing the offered load, and every row carries its lateness
+(``schedule_lag_ms``). IngestUser and SearchUser arrive the same way, through the same
+InferenceUser methods (``--workload`` picks the classes).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import gevent
 import orjson
 import requests
 from locust import User, task
@@ -28,6 +29,7 @@ from elsercheck.endpoints import LostAnswer
 from elsercheck.load.documents import Document
 from elsercheck.load.workloads import SEMANTIC_FIELD
 
+from .arrivals import OpenLoop
 from .connection import auth_headers, ssl_context_factory
 from .endpoints import Endpoints
 
@@ -62,50 +64,55 @@ class InferenceUser(FastHttpUser):
         self.settings = settings
         self.sampler = _session(environment).sampler(seed=settings.seed * 1_000_003 + number)
         self.arrivals = random.Random(settings.seed * 7_919 + number)
-        self.in_flight = 0  # a counter, not a gevent Pool: the pool's bookkeeping costs ~8 %
         self.max_outstanding = settings.max_outstanding
         self.path = f"/_inference/sparse_embedding/{settings.inference_id}"
+        self.open_loop: OpenLoop | None = None  # from on_start: its senders are greenlets
 
     @property
     def rate(self) -> float:
         """This user's arrivals per wall-clock second."""
         return self.settings.rate_per_user
 
-    def wait_time(self) -> float:
+    def on_start(self) -> None:
+        self.open_loop = OpenLoop(self._gap, self.max_outstanding, self._send, self._backlog)
+
+    def _gap(self) -> float:
+        """Seconds from one due arrival to the next (the seeded sequence)."""
         rate = self.rate
         return self.arrivals.expovariate(rate) if self.settings.poisson else 1.0 / rate
+
+    def wait_time(self) -> float:
+        # Until the next arrival is due (0 when late): the schedule is absolute, so the time
+        # the task took does not push later arrivals back.
+        return self.open_loop.wait_s() if self.open_loop is not None else 0.0
 
     def next_sample(self) -> Any:
         return self.sampler.next()
 
     @task
     def arrive(self) -> None:
-        sample = self.next_sample()
-        if self.in_flight >= self.max_outstanding:
-            self.environment.events.request.fire(
-                request_type=self.request_type,
-                name=sample.name,
-                response_time=0.0,
-                response_length=0,
-                response=None,
-                exception=Backlog("backlog: max outstanding requests reached"),
-                context=self._context(sample),
-                start_time=time.time(),
-            )
-            return
-        self.in_flight += 1
-        gevent.spawn(self._infer, sample)
+        if self.open_loop is not None:
+            self.open_loop.arrive(self.next_sample())
+
+    def _backlog(self, sample: Any, lag_ms: float) -> None:
+        self.environment.events.request.fire(
+            request_type=self.request_type,
+            name=sample.name,
+            response_time=0.0,
+            response_length=0,
+            response=None,
+            exception=Backlog("backlog: max outstanding requests reached"),
+            context={**self._context(sample), "schedule_lag_ms": lag_ms},
+            start_time=time.time(),
+        )
+
+    def _send(self, sample: Any, lag_ms: float) -> None:
+        self._post(sample, {**self._context(sample), "schedule_lag_ms": lag_ms})
 
     def _context(self, sample: Any) -> dict[str, Any]:
         return {"bucket": sample.bucket, "inputs": len(sample.inputs), "tokens": sample.tokens}
 
-    def _infer(self, sample: Any) -> None:
-        try:
-            self._post(sample)
-        finally:
-            self.in_flight -= 1
-
-    def _post(self, sample: Any) -> None:
+    def _post(self, sample: Any, context: dict[str, Any]) -> None:
         body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
         # orjson: the generator's own JSON work is a large share of its CPU per request.
         with self.client.post(
@@ -114,7 +121,7 @@ class InferenceUser(FastHttpUser):
             headers=JSON_HEADERS,
             name=sample.name,
             catch_response=True,
-            context=self._context(sample),
+            context=context,
         ) as response:
             if response.status_code == 200:
                 _check_result(response, len(sample.inputs))
@@ -122,10 +129,15 @@ class InferenceUser(FastHttpUser):
                 response.failure(f"HTTP {response.status_code} {_error_type(response)}")
 
     def on_stop(self) -> None:
-        # Let requests in flight finish so every arrival is recorded.
-        deadline = time.monotonic() + self.network_timeout
-        while self.in_flight and time.monotonic() < deadline:
-            gevent.sleep(0.05)
+        # Let requests in flight finish so every arrival is recorded; arrivals that fell due
+        # but were never made (the user was behind) are counted for run.json's "generator".
+        # Counted first, without yielding: a stop signal's run writes its files while users
+        # are still draining.
+        if self.open_loop is not None:
+            unmade = self.open_loop.unmade(1.0 / self.rate)
+            _session(self.environment).recorder.count_unmade(unmade)
+            self.open_loop.senders.drain(self.network_timeout)
+            self.open_loop = None
 
 
 @dataclass(frozen=True)
@@ -165,14 +177,14 @@ class IngestUser(InferenceUser):
     def _context(self, sample: Bulk) -> dict[str, Any]:
         return {"documents": len(sample.documents), "chunks": sample.chunks}
 
-    def _post(self, sample: Bulk) -> None:
+    def _post(self, sample: Bulk, context: dict[str, Any]) -> None:
         with self.client.post(
             self.path,
             data=bulk_body(sample.documents),  # type: ignore[arg-type]
             headers=NDJSON_HEADERS,
             name=sample.name,
             catch_response=True,
-            context=self._context(sample),
+            context=context,
         ) as response:
             response.request_meta["request_type"] = self.request_type
             if response.status_code != 200:
@@ -206,7 +218,7 @@ class SearchUser(InferenceUser):
     def _context(self, sample: Any) -> dict[str, Any]:
         return {"bucket": "query", "inputs": 1, "tokens": sample.tokens}
 
-    def _post(self, sample: Any) -> None:
+    def _post(self, sample: Any, context: dict[str, Any]) -> None:
         body = {"query": {"semantic": {"field": SEMANTIC_FIELD, "query": sample.text}}}
         with self.client.post(
             self.path,
@@ -214,7 +226,7 @@ class SearchUser(InferenceUser):
             headers=JSON_HEADERS,
             name="semantic",
             catch_response=True,
-            context=self._context(sample),
+            context=context,
         ) as response:
             response.request_meta["request_type"] = self.request_type
             if response.status_code == 200:

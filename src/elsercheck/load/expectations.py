@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exit_codes import ExitCode
+from . import generator
 from .plans import (
     EXPECT_FROM_ZERO,
     EXPECT_SCALE_DOWN,
@@ -29,7 +30,7 @@ from .plans import (
 from .rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS, Expectation
 
 # The load users' rows of requests.csv (inference, bulk, search; not the lifecycle user's).
-LOAD_REQUEST_TYPES = ("POST", "BULK", "SEARCH")
+LOAD_REQUEST_TYPES = generator.LOAD_REQUEST_TYPES
 
 # Elasticsearch's cap when max_number_of_allocations is unset (MAX_NUMBER_OF_ALLOCATIONS_SAFEGUARD)
 DEFAULT_MAX_ALLOCATIONS = 32
@@ -46,6 +47,7 @@ class RunRecord:
     max_allocations: int | None = None
     adaptive: bool = True
     ended_s: float | None = None  # when the run actually stopped (it may have been cut short)
+    unmade_arrivals: int = 0  # due but never made: the generator was behind when users stopped
     stage_starts: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -383,29 +385,58 @@ def check_errors(record: RunRecord) -> list[Expectation]:
     ]
 
 
-# Share of arrivals the generator may fail to send (its own open-loop overflow) before the run
-# no longer offered the load its plan says: a busy load machine drops a few, not one in 100.
+# Share of arrivals the generator may fail to send (its own open-loop overflow), or send late
+# (beyond generator.LATE_THRESHOLD_MS), before the run no longer offered the load its plan
+# says: a busy load machine drops or delays a few, not one in 100.
 MAX_BACKLOG_SHARE = 0.01
+MAX_LATE_SHARE = 0.01
 
 
 def check_generator(record: RunRecord) -> list[Expectation]:
-    """The generator sent the offered load: arrivals it could not send (``backlog``, the user's
-    outstanding-request cap) are the load machine's limit, not an answer of the target."""
-    posts = [row for row in record.requests if row.get("request_type") in LOAD_REQUEST_TYPES]
-    if not posts:
+    """The generator sent the offered load, on time: arrivals it could not send (``backlog``,
+    the user's outstanding-request cap; or due but never made when the run stopped) and
+    arrivals sent later than their schedule said are the load machine's limit, not the
+    target's."""
+    summary = generator.summarize(record.requests, record.unmade_arrivals)
+    arrivals = summary["arrivals"]
+    if not arrivals:
         return [_no_data("generator-kept-up", "the generator sent the offered load")]
-    backlog = sum(1 for row in posts if row.get("error_kind") == "backlog")
-    share = backlog / len(posts)
+    backlog, unmade, late = summary["backlog"], summary["unmade"], summary["late"]
+    share = (backlog + unmade) / arrivals
+    late_share = late / arrivals
+    threshold = summary["late_threshold_ms"]
+    problems = []
+    if backlog or unmade:
+        problems.append(
+            f"{backlog + unmade} of {arrivals} arrivals not sent ({share:.2%}): the load "
+            "machine's outstanding-request cap"
+            + (f"; {unmade} due but never made when the run stopped" if unmade else "")
+        )
+    if late:
+        lag = summary["lag_ms"] or {}
+        problems.append(
+            f"the load generator fell behind its schedule: {late} of {arrivals} arrivals sent "
+            f"more than {threshold:g} ms late ({late_share:.2%}; lag p99 {lag.get('p99')} ms, "
+            f"max {lag.get('max')} ms; behind for {summary['behind_s']:g} s)"
+        )
     return [
         Expectation(
             "generator-kept-up",
-            f"the generator sent the offered load (backlog ≤ {MAX_BACKLOG_SHARE:.0%})",
-            share <= MAX_BACKLOG_SHARE,
-            f"{backlog} of {len(posts)} arrivals not sent ({share:.2%}): the load machine's "
-            "outstanding-request cap"
-            if backlog
-            else f"all {len(posts)} arrivals sent",
-            {"backlog": backlog, "arrivals": len(posts), "share": round(share, 4)},
+            f"the generator sent the offered load on time (backlog ≤ {MAX_BACKLOG_SHARE:.0%}, "
+            f"late > {threshold:g} ms ≤ {MAX_LATE_SHARE:.0%})",
+            share <= MAX_BACKLOG_SHARE and late_share <= MAX_LATE_SHARE,
+            "; ".join(problems) if problems else f"all {arrivals} arrivals sent on time",
+            {
+                "backlog": backlog,
+                "unmade": unmade,
+                "arrivals": arrivals,
+                "share": round(share, 4),
+                "late": late,
+                "late_share": round(late_share, 4),
+                "late_threshold_ms": threshold,
+                "lag_ms": summary["lag_ms"],
+                "behind_s": summary["behind_s"],
+            },
         )
     ]
 

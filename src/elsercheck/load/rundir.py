@@ -41,7 +41,10 @@ MASTER_PORT_TXT = "master-port.txt"  # the port a locust master bound (port 0: t
 #   target_version (from GET /, or null), shape (name), stages (list of Stage dicts),
 #   timing (ScalerTiming dict), endpoint {inference_id, created (bool), settings},
 #   options {peak_users, rate_per_user, batch_share, ...}, workers (int),
-#   machine {platform, python, cpus}, tools {elsercheck, locust}, exit_code
+#   machine {platform, python, cpus}, tools {elsercheck, locust}, exit_code,
+#   generator: whether the load generator kept its schedule (load/generator.py summarize():
+#   arrivals, sent, backlog, unmade, late, late_threshold_ms, lag_ms {p50, p99, max},
+#   behind [[from_s, to_s], ...]); absent in runs before it existed
 RUN_FIELDS = (
     "run_id",
     "started_at",
@@ -70,6 +73,9 @@ RUN_FIELDS = (
 # does not say), ``acknowledged`` documents (items 200/201; empty when no bulk answer came)
 # and ``item_failures``: ``kind:count`` pairs joined by ``;``, the kind being the item's
 # ``error.type`` or ``error.type/caused_by.type`` (e.g. ``inference_exception/status_exception``).
+# ``schedule_lag_ms`` (load arrivals only; older files lack it): how late the generator made
+# the arrival: the time it was sent (for ``backlog``: found no free sender) minus the time its
+# open-loop schedule said; ``load/generator.py`` sums it up in run.json "generator".
 REQUEST_COLUMNS = (
     "timestamp",
     "elapsed_s",
@@ -85,6 +91,7 @@ REQUEST_COLUMNS = (
     "chunks",
     "acknowledged",
     "item_failures",
+    "schedule_lag_ms",
 )
 
 # allocations.csv: deployment-level fields from the stats API, node-level fields summed
