@@ -67,7 +67,7 @@ def cold_starts(files: RunFiles) -> dict[str, Any]:
     """The ``load.cold_starts`` section (see the module docstring)."""
     stretches = zero_stretches(polls(files.allocations))
     requests = outcomes(files) if stretches else []  # millions of rows: only when needed
-    events = []
+    events: list[dict[str, Any]] = []
     for index, (start, end) in enumerate(stretches):
         first = next(
             (sent for sent, _, _ in requests if sent >= start and (end is None or sent < end)),
@@ -93,7 +93,7 @@ def cold_starts(files: RunFiles) -> dict[str, Any]:
                 "failures_by_kind": dict(sorted(failures.items())),
             }
         )
-    times = sorted(
+    times: list[float] = sorted(
         e["time_to_first_success_s"] for e in events if e["time_to_first_success_s"] is not None
     )
     failures_by_kind: Counter[str] = Counter()

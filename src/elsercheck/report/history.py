@@ -82,8 +82,9 @@ def target_kind(run: Mapping[str, Any]) -> tuple[str | None, float]:
     timing = run.get("timing")
     timing = timing if isinstance(timing, Mapping) else {}
     speedup = timing.get("speedup")
-    valid = isinstance(speedup, int | float) and not isinstance(speedup, bool) and speedup > 0
-    return timing.get("profile"), float(speedup) if valid else 1.0
+    if isinstance(speedup, bool) or not isinstance(speedup, int | float) or speedup <= 0:
+        speedup = 1.0
+    return timing.get("profile"), float(speedup)
 
 
 # The load summary's sections whose ``ok`` counts answered requests.
