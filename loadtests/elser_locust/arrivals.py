@@ -29,13 +29,16 @@ MAX_COUNTED_UNMADE = 1_000
 
 
 class ArrivalClock:
-    """Due times on an absolute clock: the first arrival at once, then ``gap()`` after the
-    previous *due time* (not after the previous arrival was made)."""
+    """Due times on an absolute clock: the first arrival one ``gap()`` after the clock starts,
+    each next one ``gap()`` after the previous *due time* (not after the previous arrival was
+    made). Not at once: the users a shape adds start together, and N first arrivals at the
+    same instant would be a burst the Poisson process does not have (it is memoryless: the
+    wait from any instant to the next arrival is one more exponential gap)."""
 
     def __init__(self, gap: Callable[[], float], now: Callable[[], float] = time.monotonic):
         self._gap = gap
         self._now = now
-        self.next_at = now()
+        self.next_at = now() + gap()
 
     def take(self) -> float:
         """The due time of the next arrival; the clock moves on to the one after it."""
