@@ -1,0 +1,218 @@
+"""The capacity sweep's logic without a target: verdict rules, knee, rate plan, statistics,
+and a whole cell against a simulated deployment of known capacity."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import jsonschema
+import pytest
+
+from elsercheck.capacity import knee as knee_rules
+from elsercheck.capacity.cell import MAX_POINTS, CellResult, sweep_cell
+from elsercheck.capacity.knee import Judgement, judge, knee
+from elsercheck.capacity.point import Point
+from elsercheck.capacity.result import document, schema, settings
+from elsercheck.capacity.statistics import (
+    bootstrap_interval,
+    dispersion,
+    needs_repeat,
+    t_interval,
+    throughput_interval,
+)
+from elsercheck.capacity.sweep import SweepPlan
+
+WINDOW_S = 48.0
+BINS = 10
+
+
+def point(offered: float, *, sent: float | None = None, done: float | None = None,
+          p99: float | None = 100.0, growth: float | None = 0.0,
+          rejected: dict[str, int] | None = None, per_bin: list[float] | None = None) -> Point:  # fmt: skip
+    sent = offered if sent is None else sent
+    done = sent if done is None else done
+    return Point(
+        offered_rps=offered, window_s=WINDOW_S, sent_rps=sent, throughput_rps=done,
+        latency_ms={"count": 100, "p50": 10.0, "p90": 50.0, "p99": p99, "max": 200.0,
+                    "mean": 20.0, "min": 1.0},
+        per_second_rps=tuple(per_bin or [done] * BINS), bin_s=WINDOW_S / BINS,
+        rejected=rejected or {}, errors=dict(rejected or {}), pending_growth=growth,
+        pending_max=3, run_dir="",
+    )  # fmt: skip
+
+
+def test_a_point_within_every_rule_is_sustained():
+    verdict = judge(point(10.0), slo_p99_ms=500)
+    assert verdict == Judgement(True, (), False)
+
+
+@pytest.mark.parametrize(
+    ("broken", "says"),
+    [
+        (point(10.0, done=8.0), "throughput 8/s below arrivals 10/s"),
+        (point(10.0, growth=60.0), "pending requests grew by 60"),
+        (point(10.0, rejected={"429": 10}), "rejected or timed out (429 ×10)"),
+        (point(10.0, p99=900.0), "p99 900 ms above the objective 500 ms"),
+        (point(10.0, p99=None), "no successful request"),
+    ],
+)
+def test_each_rule_fails_a_point_and_says_why(broken, says):
+    verdict = judge(broken, slo_p99_ms=500)
+    assert not verdict.sustained and not verdict.inconclusive
+    assert any(says in reason for reason in verdict.reasons), verdict.reasons
+
+
+def test_small_queue_changes_and_counting_noise_are_not_failures():
+    # 5 % of 480 arrivals is 24: a queue 20 longer at the end is noise of a busy deployment.
+    assert judge(point(10.0, growth=20.0), slo_p99_ms=500).sustained
+    # 455 sent of 480 expected: below by 5 %, within three Poisson deviations.
+    assert judge(point(10.0, sent=455 / WINDOW_S), slo_p99_ms=500).sustained
+
+
+def test_a_generator_that_fell_behind_makes_the_point_inconclusive():
+    verdict = judge(point(10.0, sent=6.0), slo_p99_ms=500)
+    assert not verdict.sustained and verdict.inconclusive
+    assert "the generator sent 6/s of 10/s" in verdict.reasons[0]
+    # Behind and the target failing too: a verdict on the target after all.
+    both = judge(point(10.0, sent=6.0, p99=900.0), slo_p99_ms=500)
+    assert not both.sustained and not both.inconclusive
+
+
+def test_the_knee_lies_between_the_highest_sustained_and_the_lowest_failed_rate():
+    ok, bad = Judgement(True, ()), Judgement(False, ("p99",))
+    found = knee([(5.0, ok), (7.5, ok), (11.0, bad), (9.0, bad), (8.2, ok)])
+    assert (found.sustained_rps, found.failed_rps) == (8.2, 9.0)
+    assert found.rps == pytest.approx(8.6)
+    # A rate sustained above a failed one is noise at the edge: the knee stays below.
+    assert knee([(5.0, ok), (9.0, bad), (10.0, ok)]).sustained_rps == 5.0
+    assert knee([(5.0, bad)]).sustained_rps is None and knee([(5.0, ok)]).failed_rps is None
+
+
+def _simulate(capacity: float):
+    """The verdict of a deployment that sustains exactly up to ``capacity``."""
+    return lambda rate: Judgement(rate <= capacity, () if rate <= capacity else ("queue",))
+
+
+@pytest.mark.parametrize("capacity", [0.4, 3.0, 7.7, 50.0, 400.0])
+@pytest.mark.parametrize("estimate", [2.0, 10.0, 100.0])
+def test_the_plan_brackets_the_capacity_to_its_resolution(capacity, estimate):
+    plan, history = SweepPlan(estimate), []
+    while (rate := plan.next_rate(history)) is not None:
+        history.append((rate, _simulate(capacity)(rate)))
+        assert len(history) < 40
+    found = knee(history)
+    if capacity < estimate * plan.floor_share:
+        return  # below the floor: the plan gives up rather than sweep forever
+    assert found.sustained_rps is not None and found.failed_rps is not None
+    assert found.sustained_rps <= capacity < found.failed_rps
+    assert found.failed_rps / found.sustained_rps - 1 <= plan.resolution
+    # A good estimate keeps the sweep short.
+    if 0.5 <= capacity / estimate <= 1.5:
+        assert len(history) <= 8
+
+
+def test_the_plan_stops_when_the_generator_falls_behind():
+    history = [(5.0, Judgement(True, ())), (7.5, Judgement(False, ("behind",), True))]
+    assert SweepPlan(10.0).next_rate(history) is None
+
+
+def test_statistics():
+    low, high = t_interval([10.0, 12.0, 11.0])
+    assert low == pytest.approx(11 - 4.303 * 1 / math.sqrt(3), rel=1e-3)
+    assert high == pytest.approx(11 + 4.303 * 1 / math.sqrt(3), rel=1e-3)
+    rng = random.Random(1)
+    values = [rng.gauss(100, 10) for _ in range(200)]
+    low, high = bootstrap_interval(values)
+    assert low < sum(values) / len(values) < high
+    assert 1.5 < high - low < 4.5  # about 2 × 1.96 × 10 / √200 = 2.8
+    assert bootstrap_interval(values) == (low, high)  # seeded
+    assert throughput_interval([10.0, 12.0, 11.0], [])[2] == "t-interval over 3 runs"
+    assert throughput_interval([10.0], [[9.0, 11.0]])[2].startswith("bootstrap of 2")
+    steady = [_poisson(rng, 40) for _ in range(30)]
+    assert 0.4 < dispersion(steady) < 2.0 and not needs_repeat(steady)
+    assert needs_repeat([40, 40, 0, 80, 40, 0, 80, 40, 40, 40])
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    count, total = 0, rng.expovariate(1.0)
+    while total < mean:
+        count += 1
+        total += rng.expovariate(1.0)
+    return count
+
+
+class Simulated:
+    """A deployment of known capacity under a Poisson generator: what a point would measure."""
+
+    def __init__(self, capacity: float, seed: int = 0, unsteady_at: float | None = None) -> None:
+        self.capacity = capacity
+        self.rng = random.Random(seed)
+        self.unsteady_at = unsteady_at
+        self.rates: list[float] = []
+
+    def __call__(self, rate: float) -> Point:
+        self.rates.append(rate)
+        sent = _poisson(self.rng, rate * WINDOW_S) / WINDOW_S
+        done = min(sent, self.capacity * self.rng.uniform(0.97, 1.0))
+        growth = max(0.0, (sent - self.capacity) * WINDOW_S)
+        per_bin = [done] * BINS
+        if self.unsteady_at is not None and rate == self.rates[0] and len(self.rates) == 1:
+            per_bin = [done * 2, 0.0] * (BINS // 2)  # a pause: nothing, then twice as much
+        return point(rate, sent=sent, done=done, growth=growth, per_bin=per_bin)
+
+
+def test_a_cell_finds_a_known_capacity_with_its_interval():
+    target = Simulated(capacity=12.0)
+    cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), target, repeats=3, deadline=math.inf,
+                      emit=lambda line: None)  # fmt: skip
+    assert cell.knee.sustained_rps is not None and cell.knee.failed_rps is not None
+    # The rules let a point overloaded by a few percent pass in one window (queue growth up to
+    # 5 % of the arrivals): the knee is found within about that of the true capacity.
+    assert 12.0 * 0.85 <= cell.knee.sustained_rps <= 12.0 * 1.1
+    assert 12.0 * 0.9 < cell.knee.failed_rps <= 12.0 * 1.3
+    assert cell.capacity_rps == pytest.approx(12.0, rel=0.12)
+    assert cell.ci_low <= cell.capacity_rps <= cell.ci_high
+    assert cell.ci_high >= cell.knee.failed_rps
+    repeats = [m for m in cell.runs if m.rate == cell.knee.sustained_rps and m.judgement.sustained]
+    assert [m.purpose for m in cell.runs].count("repeat") == 2  # the capacity point, 3 runs
+    assert 1 <= len(repeats) <= 3 and not cell.bounded
+    if len(repeats) == 3:
+        assert cell.ci_method.startswith("t-interval over 3 runs")
+    assert cell.per_allocation[0] == cell.capacity_rps
+
+
+def test_an_unsteady_point_is_measured_again():
+    target = Simulated(capacity=12.0, unsteady_at=5.0)
+    cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), target, repeats=1, deadline=math.inf,
+                      emit=lambda line: None)  # fmt: skip
+    assert [m.purpose for m in cell.runs[:2]] == ["sweep", "noise"]
+    assert cell.runs[0].rate == cell.runs[1].rate
+
+
+def test_the_deadline_and_the_point_cap_bound_a_cell():
+    clock = iter(range(0, 10_000, 10))
+    cell = sweep_cell(CellResult(2, 1, 10.0, 1000.0), Simulated(24.0), repeats=3, deadline=35,
+                      emit=lambda line: None, clock=lambda: next(clock))  # fmt: skip
+    assert cell.bounded and 1 <= len(cell.runs) <= 3
+    never = sweep_cell(CellResult(1, 1, 10.0, 1000.0), Simulated(1e9), repeats=1,
+                       deadline=math.inf, emit=lambda line: None)  # fmt: skip
+    assert never.bounded and len(never.runs) == MAX_POINTS and never.knee.failed_rps is None
+
+
+def test_capacity_json_follows_its_schema():
+    jsonschema.Draft202012Validator.check_schema(schema())
+    cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), Simulated(12.0), repeats=2,
+                      deadline=math.inf, emit=lambda line: None)  # fmt: skip
+    data = document(
+        settings(run_id="r", target="http://x", target_version=None, embedded=True,
+                 timing="fast", speedup=10.0, workload="inference", mix="medium=1",
+                 batch_share=0.0, model_id="m", slo_p99_ms=1000.0, slo_source="given",
+                 point_seconds=60.0, max_minutes=30.0, repeats=2),
+        [cell, CellResult(2, 1, 20.0, 1000.0)],
+    )  # fmt: skip
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    broken = {**data, "cells": [{**data["cells"][0], "capacity_rps": "fast"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema()).validate(broken)
+    assert knee_rules.REJECTED_SHARE < 0.05  # the README's table states these thresholds
