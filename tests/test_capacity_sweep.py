@@ -216,3 +216,43 @@ def test_capacity_json_follows_its_schema():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema()).validate(broken)
     assert knee_rules.REJECTED_SHARE < 0.05  # the README's table states these thresholds
+
+
+def test_the_model_follows_the_servers_service_time_rules():
+    from elsercheck.capacity.model import capacity_per_allocation, mean_service_s
+    from elsercheck.endpoints import ELSER_V2_PORTABLE, ELSER_V2_X86
+    from elsercheck.reference.timing import PRESETS
+
+    fast, realistic = PRESETS["fast"], PRESETS["realistic"]
+    one = capacity_per_allocation(realistic, "medium=1", 0.0, 1, ELSER_V2_X86)
+    # Medium passages (65-256 tokens): 10 ms + 1.36 ms per token, i.e. between 98 and 358 ms.
+    assert 1000 / 358 < one < 1000 / 98
+    # The time-lapse changes nothing in the cluster's time.
+    assert capacity_per_allocation(fast, "medium=1", 0.0, 1, ELSER_V2_X86) == pytest.approx(one)
+    # Amdahl over threads (parallel share 0.8): 2 threads serve 1 / (0.2 + 0.4) times faster.
+    two = capacity_per_allocation(realistic, "medium=1", 0.0, 2, ELSER_V2_X86)
+    assert two / one == pytest.approx(1 / 0.6)
+    portable = capacity_per_allocation(realistic, "medium=1", 0.0, 1, ELSER_V2_PORTABLE)
+    assert one / portable == pytest.approx(22 / 14)
+    # Batches carry several inputs' tokens: longer requests, fewer of them.
+    assert mean_service_s(realistic, "medium=1", 1.0, 1, ELSER_V2_X86) > 2 / one
+
+
+def test_the_page_shows_the_sweep_and_escapes_what_it_shows():
+    from elsercheck.capacity import page
+
+    cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), Simulated(12.0), repeats=2,
+                      deadline=math.inf, emit=lambda line: None)  # fmt: skip
+    data = document(
+        settings(run_id="r<1>", target="http://x", target_version=None, embedded=True,
+                 timing="fast", speedup=10.0, workload="inference", mix="medium=1",
+                 batch_share=0.0, model_id="<script>", slo_p99_ms=1000.0, slo_source="given",
+                 point_seconds=60.0, max_minutes=30.0, repeats=2),
+        [cell],
+    )  # fmt: skip
+    html = page.render(data)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "r&lt;1&gt;" in html
+    assert "Throughput vs offered rate" in html and "Latency percentiles per point" in html
+    assert "requests/s per allocation" in html  # the verdict on top
+    assert "No traffic description given" in html
+    assert html.count("<tr>") >= len(cell.runs) + 1
