@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import MappingProxyType
 
 import pytest
 
@@ -115,6 +116,20 @@ def test_accepted_cold_start_gives_zero_and_says_who_misses_the_objective() -> N
     reason = result.min_number_of_allocations.reason
     assert "within the accepted 30 s" in reason
     assert "above the 500 ms objective" in reason and "1 cold start per 24 h" in reason
+
+
+def test_sparse_trough_requests_are_noted() -> None:
+    # Fast target (zero after 60 s + 30 s): a trough of one request per 1000 s reaches zero
+    # between requests, so each of them meets a cold start
+    traffic = parse_traffic("peak=40,trough=0.001,idle_hours=12")
+    result = recommend(_capacity(cold_start_s=0.1), traffic, scaler=FAST)
+    assert result.min_number_of_allocations.value == 0
+    assert result.scale_to_zero.value == 60
+    assert result.notes == (
+        "trough requests are 16.7 min apart on average, longer than 1.5 min: most of them meet a"
+        " cold start",
+    )
+    assert recommend(_capacity(cold_start_s=0.1), traffic).notes == ()  # 24 h default
 
 
 def test_unmeasured_cold_start_uses_the_targets_allocation_start() -> None:
@@ -245,6 +260,8 @@ def test_json_and_lines_carry_every_setting() -> None:
     assert data["scale_to_zero"]["value"] == 21420
     assert data["num_threads"]["value"] == 1
     assert data["capacity"]["by_threads"] == {"1": 5.0, "2": 8.0, "4": 11.0}
+    frozen = _capacity(by_threads=MappingProxyType(GRID))
+    assert frozen.to_json()["by_threads"] == data["capacity"]["by_threads"]
     assert data["traffic"]["idle_gaps_s"] == [43200.0]
     assert data["cost"]["fixed_allocation_hours_per_day"] == 264.0
     lines = result.lines()

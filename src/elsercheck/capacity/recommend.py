@@ -97,10 +97,18 @@ class MeasuredCapacity:
     workload: str = "inference"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["by_threads"] = {str(k): v for k, v in sorted(self.by_threads.items())}
-        data["p99_ms_by_threads"] = {str(k): v for k, v in sorted(self.p99_ms_by_threads.items())}
-        return data
+        # Built by hand: asdict() cannot deep-copy a read-only mapping (MappingProxyType).
+        return {
+            "per_allocation_rps": self.per_allocation_rps,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "num_threads": self.num_threads,
+            "slo_p99_ms": self.slo_p99_ms,
+            "cold_start_s": self.cold_start_s,
+            "by_threads": {str(k): v for k, v in sorted(self.by_threads.items())},
+            "p99_ms_by_threads": {str(k): v for k, v in sorted(self.p99_ms_by_threads.items())},
+            "workload": self.workload,
+        }
 
 
 @dataclass(frozen=True)
