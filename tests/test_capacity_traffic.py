@@ -9,6 +9,8 @@ import pytest
 from elsercheck.capacity.traffic import DAY_S, Traffic, parse_traffic, traffic_from_run
 from elsercheck.load import rundir
 
+from . import loadrun_fixtures
+
 
 def test_parse_peak_trough_idle() -> None:
     traffic = parse_traffic("peak=40,trough=2,idle_hours=12")
@@ -135,3 +137,22 @@ def test_traffic_to_json_profile_and_day() -> None:
     assert day["peak_hours"] == 6.0 and day["idle_gaps_s"] == [43200.0]
     run = Traffic(3.0, 0.0, profile=((0.0, 3.0), (10.0, 0.0)), source="x").to_json()
     assert run["profile"] == [[0.0, 3.0], [10.0, 0.0]] and run["idle_gaps_s"] == [10.0]
+
+
+def test_traffic_from_the_shared_step_run_fixture(tmp_path: Path) -> None:
+    # 2 users × 4 rps for 10 s, 8 users for 30 s, 2 users for 20 s (no speedup recorded)
+    run = loadrun_fixtures.write_run(tmp_path / "step")
+    traffic = traffic_from_run(run)
+    assert [t for t, _ in traffic.profile] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    assert [rps for _, rps in traffic.profile] == pytest.approx([8, 32, 32, 32, 8, 8], abs=0.11)
+    assert traffic.peak_rps == pytest.approx(32, abs=0.11)
+    assert traffic.trough_rps == pytest.approx(8, abs=0.11)
+    assert traffic.idle_gaps_s() == ()
+
+
+def test_traffic_from_a_search_run_counts_searches(tmp_path: Path) -> None:
+    # Ten searches at 5, 10 … 50 s and a failed one at 30 s: 1, 2, 2, 3, 2, 1 per 10 s bin
+    run = loadrun_fixtures.write_run(tmp_path / "search", workload="search")
+    traffic = traffic_from_run(run)
+    assert "11 search arrivals" in traffic.source
+    assert [rps for _, rps in traffic.profile] == pytest.approx([0.1, 0.2, 0.2, 0.3, 0.2, 0.1])
