@@ -106,6 +106,7 @@ def test_cold_start_above_the_objective_keeps_one_allocation() -> None:
     assert "20 s (measured)" in reason and "above the 500 ms objective" in reason
     assert "409" in reason
     assert result.scale_to_zero.value == "never"
+    assert result.scale_to_zero.reason.startswith("never (min 1): the cold start of 20 s")
 
 
 def test_accepted_cold_start_gives_zero_and_says_who_misses_the_objective() -> None:

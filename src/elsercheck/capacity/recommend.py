@@ -194,7 +194,7 @@ class Recommendation:
             value = item.value if isinstance(item.value, str) else str(item.value)
             if name == "scale_to_zero_time" and not isinstance(item.value, str):
                 value = _duration(float(item.value))
-            lines.append(f"  {name:<26} {value:>6}  {item.reason}")
+            lines.append(f"  {name:<26} {value:>8}  {item.reason}")
         cost = self.cost
         price = f", {cost.cost_per_day:.2f} a day" if cost.cost_per_day is not None else ""
         lines.append(
@@ -338,7 +338,7 @@ def _choose_threads(
     p99_text = (
         f"p99 at {listing} threads = "
         + "/".join("?" if p99[t] is None else _n(p99[t]) for t in counts)  # type: ignore[arg-type]
-        + f" ms (objective {_n(slo)} ms)"
+        + f" ms against the {_n(slo)} ms objective"
     )
     if capacity.workload in LATENCY_WORKLOADS:
         known = [t for t in meets if p99[t] is not None]
@@ -360,10 +360,11 @@ def _choose_threads(
             + "/".join(str(vcpus[t] // t) for t in counts)
             + " allocations = "
             + "/".join(str(vcpus[t]) for t in counts)
-            + f" vCPUs at peak; {chosen} thread{'s' if chosen > 1 else ''} need the fewest"
+            + f" vCPUs at peak; {chosen} {'threads need' if chosen > 1 else 'thread needs'}"
+            + " the fewest"
         )
         if any(p99[t] is not None for t in counts):
-            why += f" within the objective ({p99_text})"
+            why += f" within the objective; {p99_text}"
     return chosen, grid[chosen], low[chosen], why + missed
 
 
@@ -428,7 +429,7 @@ def _min_allocations(
         )
     if s2z is None:
         reason = f"{floor_reason}; not 0: {short}, so zero would never be reached"
-        return trough_n, None, reason, f"never: min {trough_n} keeps allocations; {short}"
+        return trough_n, None, reason, f"never (min {trough_n}): {short}"
 
     cold, measured = capacity.cold_start_s, True
     if cold is None:
@@ -449,7 +450,7 @@ def _min_allocations(
             " requests arriving at zero allocations would miss it (Elasticsearch answers 409"
             " until an allocation starts)"
         )
-        return trough_n, None, reason, f"never: min {trough_n} keeps allocations; {cold_text}"
+        return trough_n, None, reason, f"never (min {trough_n}): {cold_text} is above {limit_text}"
 
     at_zero = sum(gap - s2z - cooldown for gap in gaps if gap > s2z + cooldown)
     per_day = at_zero * DAY_S / traffic.duration_s
