@@ -6,7 +6,9 @@ measured, read from a load run's files), ``knee.py`` (whether a point was sustai
 knee is: pure), ``statistics.py`` (confidence intervals, when to repeat), ``deployment.py`` (the
 fixed-allocation endpoint under test and the probe), ``model.py`` (the reference server's true
 capacity, for tests and the page), ``result.py`` (``capacity.json``), ``charts.py`` and
-``page.py`` (``capacity.html``), ``command.py`` (the CLI command).
+``page.py`` (``capacity.html``), ``command.py`` (the CLI command); ``traffic.py`` (a traffic
+description: peak and trough, or a recorded load run) and ``recommend.py`` (the recommended
+settings from a measured capacity and a traffic, each with its reason).
 
 Every rate is in the cluster's time (requests per second of the cluster a fast-timing reference
 server stands for) and every latency too: a time-lapse target's wall-clock figures are divided
