@@ -10,6 +10,12 @@ are generous, and no assertion is about time.
 from __future__ import annotations
 
 import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +31,8 @@ from elsercheck.exit_codes import ExitCode
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
+from tests import process_watch
+from tests.process_watch import wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -99,13 +107,52 @@ def test_one_allocation_measures_the_models_capacity_and_knee(server, one_alloca
 
 def test_two_allocations_give_about_twice_one(server, one_allocation, tmp_path, monkeypatch):
     _, one, _ = one_allocation
-    code, data = sweep(server, tmp_path, monkeypatch, "--allocations", "2")
+    code, data = sweep(server, tmp_path, monkeypatch, "--allocations", "2",
+                       "--traffic", "peak=9,trough=1")  # fmt: skip
     assert code == ExitCode.OK, data
+    jsonschema.Draft202012Validator(schema()).validate(data)
     [cell] = data["cells"]
     ratio = cell["capacity_rps"] / one["cells"][0]["capacity_rps"]
     assert 1.5 <= ratio <= 2.5, ratio
     assert LOW * model(2) <= cell["capacity_rps"] <= HIGH * model(2)
     assert not [i for i in endpoints(server) if i.startswith(f"elsercheck-{data['run_id']}")]
+    # The recommendation follows from the measured capacity and the traffic.
+    advice = data["recommendation"]
+    low = cell["per_allocation_ci"][0]
+    assert advice["max_number_of_allocations"]["value"] == math.ceil(9 * 1.2 / low - 1e-9)
+    assert advice["capacity"]["per_allocation_rps"] == pytest.approx(cell["per_allocation_rps"])
+    assert advice["min_number_of_allocations"]["value"] >= 1  # a trough, no idle hours
+    assert "max_number_of_allocations" in (tmp_path / "capacity.html").read_text()
+
+
+def test_ctrl_c_mid_sweep_deletes_the_cells_endpoint(server, tmp_path):
+    """SIGINT while a point's load runs: exit 130, the cell's endpoint and every point's
+    prefix gone, no locust left running."""
+    env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic", "ELASTICSEARCH_PASSWORD": PASSWORD}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elsercheck", "capacity", "--url", server.url, *OPTIONS,
+         "--report-dir", str(tmp_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    watch = process_watch.watcher(interval=0.2)
+    if watch:
+        watch.start(process.pid)
+    deadline = time.monotonic() + 90
+    points = tmp_path / "points"
+    while time.monotonic() < deadline and not (points.is_dir() and any(points.iterdir())):
+        time.sleep(0.2)
+    assert points.is_dir(), "the sweep never started a point"
+    assert [i for i in endpoints(server) if "-cap-a1t1" in i], "no cell endpoint"
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 130, output
+    assert "Traceback" not in output
+    assert not [i for i in endpoints(server) if i.startswith("elsercheck-")], output
+    if watch:
+        watch.stop()
+        assert wait_gone(list(watch.children), 5) == [], "locust outlived the sweep"
 
 
 @pytest.mark.parametrize(
@@ -114,6 +161,8 @@ def test_two_allocations_give_about_twice_one(server, one_allocation, tmp_path, 
         (["--workload", "ingest"], "capacity measures --workload inference only"),
         (["--workload", "search"], "capacity measures --workload inference only"),
         (["--mix", "huge=1"], "--mix/--corpus: unknown bucket"),
+        (["--traffic", "peak=0"], "traffic: peak must be above 0"),
+        (["--traffic-from-run", "/nonexistent"], "traffic: /nonexistent is not a directory"),
     ],
 )
 def test_what_it_cannot_measure_is_one_line_exit_2(options, message, capsys):

@@ -256,3 +256,41 @@ def test_the_page_shows_the_sweep_and_escapes_what_it_shows():
     assert "requests/s per allocation" in html  # the verdict on top
     assert "No traffic description given" in html
     assert html.count("<tr>") >= len(cell.runs) + 1
+
+
+def test_the_cells_feed_the_recommendation_and_it_reaches_json_and_page():
+    from elsercheck.capacity import page
+    from elsercheck.capacity.command import measured_capacity
+    from elsercheck.capacity.recommend import recommend
+    from elsercheck.capacity.traffic import parse_traffic
+
+    def cell(allocations: int, threads: int, capacity: float, start_s: float) -> CellResult:
+        result = CellResult(allocations, threads, capacity, 1000.0, start_s=start_s)
+        return sweep_cell(result, Simulated(capacity), repeats=2, deadline=math.inf,
+                          emit=lambda line: None)  # fmt: skip
+
+    cells = [cell(1, 1, 10.0, 30.0), cell(2, 1, 20.0, 12.0), cell(1, 2, 16.0, 20.0)]
+    measured = measured_capacity(cells, "inference")
+    assert measured is not None
+    per, low, high = cells[0].per_allocation  # threads 1, its fewest allocations
+    assert (measured.per_allocation_rps, measured.ci_low, measured.ci_high) == (per, low, high)
+    assert measured.num_threads == 1 and measured.cold_start_s == 12.0
+    assert measured.by_threads == {1: per, 2: cells[2].per_allocation[0]}
+    assert set(measured.p99_ms_by_threads) == {1, 2}
+    assert measured_capacity([CellResult(1, 1, 10.0, 1000.0)], "inference") is None
+
+    advice = recommend(measured, parse_traffic("peak=40,trough=2"))
+    assert advice.max_number_of_allocations.value == math.ceil(40 * 1.2 / measured.ci_low - 1e-9)
+    data = document(
+        settings(run_id="r", target="http://x", target_version=None, embedded=True,
+                 timing="fast", speedup=10.0, workload="inference", mix="medium=1",
+                 batch_share=0.0, model_id="m", slo_p99_ms=1000.0, slo_source="given",
+                 point_seconds=60.0, max_minutes=30.0, repeats=2),
+        cells, advice.to_json(),
+    )  # fmt: skip
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    html = page.render(data)
+    assert "max_number_of_allocations" in html and advice.max_number_of_allocations.reason[:40] in (
+        html.replace("&#x27;", "'")
+    )
+    assert "No traffic description given" not in html

@@ -54,6 +54,19 @@ class CellResult:
     bounded: bool = False  # --max-minutes ended the sweep before the knee was found
     generator_limited: bool = False  # the generator could not offer more: a lower bound
     model_rps: float | None = None  # the reference server's true capacity, when known
+    start_s: float | None = None  # cluster seconds from the endpoint's PUT to fully_allocated
+
+    @property
+    def capacity_p99_ms(self) -> float | None:
+        """The highest p99 of the sustained runs at the capacity point."""
+        best = self.knee.sustained_rps
+        values = [
+            m.point.latency_ms.get("p99")
+            for m in self.runs
+            if m.rate == best and m.judgement.sustained
+        ]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
 
     @property
     def per_allocation(self) -> tuple[float | None, float | None, float | None]:
@@ -80,6 +93,8 @@ class CellResult:
             "bounded": self.bounded,
             "generator_limited": self.generator_limited,
             "model_rps": _round(self.model_rps),
+            "start_s": _round(self.start_s),
+            "capacity_p99_ms": _round(self.capacity_p99_ms),
             "points": [run.to_json() for run in self.runs],
         }
 

@@ -27,6 +27,8 @@ from . import deployment, result
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
+from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, recommend
+from .traffic import Traffic, parse_traffic, traffic_from_run
 
 # Workloads the sweep measures, and why the others are refused (one line, exit USAGE).
 WORKLOADS = ("inference",)
@@ -113,6 +115,22 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                        metavar="S", help="longest wait for a cell's endpoint to be "
                        "fully_allocated (default 300)")  # fmt: skip
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    advice = parser.add_argument_group("recommendation (from the measured capacity)")
+    source = advice.add_mutually_exclusive_group()
+    source.add_argument("--traffic", default=None, metavar="SPEC",
+                        help="the traffic to serve, cluster req/s: peak=40,trough=2"
+                        "[,idle_hours=12][,peak_hours=6]")  # fmt: skip
+    source.add_argument("--traffic-from-run", type=Path, default=None, metavar="DIR",
+                        help="the offered rate over time of a recorded load run "
+                        "(reports/load/<run-id>)")  # fmt: skip
+    advice.add_argument("--headroom", type=load_options.non_negative_float, default=None,
+                        metavar="X", help="share above the peak the maximum allocations carry "
+                        "(default 0.2)")  # fmt: skip
+    advice.add_argument("--max-cold-start-s", type=load_options.non_negative_float,
+                        default=None, metavar="S", help="longest cold start accepted for scale "
+                        "to zero (default: the latency objective)")  # fmt: skip
+    advice.add_argument("--vcpu-hour-price", type=load_options.non_negative_float, default=None,
+                        metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
     group.add_argument("--report-dir", type=Path, default=None,
                        help="where capacity.json, capacity.html and the points' runs go "
                        "(default reports/capacity/<run-id>)")  # fmt: skip
@@ -134,6 +152,47 @@ def check(args: argparse.Namespace) -> None:
                 batch_share=args.batch_share)  # fmt: skip
     except (ValueError, OSError) as exc:
         raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
+    traffic_of(args)
+
+
+def traffic_of(args: argparse.Namespace) -> Traffic | None:
+    """The traffic description of ``--traffic`` or ``--traffic-from-run``, if any."""
+    try:
+        if args.traffic is not None:
+            return parse_traffic(args.traffic)
+        if args.traffic_from_run is not None:
+            return traffic_from_run(args.traffic_from_run)
+    except ValueError as exc:
+        raise CapacityUsageError(str(exc)) from None
+    return None
+
+
+def measured_capacity(cells: list[CellResult], workload: str) -> MeasuredCapacity | None:
+    """What ``recommend`` needs from the cells that found a capacity: per allocation at the
+    first threads count (its cell with the fewest allocations), the grid per threads count,
+    and the shortest endpoint start as the cold start."""
+    found = [c for c in cells if c.capacity_rps is not None]
+    if not found:
+        return None
+    by_threads: dict[int, CellResult] = {}
+    for cell in sorted(found, key=lambda c: c.allocations):
+        by_threads.setdefault(cell.threads, cell)
+    base = by_threads[found[0].threads]
+    per, low, high = base.per_allocation
+    starts = [c.start_s for c in cells if c.start_s is not None]
+    return MeasuredCapacity(
+        per_allocation_rps=per,
+        ci_low=low,
+        ci_high=high,
+        num_threads=base.threads,
+        slo_p99_ms=base.slo_p99_ms,
+        cold_start_s=min(starts) if starts else None,
+        by_threads={t: c.per_allocation[0] for t, c in by_threads.items()} if len(by_threads) > 1
+        else {},
+        p99_ms_by_threads={t: c.capacity_p99_ms for t, c in by_threads.items()
+                           if c.capacity_p99_ms is not None} if len(by_threads) > 1 else {},
+        workload=workload,
+    )  # fmt: skip
 
 
 @dataclass
@@ -208,10 +267,9 @@ class Sweep:
         return run
 
 
-def run(
-    sweep: Sweep, recommend: Callable[[list[CellResult]], dict[str, Any] | None] | None = None
-) -> int:
-    """Every cell, then capacity.json and capacity.html; the exit code."""
+def run(sweep: Sweep) -> int:
+    """Every cell, then the recommendation (with a traffic description), capacity.json and
+    capacity.html; the exit code."""
     from . import page
 
     args, emit = sweep.args, sweep.emit
@@ -231,7 +289,10 @@ def run(
         code = ExitCode.USAGE
     if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
         code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
-    recommendation = recommend(cells) if recommend and cells and code == ExitCode.OK else None
+    recommendation = None
+    traffic = traffic_of(args)
+    if traffic is not None and code == ExitCode.OK:
+        recommendation, code = _recommend(sweep, cells, traffic)
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=None, embedded=sweep.embedded, timing=args.timing,
@@ -278,7 +339,7 @@ def _cell(
     emit(f"cell {name}: creating the endpoint")
     with deployment.cell_endpoint(
         sweep.target, sweep.run_id, allocations, threads, args.model_id, args.allocation_wait
-    ) as (inference_id, client):
+    ) as (inference_id, client, started_s):
         probe = deployment.probe(
             client, inference_id, args.mix, args.batch_share, args.corpus, args.seed
         )
@@ -289,13 +350,38 @@ def _cell(
             f"{probe.mean_latency_ms * sweep.speedup:.0f} ms → estimate {estimate:.2f}/s; "
             f"objective p99 ≤ {slo:g} ms"
         )
-        cell = CellResult(allocations, threads, estimate, slo)
+        cell = CellResult(allocations, threads, estimate, slo, start_s=started_s * sweep.speedup)
         if sweep.embedded:
             cell.model_rps = allocations * model.capacity_per_allocation(
                 sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus
             )
         measure = sweep.measure(inference_id, client, label)
         return sweep_cell(cell, measure, args.repeats, deadline, emit)
+
+
+def _recommend(
+    sweep: Sweep, cells: list[CellResult], traffic: Traffic
+) -> tuple[dict[str, Any] | None, ExitCode]:
+    """The recommendation for ``traffic`` (printed, and for capacity.json) and the exit code."""
+    args = sweep.args
+    capacity = measured_capacity(cells, args.workload)
+    if capacity is None:
+        return None, ExitCode.FAILED
+    try:
+        advice = recommend(
+            capacity,
+            traffic,
+            headroom=DEFAULT_HEADROOM if args.headroom is None else args.headroom,
+            max_cold_start_s=args.max_cold_start_s,
+            vcpu_hour_price=args.vcpu_hour_price,
+            scaler=scaler_timing(sweep.timing),
+        )
+    except ValueError as exc:  # e.g. a traffic no setting can follow from
+        sweep.emit(f"  no recommendation: {exc}")
+        return None, ExitCode.USAGE
+    for line in advice.lines():
+        sweep.emit(line)
+    return advice.to_json(), ExitCode.OK
 
 
 def _round_up(value: float) -> float:

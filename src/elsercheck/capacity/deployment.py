@@ -62,13 +62,16 @@ def cell_id(run_id: str, allocations: int, threads: int) -> str:
 @contextlib.contextmanager
 def cell_endpoint(
     target: Target, run_id: str, allocations: int, threads: int, model_id: str, wait_s: float
-) -> Iterator[tuple[str, httpx.Client]]:
-    """Create the cell's endpoint, wait for ``fully_allocated``; yields its id and a client.
-    Deletes it on the way out, whatever happened."""
+) -> Iterator[tuple[str, httpx.Client, float]]:
+    """Create the cell's endpoint, wait for ``fully_allocated``; yields its id, a client and
+    the wall seconds from the PUT to ``fully_allocated`` (a cold start: deployment and
+    allocation start, and the model download the first time). Deletes it on the way out,
+    whatever happened."""
     inference_id = cell_id(run_id, allocations, threads)
     with target.client(timeout=max(120.0, wait_s), retry=True) as client:
         endpoints = Endpoints(HttpxTransport(client), endpoint_prefix(run_id))
         try:
+            started = time.monotonic()
             body = elser_body(model_id=model_id, num_allocations=allocations, num_threads=threads)
             answer = endpoints.create(inference_id, body, timeout=max(120.0, wait_s))
             if answer.status_code not in (200, 408):
@@ -79,7 +82,7 @@ def cell_endpoint(
                 wait_fully_allocated(endpoints.transport, inference_id, wait_s)
             except NotAllocated as exc:
                 raise CellError(str(exc)) from None
-            yield inference_id, client
+            yield inference_id, client, time.monotonic() - started
         finally:
             left = endpoints.cleanup()
             if left:

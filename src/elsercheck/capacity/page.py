@@ -7,6 +7,7 @@ the page kit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,23 +58,42 @@ def _verdict(data: Mapping[str, Any]) -> Html:
     )  # fmt: skip
 
 
+SETTINGS = (
+    ("num_threads", "num_threads"),
+    ("max_number_of_allocations", "max_number_of_allocations"),
+    ("min_number_of_allocations", "min_number_of_allocations"),
+    ("scale_to_zero", "scale_to_zero_time (cluster setting), s"),
+)
+
+
 def _recommendation(data: Mapping[str, Any]) -> str:
     head = "<h2 id='recommendation'>Recommendation</h2>"
-    recommendation = data.get("recommendation")
-    if not recommendation:
+    advice = data.get("recommendation")
+    if not advice:
         return head + ("<p class='muted'>No traffic description given: the recommendation "
                        "(allocations, threads, scale-to-zero time) needs the peak and trough "
-                       "rate.</p>")  # fmt: skip
-    rows = []
-    for key, value in recommendation.items():
-        if isinstance(value, Mapping):
-            shown = Html("<br>".join(f"{code(k)} {esc(v)}" for k, v in value.items()))
-        elif isinstance(value, list):
-            shown = Html("<br>".join(esc(item) for item in value))
-        else:
-            shown = value
-        rows.append((key, shown))
-    return head + "<div class='verdict ok'>" + key_value_table(rows) + "</div>"
+                       "rate (<code>--traffic peak=40,trough=2</code> or "
+                       "<code>--traffic-from-run DIR</code>).</p>")  # fmt: skip
+    traffic = advice["traffic"]
+    rows = [(label, code(advice[key]["value"]), advice[key]["reason"]) for key, label in SETTINGS]
+    cost = advice["cost"]
+    price = "" if cost.get("cost_per_day") is None else f", {cost['cost_per_day']:.2f} a day"
+    parts = [
+        head,
+        f"<p>Traffic: peak {fmt(traffic['peak_rps'], 2)} req/s, trough "
+        f"{fmt(traffic['trough_rps'], 2)} req/s ({esc(traffic.get('source') or 'given')}); "
+        f"headroom {esc(advice['headroom'])}.</p>",
+        table(["setting", "value", "reason"], rows),
+        f"<p>Cost: {fmt(cost['allocation_hours_per_day'], 1)} allocation-hours, "
+        f"{fmt(cost['vcpu_hours_per_day'], 1)} vCPU-hours a day{esc(price)} (fixed at the "
+        f"maximum: {fmt(cost['fixed_allocation_hours_per_day'], 1)} allocation-hours). "
+        f"<span class='muted'>{esc(cost['reason'])}</span></p>",
+        "<p>service_settings:</p><pre>"
+        + esc(json.dumps(advice["service_settings"], indent=2))
+        + "</pre>",
+    ]
+    parts += [f"<p class='muted'>note: {esc(note)}</p>" for note in advice.get("notes", [])]
+    return "".join(parts)
 
 
 def _cards(cells: list[Mapping[str, Any]]) -> Html:
