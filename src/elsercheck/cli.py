@@ -608,7 +608,7 @@ def _load(
 def cmd_capacity(args: argparse.Namespace) -> int:
     from .capacity import command as capacity
     from .run_id import new_run_id
-    from .smoke import check_reachable
+    from .smoke import check_reachable, version_of
 
     if args.timing is None:
         args.timing = "fast" if _embedded(args) else "realistic"
@@ -620,12 +620,13 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     with _target_or_embedded(args) as (target, _):
         with target.client(timeout=30, retry=True) as client:
-            check_reachable(client, target, require_product=False)
+            version = version_of(check_reachable(client, target, require_product=False))
         report_dir = args.report_dir or reports_dir() / "capacity" / run_id
         print(f"capacity sweep against {target.url} (run {run_id}, workload {args.workload}, "
               f"timing {args.timing}); files in {report_dir}", flush=True)  # fmt: skip
         sweep = capacity.Sweep(args, target, run_id, report_dir, timing, _embedded(args),
-                               lambda line: print(target.redact(line), flush=True))  # fmt: skip
+                               lambda line: print(target.redact(line), flush=True),
+                               target_version=version)  # fmt: skip
         return capacity.run(sweep)
 
 

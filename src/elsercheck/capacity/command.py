@@ -206,6 +206,7 @@ class Sweep:
     timing: Any  # reference.timing.Timing: the target's (speedup: its clock's pace)
     embedded: bool
     emit: Callable[[str], None]
+    target_version: str | None = None  # GET /'s version.number
 
     @property
     def speedup(self) -> float:
@@ -295,7 +296,7 @@ def run(sweep: Sweep) -> int:
         recommendation, code = _recommend(sweep, cells, traffic)
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
-        target_version=None, embedded=sweep.embedded, timing=args.timing,
+        target_version=sweep.target_version, embedded=sweep.embedded, timing=args.timing,
         speedup=sweep.speedup, workload=args.workload, mix=args.mix,
         batch_share=args.batch_share, model_id=args.model_id,
         slo_p99_ms=objective.p99_ms or 0.0, slo_source=objective.source,
