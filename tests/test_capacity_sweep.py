@@ -167,18 +167,21 @@ def test_a_cell_finds_a_known_capacity_with_its_interval():
     cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), target, repeats=3, deadline=math.inf,
                       emit=lambda line: None)  # fmt: skip
     assert cell.knee.sustained_rps is not None and cell.knee.failed_rps is not None
+    for failed in (m for m in cell.runs if m.purpose == "repeat" and not m.judgement.sustained):
+        assert failed.rate > cell.knee.sustained_rps  # a failed repeat moved the knee below it
     # The rules let a point overloaded by a few percent pass in one window (queue growth up to
     # 5 % of the arrivals): the knee is found within about that of the true capacity.
     assert 12.0 * 0.85 <= cell.knee.sustained_rps <= 12.0 * 1.1
     assert 12.0 * 0.9 < cell.knee.failed_rps <= 12.0 * 1.3
-    assert cell.capacity_rps == pytest.approx(12.0, rel=0.12)
+    assert cell.capacity_rps == pytest.approx(12.0, rel=0.15)
     assert cell.ci_low <= cell.capacity_rps <= cell.ci_high
     assert cell.ci_high >= cell.knee.failed_rps
-    repeats = [m for m in cell.runs if m.rate == cell.knee.sustained_rps and m.judgement.sustained]
-    assert [m.purpose for m in cell.runs].count("repeat") == 2  # the capacity point, 3 runs
-    assert 1 <= len(repeats) <= 3 and not cell.bounded
-    if len(repeats) == 3:
-        assert cell.ci_method.startswith("t-interval over 3 runs")
+    held = [m for m in cell.runs if m.rate == cell.knee.sustained_rps and m.judgement.sustained]
+    # The capacity point held three times (a repeat that failed moved the knee down first).
+    assert len(held) == 3 and not cell.bounded
+    assert [m.purpose for m in cell.runs].count("repeat") >= 2
+    assert cell.ci_method.startswith("t-interval over 3 runs")
+    assert cell.capacity_rps == cell.knee.sustained_rps
     assert cell.per_allocation[0] == cell.capacity_rps
 
 
@@ -294,3 +297,21 @@ def test_the_cells_feed_the_recommendation_and_it_reaches_json_and_page():
         html.replace("&#x27;", "'")
     )
     assert "No traffic description given" not in html
+
+
+def test_a_repeat_that_fails_moves_the_knee_down():
+    # Capacity 9/s, but the first run of any rate up to 10/s is lucky and passes.
+    seen: set[float] = set()
+
+    def measure(rate: float) -> Point:
+        lucky = rate <= 10.0 and rate not in seen
+        seen.add(rate)
+        return point(rate, p99=100.0 if rate <= 9.0 or lucky else 5000.0)
+
+    cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), measure, repeats=2, deadline=math.inf,
+                      emit=lambda line: None)  # fmt: skip
+    failed_repeats = [m for m in cell.runs if m.purpose == "repeat" and not m.judgement.sustained]
+    assert failed_repeats and all(9.0 < m.rate <= 10.0 for m in failed_repeats)
+    assert cell.capacity_rps is not None and cell.capacity_rps <= 9.0
+    assert cell.knee.failed_rps <= 10.0
+    assert sum(1 for m in cell.runs if m.rate == cell.capacity_rps and m.judgement.sustained) == 2

@@ -47,7 +47,7 @@ class CellResult:
     slo_p99_ms: float
     runs: list[Measured] = field(default_factory=list)
     knee: Knee = field(default_factory=lambda: Knee(None, None))
-    capacity_rps: float | None = None  # mean throughput of the highest sustained rate's runs
+    capacity_rps: float | None = None  # the highest offered rate sustained (every run of it)
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str = ""
@@ -148,23 +148,30 @@ def sweep_cell(
         history.append((rate, verdict))
     result.generator_limited = any(j.inconclusive for _, j in history)
     result.knee = knee(history)
+    # The capacity point must hold ``repeats`` times; a run that fails there moves the knee
+    # down to the next sustained rate, which is then repeated in turn.
+    while (best := result.knee.sustained_rps) is not None:
+        held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
+        extra = run(best, "repeat") if len(held) < repeats else None
+        if extra is None:
+            break
+        if not extra.judgement.sustained:
+            history.append((best, extra.judgement))
+            result.knee = knee(history)
     best = result.knee.sustained_rps
     if best is None:
         return result
-    at_best = [m for m in result.runs if m.rate == best and m.judgement.sustained]
-    for _ in range(repeats - len(at_best)):
-        extra = run(best, "repeat")
-        if extra is None:
-            break
-        if extra.judgement.sustained:
-            at_best.append(extra)
-    throughputs = [m.point.throughput_rps for m in at_best]
-    result.capacity_rps = sum(throughputs) / len(throughputs)
-    low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in at_best])
-    # The interval: the throughput's noise at the capacity point, and up to the lowest failed
-    # rate (the true knee lies between the highest sustained and the lowest failed rate).
-    result.ci_low = min(low, result.capacity_rps)
-    result.ci_high = max(high, result.knee.failed_rps or high)
+    held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
+    # The capacity is the highest offered rate sustained (an open-loop rate: what arrivals were
+    # drawn from). Its interval: down to the throughput's noise at that rate, up to the lowest
+    # failed rate (the true knee lies in that bracket).
+    result.capacity_rps = best
+    throughputs = [m.point.throughput_rps for m in held]
+    low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in held])
+    mean = sum(throughputs) / len(throughputs)
+    result.ci_low = min(best, best * low / mean if mean > 0 else best)
+    noise_high = best * high / mean if mean > 0 else best
+    result.ci_high = max(best, result.knee.failed_rps or noise_high)
     result.ci_method = method + (", up to the lowest failed rate" if result.knee.failed_rps else "")
     return result
 

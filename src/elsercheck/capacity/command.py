@@ -39,9 +39,9 @@ REFUSED = {
     "its own index per load run, which this sweep does not set up yet",
     "mixed": "capacity measures one workload at a time: --workload inference",
 }
-# Default latency objective: this many times the workload's unloaded mean latency (the first
-# cell's probe), i.e. queueing may stretch the tail to a few unloaded requests.
-SLO_FACTOR = 4.0
+# Default latency objective: this many times the workload's unloaded p99 (the first cell's
+# probe, requests one at a time): queueing may at most double the tail.
+SLO_FACTOR = 2.0
 DEFAULT_POINT_SECONDS = 60.0  # cluster seconds per point (6 wall seconds on fast timing)
 DEFAULT_MAX_MINUTES = 30.0
 PER_USER_WALL_RATE = 10.0  # requests per wall second one locust user is asked for at most
@@ -93,7 +93,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--slo-p99-ms", type=load_options.positive_float, default=None,
                        metavar="MS", help="latency objective: p99 in cluster ms (default "
-                       f"{SLO_FACTOR:g} × the workload's unloaded mean latency, from the "
+                       f"{SLO_FACTOR:g} × the workload's unloaded p99, from the "
                        "first cell's probe)")  # fmt: skip
     group.add_argument("--point-seconds", type=load_options.positive_float,
                        default=DEFAULT_POINT_SECONDS, metavar="S",
@@ -321,11 +321,9 @@ class Objective:
 
     def settle(self, probe: deployment.Probe, speedup: float, cell: str) -> float:
         if self.p99_ms is None:
-            unloaded = probe.mean_latency_ms * speedup
+            unloaded = probe.p99_latency_ms * speedup
             self.p99_ms = _round_up(SLO_FACTOR * unloaded)
-            self.source = (
-                f"{SLO_FACTOR:g} × the unloaded mean latency {unloaded:.0f} ms (probe of {cell})"
-            )
+            self.source = f"{SLO_FACTOR:g} × the unloaded p99 {unloaded:.0f} ms (probe of {cell})"
         return self.p99_ms
 
 
@@ -348,7 +346,8 @@ def _cell(
         slo = objective.settle(probe, sweep.speedup, name)
         emit(
             f"  probe: {probe.requests} requests one at a time, mean latency "
-            f"{probe.mean_latency_ms * sweep.speedup:.0f} ms → estimate {estimate:.2f}/s; "
+            f"{probe.mean_latency_ms * sweep.speedup:.0f} ms (p99 "
+            f"{probe.p99_latency_ms * sweep.speedup:.0f} ms) → estimate {estimate:.2f}/s; "
             f"objective p99 ≤ {slo:g} ms"
         )
         cell = CellResult(allocations, threads, estimate, slo, start_s=started_s * sweep.speedup)

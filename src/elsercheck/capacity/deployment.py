@@ -30,6 +30,7 @@ from ..endpoints import (
 )
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.deployment_stats import stats_row
+from ..load.stats import percentile
 from ..target import Target
 
 PROBE_REQUESTS = 40  # one at a time
@@ -47,6 +48,7 @@ class Probe:
 
     requests: int
     mean_latency_ms: float
+    p99_latency_ms: float
     mean_inference_ms: float | None  # the stats API's average_inference_time_ms
 
     def estimate_rps(self, allocations: int, speedup: float) -> float:
@@ -138,7 +140,8 @@ def probe(
     if before is not None and after is not None and after[0] > before[0]:
         # Mean of the probe's own requests: total time after minus total time before.
         mean_inference = (after[0] * after[1] - before[0] * before[1]) / (after[0] - before[0])
-    return Probe(len(latencies), sum(latencies) / len(latencies), mean_inference)
+    p99 = percentile(sorted(latencies), 99) or 0.0
+    return Probe(len(latencies), sum(latencies) / len(latencies), p99, mean_inference)
 
 
 def _inference(client: httpx.Client, inference_id: str) -> tuple[int, float] | None:

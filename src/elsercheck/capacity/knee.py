@@ -19,6 +19,7 @@ from .point import Point
 
 # Thresholds of the rules, as data (the README's capacity section names them).
 THROUGHPUT_SHORTFALL = 0.08  # completions may lag arrivals by this share (requests in flight)
+THROUGHPUT_SHORTFALL_SD = 2.0  # ... or by this many √(arrivals), whichever is more
 QUEUE_GROWTH_SHARE = 0.05  # pending may grow by this share of the window's arrivals ...
 QUEUE_GROWTH_MIN = 3.0  # ... and by at least this many requests (noise of a small queue)
 REJECTED_SHARE = 0.01  # 429, 408, client timeouts and the generator's backlog together
@@ -45,7 +46,11 @@ class Judgement:
 def judge(point: Point, slo_p99_ms: float) -> Judgement:
     """The verdict of one point against the latency objective (cluster-time ms)."""
     reasons: list[str] = []
-    if point.throughput_rps < (1 - THROUGHPUT_SHORTFALL) * point.sent_rps:
+    sent = point.sent_rps * point.window_s
+    # Completions lag arrivals by what is in flight at the window's ends: a few requests, which
+    # weigh more in a small window, hence the count-based floor.
+    allowed = max(THROUGHPUT_SHORTFALL * sent, THROUGHPUT_SHORTFALL_SD * math.sqrt(sent))
+    if sent - point.throughput_rps * point.window_s > allowed:
         reasons.append(
             f"throughput {point.throughput_rps:.3g}/s below arrivals {point.sent_rps:.3g}/s"
         )
