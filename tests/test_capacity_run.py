@@ -120,7 +120,8 @@ def test_two_allocations_give_about_twice_one(server, one_allocation, tmp_path, 
     advice = data["recommendation"]
     low = cell["per_allocation_ci"][0]
     assert advice["max_number_of_allocations"]["value"] == math.ceil(9 * 1.2 / low - 1e-9)
-    assert advice["capacity"]["per_allocation_rps"] == pytest.approx(cell["per_allocation_rps"])
+    per = cell["per_allocation_rps"]
+    assert advice["capacity"]["per_allocation_rps"] == pytest.approx(per, rel=1e-3)
     assert advice["min_number_of_allocations"]["value"] >= 1  # a trough, no idle hours
     assert "max_number_of_allocations" in (tmp_path / "capacity.html").read_text()
 

@@ -47,7 +47,7 @@ class CellResult:
     slo_p99_ms: float
     runs: list[Measured] = field(default_factory=list)
     knee: Knee = field(default_factory=lambda: Knee(None, None))
-    capacity_rps: float | None = None  # the highest offered rate sustained (every run of it)
+    capacity_rps: float | None = None  # arrivals/s sent at the highest rate that held
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str = ""
@@ -162,16 +162,18 @@ def sweep_cell(
     if best is None:
         return result
     held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
-    # The capacity is the highest offered rate sustained (an open-loop rate: what arrivals were
-    # drawn from). Its interval: down to the throughput's noise at that rate, up to the lowest
-    # failed rate (the true knee lies in that bracket).
-    result.capacity_rps = best
+    # The capacity is the arrival rate sustained at the highest offered rate that held: the mean
+    # of what its runs sent (a generator a little behind its schedule must not inflate it). Its
+    # interval: down by the throughput's relative noise at that rate, up to the lowest failed
+    # rate (the true knee lies in that bracket).
+    sent = sum(m.point.sent_rps for m in held) / len(held)
+    result.capacity_rps = sent
     throughputs = [m.point.throughput_rps for m in held]
     low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in held])
     mean = sum(throughputs) / len(throughputs)
-    result.ci_low = min(best, best * low / mean if mean > 0 else best)
-    noise_high = best * high / mean if mean > 0 else best
-    result.ci_high = max(best, result.knee.failed_rps or noise_high)
+    result.ci_low = min(sent, sent * low / mean if mean > 0 else sent)
+    noise_high = sent * high / mean if mean > 0 else sent
+    result.ci_high = max(sent, result.knee.failed_rps or noise_high)
     result.ci_method = method + (", up to the lowest failed rate" if result.knee.failed_rps else "")
     return result
 
