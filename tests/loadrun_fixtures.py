@@ -298,3 +298,57 @@ def write_empty_run(run_dir: Path, run_id: str = "20261121t090000-eeee") -> Path
     run = run_json(run_id, "2026-11-21T09:00:00Z", 0)
     rundir.write_json(run_dir / rundir.RUN_JSON, {**run, "stages": []})
     return run_dir
+
+
+# A scale-to-zero run for the cost and cold-start numbers (tests/test_report_cost.py), on a
+# time-lapse target (speedup 10) with num_threads 2. Polls every second, 0 … 20 s:
+# allocation_count 0 at 0–2 s, 1 at 3–7 s, 0 at 8–11 s, 2 at 12–16 s, 0 at 17–20 s.
+COLD_SPEEDUP, COLD_THREADS = 10.0, 2
+COLD_ALLOCATIONS = [0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2, 2, 0, 0, 0, 0]
+# Inference requests: (sent at s, latency ms, error_kind). Two wake-ups: at 0.5 s (the run
+# began at zero) and at 9.2 s; nobody asks during the last stretch at zero (17–20 s).
+COLD_REQUESTS: list[tuple[float, float, str]] = [
+    (0.5, 10.0, "409"), (1.0, 10.0, "409"), (1.5, 5.0, "429"), (2.0, 2000.0, "timeout"),
+    (2.5, 800.0, ""), (3.0, 100.0, ""),  # answered at 3.3 and 3.1 s: first success 3.1 s
+    (4.0, 50.0, ""), (5.0, 50.0, ""), (6.0, 50.0, ""),
+    (9.2, 1500.0, "408"), (10.0, 10.0, "409"),
+    (11.0, 1500.0, ""), (12.2, 100.0, ""),  # answered at 12.5 and 12.3 s: first success 12.3 s
+    (13.0, 50.0, ""), (14.0, 50.0, ""), (15.0, 50.0, ""),
+]  # fmt: skip
+
+
+def write_cold_run(
+    run_dir: Path,
+    *,
+    run_id: str = "20261121t110000-cccc",
+    started_at: str = "2026-11-21T10:00:00Z",
+) -> Path:
+    """The scale-to-zero run above in ``run_dir`` (created)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    requests = [
+        {"timestamp": EPOCH + at, "elapsed_s": at, "request_type": "POST", "name": "short",
+         "bucket": "short", "inputs": 1, "tokens": 40, "status": 200 if not kind else 0,
+         "latency_ms": ms, "error_kind": kind}
+        for at, ms, kind in COLD_REQUESTS
+    ]  # fmt: skip
+    rundir.write_csv(run_dir / rundir.REQUESTS_CSV, rundir.REQUEST_COLUMNS, requests)
+    polls = [
+        {"timestamp": EPOCH + second, "elapsed_s": float(second), "deployment_id": "cold",
+         "state": "started", "allocation_state": "started" if count else "",
+         "allocation_count": count, "target_allocation_count": count,
+         "number_of_allocations": count, "number_of_pending_requests": 0,
+         "average_inference_time_ms": 25.0, "inference_count": 0, "error_count": 0,
+         "rejected_execution_count": 0, "timeout_count": 0, "user_count": 1,
+         "offered_rate": 1.0, "poll_error": ""}
+        for second, count in enumerate(COLD_ALLOCATIONS)
+    ]  # fmt: skip
+    rundir.write_csv(run_dir / rundir.ALLOCATIONS_CSV, rundir.ALLOCATION_COLUMNS, polls)
+    rundir.write_json(run_dir / rundir.EXPECTATIONS_JSON, [])
+    run = run_json(run_id, started_at, 0, shape="idle-to-zero")
+    run["stages"] = []
+    run["timing"]["speedup"] = COLD_SPEEDUP  # type: ignore[index]
+    settings = run["endpoint"]["settings"]["service_settings"]  # type: ignore[index]
+    settings["num_threads"] = COLD_THREADS
+    settings["adaptive_allocations"]["min_number_of_allocations"] = 0
+    rundir.write_json(run_dir / rundir.RUN_JSON, run)
+    return run_dir

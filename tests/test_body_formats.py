@@ -277,15 +277,19 @@ def test_form_body_is_406_for_inference_in_every_version(line: str) -> None:
         password=PASSWORD, timing=PRESETS["instant"], es_version=versions.resolve(line)
     )
     with InProcessServer(config) as server, server.client(auth=("elastic", PASSWORD)) as client:
-        response = client.post(
-            "/_inference/sparse_embedding/x", content=b"input=hello",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )  # fmt: skip
-    assert response.status_code == 406
-    assert response.json() == {
-        "error": "Content-Type header [application/x-www-form-urlencoded] is not supported",
-        "status": 406,
-    }
+        answers = [
+            client.request(
+                method, "/_inference/sparse_embedding/x", content=b"input=hello",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            for method in ("PUT", "POST")  # create and infer
+        ]  # fmt: skip
+    for response in answers:
+        assert response.status_code == 406
+        assert response.json() == {
+            "error": "Content-Type header [application/x-www-form-urlencoded] is not supported",
+            "status": 406,
+        }
 
 
 # -- the Warning header --------------------------------------------------------------------------

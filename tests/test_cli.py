@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -310,9 +311,13 @@ def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
     assert "PASSED" in result.stdout
     assert "FAILED" not in result.stdout
     assert_no_traceback(result.stderr)
-    # gate, load and report, and the index linking them
-    (load_dir,) = (reports / "load").iterdir()
-    assert (load_dir / "report.html").is_file() and (load_dir / "summary.json").is_file()
+    # gate, load, ingest stage and their reports, and the index linking them
+    load_dir, ingest_dir = sorted((reports / "load").iterdir())
+    assert ingest_dir.name == f"{load_dir.name}-ingest"
+    for directory in (load_dir, ingest_dir):
+        assert (directory / "report.html").is_file() and (directory / "summary.json").is_file()
+    ingest = json.loads((ingest_dir / "summary.json").read_text())
+    assert ingest["load"]["ingest"]["documents_acknowledged"] > 0, ingest["load"]["ingest"]
     assert (reports / "gate" / load_dir.name / "junit.xml").is_file()
     assert (reports / "index.html").is_file() and f"open {reports / 'index.html'}" in result.stdout
     assert "scale-up@up" in result.stdout and "no baseline in the history yet" in result.stdout

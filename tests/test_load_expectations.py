@@ -86,6 +86,36 @@ def test_a_run_cut_short_skips_what_was_not_due():
     assert "run ended before" in results["scale-down@down"].detail
 
 
+def with_pending(rows: list[dict], points: list[tuple[float, int]]) -> list[dict]:
+    """The rows with ``number_of_pending_requests`` following ``points`` = [(from_s, pending)]."""
+    for row in rows:
+        row["number_of_pending_requests"] = [n for s, n in points if s <= row["elapsed_s"]][-1]
+    return rows
+
+
+def test_scale_down_is_timed_from_the_drained_queue():
+    # Load falls at 14 s; the peak's queue drains until 18 s; the first fall at 22 s is 4 s
+    # after the drain (bound 9 s): a pass, timed from the drain, not from the fall (8 s).
+    rows = with_pending(trace([(0, 1), (5.5, 4), (22, 3)], until=30), [(0, 0), (5, 300), (18, 0)])
+    down = by_name(check_all(RunRecord(STEP, rows, max_allocations=4)))["scale-down@down"]
+    assert down.passed is True, down.detail
+    assert down.observed["queue_drained_at_s"] == 18.0 and down.observed["delay_s"] == 4.0
+    assert "4.0 s after the queue drained (it drained 4 s after the load fell)" in down.detail
+
+
+def test_a_queue_draining_to_the_end_skips_scale_down_and_says_why():
+    rows = with_pending(trace([(0, 1), (5.5, 4)]), [(0, 0), (5, 300)])
+    down = by_name(check_all(RunRecord(STEP, rows, max_allocations=4)))["scale-down@down"]
+    assert down.passed is None
+    assert "still draining" in down.detail and "300 pending" in down.detail
+
+
+def test_a_drained_queue_without_a_fall_still_fails():
+    rows = with_pending(trace([(0, 1), (5, 4)], until=30), [(0, 0), (5, 50), (16, 0)])
+    down = by_name(check_all(RunRecord(STEP, rows, max_allocations=4)))["scale-down@down"]
+    assert down.passed is False and "stayed at 4 allocations" in down.detail
+
+
 def cycle_requests(conflicts: int, served: bool) -> list[dict]:
     rows = [{"request_type": "POST", "elapsed_s": 35.0 + i * 0.1, "latency_ms": 2.0,
              "error_kind": "409"} for i in range(conflicts)]  # fmt: skip

@@ -5,6 +5,11 @@ test_load_run.py)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -82,13 +87,16 @@ def test_the_sweep_deletes_the_runs_indices_and_endpoints_and_nothing_else(fast_
 
 
 @pytest.mark.slow
-def test_an_ingest_run_scales_up_and_every_acknowledged_document_is_searchable(
+def test_an_ingest_run_scales_up_and_down_and_every_acknowledged_document_is_searchable(
     fast_server, tmp_path, monkeypatch, capsys
 ):
+    """A spike of bulks (10 users × 0.02 bulks/s of 10 documents, about 2.3 allocations of
+    ELSER work at the peak, a tenth of it after): allocations rise with the bulks and fall
+    once the spike is over and its queue drained."""
     before_ids, before_indices = endpoint_ids(fast_server), indices(fast_server)
     code, out = run_cli(
-        fast_server, tmp_path, "--workload", "ingest", "--shape", "spike", "--peak-users", "4",
-        "--rate-per-user", "0.05", "--bulk-size", "10", "--lifecycle-users", "0",
+        fast_server, tmp_path, "--workload", "ingest", "--shape", "spike", "--peak-users", "10",
+        "--bulk-rate-per-user", "0.02", "--bulk-size", "10", "--lifecycle-users", "0",
         monkeypatch=monkeypatch,
     )  # fmt: skip
     log = (out / "locust.log").read_text() if (out / "locust.log").exists() else ""
@@ -97,6 +105,12 @@ def test_an_ingest_run_scales_up_and_every_acknowledged_document_is_searchable(
     rows = [r for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV) if not r["poll_error"]]
     counts = [r["allocation_count"] for r in rows]
     assert counts and max(counts) >= 2 and max(counts) > counts[0], counts  # bulks scaled it
+    peak_at = counts.index(max(counts))
+    assert min(counts[peak_at:]) < max(counts), counts  # and fell after the spike
+    expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
+    assert expectations["scale-up@spike"]["passed"] is True, expectations
+    assert expectations["scale-down@after"]["passed"] is True, expectations
+    assert expectations["generator-kept-up"]["passed"] is True, expectations
 
     bulks = [r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r["request_type"] == "BULK"]
     assert len(bulks) >= 10
@@ -118,3 +132,61 @@ def test_an_ingest_run_scales_up_and_every_acknowledged_document_is_searchable(
     assert endpoint_ids(fast_server) == before_ids  # nothing with the run prefix is left
     assert indices(fast_server) == before_indices
     assert run["leftovers"] == [] and not (out / rundir.LEFTOVERS_TXT).exists()
+
+
+@pytest.mark.slow
+def test_a_mixed_run_records_inference_bulk_and_search_and_leaves_nothing(
+    fast_server, tmp_path, monkeypatch, capsys
+):
+    """``--workload mixed``: the three load user classes side by side on one endpoint and
+    index; searches find the seeded documents; the report's sections get their rows."""
+    before_ids, before_indices = endpoint_ids(fast_server), indices(fast_server)
+    code, out = run_cli(
+        fast_server, tmp_path, "--workload", "mixed", "--shape", "step", "--peak-users", "6",
+        "--rate-per-user", "0.2", "--bulk-size", "5", "--lifecycle-users", "0",
+        "--duration", "8", monkeypatch=monkeypatch,
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert code in (0, 1), output
+    rows = rundir.read_csv(out / rundir.REQUESTS_CSV)
+    by_type: dict[str, list[dict]] = {}
+    for row in rows:
+        by_type.setdefault(row["request_type"], []).append(row)
+    assert {"POST", "BULK", "SEARCH"} <= set(by_type), sorted(by_type)
+    searches = [r for r in by_type["SEARCH"] if not r["error_kind"]]
+    assert searches, by_type["SEARCH"][:3]
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["workload"] == "mixed" and run["index"]["seeded"] == workloads.SEED_DOCUMENTS
+    acknowledged = sum(r["acknowledged"] or 0 for r in by_type["BULK"])
+    assert run["index"]["count"] == acknowledged + workloads.SEED_DOCUMENTS
+    assert "ingest" in output and "search" in output  # the terminal summary's lines
+    assert endpoint_ids(fast_server) == before_ids
+    assert indices(fast_server) == before_indices
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_search_run_deletes_its_index_and_endpoint(fast_server, tmp_path):
+    """Ctrl-C (SIGINT to the job's process group) once the run index exists: exit 130, the
+    run's index and endpoint gone, the user's index and endpoint untouched."""
+    before_ids, before_indices = endpoint_ids(fast_server), indices(fast_server)
+    out = tmp_path / "run"
+    env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic", "ELASTICSEARCH_PASSWORD": PASSWORD}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elsercheck", "load", "--url", fast_server.url, "--timing", "fast",
+         "--workload", "search", "--shape", "step", "--load-report-dir", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not indices(fast_server, "elsercheck-*"):
+        time.sleep(0.2)
+    assert indices(fast_server, "elsercheck-*"), "the run never created its index"
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 130, output
+    assert "Traceback" not in output
+    assert indices(fast_server) == before_indices
+    assert endpoint_ids(fast_server) == before_ids
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["interrupted_by"] == "SIGINT" and run["leftovers"] == []

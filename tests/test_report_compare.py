@@ -200,7 +200,10 @@ def test_every_metric_resolves_in_a_real_summary(tmp_path: Path) -> None:
     mixed = write_run(tmp_path / "mixed", workload="mixed")
     assert report(mixed, "--no-history") == 0
     values = {metric.key: metric.value(summary(mixed)["load"]) for metric in METRICS}
-    assert all(value is not None for value in values.values()), values
+    # Every metric but the cold starts' (the fixture never goes to zero: test_report_cost).
+    assert all(value is not None for key, value in values.items()
+               if key != "cold_start_p95_s"), values  # fmt: skip
+    assert values["cold_start_p95_s"] is None
 
 
 def test_unreadable_history_entries_are_ignored(tmp_path: Path) -> None:

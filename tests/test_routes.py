@@ -435,18 +435,6 @@ def test_wrong_method(client: httpx.Client) -> None:
     }
 
 
-def test_unsupported_content_type(client: httpx.Client) -> None:
-    response = client.put(
-        "/_inference/sparse_embedding/ct", content=b"service=elser",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
-    assert response.status_code == 406
-    assert response.json() == {
-        "error": "Content-Type header [application/x-www-form-urlencoded] is not supported",
-        "status": 406,
-    }
-
-
 def test_unrecognized_parameters(client: httpx.Client, endpoint: str) -> None:
     response = client.post(f"/_inference/{endpoint}?timout=5s", json={"input": "x"})
     assert_error(

@@ -70,3 +70,12 @@ def test_secrets_stay_in_the_environment(name):
     for line in text.splitlines():
         if "secrets." in line and not line.lstrip().startswith("#"):
             assert re.match(r"\s*[A-Z_]+: \$\{\{ secrets\.[A-Z_]+ \}\}", line), line
+
+
+def test_the_nightly_compares_with_several_runs():
+    """Noise-aware verdicts: the nightly's report measures the spread of 5 earlier runs."""
+    (argv,) = elsercheck_commands(load("nightly-load.yml"))
+    args = build_parser().parse_args(argv)
+    assert args.baselines == 5 and args.repeat == 1  # --repeat only via vars.LOAD_REPEAT
+    text = (WORKFLOWS / "nightly-load.yml").read_text()
+    assert 'extra+=(--repeat "${{ vars.LOAD_REPEAT }}")' in text

@@ -36,6 +36,7 @@ class Settings:
     bulk_size: int
     peak_users: int
     rate_per_user: float  # per wall-clock second: --rate-per-user × the timing's speedup
+    bulk_rate_per_user: float  # ingest users' bulks per wall-clock second, likewise
     poisson: bool
     max_outstanding: int
     mix: str
@@ -104,6 +105,7 @@ def settings_from(options: argparse.Namespace | None) -> Settings:
         bulk_size=values["bulk_size"],
         peak_users=values["peak_users"],
         rate_per_user=wall_rate(values["rate_per_user"], timing),
+        bulk_rate_per_user=wall_rate(_bulk_rate(values), timing),
         poisson=values["arrivals"] == "poisson",
         max_outstanding=values["max_outstanding"],
         mix=values["mix"],
@@ -128,3 +130,12 @@ def settings_from(options: argparse.Namespace | None) -> Settings:
         insecure=values["insecure"],
         seed=values["seed"],
     )
+
+
+def _bulk_rate(values: dict) -> float:
+    if not workloads.needs_index(values["workload"]) or values["workload"] == "search":
+        return 0.0  # no ingest users: the corpus' documents need not be read
+    try:
+        return workloads.bulk_rate_per_user(values)
+    except ValueError as exc:  # a corpus without documents: the session names the file
+        raise OptionError(f"--corpus: {exc}") from None

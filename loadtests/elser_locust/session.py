@@ -90,8 +90,12 @@ class LoadSession:
         if runner is None:
             return 0, 0.0
         counts = getattr(runner, "user_classes_count", {}) or {}
-        load = sum(counts.get(name, 0) for name in workloads.LOAD_USER_CLASSES)
-        return runner.user_count, load * self.settings.rate_per_user
+        rates = {"IngestUser": self.settings.bulk_rate_per_user}  # bulks; the others requests
+        offered = sum(
+            counts.get(name, 0) * rates.get(name, self.settings.rate_per_user)
+            for name in workloads.LOAD_USER_CLASSES
+        )
+        return runner.user_count, offered
 
     # -- stop signals --------------------------------------------------------------------------
     def handle_stop_signals(self) -> None:
@@ -355,6 +359,7 @@ class LoadSession:
                 "peak_users": settings.peak_users,
                 "bulk_size": settings.bulk_size,
                 "rate_per_user": settings.rate_per_user,
+                "bulk_rate_per_user": settings.bulk_rate_per_user,
                 "arrivals": "poisson" if settings.poisson else "constant",
                 "max_outstanding": settings.max_outstanding,
                 "mix": settings.mix,

@@ -66,8 +66,13 @@ class InferenceUser(FastHttpUser):
         self.max_outstanding = settings.max_outstanding
         self.path = f"/_inference/sparse_embedding/{settings.inference_id}"
 
+    @property
+    def rate(self) -> float:
+        """This user's arrivals per wall-clock second."""
+        return self.settings.rate_per_user
+
     def wait_time(self) -> float:
-        rate = self.settings.rate_per_user
+        rate = self.rate
         return self.arrivals.expovariate(rate) if self.settings.poisson else 1.0 / rate
 
     def next_sample(self) -> Any:
@@ -149,6 +154,10 @@ class IngestUser(InferenceUser):
         self.bulk_size = self.settings.bulk_size
         self.path = f"/{self.settings.index_name}/_bulk"
         self.picker = random.Random(self.settings.seed * 104_729 + next(_ids))
+
+    @property
+    def rate(self) -> float:
+        return self.settings.bulk_rate_per_user  # --bulk-rate-per-user or work-equivalent
 
     def next_sample(self) -> Bulk:
         return Bulk(tuple(self.picker.choices(self.documents, k=self.bulk_size)))

@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(load)
     _add_load_options(load)
     _add_timing_options(load, None, _load_dests())
+    _add_repeat_options(load)
     load.set_defaults(handler=cmd_load)
 
     from .report import command as report_command
@@ -238,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gate_options(run, allocation_wait=False)
     _add_load_options(run, shape=None, distributed=False)
     _add_timing_options(run, None, _load_dests())
+    run.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="skip the ingest stage (after the load: a spike of _bulk requests into a "
+        "semantic_text index, its own run directory <run-id>-ingest and report)",
+    )
+    _add_repeat_options(run)
     run.set_defaults(handler=cmd_run, load_workers=0)
     return parser
 
@@ -276,6 +284,29 @@ def _add_load_options(
         dest="load_report_dir",
         help="where the run's files go (default reports/load/<run-id>)",
     )
+
+
+MAX_REPEATS = 10  # --repeat: bounded, each repeat is a whole load run
+
+
+def _repeats(value: str) -> int:
+    if value.isdigit() and 1 <= int(value) <= MAX_REPEATS:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_REPEATS}, not {value!r}")
+
+
+def _add_repeat_options(parser: argparse.ArgumentParser) -> None:
+    """``--repeat N`` and the report's options (passed through to ``elsercheck report``)."""
+    from .report.command import add_report_options
+
+    group = parser.add_argument_group("repeats and report")
+    group.add_argument("--repeat", type=_repeats, default=1, metavar="N",
+                       help=f"run the load N times (at most {MAX_REPEATS}), each in its own run "
+                       "directory (under --load-report-dir when given) and reported into the "
+                       "history, so that the last report compares with the repeats and the "
+                       "history (at least N-1 baselines); default 1: `load` reports nothing, "
+                       "`run` reports its one load")  # fmt: skip
+    add_report_options(group)
 
 
 def _load_dests() -> frozenset[str]:
@@ -429,18 +460,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _modelled(config) -> str:  # config: ServerConfig
-    """One line: the modelled version and whether its upstream bugs are on."""
-    bugs = config.upstream_bugs
-    if config.conformant:
-        state = "conformant (known upstream bugs off)"
-    else:
-        state = (
-            f"with its known upstream bugs ({', '.join(sorted(bugs))})" if bugs else "no known bugs"
-        )
-    return f"modelling Elasticsearch {config.es_version.number}, {state}"
-
-
 @contextlib.contextmanager
 def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float | None]]:
     """The given target, or the embedded reference server started for this command.
@@ -468,7 +487,7 @@ def _target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, floa
         conformant=getattr(args, "conformant", False),
     )  # fmt: skip
     with EmbeddedServer(config) as server:
-        print(f"reference server at {server.url} (timing {args.timing}); {_modelled(config)}",
+        print(f"reference server at {server.url} (timing {args.timing}); {config.modelled()}",
               flush=True)  # fmt: skip
         zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
         yield Target(server.url, username="elastic", password=password), zero_wait
@@ -531,9 +550,17 @@ def cmd_load(args: argparse.Namespace) -> int:
     from .run_id import new_run_id
 
     options = _load_options(args)  # fail fast, before starting anything
-    run_id = new_run_id()
     with _target_or_embedded(args) as (target, _):
-        return _load(args, target, run_id, options)
+        if args.repeat == 1:
+            return _load(args, target, new_run_id(), options)
+        codes = _repeat_loads(args, target, options, args.repeat)
+        if ExitCode.USAGE in codes:
+            return ExitCode.USAGE
+        run_id = new_run_id()  # after the repeats: the last run sorts last
+        run_dir = _repeat_dir(args, run_id)
+        last = _load(args, target, run_id, options, summary=False, run_dir=run_dir,
+                     repeat=(args.repeat, args.repeat))  # fmt: skip
+    return most_severe(*codes, last, _report(run_dir, args))
 
 
 def _embedded(args: argparse.Namespace) -> bool:
@@ -568,22 +595,50 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
     )
 
 
+def _repeat_dir(args: argparse.Namespace, run_id: str) -> Path:
+    """A repeat's run directory: under --load-report-dir when given, else the default."""
+    return (args.load_report_dir or reports_dir() / "load") / run_id
+
+
+def _repeat_loads(
+    args: argparse.Namespace, target: Target, options: LoadOptions, repeat: int
+) -> list[int]:
+    """The first ``repeat - 1`` runs of ``--repeat``, each reported into the history (their
+    own verdicts count only as failures); the caller runs the last one under its run id."""
+    from .run_id import new_run_id
+
+    codes = []
+    for index in range(1, repeat):
+        run_id = new_run_id()
+        run_dir = _repeat_dir(args, run_id)
+        code = _load(args, target, run_id, options, summary=False, run_dir=run_dir,
+                     repeat=(index, repeat))  # fmt: skip
+        if code == ExitCode.USAGE:  # an unusable target stays unusable: stop repeating
+            return [code]
+        report = _report(run_dir, args)
+        codes += [code, ExitCode.OK if report == ExitCode.REGRESSION else report]
+    return codes
+
+
 def _load(
     args: argparse.Namespace,
     target: Target,
     run_id: str,
     options: LoadOptions,
     summary: bool = True,
+    run_dir: Path | None = None,
+    repeat: tuple[int, int] | None = None,  # (this one, of how many) under --repeat
 ) -> int:
     from .load.runner import run_load
     from .smoke import check_reachable
 
     with target.client(timeout=30, retry=True) as client:
         check_reachable(client, target, require_product=False)
-    run_dir = args.load_report_dir or reports_dir() / "load" / run_id
+    run_dir = run_dir or args.load_report_dir or reports_dir() / "load" / run_id
     print(
-        f"load test against {target.url} (run {run_id}, shape {options.shape}, "
-        f"{options.peak_users} users at peak × {options.rate_per_user:g} req/s)",
+        (f"repeat {repeat[0]}/{repeat[1]}: " if repeat else "")
+        + f"load test against {target.url} (run {run_id}, {options.values['workload']} workload, "
+        f"shape {options.shape}, {options.peak_users} users at peak × {_rates(options)})",
         flush=True,
     )
     result = run_load(
@@ -600,7 +655,7 @@ def _load(
     if summary:
         from .load.summary import format_text, summarize
 
-        print(format_text(summarize(run_dir)))
+        print(format_text(summarize(run_dir, getattr(args, "vcpu_hour_price", None))))
     print(f"files: {run_dir}")
     return result.exit_code
 
@@ -628,6 +683,18 @@ def cmd_capacity(args: argparse.Namespace) -> int:
                                lambda line: print(target.redact(line), flush=True),
                                target_version=version)  # fmt: skip
         return capacity.run(sweep)
+
+
+def _rates(options: LoadOptions) -> str:
+    """Each user's rate in words, per the workload's user classes (cluster time)."""
+    from .load import workloads
+
+    values = options.values
+    rates = [] if values["workload"] == "ingest" else [f"{options.rate_per_user:g} req/s"]
+    if values["workload"] in ("ingest", "mixed"):
+        bulks = workloads.bulk_rate_per_user(values)
+        rates.append(f"{bulks:.3g} bulks/s of {values['bulk_size']} documents")
+    return ", ".join(rates)
 
 
 def embedded_allocation_wait(timing) -> float:  # timing: reference.timing.Timing
@@ -672,22 +739,62 @@ def cmd_run(args: argparse.Namespace) -> int:
         gate = _gate(args, target, run_id, zero_wait)
         if gate == ExitCode.USAGE:
             return gate
-        run_dir = args.load_report_dir or reports_dir() / "load" / run_id
-        load = _load(args, target, run_id, options, summary=False)  # the report prints it
-    report = _report(run_dir)
+        if args.repeat == 1:
+            run_dir = args.load_report_dir or reports_dir() / "load" / run_id
+            load = _load(args, target, run_id, options, summary=False)  # the report prints it
+        else:  # the earlier repeats first: the last (this run id, the gate's) compares with them
+            repeats = _repeat_loads(args, target, options, args.repeat)
+            if ExitCode.USAGE in repeats:
+                return ExitCode.USAGE
+            run_dir = _repeat_dir(args, run_id)
+            last = _load(args, target, run_id, options, summary=False, run_dir=run_dir,
+                         repeat=(args.repeat, args.repeat))  # fmt: skip
+            load = most_severe(*repeats, last)
+        stages = [(run_dir, load)]
+        if not args.no_ingest:
+            ingest_id = f"{run_id}-{INGEST_STAGE_SUFFIX}"
+            ingest_dir = run_dir.with_name(f"{run_dir.name}-{INGEST_STAGE_SUFFIX}")
+            ingest = _load(args, target, ingest_id, _ingest_stage(options), False, ingest_dir)
+            stages.append((ingest_dir, ingest))
+    reports = [_report(directory, args) for directory, _ in stages]
     from .report.index import write_index
 
     print(f"open {write_index(reports_dir())}")
-    return most_severe(gate, load, report)
+    return most_severe(gate, *(code for _, code in stages), *reports)
 
 
-def _report(run_dir: Path) -> int:
-    """The load run's report (with the gate's results), compared with the previous run."""
+# `elsercheck run`'s ingest stage: a spike of small bulks (quick to answer, so the short
+# stage sees several per tick) into the run's semantic_text index, on its own run id so that
+# its history line compares with earlier ingest stages (baselines are per workload).
+INGEST_STAGE_SUFFIX = "ingest"
+INGEST_STAGE = {"workload": "ingest", "shape": "spike", "bulk_size": 10, "lifecycle_users": 0}
+
+
+def _ingest_stage(options: LoadOptions) -> LoadOptions:
+    """The load stage's options turned into the ingest stage's (same target and timing)."""
+    from .load.options import plan_of
+    from .load.runner import LoadOptions
+
+    # Half the load stage's peak: a bulk spike's queue must drain within the short stage for
+    # the scale-down to show (an ingest user offers the ELSER work of an inference user).
+    values = {**options.values, **INGEST_STAGE, "peak_users": max(1, options.peak_users // 2)}
+    return LoadOptions(values, plan_of(values), workers=options.workers)
+
+
+def _report(run_dir: Path, args: argparse.Namespace | None = None) -> int:
+    """The load run's report (with the gate's results), compared with the previous runs;
+    ``args``: the command's --baselines and --vcpu-hour-price."""
     from .report import command as report_command
+    from .report.history import DEFAULT_BASELINES
 
     print(f"report of {run_dir}", flush=True)
     options = argparse.Namespace(run_dir=run_dir, history=None, no_history=False,
-                                 baseline=None, threshold=[], gate_dir=None)  # fmt: skip
+                                 baseline=None, threshold=[], gate_dir=None,
+                                 # with --repeat N: at least the other N - 1 runs
+                                 baselines=max(getattr(args, "baselines", DEFAULT_BASELINES),
+                                               getattr(args, "repeat", 1) - 1),
+                                 vcpu_hour_price=getattr(args, "vcpu_hour_price", None),
+                                 )  # fmt: skip
     return report_command.run(options)
 
 

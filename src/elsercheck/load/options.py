@@ -191,6 +191,14 @@ OPTIONS: tuple[LoadOption, ...] = (
         default=0.5,
     ),
     LoadOption(
+        "--bulk-rate-per-user",
+        "bulks per second of the cluster's time each ingest user sends, open loop",
+        type=positive_float,
+        metavar="X",
+        default_text="the ELSER work of --rate-per-user inference requests: that rate × the "
+        "mix's tokens per request ÷ the tokens of a bulk's chunks",
+    ),
+    LoadOption(
         "--duration",
         "stop after S seconds at the latest (locust ignores --run-time when a shape is used)",
         type=positive_float,

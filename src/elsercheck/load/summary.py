@@ -21,6 +21,9 @@ have told becomes ``None`` (figures) or ``0`` (counts). Definitions:
   batches), in ``corpus.BUCKETS`` order, batches after single inputs.
 - ``ingest`` / ``search``: the ``BULK`` / ``SEARCH`` rows of the ingest, search and mixed
   workloads (``ingest_summary.py``); ``None`` when the run has none (summary_version 2).
+- ``cost``: allocation-hours, vCPU-hours, idle share, per 1,000 successful inferences
+  (``cost.py``); ``cold_starts``: each scale-from-zero, time to the first success and the
+  failures on the way (``cold_starts.py``) (summary_version 3).
 """
 
 from __future__ import annotations
@@ -32,20 +35,23 @@ from pathlib import Path
 from typing import Any
 
 from . import ingest_summary, rundir
+from .cold_starts import cold_starts
 from .corpus import BUCKETS
+from .cost import cost
 from .runfiles import OK_KIND, RunFiles, load_run
 from .stats import latency_stats
 
-SUMMARY_VERSION = 2  # 2: ingest and search
+SUMMARY_VERSION = 3  # 2: ingest and search; 3: cost and cold_starts
 
 
-def summarize(run_dir: Path) -> dict[str, Any]:
+def summarize(run_dir: Path, vcpu_hour_price: float | None = None) -> dict[str, Any]:
     """The headline numbers of the run under ``run_dir`` (see the module docstring)."""
-    return summarize_files(load_run(run_dir))
+    return summarize_files(load_run(run_dir), vcpu_hour_price)
 
 
-def summarize_files(files: RunFiles) -> dict[str, Any]:
-    """As :func:`summarize`, from files already loaded (the report loads them once)."""
+def summarize_files(files: RunFiles, vcpu_hour_price: float | None = None) -> dict[str, Any]:
+    """As :func:`summarize`, from files already loaded (the report loads them once);
+    ``vcpu_hour_price`` puts a cost figure into ``cost``."""
     return {
         "summary_version": SUMMARY_VERSION,
         "run_id": files.run_id,
@@ -62,6 +68,8 @@ def summarize_files(files: RunFiles) -> dict[str, Any]:
         "other_requests": _other_requests(files.other_requests),
         "ingest": ingest_summary.ingest(files.other_requests),
         "search": ingest_summary.search(files.other_requests),
+        "cost": cost(files, vcpu_hour_price),
+        "cold_starts": cold_starts(files),
     }
 
 
@@ -326,6 +334,8 @@ def format_text(summary: dict[str, Any]) -> str:
         "  latency ms: "
         + "  ".join(f"{key} {_fmt(latency[key])}" for key in ("p50", "p90", "p99", "max", "mean")),
     ]
+    if not requests["total"] and (summary.get("ingest") or summary.get("search")):
+        lines = [f"load run {summary['run_id']}: no inference requests (ingest/search workload)"]
     errors = summary["errors"]["by_kind"]
     if any(errors.values()):
         lines.append("  errors: " + ", ".join(f"{kind}×{n}" for kind, n in errors.items() if n))
@@ -338,6 +348,7 @@ def format_text(summary: dict[str, Any]) -> str:
             f"{len(allocations['scale_events'])} scale events, scaled up in "
             f"{_fmt(allocations['time_to_scale_up_s'], ' s')}"
         )
+    lines += _cost_lines(summary.get("cost"), summary.get("cold_starts"))
     if expectations["total"]:
         lines.append(
             f"  expectations: {expectations['pass']} pass, {expectations['fail']} FAIL, "
@@ -373,3 +384,28 @@ def format_text(summary: dict[str, Any]) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _cost_lines(cost: dict[str, Any] | None, cold: dict[str, Any] | None) -> list[str]:
+    lines = []
+    if cost and cost["allocation_hours"] is not None:
+        lapse = f" (time-lapse ×{cost['speedup']:g}: cluster time)" if cost["time_lapse"] else ""
+        price = (
+            f"; cost {cost['cost']:.4g} at {cost['vcpu_hour_price']:g}/vCPU-h"
+            if cost["cost"] is not None
+            else ""
+        )
+        lines.append(
+            f"  cost: {cost['allocation_hours']:.4g} allocation-h, "
+            f"{_fmt(cost['vcpu_hours'], '', 4)} vCPU-h{lapse}, idle "
+            f"{_fmt(cost['idle_share_pct'], ' %')}; per 1,000 successful inferences "
+            f"{_fmt(cost['allocation_hours_per_1000'], '', 5)} allocation-h{price}"
+        )
+    if cold and cold["count"]:
+        failures = ", ".join(f"{kind}×{n}" for kind, n in cold["failures_by_kind"].items())
+        lines.append(
+            f"  cold starts: {cold['count']}, time to first success p50 "
+            f"{_fmt(cold['p50_s'], ' s')}, p95 {_fmt(cold['p95_s'], ' s')} (n={cold['n']})"
+            + (f"; failures on the way: {failures}" if failures else "")
+        )
+    return lines

@@ -6,11 +6,20 @@ Nothing here imports locust: the locustfile and the tests both read it.
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from .corpus import DEFAULT_BATCH_SIZES, MAX_TOKENS, Corpus, Mix, estimate_tokens, parse_mix
+from .documents import Document
+from .documents import load as load_documents
 
 SEMANTIC_FIELD = "content"  # the run index's semantic_text field
 INDEX_SUFFIX = "docs"  # the run index: elsercheck-<run-id>-docs
 SEED_DOCUMENTS = 20  # documents a search workload finds in the index before the load starts
+# A chunk of the default sentence chunking repeats one sentence of its neighbour (overlap 1):
+# about a tenth of a 250-word chunk (ES ChunkingSettingsBuilder.DEFAULT_SETTINGS).
+CHUNK_OVERLAP_SHARE = 0.1
 
 # Load user classes (loadtests/elser_locust/users.py) per workload; the shape's user count is
 # split between them by locust (equal weights).
@@ -44,3 +53,46 @@ def index_body(inference_id: str) -> dict[str, Any]:
             }
         }
     }
+
+
+def request_tokens(
+    corpus: Corpus, mix: Mix, batch_share: float, batch_sizes: Sequence[int]
+) -> float:
+    """Expected estimated tokens of one inference request of the mix (inputs capped at ELSER's
+    window as the server truncates them; a batch carries the mean batch size of inputs)."""
+    inputs = 1 - batch_share + batch_share * statistics.fmean(batch_sizes)
+    per_input = sum(
+        share * statistics.fmean(min(item.tokens, MAX_TOKENS) for item in corpus.bucket(name))
+        for name, share in mix.shares.items()
+    )
+    return per_input * inputs
+
+
+def bulk_tokens(documents: Sequence[Document], bulk_size: int) -> float:
+    """Expected estimated tokens a bulk of ``bulk_size`` documents sends to ELSER: every chunk
+    of every document (a chunk repeats its overlap, one sentence of the next)."""
+    return bulk_size * statistics.fmean(
+        estimate_tokens(d.text) * (1 + (d.chunks - 1) * CHUNK_OVERLAP_SHARE) for d in documents
+    )
+
+
+def work_equivalent_bulk_rate(rate_per_user: float, request: float, bulk: float) -> float:
+    """Bulks per second that give one ingest user the ELSER work of one inference user who
+    sends ``rate_per_user`` requests of ``request`` tokens: work per token being what ELSER's
+    service time follows (Elastic's ELSER benchmarks are per token count), the shapes' user
+    counts mean the same deployment load whatever the workload."""
+    return rate_per_user * request / bulk
+
+
+def bulk_rate_per_user(values: Mapping[str, Any]) -> float:
+    """The ingest users' bulks per second (cluster time) for the load options' ``values``:
+    ``--bulk-rate-per-user``, else the work-equivalent of ``--rate-per-user`` on the corpus
+    and mix the run uses."""
+    if values.get("bulk_rate_per_user"):
+        return float(values["bulk_rate_per_user"])
+    corpus = Corpus.load(values.get("corpus") or None)
+    request = request_tokens(
+        corpus, parse_mix(values["mix"]), values["batch_share"], DEFAULT_BATCH_SIZES
+    )
+    bulk = bulk_tokens(load_documents(values.get("corpus") or None), values["bulk_size"])
+    return work_equivalent_bulk_rate(values["rate_per_user"], request, bulk)

@@ -58,6 +58,19 @@ class ServerConfig:
         """The defects standing for this version's known upstream bugs (none if conformant)."""
         return frozenset() if self.conformant else frozenset(b.defect for b in self.es_version.bugs)
 
+    def modelled(self) -> str:
+        """One line for banners: the modelled version and whether its upstream bugs are on."""
+        bugs = ", ".join(sorted(self.upstream_bugs))
+        if self.conformant:
+            state = "conformant (known upstream bugs off)"
+        else:
+            state = (
+                f"with its known upstream bugs ({bugs}; --conformant: off)"
+                if bugs
+                else "no known bugs"
+            )
+        return f"modelling Elasticsearch {self.es_version.number}, {state}"
+
     @property
     def active_defects(self) -> frozenset[str]:
         """Deliberate defects plus the version's upstream bugs: what the server carries."""

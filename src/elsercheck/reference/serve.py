@@ -112,10 +112,8 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
         sock.close()
         raise
     url = url_for(host, port, config.tls)
-    print(f"elsercheck reference server (Elasticsearch {config.es_version.number}) at {url}")
-    bugs = ", ".join(sorted(config.upstream_bugs)) or "none"
-    print("  conformant: known upstream bugs off" if config.conformant
-          else f"  known upstream bugs on (--conformant: off): {bugs}")  # fmt: skip
+    print(f"elsercheck reference server at {url}")
+    print(f"  {config.modelled()}")
     if config.security:
         print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
         print("  API keys: POST /_security/api_key")

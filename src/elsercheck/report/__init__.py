@@ -3,7 +3,8 @@ regression thresholds, and the ``reports/index.html`` landing page.
 
 Modules, one job each: ``timeseries`` (time windows), ``charts`` (matplotlib → inline SVG),
 ``stages`` (load shape spans), ``metrics`` (the compared metrics and thresholds), ``compare``
-(baseline vs contender), ``history`` (stored summaries, baseline choice), ``gate`` (the
+(baselines vs contender, with their noise interval), ``history`` (stored summaries, baseline
+choice), ``gate`` (the
 conformance result), ``document`` (summary.json and verdict), ``html`` (the page),
 ``build`` (all of it for one run), ``command`` (the CLI), ``index`` (the landing page).
 Nothing here imports locust.

@@ -17,7 +17,7 @@ from ..load import ingest_summary, rundir
 from ..load.runfiles import RunFileError, RunFiles, is_run_dir, load_run
 from ..load.summary import summarize_files
 from . import charts, history
-from .compare import Row, compare, comparison_json
+from .compare import Row, compare_runs, comparison_json
 from .document import new_document, run_metadata, verdict
 from .gate import find_junit, gate_json
 from .html import Page, write_page
@@ -37,7 +37,9 @@ class ReportUsageError(ValueError):
 class ReportOptions:
     run_dir: Path
     history_dir: Path | None = None  # None: no history (no comparison, nothing stored)
-    baseline: str | None = None  # run id in the history; default: the previous comparable run
+    baseline: str | None = None  # run id in the history; default: the previous comparable runs
+    baselines: int = history.DEFAULT_BASELINES  # how many earlier comparable runs
+    vcpu_hour_price: float | None = None  # --vcpu-hour-price: a cost figure
     thresholds: Sequence[tuple[str, float | None]] = ()  # --threshold overrides
     gate_dir: Path | None = None  # default: found next to the run (gate.find_junit)
 
@@ -75,19 +77,29 @@ def build_report(options: ReportOptions) -> ReportResult:
     except ValueError as exc:
         raise ReportUsageError(str(exc)) from None
     gate = gate_json(junit, run_dir) if junit else None
-    document = new_document(run_metadata(files.run, files.run_id), summarize_files(files), gate)
+    document = new_document(
+        run_metadata(files.run, files.run_id),
+        summarize_files(files, options.vcpu_hour_price),
+        gate,
+    )
     metrics = with_thresholds(options.thresholds)
 
     if options.baseline and not options.history_dir:
         raise ReportUsageError("--baseline needs a history")
     entries = history.load(options.history_dir) if options.history_dir else []
     try:
-        baseline = history.pick_baseline(entries, document, options.baseline)
+        baselines = history.pick_baselines(entries, document, options.baselines, options.baseline)
     except history.HistoryError as exc:
         raise ReportUsageError(str(exc)) from None
-    rows = compare(baseline["load"], document["load"], metrics) if baseline else None
-    if baseline is not None and rows is not None:
-        document["comparison"] = comparison_json(rows, baseline["run"], document["run"]["run_id"])
+    rows = None
+    if baselines:
+        rows = compare_runs([entry["load"] for entry in baselines], document["load"], metrics)
+        document["comparison"] = comparison_json(
+            rows,
+            baselines[-1]["run"],
+            document["run"]["run_id"],
+            [entry["run"] for entry in baselines],
+        )
     document["verdict"] = verdict(document["load"], gate, document["run"], rows)
 
     summary_path = run_dir / SUMMARY_JSON

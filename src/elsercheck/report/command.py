@@ -2,8 +2,9 @@
 
 Exit codes: 0 ok; 1 a load expectation failed, the load run exited non-zero or the gate is not
 conformant; 2 usage error (RUN_DIR missing, not a load run or its files unreadable, unknown
-baseline, bad option); 3 a performance regression beyond its threshold against the baseline.
-1 outranks 3.
+baseline, bad option); 3 a performance regression: beyond its threshold AND beyond the noise
+interval of the earlier comparable runs (``--baselines``, default 5; with fewer than 3 the
+threshold alone). 1 outranks 3.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..exit_codes import ExitCode
 from ..load.summary import format_text
 from ..paths import reports_dir
 from .build import ReportOptions, ReportUsageError, build_report
+from .compare import MIN_SPREAD_RUNS
+from .history import DEFAULT_BASELINES, MAX_BASELINES
 from .metrics import METRICS, parse_threshold
 
 HISTORY_SUBDIR = "history"
@@ -27,6 +30,37 @@ def _threshold(text: str) -> tuple[str, float | None]:
         return parse_threshold(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def baselines_count(text: str) -> int:
+    """``--baselines N``: 1 … MAX_BASELINES."""
+    if text.isdigit() and 1 <= int(text) <= MAX_BASELINES:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_BASELINES}, not {text!r}")
+
+
+def price(text: str) -> float:
+    """``--vcpu-hour-price X``: a finite number ≥ 0 (any currency)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if 0 <= value < float("inf"):
+        return value
+    raise argparse.ArgumentTypeError(f"expected a price of 0 or more, not {text!r}")
+
+
+def add_report_options(group: Any) -> None:
+    """The options that shape a report, shared with ``load`` and ``run`` (which report too)."""
+    group.add_argument("--baselines", type=baselines_count, default=DEFAULT_BASELINES,
+                       metavar="N",
+                       help=f"compare with the N latest comparable runs of the history (default "
+                       f"{DEFAULT_BASELINES}); their spread gives each metric a noise interval "
+                       "(mean ± t·s·sqrt(1+1/N), needs N ≥ 3): a regression must be beyond it "
+                       "and beyond the threshold")  # fmt: skip
+    group.add_argument("--vcpu-hour-price", type=price, default=None, metavar="X",
+                       help="price of one vCPU-hour (any currency): adds a cost figure to the "
+                       "report's Cost section")  # fmt: skip
 
 
 def _metrics_epilog() -> str:
@@ -47,9 +81,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "report",
         help="report of a load run: report.html, summary.json, comparison with the history",
         description="Writes RUN_DIR/report.html (self-contained: charts inline, opens offline) "
-        "and RUN_DIR/summary.json, compares the run with the previous run of the same shape in "
+        "and RUN_DIR/summary.json, compares the run with the latest runs of the same shape in "
         "the history (or --baseline) and adds it to the history. Exit 0 ok, 1 load expectations "
-        "or gate failed, 2 usage error, 3 performance regression.",
+        "or gate failed, 2 usage error, 3 performance regression (beyond the threshold and the "
+        "earlier runs' noise).",
         epilog=_metrics_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,8 +96,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     history.add_argument("--no-history", action="store_true",
                          help="neither compare with nor add to a history")  # fmt: skip
     parser.add_argument("--baseline", metavar="RUN_ID",
-                        help="compare with this run of the history (default: the previous run "
-                        "of the same shape)")  # fmt: skip
+                        help="compare with this run of the history alone (default: the latest "
+                        "runs of the same shape, see --baselines)")  # fmt: skip
+    add_report_options(parser)
     parser.add_argument("--threshold", action="append", type=_threshold, default=[],
                         metavar="METRIC=PCT",
                         help="override a regression threshold (repeatable; 'off' disables; "
@@ -81,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         run_dir=args.run_dir,
         history_dir=history_dir,
         baseline=args.baseline,
+        baselines=getattr(args, "baselines", DEFAULT_BASELINES),
+        vcpu_hour_price=getattr(args, "vcpu_hour_price", None),
         thresholds=args.threshold,
         gate_dir=args.gate_dir,
     )
@@ -94,9 +132,12 @@ def run(args: argparse.Namespace) -> int:
     comparison = document["comparison"]
     if comparison:
         regressions = comparison["regressions"]
+        runs = comparison.get("baseline_run_ids") or [comparison["baseline_run_id"]]
+        others = f" and {len(runs) - 1} earlier run(s)" if len(runs) > 1 else ""
         print(
-            f"  compared with {comparison['baseline_run_id']}: "
+            f"  compared with {comparison['baseline_run_id']}{others}: "
             + (f"{len(regressions)} regression(s)" if regressions else "no regression")
+            + ("" if len(runs) >= MIN_SPREAD_RUNS else " (spread not measured: threshold only)")
         )
     elif history_dir is not None:
         print("  no baseline in the history yet")

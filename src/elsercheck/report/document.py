@@ -2,12 +2,13 @@
 
 ::
 
-    {"schema_version": 2, "generated_at": ISO-8601, "generator": {"elsercheck": version},
+    {"schema_version": 3, "generated_at": ISO-8601, "generator": {"elsercheck": version},
      "run": run.json metadata (credential-free), "load": summarize(), "gate": null | {...},
      "comparison": null | {...}, "verdict": {"status", "exit_code", "reasons"}}
 
 The verdict's exit code: 1 when the load run failed (a failed expectation, a non-zero exit code
-in run.json) or the gate is not conformant; else 3 on a regression beyond its threshold; else 0.
+in run.json) or the gate is not conformant; else 3 on a regression beyond its threshold and
+beyond the baselines' noise interval (compare.py); else 0.
 A failure outranks a regression, so a CI that tolerates 3 never hides a failed run.
 """
 
@@ -24,7 +25,9 @@ from ..target import without_userinfo
 from .compare import Row
 from .metrics import PCT
 
-SCHEMA_VERSION = 2  # 2: load.ingest and load.search (null without BULK / SEARCH rows)
+# 2: load.ingest and load.search (null without BULK / SEARCH rows); 3: load.cost,
+# load.cold_starts and the noise-aware comparison (n, interval, verdict per row)
+SCHEMA_VERSION = 3
 STATUS_BY_EXIT = {ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.REGRESSION: "regression"}
 
 # run.json is written credential-free; this is a second net for keys that never belong in a
@@ -125,9 +128,15 @@ def _regression_text(row: Row) -> str:
         f"{row.diff_pct:+.1f} %" if metric.threshold_unit == PCT and row.diff_pct is not None
         else f"{row.diff:+.2f} {metric.threshold_unit}"
     )  # fmt: skip
+    interval = row.interval
+    noise = (
+        f"mean of {row.n} runs, beyond their noise interval {interval[0]:.4g}…{interval[1]:.4g}"
+        if interval is not None
+        else f"spread not measured: {row.n} baseline run{'s' if row.n != 1 else ''}"
+    )
     return (
         f"regression: {metric.label} {row.baseline:.4g} → {row.contender:.4g} {metric.unit} "
-        f"({change}; threshold {metric.threshold:g} {metric.threshold_unit})"
+        f"({change}; threshold {metric.threshold:g} {metric.threshold_unit}; {noise})"
     )
 
 

@@ -1,9 +1,10 @@
 """The run history: one summary.json per run, stored as ``<history>/<run_id>.json``.
 
-The baseline of a run is, unless named, the latest earlier run of the same load shape and
-workload that completed at least one request (runs of different shapes or workloads are not
-comparable, and a run without a single answer has no numbers to compare with). Runs from
-before the ``workload`` field are inference runs.
+The baselines of a run are, unless one is named, the latest earlier runs (``--baselines``,
+default 5) of the same load shape, workload and target timing that completed at least one
+request (runs of different shapes, workloads or clocks are not comparable, and a run without
+a single answer has no numbers to compare with). Runs from before the ``workload`` field are
+inference runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSIONS = (1, 2)  # readable summaries: 2 added ingest and search (all else as 1)
+# Readable summaries: 2 added ingest and search, 3 cost, cold starts and the noise-aware
+# comparison (all else as 1); an older summary simply lacks the newer metrics.
+SCHEMA_VERSIONS = (1, 2, 3)
+DEFAULT_BASELINES = 5  # --baselines: how many earlier comparable runs measure the noise
+MAX_BASELINES = 30
 TREND_RUNS = 30  # the trend charts show this many most recent runs
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -64,11 +69,21 @@ def sort_key(document: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _same_kind(entry: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    """Same load shape and workload (no workload field: an inference run)."""
+    """Same load shape, workload (no workload field: an inference run) and kind of target
+    (its timing: the embedded server's time-lapse is no peer of a cluster's real time)."""
     return all(
         (entry["run"].get(key) or default) == (current["run"].get(key) or default)
         for key, default in (("shape", None), ("workload", "inference"))
-    )
+    ) and target_kind(entry["run"]) == target_kind(current["run"])
+
+
+def target_kind(run: Mapping[str, Any]) -> tuple[str | None, float]:
+    """The target's timing profile and clock speed-up (run.json ``timing``)."""
+    timing = run.get("timing")
+    timing = timing if isinstance(timing, Mapping) else {}
+    speedup = timing.get("speedup")
+    valid = isinstance(speedup, int | float) and not isinstance(speedup, bool) and speedup > 0
+    return timing.get("profile"), float(speedup) if valid else 1.0
 
 
 # The load summary's sections whose ``ok`` counts answered requests.
@@ -87,19 +102,31 @@ def pick_baseline(
     baseline_run_id: str | None = None,
 ) -> Mapping[str, Any] | None:
     """The named run, else the latest comparable run before ``current``; ``None`` if none."""
+    picked = pick_baselines(entries, current, 1, baseline_run_id)
+    return picked[-1] if picked else None
+
+
+def pick_baselines(
+    entries: Iterable[Mapping[str, Any]],
+    current: Mapping[str, Any],
+    count: int = DEFAULT_BASELINES,
+    baseline_run_id: str | None = None,
+) -> list[Mapping[str, Any]]:
+    """The named run alone, else the ``count`` latest comparable runs before ``current``,
+    oldest first (empty when there is none)."""
     run_id = current["run"]["run_id"]
     others = [entry for entry in entries if entry["run"]["run_id"] != run_id]
     if baseline_run_id is not None:
         for entry in others:
             if entry["run"]["run_id"] == baseline_run_id:
-                return entry
+                return [entry]
         raise HistoryError(f"baseline run {baseline_run_id!r} is not in the history")
     earlier = [
         entry
         for entry in others
         if sort_key(entry) < sort_key(current) and _comparable(entry, current)
     ]
-    return max(earlier, key=sort_key, default=None)
+    return sorted(earlier, key=sort_key)[-count:] if count > 0 else []
 
 
 def trend_runs(

@@ -18,7 +18,7 @@ from .. import pagekit
 from ..load.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS
 from ..pagekit import Html, code, esc, fmt, key_value_table, link, span, table
 from .charts import Chart
-from .compare import Row
+from .compare import IMPROVEMENT, MIN_SPREAD_RUNS, REGRESSION, WITHIN_NOISE, Row
 from .metrics import POINTS
 from .stages import Span
 
@@ -68,29 +68,71 @@ def _comparison(page: Page) -> str | None:
             else f"{'±' if metric.threshold_unit == POINTS else ''}{metric.threshold:g} "
             f"{esc(metric.threshold_unit)}"
         )
-        state = "regression" if row.regression else "improvement" if row.improvement else ""
-        verdict = {"regression": "✗ regression", "improvement": "✓ better"}.get(state, "")
+        state = {REGRESSION: "regression", IMPROVEMENT: "improvement"}.get(row.verdict, "")
+        verdict = {REGRESSION: "✗ regression", IMPROVEMENT: "✓ better",
+                   WITHIN_NOISE: "within noise"}.get(row.verdict, "")  # fmt: skip
         unit = f" {metric.unit}" if metric.unit else ""
         rows.append(
             [
                 Html(f"{esc(metric.label)} {span('muted', f'({metric.key})')}"),
-                fmt(row.baseline, 2, unit),
-                fmt(row.contender, 2, unit),
+                _number(row.baseline, unit),
+                _number(row.contender, unit),
                 span(state, _signed(row.diff, 2)),
                 span(state, _signed(row.diff_pct, 1, " %")),
                 Html(f"{threshold} {span('muted', f'({metric.worse} is worse)')}"),
-                span(state, verdict),
+                _interval(row),
+                span(state or ("muted" if verdict else ""), verdict),
             ]
         )
+    runs = comparison.get("baseline_run_ids") or [comparison["baseline_run_id"]]
     baseline = esc(comparison["baseline_run_id"])
     started = esc(comparison.get("baseline_started_at") or "")
+    if len(runs) >= MIN_SPREAD_RUNS:
+        against = (
+            f"<p>Baselines: the {len(runs)} latest comparable runs, <code>{esc(runs[0])}</code> "
+            f"… <code>{baseline}</code> {started}; the baseline column is their mean. "
+        )
+    else:
+        against = (
+            f"<p>Baseline <code>{baseline}</code> {started} ({len(runs)} comparable "
+            f"run{'s' if len(runs) != 1 else ''}: spread not measured, the threshold alone "
+            "decides). "
+        )
     return (
-        f"<p>Baseline <code>{baseline}</code> {started} — contender "
-        f"<code>{esc(comparison['contender_run_id'])}</code> (this run).</p>"
+        against + f"Contender <code>{esc(comparison['contender_run_id'])}</code> (this run). "
+        f"A regression is worse than the baseline by more than the threshold and, with "
+        f"{MIN_SPREAD_RUNS} or more baselines, beyond their noise interval: mean ± "
+        "t(0.975, n−1)·s·√(1+1/n), where one more run falls 95 % of the time when nothing "
+        "changed.</p>"
         + table(
-            ["Metric", "Baseline", "Contender", "Diff", "Diff %", "Threshold", ""], rows, "compare"
+            [
+                "Metric",
+                "Baseline",
+                "Contender",
+                "Diff",
+                "Diff %",
+                "Threshold",
+                "Noise interval (n)",
+                "",
+            ],
+            rows,
+            "compare",
         )
     )
+
+
+def _number(value: float | None, unit: str = "") -> Html:
+    """Two decimals, or four significant digits of a small figure (hours per 1,000)."""
+    if value is not None and value != 0 and abs(value) < 0.1:
+        return esc(f"{value:.4g}{unit}")
+    return fmt(value, 2, unit)
+
+
+def _interval(row: Row) -> Html:
+    interval = row.interval
+    if interval is None:
+        return Html(span("muted", f"spread not measured (n={row.n})"))
+    return Html(f"{_number(interval[0])} … {_number(interval[1])} {span('muted', f'(n={row.n})')}")
 
 
 def _signed(value: float | None, digits: int, unit: str = "") -> str:
@@ -184,6 +226,87 @@ def _allocations(page: Page) -> str | None:
         else "<p class='muted'>No scale events: target_allocation_count never changed.</p>"
     )
     return page.chart("allocations") + facts + scale_events + page.chart("queue")
+
+
+def _hours(value: float | None) -> Html:
+    return Html("–") if value is None else esc(f"{value:.4g}")
+
+
+def _cost(page: Page) -> str | None:
+    cost = page.load.get("cost")
+    if not cost or cost["allocation_hours"] is None:
+        return None
+    if cost["time_lapse"]:
+        clock = (
+            f"<p>Time-lapse: the target's clock runs {cost['speedup']:g} times faster than the "
+            f"cluster it stands for, so cluster time = wall time × {cost['speedup']:g}: the polls "
+            f"span {fmt(cost['wall_seconds'], 1, ' s')} of wall time, "
+            f"{fmt(cost['cluster_seconds'], 1, ' s')} of cluster time. Hours below are cluster "
+            "hours.</p>"
+        )
+    else:
+        clock = f"<p>The polls span {fmt(cost['wall_seconds'], 1, ' s')}.</p>"
+    threads = cost["num_threads"]
+    rows = [
+        ["allocation-hours", _hours(cost["allocation_hours"])],
+        ["vCPU-hours", Html(f"{_hours(cost['vcpu_hours'])} " + span(
+            "muted", f"(× num_threads {threads})" if threads else
+            "(num_threads unknown: the run did not create the endpoint)"))],
+        ["idle allocation-hours", _hours(cost["idle_allocation_hours"])],
+        ["idle share of allocation-time", fmt(cost["idle_share_pct"], 1, " %")],
+        ["successful inferences", fmt(cost["successful_inferences"])],
+        ["allocation-hours per 1,000 inferences", _hours(cost["allocation_hours_per_1000"])],
+        ["vCPU-hours per 1,000 inferences", _hours(cost["vcpu_hours_per_1000"])],
+    ]  # fmt: skip
+    if cost["vcpu_hour_price"] is not None:
+        rows += [
+            [f"cost at {cost['vcpu_hour_price']:g} per vCPU-hour", _hours(cost["cost"])],
+            ["cost per 1,000 inferences", _hours(cost["cost_per_1000"])],
+        ]
+    definition = (
+        "<p class='muted'>Each poll's allocation_count holds until the next poll. Idle: a poll "
+        "interval with allocations held and no inference, bulk or search request sent. "
+        "Successful inferences: ok inference requests, ok searches and acknowledged bulk "
+        "documents. vCPU-hours = allocation-hours × num_threads.</p>"
+    )
+    return clock + key_value_table(rows) + definition
+
+
+def _cold_starts(page: Page) -> str | None:
+    cold = page.load.get("cold_starts")
+    if not cold or not cold["count"]:
+        return None
+    kinds = ", ".join(f"{kind} ×{n}" for kind, n in cold["failures_by_kind"].items())
+    facts = (
+        f"<p>{cold['count']} scale-from-zero: time from the first arrival at zero to the "
+        f"first success p50 <strong>{fmt(cold['p50_s'], 1, ' s')}</strong>, p95 "
+        f"<strong>{fmt(cold['p95_s'], 1, ' s')}</strong>, max {fmt(cold['max_s'], 1, ' s')} "
+        f"(n={cold['n']}); {cold['failures']} failed requests on the way"
+        f"{f' ({esc(kinds)})' if kinds else ''}.</p>"
+    )
+    rows = [
+        [fmt(e["zero_since_s"], 1, " s"), fmt(e["first_arrival_s"], 1, " s"),
+         fmt(e["allocated_s"], 1, " s"), fmt(e["time_to_first_success_s"], 1, " s"),
+         fmt(e["failures"]),
+         ", ".join(f"{kind} ×{n}" for kind, n in e["failures_by_kind"].items()) or "–"]
+        for e in cold["events"]
+    ]  # fmt: skip
+    note = (
+        "<p class='muted'>At zero since: the first poll with allocation_count 0 (0 when the "
+        "run began at zero); allocated: the first poll back at ≥ 1. Wall-clock seconds.</p>"
+    )
+    cost = page.load.get("cost") or {}
+    if cost.get("time_lapse") and cold["p95_s"] is not None:
+        factor = cost["speedup"]
+        facts += (
+            f"<p>Time-lapse ×{factor:g}: in the cluster's time that is p50 "
+            f"{fmt(cold['p50_s'] * factor, 1, ' s')}, p95 {fmt(cold['p95_s'] * factor, 1, ' s')}."
+            "</p>"
+        )
+    return facts + table(
+        ["at zero since", "first arrival", "allocated at", "to first success", "failures",
+         "by kind"], rows,
+    ) + note  # fmt: skip
 
 
 def _errors(page: Page) -> str | None:
@@ -338,6 +461,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("ingest", "Ingest (bulk into semantic_text)", _ingest),
     Section("search", "Semantic search", _search),
     Section("allocations", "Allocations", _allocations),
+    Section("cost", "Cost", _cost),
+    Section("cold-starts", "Cold starts", _cold_starts),
     Section("errors", "Errors", _errors),
     Section("buckets", "Latency by input length", _buckets),
     Section("expectations", "Scaling expectations", _expectations),
@@ -358,6 +483,7 @@ CARDS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (
     ("requests", ("requests", "total"), 0, ""),
     ("max allocations", ("allocations", "max_allocation_count"), 0, ""),
     ("time to scale up", ("allocations", "time_to_scale_up_s"), 1, " s"),
+    ("idle share", ("cost", "idle_share_pct"), 1, " %"),
 )
 # Shown only when the run has the section (ingest, search workloads).
 WORKLOAD_CARDS: tuple[tuple[str, tuple[str, ...], int, str], ...] = (

@@ -6,6 +6,9 @@ A threshold is a relative change in percent (``%``) or, for rates that are alrea
 percentages, an absolute change in percentage points (``points``): an error rate going from
 0.5 % to 1.5 % is +1 point, not +200 %. ``None`` means "shown, never a regression" unless
 ``--threshold`` sets one.
+
+A regression also has to lie beyond the noise of the earlier runs (compare.py): a threshold
+is the smallest change that matters, the interval the largest one noise explains.
 """
 
 from __future__ import annotations
@@ -64,6 +67,17 @@ METRICS: tuple[Metric, ...] = (
            ("allocations", "max_pending_requests"), HIGHER, None),
     Metric("time_to_fully_allocated_s", "Time to fully allocated (median)", "s",
            ("lifecycle", "time_to_fully_allocated", "median_s"), HIGHER, None),
+    # Cost (load.cost): per 1,000 successful inferences, so a run that served more is not
+    # "worse" for holding more allocations; idle share in points like the error rate.
+    Metric("allocation_hours_per_1000", "Allocation-hours per 1,000 inferences", "h",
+           ("cost", "allocation_hours_per_1000"), HIGHER, 25.0, trend=True),
+    Metric("vcpu_hours_per_1000", "vCPU-hours per 1,000 inferences", "h",
+           ("cost", "vcpu_hours_per_1000"), HIGHER, None),
+    Metric("idle_share_pct", "Idle share of allocation-time", "%", ("cost", "idle_share_pct"),
+           HIGHER, 10.0, POINTS, trend=True),
+    # Scale-from-zero (load.cold_starts): only runs that went to zero and were woken have it.
+    Metric("cold_start_p95_s", "Cold start p95 (first arrival → first success)", "s",
+           ("cold_starts", "p95_s"), HIGHER, 50.0, optional=True),
     # Ingest and search workloads (load.ingest_summary), judged as their inference peers.
     Metric("ingest_documents_per_s", "Ingest documents/s", "docs/s",
            ("ingest", "documents_per_s"), LOWER, 15.0, trend=True, optional=True),
