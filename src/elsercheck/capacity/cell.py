@@ -61,11 +61,12 @@ class CellResult:
         """The highest p99 of the sustained runs at the capacity point."""
         best = self.knee.sustained_rps
         values = [
-            m.point.latency_ms.get("p99")
+            float(p99)
             for m in self.runs
-            if m.rate == best and m.judgement.sustained
+            if m.rate == best
+            and m.judgement.sustained
+            and (p99 := m.point.latency_ms.get("p99")) is not None
         ]
-        values = [v for v in values if v is not None]
         return max(values) if values else None
 
     @property

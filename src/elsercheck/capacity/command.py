@@ -179,6 +179,8 @@ def measured_capacity(cells: list[CellResult], workload: str) -> MeasuredCapacit
         by_threads.setdefault(cell.threads, cell)
     base = by_threads[found[0].threads]
     per, low, high = base.per_allocation
+    if per is None or low is None or high is None:  # a found capacity always has its interval
+        return None
     starts = [c.start_s for c in cells if c.start_s is not None]
     return MeasuredCapacity(
         per_allocation_rps=per,
@@ -187,8 +189,8 @@ def measured_capacity(cells: list[CellResult], workload: str) -> MeasuredCapacit
         num_threads=base.threads,
         slo_p99_ms=base.slo_p99_ms,
         cold_start_s=min(starts) if starts else None,
-        by_threads={t: c.per_allocation[0] for t, c in by_threads.items()} if len(by_threads) > 1
-        else {},
+        by_threads={t: (c.capacity_rps or 0.0) / c.allocations for t, c in by_threads.items()}
+        if len(by_threads) > 1 else {},
         p99_ms_by_threads={t: c.capacity_p99_ms for t, c in by_threads.items()
                            if c.capacity_p99_ms is not None} if len(by_threads) > 1 else {},
         workload=workload,
