@@ -29,7 +29,8 @@ BINS = 10
 
 def point(offered: float, *, sent: float | None = None, done: float | None = None,
           p99: float | None = 100.0, growth: float | None = 0.0,
-          rejected: dict[str, int] | None = None, per_bin: list[float] | None = None) -> Point:  # fmt: skip
+          rejected: dict[str, int] | None = None, per_bin: list[float] | None = None,
+          sent_bins: list[int] | None = None) -> Point:  # fmt: skip
     sent = offered if sent is None else sent
     done = sent if done is None else done
     return Point(
@@ -37,6 +38,7 @@ def point(offered: float, *, sent: float | None = None, done: float | None = Non
         latency_ms={"count": 100, "p50": 10.0, "p90": 50.0, "p99": p99, "max": 200.0,
                     "mean": 20.0, "min": 1.0},
         per_second_rps=tuple(per_bin or [done] * BINS), bin_s=WINDOW_S / BINS,
+        sent_per_bin=tuple(sent_bins or [round(sent * WINDOW_S / BINS)] * BINS),
         rejected=rejected or {}, errors=dict(rejected or {}), pending_growth=growth,
         pending_max=3, run_dir="",
     )  # fmt: skip
@@ -156,10 +158,11 @@ class Simulated:
         sent = _poisson(self.rng, rate * WINDOW_S) / WINDOW_S
         done = min(sent, self.capacity * self.rng.uniform(0.97, 1.0))
         growth = max(0.0, (sent - self.capacity) * WINDOW_S)
-        per_bin = [done] * BINS
+        steady = [_poisson(self.rng, sent * WINDOW_S / BINS) for _ in range(BINS)]
         if self.unsteady_at is not None and rate == self.rates[0] and len(self.rates) == 1:
-            per_bin = [done * 2, 0.0] * (BINS // 2)  # a pause: nothing, then twice as much
-        return point(rate, sent=sent, done=done, growth=growth, per_bin=per_bin)
+            # The load machine paused: nothing sent, then twice as much.
+            steady = [2 * round(sent * WINDOW_S / BINS), 0] * (BINS // 2)
+        return point(rate, sent=sent, done=done, growth=growth, sent_bins=steady)
 
 
 def test_a_cell_finds_a_known_capacity_with_its_interval():

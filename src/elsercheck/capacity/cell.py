@@ -137,8 +137,7 @@ def sweep_cell(
         if first is None:
             break
         verdict = first.judgement
-        counts = [rps * first.point.bin_s for rps in first.point.per_second_rps]
-        if needs_repeat(counts) and not verdict.inconclusive:
+        if needs_repeat(first.point.sent_per_bin) and not verdict.inconclusive:
             again = run(rate, "noise")
             if (
                 again is not None

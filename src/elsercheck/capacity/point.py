@@ -36,6 +36,7 @@ class Point:
     latency_ms: dict[str, Any]  # latency_stats of successes: count, p50, p90, p99, max, ...
     per_second_rps: tuple[float, ...]  # completion rate per bin of the window (~1 wall s)
     bin_s: float  # cluster seconds per bin
+    sent_per_bin: tuple[int, ...] = ()  # arrivals per bin: how steadily the generator sent
     rejected: dict[str, int] = field(default_factory=dict)  # overload outcome kind -> count
     errors: dict[str, int] = field(default_factory=dict)  # every failure kind -> count
     pending_growth: float | None = None  # fitted change of pending requests over the window
@@ -50,6 +51,7 @@ class Point:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["per_second_rps"] = [round(v, 3) for v in self.per_second_rps]
+        data["sent_per_bin"] = list(self.sent_per_bin)
         for key in ("offered_rps", "window_s", "bin_s", "sent_rps", "throughput_rps",
                     "pending_growth"):  # fmt: skip
             if data[key] is not None:
@@ -83,6 +85,9 @@ def read_point(run_dir: Path, offered_rps: float, duration_s: float, speedup: fl
             index = int((done - start) / wall_window * bins)
             per_bin[min(index, bins - 1)] += 1
     bin_s = wall_window / bins
+    sent_bins = [0] * bins
+    for row in sent:
+        sent_bins[min(int((row["elapsed_s"] - start) / wall_window * bins), bins - 1)] += 1
     failures = Counter(row["error_kind"] for row in sent if row["error_kind"])
     latency = latency_stats(row["latency_ms"] * speedup for row in ok)
     growth, pending_max = _pending(run_dir, start, end)
@@ -94,6 +99,7 @@ def read_point(run_dir: Path, offered_rps: float, duration_s: float, speedup: fl
         latency_ms=latency,
         per_second_rps=tuple(count / bin_s / speedup for count in per_bin),
         bin_s=bin_s * speedup,
+        sent_per_bin=tuple(sent_bins),
         rejected={k: v for k, v in failures.items() if k in OVERLOAD_KINDS},
         errors=dict(failures),
         pending_growth=growth,

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
-# Repeat a point when its per-bin completion counts vary this many times more than counting
-# (Poisson) noise explains: something unsteady happened during it (a pause, a neighbour).
+# Repeat a point when its per-bin arrival counts vary this many times more than Poisson noise
+# explains: the generator sent unsteadily (a pause of the load machine, a busy neighbour).
+# Arrivals, not completions: a mix with long batches completes in bursts by nature.
 REPEAT_DISPERSION = 2.0
 # Over this many runs of a point a t-interval; fewer: a bootstrap of their pooled bins.
 T_INTERVAL_RUNS = 3
@@ -71,8 +72,8 @@ def throughput_interval(
 
 
 def dispersion(counts: Sequence[float]) -> float:
-    """Variance over mean of per-bin counts: about 1 for Poisson completions, below for a
-    saturated server's regular ones, far above when the rate was unsteady."""
+    """Variance over mean of per-bin counts: about 1 for Poisson arrivals, far above when the
+    rate was unsteady."""
     if len(counts) < 2:
         return 0.0
     mean = statistics.fmean(counts)
@@ -80,5 +81,5 @@ def dispersion(counts: Sequence[float]) -> float:
 
 
 def needs_repeat(counts: Sequence[float]) -> bool:
-    """Whether a point's per-bin completion counts are too unsteady for a verdict."""
+    """Whether a point's per-bin arrival counts are too unsteady for a verdict."""
     return dispersion(counts) > REPEAT_DISPERSION
