@@ -22,6 +22,7 @@ THROUGHPUT_SHORTFALL = 0.08  # completions may lag arrivals by this share (reque
 THROUGHPUT_SHORTFALL_SD = 2.0  # ... or by this many √(arrivals), whichever is more
 QUEUE_GROWTH_SHARE = 0.05  # pending may grow by this share of the window's arrivals ...
 QUEUE_GROWTH_MIN = 3.0  # ... and by at least this many requests (noise of a small queue)
+QUEUE_GROWTH_SD = 1.0  # ... and by this many √(arrivals): a long batch lifts a small queue
 REJECTED_SHARE = 0.01  # 429, 408, client timeouts and the generator's backlog together
 GENERATOR_SHORTFALL = 0.10  # arrivals below the offered rate by more: the generator fell behind
 
@@ -54,7 +55,9 @@ def judge(point: Point, slo_p99_ms: float) -> Judgement:
         reasons.append(
             f"throughput {point.throughput_rps:.3g}/s below arrivals {point.sent_rps:.3g}/s"
         )
-    growth_limit = max(QUEUE_GROWTH_MIN, QUEUE_GROWTH_SHARE * point.sent_rps * point.window_s)
+    growth_limit = max(
+        QUEUE_GROWTH_MIN, QUEUE_GROWTH_SHARE * sent, QUEUE_GROWTH_SD * math.sqrt(sent)
+    )
     if point.pending_growth is not None and point.pending_growth > growth_limit:
         reasons.append(
             f"pending requests grew by {point.pending_growth:.0f} over the window "
