@@ -662,6 +662,7 @@ def _load(
 
 def cmd_capacity(args: argparse.Namespace) -> int:
     from .capacity import command as capacity
+    from .endpoints import sweep_run
     from .run_id import new_run_id
     from .smoke import check_reachable, version_of
 
@@ -682,7 +683,12 @@ def cmd_capacity(args: argparse.Namespace) -> int:
         sweep = capacity.Sweep(args, target, run_id, report_dir, timing, _embedded(args),
                                lambda line: print(target.redact(line), flush=True),
                                target_version=version)  # fmt: skip
-        return capacity.run(sweep)
+        try:
+            return capacity.run(sweep)
+        finally:  # the backstop, also after a signal: nothing of the run stays on the target
+            left = sweep_run(target, run_id)
+            if left:
+                print(f"leftover endpoints (could not delete): {', '.join(left)}", flush=True)
 
 
 def _rates(options: LoadOptions) -> str:
