@@ -215,6 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_command.add_parser(commands)
 
+    capacity = commands.add_parser(
+        "capacity",
+        help="sweep the offered rate to the knee: capacity per allocation (default: embedded)",
+        description="Per (allocations, threads) cell: creates an endpoint with fixed "
+        "allocations, probes it, offers rising rates (one load run each) up to the knee, repeats "
+        "the capacity point and reports the capacity per allocation with its 95 % interval. "
+        "Exit 0 every cell found its capacity, 1 a cell sustained no rate, 2 usage error or an "
+        "unusable target. Writes capacity.json, capacity.html and the points' runs to "
+        "reports/capacity/<run-id>/.",
+    )
+    _add_target_options(capacity)
+    from .capacity.command import add_options as add_capacity_options
+
+    add_capacity_options(capacity)
+    _add_timing_options(capacity, None)
+    capacity.set_defaults(handler=cmd_capacity)
+
     run = commands.add_parser(
         "run", help="everything that exists, against the embedded server (what `make run` does)"
     )
@@ -641,6 +658,37 @@ def _load(
         print(format_text(summarize(run_dir, getattr(args, "vcpu_hour_price", None))))
     print(f"files: {run_dir}")
     return result.exit_code
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from .capacity import command as capacity
+    from .endpoints import sweep_run
+    from .run_id import new_run_id
+    from .smoke import check_reachable, version_of
+
+    if args.timing is None:
+        args.timing = "fast" if _embedded(args) else "realistic"
+    timing = _timing(args)
+    try:
+        capacity.check(args)
+    except capacity.CapacityUsageError as exc:
+        raise UsageError(str(exc)) from None
+    run_id = new_run_id()
+    with _target_or_embedded(args) as (target, _):
+        with target.client(timeout=30, retry=True) as client:
+            version = version_of(check_reachable(client, target, require_product=False))
+        report_dir = args.report_dir or reports_dir() / "capacity" / run_id
+        print(f"capacity sweep against {target.url} (run {run_id}, workload {args.workload}, "
+              f"timing {args.timing}); files in {report_dir}", flush=True)  # fmt: skip
+        sweep = capacity.Sweep(args, target, run_id, report_dir, timing, _embedded(args),
+                               lambda line: print(target.redact(line), flush=True),
+                               target_version=version)  # fmt: skip
+        try:
+            return capacity.run(sweep)
+        finally:  # the backstop, also after a signal: nothing of the run stays on the target
+            left = sweep_run(target, run_id)
+            if left:
+                print(f"leftover endpoints (could not delete): {', '.join(left)}", flush=True)
 
 
 def _rates(options: LoadOptions) -> str:

@@ -226,6 +226,16 @@ def _cycle(timing: ScalerTiming, peak: int) -> list[Stage]:
     return [*_step(timing, peak), *_idle_to_zero(timing, _base(peak) * 2)[1:]]
 
 
+# How long the constant shape holds its users unless --duration cuts it (elsercheck capacity
+# always gives --duration): long enough for any point of a capacity sweep.
+CONSTANT_TICKS = 60
+
+
+def _constant(timing: ScalerTiming, peak: int) -> list[Stage]:
+    # One offered rate held (peak users × rate per user): a point of `elsercheck capacity`.
+    return [Stage("constant", CONSTANT_TICKS * timing.tick_s, peak)]
+
+
 @dataclass(frozen=True)
 class ShapeInfo:
     build: Callable[[ScalerTiming, int], list[Stage]]
@@ -240,6 +250,9 @@ SHAPES: dict[str, ShapeInfo] = {
     "idle-to-zero": ShapeInfo(
         _idle_to_zero,
         "load, silence past the scale-to-zero time, load again: zero and the 409 scale-from-zero",
+    ),
+    "constant": ShapeInfo(
+        _constant, "the peak held until --duration: one offered rate (elsercheck capacity)"
     ),
 }
 

@@ -1,0 +1,192 @@
+"""One cell of a capacity sweep (fixed allocations and threads): the points, the knee, the
+capacity and its interval. Measuring a point is a callable, so the sweep's logic runs without a
+target in tests.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .knee import Judgement, Knee, judge, knee
+from .point import Point
+from .statistics import needs_repeat, throughput_interval
+from .sweep import SweepPlan
+
+MAX_POINTS = 16  # a sweep never measures more points than this per cell (repeats included)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One run of a point: its offered rate (cluster req/s), what it measured, the verdict."""
+
+    rate: float
+    point: Point
+    judgement: Judgement
+    purpose: str = "sweep"  # sweep, noise (the spread asked for it), repeat (--repeats)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "offered_rps": round(self.rate, 4),
+            "purpose": self.purpose,
+            **self.judgement.to_json(),
+            **self.point.to_json(),
+        }
+
+
+@dataclass
+class CellResult:
+    """A cell's outcome; rates per cluster second."""
+
+    allocations: int
+    threads: int
+    estimate_rps: float
+    slo_p99_ms: float
+    runs: list[Measured] = field(default_factory=list)
+    knee: Knee = field(default_factory=lambda: Knee(None, None))
+    capacity_rps: float | None = None  # arrivals/s sent at the highest rate that held
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str = ""
+    bounded: bool = False  # --max-minutes ended the sweep before the knee was found
+    generator_limited: bool = False  # the generator could not offer more: a lower bound
+    model_rps: float | None = None  # the reference server's true capacity, when known
+    start_s: float | None = None  # cluster seconds from the endpoint's PUT to fully_allocated
+
+    @property
+    def capacity_p99_ms(self) -> float | None:
+        """The highest p99 of the sustained runs at the capacity point."""
+        best = self.knee.sustained_rps
+        values = [
+            float(p99)
+            for m in self.runs
+            if m.rate == best
+            and m.judgement.sustained
+            and (p99 := m.point.latency_ms.get("p99")) is not None
+        ]
+        return max(values) if values else None
+
+    @property
+    def per_allocation(self) -> tuple[float | None, float | None, float | None]:
+        """(capacity, CI low, CI high) per allocation."""
+        return tuple(  # type: ignore[return-value]
+            None if v is None else v / self.allocations
+            for v in (self.capacity_rps, self.ci_low, self.ci_high)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        per, low, high = self.per_allocation
+        return {
+            "allocations": self.allocations,
+            "threads": self.threads,
+            "estimate_rps": _round(self.estimate_rps),
+            "slo_p99_ms": self.slo_p99_ms,
+            "capacity_rps": _round(self.capacity_rps),
+            "ci_low_rps": _round(self.ci_low),
+            "ci_high_rps": _round(self.ci_high),
+            "ci_method": self.ci_method,
+            "per_allocation_rps": _round(per),
+            "per_allocation_ci": [_round(low), _round(high)],
+            "knee": {k: _round(v) for k, v in self.knee.to_json().items()},
+            "bounded": self.bounded,
+            "generator_limited": self.generator_limited,
+            "model_rps": _round(self.model_rps),
+            "start_s": _round(self.start_s),
+            "capacity_p99_ms": _round(self.capacity_p99_ms),
+            "points": [run.to_json() for run in self.runs],
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 4)
+
+
+def sweep_cell(
+    result: CellResult,
+    measure: Callable[[float], Point],
+    repeats: int,
+    deadline: float,
+    emit: Callable[[str], None] = print,
+    clock: Callable[[], float] = time.monotonic,
+) -> CellResult:
+    """Sweep the offered rate from ``result.estimate_rps`` to the knee, repeat the capacity
+    point ``repeats`` times in all, and fill in ``result``. Stops at ``deadline`` (``clock``
+    time), marking the result ``bounded``."""
+    plan = SweepPlan(result.estimate_rps)
+    history: list[tuple[float, Judgement]] = []
+    slowest = 0.0
+
+    def run(rate: float, purpose: str) -> Measured | None:
+        nonlocal slowest
+        if len(result.runs) >= MAX_POINTS or clock() + slowest > deadline:
+            result.bounded = True
+            return None
+        started = clock()
+        point = measure(rate)
+        slowest = max(slowest, clock() - started)
+        measured = Measured(rate, point, judge(point, result.slo_p99_ms), purpose)
+        result.runs.append(measured)
+        emit(_line(result, measured))
+        return measured
+
+    while (rate := plan.next_rate(history)) is not None:
+        first = run(rate, "sweep")
+        if first is None:
+            break
+        verdict = first.judgement
+        if needs_repeat(first.point.sent_per_bin) and not verdict.inconclusive:
+            again = run(rate, "noise")
+            if (
+                again is not None
+                and not again.judgement.inconclusive
+                and not (again.judgement.sustained)
+            ):
+                verdict = again.judgement  # sustained only if it holds both times
+        history.append((rate, verdict))
+    result.generator_limited = any(j.inconclusive for _, j in history)
+    result.knee = knee(history)
+    # The capacity point must hold ``repeats`` times; a run that fails there moves the knee
+    # down to the next sustained rate, which is then repeated in turn.
+    while (best := result.knee.sustained_rps) is not None:
+        held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
+        extra = run(best, "repeat") if len(held) < repeats else None
+        if extra is None:
+            break
+        if not extra.judgement.sustained:
+            history.append((best, extra.judgement))
+            result.knee = knee(history)
+    best = result.knee.sustained_rps
+    if best is None:
+        return result
+    held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
+    # The capacity is the arrival rate sustained at the highest offered rate that held: the mean
+    # of what its runs sent (a generator a little behind its schedule must not inflate it). Its
+    # interval: down by the throughput's relative noise at that rate, up to the lowest failed
+    # rate (the true knee lies in that bracket).
+    sent = sum(m.point.sent_rps for m in held) / len(held)
+    result.capacity_rps = sent
+    throughputs = [m.point.throughput_rps for m in held]
+    low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in held])
+    mean = sum(throughputs) / len(throughputs)
+    result.ci_low = min(sent, sent * low / mean if mean > 0 else sent)
+    noise_high = sent * high / mean if mean > 0 else sent
+    result.ci_high = max(sent, result.knee.failed_rps or noise_high)
+    result.ci_method = method + (", up to the lowest failed rate" if result.knee.failed_rps else "")
+    return result
+
+
+def _line(result: CellResult, run: Measured) -> str:
+    point, verdict = run.point, run.judgement
+    p99 = point.latency_ms.get("p99")
+    status = "ok" if verdict.sustained else ("??" if verdict.inconclusive else "KNEE")
+    why = "" if verdict.sustained else f"  ({'; '.join(verdict.reasons)})"
+    label = "" if run.purpose == "sweep" else f" [{run.purpose}]"
+    return (
+        f"  {result.allocations} alloc × {result.threads} thr  offered {run.rate:8.2f}/s  "
+        f"sent {point.sent_rps:8.2f}/s  done {point.throughput_rps:8.2f}/s  "
+        f"p99 {'–' if p99 is None else f'{p99:,.0f}'} ms  pending max "
+        f"{'–' if point.pending_max is None else point.pending_max}  {status}{label}{why}"
+    )

@@ -1,0 +1,416 @@
+"""``elsercheck capacity``: sweep the offered rate per (allocations, threads) cell, find the
+knee, report the capacity per allocation with its interval (capacity.json, capacity.html).
+
+Each point is a load run of ``load/runner.py`` (locust in a child process) with the
+``constant`` shape against the cell's endpoint (``--inference-id``: the load never modifies or
+deletes it), users × rate per user = the offered rate, cut by ``--duration``; its
+``requests.csv`` and ``allocations.csv`` are read back (``point.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..endpoints import ELSER_V2_X86
+from ..exit_codes import ExitCode
+from ..load import options as load_options
+from ..load.corpus import Corpus, Sampler, parse_mix
+from ..load.plans import scaler_timing
+from ..target import Target
+from . import deployment, result
+from .cell import CellResult, sweep_cell
+from .deployment import CellError
+from .point import Point, read_point
+from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, recommend
+from .traffic import Traffic, parse_traffic, traffic_from_run
+
+# Workloads the sweep measures, and why the others are refused (one line, exit USAGE).
+WORKLOADS = ("inference",)
+REFUSED = {
+    "ingest": "capacity measures --workload inference only: an ingest point's rate is documents "
+    "in _bulk requests whose chunks queue together, which this sweep does not separate yet",
+    "search": "capacity measures --workload inference only: a search point creates and seeds "
+    "its own index per load run, which this sweep does not set up yet",
+    "mixed": "capacity measures one workload at a time: --workload inference",
+}
+# Default latency objective: this many times the workload's unloaded p99 (the first cell's
+# probe, requests one at a time): queueing may at most double the tail.
+SLO_FACTOR = 2.0
+DEFAULT_POINT_SECONDS = 60.0  # cluster seconds per point (6 wall seconds on fast timing)
+DEFAULT_MAX_MINUTES = 30.0
+PER_USER_WALL_RATE = 10.0  # requests per wall second one locust user is asked for at most
+MIN_USERS = 2
+MAX_OUTSTANDING = 100  # per user: the queue, not the generator's cap, should show overload
+
+
+class CapacityUsageError(ValueError):
+    """A bad option value (one line)."""
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The capacity sweep's own options (target and timing options come from ``cli.py``)."""
+    group = parser.add_argument_group("capacity sweep")
+    group.add_argument("--workload", default="inference",
+                       choices=("inference", "ingest", "search", "mixed"),
+                       help="what a point sends (only inference is measured; default "
+                       "inference)")  # fmt: skip
+    group.add_argument(
+        "--mix",
+        default=load_options.DEFAULT_MIX,
+        help=f"input-length bucket shares (default {load_options.DEFAULT_MIX})",
+    )
+    group.add_argument(
+        "--batch-share",
+        type=load_options.share,
+        default=0.1,
+        metavar="X",
+        help="share of requests sending several inputs (default 0.1)",
+    )
+    group.add_argument("--corpus", default="", help="directory with queries.jsonl, "
+                       "passages.jsonl (default loadtests/corpus)")  # fmt: skip
+    group.add_argument(
+        "--allocations",
+        type=_counts,
+        default=(1,),
+        metavar="N[,N…]",
+        help="fixed num_allocations per cell, e.g. 1,2,4 (default 1)",
+    )
+    group.add_argument(
+        "--threads",
+        type=_counts,
+        default=(1,),
+        metavar="N[,N…]",
+        help="num_threads per cell, e.g. 1,2,4 (default 1)",
+    )
+    group.add_argument(
+        "--model-id", default=ELSER_V2_X86, help=f"ELSER model (default {ELSER_V2_X86})"
+    )
+    group.add_argument("--slo-p99-ms", type=load_options.positive_float, default=None,
+                       metavar="MS", help="latency objective: p99 in cluster ms (default "
+                       f"{SLO_FACTOR:g} × the workload's unloaded p99, from the "
+                       "first cell's probe)")  # fmt: skip
+    group.add_argument("--point-seconds", type=load_options.positive_float,
+                       default=DEFAULT_POINT_SECONDS, metavar="S",
+                       help="cluster seconds each point offers its rate (default "
+                       f"{DEFAULT_POINT_SECONDS:g}; a fast-timing target runs it 10 times "
+                       "quicker)")  # fmt: skip
+    group.add_argument(
+        "--repeats",
+        type=load_options.positive_int,
+        default=2,
+        metavar="N",
+        help="runs of the capacity point for its interval (default 2)",
+    )
+    group.add_argument("--max-minutes", type=load_options.positive_float,
+                       default=DEFAULT_MAX_MINUTES, metavar="M",
+                       help=f"wall-clock bound of the whole sweep (default "
+                       f"{DEFAULT_MAX_MINUTES:g})")  # fmt: skip
+    group.add_argument("--allocation-wait", type=load_options.positive_float, default=300.0,
+                       metavar="S", help="longest wait for a cell's endpoint to be "
+                       "fully_allocated (default 300)")  # fmt: skip
+    group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    advice = parser.add_argument_group("recommendation (from the measured capacity)")
+    source = advice.add_mutually_exclusive_group()
+    source.add_argument("--traffic", default=None, metavar="SPEC",
+                        help="the traffic to serve, cluster req/s: peak=40,trough=2"
+                        "[,idle_hours=12][,peak_hours=6]")  # fmt: skip
+    source.add_argument("--traffic-from-run", type=Path, default=None, metavar="DIR",
+                        help="the offered rate over time of a recorded load run "
+                        "(reports/load/<run-id>)")  # fmt: skip
+    advice.add_argument("--headroom", type=load_options.non_negative_float, default=None,
+                        metavar="X", help="share above the peak the maximum allocations carry "
+                        "(default 0.2)")  # fmt: skip
+    advice.add_argument("--max-cold-start-s", type=load_options.non_negative_float,
+                        default=None, metavar="S", help="longest cold start accepted for scale "
+                        "to zero (default: the latency objective)")  # fmt: skip
+    advice.add_argument("--vcpu-hour-price", type=load_options.non_negative_float, default=None,
+                        metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
+    group.add_argument("--report-dir", type=Path, default=None,
+                       help="where capacity.json, capacity.html and the points' runs go "
+                       "(default reports/capacity/<run-id>)")  # fmt: skip
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected positive numbers like 1,2,4, not {text!r}")
+    return tuple(dict.fromkeys(int(part) for part in parts))
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse what the sweep cannot measure, before anything starts."""
+    if args.workload in REFUSED:
+        raise CapacityUsageError(REFUSED[args.workload])
+    try:
+        Sampler(Corpus.load(args.corpus or None), parse_mix(args.mix),
+                batch_share=args.batch_share)  # fmt: skip
+    except (ValueError, OSError) as exc:
+        raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
+    traffic_of(args)
+
+
+def traffic_of(args: argparse.Namespace) -> Traffic | None:
+    """The traffic description of ``--traffic`` or ``--traffic-from-run``, if any."""
+    try:
+        if args.traffic is not None:
+            return parse_traffic(args.traffic)
+        if args.traffic_from_run is not None:
+            return traffic_from_run(args.traffic_from_run)
+    except ValueError as exc:
+        raise CapacityUsageError(str(exc)) from None
+    return None
+
+
+def measured_capacity(cells: list[CellResult], workload: str) -> MeasuredCapacity | None:
+    """What ``recommend`` needs from the cells that found a capacity: per allocation at the
+    first threads count (its cell with the fewest allocations), the grid per threads count,
+    and the shortest endpoint start as the cold start."""
+    found = [c for c in cells if c.capacity_rps is not None]
+    if not found:
+        return None
+    by_threads: dict[int, CellResult] = {}
+    for cell in sorted(found, key=lambda c: c.allocations):
+        by_threads.setdefault(cell.threads, cell)
+    base = by_threads[found[0].threads]
+    per, low, high = base.per_allocation
+    if per is None or low is None or high is None:  # a found capacity always has its interval
+        return None
+    starts = [c.start_s for c in cells if c.start_s is not None]
+    return MeasuredCapacity(
+        per_allocation_rps=per,
+        ci_low=low,
+        ci_high=high,
+        num_threads=base.threads,
+        slo_p99_ms=base.slo_p99_ms,
+        cold_start_s=min(starts) if starts else None,
+        by_threads={t: (c.capacity_rps or 0.0) / c.allocations for t, c in by_threads.items()}
+        if len(by_threads) > 1 else {},
+        p99_ms_by_threads={t: c.capacity_p99_ms for t, c in by_threads.items()
+                           if c.capacity_p99_ms is not None} if len(by_threads) > 1 else {},
+        workload=workload,
+    )  # fmt: skip
+
+
+@dataclass
+class Sweep:
+    """One command's sweep: its settings and where things go."""
+
+    args: argparse.Namespace
+    target: Target
+    run_id: str
+    report_dir: Path
+    timing: Any  # reference.timing.Timing: the target's (speedup: its clock's pace)
+    embedded: bool
+    emit: Callable[[str], None]
+    target_version: str | None = None  # GET /'s version.number
+
+    @property
+    def speedup(self) -> float:
+        return self.timing.speedup
+
+    @property
+    def point_wall_s(self) -> float:
+        return self.args.point_seconds / self.speedup
+
+    def base_values(self, inference_id: str) -> dict[str, Any]:
+        """The load options of every point of a cell (the rate is set per point)."""
+        values = {option.dest: option.default for option in load_options.OPTIONS}
+        tick = scaler_timing(self.timing).tick_s
+        values.update(
+            shape="constant",
+            workload="inference",
+            timing=self.args.timing,
+            mix=self.args.mix,
+            batch_share=self.args.batch_share,
+            corpus=self.args.corpus,
+            inference_id=inference_id,
+            lifecycle_users=0,
+            max_outstanding=MAX_OUTSTANDING,
+            duration=self.point_wall_s,
+            monitor_interval=min(tick / 2, max(0.1, self.point_wall_s / 30)),
+        )
+        for name in load_options.SCALER_FIELDS:
+            override = getattr(self.args, f"timing_{name}", None)
+            if override is not None:
+                values[f"timing_{name}"] = override
+        return values
+
+    def measure(self, inference_id: str, client: Any, label: str) -> Callable[[float], Point]:
+        """The cell's point measurement: one load run at an offered rate (cluster req/s)."""
+        from ..load.runner import LoadOptions, run_load
+
+        base = self.base_values(inference_id)
+        count = 0
+
+        def run(rate: float) -> Point:
+            nonlocal count
+            count += 1
+            users = max(MIN_USERS, math.ceil(rate * self.speedup / PER_USER_WALL_RATE))
+            values = {**base, "peak_users": users, "rate_per_user": rate / users,
+                      "seed": self.args.seed + count}  # fmt: skip
+            options = LoadOptions(values, load_options.plan_of(values))
+            run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
+            if not deployment.wait_drained(client, inference_id):
+                raise CellError(f"{inference_id} still has requests pending after the last point")
+            outcome = run_load(self.target, options, f"{self.run_id}-{label}-{count:02d}",
+                               run_dir, on_status=lambda _line: None)  # fmt: skip
+            if outcome.exit_code == ExitCode.USAGE:
+                raise CellError(
+                    f"the load run of {label} point {count} could not run: "
+                    f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
+                )
+            return read_point(run_dir, rate, self.point_wall_s, self.speedup)
+
+        return run
+
+
+def run(sweep: Sweep) -> int:
+    """Every cell, then the recommendation (with a traffic description), capacity.json and
+    capacity.html; the exit code."""
+    from . import page
+
+    args, emit = sweep.args, sweep.emit
+    sweep.report_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + args.max_minutes * 60
+    objective = Objective(args.slo_p99_ms, "--slo-p99-ms")
+    cells: list[CellResult] = []
+    code, error = ExitCode.OK, None
+    try:
+        for threads in args.threads:
+            for allocations in args.allocations:
+                cells.append(_cell(sweep, allocations, threads, objective, deadline))
+                _summary_line(cells[-1], emit)
+    except CellError as exc:
+        error = sweep.target.redact(str(exc))
+        emit(f"  error: {error}")
+        code = ExitCode.USAGE
+    if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
+        code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
+    recommendation = None
+    traffic = traffic_of(args)
+    if traffic is not None and code == ExitCode.OK:
+        recommendation, code = _recommend(sweep, cells, traffic)
+    settings = result.settings(
+        run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
+        target_version=sweep.target_version, embedded=sweep.embedded, timing=args.timing,
+        speedup=sweep.speedup, workload=args.workload, mix=args.mix,
+        batch_share=args.batch_share, model_id=args.model_id,
+        slo_p99_ms=objective.p99_ms or 0.0, slo_source=objective.source,
+        point_seconds=args.point_seconds, max_minutes=args.max_minutes, repeats=args.repeats,
+    )  # fmt: skip
+    data = result.document(settings, cells, recommendation, int(code))
+    if error:
+        data["error"] = error
+    path = result.write(sweep.report_dir, data)
+    html = page.write(sweep.report_dir, data)
+    emit(f"files: {path} and {html.name}")
+    return code
+
+
+@dataclass
+class Objective:
+    """The latency objective (cluster ms) and where it came from; set by the first probe
+    when not given."""
+
+    p99_ms: float | None
+    source: str
+
+    def settle(self, probe: deployment.Probe, speedup: float, cell: str) -> float:
+        if self.p99_ms is None:
+            unloaded = probe.p99_latency_ms * speedup
+            self.p99_ms = _round_up(SLO_FACTOR * unloaded)
+            self.source = f"{SLO_FACTOR:g} × the unloaded p99 {unloaded:.0f} ms (probe of {cell})"
+        return self.p99_ms
+
+
+def _cell(
+    sweep: Sweep, allocations: int, threads: int, objective: Objective, deadline: float
+) -> CellResult:
+    """One cell: its endpoint, probe and sweep; the endpoint is deleted whatever happens."""
+    from . import model
+
+    args, emit = sweep.args, sweep.emit
+    label, name = f"a{allocations}t{threads}", f"{allocations} allocation(s) × {threads} thread(s)"
+    emit(f"cell {name}: creating the endpoint")
+    with deployment.cell_endpoint(
+        sweep.target, sweep.run_id, allocations, threads, args.model_id, args.allocation_wait
+    ) as (inference_id, client, started_s):
+        probe = deployment.probe(
+            client, inference_id, args.mix, args.batch_share, args.corpus, args.seed
+        )
+        estimate = probe.estimate_rps(allocations, sweep.speedup)
+        slo = objective.settle(probe, sweep.speedup, name)
+        emit(
+            f"  probe: {probe.requests} requests one at a time, mean latency "
+            f"{probe.mean_latency_ms * sweep.speedup:.0f} ms (p99 "
+            f"{probe.p99_latency_ms * sweep.speedup:.0f} ms) → estimate {estimate:.2f}/s; "
+            f"objective p99 ≤ {slo:g} ms"
+        )
+        cell = CellResult(allocations, threads, estimate, slo, start_s=started_s * sweep.speedup)
+        if sweep.embedded:
+            cell.model_rps = allocations * model.capacity_per_allocation(
+                sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus
+            )
+        measure = sweep.measure(inference_id, client, label)
+        return sweep_cell(cell, measure, args.repeats, deadline, emit)
+
+
+def _recommend(
+    sweep: Sweep, cells: list[CellResult], traffic: Traffic
+) -> tuple[dict[str, Any] | None, ExitCode]:
+    """The recommendation for ``traffic`` (printed, and for capacity.json) and the exit code."""
+    args = sweep.args
+    capacity = measured_capacity(cells, args.workload)
+    if capacity is None:
+        return None, ExitCode.FAILED
+    try:
+        advice = recommend(
+            capacity,
+            traffic,
+            headroom=DEFAULT_HEADROOM if args.headroom is None else args.headroom,
+            max_cold_start_s=args.max_cold_start_s,
+            vcpu_hour_price=args.vcpu_hour_price,
+            scaler=scaler_timing(sweep.timing),
+        )
+    except ValueError as exc:  # e.g. a traffic no setting can follow from
+        sweep.emit(f"  no recommendation: {exc}")
+        return None, ExitCode.USAGE
+    for line in advice.lines():
+        sweep.emit(line)
+    return advice.to_json(), ExitCode.OK
+
+
+def _round_up(value: float) -> float:
+    """Up to two significant digits (an objective a person would write)."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (math.floor(math.log10(value)) - 1)
+    return math.ceil(value / magnitude) * magnitude
+
+
+def _summary_line(cell: CellResult, emit: Callable[[str], None]) -> None:
+    per, low, high = cell.per_allocation
+    knee = cell.knee
+    head = f"  → {cell.allocations} alloc × {cell.threads} thr: "
+    if per is None:
+        emit(head + "no offered rate was sustained within the objective "
+             f"(p99 ≤ {cell.slo_p99_ms:g} ms)")  # fmt: skip
+        return
+    bracket = (f"knee between {knee.sustained_rps:.2f}/s and {knee.failed_rps:.2f}/s"
+               if knee.failed_rps else "no knee within the sweep")  # fmt: skip
+    notes = []
+    if cell.bounded:
+        notes.append("bounded by --max-minutes")
+    if cell.generator_limited:
+        notes.append("generator-limited: a lower bound")
+    if cell.model_rps:
+        notes.append(f"model {cell.model_rps / cell.allocations:.2f}/s per allocation")
+    emit(head + f"capacity {per:.2f}/s per allocation (95 % CI {low:.2f}–{high:.2f}), "
+         f"{bracket}, objective p99 ≤ {cell.slo_p99_ms:g} ms"
+         + (f" [{'; '.join(notes)}]" if notes else ""))  # fmt: skip

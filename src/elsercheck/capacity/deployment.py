@@ -1,0 +1,160 @@
+"""The endpoint under test: created with fixed allocations, probed, drained, deleted.
+
+One endpoint per (allocations, threads) cell, named under the run prefix
+(``elsercheck-<run-id>-cap-a<N>t<M>``), with ``num_allocations`` and no adaptive allocations so
+that the sweep measures a fixed deployment. It is deleted when the cell ends, on failure and on a
+stop signal too (:func:`cell_endpoint` is a context manager; ``Endpoints.cleanup`` deletes it).
+
+The probe sends requests one at a time and reads the deployment's own mean inference time from
+the stats API (``average_inference_time_ms``, ES ``AssignmentStats.NodeStats``): a model-free
+estimate of the saturation rate, allocations / mean service time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from ..endpoints import (
+    Endpoints,
+    HttpxTransport,
+    NotAllocated,
+    elser_body,
+    endpoint_prefix,
+    stats_path,
+    wait_fully_allocated,
+)
+from ..load.corpus import Corpus, Sampler, parse_mix
+from ..load.deployment_stats import stats_row
+from ..load.stats import percentile
+from ..target import Target
+
+PROBE_REQUESTS = 40  # one at a time
+PROBE_MAX_S = 60.0  # wall seconds, whichever comes first
+DRAIN_WAIT_S = 120.0  # wall seconds for the queue to empty between points
+
+
+class CellError(Exception):
+    """The endpoint of a cell could not be created, allocated or probed (one line)."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the probe measured, in the target's wall clock."""
+
+    requests: int
+    mean_latency_ms: float
+    p99_latency_ms: float
+    mean_inference_ms: float | None  # the stats API's average_inference_time_ms
+
+    def estimate_rps(self, allocations: int, speedup: float) -> float:
+        """The saturation rate it suggests, per cluster second: allocations / service time."""
+        service_ms = self.mean_inference_ms or self.mean_latency_ms
+        return allocations * 1000.0 / service_ms / speedup
+
+
+def cell_id(run_id: str, allocations: int, threads: int) -> str:
+    return f"{endpoint_prefix(run_id)}cap-a{allocations}t{threads}"
+
+
+@contextlib.contextmanager
+def cell_endpoint(
+    target: Target, run_id: str, allocations: int, threads: int, model_id: str, wait_s: float
+) -> Iterator[tuple[str, httpx.Client, float]]:
+    """Create the cell's endpoint, wait for ``fully_allocated``; yields its id, a client and
+    the wall seconds from the PUT to ``fully_allocated`` (a cold start: deployment and
+    allocation start, and the model download the first time). Deletes it on the way out,
+    whatever happened."""
+    inference_id = cell_id(run_id, allocations, threads)
+    with target.client(timeout=max(120.0, wait_s), retry=True) as client:
+        endpoints = Endpoints(HttpxTransport(client), endpoint_prefix(run_id))
+        try:
+            started = time.monotonic()
+            body = elser_body(model_id=model_id, num_allocations=allocations, num_threads=threads)
+            answer = endpoints.create(inference_id, body, timeout=max(120.0, wait_s))
+            if answer.status_code not in (200, 408):
+                raise CellError(
+                    f"creating {inference_id}: HTTP {answer.status_code} {answer.text[:300]}"
+                )
+            try:
+                wait_fully_allocated(endpoints.transport, inference_id, wait_s)
+            except NotAllocated as exc:
+                raise CellError(str(exc)) from None
+            yield inference_id, client, time.monotonic() - started
+        finally:
+            left = endpoints.cleanup()
+            # Not over an exception on its way (a stop signal must stay one): the command's
+            # run-prefix sweep tries again and reports what is left.
+            if left and sys.exc_info()[0] is None:
+                raise CellError(f"could not delete {', '.join(left)}")
+
+
+def pending(client: httpx.Client, inference_id: str) -> int | None:
+    """The deployment's ``number_of_pending_requests`` (summed over nodes); None if unknown."""
+    try:
+        answer = client.get(stats_path(inference_id))
+    except httpx.HTTPError:
+        return None
+    if answer.status_code != 200:
+        return None
+    return stats_row(answer.json(), inference_id).get("number_of_pending_requests")
+
+
+def wait_drained(client: httpx.Client, inference_id: str, seconds: float = DRAIN_WAIT_S) -> bool:
+    """Wait until nothing is pending (the previous point's queue served); False after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if pending(client, inference_id) == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def probe(
+    client: httpx.Client, inference_id: str, mix: str, batch_share: float, corpus: str, seed: int
+) -> Probe:
+    """One request at a time from the workload's mix; raises :class:`CellError` when the
+    endpoint does not answer 200."""
+    sampler = Sampler(
+        Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share, seed=seed
+    )
+    before = _inference(client, inference_id)
+    path = f"/_inference/sparse_embedding/{inference_id}"
+    latencies: list[float] = []
+    deadline = time.monotonic() + PROBE_MAX_S
+    while len(latencies) < PROBE_REQUESTS and time.monotonic() < deadline:
+        sample = sampler.next()
+        body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
+        started = time.perf_counter()
+        answer = client.post(path, json=body)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 200:
+            raise CellError(
+                f"probe of {inference_id}: HTTP {answer.status_code} {answer.text[:300]}"
+            )
+    after = _inference(client, inference_id)
+    mean_inference = None
+    if before is not None and after is not None and after[0] > before[0]:
+        # Mean of the probe's own requests: total time after minus total time before.
+        mean_inference = (after[0] * after[1] - before[0] * before[1]) / (after[0] - before[0])
+    p99 = percentile(sorted(latencies), 99) or 0.0
+    return Probe(len(latencies), sum(latencies) / len(latencies), p99, mean_inference)
+
+
+def _inference(client: httpx.Client, inference_id: str) -> tuple[int, float] | None:
+    """(inference_count, average_inference_time_ms) of the deployment, or None."""
+    try:
+        answer = client.get(stats_path(inference_id))
+    except httpx.HTTPError:
+        return None
+    if answer.status_code != 200:
+        return None
+    row = stats_row(answer.json(), inference_id)
+    count = row.get("inference_count") or 0
+    return count, row.get("average_inference_time_ms") or 0.0

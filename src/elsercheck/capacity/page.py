@@ -1,0 +1,162 @@
+"""``capacity.html``: the sweep's page in the house style (``pagekit``), from capacity.json.
+
+Top: the recommendation when there is one, else the capacity per allocation; then the charts,
+the cells and every point with its verdict. Every value from the document is escaped once, by
+the page kit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import pagekit
+from ..pagekit import Html, code, esc, fmt, key_value_table, span, table
+from . import charts
+from .result import CAPACITY_HTML
+
+
+def render(data: Mapping[str, Any]) -> str:
+    cells = data["cells"]
+    title = f"elsercheck capacity {data['run_id']}"
+    header = Html(f"<h1>{esc(title)}</h1>") + _verdict(data)
+    parts = [_recommendation(data), _cards(cells)]
+    throughput = charts.throughput_chart(cells)
+    latency = charts.latency_chart(cells, data["slo_p99_ms"])
+    parts.append("<h2 id='charts'>Throughput and latency</h2>")
+    parts += [f"<figure>{chart.svg}</figure>" for chart in (throughput, latency) if chart]
+    parts.append("<h2 id='cells'>Capacity per setting</h2>" + _cells(cells))
+    parts.append("<h2 id='points'>Points</h2>" + _points(cells))
+    parts.append("<h2 id='settings'>Settings</h2>" + _settings(data))
+    nav = " ".join(f"<a href='#{key}'>{label}</a>" for key, label in (
+        ("recommendation", "recommendation"), ("charts", "charts"), ("cells", "capacity"),
+        ("points", "points"), ("settings", "settings")))  # fmt: skip
+    footer = (f"elsercheck {esc(data['generator']['elsercheck'])} · rates per second and "
+              "latencies in the cluster's time")  # fmt: skip
+    return pagekit.page(title, header, "".join(parts), nav, footer)
+
+
+def write(report_dir: Path, data: Mapping[str, Any]) -> Path:
+    return pagekit.write(report_dir / CAPACITY_HTML, render(data))
+
+
+def _verdict(data: Mapping[str, Any]) -> Html:
+    if data.get("error"):
+        return pagekit.verdict("bad", "Sweep stopped: ", data["error"])
+    found = [c for c in data["cells"] if c["per_allocation_rps"] is not None]
+    if not found:
+        return pagekit.verdict("bad", "No capacity: ", "no offered rate was sustained within "
+                               f"the objective p99 ≤ {data['slo_p99_ms']:g} ms")  # fmt: skip
+    best = found[0]
+    low, high = best["per_allocation_ci"]
+    return pagekit.verdict(
+        "ok", f"{best['per_allocation_rps']:.2f} requests/s per allocation",
+        f" ({best['allocations']} allocation(s) × {best['threads']} thread(s); 95 % CI "
+        f"{low:.2f}–{high:.2f}; objective p99 ≤ {data['slo_p99_ms']:g} ms)",
+    )  # fmt: skip
+
+
+SETTINGS = (
+    ("num_threads", "num_threads"),
+    ("max_number_of_allocations", "max_number_of_allocations"),
+    ("min_number_of_allocations", "min_number_of_allocations"),
+    ("scale_to_zero", "scale_to_zero_time (cluster setting), s"),
+)
+
+
+def _recommendation(data: Mapping[str, Any]) -> str:
+    head = "<h2 id='recommendation'>Recommendation</h2>"
+    advice = data.get("recommendation")
+    if not advice:
+        return head + ("<p class='muted'>No traffic description given: the recommendation "
+                       "(allocations, threads, scale-to-zero time) needs the peak and trough "
+                       "rate (<code>--traffic peak=40,trough=2</code> or "
+                       "<code>--traffic-from-run DIR</code>).</p>")  # fmt: skip
+    traffic = advice["traffic"]
+    rows = [(label, code(advice[key]["value"]), advice[key]["reason"]) for key, label in SETTINGS]
+    cost = advice["cost"]
+    price = "" if cost.get("cost_per_day") is None else f", {cost['cost_per_day']:.2f} a day"
+    parts = [
+        head,
+        f"<p>Traffic: peak {fmt(traffic['peak_rps'], 2)} req/s, trough "
+        f"{fmt(traffic['trough_rps'], 2)} req/s ({esc(traffic.get('source') or 'given')}); "
+        f"headroom {esc(advice['headroom'])}.</p>",
+        table(["setting", "value", "reason"], rows),
+        f"<p>Cost: {fmt(cost['allocation_hours_per_day'], 1)} allocation-hours, "
+        f"{fmt(cost['vcpu_hours_per_day'], 1)} vCPU-hours a day{esc(price)} (fixed at the "
+        f"maximum: {fmt(cost['fixed_allocation_hours_per_day'], 1)} allocation-hours). "
+        f"<span class='muted'>{esc(cost['reason'])}</span></p>",
+        "<p>service_settings:</p><pre>"
+        + esc(json.dumps(advice["service_settings"], indent=2))
+        + "</pre>",
+    ]
+    parts += [f"<p class='muted'>note: {esc(note)}</p>" for note in advice.get("notes", [])]
+    return "".join(parts)
+
+
+def _cards(cells: list[Mapping[str, Any]]) -> Html:
+    items = []
+    for cell in cells:
+        name = f"{cell['allocations']} alloc × {cell['threads']} thr"
+        per = cell["per_allocation_rps"]
+        items.append((f"{name}: per allocation, req/s", fmt(per, 2)))
+        items.append((f"{name}: knee, req/s", fmt(cell["knee"]["rps"], 2)))
+    return pagekit.cards(items)
+
+
+def _cells(cells: list[Mapping[str, Any]]) -> Html:
+    header = ["allocations", "threads", "capacity req/s", "95 % CI", "per allocation",
+              "knee between", "probe estimate", "model", "notes"]  # fmt: skip
+    rows = []
+    for cell in cells:
+        low, high = cell["ci_low_rps"], cell["ci_high_rps"]
+        knee = cell["knee"]
+        flags = ((cell["bounded"], "bounded by --max-minutes"),
+                 (cell["generator_limited"], "generator-limited: a lower bound"))  # fmt: skip
+        notes = [text for flag, text in flags if flag]
+        rows.append([
+            cell["allocations"], cell["threads"], fmt(cell["capacity_rps"], 2),
+            "–" if low is None else f"{low:.2f}–{high:.2f}",
+            fmt(cell["per_allocation_rps"], 2),
+            f"{fmt(knee['sustained_rps'], 2)} – {fmt(knee['failed_rps'], 2)}",
+            fmt(cell["estimate_rps"], 2), fmt(cell["model_rps"], 2),
+            "; ".join(notes) + (f" ({cell['ci_method']})" if cell["ci_method"] else ""),
+        ])  # fmt: skip
+    return table(header, rows)
+
+
+def _points(cells: list[Mapping[str, Any]]) -> Html:
+    header = ["setting", "offered", "sent", "throughput", "p50 ms", "p90 ms", "p99 ms",
+              "pending growth", "errors", "verdict"]  # fmt: skip
+    rows = []
+    for cell in cells:
+        for point in cell["points"]:
+            latency = point["latency_ms"]
+            verdict = (span("ok", "sustained") if point["sustained"]
+                       else span("muted" if point["inconclusive"] else "bad",
+                                 "; ".join(point["reasons"])))  # fmt: skip
+            purpose = "" if point["purpose"] == "sweep" else f" ({point['purpose']})"
+            errors = ", ".join(f"{k} ×{v}" for k, v in sorted(point["errors"].items())) or "–"
+            rows.append([
+                f"{cell['allocations']}×{cell['threads']}{purpose}", fmt(point["offered_rps"], 2),
+                fmt(point["sent_rps"], 2), fmt(point["throughput_rps"], 2),
+                fmt(latency["p50"], 0), fmt(latency["p90"], 0), fmt(latency["p99"], 0),
+                fmt(point["pending_growth"], 1), errors, verdict,
+            ])  # fmt: skip
+    return table(header, rows)
+
+
+def _settings(data: Mapping[str, Any]) -> Html:
+    timing = data["timing"]
+    return key_value_table([
+        ("target", data["target"]),
+        ("timing", f"{timing['profile']} (clock ×{timing['speedup']:g})"),
+        ("workload", f"{data['workload']}, mix {data['mix']}, batch share {data['batch_share']:g}"),
+        ("model", data["model_id"]),
+        ("objective", f"p99 ≤ {data['slo_p99_ms']:g} ms ({data['slo_source']})"),
+        ("per point", f"{data['point_seconds']:g} cluster s, capacity point run "
+                      f"{data['repeats']} time(s)"),
+        ("bound", f"{data['max_minutes']:g} min"),
+    ])  # fmt: skip

@@ -1,0 +1,129 @@
+"""What one point of a sweep measured, read from its load run's files (cluster time).
+
+The window is the run after a warm-up share (users start, the queue settles) up to the end of
+the offered load: arrivals are requests sent in it, throughput is successful completions
+(send time + latency) in it, latencies are those of the requests sent in it. Pending requests
+come from ``allocations.csv`` (the stats API, polled by the run's monitor): their least-squares
+growth over the window. Wall-clock figures are converted once, here: rates divided by the
+target's speedup, latencies multiplied by it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..load import rundir
+from ..load.stats import latency_stats
+
+WARMUP_SHARE = 0.2  # of the run's length, left out of the window
+MIN_BINS = 10  # throughput bins of a window
+# Outcomes that say the deployment (or the generator's in-flight cap) could not keep up.
+OVERLOAD_KINDS = frozenset({"429", "408", "timeout", "backlog"})
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured point; rates per cluster second, latencies in cluster ms."""
+
+    offered_rps: float
+    window_s: float  # cluster seconds
+    sent_rps: float
+    throughput_rps: float
+    latency_ms: dict[str, Any]  # latency_stats of successes: count, p50, p90, p99, max, ...
+    per_second_rps: tuple[float, ...]  # completion rate per bin of the window (~1 wall s)
+    bin_s: float  # cluster seconds per bin
+    sent_per_bin: tuple[int, ...] = ()  # arrivals per bin: how steadily the generator sent
+    rejected: dict[str, int] = field(default_factory=dict)  # overload outcome kind -> count
+    errors: dict[str, int] = field(default_factory=dict)  # every failure kind -> count
+    pending_growth: float | None = None  # fitted change of pending requests over the window
+    pending_max: int | None = None
+    run_dir: str = ""
+
+    @property
+    def rejected_share(self) -> float:
+        sent = self.sent_rps * self.window_s
+        return sum(self.rejected.values()) / sent if sent > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["per_second_rps"] = [round(v, 3) for v in self.per_second_rps]
+        data["sent_per_bin"] = list(self.sent_per_bin)
+        for key in ("offered_rps", "window_s", "bin_s", "sent_rps", "throughput_rps",
+                    "pending_growth"):  # fmt: skip
+            if data[key] is not None:
+                data[key] = round(data[key], 4)
+        return data
+
+
+def read_point(run_dir: Path, offered_rps: float, duration_s: float, speedup: float) -> Point:
+    """The point of the run in ``run_dir`` that offered ``offered_rps`` (cluster req/s) for
+    ``duration_s`` wall seconds on a target whose clock runs ``speedup`` times fast."""
+    start = WARMUP_SHARE * duration_s
+    end = duration_s
+    wall_window = max(end - start, 1e-9)
+    rows = [
+        row
+        for row in rundir.read_csv(run_dir / rundir.REQUESTS_CSV)
+        if row.get("request_type") == "POST" and row.get("elapsed_s") is not None
+    ]
+    sent = [row for row in rows if start <= row["elapsed_s"] < end]
+    ok = [row for row in sent if not row["error_kind"]]
+    # Bins of about a wall second, at least MIN_BINS of them (the bootstrap resamples them).
+    bins = max(MIN_BINS, math.floor(wall_window))
+    per_bin = [0] * bins
+    completed = 0
+    for row in rows:
+        if row["error_kind"] or row.get("latency_ms") is None:
+            continue
+        done = row["elapsed_s"] + row["latency_ms"] / 1000.0
+        if start <= done < end:
+            completed += 1
+            index = int((done - start) / wall_window * bins)
+            per_bin[min(index, bins - 1)] += 1
+    bin_s = wall_window / bins
+    sent_bins = [0] * bins
+    for row in sent:
+        sent_bins[min(int((row["elapsed_s"] - start) / wall_window * bins), bins - 1)] += 1
+    failures = Counter(row["error_kind"] for row in sent if row["error_kind"])
+    latency = latency_stats(row["latency_ms"] * speedup for row in ok)
+    growth, pending_max = _pending(run_dir, start, end)
+    return Point(
+        offered_rps=offered_rps,
+        window_s=wall_window * speedup,
+        sent_rps=len(sent) / wall_window / speedup,
+        throughput_rps=completed / wall_window / speedup,
+        latency_ms=latency,
+        per_second_rps=tuple(count / bin_s / speedup for count in per_bin),
+        bin_s=bin_s * speedup,
+        sent_per_bin=tuple(sent_bins),
+        rejected={k: v for k, v in failures.items() if k in OVERLOAD_KINDS},
+        errors=dict(failures),
+        pending_growth=growth,
+        pending_max=pending_max,
+        run_dir=str(run_dir),
+    )
+
+
+def _pending(run_dir: Path, start: float, end: float) -> tuple[float | None, int | None]:
+    """Least-squares growth of ``number_of_pending_requests`` over [start, end) and its max."""
+    points = [
+        (row["elapsed_s"], row["number_of_pending_requests"])
+        for row in rundir.read_csv(run_dir / rundir.ALLOCATIONS_CSV)
+        if row.get("elapsed_s") is not None
+        and row.get("number_of_pending_requests") is not None
+        and start <= row["elapsed_s"] < end
+    ]
+    if len(points) < 3:
+        return None, max((p for _, p in points), default=None)
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_p = sum(p for _, p in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var <= 0:
+        return None, max(p for _, p in points)
+    slope = sum((t - mean_t) * (p - mean_p) for t, p in points) / var
+    return slope * (end - start), max(p for _, p in points)
