@@ -1,8 +1,10 @@
 """Comparison 3: how many requests/s our load generator gets out of one core, against locust.
 
 Ours: the real ``loadtests/locustfile.py`` (InferenceUser, exact-latency recorder, allocation
-monitor polling the stats every 0.5 s), one process. Peer: a bare locust ``FastHttpUser``
-posting a fixed small request in a closed loop (``bench/locust_bare.py``), one process. Both on
+monitor polling the stats every 0.5 s), one process. Peers: a bare locust ``FastHttpUser``
+in a closed loop (``bench/locust_bare.py``), one process, posting the very bodies ours posts
+(the goal's peer: what ours adds is then the generator's own work) or one fixed small body
+(what plain locust gets out of a core at all). All on
 the same core, against the same target: ``bench.servers stub`` on the other core, the
 reference server except that inference is answered at once with fixed results, so the
 generator and not the server is the bottleneck (the stub's CPU use is recorded to show it).
@@ -46,6 +48,11 @@ from .common import (
 from .report import Ratio, Result, summarize
 
 INFERENCE_ID = "bench-load"
+# The bare locust peers (bench/locust_bare.py) by BENCH_SAME_INPUTS: "same" posts the bodies
+# our InferenceUser posts (the goal's peer: the difference is the generator's own work),
+# "bare" one fixed small body (what a plain locust process gets out of a core at all).
+PEERS = {"same": "1", "bare": ""}
+KINDS = ("same", "ours", "bare")
 USERS = 20
 RATE_PER_USER = 1000.0  # offered 20,000 req/s: well beyond one process
 MAX_OUTSTANDING = 10
@@ -68,7 +75,7 @@ def _served(client: httpx.Client) -> int:
 def _command(kind: str, server: Server, out: str, run_time_s: int) -> list[str]:
     common = ["--headless", "--host", server.url, "--run-time", f"{run_time_s}s",
               "--csv", out, "--only-summary", "--stop-timeout", "5"]  # fmt: skip
-    if kind == "bare":
+    if kind in PEERS:
         return [PYTHON, "-m", "locust", "-f", str(REPO / "bench" / "locust_bare.py"),
                 "-u", str(USERS), "-r", str(USERS), *common]  # fmt: skip
     return [
@@ -89,7 +96,7 @@ def measure(ctx: Context, server: Server, kind: str, label: str) -> LoadRun:
     work.mkdir(parents=True, exist_ok=True)
     run_time = int(WARMUP_S + WINDOW_S + 12)  # locust start-up, then the window, then margin
     command = pinned(_command(kind, server, str(work / label), run_time), CLIENT_CORE)
-    env = bench_env(BENCH_INFERENCE_ID=INFERENCE_ID)
+    env = bench_env(BENCH_INFERENCE_ID=INFERENCE_ID, BENCH_SAME_INPUTS=PEERS.get(kind, ""))
     with (work / f"{label}.log").open("wb") as log, server.client(timeout=10) as client:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -126,11 +133,11 @@ def measure(ctx: Context, server: Server, kind: str, label: str) -> LoadRun:
 def run(ctx: Context) -> Result:
     result = Result()
     server = bench_server(ctx.scratch / "loadgen" / "stub.log", "stub")
-    runs: dict[str, list[LoadRun]] = {"bare": [], "ours": []}
+    runs: dict[str, list[LoadRun]] = {kind: [] for kind in KINDS}
     with server:
         create_endpoint(server, INFERENCE_ID)
         for round_ in range(ctx.runs):
-            for kind in ("bare", "ours"):
+            for kind in KINDS:
                 runs[kind].append(measure(ctx, server, kind, f"{kind}-{round_}"))
             ctx.status(
                 f"load generator: round {round_ + 1}/{ctx.runs}: "
@@ -141,20 +148,26 @@ def run(ctx: Context) -> Result:
                     for kind, r in runs.items()
                 )
             )
-    ours, bare = runs["ours"], runs["bare"]
+    ours = runs["ours"]
+    for name, peer, label in (
+        ("loadgen_rps_ratio", "same", "bare FastHttpUser, the same request bodies"),
+        ("loadgen_rps_ratio_fixed_body", "bare", "bare FastHttpUser, one fixed small body"),
+    ):
+        result.ratios.append(
+            Ratio(
+                name, "InferenceUser (real locustfile)", label,
+                [o.rps / b.rps for o, b in zip(ours, runs[peer], strict=True)],
+                summarize(r.rps for r in ours), summarize(r.rps for r in runs[peer]), "req/s",
+            )
+        )  # fmt: skip
     result.ratios.append(
         Ratio(
-            "loadgen_rps_ratio", "InferenceUser (real locustfile)", "bare FastHttpUser",
-            [o.rps / b.rps for o, b in zip(ours, bare, strict=True)],
-            summarize(r.rps for r in ours), summarize(r.rps for r in bare), "req/s",
-        )
-    )  # fmt: skip
-    result.ratios.append(
-        Ratio(
-            "loadgen_cpu_ratio", "InferenceUser (real locustfile)", "bare FastHttpUser",
-            [b.cpu_us_per_request / o.cpu_us_per_request for o, b in zip(ours, bare, strict=True)],
+            "loadgen_cpu_ratio", "InferenceUser (real locustfile)",
+            "bare FastHttpUser, the same request bodies",
+            [b.cpu_us_per_request / o.cpu_us_per_request
+             for o, b in zip(ours, runs["same"], strict=True)],
             summarize(r.cpu_us_per_request for r in ours),
-            summarize(r.cpu_us_per_request for r in bare), "CPU µs/req",
+            summarize(r.cpu_us_per_request for r in runs["same"]), "CPU µs/req",
         )
     )  # fmt: skip
     result.raw = {
@@ -172,6 +185,8 @@ def run(ctx: Context) -> Result:
         "ours": f"{USERS} InferenceUsers × {RATE_PER_USER:g} req/s offered (Poisson), "
         f"--max-outstanding {MAX_OUTSTANDING}, default input mix and batch share, monitor "
         "every 0.5 s, exact recorder on",
+        "same": f"{USERS} FastHttpUsers, closed loop, wait_time 0, the bodies of "
+        "InferenceUser's default mix and batch share (drawn once, cycled, pre-serialised)",
         "bare": f"{USERS} FastHttpUsers, closed loop, wait_time 0, one fixed 60-byte body",
         "window_s": WINDOW_S,
         "warmup_s": WARMUP_S,
@@ -179,9 +194,11 @@ def run(ctx: Context) -> Result:
     result.notes.append(
         f"One locust process each, pinned to core {CLIENT_CORE}; the stub server on the other "
         f"core. Ours offered {USERS} users × {RATE_PER_USER:g} req/s (far beyond one process), "
-        f"at most {MAX_OUTSTANDING} in flight per user; the bare peer runs {USERS} closed-loop "
-        f"users. Requests/s counted by the stub over a {WINDOW_S:g} s window after "
-        f"{WARMUP_S:g} s of load. `loadgen_cpu_ratio` is the bare peer's CPU µs per request "
-        "over ours."
+        f"at most {MAX_OUTSTANDING} in flight per user; the bare peers run {USERS} closed-loop "
+        "users, posting the same bodies as ours (the goal's peer: payloads and answers are "
+        "the workload, not the generator) or one fixed small body "
+        f"(`loadgen_rps_ratio_fixed_body`). Requests/s counted by the stub over a {WINDOW_S:g} "
+        f"s window after {WARMUP_S:g} s of load. `loadgen_cpu_ratio` is the same-body peer's "
+        "CPU µs per request over ours."
     )
     return result
