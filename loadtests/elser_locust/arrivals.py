@@ -138,6 +138,9 @@ class OpenLoop:
     def arrive(self, job: Any) -> bool:
         """Make the due arrival with ``job``; False when it was backlog (no sender free)."""
         due = self.clock.take()
+        early = due - self._now()
+        if early > 0:  # a timer may fire a little before its time: never send ahead of it
+            gevent.sleep(early)
         if self.senders.offer((job, due)):
             return True
         self._backlog(job, (self._now() - due) * 1000.0)
