@@ -331,3 +331,18 @@ def test_an_ingest_sweep_measures_bulks_documents_and_chunks(fast_server, tmp_pa
     out = capsys.readouterr().out
     assert "bulks/s per allocation" in out and "chunks/s" in out and "12 bulks" in out
     assert _leftovers(fast_server, data["run_id"]) == []
+
+
+@pytest.mark.parametrize(
+    ("workload", "says"), [("ingest", "bulks"), ("search", "semantic searches")]
+)
+def test_the_recommendation_says_which_unit_its_rates_count(workload, says):
+    from elsercheck.capacity.recommend import MeasuredCapacity, recommend
+    from elsercheck.capacity.traffic import parse_traffic
+
+    capacity = MeasuredCapacity(2.0, 1.8, 2.4, 1, 1000.0, workload=workload)
+    advice = recommend(capacity, parse_traffic("peak=4,trough=1"))
+    assert any(f"rps here counts {says} per second" in note for note in advice.notes)
+    plain = recommend(MeasuredCapacity(2.0, 1.8, 2.4, 1, 1000.0), parse_traffic("peak=4,trough=1"))
+    assert not any("rps here counts" in note for note in plain.notes)
+    assert advice.max_number_of_allocations.value == plain.max_number_of_allocations.value
