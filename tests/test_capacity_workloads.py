@@ -205,7 +205,7 @@ def test_an_ingest_cell_reports_bulks_documents_and_chunks_in_json_and_page():
     )
     html = page.render(data)
     assert "bulks/s per allocation" in html and "chunks/s" in html and "documents/s" in html
-    assert "offered rate (bulks per cluster second)" in html or "bulks" in html
+    assert "bulks of 10 corpus documents" in html and "offered bulks/s" in html
     assert "requests/s per allocation" not in html
     inference = {**data, "workload": "inference", "rate_unit": "requests", "bulk_size": None}
     assert "requests/s per allocation" in page.render(inference)
