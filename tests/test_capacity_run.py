@@ -159,8 +159,8 @@ def test_ctrl_c_mid_sweep_deletes_the_cells_endpoint(server, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--workload", "ingest"], "capacity measures --workload inference only"),
-        (["--workload", "search"], "capacity measures --workload inference only"),
+        (["--workload", "mixed"], "capacity measures one workload at a time"),
+        (["--workload", "ingest", "--corpus", "/nonexistent"], "--mix/--corpus: "),
         (["--mix", "huge=1"], "--mix/--corpus: unknown bucket"),
         (["--traffic", "peak=0"], "traffic: peak must be above 0"),
         (["--traffic-from-run", "/nonexistent"], "traffic: /nonexistent is not a directory"),

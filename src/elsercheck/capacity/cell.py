@@ -39,7 +39,8 @@ class Measured:
 
 @dataclass
 class CellResult:
-    """A cell's outcome; rates per cluster second."""
+    """A cell's outcome; rates per cluster second, in the workload's unit (``units.py``); an
+    ingest cell's capacity also in documents and chunks per second."""
 
     allocations: int
     threads: int
@@ -55,6 +56,11 @@ class CellResult:
     generator_limited: bool = False  # the generator could not offer more: a lower bound
     model_rps: float | None = None  # the reference server's true capacity, when known
     start_s: float | None = None  # cluster seconds from the endpoint's PUT to fully_allocated
+    # Ingest only: what the capacity point's bulks carried, per cluster second (mean of its
+    # runs, as the capacity), and the model's chunks per second.
+    capacity_documents_rps: float | None = None
+    capacity_chunks_rps: float | None = None
+    model_chunks_rps: float | None = None
 
     @property
     def capacity_p99_ms(self) -> float | None:
@@ -77,6 +83,10 @@ class CellResult:
             for v in (self.capacity_rps, self.ci_low, self.ci_high)
         )
 
+    def per_allocation_of(self, value: float | None) -> float | None:
+        """``value`` (a cell-wide rate) per allocation."""
+        return None if value is None else value / self.allocations
+
     def to_json(self) -> dict[str, Any]:
         per, low, high = self.per_allocation
         return {
@@ -96,6 +106,13 @@ class CellResult:
             "model_rps": _round(self.model_rps),
             "start_s": _round(self.start_s),
             "capacity_p99_ms": _round(self.capacity_p99_ms),
+            "capacity_documents_rps": _round(self.capacity_documents_rps),
+            "capacity_chunks_rps": _round(self.capacity_chunks_rps),
+            "per_allocation_documents_rps": _round(
+                self.per_allocation_of(self.capacity_documents_rps)
+            ),
+            "per_allocation_chunks_rps": _round(self.per_allocation_of(self.capacity_chunks_rps)),
+            "model_chunks_rps": _round(self.model_chunks_rps),
             "points": [run.to_json() for run in self.runs],
         }
 
@@ -168,6 +185,11 @@ def sweep_cell(
     # rate (the true knee lies in that bracket).
     sent = sum(m.point.sent_rps for m in held) / len(held)
     result.capacity_rps = sent
+    documents = [m.point.documents_rps for m in held if m.point.documents_rps is not None]
+    chunks = [m.point.chunks_rps for m in held if m.point.chunks_rps is not None]
+    if documents and chunks:  # ingest: the same runs' documents and chunks
+        result.capacity_documents_rps = sum(documents) / len(documents)
+        result.capacity_chunks_rps = sum(chunks) / len(chunks)
     throughputs = [m.point.throughput_rps for m in held]
     low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in held])
     mean = sum(throughputs) / len(throughputs)

@@ -23,8 +23,11 @@ def _figure(height: float = 3.8) -> tuple[Figure, Any]:
     return figure, figure.subplots()
 
 
-def throughput_chart(cells: Sequence[Mapping[str, Any]]) -> Chart | None:
-    """Achieved throughput vs offered rate per cell; the knee as a dashed line."""
+def throughput_chart(
+    cells: Sequence[Mapping[str, Any]], noun: str = "requests", rate: str = "req/s"
+) -> Chart | None:
+    """Achieved throughput vs offered rate per cell; the knee as a dashed line. ``noun`` and
+    ``rate``: the workload's unit (``units.py``)."""
     runs = [(cell, point) for cell in cells for point in cell["points"]]
     if not runs:
         return None
@@ -49,20 +52,22 @@ def throughput_chart(cells: Sequence[Mapping[str, Any]]) -> Chart | None:
             knee = cell["knee"]["rps"]
             if knee is not None:
                 ax.axvline(knee, color=colour, linestyle="--", linewidth=1.2,
-                           label=f"{name} knee {knee:.2f}/s")  # fmt: skip
+                           label=f"{name} knee {knee:.2f} {rate}")  # fmt: skip
             if cell.get("capacity_rps") is not None:
                 ax.axhspan(cell["ci_low_rps"], cell["ci_high_rps"], color=colour, alpha=0.12,
                            label=f"{name} capacity 95 % CI")  # fmt: skip
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
-        ax.set_xlabel("offered rate (requests per cluster second)")
-        ax.set_ylabel("throughput (req/s)")
+        ax.set_xlabel(f"offered rate ({noun} per cluster second)")
+        ax.set_ylabel(f"throughput ({rate})")
         ax.set_title("Throughput vs offered rate")
         ax.legend(loc="upper left", fontsize=8)
         return render(figure, "capacity-throughput", "Throughput vs offered rate")
 
 
-def latency_chart(cells: Sequence[Mapping[str, Any]], slo_p99_ms: float) -> Chart | None:
+def latency_chart(
+    cells: Sequence[Mapping[str, Any]], slo_p99_ms: float, noun: str = "requests"
+) -> Chart | None:
     """p50/p90/p99 per point against the offered rate; the objective as a line."""
     runs = [point for cell in cells for point in cell["points"] if point["latency_ms"]["p99"]]
     if not runs:
@@ -82,7 +87,7 @@ def latency_chart(cells: Sequence[Mapping[str, Any]], slo_p99_ms: float) -> Char
         ax.axhline(slo_p99_ms, color=COLOURS["failed"], linewidth=1.2,
                    label=f"objective p99 ≤ {slo_p99_ms:g} ms")  # fmt: skip
         ax.set_yscale("log")
-        ax.set_xlabel("offered rate (requests per cluster second)")
+        ax.set_xlabel(f"offered rate ({noun} per cluster second)")
         ax.set_ylabel("latency (cluster ms, log)")
         ax.set_title("Latency percentiles per point")
         ax.legend(loc="upper left", fontsize=8, ncols=3)

@@ -4,7 +4,9 @@ knee, report the capacity per allocation with its interval (capacity.json, capac
 Each point is a load run of ``load/runner.py`` (locust in a child process) with the
 ``constant`` shape against the cell's endpoint (``--inference-id``: the load never modifies or
 deletes it), users × rate per user = the offered rate, cut by ``--duration``; its
-``requests.csv`` and ``allocations.csv`` are read back (``point.py``).
+``requests.csv`` and ``allocations.csv`` are read back (``point.py``). The workload decides
+what a point sends and the unit of its rate (``units.py``): inference requests, semantic
+searches (each load run seeds its own run index) or bulks of ``--bulk-size`` documents.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from ..endpoints import ELSER_V2_X86
 from ..exit_codes import ExitCode
+from ..load import documents
 from ..load import options as load_options
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.plans import scaler_timing
@@ -29,16 +32,11 @@ from .deployment import CellError
 from .point import Point, read_point
 from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, recommend
 from .traffic import Traffic, parse_traffic, traffic_from_run
+from .units import DEFAULT_BULK_SIZE, REFUSED, UNITS, Unit, unit_of
 
-# Workloads the sweep measures, and why the others are refused (one line, exit USAGE).
-WORKLOADS = ("inference",)
-REFUSED = {
-    "ingest": "capacity measures --workload inference only: an ingest point's rate is documents "
-    "in _bulk requests whose chunks queue together, which this sweep does not separate yet",
-    "search": "capacity measures --workload inference only: a search point creates and seeds "
-    "its own index per load run, which this sweep does not set up yet",
-    "mixed": "capacity measures one workload at a time: --workload inference",
-}
+# Workloads the sweep measures (units.py), and why the others are refused (one line, exit
+# USAGE).
+WORKLOADS = tuple(UNITS)
 # Default latency objective: this many times the workload's unloaded p99 (the first cell's
 # probe, requests one at a time): queueing may at most double the tail.
 SLO_FACTOR = 2.0
@@ -58,8 +56,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("capacity sweep")
     group.add_argument("--workload", default="inference",
                        choices=("inference", "ingest", "search", "mixed"),
-                       help="what a point sends (only inference is measured; default "
+                       help="what a point sends, and the unit of its rate: inference "
+                       "requests, search: semantic searches, ingest: bulks (capacity also "
+                       "in documents/s and chunks/s); mixed is refused (default "
                        "inference)")  # fmt: skip
+    group.add_argument("--bulk-size", type=load_options.positive_int, default=DEFAULT_BULK_SIZE,
+                       metavar="N", help="documents per _bulk of --workload ingest (default "
+                       f"{DEFAULT_BULK_SIZE}, not load's 50: finer rate steps)")  # fmt: skip
     group.add_argument(
         "--mix",
         default=load_options.DEFAULT_MIX,
@@ -118,11 +121,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     advice = parser.add_argument_group("recommendation (from the measured capacity)")
     source = advice.add_mutually_exclusive_group()
     source.add_argument("--traffic", default=None, metavar="SPEC",
-                        help="the traffic to serve, cluster req/s: peak=40,trough=2"
+                         help="the traffic to serve, per cluster second in the workload's unit "
+                        "(requests, searches, bulks): peak=40,trough=2"
                         "[,idle_hours=12][,peak_hours=6]")  # fmt: skip
     source.add_argument("--traffic-from-run", type=Path, default=None, metavar="DIR",
                         help="the offered rate over time of a recorded load run "
-                        "(reports/load/<run-id>)")  # fmt: skip
+                        "(reports/load/<run-id>), its rows of the workload's unit")  # fmt: skip
     advice.add_argument("--headroom", type=load_options.non_negative_float, default=None,
                         metavar="X", help="share above the peak the maximum allocations carry "
                         "(default 0.2)")  # fmt: skip
@@ -150,6 +154,8 @@ def check(args: argparse.Namespace) -> None:
     try:
         Sampler(Corpus.load(args.corpus or None), parse_mix(args.mix),
                 batch_share=args.batch_share)  # fmt: skip
+        if args.workload != "inference":
+            documents.load(args.corpus or None)
     except (ValueError, OSError) as exc:
         raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
     traffic_of(args)
@@ -161,7 +167,9 @@ def traffic_of(args: argparse.Namespace) -> Traffic | None:
         if args.traffic is not None:
             return parse_traffic(args.traffic)
         if args.traffic_from_run is not None:
-            return traffic_from_run(args.traffic_from_run)
+            # The workload's rows only (bulks for ingest): the capacity's unit.
+            unit = unit_of(args.workload)
+            return traffic_from_run(args.traffic_from_run, request_type=unit.request_type)
     except ValueError as exc:
         raise CapacityUsageError(str(exc)) from None
     return None
@@ -215,6 +223,10 @@ class Sweep:
         return self.timing.speedup
 
     @property
+    def unit(self) -> Unit:
+        return unit_of(self.args.workload)
+
+    @property
     def point_wall_s(self) -> float:
         return self.args.point_seconds / self.speedup
 
@@ -224,7 +236,8 @@ class Sweep:
         tick = scaler_timing(self.timing).tick_s
         values.update(
             shape="constant",
-            workload="inference",
+            workload=self.args.workload,
+            bulk_size=self.args.bulk_size,
             timing=self.args.timing,
             mix=self.args.mix,
             batch_share=self.args.batch_share,
@@ -242,7 +255,8 @@ class Sweep:
         return values
 
     def measure(self, inference_id: str, client: Any, label: str) -> Callable[[float], Point]:
-        """The cell's point measurement: one load run at an offered rate (cluster req/s)."""
+        """The cell's point measurement: one load run at an offered rate (cluster rate of the
+        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``)."""
         from ..load.runner import LoadOptions, run_load
 
         base = self.base_values(inference_id)
@@ -254,6 +268,8 @@ class Sweep:
             users = max(MIN_USERS, math.ceil(rate * self.speedup / PER_USER_WALL_RATE))
             values = {**base, "peak_users": users, "rate_per_user": rate / users,
                       "seed": self.args.seed + count}  # fmt: skip
+            if self.args.workload == "ingest":
+                values["bulk_rate_per_user"] = rate / users
             options = LoadOptions(values, load_options.plan_of(values))
             run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
             if not deployment.wait_drained(client, inference_id):
@@ -265,7 +281,9 @@ class Sweep:
                     f"the load run of {label} point {count} could not run: "
                     f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
                 )
-            return read_point(run_dir, rate, self.point_wall_s, self.speedup)
+            return read_point(
+                run_dir, rate, self.point_wall_s, self.speedup, self.unit.request_type
+            )
 
         return run
 
@@ -285,7 +303,7 @@ def run(sweep: Sweep) -> int:
         for threads in args.threads:
             for allocations in args.allocations:
                 cells.append(_cell(sweep, allocations, threads, objective, deadline))
-                _summary_line(cells[-1], emit)
+                _summary_line(cells[-1], emit, sweep.unit)
     except CellError as exc:
         error = sweep.target.redact(str(exc))
         emit(f"  error: {error}")
@@ -303,6 +321,8 @@ def run(sweep: Sweep) -> int:
         batch_share=args.batch_share, model_id=args.model_id,
         slo_p99_ms=objective.p99_ms or 0.0, slo_source=objective.source,
         point_seconds=args.point_seconds, max_minutes=args.max_minutes, repeats=args.repeats,
+        rate_unit=sweep.unit.noun,
+        bulk_size=args.bulk_size if args.workload == "ingest" else None,
     )  # fmt: skip
     data = result.document(settings, cells, recommendation, int(code))
     if error:
@@ -321,11 +341,17 @@ class Objective:
     p99_ms: float | None
     source: str
 
-    def settle(self, probe: deployment.Probe, speedup: float, cell: str) -> float:
+    def settle(
+        self, probe: deployment.Probe, speedup: float, cell: str, unit: Unit | None = None
+    ) -> float:
         if self.p99_ms is None:
             unloaded = probe.p99_latency_ms * speedup
             self.p99_ms = _round_up(SLO_FACTOR * unloaded)
-            self.source = f"{SLO_FACTOR:g} × the unloaded p99 {unloaded:.0f} ms (probe of {cell})"
+            what = "" if unit is None or unit.workload == "inference" else f"{unit.noun}' "
+            self.source = (
+                f"{SLO_FACTOR:g} × the {what}unloaded p99 {unloaded:.0f} ms (probe of {cell}: "
+                f"{probe.requests} {unit.noun if unit else 'requests'} one at a time)"
+            )
         return self.p99_ms
 
 
@@ -340,23 +366,30 @@ def _cell(
     emit(f"cell {name}: creating the endpoint")
     with deployment.cell_endpoint(
         sweep.target, sweep.run_id, allocations, threads, args.model_id, args.allocation_wait
-    ) as (inference_id, client, started_s):
+    ) as (inference_id, client, started_s, tracker):
         probe = deployment.probe(
-            client, inference_id, args.mix, args.batch_share, args.corpus, args.seed
-        )
+            client, inference_id, args.mix, args.batch_share, args.corpus, args.seed,
+            workload=args.workload, endpoints=tracker, bulk_size=args.bulk_size,
+        )  # fmt: skip
+        unit = sweep.unit
         estimate = probe.estimate_rps(allocations, sweep.speedup)
-        slo = objective.settle(probe, sweep.speedup, name)
+        slo = objective.settle(probe, sweep.speedup, name, unit)
         emit(
-            f"  probe: {probe.requests} requests one at a time, mean latency "
+            f"  probe: {probe.requests} {unit.noun} one at a time, mean latency "
             f"{probe.mean_latency_ms * sweep.speedup:.0f} ms (p99 "
-            f"{probe.p99_latency_ms * sweep.speedup:.0f} ms) → estimate {estimate:.2f}/s; "
-            f"objective p99 ≤ {slo:g} ms"
+            f"{probe.p99_latency_ms * sweep.speedup:.0f} ms) → estimate {estimate:.2f} "
+            f"{unit.rate}; objective p99 ≤ {slo:g} ms"
         )
         cell = CellResult(allocations, threads, estimate, slo, start_s=started_s * sweep.speedup)
         if sweep.embedded:
             cell.model_rps = allocations * model.capacity_per_allocation(
-                sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus
-            )
+                sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,
+                workload=args.workload, bulk_size=args.bulk_size,
+            )  # fmt: skip
+            if unit.per_document:
+                cell.model_chunks_rps = cell.model_rps * model.chunks_per_bulk(
+                    args.corpus, args.bulk_size
+                )
         measure = sweep.measure(inference_id, client, label)
         return sweep_cell(cell, measure, args.repeats, deadline, emit)
 
@@ -394,7 +427,7 @@ def _round_up(value: float) -> float:
     return math.ceil(value / magnitude) * magnitude
 
 
-def _summary_line(cell: CellResult, emit: Callable[[str], None]) -> None:
+def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> None:
     per, low, high = cell.per_allocation
     knee = cell.knee
     head = f"  → {cell.allocations} alloc × {cell.threads} thr: "
@@ -402,7 +435,7 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None]) -> None:
         emit(head + "no offered rate was sustained within the objective "
              f"(p99 ≤ {cell.slo_p99_ms:g} ms)")  # fmt: skip
         return
-    bracket = (f"knee between {knee.sustained_rps:.2f}/s and {knee.failed_rps:.2f}/s"
+    bracket = (f"knee between {knee.sustained_rps:.2f} and {knee.failed_rps:.2f} {unit.rate}"
                if knee.failed_rps else "no knee within the sweep")  # fmt: skip
     notes = []
     if cell.bounded:
@@ -410,7 +443,13 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None]) -> None:
     if cell.generator_limited:
         notes.append("generator-limited: a lower bound")
     if cell.model_rps:
-        notes.append(f"model {cell.model_rps / cell.allocations:.2f}/s per allocation")
-    emit(head + f"capacity {per:.2f}/s per allocation (95 % CI {low:.2f}–{high:.2f}), "
-         f"{bracket}, objective p99 ≤ {cell.slo_p99_ms:g} ms"
+        notes.append(f"model {cell.model_rps / cell.allocations:.2f} {unit.rate} per allocation"
+                     + (f", {cell.model_chunks_rps / cell.allocations:.2f} chunks/s"
+                        if cell.model_chunks_rps else ""))  # fmt: skip
+    docs = cell.per_allocation_of(cell.capacity_documents_rps)
+    chunks = cell.per_allocation_of(cell.capacity_chunks_rps)
+    also = (f" = {docs:.2f} documents/s, {chunks:.2f} chunks/s"
+            if docs is not None and chunks is not None else "")  # fmt: skip
+    emit(head + f"capacity {per:.2f} {unit.rate} per allocation{also} (95 % CI "
+         f"{low:.2f}–{high:.2f}), {bracket}, objective p99 ≤ {cell.slo_p99_ms:g} ms"
          + (f" [{'; '.join(notes)}]" if notes else ""))  # fmt: skip

@@ -5,20 +5,27 @@ One endpoint per (allocations, threads) cell, named under the run prefix
 that the sweep measures a fixed deployment. It is deleted when the cell ends, on failure and on a
 stop signal too (:func:`cell_endpoint` is a context manager; ``Endpoints.cleanup`` deletes it).
 
-The probe sends requests one at a time and reads the deployment's own mean inference time from
-the stats API (``average_inference_time_ms``, ES ``AssignmentStats.NodeStats``): a model-free
-estimate of the saturation rate, allocations / mean service time.
+The probe sends the workload's units one at a time and reads the deployment's own inference
+time from the stats API (``average_inference_time_ms`` × ``inference_count``, ES
+``AssignmentStats.NodeStats``): a model-free estimate of the saturation rate, allocations / the
+model time one unit takes. Searches and bulks go to a probe index under the run prefix
+(``<cell id>-probe``, a semantic_text field bound to the cell's endpoint, as a load run's index:
+``load/workloads.py``), seeded for searches, deleted after the probe (and by the cell's cleanup
+if the probe is cut short). A bulk's chunks are several deployment requests: the model time per
+bulk is their sum.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
+import orjson
 
 from ..endpoints import (
     Endpoints,
@@ -29,12 +36,15 @@ from ..endpoints import (
     stats_path,
     wait_fully_allocated,
 )
+from ..load import documents, workloads
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.deployment_stats import stats_row
 from ..load.stats import percentile
 from ..target import Target
+from .units import DEFAULT_BULK_SIZE
 
 PROBE_REQUESTS = 40  # one at a time
+PROBE_BULKS = 12  # one at a time: a bulk is many chunks, some seconds of model time each
 PROBE_MAX_S = 60.0  # wall seconds, whichever comes first
 DRAIN_WAIT_S = 120.0  # wall seconds for the queue to empty between points
 
@@ -53,7 +63,8 @@ class Probe:
     mean_inference_ms: float | None  # the stats API's average_inference_time_ms
 
     def estimate_rps(self, allocations: int, speedup: float) -> float:
-        """The saturation rate it suggests, per cluster second: allocations / service time."""
+        """The saturation rate it suggests, per cluster second: allocations / service time
+        (of one unit of the workload: a request, a search, a bulk)."""
         service_ms = self.mean_inference_ms or self.mean_latency_ms
         return allocations * 1000.0 / service_ms / speedup
 
@@ -65,11 +76,11 @@ def cell_id(run_id: str, allocations: int, threads: int) -> str:
 @contextlib.contextmanager
 def cell_endpoint(
     target: Target, run_id: str, allocations: int, threads: int, model_id: str, wait_s: float
-) -> Iterator[tuple[str, httpx.Client, float]]:
-    """Create the cell's endpoint, wait for ``fully_allocated``; yields its id, a client and
+) -> Iterator[tuple[str, httpx.Client, float, Endpoints[httpx.Response]]]:
+    """Create the cell's endpoint, wait for ``fully_allocated``; yields its id, a client,
     the wall seconds from the PUT to ``fully_allocated`` (a cold start: deployment and
-    allocation start, and the model download the first time). Deletes it on the way out,
-    whatever happened."""
+    allocation start, and the model download the first time) and the tracker a probe index
+    is created with. Deletes them on the way out, whatever happened."""
     inference_id = cell_id(run_id, allocations, threads)
     with target.client(timeout=max(120.0, wait_s), retry=True) as client:
         endpoints = Endpoints(HttpxTransport(client), endpoint_prefix(run_id))
@@ -85,7 +96,7 @@ def cell_endpoint(
                 wait_fully_allocated(endpoints.transport, inference_id, wait_s)
             except NotAllocated as exc:
                 raise CellError(str(exc)) from None
-            yield inference_id, client, time.monotonic() - started
+            yield inference_id, client, time.monotonic() - started, endpoints
         finally:
             left = endpoints.cleanup()
             # Not over an exception on its way (a stop signal must stay one): the command's
@@ -117,22 +128,93 @@ def wait_drained(client: httpx.Client, inference_id: str, seconds: float = DRAIN
 
 
 def probe(
-    client: httpx.Client, inference_id: str, mix: str, batch_share: float, corpus: str, seed: int
-) -> Probe:
-    """One request at a time from the workload's mix; raises :class:`CellError` when the
-    endpoint does not answer 200."""
-    sampler = Sampler(
-        Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share, seed=seed
+    client: httpx.Client, inference_id: str, mix: str, batch_share: float, corpus: str, seed: int,
+    *, workload: str = "inference", endpoints: Endpoints[httpx.Response] | None = None,
+    bulk_size: int = DEFAULT_BULK_SIZE,
+) -> Probe:  # fmt: skip
+    """The workload's units one at a time: inference requests of the mix, semantic searches
+    of the corpus' queries, or bulks of ``bulk_size`` documents (those two in a probe index
+    tracked by ``endpoints``); raises :class:`CellError` when one is not answered 200 (or a
+    bulk item fails)."""
+    if workload == "inference":
+        sampler = Sampler(
+            Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share, seed=seed
+        )
+
+        def send() -> httpx.Response:
+            sample = sampler.next()
+            body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
+            return client.post(f"/_inference/sparse_embedding/{inference_id}", json=body)
+
+        return _timed(client, inference_id, send, PROBE_REQUESTS, by_count=True)
+    if endpoints is None:
+        raise CellError(f"the {workload} probe needs an index tracker")
+    index = f"{inference_id}-probe"
+    answer = endpoints.create_index(index, workloads.index_body(inference_id))
+    if answer.status_code != 200:
+        raise CellError(f"creating index {index}: HTTP {answer.status_code} {answer.text[:300]}")
+    try:
+        return _probe_index(client, inference_id, index, workload, corpus, seed, bulk_size)
+    finally:
+        endpoints.remove_index(index)
+
+
+def _probe_index(
+    client: httpx.Client, inference_id: str, index: str, workload: str, corpus: str, seed: int,
+    bulk_size: int,
+) -> Probe:  # fmt: skip
+    docs = documents.load(corpus or None)
+    rng = random.Random(seed)
+    if workload == "search":
+        seeded = [docs[i % len(docs)] for i in range(workloads.SEED_DOCUMENTS)]
+        _bulk(client, index, seeded, refresh=True)
+        queries = Corpus.load(corpus or None).bucket("query")
+
+        def search() -> httpx.Response:
+            query = {
+                "semantic": {"field": workloads.SEMANTIC_FIELD, "query": rng.choice(queries).text}
+            }
+            return client.post(f"/{index}/_search", json={"query": query})
+
+        return _timed(client, inference_id, search, PROBE_REQUESTS)
+
+    def bulk() -> httpx.Response:
+        return _bulk(client, index, rng.choices(docs, k=bulk_size))
+
+    return _timed(client, inference_id, bulk, PROBE_BULKS)
+
+
+def _bulk(
+    client: httpx.Client, index: str, docs: list[documents.Document], refresh: bool = False
+) -> httpx.Response:
+    """One ``_bulk`` of ``docs`` into the semantic_text field (as the ingest users send it);
+    :class:`CellError` when an item failed."""
+    body = b"".join(
+        b'{"index":{}}\n' + orjson.dumps({workloads.SEMANTIC_FIELD: d.text, "doc": d.id}) + b"\n"
+        for d in docs
     )
+    answer = client.post(
+        f"/{index}/_bulk", content=body, params={"refresh": "true"} if refresh else None,
+        headers={"Content-Type": "application/x-ndjson"},
+    )  # fmt: skip
+    if answer.status_code == 200 and answer.json().get("errors"):
+        raise CellError(f"probe bulk into {index}: item failures {answer.text[:300]}")
+    return answer
+
+
+def _timed(
+    client: httpx.Client, inference_id: str, send: Callable[[], httpx.Response], count: int,
+    by_count: bool = False,
+) -> Probe:  # fmt: skip
+    """``count`` calls of ``send`` one at a time (within :data:`PROBE_MAX_S`) and the model
+    time per call from the stats API's totals: per deployment request (``by_count``: a call is
+    one) or per call (a search or bulk may be several)."""
     before = _inference(client, inference_id)
-    path = f"/_inference/sparse_embedding/{inference_id}"
     latencies: list[float] = []
     deadline = time.monotonic() + PROBE_MAX_S
-    while len(latencies) < PROBE_REQUESTS and time.monotonic() < deadline:
-        sample = sampler.next()
-        body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
+    while len(latencies) < count and time.monotonic() < deadline:
         started = time.perf_counter()
-        answer = client.post(path, json=body)
+        answer = send()
         latencies.append((time.perf_counter() - started) * 1000)
         if answer.status_code != 200:
             raise CellError(
@@ -141,8 +223,9 @@ def probe(
     after = _inference(client, inference_id)
     mean_inference = None
     if before is not None and after is not None and after[0] > before[0]:
-        # Mean of the probe's own requests: total time after minus total time before.
-        mean_inference = (after[0] * after[1] - before[0] * before[1]) / (after[0] - before[0])
+        # The probe's own model time: total time after minus total time before.
+        total = after[0] * after[1] - before[0] * before[1]
+        mean_inference = total / ((after[0] - before[0]) if by_count else len(latencies))
     p99 = percentile(sorted(latencies), 99) or 0.0
     return Probe(len(latencies), sum(latencies) / len(latencies), p99, mean_inference)
 

@@ -4,9 +4,12 @@ A point is *sustained* when every rule of :data:`RULES` holds: the deployment co
 offered (throughput not below the arrivals), its queue did not grow over the window (the stats
 API's ``number_of_pending_requests``, ES ``AssignmentStats.NodeStats``), it rejected or timed out
 next to nothing (429 ``es_rejected_execution_exception`` when the queue is full, 408 after the
-inference timeout: ES ``InferenceAction``/``TrainedModelAssignmentNodeService``), and its p99
-stayed within the objective. A generator that could not send the offered rate makes the point
-*inconclusive*: the deployment was not the bottleneck that failed it.
+inference timeout: ES ``InferenceAction``/``TrainedModelAssignmentNodeService``), no bulk item
+failed (ingest: a document that was not indexed was not served; ingest waits in the queue
+without a timeout, so a full queue shows as failed items of a 200 bulk,
+``ShardBulkInferenceActionFilter``), and its p99 stayed within the objective. A generator that
+could not send the offered rate makes the point *inconclusive*: the deployment was not the
+bottleneck that failed it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ def judge(point: Point, slo_p99_ms: float) -> Judgement:
     if point.rejected_share > REJECTED_SHARE:
         kinds = ", ".join(f"{kind} ×{count}" for kind, count in sorted(point.rejected.items()))
         reasons.append(f"{point.rejected_share:.1%} rejected or timed out ({kinds})")
+    if point.item_failures:
+        kinds = ", ".join(f"{kind} ×{count}" for kind, count in sorted(point.item_failures.items()))
+        reasons.append(f"{sum(point.item_failures.values())} bulk item(s) failed ({kinds})")
     p99 = point.latency_ms.get("p99")
     if p99 is None:
         reasons.append("no successful request in the window")

@@ -16,25 +16,32 @@ from .. import pagekit
 from ..pagekit import Html, code, esc, fmt, key_value_table, span, table
 from . import charts
 from .result import CAPACITY_HTML
+from .units import UNITS, Unit
+
+
+def _unit(data: Mapping[str, Any]) -> Unit:
+    """The document's unit (files before ``rate_unit`` are inference: requests)."""
+    return UNITS.get(data.get("workload", "inference"), UNITS["inference"])
 
 
 def render(data: Mapping[str, Any]) -> str:
     cells = data["cells"]
+    unit = _unit(data)
     title = f"elsercheck capacity {data['run_id']}"
     header = Html(f"<h1>{esc(title)}</h1>") + _verdict(data)
-    parts = [_recommendation(data), _cards(cells)]
-    throughput = charts.throughput_chart(cells)
-    latency = charts.latency_chart(cells, data["slo_p99_ms"])
+    parts = [_recommendation(data), _cards(cells, unit)]
+    throughput = charts.throughput_chart(cells, unit.noun, unit.rate)
+    latency = charts.latency_chart(cells, data["slo_p99_ms"], unit.noun)
     parts.append("<h2 id='charts'>Throughput and latency</h2>")
     parts += [f"<figure>{chart.svg}</figure>" for chart in (throughput, latency) if chart]
-    parts.append("<h2 id='cells'>Capacity per setting</h2>" + _cells(cells))
-    parts.append("<h2 id='points'>Points</h2>" + _points(cells))
+    parts.append("<h2 id='cells'>Capacity per setting</h2>" + _cells(cells, unit))
+    parts.append("<h2 id='points'>Points</h2>" + _points(cells, unit))
     parts.append("<h2 id='settings'>Settings</h2>" + _settings(data))
     nav = " ".join(f"<a href='#{key}'>{label}</a>" for key, label in (
         ("recommendation", "recommendation"), ("charts", "charts"), ("cells", "capacity"),
         ("points", "points"), ("settings", "settings")))  # fmt: skip
-    footer = (f"elsercheck {esc(data['generator']['elsercheck'])} · rates per second and "
-              "latencies in the cluster's time")  # fmt: skip
+    footer = (f"elsercheck {esc(data['generator']['elsercheck'])} · rates in {esc(unit.noun)} "
+              "per second and latencies in the cluster's time")  # fmt: skip
     return pagekit.page(title, header, "".join(parts), nav, footer)
 
 
@@ -51,10 +58,16 @@ def _verdict(data: Mapping[str, Any]) -> Html:
                                f"the objective p99 ≤ {data['slo_p99_ms']:g} ms")  # fmt: skip
     best = found[0]
     low, high = best["per_allocation_ci"]
+    unit = _unit(data)
+    docs, chunks = best.get("per_allocation_documents_rps"), best.get("per_allocation_chunks_rps")
+    also = (f" = {docs:.2f} documents/s, {chunks:.2f} chunks/s"
+            if docs is not None and chunks is not None else "")  # fmt: skip
+    size = f" of {data['bulk_size']} documents" if data.get("bulk_size") else ""
     return pagekit.verdict(
-        "ok", f"{best['per_allocation_rps']:.2f} requests/s per allocation",
-        f" ({best['allocations']} allocation(s) × {best['threads']} thread(s); 95 % CI "
-        f"{low:.2f}–{high:.2f}; objective p99 ≤ {data['slo_p99_ms']:g} ms)",
+        "ok", f"{best['per_allocation_rps']:.2f} {unit.noun}/s per allocation{also}",
+        f" ({unit.noun}{size}; {best['allocations']} allocation(s) × {best['threads']} "
+        f"thread(s); 95 % CI {low:.2f}–{high:.2f} {unit.rate}; objective p99 ≤ "
+        f"{data['slo_p99_ms']:g} ms)",
     )  # fmt: skip
 
 
@@ -80,8 +93,9 @@ def _recommendation(data: Mapping[str, Any]) -> str:
     price = "" if cost.get("cost_per_day") is None else f", {cost['cost_per_day']:.2f} a day"
     parts = [
         head,
-        f"<p>Traffic: peak {fmt(traffic['peak_rps'], 2)} req/s, trough "
-        f"{fmt(traffic['trough_rps'], 2)} req/s ({esc(traffic.get('source') or 'given')}); "
+        f"<p>Traffic: peak {fmt(traffic['peak_rps'], 2)} {esc(_unit(data).rate)}, trough "
+        f"{fmt(traffic['trough_rps'], 2)} {esc(_unit(data).rate)} "
+        f"({esc(traffic.get('source') or 'given')}); "
         f"headroom {esc(advice['headroom'])}.</p>",
         table(["setting", "value", "reason"], rows),
         f"<p>Cost: {fmt(cost['allocation_hours_per_day'], 1)} allocation-hours, "
@@ -96,19 +110,26 @@ def _recommendation(data: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _cards(cells: list[Mapping[str, Any]]) -> Html:
+def _cards(cells: list[Mapping[str, Any]], unit: Unit) -> Html:
     items = []
     for cell in cells:
         name = f"{cell['allocations']} alloc × {cell['threads']} thr"
         per = cell["per_allocation_rps"]
-        items.append((f"{name}: per allocation, req/s", fmt(per, 2)))
-        items.append((f"{name}: knee, req/s", fmt(cell["knee"]["rps"], 2)))
+        items.append((f"{name}: per allocation, {unit.rate}", fmt(per, 2)))
+        if unit.per_document:
+            for key, label in (("documents", "documents/s"), ("chunks", "chunks/s")):
+                value = cell.get(f"per_allocation_{key}_rps")
+                items.append((f"{name}: per allocation, {label}", fmt(value, 2)))
+        items.append((f"{name}: knee, {unit.rate}", fmt(cell["knee"]["rps"], 2)))
     return pagekit.cards(items)
 
 
-def _cells(cells: list[Mapping[str, Any]]) -> Html:
-    header = ["allocations", "threads", "capacity req/s", "95 % CI", "per allocation",
+def _cells(cells: list[Mapping[str, Any]], unit: Unit) -> Html:
+    header = ["allocations", "threads", f"capacity {unit.rate}", "95 % CI", "per allocation",
               "knee between", "probe estimate", "model", "notes"]  # fmt: skip
+    if unit.per_document:
+        header[5:5] = ["per allocation documents/s", "per allocation chunks/s"]
+        header.insert(-1, "model chunks/s")
     rows = []
     for cell in cells:
         low, high = cell["ci_low_rps"], cell["ci_high_rps"]
@@ -116,20 +137,25 @@ def _cells(cells: list[Mapping[str, Any]]) -> Html:
         flags = ((cell["bounded"], "bounded by --max-minutes"),
                  (cell["generator_limited"], "generator-limited: a lower bound"))  # fmt: skip
         notes = [text for flag, text in flags if flag]
-        rows.append([
+        row = [
             cell["allocations"], cell["threads"], fmt(cell["capacity_rps"], 2),
             "–" if low is None else f"{low:.2f}–{high:.2f}",
             fmt(cell["per_allocation_rps"], 2),
             f"{fmt(knee['sustained_rps'], 2)} – {fmt(knee['failed_rps'], 2)}",
             fmt(cell["estimate_rps"], 2), fmt(cell["model_rps"], 2),
             "; ".join(notes) + (f" ({cell['ci_method']})" if cell["ci_method"] else ""),
-        ])  # fmt: skip
+        ]  # fmt: skip
+        if unit.per_document:
+            row[5:5] = [fmt(cell.get("per_allocation_documents_rps"), 2),
+                        fmt(cell.get("per_allocation_chunks_rps"), 2)]  # fmt: skip
+            row.insert(-1, fmt(cell.get("model_chunks_rps"), 2))
+        rows.append(row)
     return table(header, rows)
 
 
-def _points(cells: list[Mapping[str, Any]]) -> Html:
-    header = ["setting", "offered", "sent", "throughput", "p50 ms", "p90 ms", "p99 ms",
-              "pending growth", "errors", "verdict"]  # fmt: skip
+def _points(cells: list[Mapping[str, Any]], unit: Unit) -> Html:
+    header = ["setting", f"offered {unit.rate}", "sent", "throughput", "p50 ms", "p90 ms",
+              "p99 ms", "pending growth", "errors", "verdict"]  # fmt: skip
     rows = []
     for cell in cells:
         for point in cell["points"]:
@@ -138,7 +164,9 @@ def _points(cells: list[Mapping[str, Any]]) -> Html:
                        else span("muted" if point["inconclusive"] else "bad",
                                  "; ".join(point["reasons"])))  # fmt: skip
             purpose = "" if point["purpose"] == "sweep" else f" ({point['purpose']})"
-            errors = ", ".join(f"{k} ×{v}" for k, v in sorted(point["errors"].items())) or "–"
+            failed = {**point["errors"], **{f"item {k}": v for k, v in
+                                            point.get("item_failures", {}).items()}}  # fmt: skip
+            errors = ", ".join(f"{k} ×{v}" for k, v in sorted(failed.items())) or "–"
             rows.append([
                 f"{cell['allocations']}×{cell['threads']}{purpose}", fmt(point["offered_rps"], 2),
                 fmt(point["sent_rps"], 2), fmt(point["throughput_rps"], 2),
@@ -153,10 +181,20 @@ def _settings(data: Mapping[str, Any]) -> Html:
     return key_value_table([
         ("target", data["target"]),
         ("timing", f"{timing['profile']} (clock ×{timing['speedup']:g})"),
-        ("workload", f"{data['workload']}, mix {data['mix']}, batch share {data['batch_share']:g}"),
+        ("workload", _workload(data)),
         ("model", data["model_id"]),
         ("objective", f"p99 ≤ {data['slo_p99_ms']:g} ms ({data['slo_source']})"),
         ("per point", f"{data['point_seconds']:g} cluster s, capacity point run "
                       f"{data['repeats']} time(s)"),
         ("bound", f"{data['max_minutes']:g} min"),
     ])  # fmt: skip
+
+
+def _workload(data: Mapping[str, Any]) -> str:
+    """The workload and what shapes its unit."""
+    name = data["workload"]
+    if name == "ingest":
+        return f"ingest: bulks of {data.get('bulk_size')} corpus documents (documents.jsonl)"
+    if name == "search":
+        return "search: semantic queries of the corpus' query bucket on a seeded run index"
+    return f"{name}, mix {data['mix']}, batch share {data['batch_share']:g}"

@@ -42,6 +42,11 @@ class Point:
     pending_growth: float | None = None  # fitted change of pending requests over the window
     pending_max: int | None = None
     run_dir: str = ""
+    # Ingest bulks only (None otherwise): documents and chunks the window's arrivals carried,
+    # per cluster second, and their item failures by kind (a bulk answered 200 can fail items).
+    documents_rps: float | None = None
+    chunks_rps: float | None = None
+    item_failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected_share(self) -> float:
@@ -53,22 +58,25 @@ class Point:
         data["per_second_rps"] = [round(v, 3) for v in self.per_second_rps]
         data["sent_per_bin"] = list(self.sent_per_bin)
         for key in ("offered_rps", "window_s", "bin_s", "sent_rps", "throughput_rps",
-                    "pending_growth"):  # fmt: skip
+                    "pending_growth", "documents_rps", "chunks_rps"):  # fmt: skip
             if data[key] is not None:
                 data[key] = round(data[key], 4)
         return data
 
 
-def read_point(run_dir: Path, offered_rps: float, duration_s: float, speedup: float) -> Point:
-    """The point of the run in ``run_dir`` that offered ``offered_rps`` (cluster req/s) for
-    ``duration_s`` wall seconds on a target whose clock runs ``speedup`` times fast."""
+def read_point(
+    run_dir: Path, offered_rps: float, duration_s: float, speedup: float, request_type: str = "POST"
+) -> Point:
+    """The point of the run in ``run_dir`` that offered ``offered_rps`` (cluster rate of the
+    workload's unit) for ``duration_s`` wall seconds on a target whose clock runs ``speedup``
+    times fast; ``request_type``: the requests.csv rows of the workload (``units.py``)."""
     start = WARMUP_SHARE * duration_s
     end = duration_s
     wall_window = max(end - start, 1e-9)
     rows = [
         row
         for row in rundir.read_csv(run_dir / rundir.REQUESTS_CSV)
-        if row.get("request_type") == "POST" and row.get("elapsed_s") is not None
+        if row.get("request_type") == request_type and row.get("elapsed_s") is not None
     ]
     sent = [row for row in rows if start <= row["elapsed_s"] < end]
     ok = [row for row in sent if not row["error_kind"]]
@@ -91,6 +99,7 @@ def read_point(run_dir: Path, offered_rps: float, duration_s: float, speedup: fl
     failures = Counter(row["error_kind"] for row in sent if row["error_kind"])
     latency = latency_stats(row["latency_ms"] * speedup for row in ok)
     growth, pending_max = _pending(run_dir, start, end)
+    per_document = request_type == "BULK"
     return Point(
         offered_rps=offered_rps,
         window_s=wall_window * speedup,
@@ -105,7 +114,26 @@ def read_point(run_dir: Path, offered_rps: float, duration_s: float, speedup: fl
         pending_growth=growth,
         pending_max=pending_max,
         run_dir=str(run_dir),
+        documents_rps=_carried(sent, "documents", wall_window * speedup) if per_document else None,
+        chunks_rps=_carried(sent, "chunks", wall_window * speedup) if per_document else None,
+        item_failures=_item_failures(sent) if per_document else {},
     )
+
+
+def _carried(rows: list[dict[str, Any]], column: str, window_s: float) -> float:
+    """What the rows carried (documents, chunks) per cluster second of the window."""
+    return sum(row.get(column) or 0 for row in rows) / window_s
+
+
+def _item_failures(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Bulk item failures by kind: ``kind:count`` pairs joined by ``;`` (``rundir.py``)."""
+    kinds: Counter[str] = Counter()
+    for row in rows:
+        for pair in str(row.get("item_failures") or "").split(";"):
+            kind, _, count = pair.rpartition(":")
+            if kind and count.strip().isdigit():
+                kinds[kind] += int(count)
+    return dict(kinds)
 
 
 def _pending(run_dir: Path, start: float, end: float) -> tuple[float | None, int | None]:

@@ -63,6 +63,7 @@ from typing import Any
 
 from ..load.plans import ScalerTiming
 from .traffic import DAY_S, Traffic
+from .units import UNITS
 
 DEFAULT_HEADROOM = 0.2
 # ES AdaptiveAllocationsScaler: scale up while the lower load bound per allocation exceeds this.
@@ -235,6 +236,14 @@ def recommend(
     cost = _cost(traffic, point, threads, min_n, max_n, s2z, timing, vcpu_hour_price)
     if capacity.workload not in LATENCY_WORKLOADS | {"ingest", "inference"}:
         notes.append(f"workload {capacity.workload!r} treated as throughput-bound")
+    unit = UNITS.get(capacity.workload)
+    if unit is not None and unit.workload != "inference":
+        # The capacity and the traffic count the same unit (traffic_from_run counts the
+        # workload's rows): an ingest capacity of bulks/s against a traffic of bulks/s.
+        notes.append(
+            f"rps here counts {unit.noun} per second, the {unit.workload} capacity's unit; "
+            "the traffic is in the same unit"
+        )
     return Recommendation(
         num_threads=Reasoned(threads, threads_reason),
         max_number_of_allocations=Reasoned(max_n, max_reason),

@@ -1,7 +1,9 @@
 """``capacity.json``: the machine-readable outcome of a sweep (schema: capacity.schema.json).
 
 A change that breaks readers increments :data:`SCHEMA_VERSION`. Rates are requests per cluster
-second, latencies cluster milliseconds (see the package docstring).
+second in the workload's unit (``rate_unit``: requests, semantic searches or bulks; an ingest
+cell's capacity also per document and chunk), latencies cluster milliseconds (see the package
+docstring).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def settings(
     *, run_id: str, target: str, target_version: str | None, embedded: bool, timing: str,
     speedup: float, workload: str, mix: str, batch_share: float, model_id: str,
     slo_p99_ms: float, slo_source: str, point_seconds: float, max_minutes: float, repeats: int,
+    rate_unit: str = "requests", bulk_size: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What the sweep was asked to measure, as capacity.json records it."""
     return {
@@ -57,6 +60,8 @@ def settings(
         "embedded": embedded,
         "timing": {"profile": timing, "speedup": speedup},
         "workload": workload,
+        "rate_unit": rate_unit,
+        "bulk_size": bulk_size,
         "mix": mix,
         "batch_share": batch_share,
         "model_id": model_id,

@@ -172,15 +172,18 @@ def parse_traffic(text: str) -> Traffic:
     )
 
 
-def traffic_from_run(run_dir: Path | str, *, bin_s: float = DEFAULT_BIN_S) -> Traffic:
+def traffic_from_run(
+    run_dir: Path | str, *, bin_s: float = DEFAULT_BIN_S, request_type: str | None = None
+) -> Traffic:
     """The offered rate over time of a recorded load run, in cluster time.
 
     Counts the arrivals (every request sent, failed or not, and the ones the open-loop
-    generator had to drop as backlog: all were offered) of one request type (see
-    :data:`REQUEST_TYPES`) in bins of ``bin_s`` cluster seconds over the run's duration
-    (run.json's start to finish, else to the last arrival). A partial last bin counts at its
-    own width, or not at all when shorter than half a bin. Peak is the highest bin, trough
-    the lowest. Raises ``ValueError`` with a one-line reason when the directory holds no
+    generator had to drop as backlog: all were offered) of one request type (``request_type``,
+    the capacity's unit: bulks for an ingest capacity, whatever else the run sent; else the
+    first of :data:`REQUEST_TYPES` the run sent) in bins of ``bin_s`` cluster seconds over the
+    run's duration (run.json's start to finish, else to the last arrival). A partial last bin
+    counts at its own width, or not at all when shorter than half a bin. Peak is the highest
+    bin, trough the lowest. Raises ``ValueError`` with a one-line reason when the directory holds no
     usable run.
     """
     path = Path(run_dir)
@@ -193,9 +196,10 @@ def traffic_from_run(run_dir: Path | str, *, bin_s: float = DEFAULT_BIN_S) -> Tr
     except runfiles.RunFileError as exc:
         raise ValueError(f"traffic: {exc}") from None
     speedup = _speedup(files.run)
-    request_type, arrivals = _arrivals(files)
+    kind, arrivals = _arrivals(files, request_type)
     if not arrivals:
-        raise ValueError(f"traffic: {path} has no requests in requests.csv")
+        what = f"{request_type} rows" if request_type else "requests"
+        raise ValueError(f"traffic: {path} has no {what} in requests.csv")
     wall_duration = _wall_duration(files.run)
     if wall_duration is None or wall_duration < max(arrivals):
         wall_duration = max(arrivals)
@@ -219,7 +223,7 @@ def traffic_from_run(run_dir: Path | str, *, bin_s: float = DEFAULT_BIN_S) -> Tr
     rates = [rps for _, rps in profile]
     clock = f"×{speedup:g} clock" if speedup != 1 else "cluster clock"
     source = (
-        f"run {files.run_id}: {len(arrivals)} {request_type} arrivals over {duration:g} s"
+        f"run {files.run_id}: {len(arrivals)} {kind} arrivals over {duration:g} s"
         f" ({clock}), {bin_s:g} s bins"
     )
     return Traffic(
@@ -256,11 +260,12 @@ def _epoch(iso: Any) -> float | None:
         return None
 
 
-def _arrivals(files: runfiles.RunFiles) -> tuple[str, list[float]]:
-    """The first of :data:`REQUEST_TYPES` the run sent, with its send times (wall s)."""
-    if len(files.inference):
+def _arrivals(files: runfiles.RunFiles, only: str | None = None) -> tuple[str, list[float]]:
+    """The arrivals of ``only`` (a request type), else of the first of :data:`REQUEST_TYPES`
+    the run sent, with their send times (wall s)."""
+    if len(files.inference) and only in (None, "POST"):
         return "inference", [t for t in files.inference.elapsed_s if t >= 0]
-    for request_type in REQUEST_TYPES[1:]:
+    for request_type in REQUEST_TYPES[1:] if only is None else (only,):
         times = [
             row["elapsed_s"]
             for row in files.other_requests
