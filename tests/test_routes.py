@@ -385,11 +385,13 @@ def test_stats_shape_and_counts(client: httpx.Client, endpoint: str) -> None:
     assert stats["allocation_status"] == {
         "allocation_count": 1, "target_allocation_count": 1, "state": "fully_allocated"
     }  # fmt: skip
-    assert stats["inference_count"] == 3
+    # Each input is its own deployment request (TransportInferTrainedModelDeploymentAction.
+    # taskOperation: task.infer per input): 3 requests of 2 inputs count 6.
+    assert stats["inference_count"] == 6
     node = stats["nodes"][0]
-    assert node["inference_count"] == 3 and node["number_of_pending_requests"] == 0
+    assert node["inference_count"] == 6 and node["number_of_pending_requests"] == 0
     assert node["routing_state"] == {"routing_state": "started"}
-    assert node["throughput_last_minute"] == 3
+    assert node["throughput_last_minute"] == 6
     for key in ("error_count", "rejected_execution_count", "timeout_count"):
         assert key not in stats and node[key] == 0
 

@@ -237,6 +237,14 @@ def test_chunks_go_to_the_deployment_ten_at_a_time(
     deployment = open_st.app.state.deployments.get(word_endpoint)
     assert deployment is not None
     before = deployment.counters.inference_count
+    calls: list[int] = []
+    infer = deployment.infer
+
+    async def counted(texts, timeout):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return await infer(texts, timeout)
+
+    deployment.infer = counted  # type: ignore[method-assign]
     try:
         text = " ".join(f"t{i}" for i in range(8 * 24 + 5))  # 25 chunks of ≤ 10 words
         assert len(chunkers.chunk(text, {"strategy": "word", "max_chunk_size": 10,
@@ -244,11 +252,12 @@ def test_chunks_go_to_the_deployment_ten_at_a_time(
         response = st.post("/batches/_bulk", content=ndjson({"index": {}}, {"content": text}),
                            headers=NDJSON)  # fmt: skip
         assert response.json()["errors"] is False
-        # 25 chunks → 3 model requests (10 + 10 + 5): EMBEDDING_MAX_BATCH_SIZE
-        assert (
-            deployment.counters.inference_count - before == 3 == -(-25 // ingest.MODEL_BATCH_SIZE)
-        )
+        # 25 chunks → 3 inference calls (10 + 10 + 5): EMBEDDING_MAX_BATCH_SIZE ...
+        assert sorted(calls) == [5, 10, 10] and ingest.MODEL_BATCH_SIZE == 10
+        # ... and each chunk its own deployment request (taskOperation: task.infer per input)
+        assert deployment.counters.inference_count - before == 25
     finally:
+        del deployment.infer
         st.delete("/batches")
 
 

@@ -10,9 +10,10 @@ over the threads, the portable model's slowdown. So one allocation saturates at
   one request, ``reference/api/indices.py``);
 * ingest: a bulk of ``bulk_size`` documents drawn from ``documents.jsonl``; the server cuts
   each into chunks (the endpoint's default sentence chunking, ``reference/rules/chunkers.py``)
-  and sends all the bulk's chunks to the deployment ``MODEL_BATCH_SIZE`` at a time
-  (``reference/indices/ingest.py``), so a bulk costs one overhead per ten chunks plus every
-  chunk's tokens (a bulk of the sweep stays far below the filter's 1 MB batch).
+  and sends all the bulk's chunks to the deployment ten at a time (``reference/indices/
+  ingest.py``), each chunk inferred as its own deployment request (ES taskOperation:
+  task.infer per input), so a bulk costs one overhead and the tokens of every chunk (a bulk
+  of the sweep stays far below the filter's 1 MB batch).
 
 In the cluster's time: the wall service time times the timing's speedup. Tests check measured
 capacities against this; the page shows it on the embedded server.
@@ -28,7 +29,6 @@ from functools import cache
 from ..endpoints import ELSER_V2_PORTABLE
 from ..load import documents
 from ..load.corpus import Corpus, Sampler, parse_mix
-from ..reference.indices.ingest import MODEL_BATCH_SIZE
 from ..reference.mlnode.sparse_encoder import token_count
 from ..reference.rules import chunkers
 from ..reference.timing import Timing
@@ -63,9 +63,9 @@ def mean_service_s(
         sampler = Sampler(
             Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share, seed=seed
         )
+        # Every input is its own deployment request (ES taskOperation: task.infer per input).
         total = math.fsum(
-            service(sum(token_count(text) for text in sampler.next().inputs))
-            for _ in range(samples)
+            service(token_count(text)) for _ in range(samples) for text in sampler.next().inputs
         )
     return total / samples * timing.speedup
 
@@ -90,11 +90,9 @@ def chunks_per_bulk(corpus: str = "", bulk_size: int = DEFAULT_BULK_SIZE) -> flo
 
 
 def _bulk_service(chunk_tokens: list[int], service: Callable[[int], float]) -> float:
-    """One bulk: its chunks in deployment requests of ``MODEL_BATCH_SIZE``."""
-    return math.fsum(
-        service(sum(chunk_tokens[i : i + MODEL_BATCH_SIZE]))
-        for i in range(0, len(chunk_tokens), MODEL_BATCH_SIZE)
-    )
+    """One bulk: its chunks, sent ``MODEL_BATCH_SIZE`` per inference call, each inferred as
+    its own deployment request (ES taskOperation: task.infer per input)."""
+    return math.fsum(service(tokens) for tokens in chunk_tokens)
 
 
 @cache

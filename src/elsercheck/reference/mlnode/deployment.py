@@ -173,6 +173,27 @@ class Deployment:
     async def infer(
         self, texts: list[str], timeout: float | None
     ) -> list[sparse_encoder.SparseResult]:
+        """Queue each input as its own request and wait for allocations to serve them, each
+        within ``timeout``; the first failure fails the call.
+
+        Elasticsearch infers every input of a request separately on the deployment
+        (TransportInferTrainedModelDeploymentAction.taskOperation: ``task.infer`` per input,
+        results put back in order by ``orderedListener``): each input takes a queue slot, is
+        counted in ``inference_count`` and the pending count, and pays the per-request
+        overhead — which is what the adaptive scaler sees of a batch or a bulk's chunks."""
+        if len(texts) == 1:
+            return await self._infer_one(texts, timeout)
+        answers = await asyncio.gather(
+            *(self._infer_one([text], timeout) for text in texts), return_exceptions=True
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return [result for answer in answers for result in answer]  # type: ignore[union-attr]
+
+    async def _infer_one(
+        self, texts: list[str], timeout: float | None
+    ) -> list[sparse_encoder.SparseResult]:
         """Queue one request and wait for an allocation to serve it, within ``timeout``."""
         if self._queue.qsize() >= self.queue_capacity:
             self.counters.rejected_execution_count += 1
