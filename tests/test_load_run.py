@@ -255,6 +255,8 @@ def test_unreachable_target_is_one_line_exit_2(tmp_path, capsys):
     [
         (["--min-allocations", "5", "--max-allocations", "2"], "must not exceed"),
         (["--shape", "idle-to-zero", "--timing", "realistic"], "--scale-to-zero-seconds"),
+        # the default ingest rate reads the corpus (tests/ holds none of its files)
+        (["--workload", "ingest", "--corpus", str(Path(__file__).parent)], "--corpus: corpus"),
     ],
 )
 def test_bad_options_are_one_line_exit_2(options, message, capsys):

@@ -582,6 +582,13 @@ def _load_options(args: argparse.Namespace) -> LoadOptions:
         values = values_from(args)
     except OptionError as exc:
         raise UsageError(str(exc)) from None
+    if values["workload"] in ("ingest", "mixed") and not values.get("bulk_rate_per_user"):
+        from .load.workloads import bulk_rate_per_user
+
+        try:  # the default ingest rate reads the corpus' documents: a missing file, one line
+            bulk_rate_per_user(values)
+        except ValueError as exc:
+            raise UsageError(f"--corpus: {exc}") from None
     plan = plan_of(values)
     if args.duration is None and plan.duration_s > LOAD_LENGTH_WITHOUT_DURATION_S:
         raise UsageError(
