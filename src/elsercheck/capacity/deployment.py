@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
@@ -105,15 +106,21 @@ def cell_endpoint(
                 raise CellError(f"could not delete {', '.join(left)}")
 
 
-def pending(client: httpx.Client, inference_id: str) -> int | None:
-    """The deployment's ``number_of_pending_requests`` (summed over nodes); None if unknown."""
+def _stats(client: httpx.Client, inference_id: str) -> dict[str, Any] | None:
+    """The deployment's stats row (summed over nodes); None when it cannot be read."""
     try:
         answer = client.get(stats_path(inference_id))
     except httpx.HTTPError:
         return None
     if answer.status_code != 200:
         return None
-    return stats_row(answer.json(), inference_id).get("number_of_pending_requests")
+    return stats_row(answer.json(), inference_id)
+
+
+def pending(client: httpx.Client, inference_id: str) -> int | None:
+    """The deployment's ``number_of_pending_requests`` (summed over nodes); None if unknown."""
+    row = _stats(client, inference_id)
+    return None if row is None else row.get("number_of_pending_requests")
 
 
 def wait_drained(client: httpx.Client, inference_id: str, seconds: float = DRAIN_WAIT_S) -> bool:
@@ -232,12 +239,8 @@ def _timed(
 
 def _inference(client: httpx.Client, inference_id: str) -> tuple[int, float] | None:
     """(inference_count, average_inference_time_ms) of the deployment, or None."""
-    try:
-        answer = client.get(stats_path(inference_id))
-    except httpx.HTTPError:
+    row = _stats(client, inference_id)
+    if row is None:
         return None
-    if answer.status_code != 200:
-        return None
-    row = stats_row(answer.json(), inference_id)
     count = row.get("inference_count") or 0
     return count, row.get("average_inference_time_ms") or 0.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,20 +243,11 @@ def _speedup(run: dict[str, Any]) -> float:
 
 
 def _wall_duration(run: dict[str, Any]) -> float | None:
-    start = _epoch(run.get("started_at"))
-    finish = _epoch(run.get("finished_at"))
+    start = runfiles.epoch(run.get("started_at"))
+    finish = runfiles.epoch(run.get("finished_at"))
     if start is None or finish is None or finish <= start:
         return None
     return finish - start
-
-
-def _epoch(iso: Any) -> float | None:
-    if not isinstance(iso, str):
-        return None
-    try:
-        return datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return None
 
 
 def _arrivals(files: runfiles.RunFiles, only: str | None = None) -> tuple[str, list[float]]:

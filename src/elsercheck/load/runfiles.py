@@ -104,7 +104,7 @@ def load_run(path: Path) -> RunFiles:
     files = RunFiles(path=path)
     files.present = frozenset(name for name in RUN_FILES if (path / name).is_file())
     files.run = _read_json(path / rundir.RUN_JSON, files, dict, "a JSON object") or {}
-    origin = _epoch(files.run.get("started_at"))
+    origin = epoch(files.run.get("started_at"))
     requests_csv, allocations_csv = path / rundir.REQUESTS_CSV, path / rundir.ALLOCATIONS_CSV
     try:
         files.malformed_rows += _read_requests(requests_csv, files, origin)
@@ -148,7 +148,8 @@ def _expectations(data: Any) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)]
 
 
-def _epoch(iso: Any) -> float | None:
+def epoch(iso: Any) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time (run.json's), None when it is not one."""
     if not isinstance(iso, str):
         return None
     try:
