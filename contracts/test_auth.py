@@ -1,19 +1,37 @@
 """Security (ES DefaultAuthenticationFailureHandler, AuthorizationDenialMessages): 401 without or with bad credentials, 403 for a low-privilege API
-key the suite creates (and invalidates) itself. Skipped, as skipped, with security off."""
+key. Skipped, as skipped, with security off.
+
+The low-privilege key (``monitor_inference`` only) is the one given in
+``ELASTICSEARCH_LOW_PRIVILEGE_API_KEY`` (the ``encoded`` value of ``POST /_security/api_key``),
+else one the suite creates (and invalidates) itself. It cannot create one when its own
+credentials are an API key: Elasticsearch refuses a key derived from an API key unless its role
+descriptors are empty (ES TransportCreateApiKeyAction.doExecute, "creating derived api keys
+requires an explicit role descriptor that is empty"), and an empty one would carry the caller's
+privileges. Those checks are then skipped with that reason, never errors: the target is
+conformant in refusing.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import os
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from contract_support import EndpointTracker, Profile, assert_es_error, client, elser_body
-from elsercheck.target import Target
+from elsercheck.target import LOW_PRIVILEGE_API_KEY_ENV, Target
 
 ANON_PATH = "/_inference/_all"
 KEY_EXPIRATION = "1h"
+DERIVED_KEYS_REFUSED = (
+    "the suite's credentials are an API key, and Elasticsearch creates no API key with "
+    "privileges from an API key (TransportCreateApiKeyAction: derived keys need an empty role "
+    f"descriptor); set {LOW_PRIVILEGE_API_KEY_ENV} to a key with only monitor_inference to run "
+    "this check"
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,21 +44,43 @@ def secured(security_enabled: bool) -> None:
 def monitor_key(
     es: httpx.Client, target: Target, secured: None, run_prefix: str
 ) -> Iterator[tuple[str, str]]:
-    """An API key limited to monitor_inference, created by the suite and invalidated after.
+    """An API key limited to monitor_inference: the user's (``LOW_PRIVILEGE_API_KEY_ENV``), or one
+    created by the suite and invalidated after.
 
-    It expires on its own (``expiration``, documented for POST /_security/api_key) in case the
-    run dies before invalidating it: no usable credential outlives the run by much.
+    A created key expires on its own (``expiration``, documented for POST /_security/api_key)
+    in case the run dies before invalidating it: no usable credential outlives the run by much.
     """
+    supplied = os.environ.get(LOW_PRIVILEGE_API_KEY_ENV)
+    if supplied:
+        yield _key_id(supplied), supplied  # the user's key: never invalidated by the suite
+        return
+    caller = es.get("/_security/_authenticate")
+    if caller.status_code == 200 and caller.json().get("authentication_type") == "api_key":
+        pytest.skip(DERIVED_KEYS_REFUSED)
     body = {"name": f"{run_prefix}monitor", "expiration": KEY_EXPIRATION, "role_descriptors": {
         "elsercheck-monitor": {"cluster": ["monitor_inference"]}}}  # fmt: skip
     response = es.post("/_security/api_key", json=body)
     if response.status_code == 403:
         pytest.skip("credentials may not create API keys (needs manage_own_api_key)")
+    if response.status_code == 400 and "derived api keys" in response.text:
+        pytest.skip(DERIVED_KEYS_REFUSED)  # an API key behind a proxy that authenticates
     assert response.status_code == 200, response.text
     created = response.json()
     assert "expiration" in created, f"key created without expiration: {sorted(created)}"
     yield created["id"], created["encoded"]
     es.request("DELETE", "/_security/api_key", json={"ids": [created["id"]]})
+
+
+def _key_id(encoded: str) -> str:
+    """The id in an encoded API key (base64 of ``id:api_key``)."""
+    try:
+        key_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        key_id = secret = ""
+    if not key_id or not secret:
+        pytest.fail(f"{LOW_PRIVILEGE_API_KEY_ENV} is not an encoded API key (base64 of id:api_key)",
+                    pytrace=False)  # fmt: skip
+    return key_id
 
 
 @pytest.fixture
@@ -81,7 +121,7 @@ def test_low_privilege_key_is_refused_writes(
     profile: Profile, es: httpx.Client,
 ) -> None:  # fmt: skip
     key_id = monitor_key[0]
-    owner = es.get("/_security/_authenticate").json().get("username", "")
+    owner = limited.get("/_security/_authenticate").json().get("username", "")
     inference_id = tracker.new_id("authz")
     put = limited.put(f"/_inference/sparse_embedding/{inference_id}", json=elser_body())
     try:

@@ -67,6 +67,8 @@ def test_locust_mapping() -> None:
         ((0, 3, 0), ExitCode.REGRESSION),
         ((3, 1, 0), ExitCode.FAILED),
         ((1, 3, 2), ExitCode.USAGE),
+        ((3, 4, 0), ExitCode.INCONCLUSIVE),
+        ((4, 1), ExitCode.FAILED),
     ],
 )
 def test_most_severe(codes: tuple[int, ...], expected: ExitCode) -> None:

@@ -128,11 +128,56 @@ def reference() -> Iterator[EmbeddedServer]:
         yield server
 
 
-def gate_against(url: str, report_dir: Path, schema: bool = True):  # -> GateResult
+def gate_against(
+    url: str, report_dir: Path, schema: bool = True, target: Target | None = None,
+    extra: list[str] | None = None,
+):  # -> GateResult  # fmt: skip
     """The gate at a small example budget; ``schema=False`` runs the explicit checks only."""
-    target = Target(url, username="elastic", password=PASSWORD)
-    extra = [] if schema else ["-m", "not schema"]
+    target = target or Target(url, username="elastic", password=PASSWORD)
+    extra = (extra or []) + ([] if schema else ["-m", "not schema"])
     return run_gate(target, "gatetest", report_dir, workers="1", max_examples=5, extra=extra)
+
+
+def _api_key(url: str, **body: object) -> str:
+    with httpx.Client(base_url=url, auth=("elastic", PASSWORD)) as c:
+        response = c.post("/_security/api_key", json={"name": "gate-test", **body})
+    assert response.status_code == 200, response.text
+    return str(response.json()["encoded"])
+
+
+def test_gate_green_with_an_api_key(reference: EmbeddedServer, tmp_path: Path) -> None:
+    # The README's first example: the gate's credentials are an API key. Elasticsearch derives
+    # no key with privileges from it, so the two 403 checks are skipped, with the reason.
+    key = _api_key(reference.url)
+    result = gate_against(reference.url, tmp_path, target=Target(reference.url, api_key=key))
+    summary = result.summary
+    assert result.exit_code == 0, summary.text([])
+    assert summary.verdict == "CONFORMANT" and not summary.not_run
+    skipped = {case.name for case in summary.skipped}
+    assert {"test_auth.py::test_low_privilege_key_is_refused_writes",
+            "test_auth.py::test_low_privilege_key_may_read_and_infer"} <= skipped  # fmt: skip
+    assert "ELASTICSEARCH_LOW_PRIVILEGE_API_KEY" in summary.text([])
+    html = (tmp_path / "gate.html").read_text()
+    assert "<h2>Skipped</h2>" in html and "ELASTICSEARCH_LOW_PRIVILEGE_API_KEY" in html
+    assert_no_secret(key, paths=[tmp_path])
+
+
+def test_gate_runs_403_checks_with_a_supplied_low_privilege_key(
+    reference: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = _api_key(reference.url)
+    low = _api_key(reference.url, role_descriptors={"r": {"cluster": ["monitor_inference"]}})
+    monkeypatch.setenv("ELASTICSEARCH_LOW_PRIVILEGE_API_KEY", low)
+    result = gate_against(reference.url, tmp_path, target=Target(reference.url, api_key=key),
+                          extra=["-k", "test_auth"])  # fmt: skip
+    outcomes = {case.name: case.outcome for case in result.summary.cases}
+    assert result.exit_code == 0, result.summary.text([])
+    assert outcomes["test_auth.py::test_low_privilege_key_is_refused_writes"] == "passed"
+    assert outcomes["test_auth.py::test_low_privilege_key_may_read_and_infer"] == "passed"
+    # The user's key is theirs: the suite never invalidates it.
+    with httpx.Client(base_url=reference.url, headers={"Authorization": f"ApiKey {low}"}) as c:
+        assert c.get("/_inference/_all").status_code == 200
+    assert_no_secret(low, paths=[tmp_path])
 
 
 def test_gate_green_on_reference_server(reference: EmbeddedServer, tmp_path: Path) -> None:

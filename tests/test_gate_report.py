@@ -49,3 +49,39 @@ def test_read_junit(tmp_path: Path) -> None:
 
 def test_empty_run_is_not_conformant() -> None:
     assert not GateSummary([]).conformant
+
+
+ERRORS_ONLY = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
+<testcase classname="test_routing" name="test_unknown_path" time="0.1"/>
+<testcase classname="test_auth" name="test_low_privilege_key_may_read_and_infer" time="0.2">
+  <error message="failed on setup with &quot;AssertionError: 400&quot;">trace</error></testcase>
+<testcase classname="test_auth" name="test_no_credentials_401" time="0">
+  <skipped type="pytest.skip" message="target has security off"/></testcase>
+<testcase classname="test_auth" name="test_bad_password_401" time="0">
+  <skipped type="pytest.skip" message="target has security off"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_setup_errors_alone_are_incomplete_not_violations(tmp_path: Path) -> None:
+    # The suite's own setup failing is no nonconformance of the target: no verdict on those.
+    path = tmp_path / "junit.xml"
+    path.write_text(ERRORS_ONLY)
+    summary = GateSummary(read_junit(path), "http://x", "9.5.4", "r1", 1.0)
+    assert summary.verdict == "INCOMPLETE" and not summary.conformant and not summary.failures
+    text = summary.text([])
+    assert text.startswith("INCOMPLETE") and "1 check(s) could not run" in text
+    assert "? could not run: test_auth.py::test_low_privilege_key_may_read_and_infer" in text
+    assert "- skipped (2): target has security off" in text
+    html = write_html(summary, tmp_path / "gate.html").read_text()
+    assert "Incomplete: no violation seen" in html and "Not conformant" not in html
+    assert "<h2>Could not run" in html and "<h2>Skipped</h2>" in html
+
+
+def test_a_violation_outranks_checks_that_could_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(ERRORS_ONLY.replace(
+        '<testcase classname="test_routing" name="test_unknown_path" time="0.1"/>',
+        '<testcase classname="test_routing" name="test_unknown_path" time="0.1">'
+        '<failure message="assert 404 == 400">trace</failure></testcase>'))  # fmt: skip
+    summary = GateSummary(read_junit(path))
+    assert summary.verdict == "NOT CONFORMANT" and len(summary.not_run) == 1

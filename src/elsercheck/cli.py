@@ -176,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     gate = commands.add_parser(
         "gate",
         help="conformance gate: run the contract suite against a target (default: embedded)",
-        description="Exit 0 conformant, 1 violations, 2 usage error or unusable target. Writes "
-        "junit.xml and gate.html to the report directory.",
+        description="Exit 0 conformant, 1 violations, 2 usage error or unusable target, 4 "
+        "incomplete (no violation, but checks whose setup failed). Writes junit.xml and gate.html "
+        "to the report directory. A low-privilege API key for the 403 checks, when the gate's own "
+        "credentials are an API key: ELASTICSEARCH_LOW_PRIVILEGE_API_KEY.",
     )
     _add_target_options(gate)
     _add_gate_options(gate)

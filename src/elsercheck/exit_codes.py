@@ -27,6 +27,10 @@ class ExitCode(IntEnum):
     REGRESSION = 3
     """A performance regression beyond its threshold (``report``, ``run``); FAILED outranks it."""
 
+    INCONCLUSIVE = 4
+    """No verdict, and no violation seen: gate checks that could not run (their setup failed),
+    or real-time verdicts the load machine could not keep the schedule for. FAILED outranks it."""
+
     INTERRUPTED = 130
     """Interrupted by Ctrl-C (SIGINT), after deleting what the run created (128 + 2)."""
 
@@ -38,7 +42,7 @@ class ExitCode(IntEnum):
 
 
 # Worst first, for one code from several steps (``elsercheck run``).
-SEVERITY = (ExitCode.USAGE, ExitCode.FAILED, ExitCode.REGRESSION)
+SEVERITY = (ExitCode.USAGE, ExitCode.FAILED, ExitCode.INCONCLUSIVE, ExitCode.REGRESSION)
 
 # pytest's exit codes (pytest.ExitCode) -> the gate's. Only failed tests are violations; an
 # interrupted, broken or cut-short session, a usage error or no collected test leave no verdict.
@@ -57,7 +61,7 @@ LOCUST = {0: ExitCode.OK, 1: ExitCode.FAILED, 2: ExitCode.USAGE}
 
 
 def most_severe(*codes: int) -> ExitCode:
-    """One exit code for several steps: the most severe one (2, then 1, then 3), else 0."""
+    """One exit code for several steps: the most severe one (2, 1, 4, then 3), else 0."""
     return next((code for code in SEVERITY if code in codes), ExitCode.OK)
 
 

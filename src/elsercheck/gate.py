@@ -19,7 +19,7 @@ from .exit_codes import ExitCode, from_pytest
 from .gate_report import GateSummary, read_junit, write_html
 from .paths import resource_dir
 from .smoke import check_reachable, version_of
-from .target import Target, TargetError
+from .target import LOW_PRIVILEGE_API_KEY_ENV, Target, TargetError
 
 # After a stop signal: time for pytest to end its test, run the finalizers and sweep its prefix.
 STOP_GRACE_S = 60.0
@@ -59,7 +59,10 @@ def pytest_command(
 
 
 def child_environment(target: Target) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_")}
+    # The target's own credentials only (not a stale ELASTICSEARCH_* of the shell), and the
+    # user's low-privilege key for the 403 checks.
+    kept = (LOW_PRIVILEGE_API_KEY_ENV,)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_") or k in kept}
     for key, value in (
         ("ELASTICSEARCH_API_KEY", target.api_key),
         ("ELASTICSEARCH_USERNAME", target.username),
@@ -112,8 +115,10 @@ def run_gate(
     )
     html_path = write_html(summary, report_dir / "gate.html")
     exit_code = from_pytest(returncode)
-    if exit_code == ExitCode.OK and not summary.conformant:
-        exit_code = ExitCode.FAILED
+    if exit_code in (ExitCode.OK, ExitCode.FAILED):  # the verdict's code, from the cases
+        exit_code = {"CONFORMANT": ExitCode.OK, "INCOMPLETE": ExitCode.INCONCLUSIVE}.get(
+            summary.verdict, ExitCode.FAILED
+        )
     return GateResult(exit_code, summary, junit, html_path)
 
 

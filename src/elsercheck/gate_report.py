@@ -11,6 +11,12 @@ from typing import Any
 from .pagekit import cards, code, esc, fmt, page, span, table, verdict, write
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed")
+# The page's banner per verdict: (css class, title).
+BANNERS = {
+    "CONFORMANT": ("ok", "Conformant"),
+    "NOT CONFORMANT": ("bad", "Not conformant"),
+    "INCOMPLETE": ("regression", "Incomplete: no violation seen, but checks could not run"),
+}
 
 
 @dataclass
@@ -50,22 +56,43 @@ class GateSummary:
 
     @property
     def failures(self) -> list[CaseResult]:
-        return [c for c in self.cases if c.outcome in ("failed", "error")]
+        """Checks whose expectation the target did not meet: violations."""
+        return [c for c in self.cases if c.outcome == "failed"]
+
+    @property
+    def not_run(self) -> list[CaseResult]:
+        """Checks that could not run: their setup (or teardown) raised before a verdict, be it
+        the suite's own step or the target's answer to it. No violation, no pass either."""
+        return [c for c in self.cases if c.outcome == "error"]
+
+    @property
+    def skipped(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome == "skipped"]
 
     @property
     def conformant(self) -> bool:
-        return not self.failures and bool(self.cases)
+        return not self.failures and not self.not_run and bool(self.cases)
+
+    @property
+    def verdict(self) -> str:
+        """``CONFORMANT``, ``NOT CONFORMANT`` (a violation) or ``INCOMPLETE`` (no violation, but
+        checks that could not run)."""
+        if self.failures or not self.cases:
+            return "NOT CONFORMANT"
+        return "INCOMPLETE" if self.not_run else "CONFORMANT"
 
     def text(self, report_paths: list[Path]) -> str:
         counts = self.counts
-        verdict = "CONFORMANT" if self.conformant else "NOT CONFORMANT"
         lines = [
-            f"{verdict}: {self.target_url} (Elasticsearch {self.target_version})",
+            f"{self.verdict}: {self.target_url} (Elasticsearch {self.target_version})",
             "  "
             + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
             + f" in {self.seconds:.1f}s",
             f"  {self.profile_line}",
         ]
+        if self.verdict == "INCOMPLETE":
+            lines.append(f"  no violation seen, but {len(self.not_run)} check(s) could not run "
+                         "(their setup failed): no verdict on them")  # fmt: skip
         for case in self.known_deviations:
             lines.append(f"  ~ known deviation: {case.name}: {_first_line(case.message, 140)}")
         for case in self.failures[:15]:
@@ -73,6 +100,10 @@ class GateSummary:
             lines.append(f"  ✗ {case.name}: {_first_line(case.message, 160)}{rules}")
         if len(self.failures) > 15:
             lines.append(f"  … and {len(self.failures) - 15} more (see the report)")
+        for case in self.not_run[:15]:
+            lines.append(f"  ? could not run: {case.name}: {_first_line(case.message, 160)}")
+        for reason, names in _by_reason(self.skipped).items():
+            lines.append(f"  - skipped ({len(names)}): {reason}")
         if self.leftovers:
             lines.append(f"  ! endpoints that could not be deleted: {', '.join(self.leftovers)}")
         lines += [f"  report: {path}" for path in report_paths]
@@ -81,6 +112,15 @@ class GateSummary:
 
 def _first_line(text: str, width: int) -> str:
     return text.splitlines()[0][:width] if text else ""
+
+
+def _by_reason(cases: list[CaseResult]) -> dict[str, list[str]]:
+    """Skipped checks grouped by their reason (pytest's message without its location)."""
+    grouped: dict[str, list[str]] = {}
+    for case in cases:
+        reason = case.message.removeprefix("Skipped: ") or "no reason given"
+        grouped.setdefault(reason, []).append(case.name)
+    return grouped
 
 
 def _case_name(testcase: ET.Element) -> str:
@@ -144,7 +184,7 @@ def write_html(summary: GateSummary, path: Path) -> Path:
         f"<p class='muted'>Target {code(summary.target_url)} — Elasticsearch "
         f"{esc(summary.target_version)} — run {code(summary.run_id)} — {summary.seconds:.1f}s</p>"
         f"<p>{esc(summary.profile_line)}</p>"
-        + verdict(*(("ok", "Conformant") if summary.conformant else ("bad", "Not conformant")))
+        + verdict(*BANNERS[summary.verdict])
         + cards([*((outcome, fmt(counts[outcome])) for outcome in OUTCOMES),
                  ("seconds", fmt(summary.seconds, 1, " s"))])
     )  # fmt: skip
@@ -161,9 +201,13 @@ def write_html(summary: GateSummary, path: Path) -> Path:
             + table(["check", "bug"], [[c.name, _first_line(c.message, 200)]
                                        for c in summary.known_deviations])
         )  # fmt: skip
-    if summary.failures:
-        parts.append("<h2>Failures</h2>")
-        for case in summary.failures:
+    for title, cases in (
+        ("Failures", summary.failures),
+        ("Could not run (setup failed: no verdict on these)", summary.not_run),
+    ):
+        if cases:
+            parts.append(f"<h2>{title}</h2>")
+        for case in cases:
             parts.append(f"<h3 class='failed'>{esc(case.name)}</h3><pre>{esc(case.message)}</pre>")
             if case.rules:
                 parts.append(f"<p>Version profile entries: {esc(', '.join(case.rules))}</p>")
@@ -173,6 +217,15 @@ def write_html(summary: GateSummary, path: Path) -> Path:
                 parts.append(
                     f"<details><summary>Traceback</summary><pre>{esc(case.details)}</pre></details>"
                 )
+    skipped = _by_reason(summary.skipped)
+    if skipped:
+        parts.append(
+            "<h2>Skipped</h2>"
+            + table(
+                ["reason", "checks"],
+                [[reason, ", ".join(names)] for reason, names in skipped.items()],
+            )
+        )
     rows = [
         [case.name, span(case.outcome, case.outcome), f"{case.seconds:.2f}",
          case.message.splitlines()[0][:200] if case.message else ""]

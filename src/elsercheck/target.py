@@ -23,6 +23,9 @@ ENV = {
     "password": "ELASTICSEARCH_PASSWORD",
     "ca_certs": "ELASTICSEARCH_CA_CERTS",
 }
+# A key with only monitor_inference for the gate's 403 checks, when its own credentials are an
+# API key (from which Elasticsearch derives no key with privileges). Environment only: a secret.
+LOW_PRIVILEGE_API_KEY_ENV = "ELASTICSEARCH_LOW_PRIVILEGE_API_KEY"
 
 
 class TargetError(Exception):
