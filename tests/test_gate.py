@@ -217,3 +217,17 @@ def test_gate_unreachable_target(tmp_path: Path) -> None:
 
     with pytest.raises(TargetError, match="cannot reach"):
         gate_against("http://127.0.0.1:9", tmp_path)
+
+
+def test_gate_green_with_security_off(tmp_path: Path) -> None:
+    # No credentials and a target with security off: authentication checks are skipped, as
+    # skipped and with the reason; every other explicit check runs and holds.
+    config = ServerConfig(security=False, timing=PRESETS["fast"])
+    with EmbeddedServer(config) as server:
+        result = gate_against(server.url, tmp_path, schema=False, target=Target(server.url))
+    summary = result.summary
+    assert result.exit_code == 0, summary.text([])
+    auth = [case for case in summary.cases if case.name.startswith("test_auth.py::")]
+    assert auth and all(case.outcome == "skipped" for case in auth), auth
+    assert "- skipped (5): target has security off" in summary.text([])
+    assert summary.counts["passed"] > 30
