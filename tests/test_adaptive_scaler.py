@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elsercheck.reference.mlnode.adaptive_scaler import (
+from elsercheck.scaler.adaptive_scaler import (
     MAX_NUMBER_OF_ALLOCATIONS_SAFEGUARD,
     SCALE_DOWN_THRESHOLD,
     SCALE_TO_ZERO_AFTER_NO_REQUESTS_TIME_SECONDS,

@@ -12,7 +12,7 @@ from elsercheck.capacity import recommend as rec
 from elsercheck.capacity.recommend import MeasuredCapacity, recommend
 from elsercheck.capacity.traffic import Traffic, parse_traffic
 from elsercheck.load.plans import TIMING_PROFILES, ScalerTiming
-from elsercheck.reference.mlnode import adaptive_scaler
+from elsercheck.scaler import adaptive_scaler
 
 # 5 rps per allocation, interval 4.5–5.5, one thread, p99 objective 500 ms.
 CAPACITY = MeasuredCapacity(5.0, 4.5, 5.5, 1, 500.0)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from elsercheck.reference.mlnode.kalman import DYNAMICS_CHANGE_THRESHOLD, KalmanFilter1d, java_div
+from elsercheck.scaler.kalman import DYNAMICS_CHANGE_THRESHOLD, KalmanFilter1d, java_div
 
 
 def test_empty_filter_has_no_value() -> None:

@@ -11,12 +11,16 @@ allows, reach zero after the scale-to-zero time when min is 0, and start again o
 
 from __future__ import annotations
 
+import functools
+import itertools
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..exit_codes import ExitCode
+from ..scaler import replay
 from . import generator
 from .plans import (
     EXPECT_FROM_ZERO,
@@ -97,6 +101,44 @@ def _first_decrease(polls: Sequence[dict[str, Any]], start_s: float) -> float | 
     return None
 
 
+def _poll_gap(polls: Sequence[dict[str, Any]]) -> float:
+    """The median time between two polls: how late a poll may see a decision."""
+    gaps = sorted(b["elapsed_s"] - a["elapsed_s"] for a, b in itertools.pairwise(polls))
+    return float(gaps[len(gaps) // 2]) if gaps else 0.0
+
+
+@dataclass(frozen=True)
+class Due:
+    """When a reaction is due: ``bound_s`` after ``start``, and why."""
+
+    bound_s: float
+    replayed_s: float | None  # ES's scaler replayed on the target's stats: its latest decision
+    applies: bool = True  # False: replayed, ES's scaler need not have reacted at all
+    basis: str = "ticks"
+
+
+def _due(record: RunRecord, start: float, until: float, default: float,
+         wanted: Callable[[int], bool]) -> Due:  # fmt: skip
+    """The bound for a reaction after ``start``: ``default`` (ticks of the scaler's timing), or
+    longer where ES's scaler, replayed on the target's own stats, would take longer with the
+    arrivals this run offered (clumps of chunks are noise its filters wait out). The replay's
+    latest decision over tick phases, plus one tick and one poll interval to be seen."""
+    polls = record.polls
+    if not replay.replayable(polls):
+        return Due(default, None)
+    timing = record.plan.timing
+    decided = replay.latest_first(
+        polls, timing.tick_s, timing.cooldown_s, record.min_allocations, record.max_allocations,
+        start, until, wanted,
+    )  # fmt: skip
+    if decided is None:
+        return Due(default, None, applies=False, basis="replay")
+    replayed = decided - start + timing.tick_s + _poll_gap(polls)
+    if replayed <= default:
+        return Due(default, round(decided - start, 3))
+    return Due(round(replayed, 3), round(decided - start, 3), basis="replay")
+
+
 def _stages_expecting(record: RunRecord, expect: str) -> list[tuple[float, Stage]]:
     return [
         (start, stage)
@@ -172,6 +214,12 @@ def check_scale_up(record: RunRecord) -> list[Expectation]:
             return int(row["target_allocation_count"] or 0) > before
 
         seen = _first_after(record.polls, start, rose)
+        due = _due(record, start, start + max(stage.duration_s, bound), bound,
+                   functools.partial(operator.lt, before))  # fmt: skip
+        if not due.applies and (seen is None or seen - start > bound):
+            results.append(_not_due(name, "allocations rise after load rises", "scale up"))
+            continue
+        bound = due.bound_s
         peak = max(
             (
                 int(r["target_allocation_count"] or 0)
@@ -184,9 +232,11 @@ def check_scale_up(record: RunRecord) -> list[Expectation]:
             _reaction(
                 name, "allocations rise after load rises", start, seen, bound,
                 f"{before} → {peak} allocations; first rise {{delay}} s after the load rose "
-                f"(bound {bound:g} s)",
-                f"stayed at {before} allocations for {stage.duration_s:g} s of {stage.users} users",
-                load_rose_at_s=start, scaled_up_at_s=seen, **{"from": before, "to": peak},
+                f"(bound {bound:g} s{_basis(due)})",
+                f"stayed at {before} allocations for {stage.duration_s:g} s of {stage.users} users"
+                f" (bound {bound:g} s{_basis(due)})",
+                load_rose_at_s=start, scaled_up_at_s=seen, replayed_s=due.replayed_s,
+                **{"from": before, "to": peak},
             )
         )  # fmt: skip
     return results
@@ -233,6 +283,12 @@ def check_scale_down(record: RunRecord) -> list[Expectation]:
             continue
         drained = start if drained is None else drained  # no poll after the fall: cut short
         seen = _first_decrease(record.polls, start)
+        level = _value_at(record.polls, "target_allocation_count", drained) or peak
+        due = _due(record, drained, record.last_s, bound, functools.partial(operator.gt, level))
+        if not due.applies and (seen is None or seen - drained > bound):
+            results.append(_not_due(name, "allocations fall after load falls", "scale down"))
+            continue
+        bound = due.bound_s
         in_time = seen is not None and seen - drained <= bound
         if not in_time and record.last_s < drained + min(bound, stage.duration_s):
             results.append(_cut_short(name, "allocations fall after load falls", drained + bound))
@@ -247,9 +303,11 @@ def check_scale_down(record: RunRecord) -> list[Expectation]:
             _reaction(
                 name, "allocations fall after load falls", drained, seen, bound,
                 f"{peak} → {after} allocations; first fall {{delay}} s after {since} "
-                f"(bound {bound:g} s)",
-                f"stayed at {peak} allocations for {record.last_s - drained:.3g} s after {since}",
+                f"(bound {bound:g} s{_basis(due)})",
+                f"stayed at {peak} allocations for {record.last_s - drained:.3g} s after {since}"
+                f" (bound {bound:g} s{_basis(due)})",
                 load_fell_at_s=start, queue_drained_at_s=drained, scaled_down_at_s=seen,
+                replayed_s=due.replayed_s,
                 **{"from": peak, "to": after},
             )
         )  # fmt: skip
@@ -450,6 +508,23 @@ def _reaction(name: str, description: str, start: float, seen: float | None, bou
     detail = seen_detail.format(delay=delay) if delay is not None else missing_detail
     return Expectation(name, description, passed, detail,
                        {**observed, "delay_s": delay, "bound_s": bound})  # fmt: skip
+
+
+def _basis(due: Due) -> str:
+    if due.basis == "replay" and due.replayed_s is not None:
+        return (f": Elasticsearch's scaler, replayed on the target's stats, decides "
+                f"{due.replayed_s:g} s in at the latest tick phase")  # fmt: skip
+    return ""
+
+
+def _not_due(name: str, description: str, action: str) -> Expectation:
+    return Expectation(
+        name,
+        description,
+        None,
+        f"not due: Elasticsearch's scaler, replayed on the stats the target reported, would not "
+        f"{action} at every tick phase with the arrivals this run offered",
+    )
 
 
 def _queue_empty(row: dict[str, Any]) -> bool:

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 
+from ...scaler.adaptive_scaler import AdaptiveAllocationsController, NodeSnapshot
 from ..breakage.defects import SCALER_IGNORES_MAX, SCALER_NEVER_SCALES_DOWN
 from ..timing import Timing
-from .adaptive_scaler import AdaptiveAllocationsController, NodeSnapshot
 from .deployment import Deployment
 from .deployments import Deployments
 
