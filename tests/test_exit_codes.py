@@ -54,7 +54,7 @@ def test_pytest_mapping_names_every_pytest_exit_code() -> None:
 
 def test_locust_mapping() -> None:
     assert {code: from_locust(code) for code in LOCUST} == {
-        0: ExitCode.OK, 1: ExitCode.FAILED, 2: ExitCode.USAGE
+        0: ExitCode.OK, 1: ExitCode.FAILED, 2: ExitCode.USAGE, 4: ExitCode.INCONCLUSIVE
     }  # fmt: skip
     assert from_locust(-11) is ExitCode.USAGE
 

@@ -17,6 +17,7 @@ import requests
 from elsercheck import endpoints
 from elsercheck.endpoints import LostAnswer, NotAllocated, stats_path
 
+LAG_PATH = "/_elsercheck/lag"  # elsercheck.reference.loop_lag (not imported: any target)
 log = logging.getLogger("elsercheck.load")
 DEFAULT_TIMEOUT_S = 60.0  # requests waits forever without one
 
@@ -69,6 +70,15 @@ class Endpoints(endpoints.Endpoints[requests.Response]):
         if not gone:
             log.warning("could not delete %s", inference_id)
         return gone
+
+    def server_lag(self) -> dict[str, Any] | None:
+        """The embedded reference server's event-loop lag counters (``GET /_elsercheck/lag``);
+        ``None`` from any other target (Elasticsearch has no such route)."""
+        response = self.session.get(self.url(LAG_PATH), timeout=30)
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return body if isinstance(body, dict) and "behind_s" in body else None
 
     def stats(self, deployment_id: str) -> Any:
         response = self.session.get(self.url(stats_path(deployment_id)), timeout=30)

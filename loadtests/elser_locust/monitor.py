@@ -39,6 +39,7 @@ class AllocationMonitor:
         self.origin = time.time()
         self._greenlet: gevent.Greenlet | None = None
         self._live: Path | None = None
+        self._lag_served: bool | None = None  # known after the first poll
 
     def start(self, origin: float, live_csv: Path | None = None) -> None:
         """Poll from now on; rows also go to ``live_csv`` as they come (for progress displays)."""
@@ -66,6 +67,7 @@ class AllocationMonitor:
             }
         except (requests.RequestException, ValueError) as exc:
             row = {"deployment_id": self.deployment_id, "poll_error": type(exc).__name__}
+        row.update(self._server_lag())
         users, rate = self.load_now()
         row.update(
             timestamp=started, elapsed_s=started - self.origin, user_count=users, offered_rate=rate
@@ -74,6 +76,20 @@ class AllocationMonitor:
         if self._live is not None:
             rundir.append_csv(self._live, rundir.ALLOCATION_COLUMNS, row)
         return row
+
+    def _server_lag(self) -> dict[str, Any]:
+        """The embedded server's lag columns (none from a real cluster: asked once)."""
+        if self._lag_served is False:
+            return {}
+        try:
+            lag = self.endpoints.server_lag()
+        except (requests.RequestException, ValueError):
+            lag = None
+        if self._lag_served is None:
+            self._lag_served = lag is not None
+        if lag is None:
+            return {}
+        return {f"server_lag_{key}": lag.get(key) for key in rundir.SERVER_LAG_FIELDS}
 
     def _run(self) -> None:
         next_at = time.monotonic()

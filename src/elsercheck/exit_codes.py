@@ -57,7 +57,7 @@ PYTEST = {
 }
 
 # locust's exit code -> ours: loadtests/elser_locust/session.py sets ExitCode values itself.
-LOCUST = {0: ExitCode.OK, 1: ExitCode.FAILED, 2: ExitCode.USAGE}
+LOCUST = {0: ExitCode.OK, 1: ExitCode.FAILED, 2: ExitCode.USAGE, 4: ExitCode.INCONCLUSIVE}
 
 
 def most_severe(*codes: int) -> ExitCode:

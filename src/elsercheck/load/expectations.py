@@ -16,7 +16,7 @@ import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..exit_codes import ExitCode
@@ -499,6 +499,42 @@ def check_generator(record: RunRecord) -> list[Expectation]:
     ]
 
 
+# Share of the run the embedded server's event loop may spend in stalls (wake-ups more than a
+# quarter second late) before its simulated timings no longer hold: as for the generator.
+MAX_BEHIND_SHARE = 0.01
+
+
+def check_simulator(record: RunRecord) -> list[Expectation]:
+    """The embedded reference server kept its simulated time: its event loop was not behind
+    (``GET /_elsercheck/lag``; not measured on a real cluster, whose time is its own)."""
+    name, description = (
+        "simulator-kept-up",
+        (
+            "the embedded server kept its simulated time "
+            f"(stalled ≤ {MAX_BEHIND_SHARE:.0%} of the run)"
+        ),
+    )
+    measured = [
+        row for row in record.allocations if row.get("server_lag_samples") not in (None, "")
+    ]
+    if len(measured) < 2:
+        return [Expectation(name, description, None, "not measured: the target is no embedded "
+                            "reference server (a cluster's time is its own)")]  # fmt: skip
+    first, last = measured[0], measured[-1]
+    span = float(last["elapsed_s"]) - float(first["elapsed_s"])
+    behind = float(last["server_lag_behind_s"]) - float(first["server_lag_behind_s"])
+    stalls = int(float(last["server_lag_stalls"])) - int(float(first["server_lag_stalls"]))
+    share = behind / span if span > 0 else 0.0
+    worst = max(float(row.get("server_lag_max_ms") or 0) for row in measured)
+    detail = (
+        f"event loop stalled {stalls} time(s) for {behind:.3g} s in {span:.3g} s ({share:.2%}); "
+        f"worst wake-up {worst:g} ms late"
+    )
+    return [Expectation(name, description, share <= MAX_BEHIND_SHARE, detail,
+                        {"stalls": stalls, "behind_s": round(behind, 3), "span_s": round(span, 3),
+                         "share": round(share, 4), "max_lag_ms": worst})]  # fmt: skip
+
+
 def _reaction(name: str, description: str, start: float, seen: float | None, bound: float,
               seen_detail: str, missing_detail: str, **observed: Any) -> Expectation:  # fmt: skip
     """A reaction that had to be seen within ``bound`` s of ``start``; ``{delay}`` in
@@ -565,14 +601,39 @@ CHECKS: dict[str, Callable[[RunRecord], list[Expectation]]] = {
     "from-zero": check_from_zero,
     "errors-documented": check_errors,
     "generator-kept-up": check_generator,
+    "simulator-kept-up": check_simulator,
 }
+# The load machine's own checks: when one fails, the run did not offer or simulate in time
+# what its plan says, and the real-time checks below cannot blame the target.
+LOAD_MACHINE_CHECKS = ("generator-kept-up", "simulator-kept-up")
+REAL_TIME_CHECKS = ("scale-up", "scale-down", "zero", "from-zero")
 
 
 def check_all(record: RunRecord) -> list[Expectation]:
-    """Every registered check, in registry order."""
-    return [result for check in CHECKS.values() for result in check(record)]
+    """Every registered check, in registry order; real-time failures while the load machine
+    was behind become inconclusive (with the figures), never passes."""
+    results = [result for check in CHECKS.values() for result in check(record)]
+    # Measured behind: a check with no data recorded blames neither side.
+    behind = [
+        r for r in results if r.name in LOAD_MACHINE_CHECKS and r.passed is False and r.observed
+    ]
+    if not behind:
+        return results
+    why = "inconclusive: the load machine was behind (" + "; ".join(
+        f"{r.name}: {r.detail}" for r in behind) + ")"  # fmt: skip
+    return [
+        replace(r, passed=None, inconclusive=True,
+                detail=r.detail if r in behind else f"{r.detail} — {why}")
+        if r in behind or (r.passed is False and r.name.split("@")[0] in REAL_TIME_CHECKS)
+        else r
+        for r in results
+    ]  # fmt: skip
 
 
 def exit_code(results: Iterable[Expectation]) -> int:
-    """OK when nothing failed (skipped checks do not fail a run), else FAILED."""
-    return ExitCode.FAILED if any(item.passed is False for item in results) else ExitCode.OK
+    """FAILED when a check failed; INCONCLUSIVE when none failed but one had no verdict (the
+    load machine was behind); else OK (skipped checks do not fail a run)."""
+    results = list(results)
+    if any(item.passed is False for item in results):
+        return ExitCode.FAILED
+    return ExitCode.INCONCLUSIVE if any(item.inconclusive for item in results) else ExitCode.OK

@@ -115,7 +115,14 @@ ALLOCATION_COLUMNS = (
     "user_count",
     "offered_rate",
     "poll_error",
+    # The embedded reference server's own lag, cumulative (empty for a real cluster):
+    # GET /_elsercheck/lag, elsercheck.reference.loop_lag.
+    "server_lag_samples",
+    "server_lag_stalls",
+    "server_lag_behind_s",
+    "server_lag_max_ms",
 )
+SERVER_LAG_FIELDS = ("samples", "stalls", "behind_s", "max_ms")
 
 # How a failed request is classified, and what each kind means on Elasticsearch.
 ERROR_KINDS: dict[str, str] = {
@@ -164,9 +171,14 @@ class Expectation:
     passed: bool | None
     detail: str
     observed: dict[str, Any] = field(default_factory=dict)
+    # No verdict: the load machine (generator or embedded server) fell behind. ``passed`` is
+    # then None too, so nothing that reads only ``passed`` takes it for a pass or a failure.
+    inconclusive: bool = False
 
     @property
     def status(self) -> str:
+        if self.inconclusive:
+            return "inconclusive"
         return {True: "pass", False: "FAIL", None: "skipped"}[self.passed]
 
 

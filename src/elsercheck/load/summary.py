@@ -246,8 +246,12 @@ def _scale_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
-def _status(passed: Any) -> str:
-    """``passed`` of an Expectation: True, False, or anything else for "did not apply"."""
+def _status(item: dict[str, Any]) -> str:
+    """An Expectation's status: ``inconclusive`` (the load machine was behind), or from
+    ``passed``: True, False, or anything else for "did not apply"."""
+    if item.get("inconclusive") is True:
+        return "inconclusive"
+    passed = item.get("passed")
     return "pass" if passed is True else "fail" if passed is False else "skipped"
 
 
@@ -255,7 +259,7 @@ def _expectations(items: list[dict[str, Any]]) -> dict[str, Any]:
     listed: list[dict[str, Any]] = [
         {
             "name": str(item.get("name") or "?"),
-            "status": _status(item.get("passed")),
+            "status": _status(item),
             "description": str(item.get("description") or ""),
             "detail": str(item.get("detail") or ""),
             "observed": item.get("observed") if isinstance(item.get("observed"), dict) else {},
@@ -268,6 +272,7 @@ def _expectations(items: list[dict[str, Any]]) -> dict[str, Any]:
         "pass": counts["pass"],
         "fail": counts["fail"],
         "skipped": counts["skipped"],
+        "inconclusive": counts["inconclusive"],
         "items": listed,
     }
 
@@ -353,10 +358,15 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"  expectations: {expectations['pass']} pass, {expectations['fail']} FAIL, "
             f"{expectations['skipped']} skipped"
+            + (
+                f", {expectations['inconclusive']} inconclusive"
+                if expectations.get("inconclusive")
+                else ""
+            )
             + "".join(
-                f"\n    ✗ {item['name']}: {item['detail']}"
+                f"\n    {'✗' if item['status'] == 'fail' else '?'} {item['name']}: {item['detail']}"
                 for item in expectations["items"]
-                if item["status"] == "fail"
+                if item["status"] in ("fail", "inconclusive")
             )
         )
     ingest, search = summary.get("ingest"), summary.get("search")

@@ -3,11 +3,14 @@ the narrow dependencies each needs (no service imports this module)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 
 from .breakage.faults import SLOW_DEPLOYMENT_START
 from .config import ServerConfig
 from .indices.store import IndexStore
+from .loop_lag import LoopLag
 from .mlnode.adaptive_scaling_service import AdaptiveScalingService
 from .mlnode.deployments import Deployments
 from .mlnode.inference_service import InferenceService
@@ -42,6 +45,8 @@ class ServerState:
         )
         self.cluster_uuid = uuid.uuid4().hex[:22]
         self.indices = IndexStore()  # semantic_text indices (api/indices.py)
+        self.lag = LoopLag()  # the event loop's own lag (GET /_elsercheck/lag)
+        self._lag_task: asyncio.Task[None] | None = None
 
     def find(self, inference_id: str) -> EndpointConfig | None:
         return self.endpoints.get(inference_id) or self.defaults.get(inference_id)
@@ -56,7 +61,12 @@ class ServerState:
 
     async def start(self) -> None:
         await self.scaling.start()
+        self._lag_task = asyncio.get_running_loop().create_task(self.lag.run())
 
     async def close(self) -> None:
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
         await self.scaling.stop()
         await self.deployments.close()

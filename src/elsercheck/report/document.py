@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import __version__
-from ..exit_codes import ExitCode
+from ..exit_codes import ExitCode, most_severe
 from ..target import without_userinfo
 from .compare import Row
 from .metrics import PCT
@@ -28,7 +28,12 @@ from .metrics import PCT
 # 2: load.ingest and load.search (null without BULK / SEARCH rows); 3: load.cost,
 # load.cold_starts and the noise-aware comparison (n, interval, verdict per row)
 SCHEMA_VERSION = 3
-STATUS_BY_EXIT = {ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.REGRESSION: "regression"}
+STATUS_BY_EXIT = {
+    ExitCode.OK: "ok",
+    ExitCode.FAILED: "failed",
+    ExitCode.REGRESSION: "regression",
+    ExitCode.INCONCLUSIVE: "inconclusive",
+}
 
 # run.json is written credential-free; this is a second net for keys that never belong in a
 # report (a future option named *token*, a URL with user:password@).
@@ -105,8 +110,13 @@ def verdict(
         for item in load["expectations"]["items"]
         if item["status"] == "fail"
     ]
+    unsure = [
+        f"expectation inconclusive: {item['name']}: {item['detail']}"
+        for item in load["expectations"]["items"]
+        if item["status"] == "inconclusive"
+    ]
     exit_code = run.get("exit_code")
-    if isinstance(exit_code, int) and exit_code != ExitCode.OK:
+    if isinstance(exit_code, int) and exit_code not in (ExitCode.OK, ExitCode.INCONCLUSIVE):
         failures.append(f"the load run exited with code {exit_code}")
     if gate is not None and not gate["conformant"]:
         failures.append(
@@ -114,11 +124,15 @@ def verdict(
             f"({gate['counts'].get('failed', 0)} failed, {gate['counts'].get('error', 0)} errors)"
         )
     regressions = [_regression_text(row) for row in rows or () if row.regression]
-    code = ExitCode.FAILED if failures else ExitCode.REGRESSION if regressions else ExitCode.OK
+    code = most_severe(
+        ExitCode.FAILED if failures else ExitCode.OK,
+        ExitCode.INCONCLUSIVE if unsure else ExitCode.OK,
+        ExitCode.REGRESSION if regressions else ExitCode.OK,
+    )
     return {
         "status": STATUS_BY_EXIT[code],
         "exit_code": int(code),
-        "reasons": failures + regressions,
+        "reasons": failures + unsure + regressions,
     }
 
 

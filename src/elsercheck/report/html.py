@@ -349,7 +349,13 @@ def _expectations(page: Page) -> str | None:
     ]  # fmt: skip
     counts = (
         f"<p>{expectations['pass']} pass · {expectations['fail']} fail · "
-        f"{expectations['skipped']} skipped</p>"
+        f"{expectations['skipped']} skipped"
+        + (
+            f" · {expectations['inconclusive']} inconclusive (the load machine was behind)"
+            if expectations.get("inconclusive")
+            else ""
+        )
+        + "</p>"
     )
     return counts + table(
         ["status", "expectation", "detail", "observed (times in s from the run start)"], rows

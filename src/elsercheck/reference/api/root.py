@@ -1,4 +1,5 @@
-"""``GET /``: cluster information (ES RestMainAction, MainResponse)."""
+"""``GET /``: cluster information (ES RestMainAction, MainResponse); and the reference server's
+own diagnostics, ``GET /_elsercheck/lag`` (no Elasticsearch API: see reference/loop_lag.py)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,14 @@ async def cluster_info(call: Call) -> Reply:
     )
 
 
-ROUTES = [Route("GET", "/", cluster_info, "cluster:monitor/main")]
+async def loop_lag(call: Call) -> Reply:
+    """How far the simulation's event loop has fallen behind (cumulative counters)."""
+    call.authorize()
+    return Reply(call.state.lag.snapshot())
+
+
+ROUTES = [
+    Route("GET", "/", cluster_info, "cluster:monitor/main"),
+    # Whoever may read the cluster's info may read its lag.
+    Route("GET", "/_elsercheck/lag", loop_lag, "cluster:monitor/main"),
+]
