@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import json
 import threading
 import tomllib
@@ -68,7 +69,47 @@ class RequestRecorder:
 
 
 RECORDER = RequestRecorder()
-HOOKS = {"request": [RECORDER.record]}
+
+
+# -- every answer against its documented schema -------------------------------------------------
+@functools.cache
+def _answer_schema() -> Any:
+    """The curated spec (Elastic's, with our overlay) as schemathesis reads it, built once."""
+    import schemathesis
+
+    from elsercheck.spec import build_effective_spec
+
+    return schemathesis.openapi.from_dict(build_effective_spec())
+
+
+def check_answer(response: httpx.Response) -> None:
+    """Fail the request whose JSON answer does not match the schema its operation documents
+    for that status: every field the specification or our overlay types, in every answer the
+    suite receives (listings, stats, errors), not only in schema-generated cases. Answers of
+    undocumented operations or statuses, and bodies that are not JSON, are left alone (the
+    explicit checks judge those)."""
+    if "json" not in response.headers.get("content-type", ""):
+        return
+    request = response.request
+    operation = _answer_schema().find_operation_by_path(request.method.lower(), request.url.path)
+    if operation is None:
+        return
+    response.read()
+    try:
+        operation.validate_response(response)
+    except AssertionError as exc:  # schemathesis' Failure: one field of one answer
+        raise AssertionError(_schema_failure(request, response, exc)) from None
+    except BaseExceptionGroup as group:  # several at once
+        raise AssertionError(_schema_failure(request, response, group)) from None
+
+
+def _schema_failure(request: httpx.Request, response: httpx.Response, exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (f"{request.method} {request.url.path} answered {response.status_code} with a body "
+            f"that does not match its documented schema: {' '.join(text[:3])[:400]}")  # fmt: skip
+
+
+HOOKS = {"request": [RECORDER.record], "response": [check_answer]}
 
 
 def client(base_url: str, verify: Any = True, **options: Any) -> httpx.Client:

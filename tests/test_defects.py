@@ -104,6 +104,20 @@ def num_threads_as_string(c: httpx.Client, s: InProcessServer) -> None:
     assert _put(c, "threads").json()["service_settings"]["num_threads"] == "1"
 
 
+def adaptive_enabled_as_string(c: httpx.Client, s: InProcessServer) -> None:
+    assert _put(c, "adaptive-echo", _adaptive(0, 2)).status_code == 200
+    echoed = c.get("/_inference/adaptive-echo").json()["endpoints"][0]["service_settings"]
+    assert echoed["adaptive_allocations"]["enabled"] == "true"
+
+
+def listing_allocations_as_string(c: httpx.Client, s: InProcessServer) -> None:
+    assert _put(c, "listed").status_code == 200
+    single = c.get("/_inference/listed").json()["endpoints"][0]["service_settings"]
+    listed = next(e for e in c.get("/_inference/_all").json()["endpoints"]
+                  if e["inference_id"] == "listed")["service_settings"]  # fmt: skip
+    assert single["num_allocations"] == 1 and listed["num_allocations"] == "1"
+
+
 def missing_product_header(c: httpx.Client, s: InProcessServer) -> None:
     assert "x-elastic-product" not in c.get("/").headers
 

@@ -132,6 +132,34 @@ def _num_threads_as_string(x: Exchange, server: Server) -> None:
         x.set_response_json(body)
 
 
+def _adaptive_enabled_as_string(x: Exchange, server: Server) -> None:
+    """Every endpoint answer echoes ``adaptive_allocations.enabled`` as a string."""
+    body, endpoints = _endpoint_bodies(x)
+    for endpoint in endpoints:
+        settings = endpoint.get("service_settings")
+        adaptive = settings.get("adaptive_allocations") if isinstance(settings, dict) else None
+        if isinstance(adaptive, dict) and isinstance(adaptive.get("enabled"), bool):
+            adaptive["enabled"] = str(adaptive["enabled"]).lower()
+    if endpoints:
+        x.set_response_json(body)
+
+
+def _listing_allocations_as_string(x: Exchange, server: Server) -> None:
+    """Listings only (GET /_inference, …/_all): ``num_allocations`` as a string."""
+    body, endpoints = _endpoint_bodies(x)
+    if (
+        not isinstance(body, dict)
+        or "endpoints" not in body
+        or not x.path.rstrip("/").endswith(("/_inference", "/_all"))
+    ):
+        return
+    for endpoint in endpoints:
+        settings = endpoint.get("service_settings")
+        if isinstance(settings, dict) and isinstance(settings.get("num_allocations"), int):
+            settings["num_allocations"] = str(settings["num_allocations"])
+    x.set_response_json(body)
+
+
 def _drop_response_header(name: str) -> Hook:
     def hook(x: Exchange, server: Server) -> None:
         x.response_headers = [(k, v) for k, v in x.response_headers if k.lower() != name]
@@ -261,6 +289,12 @@ CATALOGUE: dict[str, Defect] = {
         Defect("num-threads-as-string", "response-shape",
                "`service_settings.num_threads` is rendered as a string",
                after=_num_threads_as_string),
+        Defect("adaptive-enabled-as-string", "response-shape",
+               "`service_settings.adaptive_allocations.enabled` is echoed as a string",
+               after=_adaptive_enabled_as_string),
+        Defect("listing-allocations-as-string", "response-shape",
+               "endpoint listings render `service_settings.num_allocations` as a string",
+               after=_listing_allocations_as_string),
         Defect("missing-product-header", "headers",
                "no `X-elastic-product: Elasticsearch` header on any response",
                after=_drop_response_header("x-elastic-product")),
