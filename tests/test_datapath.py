@@ -7,7 +7,9 @@ per-item authorization apply."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,28 +249,37 @@ def test_bulk_delete_and_update(es: httpx.Client) -> None:
 
 # -- races and the event loop ---------------------------------------------------------------
 def test_bulk_racing_index_delete_loses_no_acknowledged_write(
-    data_server: InProcessServer,
+    data_server: InProcessServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    docs = ndjson(*[line for i in range(5_000) for line in ({"index": {}}, {"n": i})])
+    """The index is deleted while the bulk waits for inference: its items fail with
+    index_not_found (no 500, nothing acknowledged that is not there)."""
+    inference = data_server.app.state.inference
+    original = inference.infer
+    waiting = threading.Event()
+    release = asyncio.Event()  # set on the server's loop once the delete is answered
 
-    async def race() -> tuple[httpx.Response, httpx.Response]:
-        async with data_server.async_client(timeout=120) as c:
-            assert (await c.put("/raced")).status_code == 200
-            bulk = asyncio.create_task(c.post("/raced/_bulk", content=docs, headers=NDJSON))
-            await asyncio.sleep(0.01)
-            deleted = await c.delete("/raced")
-            return await bulk, deleted
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        waiting.set()
+        await release.wait()
+        return await original(*args, **kwargs)
 
-    bulk, deleted = asyncio.run(race())
-    assert bulk.status_code == 200 and deleted.status_code == 200, (bulk.text[:300], deleted.text)
-    statuses = {next(iter(i.values()))["status"] for i in bulk.json()["items"]}
-    assert statuses <= {201, 404}
-    index = data_server.app.state.indices.get("raced")
-    written = 0 if index is None else len(index.docs)
-    # whatever was acknowledged is in the index, unless the delete came after it landed
-    assert written == 0 or written == sum(
-        1 for i in bulk.json()["items"] if i["index"]["status"] == 201
-    )
+    monkeypatch.setattr(inference, "infer", held)
+    field = {"mappings": {"properties": {"content": {"type": "semantic_text"}}}}
+    docs = ndjson(*[line for i in range(20) for line in ({"index": {}}, {"content": f"d {i}"})])
+    with data_server.client(timeout=120) as c:
+        assert c.put("/raced", json=field).status_code == 200
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            bulk = pool.submit(c.post, "/raced/_bulk", content=docs, headers=NDJSON)
+            assert waiting.wait(60)
+            deleted = c.delete("/raced")
+            data_server._loop.call_soon_threadsafe(release.set)
+            response = bulk.result(120)
+    assert deleted.status_code == 200, deleted.text
+    assert response.status_code == 200, response.text
+    items = [i["index"] for i in response.json()["items"]]
+    assert {i["status"] for i in items} == {404}
+    assert items[0]["error"]["type"] == "index_not_found_exception"
+    assert data_server.app.state.indices.get("raced") is None
 
 
 def test_big_bulk_does_not_hold_other_requests_up(data_server: InProcessServer) -> None:
