@@ -8,6 +8,7 @@ then authorizes, then acts). Every response carries ``X-elastic-product: Elastic
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from urllib.parse import parse_qsl, quote
@@ -140,7 +141,11 @@ class ReferenceServer:
             headers = [*reply.headers, *self._warnings(call)]
             if method == "HEAD":
                 return _response(b"", reply.status, headers, media_type)
-            return _response(_render(reply.body, pretty, answer), reply.status, headers, media_type)
+            if reply.offload:  # a bulk's items or a page of hits: other requests go on meanwhile
+                rendered = await asyncio.to_thread(_render, reply.body, pretty, answer)
+            else:
+                rendered = _render(reply.body, pretty, answer)
+            return _response(rendered, reply.status, headers, media_type)
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
             if unread:

@@ -14,7 +14,10 @@ upgrades in plain text. Elasticsearch's Netty pipeline instead:
 Beyond Elasticsearch (whose ``http.read_timeout`` defaults to none, but whose event loop never
 holds a file descriptor for nothing it can afford to lose), a client here has
 ``read_timeout`` seconds to send each request, and at most ``max_connections`` connections
-are kept open: idle half-open connections cannot exhaust the file descriptors.
+are kept open: idle half-open connections cannot exhaust the file descriptors. At the cap, a
+new connection closes the oldest connection that is idle (between requests, or still without a
+complete request head) instead of being refused: a client holding thousands of half-open
+connections cannot keep other clients out, it only loses its oldest ones.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from collections import OrderedDict
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -65,6 +69,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # one server's connections between requests or still reading a request head, oldest
+        # first (kept on uvicorn's per-server state, beside its ``connections`` set)
+        state = self.server_state
+        if not hasattr(state, "elsercheck_idle"):
+            state.elsercheck_idle = OrderedDict()  # type: ignore[attr-defined]
+        self._idle: OrderedDict[BoundedHttpProtocol, None] = state.elsercheck_idle  # type: ignore[attr-defined]
         self._read_timer: asyncio.TimerHandle | None = None
         self._in_head = True  # reading a request line and headers
         self._head_size = 0  # bytes of the current head so far
@@ -74,17 +84,30 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     # -- connections ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
+        if len(self.connections) > self.max_connections and not self._evict_idle():
             if not BoundedHttpProtocol._over_limit_logged:
                 log.warning("more than %d open connections: closing new ones", self.max_connections)
                 BoundedHttpProtocol._over_limit_logged = True
             transport.close()
             return
         BoundedHttpProtocol._over_limit_logged = False
+        self._idle[self] = None
         self._arm_read_timer()
+
+    def _evict_idle(self) -> bool:
+        """Close the oldest idle connection to make room for this one."""
+        while self._idle:
+            oldest, _ = self._idle.popitem(last=False)
+            if oldest is not self and not oldest.transport.is_closing():
+                oldest._cancel_read_timer()
+                oldest.transport.close()
+                oldest.connections.discard(oldest)  # counted out at once, not on the next turn
+                return True
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_read_timer()
+        self._idle.pop(self, None)
         super().connection_lost(exc)
 
     # -- read timeout ------------------------------------------------------------------------
@@ -116,6 +139,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing() and not self.pipeline:
+            self._idle[self] = None
             self._arm_read_timer()
 
     # -- head size -----------------------------------------------------------------------------
@@ -156,6 +180,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             )
         if head_end >= 0:
             self._in_head = False  # the rest is body, until on_message_complete
+            self._idle.pop(self, None)  # a request is under way: never evicted
         else:
             self._head_size = offset + len(seen)
             self._tail = seen[-3:]

@@ -24,6 +24,7 @@ class Reply:
     body: Any
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
+    offload: bool = False  # a body that may be large: rendered off the event loop
 
 
 @dataclass

@@ -4,18 +4,19 @@ RestBulkAction, RestSearchAction), the slice of them a semantic search workload 
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import time
 from typing import Any
 
-import orjson
-
+from ..indices import bulk as bulk_items
 from ..indices import ingest
-from ..indices.store import WRITE_SHARDS, Index
+from ..indices.store import WRITE_SHARDS, Chunk, Index, in_order
 from ..rules import semantic_text as st
 from ..rules import service_settings as ss
 from ..rules.endpoint_config import EndpointConfig
-from ..wire.errors import EsError, status_exception, validation_failed
+from ..wire.errors import EsError, status_exception
+from ..wire.javafmt import java_str
 from ..wire.router import Route
 from .call import Call, Reply
 
@@ -25,7 +26,6 @@ GET_MAPPING = "indices:admin/mappings/get"
 RESOLVE = "indices:admin/resolve/index"
 REFRESH = "indices:admin/refresh"
 BULK = "indices:data/write/bulk"
-BULK_SHARD = "indices:data/write/bulk[s]"  # authorised per index (BulkShardRequest)
 SEARCH = "indices:data/read/search"
 SEARCH_SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
 
@@ -132,49 +132,21 @@ async def count(call: Call) -> Reply:
     index = _index(call)
     _authorize(call, SEARCH, [index.name])
     query = (call.json(wrap_as_map=True) if call.body else {}).get("query")
-    hits = await _matches(call, index, query)
+    hits = await _matches(call, index, _query({"query": query} if query is not None else {}))
     return Reply({"count": len(hits), "_shards": dict(SEARCH_SHARDS)})
 
 
 # -- bulk ------------------------------------------------------------------------------------
-def _parse_bulk(call: Call) -> list[tuple[str, str, str | None, dict[str, Any]]]:
-    """NDJSON (``BulkRequestParser``): action line, then source line; ``index`` and ``create``."""
-    if not call.body.endswith(b"\n"):
-        raise EsError("illegal_argument_exception",
-                      "The bulk request must be terminated by a newline [\\n]")  # fmt: skip
-    lines = [line for line in call.body.split(b"\n") if line.strip()]
-    default_index = call.path_params.get("index")
-    actions = []
-    line_no = 0
-    while line_no < len(lines):
-        try:
-            action = orjson.loads(lines[line_no])
-        except orjson.JSONDecodeError:
-            reason = f"[{line_no + 1}:1] Unexpected character in action line"
-            raise EsError("x_content_parse_exception", reason) from None
-        if not isinstance(action, dict) or len(action) != 1:
-            raise EsError("illegal_argument_exception",
-                          f"Malformed action/metadata line [{line_no + 1}], expected "
-                          "START_OBJECT or END_OBJECT but found [VALUE_STRING]")  # fmt: skip
-        op, meta = next(iter(action.items()))
-        if op not in ("index", "create"):
-            raise EsError("illegal_argument_exception",
-                          f"Malformed action/metadata line [{line_no + 1}], expected field "
-                          f"[create], [delete], [index] or [update] but found [{op}]")  # fmt: skip
-        meta = meta if isinstance(meta, dict) else {}
-        index = meta.get("_index", default_index)
-        if index is None:
-            raise validation_failed(["index is missing"], "action_request_validation_exception")
-        if line_no + 1 >= len(lines):
-            raise EsError("illegal_argument_exception", "The bulk request must be terminated "
-                          "by a newline [\\n]")  # fmt: skip
-        source = orjson.loads(lines[line_no + 1])
-        doc_id = meta.get("_id")
-        actions.append((op, str(index), None if doc_id is None else str(doc_id), source))
-        line_no += 2
-    if not actions:
-        raise validation_failed(["no requests added"], "action_request_validation_exception")
-    return actions
+# The item action each op is authorized as (BulkItemRequest → AuthorizationService
+# .authorizeBulkItems: IndexRequest ops carry their op_type)
+ITEM_ACTIONS = {
+    "index": "indices:data/write/index:op_type/index",
+    "create": "indices:data/write/index:op_type/create",
+    "delete": "indices:data/write/delete",
+    "update": "indices:data/write/update",
+}
+AUTO_CREATE = "indices:admin/auto_create"  # AutoCreateAction: TransportBulkAction.createIndex
+WRITE_SLICE = 500  # items written between two turns of the event loop
 
 
 def _auto_id() -> str:
@@ -194,61 +166,151 @@ def _supported(config: EndpointConfig) -> EsError | None:
     )  # fmt: skip
 
 
+def _denial(call: Call, action: str, name: str) -> EsError | None:
+    """The 403 an item gets when the caller may not do ``action`` on ``name``."""
+    try:
+        _authorize(call, action, [name])
+    except EsError as error:
+        return error
+    return None
+
+
 async def bulk(call: Call) -> Reply:
+    """``TransportBulkAction``: items fail one by one (invalid index name, unauthorized, index
+    gone, bad source, inference); only a malformed body fails the request. The body is parsed
+    off the event loop and written in slices, so a big bulk never holds other requests up."""
     started = time.monotonic()
     state = call.state
-    actions = _parse_bulk(call)
-    _authorize(call, BULK_SHARD, sorted({name for _, name, _, _ in actions}))
-    items: list[dict[str, Any] | None] = [None] * len(actions)
-    ids = [doc_id or _auto_id() for _, _, doc_id, _ in actions]
+    items = await asyncio.to_thread(bulk_items.parse, call.body, call.path_params.get("index"))
+    security = call.state.security
+    call.authorize(lambda principal: security.authorize_composite(principal, BULK))
+    # each item is authorized below, on its own index
+    replies: list[dict[str, Any] | None] = [None] * len(items)
+    ids = [item.id or _auto_id() for item in items]
+
+    def fail(position: int, error: EsError) -> None:
+        item = items[position]
+        replies[position] = _failure(item.op, str(item.index), ids[position], error)
+
     by_index: dict[str, list[int]] = {}
-    for position, (_, name, _, _) in enumerate(actions):
-        if state.indices.get(name) is None:  # action.auto_create_index: an empty mapping
-            st.validate_index_name(name)
-            state.indices.indices[name] = Index(name, st.Mapping(), {})
-        by_index.setdefault(name, []).append(position)
+    for position, item in enumerate(items):
+        if item.error is not None:
+            fail(position, item.error)
+        else:
+            by_index.setdefault(str(item.index), []).append(position)
+    targets: dict[str, tuple[Index, list[int]]] = {}
+    for name, positions in by_index.items():
+        index = state.indices.get(name)
+        invalid = st.index_name_error(name) if index is None else None
+        allowed = []
+        for position in positions:
+            denied = invalid or _denial(call, ITEM_ACTIONS[items[position].op], name)
+            if denied is None and index is None:
+                denied = _denial(call, AUTO_CREATE, name)
+            if denied is not None:
+                fail(position, denied)
+            else:
+                allowed.append(position)
+        if not allowed:
+            continue
+        if index is None:  # action.auto_create_index: an empty mapping
+            index = state.indices.indices[name] = Index(name, st.Mapping(), {})
+        targets[name] = (index, allowed)
 
     async def run(config: EndpointConfig, texts: list[str]) -> Any:
         return await state.inference.infer(config, texts, None)
 
-    for name, positions in by_index.items():
-        index = state.indices.indices[name]
-        sources = [actions[p][3] for p in positions]
-        results = await ingest.infer_items(sources, index.mapping, state.find, run, _supported)
-        for position, result in zip(positions, results, strict=True):
-            op = actions[position][0]
-            doc_id = ids[position]
-            if isinstance(result, EsError):
-                items[position] = _failure(op, name, doc_id, result)
-                continue
-            if op == "create" and doc_id in index.docs:
-                current = index.docs[doc_id].version
-                items[position] = _failure(op, name, doc_id, EsError(
-                    "version_conflict_engine_exception",
-                    f"[{doc_id}]: version conflict, document already exists (current version "
-                    f"[{current}])", 409,
-                    extra={"index_uuid": index.uuid, "shard": "0", "index": name},
-                ))  # fmt: skip
-                continue
-            for field, chunks in result.items():  # the mapping learns the model settings
-                spec = index.mapping.semantic[field]
-                if spec.model_settings is None and chunks:
-                    config = state.find(spec.inference_id)
-                    if config is not None:
-                        spec.model_settings = st.model_settings(config.task_type)
-            doc = index.write(doc_id, actions[position][3], result)
-            created = doc.version == 1
-            items[position] = {op: {
-                "_index": name, "_id": doc_id, "_version": doc.version,
-                "result": "created" if created else "updated", "_shards": dict(WRITE_SHARDS),
-                "_seq_no": doc.seq_no, "_primary_term": 1, "status": 201 if created else 200,
-            }}  # fmt: skip
+    for name, (index, positions) in targets.items():
+        results: list[Any] = [{} for _ in positions]
+        if index.mapping.semantic:
+            inferred = [p for p in positions if items[p].op != "delete"]
+            sources = [_inference_source(items[p]) for p in inferred]
+            answers = await ingest.infer_items(sources, index.mapping, state.find, run, _supported)
+            by_position = dict(zip(inferred, answers, strict=True))
+            results = [by_position.get(p, {}) for p in positions]
+        for done, (position, result) in enumerate(zip(positions, results, strict=True)):
+            if done and done % WRITE_SLICE == 0:
+                await asyncio.sleep(0)  # let other requests in between slices
+            if state.indices.get(name) is not index:  # deleted (or re-created) meanwhile
+                fail(position, index_not_found(name))
+            elif isinstance(result, EsError):
+                fail(position, result)
+            else:
+                replies[position] = _apply(state, index, items[position], ids[position], result)
     if call.query.get("refresh") in ("", "true", "wait_for"):
-        for name in by_index:
-            state.indices.indices[name].refresh()
+        for index, _ in targets.values():
+            index.refresh()
     took = int((time.monotonic() - started) * 1000)
-    errors = any("error" in next(iter(i.values())) for i in items if i)
-    return Reply({"errors": errors, "took": took, "items": items})
+    errors = any("error" in next(iter(r.values())) for r in replies if r)
+    return Reply({"errors": errors, "took": took, "items": replies}, offload=True)
+
+
+def _inference_source(item: bulk_items.Item) -> dict[str, Any]:
+    """The fields an item sends to inference: an update's partial doc (or upsert)
+    (``ShardBulkInferenceActionFilter`` on an ``UpdateRequest``)."""
+    if item.op != "update":
+        return dict(item.body)
+    return {**(item.body.get("upsert") or {}), **(item.body.get("doc") or {})}
+
+
+def _shard_error(index: Index, error: EsError) -> EsError:
+    error.extra.update({"index_uuid": index.uuid, "shard": "0", "index": index.name})
+    return error
+
+
+def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
+           chunks: dict[str, list[Chunk]]) -> dict[str, Any]:  # fmt: skip
+    """One item's write on the primary (``TransportShardBulkAction.executeBulkItemRequest``)."""
+    op, name = item.op, index.name
+    if op == "delete":
+        found, version, seq_no = index.delete(doc_id)
+        return {op: {
+            "_index": name, "_id": doc_id, "_version": version,
+            "result": "deleted" if found else "not_found", "_shards": dict(WRITE_SHARDS),
+            "_seq_no": seq_no, "_primary_term": 1, "status": 200 if found else 404,
+        }}  # fmt: skip
+    current = index.docs.get(doc_id)
+    source = item.body
+    if op == "create" and current is not None:
+        return _failure(op, name, doc_id, _shard_error(index, EsError(
+            "version_conflict_engine_exception",
+            f"[{doc_id}]: version conflict, document already exists (current version "
+            f"[{current.version}])", 409,
+        )))  # fmt: skip
+    if op == "update":
+        body = item.body
+        if "script" in body:
+            return _failure(op, name, doc_id, bulk_items.script_refused())
+        doc = body.get("doc") or {}
+        if current is None:
+            if not body.get("doc_as_upsert") and "upsert" not in body:
+                missing = EsError(
+                    "document_missing_exception", f"[{doc_id}]: document missing", 404
+                )
+                return _failure(op, name, doc_id, _shard_error(index, missing))
+            source = doc if body.get("doc_as_upsert") else body["upsert"]
+        else:
+            source, changed = bulk_items.merge(current.source, doc)
+            if not changed and body.get("detect_noop", True) is not False:
+                return {op: {
+                    "_index": name, "_id": doc_id, "_version": current.version,
+                    "result": "noop", "_shards": {"total": 0, "successful": 0, "failed": 0},
+                    "_seq_no": current.seq_no, "_primary_term": 1, "status": 200,
+                }}  # fmt: skip
+            chunks = {**current.chunks, **chunks}  # the fields not in doc keep theirs
+    for field, field_chunks in chunks.items():  # the mapping learns the model settings
+        spec = index.mapping.semantic[field]
+        if spec.model_settings is None and field_chunks:
+            config = state.find(spec.inference_id)
+            if config is not None:
+                spec.model_settings = st.model_settings(config.task_type)
+    written = index.write(doc_id, source, chunks)
+    created = current is None
+    return {op: {
+        "_index": name, "_id": doc_id, "_version": written.version,
+        "result": "created" if created else "updated", "_shards": dict(WRITE_SHARDS),
+        "_seq_no": written.seq_no, "_primary_term": 1, "status": 201 if created else 200,
+    }}  # fmt: skip
 
 
 def _failure(op: str, index: str, doc_id: str, error: EsError) -> dict[str, Any]:
@@ -259,15 +321,59 @@ def _failure(op: str, index: str, doc_id: str, error: EsError) -> dict[str, Any]
 
 
 # -- search ----------------------------------------------------------------------------------
+MAX_RESULT_WINDOW = 10_000  # IndexSettings.MAX_RESULT_WINDOW_SETTING
+
+
+def _window(call: Call, body: dict[str, Any], name: str, default: int) -> int:
+    """``size``/``from`` of the body (``SearchSourceBuilder.parseXContent``: ``intValue()``, a
+    non-number string is a ``NumberFormatException``) or the URL (``RestSearchAction``)."""
+    if name not in body:
+        value = call.integer(name, default)
+    else:
+        raw = body[name]
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise EsError("parsing_exception", f"Unknown key for a {bulk_items._token(raw)} in "
+                          f"[{name}].", 400)  # fmt: skip
+        try:
+            value = int(float(raw))
+        except (ValueError, OverflowError):
+            raise EsError("number_format_exception", f'For input string: "{raw}"', 400) from None
+    if value < 0 and not (name == "size" and value == -1 and name not in body):
+        raise EsError("illegal_argument_exception",
+                      f"[{name}] parameter cannot be negative, found [{value}]")  # fmt: skip
+    return value
+
+
+def _result_window(call: Call, index: Index, start: int, size: int) -> None:
+    """``DefaultSearchContext.preProcess``: from + size ≤ ``index.max_result_window``; the
+    shard failure reaches the client as ``search_phase_execution_exception``."""
+    if start + size <= MAX_RESULT_WINDOW:
+        return
+    cause = EsError(
+        "illegal_argument_exception",
+        f"Result window is too large, from + size must be less than or equal to: "
+        f"[{MAX_RESULT_WINDOW}] but was [{start + size}]. See the scroll api for a more efficient "
+        "way to request large data sets. This limit can be set by changing the "
+        "[index.max_result_window] index level setting.",
+    )  # fmt: skip
+    raise EsError(
+        "search_phase_execution_exception", "all shards failed", 400, caused_by=cause,
+        extra={"phase": "query", "grouped": True, "failed_shards": [
+            {"shard": 0, "index": index.name, "node": call.state.deployments.node.node_id,
+             "reason": {"type": cause.type, "reason": cause.reason}}]},
+    )  # fmt: skip
+
+
 async def search(call: Call) -> Reply:
     started = time.monotonic()
     index = _index(call)
     _authorize(call, SEARCH, [index.name])
     body = call.json(wrap_as_map=True) if call.body else {}
-    size = int(body.get("size", call.integer("size", 10)))
-    start = int(body.get("from", call.integer("from", 0)))
-    hits = await _matches(call, index, body.get("query"))
-    hits.sort(key=lambda h: (-h[1], h[0].seq_no))
+    size = _window(call, body, "size", 10)
+    start = _window(call, body, "from", 0)
+    _result_window(call, index, start, size)
+    query = _query(body)
+    hits = await _matches(call, index, query)
     page = hits[start : start + size]
     return Reply({
         "took": int((time.monotonic() - started) * 1000), "timed_out": False,
@@ -278,53 +384,105 @@ async def search(call: Call) -> Reply:
             "hits": [{"_index": index.name, "_id": d.id, "_score": s, "_source": d.source}
                      for d, s in page],
         },
-    })  # fmt: skip
+    }, offload=True)  # fmt: skip
+
+
+def _query(body: dict[str, Any]) -> Any:
+    """``SearchSourceBuilder.parseXContent``: ``query`` must be an object."""
+    query = body.get("query")
+    if "query" in body and not isinstance(query, dict):
+        raise EsError("parsing_exception",
+                      f"Unknown key for a {bulk_items._token(query)} in [query].", 400)  # fmt: skip
+    return query
+
+
+def _required(kind: str, spec: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A query object parsed by a ``ConstructingObjectParser``: an object, its required
+    fields present (``Required [a, b]``)."""
+    if not isinstance(spec, dict):
+        raise EsError("parsing_exception", f"[{kind}] query malformed, no start_object after "
+                      "query name", 400)  # fmt: skip
+    missing = [n for n in names if spec.get(n) is None]
+    if missing:
+        raise EsError("x_content_parse_exception", f"[1:1] [{kind}] failed to parse object",
+                      400, caused_by=EsError("illegal_argument_exception",
+                                             f"Required [{', '.join(missing)}]"))  # fmt: skip
+    return spec
 
 
 async def _matches(call: Call, index: Index, query: Any) -> list[tuple[Any, float]]:
-    """(document, score) of the documents the query matches."""
-    docs = index.searchable()
+    """(document, score) of the documents the query matches, best first; the documents are
+    read and scored off the event loop (a snapshot no write changes)."""
+    snapshot = index.snapshot()
     if query is None or query == {} or "match_all" in (query or {}):
-        return [(d, 1.0) for d in docs]
+        return await asyncio.to_thread(lambda: [(d, 1.0) for d in in_order(snapshot)])
     if not isinstance(query, dict) or len(query) != 1:
         raise EsError("parsing_exception", "[_na] query malformed, must start with start_object",
                       400)  # fmt: skip
     kind, spec = next(iter(query.items()))
     if kind == "semantic":
+        spec = _required(kind, spec, ("field", "query"))
         field, text = spec.get("field"), spec.get("query")
         # SemanticQueryBuilder.doRewriteBuildSemanticQuery: unmapped → no hits; another type →
         # "Field [f] of type [t] does not support semantic queries"
-        if field in index.mapping.plain:
-            kind_name = index.mapping.plain[field].get("type", "object")
+        if isinstance(field, str) and field in index.mapping.plain:
+            kind_name = java_str(index.mapping.plain[field].get("type", "object"))
             reason = f"Field [{field}] of type [{kind_name}] does not support semantic queries"
             raise EsError("illegal_argument_exception", reason)
         if field not in index.mapping.semantic:
             return []
         vector = await _query_vector(call, index, field, text, None, "semantic")
     elif kind == "match":
+        # MatchQueryBuilder.fromXContent: one field, its text required
+        if not isinstance(spec, dict):
+            reason = "[match] query malformed, no start_object after query name"
+            raise EsError("parsing_exception", reason, 400)
+        if len(spec) != 1:
+            reason = (
+                f"[match] query doesn't support multiple fields, found [{', '.join(spec)}]"
+                if spec
+                else "No text specified for text query"
+            )
+            raise EsError("parsing_exception", reason, 400)
         field, value = next(iter(spec.items()))
         text = value.get("query") if isinstance(value, dict) else value
+        if text is None or isinstance(text, dict | list):
+            raise EsError("parsing_exception", "No text specified for text query", 400)
+        text = java_str(text)
         if field not in index.mapping.semantic:
-            return _plain_match(docs, field, str(text))
-        vector = await _query_vector(call, index, field, str(text), None, "match")
+            return await asyncio.to_thread(_plain_match, in_order(snapshot), field, text)
+        vector = await _query_vector(call, index, field, text, None, "match")
     elif kind == "sparse_vector":
+        spec = _required(kind, spec, ("field",))
         field = spec.get("field")
         if isinstance(spec.get("query_vector"), dict):
-            vector = {str(k): float(v) for k, v in spec["query_vector"].items()}
+            try:
+                vector = {str(k): float(v) for k, v in spec["query_vector"].items()}
+            except (TypeError, ValueError):
+                raise EsError("x_content_parse_exception", "[1:1] [sparse_vector] failed to "
+                              "parse field [query_vector]", 400) from None  # fmt: skip
         else:
-            vector = await _query_vector(call, index, field, spec.get("query"),
-                                         spec.get("inference_id"), "sparse_vector")  # fmt: skip
+            inference_id = spec.get("inference_id")
+            vector = await _query_vector(
+                call, index, field, spec.get("query"),
+                inference_id if isinstance(inference_id, str) else None, "sparse_vector",
+            )  # fmt: skip
     else:
         raise EsError("parsing_exception", f"unknown query [{kind}]", 400)
+    return await asyncio.to_thread(_score, in_order(snapshot), field, vector)
+
+
+def _score(docs: list[Any], field: Any, vector: dict[str, float]) -> list[tuple[Any, float]]:
     scored = []
     for doc in docs:
-        chunks = doc.chunks.get(field, [])
+        chunks = doc.chunks.get(field, []) if isinstance(field, str) else []
         # SemanticQueryBuilder → nested query on the chunks with ScoreMode.Max; the sparse
         # query per chunk is a sum of FeatureField linear queries: weight × stored weight.
         scores = [sum(w * c.embedding.get(t, 0.0) for t, w in vector.items()) for c in chunks]
         best = max(scores, default=0.0)
         if best > 0:
             scored.append((doc, best))
+    scored.sort(key=lambda h: (-h[1], h[0].seq_no))
     return scored
 
 
@@ -357,10 +515,11 @@ def _plain_match(docs: list[Any], field: str, text: str) -> list[tuple[Any, floa
     words = set(text.lower().split())
     out = []
     for doc in docs:
-        value = str(doc.source.get(field, "")).lower().split()
+        value = java_str(doc.source.get(field, "")).lower().split()
         score = float(len(words & set(value)))
         if score:
             out.append((doc, score))
+    out.sort(key=lambda h: (-h[1], h[0].seq_no))
     return out
 
 

@@ -4,6 +4,11 @@ One primary shard, one replica configured and unassigned on the single node, as 
 on a one-node cluster: writes answer ``_shards: {total: 2, successful: 1, failed: 0}``
 (``ReplicationResponse.ShardInfo``). Search and count see the documents of the last refresh
 (``index.refresh_interval`` 1 s: a refresh older than that is done before a search).
+
+A deleted document leaves its version behind (``LiveVersionMap`` tombstones, kept for
+``index.gc_deletes`` 60 s; here for the index's life): indexing it again continues its versions.
+A refresh replaces the visible documents instead of changing them, so a search may read a
+snapshot off the event loop while writes go on.
 """
 
 from __future__ import annotations
@@ -45,25 +50,44 @@ class Index:
     seq_no: int = 0
     visible: dict[str, Doc] = field(default_factory=dict)
     refreshed_at: float = field(default_factory=time.monotonic)
+    deleted: dict[str, int] = field(default_factory=dict)  # id → version of its delete
 
     def write(self, doc_id: str, source: dict[str, Any], chunks: dict[str, list[Chunk]]) -> Doc:
         """Index a document (new, or a new version of an existing one)."""
         previous = self.docs.get(doc_id)
-        doc = Doc(doc_id, source, 1 if previous is None else previous.version + 1, self.seq_no,
-                  chunks)  # fmt: skip
+        version = previous.version if previous is not None else self.deleted.pop(doc_id, 0)
+        doc = Doc(doc_id, source, version + 1, self.seq_no, chunks)
         self.seq_no += 1
         self.docs[doc_id] = doc
         return doc
+
+    def delete(self, doc_id: str) -> tuple[bool, int, int]:
+        """(found, version, seq_no) of a delete (``InternalEngine.delete``): a missing
+        document is ``not_found`` at version 1, and the operation still takes a sequence
+        number."""
+        previous = self.docs.pop(doc_id, None)
+        version = (self.deleted.get(doc_id, 0) if previous is None else previous.version) + 1
+        self.deleted[doc_id] = version
+        self.seq_no += 1
+        return previous is not None, version, self.seq_no - 1
 
     def refresh(self) -> None:
         self.visible = dict(self.docs)
         self.refreshed_at = time.monotonic()
 
-    def searchable(self) -> list[Doc]:
-        """Documents a search sees, in index order (the scheduled refresh applied first)."""
+    def snapshot(self) -> dict[str, Doc]:
+        """What a search sees (the scheduled refresh applied first); never changed later."""
         if time.monotonic() - self.refreshed_at >= REFRESH_INTERVAL:
             self.refresh()
-        return sorted(self.visible.values(), key=lambda d: d.seq_no)
+        return self.visible
+
+    def searchable(self) -> list[Doc]:
+        """Documents a search sees, in index order."""
+        return in_order(self.snapshot())
+
+
+def in_order(snapshot: dict[str, Doc]) -> list[Doc]:
+    return sorted(snapshot.values(), key=lambda d: d.seq_no)
 
 
 class IndexStore:

@@ -19,8 +19,16 @@ Sources (elastic/elasticsearch):
 * ``chunking_settings`` on the field (``SemanticTextFieldMapper``, #121041, 8.19/9.1) override
   the endpoint's at ingest (``ShardBulkInferenceActionFilter.addFieldInferenceRequests``); they
   are validated as the endpoint's are and rendered after ``model_settings``.
-* Index names: ``MetadataCreateIndexService.validateIndexOrAliasName`` (lower case; no leading
-  ``_``, ``-``, ``+``) → ``invalid_index_name_exception``.
+* Index names: ``MetadataCreateIndexService.validateIndexOrAliasName`` then ``validateIndexName``
+  (lower case) → ``invalid_index_name_exception``, the rules in ``INDEX_NAME_RULES`` in its order.
+* Shards: ``IndexMetadata.SETTING_NUMBER_OF_SHARDS`` (1 ..
+  ``es.index.max_number_of_shards`` 1024) and ``SETTING_NUMBER_OF_REPLICAS`` (≥ 0), parsed by
+  ``Setting.parseInt``.
+* Mapping limits: ``MappingLookup.checkFieldLimit`` (``index.mapping.total_fields.limit``
+  1000: object and leaf fields, multi-fields included) and ``checkObjectDepthLimit``
+  (``index.mapping.depth.limit`` 20: an object at path ``a.b`` has depth dots + 2).
+* A non-string ``type`` is named as Java prints it (``ObjectMapper.TypeParser.parseProperties``:
+  ``typeNode.toString()``): ``["text"]`` → ``No handler for type [[text]]``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from typing import Any
 
 from ..versions import EsVersion
 from ..wire.errors import EsError
+from ..wire.javafmt import java_str
 from . import chunking
 from .ids import DEFAULT_ELSER_ID
 
@@ -89,17 +98,44 @@ def mapper_parsing(reason: str) -> EsError:
     )
 
 
-def validate_index_name(name: str) -> None:
-    def invalid(why: str) -> EsError:
-        return EsError(
-            "invalid_index_name_exception", f"Invalid index name [{name}], {why}", 400,
-            extra={"index_uuid": "_na_", "index": name},
-        )  # fmt: skip
+MAX_INDEX_NAME_BYTES = 255  # MetadataCreateIndexService.MAX_INDEX_NAME_BYTES
+# Strings.INVALID_FILENAME_CHARS as its HashSet prints them
+INVALID_FILENAME_CHARS = '[ , ", *, \\, <, |, ,, >, /, ?]'
+# MetadataCreateIndexService.validateIndexOrAliasName (in order), then validateIndexName
+INDEX_NAME_RULES: tuple[tuple[Any, str], ...] = (
+    (lambda n: n == "", "must not be empty"),
+    (lambda n: any(c in n for c in '\\/*?"<>| ,'),
+     f"must not contain the following characters {INVALID_FILENAME_CHARS}"),
+    (lambda n: "#" in n, "must not contain '#'"),
+    (lambda n: ":" in n, "must not contain ':'"),
+    (lambda n: n[0] in "_-+", "must not start with '_', '-', or '+'"),
+    (lambda n: len(_utf8(n)) > MAX_INDEX_NAME_BYTES,
+     "index name is too long, ({bytes} > " f"{MAX_INDEX_NAME_BYTES})"),
+    (lambda n: n in (".", ".."), "must not be '.' or '..'"),
+    (lambda n: n != n.lower(), "must be lowercase"),
+)  # fmt: skip
 
-    if name != name.lower():
-        raise invalid("must be lowercase")
-    if name[:1] in ("_", "-", "+"):
-        raise invalid("must not start with '_', '-', or '+'")
+
+def _utf8(name: str) -> bytes:
+    return name.encode("utf-8", "surrogatepass")
+
+
+def index_name_error(name: str) -> EsError | None:
+    """``invalid_index_name_exception`` for a name Elasticsearch refuses, else None."""
+    for broken, why in INDEX_NAME_RULES:
+        if broken(name):
+            return EsError(
+                "invalid_index_name_exception",
+                f"Invalid index name [{name}], {why.format(bytes=len(_utf8(name)))}", 400,
+                extra={"index_uuid": "_na_", "index": name},
+            )  # fmt: skip
+    return None
+
+
+def validate_index_name(name: str) -> None:
+    error = index_name_error(name)
+    if error is not None:
+        raise error
 
 
 def default_inference_id(settings: dict[str, Any], version: EsVersion) -> str:
@@ -125,8 +161,18 @@ def flat_settings(raw: Any) -> dict[str, Any]:
     return {(k if k.startswith("index.") else f"index.{k}"): v for k, v in out.items()}
 
 
+# Setting -> (minimum, maximum) of an int index setting (Setting.intSetting bounds)
+INT_SETTINGS: dict[str, tuple[int, int | None]] = {
+    "index.number_of_shards": (1, 1024),  # IndexMetadata.SETTING_NUMBER_OF_SHARDS
+    "index.number_of_replicas": (0, None),  # IndexMetadata.SETTING_NUMBER_OF_REPLICAS
+}
+TOTAL_FIELDS_LIMIT = 1000  # MapperService.INDEX_MAPPING_TOTAL_FIELDS_LIMIT_SETTING
+DEPTH_LIMIT = 20  # MapperService.INDEX_MAPPING_DEPTH_LIMIT_SETTING
+
+
 def check_settings(settings: dict[str, Any], version: EsVersion) -> None:
-    """Before 9.4 the default-id setting is unknown (``IndexScopedSettings.validate``)."""
+    """Before 9.4 the default-id setting is unknown (``IndexScopedSettings.validate``); int
+    settings within their bounds (``Setting.parseInt``)."""
     if DEFAULT_ID_SETTING in settings and not version.has("semantic-text-default-id-setting"):
         raise EsError(
             "illegal_argument_exception",
@@ -135,6 +181,59 @@ def check_settings(settings: dict[str, Any], version: EsVersion) -> None:
         )
     if DEFAULT_ID_SETTING in settings and not str(settings[DEFAULT_ID_SETTING]).strip():
         raise EsError("illegal_argument_exception", f"[{DEFAULT_ID_SETTING}] must not be blank")
+    for key, (low, high) in INT_SETTINGS.items():
+        if key not in settings:
+            continue
+        raw = java_str(settings[key])
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise EsError(
+                "illegal_argument_exception", f"Failed to parse value [{raw}] for setting [{key}]"
+            ) from None
+        if value < low:
+            raise EsError(
+                "illegal_argument_exception",
+                f"Failed to parse value [{raw}] for setting [{key}] must be >= {low}",
+            )
+        if high is not None and value > high:
+            raise EsError(
+                "illegal_argument_exception",
+                f"Failed to parse value [{raw}] for setting [{key}] must be <= {high}",
+            )
+
+
+def check_mapping_limits(properties: dict[str, Any]) -> None:
+    """``MappingLookup.checkFieldLimit`` then ``checkObjectDepthLimit`` over the properties
+    (objects, leaves and multi-fields), walked without recursion."""
+    count = 0
+    deep: str | None = None
+    stack: list[tuple[str, Any]] = [("", properties)]
+    while stack:
+        prefix, props = stack.pop()
+        if not isinstance(props, dict):
+            continue
+        for name, spec in props.items():
+            path = f"{prefix}{name}"
+            count += 1
+            if not isinstance(spec, dict):
+                continue
+            if isinstance(spec.get("properties"), dict):  # an object field
+                if deep is None and path.count(".") + 2 > DEPTH_LIMIT:
+                    deep = path
+                stack.append((f"{path}.", spec["properties"]))
+            if isinstance(spec.get("fields"), dict):  # multi-fields count as fields
+                count += len(spec["fields"])
+        if count > TOTAL_FIELDS_LIMIT:
+            break
+    if count > TOTAL_FIELDS_LIMIT:
+        raise EsError(
+            "illegal_argument_exception",
+            f"Limit of total fields [{TOTAL_FIELDS_LIMIT}] has been exceeded",
+        )
+    if deep is not None:
+        raise EsError("illegal_argument_exception", f"Limit of mapping depth [{DEPTH_LIMIT}] has "
+                      f"been exceeded due to object field [{deep}]")  # fmt: skip
 
 
 def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Mapping:
@@ -152,12 +251,15 @@ def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Ma
             raise mapper_parsing(f"Expected map for property [fields] on field [{name}] but got a "
                                  f"class java.lang.String")  # fmt: skip
         kind = spec.get("type", "object")
+        if not isinstance(kind, str):
+            kind = java_str(kind)
         if kind == CONTENT_TYPE:
             mapping.semantic[name] = _semantic_field(name, spec, settings, version)
         elif kind in PLAIN_TYPES:
             mapping.plain[name] = dict(spec)
         else:
             raise mapper_parsing(f"No handler for type [{kind}] declared on field [{name}]")
+    check_mapping_limits(properties)
     return mapping
 
 

@@ -55,6 +55,17 @@ INDEX_PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     # IndexPrivilege.VIEW_METADATA grants "indices:admin/resolve/*" (ResolveIndexAction)
     "indices:admin/resolve/index": ("view_index_metadata", "manage", "all"),
     "indices:data/write/bulk[s]": ("create_doc", "create", "index", "write", "all"),
+    # a bulk's items, each authorized on its index (AuthorizationService.authorizeBulkItems);
+    # auto-creating an index (AutoCreateAction) is not in write: IndexPrivilege.AUTO_CONFIGURE,
+    # CREATE_INDEX, MANAGE
+    # the bulk itself is a composite action: granted when any index privilege of the role
+    # grants its name, whatever the indices (RBACEngine.authorizeIndexAction, isCompositeAction)
+    "indices:data/write/bulk": ("create_doc", "create", "index", "delete", "write", "all"),
+    "indices:admin/auto_create": ("auto_configure", "create_index", "manage", "all"),
+    "indices:data/write/index:op_type/index": ("create", "index", "write", "all"),
+    "indices:data/write/index:op_type/create": ("create_doc", "create", "index", "write", "all"),
+    "indices:data/write/delete": ("delete", "write", "all"),
+    "indices:data/write/update": ("index", "write", "all"),
     "indices:data/read/search": ("read", "all"),
 }
 
@@ -88,6 +99,10 @@ MESSAGES = {
     "unauthorized_index": (
         "action [{action}] is unauthorized for {who} on indices [{indices}], this action is "
         "granted by the index privileges [{privileges}]"
+    ),
+    "unauthorized_composite": (
+        "action [{action}] is unauthorized for {who}, this action is granted by the index "
+        "privileges [{privileges}]"
     ),
     "unknown_privilege": (
         "unknown cluster privilege [{name}]. a privilege must be either one of the predefined "
@@ -229,6 +244,24 @@ class Security:
             "security_exception",
             MESSAGES["unauthorized_index"].format(
                 action=action, who=principal.describe(), indices=",".join(indices),
+                privileges=",".join(INDEX_PRIVILEGES_BY_ACTION[action]),
+            ),
+            403,
+        )  # fmt: skip
+
+    def authorize_composite(self, principal: Principal, action: str) -> None:
+        """A composite index action (bulk): some role entry's privileges grant the action,
+        on whatever indices; each item is authorized on its own index afterwards."""
+        grants = set(INDEX_PRIVILEGES_BY_ACTION[action])
+        held = principal.index_privileges
+        if principal.privileges is None and held is None:
+            return
+        if any(privileges & grants for _, privileges in held or ()):
+            return
+        raise EsError(
+            "security_exception",
+            MESSAGES["unauthorized_composite"].format(
+                action=action, who=principal.describe(),
                 privileges=",".join(INDEX_PRIVILEGES_BY_ACTION[action]),
             ),
             403,

@@ -1,0 +1,251 @@
+"""A ``_bulk`` body as Elasticsearch reads it, and what update items do to a document.
+
+* ``BulkRequestParser.parse``: NDJSON, an action line then (except for ``delete``) a source
+  line. A malformed action line fails the whole request; a source line is not parsed there:
+  ``index``/``create`` sources are parsed at the shard (``DocumentParser.parseDocument``), so a
+  source that is not JSON, not UTF-8 or not an object fails its item only
+  (``document_parsing_exception``). An ``update`` line is parsed at once
+  (``UpdateRequest.fromXContent``): a malformed one fails the request.
+* ``BulkRequest.validate`` collects each item's ``validate()``: ``index is missing``
+  (``IndexRequest``), ``id is missing`` (``DeleteRequest``, ``UpdateRequest``), ``script or doc
+  is missing`` (``UpdateRequest``), an id over 512 bytes (``IndexRequest.validate``).
+* A source nested deeper than ``index.mapping.depth.limit`` (20) objects fails its item as
+  the dynamic mapping update would (``MappingLookup.checkObjectDepthLimit``); beyond the
+  parser's nesting limit (1000, Jackson ``StreamReadConstraints``) it is a parse failure.
+* Updates merge ``doc`` into the source (``UpdateHelper.prepareUpdateIndexRequest`` →
+  ``XContentHelper.update``: maps merge recursively, other values are replaced; unchanged is a
+  ``noop``, ``detect_noop`` defaults to true). Scripted updates are not modelled: such an item
+  fails naming that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..rules.semantic_text import DEPTH_LIMIT
+from ..wire import json_body
+from ..wire.errors import EsError, status_exception, validation_failed
+
+OPS = ("index", "create", "delete", "update")
+MAX_ID_BYTES = 512  # IndexRequest.validate
+# Action/metadata keys of BulkRequestParser that the reference server applies, and the ones it
+# knows but does not model (refused, never ignored); any other key is unknown to Elasticsearch
+MODELLED_META = frozenset({"_index", "_id"})
+UNMODELLED_META = frozenset({
+    "routing", "op_type", "version", "version_type", "if_seq_no", "if_primary_term", "pipeline",
+    "retry_on_conflict", "_source", "require_alias", "require_data_stream", "dynamic_templates",
+    "list_executed_pipelines",
+})  # fmt: skip
+# UpdateRequest.fromXContent fields
+UPDATE_FIELDS = frozenset(
+    {"doc", "doc_as_upsert", "upsert", "detect_noop", "script", "scripted_upsert", "_source"}
+)
+
+
+@dataclass
+class Item:
+    op: str
+    index: str | None
+    id: str | None
+    body: Any = None  # index/create: the document; update: the update request; delete: None
+    error: EsError | None = None  # the item's failure, known from its source line alone
+
+
+def _token(value: Any) -> str:
+    """The XContent token a parsed value started with."""
+    if isinstance(value, dict):
+        return "START_OBJECT"
+    if isinstance(value, list):
+        return "START_ARRAY"
+    if isinstance(value, str):
+        return "VALUE_STRING"
+    if isinstance(value, bool):
+        return "VALUE_BOOLEAN"
+    return "VALUE_NULL" if value is None else "VALUE_NUMBER"
+
+
+def _malformed(line: int, detail: str) -> EsError:
+    return EsError("illegal_argument_exception",
+                   f"Malformed action/metadata line [{line}], {detail}")  # fmt: skip
+
+
+def _action(raw: bytes, line: int) -> tuple[str, dict[str, Any]]:
+    try:
+        action = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        action = json_body.parse(raw, False)  # raises x_content_parse_exception
+    if not isinstance(action, dict):
+        raise _malformed(line, f"expected START_OBJECT or END_OBJECT but found [{_token(action)}]")
+    if len(action) != 1:
+        raise _malformed(line, "expected START_OBJECT or END_OBJECT but found [FIELD_NAME]")
+    op, meta = next(iter(action.items()))
+    if op not in OPS:
+        raise _malformed(line, f"expected field [create], [delete], [index] or [update] but "
+                         f"found [{op}]")  # fmt: skip
+    if not isinstance(meta, dict):
+        raise _malformed(line, f"expected START_OBJECT but found [{_token(meta)}]")
+    for key, value in meta.items():
+        if isinstance(value, dict | list):
+            raise _malformed(line, f"expected a simple value for field [{key}] but found "
+                             f"[{_token(value)}]")  # fmt: skip
+        if key not in MODELLED_META | UNMODELLED_META:
+            raise EsError(
+                "illegal_argument_exception",
+                f"Action/metadata line [{line}] contains an unknown parameter [{key}]",
+            )
+        if key in UNMODELLED_META:
+            raise status_exception(
+                f"The reference server does not model the bulk action/metadata parameter [{key}]"
+                f" (line [{line}])", 501,
+            )  # fmt: skip
+    return op, meta
+
+
+def _simple(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse(body: bytes, default_index: str | None) -> list[Item]:
+    """The items of a bulk body; raises for what fails the whole request."""
+    if not body.endswith(b"\n"):
+        raise EsError("illegal_argument_exception",
+                      "The bulk request must be terminated by a newline [\\n]")  # fmt: skip
+    lines = [line for line in body.split(b"\n") if line.strip()]
+    items: list[Item] = []
+    at = 0
+    while at < len(lines):
+        op, meta = _action(lines[at], at + 1)
+        index = _simple(meta.get("_index", default_index))
+        item = Item(op, index, _simple(meta.get("_id")))
+        if op != "delete":
+            if at + 1 >= len(lines):
+                raise EsError("illegal_argument_exception", "The bulk request must be "
+                              "terminated by a newline [\\n]")  # fmt: skip
+            if op == "update":
+                item.body = _update_body(lines[at + 1])
+            else:
+                item.body, item.error = source(lines[at + 1])
+            at += 1
+        items.append(item)
+        at += 1
+    _validate(items)
+    return items
+
+
+def _validate(items: list[Item]) -> None:
+    """``BulkRequest.validate``: every item's messages, numbered in one exception."""
+    messages: list[str] = []
+    for item in items:
+        if item.index is None:
+            messages.append("index is missing")
+        if item.op in ("delete", "update") and not item.id:
+            messages.append("id is missing")
+        if item.op == "update" and "doc" not in item.body and "script" not in item.body:
+            messages.append("script or doc is missing")
+        size = len(item.id.encode("utf-8", "surrogatepass")) if item.id is not None else 0
+        if size > MAX_ID_BYTES:
+            messages.append(f"id [{item.id}] is too long, must be no longer than {MAX_ID_BYTES} "
+                            f"bytes but was: {size}")  # fmt: skip
+    if not items:
+        messages.append("no requests added")
+    if messages:
+        raise validation_failed(messages, "action_request_validation_exception")
+
+
+def _update_body(raw: bytes) -> dict[str, Any]:
+    body = json_body.parse(raw, False)
+    if not isinstance(body, dict):
+        raise EsError("x_content_parse_exception",
+                      f"[1:1] Expected START_OBJECT but found [{_token(body)}]")  # fmt: skip
+    for key, value in body.items():
+        if key not in UPDATE_FIELDS:
+            raise EsError(
+                "x_content_parse_exception", f"[1:2] [UpdateRequest] unknown field [{key}]"
+            )
+        if key in ("doc", "upsert") and not isinstance(value, dict):
+            raise EsError("x_content_parse_exception",
+                          f"[1:2] [UpdateRequest] failed to parse field [{key}]")  # fmt: skip
+    return body
+
+
+def document_parsing(reason: str, cause: EsError | None = None) -> EsError:
+    """``DocumentParsingException`` (``document_parsing_exception``, 400)."""
+    return EsError("document_parsing_exception", reason, 400, caused_by=cause)
+
+
+def source(raw: bytes) -> tuple[dict[str, Any] | None, EsError | None]:
+    """An index/create source line parsed as the shard would: (document, None) or (None, the
+    item's failure)."""
+    try:
+        if raw.count(b"{") + raw.count(b"[") > json_body.MAX_DEPTH:
+            value = json_body.parse(raw, False)  # the nesting limit checked first
+        else:
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:  # the XContent parser's message (or what it accepts)
+                value = json_body.parse(raw, False)
+    except EsError as error:
+        return None, document_parsing(f"{error.reason.split('] ', 1)[0]}] failed to parse: "
+                                      f"{error.reason.split('] ', 1)[-1]}", error)  # fmt: skip
+    if not isinstance(value, dict):
+        return None, document_parsing("[1:1] Malformed content, must start with an object")
+    if raw.count(b"{") > DEPTH_LIMIT:
+        deep = too_deep(value)
+        if deep is not None:
+            reason = (
+                f"Limit of mapping depth [{DEPTH_LIMIT}] has been exceeded due to object field "
+                f"[{deep}]"
+            )
+            return None, EsError("illegal_argument_exception", reason)
+    return value, None
+
+
+def too_deep(document: dict[str, Any]) -> str | None:
+    """The first object path a dynamic mapping would map deeper than the depth limit (objects
+    in arrays keep their array's path), walked without recursion."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        prefix, value = stack.pop()
+        if isinstance(value, list):
+            stack.extend((prefix, v) for v in value)
+            continue
+        if not isinstance(value, dict):
+            continue
+        for key, child in value.items():
+            if isinstance(child, dict | list):
+                path = f"{prefix}{key}"
+                if isinstance(child, dict) and path.count(".") + 2 > DEPTH_LIMIT:
+                    return path
+                stack.append((f"{path}.", child))
+    return None
+
+
+def merge(current: dict[str, Any], changes: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``XContentHelper.update``: ``current`` with ``changes`` merged in; whether it changed."""
+    merged = dict(current)
+    changed = False
+    for key, value in changes.items():
+        old = merged.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            merged[key], inner = merge(old, value)
+            changed = changed or inner
+        elif key not in merged or old != value:
+            merged[key] = value
+            changed = True
+    return merged, changed
+
+
+SCRIPT_NOT_MODELLED = (
+    "The reference server does not model scripted updates ([script] in a bulk update)"
+)
+
+
+def script_refused() -> EsError:
+    return status_exception(SCRIPT_NOT_MODELLED, 501)
