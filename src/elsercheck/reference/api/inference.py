@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -262,6 +263,9 @@ def _check_deployment_update(config: EndpointConfig, updated: ss.ServiceSettings
         )
 
 
+LARGE_BODY = 1 << 20  # bytes; see infer()
+
+
 async def infer(call: Call) -> Reply:
     """RestInferenceAction → TransportInferenceActionProxy → InferenceAction.
 
@@ -277,7 +281,13 @@ async def infer(call: Call) -> Reply:
     if task_type in (None, "any") and config is None:
         raise _not_found(inference_id)
     json_text = call.content_format in (None, xcontent.JSON)
-    request = ir.parse(call.body, call.json(), json_text=json_text)
+
+    def parse() -> ir.InferRequest:
+        return ir.parse(call.body, call.json(), json_text=json_text)
+
+    # A body of many megabytes (http.max_content_length allows 100mb) is parsed in a thread,
+    # so the event loop keeps serving other requests meanwhile.
+    request = await asyncio.to_thread(parse) if len(call.body) > LARGE_BODY else parse()
     ir.validate(request, task_type, state.version)
     if config is None:
         config = state.find(inference_id)

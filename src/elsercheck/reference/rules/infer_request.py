@@ -10,6 +10,7 @@ one in document order wins. ``validate()`` then reports only its first failing r
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,11 @@ class InferRequest:
     present: set[str] = field(default_factory=set)
 
 
+# The body of a JSON string after its opening quote, up to (not including) the closing one:
+# runs of ordinary characters and escapes (the document was validated already).
+_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.S)
+
+
 class _Scanner:
     """Top-level members of an already-validated JSON document, with Jackson token locations
     (1-based line; 1-based column counted in UTF-8 bytes, as ``UTF8StreamJsonParser``)."""
@@ -103,10 +109,11 @@ class _Scanner:
         }.get(char, "VALUE_NUMBER")  # fmt: skip
 
     def _skip_string(self) -> None:
-        self.i += 1
-        while self.text[self.i] != '"':
-            self.i += 2 if self.text[self.i] == "\\" else 1
-        self.i += 1
+        # One regular-expression match, not a loop per character: a 90 MB input string is
+        # skipped in milliseconds instead of blocking the event loop for seconds.
+        match = _STRING_BODY.match(self.text, self.i + 1)
+        assert match is not None  # the pattern matches the empty string
+        self.i = match.end() + 1
 
     def _skip_value(self) -> None:
         char = self.text[self.i]
