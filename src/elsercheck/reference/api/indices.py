@@ -180,17 +180,36 @@ async def bulk(call: Call) -> Reply:
     gone, bad source, inference); only a malformed body fails the request. The body is parsed
     off the event loop and written in slices, so a big bulk never holds other requests up."""
     started = time.monotonic()
-    state = call.state
-    items = await asyncio.to_thread(bulk_items.parse, call.body, call.path_params.get("index"))
+    options = bulk_items.url_options(call.query)  # RestBulkAction.prepareRequest
+    items = await asyncio.to_thread(
+        bulk_items.parse, call.body, call.path_params.get("index"), options
+    )
     security = call.state.security
     call.authorize(lambda principal: security.authorize_composite(principal, BULK))
     # each item is authorized below, on its own index
-    replies: list[dict[str, Any] | None] = [None] * len(items)
     ids = [item.id or _auto_id() for item in items]
+    outcomes = await write_items(call, items, ids)
+    replies = [
+        _failure(item.op, str(item.index), doc_id, outcome)
+        if isinstance(outcome, EsError) else outcome
+        for item, doc_id, outcome in zip(items, ids, outcomes, strict=True)
+    ]  # fmt: skip
+    took = int((time.monotonic() - started) * 1000)
+    errors = any("error" in next(iter(r.values())) for r in replies if r)
+    return Reply({"errors": errors, "took": took, "items": replies}, offload=True)
+
+
+async def write_items(
+    call: Call, items: list[bulk_items.Item], ids: list[str]
+) -> list[dict[str, Any] | EsError]:
+    """Each item's answer (``{op: {...}}``) or its failure, in order: the shard-level work of
+    ``TransportBulkAction`` that a single-document write shares (``TransportIndexAction``,
+    ``TransportDeleteAction`` and ``TransportUpdateAction`` run as one-item bulks)."""
+    state = call.state
+    outcomes: list[dict[str, Any] | EsError | None] = [None] * len(items)
 
     def fail(position: int, error: EsError) -> None:
-        item = items[position]
-        replies[position] = _failure(item.op, str(item.index), ids[position], error)
+        outcomes[position] = error
 
     by_index: dict[str, list[int]] = {}
     for position, item in enumerate(items):
@@ -207,6 +226,8 @@ async def bulk(call: Call) -> Reply:
             denied = invalid or _denial(call, ITEM_ACTIONS[items[position].op], name)
             if denied is None and index is None:
                 denied = _denial(call, AUTO_CREATE, name)
+            if denied is None and items[position].require_alias:  # no aliases here
+                denied = bulk_items.not_an_alias(name)
             if denied is not None:
                 fail(position, denied)
             else:
@@ -224,7 +245,9 @@ async def bulk(call: Call) -> Reply:
         results: list[Any] = [{} for _ in positions]
         if index.mapping.semantic:
             inferred = [p for p in positions if items[p].op != "delete"]
-            sources = [_inference_source(items[p]) for p in inferred]
+            sources = [
+                st.inference_values(index.mapping, _inference_source(items[p])) for p in inferred
+            ]
             answers = await ingest.infer_items(sources, index.mapping, state.find, run, _supported)
             by_position = dict(zip(inferred, answers, strict=True))
             results = [by_position.get(p, {}) for p in positions]
@@ -236,13 +259,11 @@ async def bulk(call: Call) -> Reply:
             elif isinstance(result, EsError):
                 fail(position, result)
             else:
-                replies[position] = _apply(state, index, items[position], ids[position], result)
-    if call.query.get("refresh") in ("", "true", "wait_for"):
+                outcomes[position] = _apply(state, index, items[position], ids[position], result)
+    if bulk_items.refreshes(call.query):
         for index, _ in targets.values():
             index.refresh()
-    took = int((time.monotonic() - started) * 1000)
-    errors = any("error" in next(iter(r.values())) for r in replies if r)
-    return Reply({"errors": errors, "took": took, "items": replies}, offload=True)
+    return [outcome if outcome is not None else {} for outcome in outcomes]
 
 
 def _inference_source(item: bulk_items.Item) -> dict[str, Any]:
@@ -259,9 +280,13 @@ def _shard_error(index: Index, error: EsError) -> EsError:
 
 
 def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
-           chunks: dict[str, list[Chunk]]) -> dict[str, Any]:  # fmt: skip
+           chunks: dict[str, list[Chunk]]) -> dict[str, Any] | EsError:  # fmt: skip
     """One item's write on the primary (``TransportShardBulkAction.executeBulkItemRequest``)."""
     op, name = item.op, index.name
+    current = index.docs.get(doc_id)
+    conflict = bulk_items.seq_no_conflict(item, doc_id, current)
+    if conflict is not None:
+        return _shard_error(index, conflict)
     if op == "delete":
         found, version, seq_no = index.delete(doc_id)
         return {op: {
@@ -269,25 +294,24 @@ def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
             "result": "deleted" if found else "not_found", "_shards": dict(WRITE_SHARDS),
             "_seq_no": seq_no, "_primary_term": 1, "status": 200 if found else 404,
         }}  # fmt: skip
-    current = index.docs.get(doc_id)
     source = item.body
     if op == "create" and current is not None:
-        return _failure(op, name, doc_id, _shard_error(index, EsError(
+        return _shard_error(index, EsError(
             "version_conflict_engine_exception",
             f"[{doc_id}]: version conflict, document already exists (current version "
             f"[{current.version}])", 409,
-        )))  # fmt: skip
+        ))  # fmt: skip
     if op == "update":
         body = item.body
         if "script" in body:
-            return _failure(op, name, doc_id, bulk_items.script_refused())
+            return bulk_items.script_refused()
         doc = body.get("doc") or {}
         if current is None:
             if not body.get("doc_as_upsert") and "upsert" not in body:
                 missing = EsError(
                     "document_missing_exception", f"[{doc_id}]: document missing", 404
                 )
-                return _failure(op, name, doc_id, _shard_error(index, missing))
+                return _shard_error(index, missing)
             source = doc if body.get("doc_as_upsert") else body["upsert"]
         else:
             source, changed = bulk_items.merge(current.source, doc)
@@ -523,7 +547,7 @@ def _plain_match(docs: list[Any], field: str, text: str) -> list[tuple[Any, floa
     return out
 
 
-_BULK = ("refresh", "pipeline", "routing", "timeout", "wait_for_active_shards")
+_BULK = bulk_items.BULK_URL_PARAMS  # REST spec bulk: every parameter, modelled or refused
 _SEARCH = ("size", "from")
 ROUTES = [
     Route("PUT", "/{index}", create_index, CREATE, ("timeout", "master_timeout"), "optional"),
@@ -534,6 +558,7 @@ ROUTES = [
     Route("GET", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/_bulk", bulk, BULK, _BULK, "required"),
+    Route("PUT", "/_bulk", bulk, BULK, _BULK, "required"),  # literal beats PUT /{index}
     Route("POST", "/{index}/_bulk", bulk, BULK, _BULK, "required"),
     Route("PUT", "/{index}/_bulk", bulk, BULK, _BULK, "required"),
     Route("GET", "/{index}/_search", search, SEARCH, _SEARCH, "optional"),
