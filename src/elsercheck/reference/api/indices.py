@@ -11,7 +11,7 @@ from typing import Any
 
 from ..indices import bulk as bulk_items
 from ..indices import ingest
-from ..indices.store import WRITE_SHARDS, Chunk, Index, in_order
+from ..indices.store import Chunk, Index, in_order
 from ..rules import semantic_text as st
 from ..rules import service_settings as ss
 from ..rules.endpoint_config import EndpointConfig
@@ -58,6 +58,7 @@ async def create_index(call: Call) -> Reply:
     name = call.path_params["index"]
     state = call.state
     st.validate_index_name(name)
+    bulk_items.active_shards(call.query)  # ActiveShardCount: 0/1 at once, more never here
     _authorize(call, CREATE, [name])
     body = call.json(wrap_as_map=True) if call.body else {}
     existing = state.indices.get(name)
@@ -75,13 +76,6 @@ async def create_index(call: Call) -> Reply:
             spec.model_settings = st.model_settings(config.task_type)
     state.indices.indices[name] = Index(name, mapping, settings)
     return Reply({"acknowledged": True, "shards_acknowledged": True, "index": name})
-
-
-async def delete_index(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, DELETE, [index.name])
-    del call.state.indices.indices[index.name]
-    return Reply({"acknowledged": True})
 
 
 async def get_mapping(call: Call) -> Reply:
@@ -119,13 +113,6 @@ def _may(call: Call, action: str, name: str) -> bool:
     except EsError:
         return False
     return True
-
-
-async def refresh(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, REFRESH, [index.name])
-    index.refresh()
-    return Reply({"_shards": dict(WRITE_SHARDS)})
 
 
 async def count(call: Call) -> Reply:
@@ -222,8 +209,12 @@ async def write_items(
         index = state.indices.get(name)
         invalid = st.index_name_error(name) if index is None else None
         allowed = []
+        # TransportBulkAction: only index/create/update items create a missing index
+        creates = any(items[p].op != "delete" for p in positions)
         for position in positions:
             denied = invalid or _denial(call, ITEM_ACTIONS[items[position].op], name)
+            if denied is None and index is None and not creates:
+                denied = index_not_found(name)
             if denied is None and index is None:
                 denied = _denial(call, AUTO_CREATE, name)
             if denied is None and items[position].require_alias:  # no aliases here
@@ -291,7 +282,7 @@ def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
         found, version, seq_no = index.delete(doc_id)
         return {op: {
             "_index": name, "_id": doc_id, "_version": version,
-            "result": "deleted" if found else "not_found", "_shards": dict(WRITE_SHARDS),
+            "result": "deleted" if found else "not_found", "_shards": index.shards(),
             "_seq_no": seq_no, "_primary_term": 1, "status": 200 if found else 404,
         }}  # fmt: skip
     source = item.body
@@ -332,7 +323,7 @@ def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
     created = current is None
     return {op: {
         "_index": name, "_id": doc_id, "_version": written.version,
-        "result": "created" if created else "updated", "_shards": dict(WRITE_SHARDS),
+        "result": "created" if created else "updated", "_shards": index.shards(),
         "_seq_no": written.seq_no, "_primary_term": 1, "status": 201 if created else 200,
     }}  # fmt: skip
 
@@ -550,11 +541,16 @@ def _plain_match(docs: list[Any], field: str, text: str) -> list[tuple[Any, floa
 _BULK = bulk_items.BULK_URL_PARAMS  # REST spec bulk: every parameter, modelled or refused
 _SEARCH = ("size", "from")
 ROUTES = [
-    Route("PUT", "/{index}", create_index, CREATE, ("timeout", "master_timeout"), "optional"),
-    Route("DELETE", "/{index}", delete_index, DELETE, ("timeout", "master_timeout")),
+    Route(
+        "PUT",
+        "/{index}",
+        create_index,
+        CREATE,
+        ("timeout", "master_timeout", "wait_for_active_shards"),
+        "optional",
+    ),
     Route("GET", "/{index}/_mapping", get_mapping, GET_MAPPING),
     Route("GET", "/_resolve/index/{index}", resolve_index, RESOLVE),
-    Route("POST", "/{index}/_refresh", refresh, REFRESH),
     Route("GET", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/_bulk", bulk, BULK, _BULK, "required"),

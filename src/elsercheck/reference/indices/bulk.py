@@ -242,7 +242,7 @@ def parse(
                 raise EsError("illegal_argument_exception", "The bulk request must be "
                               "terminated by a newline [\\n]")  # fmt: skip
             if op == "update":
-                item.body = _update_body(lines[at + 1])
+                item.body = update_body(lines[at + 1])
             else:
                 item.body, item.error = source(lines[at + 1])
             at += 1
@@ -313,8 +313,14 @@ def _validate(items: list[Item]) -> None:
         raise validation_failed(messages, "action_request_validation_exception")
 
 
-def _update_body(raw: bytes) -> dict[str, Any]:
-    body = json_body.parse(raw, False)
+def validate(items: list[Item]) -> None:
+    """``BulkRequest.validate`` (and a single write's own ``validate``)."""
+    _validate(items)
+
+
+def update_body(raw: bytes | Any) -> dict[str, Any]:
+    """``UpdateRequest.fromXContent`` of a bulk line (bytes) or an already parsed body."""
+    body = json_body.parse(raw, False) if isinstance(raw, bytes) else raw
     if not isinstance(body, dict):
         raise EsError("x_content_parse_exception",
                       f"[1:1] Expected START_OBJECT but found [{_token(body)}]")  # fmt: skip
