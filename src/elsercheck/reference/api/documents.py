@@ -28,10 +28,21 @@ GET = "indices:data/read/get"
 
 # Parameters Elasticsearch has on these APIs that change what is stored, where, or what is
 # read, and that the reference server does not model: refused naming them (501)
-UNMODELLED = frozenset({
-    "pipeline", "routing", "_slice", "preference", "stored_fields", "force_synthetic_source",
-    "_source_exclude_vectors", "lang", "prefer_v2_templates",
-})  # fmt: skip
+UNMODELLED = frozenset(
+    {
+        "pipeline",
+        "routing",
+        "_slice",
+        "preference",
+        "stored_fields",
+        "force_synthetic_source",
+        "_source_exclude_vectors",
+        "lang",
+        "prefer_v2_templates",
+    }
+)
+# GetRequest.version: a read that fails unless the version matches; not modelled on reads
+GET_UNMODELLED = frozenset({"version", "version_type"})  # fmt: skip
 _WRITE = ("refresh", "timeout", "wait_for_active_shards", "require_alias", "require_data_stream",
           "include_source_on_error")  # fmt: skip
 INDEX_PARAMS = (*_WRITE, "op_type", "if_seq_no", "if_primary_term", "version", "version_type",
@@ -190,7 +201,8 @@ async def get_doc(call: Call) -> Reply:
     realtime by default (the latest write, refreshed or not), ``_source`` filtering as
     ``FetchSourceContext.parseFromRestRequest``."""
     _refuse_unmodelled(call)
-    _versioning(call)
+    for name in sorted(GET_UNMODELLED & call.query.keys()):
+        raise bulk_items.not_modelled(f"the parameter [{name}] of [{call.route.path}]")
     realtime = call.flag("realtime", True)
     refresh = call.flag("refresh", False)
     fetch = source_filter(call.query)

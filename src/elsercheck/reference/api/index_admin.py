@@ -24,6 +24,8 @@ DELETE = "indices:admin/delete"
 GET_SETTINGS = "indices:monitor/settings/get"
 PUT_SETTINGS = "indices:admin/settings/update"
 REFRESH = "indices:admin/refresh"
+GET_MAPPING = "indices:admin/mappings/get"
+PUT_MAPPING = "indices:admin/mapping/put"
 
 OPTIONS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
 EXPAND_VALUES = frozenset(
@@ -169,6 +171,22 @@ async def get_settings(call: Call) -> Reply:
     return Reply(out)
 
 
+async def get_mappings(call: Call) -> Reply:
+    """``RestGetMappingAction``: the mappings of the resolved indices (all without an
+    index); ``local`` (deprecated, a no-op on one node since 9.0) is refused."""
+    call.timeout("master_timeout", 30.0)
+    _refuse(call, ("local",))
+    found = resolve(call, call.path_params.get("index", "_all"), (False, True))
+    _authorize(call, GET_MAPPING, [i.name for i in found] or ["*"])
+    return Reply({i.name: {"mappings": i.mapping.to_json()} for i in found})
+
+
+async def put_mapping(call: Call) -> Reply:
+    """``RestPutMappingAction``: merging a mapping into an existing index is not modelled
+    (the mapping is fixed at creation); refused naming it."""
+    raise bulk_items.not_modelled(f"updating a mapping ([{call.method} {call.route.path}])")
+
+
 def _nest(flat: dict[str, str]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for key, value in flat.items():
@@ -247,6 +265,11 @@ ROUTES = [
     Route("GET", "/_settings/{name}", get_settings, GET_SETTINGS, _SETTINGS),
     Route("PUT", "/_settings", put_settings, PUT_SETTINGS, _PUT_SETTINGS, "required"),
     Route("PUT", "/{index}/_settings", put_settings, PUT_SETTINGS, _PUT_SETTINGS, "required"),
+    *(Route("GET", path, get_mappings, GET_MAPPING, (*OPTIONS, "local", "master_timeout"))
+      for path in ("/_mapping", "/{index}/_mapping")),
+    *(Route(method, "/{index}/_mapping", put_mapping, None,
+            (*OPTIONS, "master_timeout", "timeout", "write_index_only"), "optional")
+      for method in ("PUT", "POST")),
     *(Route(method, path, refresh, REFRESH, OPTIONS)
       for method in ("GET", "POST") for path in ("/_refresh", "/{index}/_refresh")),
 ]  # fmt: skip

@@ -78,12 +78,6 @@ async def create_index(call: Call) -> Reply:
     return Reply({"acknowledged": True, "shards_acknowledged": True, "index": name})
 
 
-async def get_mapping(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, GET_MAPPING, [index.name])
-    return Reply({index.name: {"mappings": index.mapping.to_json()}})
-
-
 async def resolve_index(call: Call) -> Reply:
     """``ResolveIndexAction``: the indices a comma-separated list of names and ``*`` patterns
     names. A pattern expands to the indices the caller may see, silently filtered
@@ -549,7 +543,6 @@ ROUTES = [
         ("timeout", "master_timeout", "wait_for_active_shards"),
         "optional",
     ),
-    Route("GET", "/{index}/_mapping", get_mapping, GET_MAPPING),
     Route("GET", "/_resolve/index/{index}", resolve_index, RESOLVE),
     Route("GET", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/{index}/_count", count, SEARCH, (), "optional"),
