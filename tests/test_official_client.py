@@ -205,3 +205,45 @@ def test_tls_with_generated_ca(tmp_path: Path) -> None:
             pytest.raises(EsConnectionError),
         ):
             unverified.info()
+
+
+def test_document_and_index_apis_and_bulk_helpers(es: Elasticsearch, unique_id: str) -> None:
+    """What users' code calls: ``helpers.bulk``/``streaming_bulk`` (``PUT /_bulk`` among
+    them), ``indices.exists``/``delete(ignore_unavailable)``, ``index``/``get``/``update``/
+    ``delete``."""
+    from elasticsearch import helpers
+
+    index = f"{unique_id}-docs"
+    try:
+        assert es.indices.exists(index=index).body is False
+        done, errors = helpers.bulk(
+            es, ({"_index": index, "_id": str(i), "n": i} for i in range(5)), refresh="wait_for"
+        )
+        assert (done, errors) == (5, [])
+        assert es.indices.exists(index=index).body is True
+        streamed = list(helpers.streaming_bulk(
+            es, ({"_op_type": "update", "_index": index, "_id": str(i), "doc": {"m": i}}
+                 for i in range(3)), refresh=True,
+        ))  # fmt: skip
+        assert [ok for ok, _ in streamed] == [True] * 3
+        assert es.count(index=index)["count"] == 5
+
+        created = es.index(index=index, id="x", document={"a": 1}, refresh=True)
+        assert (created["result"], created["_version"]) == ("created", 1)
+        updated = es.update(index=index, id="x", doc={"b": 2})
+        assert updated["result"] == "updated"
+        got = es.get(index=index, id="x", source_includes=["b"])
+        assert got["found"] is True and got["_source"] == {"b": 2}
+        assert es.exists(index=index, id="x").body is True
+        assert es.delete(index=index, id="x")["result"] == "deleted"
+        with pytest.raises(NotFoundError):
+            es.get(index=index, id="x")
+        assert es.exists(index=index, id="x").body is False
+        with pytest.raises(ApiError) as refused:
+            es.index(index=index, id="y", document={"a": 1}, pipeline="p")
+        assert refused.value.status_code == 501
+        assert "[pipeline]" in refused.value.body["error"]["reason"]
+    finally:
+        es.options(ignore_status=404).indices.delete(index=index)
+    assert es.indices.delete(index=index, ignore_unavailable=True)["acknowledged"] is True
+    assert es.indices.exists(index=index).body is False

@@ -17,6 +17,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .api import documents as api_documents
+from .api import index_admin as api_index_admin
 from .api import indices as api_indices
 from .api import inference as api_inference
 from .api import ml as api_ml
@@ -50,6 +52,8 @@ class ReferenceServer:
             *api_inference.ROUTES,
             *api_ml.ROUTES,
             *api_indices.ROUTES,
+            *api_documents.ROUTES,
+            *api_index_admin.ROUTES,
         ]
         if self.config.security:
             routes += api_security.ROUTES

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..indices import bulk as bulk_items
 from ..indices import ingest
-from ..indices.store import WRITE_SHARDS, Chunk, Index, in_order
+from ..indices.store import Chunk, Index, in_order
 from ..rules import semantic_text as st
 from ..rules import service_settings as ss
 from ..rules.endpoint_config import EndpointConfig
@@ -58,6 +58,7 @@ async def create_index(call: Call) -> Reply:
     name = call.path_params["index"]
     state = call.state
     st.validate_index_name(name)
+    bulk_items.active_shards(call.query)  # ActiveShardCount: 0/1 at once, more never here
     _authorize(call, CREATE, [name])
     body = call.json(wrap_as_map=True) if call.body else {}
     existing = state.indices.get(name)
@@ -75,19 +76,6 @@ async def create_index(call: Call) -> Reply:
             spec.model_settings = st.model_settings(config.task_type)
     state.indices.indices[name] = Index(name, mapping, settings)
     return Reply({"acknowledged": True, "shards_acknowledged": True, "index": name})
-
-
-async def delete_index(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, DELETE, [index.name])
-    del call.state.indices.indices[index.name]
-    return Reply({"acknowledged": True})
-
-
-async def get_mapping(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, GET_MAPPING, [index.name])
-    return Reply({index.name: {"mappings": index.mapping.to_json()}})
 
 
 async def resolve_index(call: Call) -> Reply:
@@ -119,13 +107,6 @@ def _may(call: Call, action: str, name: str) -> bool:
     except EsError:
         return False
     return True
-
-
-async def refresh(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, REFRESH, [index.name])
-    index.refresh()
-    return Reply({"_shards": dict(WRITE_SHARDS)})
 
 
 async def count(call: Call) -> Reply:
@@ -180,17 +161,36 @@ async def bulk(call: Call) -> Reply:
     gone, bad source, inference); only a malformed body fails the request. The body is parsed
     off the event loop and written in slices, so a big bulk never holds other requests up."""
     started = time.monotonic()
-    state = call.state
-    items = await asyncio.to_thread(bulk_items.parse, call.body, call.path_params.get("index"))
+    options = bulk_items.url_options(call.query)  # RestBulkAction.prepareRequest
+    items = await asyncio.to_thread(
+        bulk_items.parse, call.body, call.path_params.get("index"), options
+    )
     security = call.state.security
     call.authorize(lambda principal: security.authorize_composite(principal, BULK))
     # each item is authorized below, on its own index
-    replies: list[dict[str, Any] | None] = [None] * len(items)
     ids = [item.id or _auto_id() for item in items]
+    outcomes = await write_items(call, items, ids)
+    replies = [
+        _failure(item.op, str(item.index), doc_id, outcome)
+        if isinstance(outcome, EsError) else outcome
+        for item, doc_id, outcome in zip(items, ids, outcomes, strict=True)
+    ]  # fmt: skip
+    took = int((time.monotonic() - started) * 1000)
+    errors = any("error" in next(iter(r.values())) for r in replies if r)
+    return Reply({"errors": errors, "took": took, "items": replies}, offload=True)
+
+
+async def write_items(
+    call: Call, items: list[bulk_items.Item], ids: list[str]
+) -> list[dict[str, Any] | EsError]:
+    """Each item's answer (``{op: {...}}``) or its failure, in order: the shard-level work of
+    ``TransportBulkAction`` that a single-document write shares (``TransportIndexAction``,
+    ``TransportDeleteAction`` and ``TransportUpdateAction`` run as one-item bulks)."""
+    state = call.state
+    outcomes: list[dict[str, Any] | EsError | None] = [None] * len(items)
 
     def fail(position: int, error: EsError) -> None:
-        item = items[position]
-        replies[position] = _failure(item.op, str(item.index), ids[position], error)
+        outcomes[position] = error
 
     by_index: dict[str, list[int]] = {}
     for position, item in enumerate(items):
@@ -203,10 +203,16 @@ async def bulk(call: Call) -> Reply:
         index = state.indices.get(name)
         invalid = st.index_name_error(name) if index is None else None
         allowed = []
+        # TransportBulkAction: only index/create/update items create a missing index
+        creates = any(items[p].op != "delete" for p in positions)
         for position in positions:
             denied = invalid or _denial(call, ITEM_ACTIONS[items[position].op], name)
+            if denied is None and index is None and not creates:
+                denied = index_not_found(name)
             if denied is None and index is None:
                 denied = _denial(call, AUTO_CREATE, name)
+            if denied is None and items[position].require_alias:  # no aliases here
+                denied = bulk_items.not_an_alias(name)
             if denied is not None:
                 fail(position, denied)
             else:
@@ -224,7 +230,9 @@ async def bulk(call: Call) -> Reply:
         results: list[Any] = [{} for _ in positions]
         if index.mapping.semantic:
             inferred = [p for p in positions if items[p].op != "delete"]
-            sources = [_inference_source(items[p]) for p in inferred]
+            sources = [
+                st.inference_values(index.mapping, _inference_source(items[p])) for p in inferred
+            ]
             answers = await ingest.infer_items(sources, index.mapping, state.find, run, _supported)
             by_position = dict(zip(inferred, answers, strict=True))
             results = [by_position.get(p, {}) for p in positions]
@@ -236,13 +244,11 @@ async def bulk(call: Call) -> Reply:
             elif isinstance(result, EsError):
                 fail(position, result)
             else:
-                replies[position] = _apply(state, index, items[position], ids[position], result)
-    if call.query.get("refresh") in ("", "true", "wait_for"):
+                outcomes[position] = _apply(state, index, items[position], ids[position], result)
+    if bulk_items.refreshes(call.query):
         for index, _ in targets.values():
             index.refresh()
-    took = int((time.monotonic() - started) * 1000)
-    errors = any("error" in next(iter(r.values())) for r in replies if r)
-    return Reply({"errors": errors, "took": took, "items": replies}, offload=True)
+    return [outcome if outcome is not None else {} for outcome in outcomes]
 
 
 def _inference_source(item: bulk_items.Item) -> dict[str, Any]:
@@ -259,35 +265,38 @@ def _shard_error(index: Index, error: EsError) -> EsError:
 
 
 def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
-           chunks: dict[str, list[Chunk]]) -> dict[str, Any]:  # fmt: skip
+           chunks: dict[str, list[Chunk]]) -> dict[str, Any] | EsError:  # fmt: skip
     """One item's write on the primary (``TransportShardBulkAction.executeBulkItemRequest``)."""
     op, name = item.op, index.name
+    current = index.docs.get(doc_id)
+    conflict = bulk_items.seq_no_conflict(item, doc_id, current)
+    if conflict is not None:
+        return _shard_error(index, conflict)
     if op == "delete":
         found, version, seq_no = index.delete(doc_id)
         return {op: {
             "_index": name, "_id": doc_id, "_version": version,
-            "result": "deleted" if found else "not_found", "_shards": dict(WRITE_SHARDS),
+            "result": "deleted" if found else "not_found", "_shards": index.shards(),
             "_seq_no": seq_no, "_primary_term": 1, "status": 200 if found else 404,
         }}  # fmt: skip
-    current = index.docs.get(doc_id)
     source = item.body
     if op == "create" and current is not None:
-        return _failure(op, name, doc_id, _shard_error(index, EsError(
+        return _shard_error(index, EsError(
             "version_conflict_engine_exception",
             f"[{doc_id}]: version conflict, document already exists (current version "
             f"[{current.version}])", 409,
-        )))  # fmt: skip
+        ))  # fmt: skip
     if op == "update":
         body = item.body
         if "script" in body:
-            return _failure(op, name, doc_id, bulk_items.script_refused())
+            return bulk_items.script_refused()
         doc = body.get("doc") or {}
         if current is None:
             if not body.get("doc_as_upsert") and "upsert" not in body:
                 missing = EsError(
                     "document_missing_exception", f"[{doc_id}]: document missing", 404
                 )
-                return _failure(op, name, doc_id, _shard_error(index, missing))
+                return _shard_error(index, missing)
             source = doc if body.get("doc_as_upsert") else body["upsert"]
         else:
             source, changed = bulk_items.merge(current.source, doc)
@@ -308,7 +317,7 @@ def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
     created = current is None
     return {op: {
         "_index": name, "_id": doc_id, "_version": written.version,
-        "result": "created" if created else "updated", "_shards": dict(WRITE_SHARDS),
+        "result": "created" if created else "updated", "_shards": index.shards(),
         "_seq_no": written.seq_no, "_primary_term": 1, "status": 201 if created else 200,
     }}  # fmt: skip
 
@@ -523,17 +532,22 @@ def _plain_match(docs: list[Any], field: str, text: str) -> list[tuple[Any, floa
     return out
 
 
-_BULK = ("refresh", "pipeline", "routing", "timeout", "wait_for_active_shards")
+_BULK = bulk_items.BULK_URL_PARAMS  # REST spec bulk: every parameter, modelled or refused
 _SEARCH = ("size", "from")
 ROUTES = [
-    Route("PUT", "/{index}", create_index, CREATE, ("timeout", "master_timeout"), "optional"),
-    Route("DELETE", "/{index}", delete_index, DELETE, ("timeout", "master_timeout")),
-    Route("GET", "/{index}/_mapping", get_mapping, GET_MAPPING),
+    Route(
+        "PUT",
+        "/{index}",
+        create_index,
+        CREATE,
+        ("timeout", "master_timeout", "wait_for_active_shards"),
+        "optional",
+    ),
     Route("GET", "/_resolve/index/{index}", resolve_index, RESOLVE),
-    Route("POST", "/{index}/_refresh", refresh, REFRESH),
     Route("GET", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/_bulk", bulk, BULK, _BULK, "required"),
+    Route("PUT", "/_bulk", bulk, BULK, _BULK, "required"),  # literal beats PUT /{index}
     Route("POST", "/{index}/_bulk", bulk, BULK, _BULK, "required"),
     Route("PUT", "/{index}/_bulk", bulk, BULK, _BULK, "required"),
     Route("GET", "/{index}/_search", search, SEARCH, _SEARCH, "optional"),

@@ -26,19 +26,29 @@ from typing import Any
 import orjson
 
 from ..rules.semantic_text import DEPTH_LIMIT
-from ..wire import json_body
+from ..wire import json_body, timevalue
 from ..wire.errors import EsError, status_exception, validation_failed
 
 OPS = ("index", "create", "delete", "update")
 MAX_ID_BYTES = 512  # IndexRequest.validate
 # Action/metadata keys of BulkRequestParser that the reference server applies, and the ones it
 # knows but does not model (refused, never ignored); any other key is unknown to Elasticsearch
-MODELLED_META = frozenset({"_index", "_id"})
+MODELLED_META = frozenset({"_index", "_id", "if_seq_no", "if_primary_term", "require_alias"})
 UNMODELLED_META = frozenset({
-    "routing", "op_type", "version", "version_type", "if_seq_no", "if_primary_term", "pipeline",
-    "retry_on_conflict", "_source", "require_alias", "require_data_stream", "dynamic_templates",
-    "list_executed_pipelines",
+    "routing", "op_type", "version", "version_type", "pipeline", "retry_on_conflict", "_source",
+    "require_data_stream", "dynamic_templates", "list_executed_pipelines",
 })  # fmt: skip
+# URL parameters of RestBulkAction (REST spec bulk) and what the reference server does with
+# them: modelled, modelled for some values only (checked in url_options), or refused naming
+# them (never accepted and ignored)
+UNMODELLED_URL = frozenset({
+    "pipeline", "routing", "_source", "_source_includes", "_source_excludes", "_slice",
+})  # fmt: skip
+BULK_URL_PARAMS = (
+    "refresh", "timeout", "wait_for_active_shards", "require_alias", "require_data_stream",
+    "list_executed_pipelines", "include_source_on_error", *sorted(UNMODELLED_URL),
+)  # fmt: skip
+REFRESH_VALUES = {"": "true", "true": "true", "false": "false", "wait_for": "wait_for"}
 # UpdateRequest.fromXContent fields
 UPDATE_FIELDS = frozenset(
     {"doc", "doc_as_upsert", "upsert", "detect_noop", "script", "scripted_upsert", "_source"}
@@ -52,6 +62,103 @@ class Item:
     id: str | None
     body: Any = None  # index/create: the document; update: the update request; delete: None
     error: EsError | None = None  # the item's failure, known from its source line alone
+    require_alias: bool = False  # DocWriteRequest.isRequireAlias
+    if_seq_no: int | None = None  # DocWriteRequest.ifSeqNo / ifPrimaryTerm (compare and write)
+    if_primary_term: int | None = None
+
+
+def not_modelled(what: str, status: int = 501) -> EsError:
+    """The refusal of a request element Elasticsearch has and the reference server does not
+    model: named, never accepted and ignored."""
+    return status_exception(f"The reference server does not model {what}", status)
+
+
+def refresh_policy(query: dict[str, str]) -> str:
+    """``WriteRequest.RefreshPolicy.parse``: ``true`` (or empty), ``false``, ``wait_for``."""
+    value = query.get("refresh", "false")
+    if value not in REFRESH_VALUES:
+        raise EsError("illegal_argument_exception", f"Unknown value for refresh: [{value}].")
+    return REFRESH_VALUES[value]
+
+
+def refreshes(query: dict[str, str]) -> bool:
+    """Whether a write makes itself visible before answering: ``wait_for`` waits for the
+    next refresh, which on the reference server is the same as refreshing at once."""
+    return refresh_policy(query) != "false"
+
+
+def boolean(query: dict[str, str], name: str) -> bool:
+    """``RestRequest.paramAsBoolean`` (``Booleans.parseBoolean``: only true/false/empty)."""
+    value = query.get(name)
+    if value is None:
+        return False
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    reason = f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    raise EsError("illegal_argument_exception", reason)
+
+
+def active_shards(query: dict[str, str]) -> None:
+    """``ActiveShardCount.parseString``: the default 1 (or 0) is what one node gives at once;
+    ``all``/2 need the replica this one-node cluster never assigns, so ES would wait for
+    ``timeout`` and fail. That wait is not modelled: refused, naming it."""
+    value = query.get("wait_for_active_shards")
+    if value is None or value in ("0", "1"):
+        return
+    if value != "all" and not (value.isdigit() or value == "index-setting"):
+        raise EsError("illegal_argument_exception",
+                      f"cannot parse ActiveShardCount[{value}]")  # fmt: skip
+    raise not_modelled(f"[wait_for_active_shards={value}] (the replica is never assigned on "
+                       "this one-node cluster)")  # fmt: skip
+
+
+def url_options(query: dict[str, str]) -> dict[str, Any]:
+    """``RestBulkAction.prepareRequest``: the URL parameters, each applied or refused."""
+    for name in sorted(UNMODELLED_URL & query.keys()):
+        raise not_modelled(f"the parameter [{name}] of the bulk API")
+    for name in ("require_data_stream", "list_executed_pipelines"):
+        if boolean(query, name):  # no data streams, no pipelines to list
+            raise not_modelled(f"the parameter [{name}=true] of the bulk API")
+    if "include_source_on_error" in query and not boolean(query, "include_source_on_error"):
+        raise not_modelled("the parameter [include_source_on_error=false] of the bulk API")
+    refresh_policy(query)
+    active_shards(query)
+    if "timeout" in query:  # nothing waits for a shard here: parsed, never reached
+        timevalue.parse(query["timeout"], "timeout")
+    return {"require_alias": boolean(query, "require_alias")}
+
+
+def not_an_alias(name: str) -> EsError:
+    """``TransportBulkAction``: ``require_alias`` on a target that is not an alias (the
+    reference server has no aliases, so every target) fails the item."""
+    return EsError(
+        "index_not_found_exception",
+        f"no such index [{name}] and [require_alias] request flag is [true] and [{name}] is not "
+        "an alias", 404,
+        extra={"resource.type": "index_expression", "resource.id": name, "index_uuid": "_na_",
+               "index": name},
+    )  # fmt: skip
+
+
+def seq_no_conflict(item: Item, doc_id: str, current: Any) -> EsError | None:
+    """``InternalEngine.planIndexingAsPrimary``/``planDeletionAsPrimary``: compare-and-write on
+    ``if_seq_no``/``if_primary_term`` (``VersionConflictEngineException``; the primary term
+    is always 1 here)."""
+    if item.if_seq_no is None:
+        return None
+    if current is not None and current.seq_no == item.if_seq_no and item.if_primary_term == 1:
+        return None
+    found = (
+        " but no document was found" if current is None
+        else f" current document has seqNo [{current.seq_no}] and primary term [1]"
+    )  # fmt: skip
+    return EsError(
+        "version_conflict_engine_exception",
+        f"[{doc_id}]: version conflict, required seqNo [{item.if_seq_no}], primary term "
+        f"[{item.if_primary_term}].{found}", 409,
+    )  # fmt: skip
 
 
 def _token(value: Any) -> str:
@@ -112,7 +219,9 @@ def _simple(value: Any) -> str | None:
     return str(value)
 
 
-def parse(body: bytes, default_index: str | None) -> list[Item]:
+def parse(
+    body: bytes, default_index: str | None, options: dict[str, Any] | None = None
+) -> list[Item]:
     """The items of a bulk body; raises for what fails the whole request."""
     if not body.endswith(b"\n"):
         raise EsError("illegal_argument_exception",
@@ -124,12 +233,16 @@ def parse(body: bytes, default_index: str | None) -> list[Item]:
         op, meta = _action(lines[at], at + 1)
         index = _simple(meta.get("_index", default_index))
         item = Item(op, index, _simple(meta.get("_id")))
+        item.require_alias = _meta_flag(meta, "require_alias", (options or {}).get("require_alias"))
+        item.if_seq_no = _meta_long(meta, "if_seq_no")
+        item.if_primary_term = _meta_long(meta, "if_primary_term")
+        check_cas(item.if_seq_no, item.if_primary_term)
         if op != "delete":
             if at + 1 >= len(lines):
                 raise EsError("illegal_argument_exception", "The bulk request must be "
                               "terminated by a newline [\\n]")  # fmt: skip
             if op == "update":
-                item.body = _update_body(lines[at + 1])
+                item.body = update_body(lines[at + 1])
             else:
                 item.body, item.error = source(lines[at + 1])
             at += 1
@@ -139,10 +252,51 @@ def parse(body: bytes, default_index: str | None) -> list[Item]:
     return items
 
 
+def _meta_flag(meta: dict[str, Any], name: str, default: bool | None) -> bool:
+    value = meta.get(name, default)
+    return value is True or str(value).lower() == "true"
+
+
+def _meta_long(meta: dict[str, Any], name: str) -> int | None:
+    """``BulkRequestParser``: ``parser.longValue()`` of a number or numeric string."""
+    value = meta.get(name)
+    if value is None:
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise EsError("illegal_argument_exception",
+                      f"Failed to parse value [{value}] for field [{name}]") from None  # fmt: skip
+
+
+def check_cas(if_seq_no: int | None, if_primary_term: int | None) -> None:
+    """``IndexRequest.setIfSeqNo``/``setIfPrimaryTerm``: negative values are refused at once."""
+    if if_seq_no is not None and if_seq_no < 0:
+        raise EsError("illegal_argument_exception",
+                      f"sequence number must be non negative. got [{if_seq_no}].")  # fmt: skip
+    if if_primary_term is not None and if_primary_term < 0:
+        raise EsError("illegal_argument_exception",
+                      f"primary term must be non negative. got [{if_primary_term}]")  # fmt: skip
+
+
+def item_messages(item: Item) -> list[str]:
+    """``DocWriteRequest.validateSeqNoBasedCASParams`` and ``IndexRequest.validate``'s
+    compare-and-write checks of one item."""
+    messages = []
+    if item.if_seq_no is not None and item.if_primary_term in (None, 0):
+        messages.append("ifSeqNo is set, but primary term is [0]")
+    if item.if_seq_no is None and item.if_primary_term not in (None, 0):
+        messages.append(f"ifSeqNo is unassigned, but primary term is [{item.if_primary_term}]")
+    if item.op == "create" and item.if_seq_no is not None:
+        messages.append("create operations do not support compare and set. use index instead")
+    return messages
+
+
 def _validate(items: list[Item]) -> None:
     """``BulkRequest.validate``: every item's messages, numbered in one exception."""
     messages: list[str] = []
     for item in items:
+        messages += item_messages(item)
         if item.index is None:
             messages.append("index is missing")
         if item.op in ("delete", "update") and not item.id:
@@ -159,8 +313,14 @@ def _validate(items: list[Item]) -> None:
         raise validation_failed(messages, "action_request_validation_exception")
 
 
-def _update_body(raw: bytes) -> dict[str, Any]:
-    body = json_body.parse(raw, False)
+def validate(items: list[Item]) -> None:
+    """``BulkRequest.validate`` (and a single write's own ``validate``)."""
+    _validate(items)
+
+
+def update_body(raw: bytes | Any) -> dict[str, Any]:
+    """``UpdateRequest.fromXContent`` of a bulk line (bytes) or an already parsed body."""
+    body = json_body.parse(raw, False) if isinstance(raw, bytes) else raw
     if not isinstance(body, dict):
         raise EsError("x_content_parse_exception",
                       f"[1:1] Expected START_OBJECT but found [{_token(body)}]")  # fmt: skip

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules.semantic_text import Mapping
+from ..wire import timevalue
 
 REFRESH_INTERVAL = 1.0  # IndexSettings.DEFAULT_REFRESH_INTERVAL
 WRITE_SHARDS = {"total": 2, "successful": 1, "failed": 0}
@@ -51,6 +52,18 @@ class Index:
     visible: dict[str, Doc] = field(default_factory=dict)
     refreshed_at: float = field(default_factory=time.monotonic)
     deleted: dict[str, int] = field(default_factory=dict)  # id → version of its delete
+    created: int = field(default_factory=lambda: int(time.time() * 1000))  # creation_date
+
+    def shards(self) -> dict[str, int]:
+        """``ReplicationResponse.ShardInfo`` of a write: the primary and its replicas
+        (``index.number_of_replicas``, default 1), none of which a one-node cluster assigns."""
+        replicas = int(str(self.settings.get("index.number_of_replicas", 1)))
+        return {"total": 1 + replicas, "successful": 1, "failed": 0}
+
+    def refresh_interval(self) -> float | None:
+        """``index.refresh_interval`` in seconds (``-1``: never scheduled)."""
+        raw = self.settings.get("index.refresh_interval")
+        return REFRESH_INTERVAL if raw is None else timevalue.parse(str(raw), "refresh_interval")
 
     def write(self, doc_id: str, source: dict[str, Any], chunks: dict[str, list[Chunk]]) -> Doc:
         """Index a document (new, or a new version of an existing one)."""
@@ -77,7 +90,8 @@ class Index:
 
     def snapshot(self) -> dict[str, Doc]:
         """What a search sees (the scheduled refresh applied first); never changed later."""
-        if time.monotonic() - self.refreshed_at >= REFRESH_INTERVAL:
+        interval = self.refresh_interval()
+        if interval is not None and time.monotonic() - self.refreshed_at >= interval:
             self.refresh()
         return self.visible
 

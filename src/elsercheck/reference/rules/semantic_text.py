@@ -53,6 +53,25 @@ PLAIN_TYPES = frozenset({
 SEMANTIC_PARAMS = frozenset(
     {"type", "inference_id", "search_inference_id", "model_settings", "chunking_settings"}
 )
+# The mapping parameters the reference server models, per field type. Elasticsearch knows many
+# more (analyzer, ignore_above, format, dims, dynamic, …); they change what is stored or how it
+# is searched, which is not modelled, so a mapping naming one is refused with a 400 naming it,
+# never accepted and ignored. ``copy_to`` (FieldMapper.CopyTo) fills semantic_text targets
+# (below); ``fields`` (FieldMapper.MultiFields) are parsed and kept, each by this same table.
+_LEAF = frozenset({"type", "copy_to"})
+MODELLED_PARAMS: dict[str, frozenset[str]] = {
+    "text": _LEAF | {"fields"},
+    "keyword": _LEAF | {"fields"},
+    **{kind: _LEAF for kind in ("long", "integer", "short", "byte", "double", "float",
+                                "boolean", "date")},
+    "sparse_vector": frozenset({"type"}),
+    "object": frozenset({"type", "properties"}),
+    "nested": frozenset({"type", "properties"}),
+    CONTENT_TYPE: SEMANTIC_PARAMS,
+}  # fmt: skip
+# Root mapping elements (RootObjectMapper.TypeParser, MetadataFieldMapper parsers): only
+# ``properties`` is modelled
+MODELLED_ROOT = frozenset({"properties"})
 
 
 @dataclass
@@ -80,6 +99,8 @@ class Mapping:
 
     semantic: dict[str, SemanticField] = field(default_factory=dict)
     plain: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # top-level source field → the semantic_text fields it is copied to (copy_to)
+    copied_to: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         if not self.semantic and not self.plain:
@@ -236,6 +257,72 @@ def check_mapping_limits(properties: dict[str, Any]) -> None:
                       f"been exceeded due to object field [{deep}]")  # fmt: skip
 
 
+def not_modelled_mapping(what: str) -> EsError:
+    return EsError(
+        "status_exception", f"The reference server does not model {what} in mappings", 400
+    )
+
+
+def _check_params(name: str, kind: str, spec: dict[str, Any], nested: bool) -> None:
+    """Every parameter of a field is one the reference server models (``MODELLED_PARAMS``);
+    its multi-fields and object properties are checked the same way."""
+    if kind == CONTENT_TYPE and nested:
+        raise not_modelled_mapping(f"a [{CONTENT_TYPE}] field inside an object or as a "
+                                   f"multi-field ([{name}])")  # fmt: skip
+    for key in spec:
+        if key not in MODELLED_PARAMS.get(kind, frozenset({"type"})):
+            raise not_modelled_mapping(f"the parameter [{key}] of a [{kind}] field ([{name}])")
+    copy_to = spec.get("copy_to")
+    if copy_to is not None and not isinstance(copy_to, str | list):
+        raise mapper_parsing(f"Failed to parse mapping: [copy_to] on [{name}] must be a string "
+                             "or a list of strings")  # fmt: skip
+    if nested and copy_to is not None:
+        raise not_modelled_mapping(f"[copy_to] from a multi-field or object field ([{name}])")
+    children = [("fields", spec.get("fields")), ("properties", spec.get("properties"))]
+    for what, sub in children:
+        if sub is None:
+            continue
+        if not isinstance(sub, dict):
+            raise mapper_parsing(f"Expected map for property [{what}] on field [{name}]")
+        for child, child_spec in sub.items():
+            if not isinstance(child_spec, dict):
+                raise mapper_parsing(f"Expected map for property [{child}] on field [{name}]")
+            child_kind = child_spec.get("type", "object")
+            if not isinstance(child_kind, str):
+                child_kind = java_str(child_kind)
+            if child_kind not in MODELLED_PARAMS:
+                raise mapper_parsing(f"No handler for type [{child_kind}] declared on field "
+                                     f"[{child}]")  # fmt: skip
+            _check_params(f"{name}.{child}", child_kind, child_spec, True)
+
+
+def copy_targets(spec: dict[str, Any]) -> list[str]:
+    targets = spec.get("copy_to") or []
+    return [targets] if isinstance(targets, str) else [str(t) for t in targets]
+
+
+def inference_values(mapping: Mapping, source: dict[str, Any]) -> dict[str, Any]:
+    """The values each semantic_text field infers: its own and those copied to it
+    (``SemanticTextFieldMapper`` accepts ``copy_to`` targets; ``InferenceFieldMetadata
+    .getSourceFields`` lists the field and its copy_to sources, and
+    ``ShardBulkInferenceActionFilter.addFieldInferenceRequests`` infers every source field's
+    values into the target's chunks)."""
+    if not mapping.copied_to:
+        return source
+    values: dict[str, list[Any]] = {}
+    for name in mapping.semantic:
+        own = source.get(name)
+        if own is not None:
+            values.setdefault(name, []).extend(own if isinstance(own, list) else [own])
+    for source_field, targets in mapping.copied_to.items():
+        copied = source.get(source_field)
+        if copied is None:
+            continue
+        for target in targets:
+            values.setdefault(target, []).extend(copied if isinstance(copied, list) else [copied])
+    return {**source, **values}
+
+
 def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Mapping:
     """The ``mappings`` of a create-index body (``_doc`` wrapper not supported)."""
     mapping = Mapping()
@@ -243,6 +330,9 @@ def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Ma
         return mapping
     if not isinstance(raw, dict):
         raise mapper_parsing("Expected map for property [mappings]")
+    for key in raw:
+        if key not in MODELLED_ROOT:
+            raise not_modelled_mapping(f"the root mapping element [{key}]")
     properties = raw.get("properties", {})
     if not isinstance(properties, dict):
         raise mapper_parsing("Expected map for property [properties]")
@@ -259,7 +349,17 @@ def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Ma
             mapping.plain[name] = dict(spec)
         else:
             raise mapper_parsing(f"No handler for type [{kind}] declared on field [{name}]")
+        if kind != CONTENT_TYPE:
+            _check_params(name, kind, spec, False)
     check_mapping_limits(properties)
+    for name, spec in mapping.plain.items():
+        for target in copy_targets(spec):
+            if target in mapping.semantic:
+                mapping.copied_to.setdefault(name, []).append(target)
+            else:  # a plain or dynamically mapped target: what it would match is not modelled
+                raise not_modelled_mapping(
+                    f"[copy_to] a field not of type [{CONTENT_TYPE}] ([{name}] to [{target}])"
+                )
     return mapping
 
 

@@ -67,6 +67,10 @@ INDEX_PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     "indices:data/write/delete": ("delete", "write", "all"),
     "indices:data/write/update": ("index", "write", "all"),
     "indices:data/read/search": ("read", "all"),
+    "indices:data/read/get": ("read", "all"),  # IndexPrivilege.READ: indices:data/read/*
+    "indices:admin/get": ("view_index_metadata", "manage", "all"),  # IndexPrivilege.VIEW_METADATA
+    "indices:monitor/settings/get": ("monitor", "view_index_metadata", "manage", "all"),
+    "indices:admin/settings/update": ("manage", "all"),  # IndexPrivilege.MANAGE: indices:admin/*
 }
 
 CLUSTER_PRIVILEGES = frozenset(p for grants in PRIVILEGES_BY_ACTION.values() for p in grants) | {
