@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from starlette.requests import ClientDisconnect, Request
@@ -29,8 +30,8 @@ from .breakage.defects import DefectHooks, Server
 from .breakage.faults import FaultHooks
 from .config import ServerConfig
 from .state import ServerState
-from .wire import xcontent
-from .wire.errors import EsError, RoutingError
+from .wire import filter_path, xcontent
+from .wire.errors import EsError, RoutingError, status_exception
 from .wire.router import GLOBAL_PARAMS, Route, Router, unrecognized_params
 from .wire.warning_header import format_warning
 
@@ -106,6 +107,8 @@ class ReferenceServer:
         path, query_string = _path_and_query(request)
         uri = path + (f"?{query_string}" if query_string else "")
         pretty = False
+        filtered: str | None = None  # filter_path: applied to answers, never to errors
+        query: dict[str, str] = {}
         media_type = "application/json"
         answer = xcontent.JSON  # the response body's format (AbstractRestChannel.newBuilder)
         headers: list[tuple[str, str]] = []
@@ -114,6 +117,7 @@ class ReferenceServer:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
             pretty = query.get("pretty") not in (None, "false")
+            filtered = query.get("filter_path")  # ES AbstractRestChannel.newBuilder
             if method == "OPTIONS":
                 allowed = self.router.allowed_methods(_raw_path(request, path))
                 if not allowed:
@@ -141,21 +145,28 @@ class ReferenceServer:
             call = Call(self.state, route, method, path, uri, query, path_params, body, principal,
                         content_format=content)  # fmt: skip
             _check_body_and_params(call)
+            _check_global_params(route, query)
             reply = await route.handler(call)
             headers = [*reply.headers, *self._warnings(call)]
             if method == "HEAD":
                 return _response(b"", reply.status, headers, media_type)
+            reply_body = reply.body
+            if filtered:
+                reply_body = filter_path.apply(reply_body, filtered)
             if reply.offload:  # a bulk's items or a page of hits: other requests go on meanwhile
-                rendered = await asyncio.to_thread(_render, reply.body, pretty, answer)
+                rendered = await asyncio.to_thread(_render, reply_body, pretty, answer)
             else:
-                rendered = _render(reply.body, pretty, answer)
+                rendered = _render(reply_body, pretty, answer)
             return _response(rendered, reply.status, headers, media_type)
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
             if unread:
                 headers.append(("Connection", "close"))
             return _response(
-                _render(error.body(), pretty, answer), error.status, headers, media_type
+                _render(_error_body(error, query), pretty, answer),
+                error.status,
+                headers,
+                media_type,
             )
         except TooLarge:
             return _too_large()
@@ -164,7 +175,7 @@ class ReferenceServer:
             return _response(b"", 400, [], media_type)
         except RoutingError as error:
             return _response(
-                _render(error.body(), pretty, answer),
+                _render(_error_body(error, query), pretty, answer),
                 error.status,
                 list(error.headers.items()),
                 media_type,
@@ -182,6 +193,36 @@ class ReferenceServer:
             ("Warning", format_warning(release.number, release.build_hash, text))
             for text in call.warnings
         ]
+
+
+# Answers that Elasticsearch renders with human-readable companions when ``human=true``
+# (XContentBuilder.humanReadable): the trained model stats (ES AssignmentStats.toXContent and
+# its NodeStats: ``timeField`` start_time/last_access; TrainedModelSizeStats:
+# ``humanReadableField`` model_size_bytes) and an index's settings (ES
+# IndexMetadata / Settings: creation_date_string, version.created_string). Elsewhere ``human``
+# changes nothing, which the reference server reproduces by ignoring it.
+HUMAN_FIELDS = frozenset({
+    ("GET", "/_ml/trained_models/_stats"), ("GET", "/_ml/trained_models/{model_id}/_stats"),
+    ("GET", "/{index}"), ("GET", "/_settings"), ("GET", "/{index}/_settings"),
+})  # fmt: skip
+# error_trace=true adds a Java stack trace to every cause of an error (ES
+# ElasticsearchException.generateThrowableXContent with REST_EXCEPTION_SKIP_STACK_TRACE off);
+# the reference server has no Java stack, and says so in its place.
+NO_STACK_TRACE = "The reference server does not model [error_trace]: it has no Java stack trace"
+
+
+def _check_global_params(route: Route, query: dict[str, str]) -> None:
+    """``human`` on an answer that would change with it is refused, naming it, rather than
+    ignored (the human-readable companions are not modelled)."""
+    if query.get("human") not in (None, "false") and (route.method, route.path) in HUMAN_FIELDS:
+        raise status_exception("The reference server does not model the [human] parameter", 501)
+
+
+def _error_body(error: EsError | RoutingError, query: dict[str, str]) -> dict[str, Any]:
+    body = error.body()
+    if query.get("error_trace") not in (None, "false") and isinstance(body.get("error"), dict):
+        body["error"]["stack_trace"] = NO_STACK_TRACE
+    return body
 
 
 def _render(body: object, pretty: bool, fmt: xcontent.Format) -> bytes:
