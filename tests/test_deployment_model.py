@@ -131,3 +131,43 @@ def test_allocations_beyond_capacity_stay_pending(slow_server: httpx.Client) -> 
     c.delete("/_inference/big")
     assert stats_of(c, "small")["allocation_status"]["allocation_count"] == 1
     assert c.post("/_inference/small", json={"input": "x"}).status_code == 200
+
+
+def test_encoder_time_is_spent_inside_the_service_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer is due at start + modelled service time: the encoder's CPU time is absorbed
+    in that window (the allocation sleeps only what is left), not added after it."""
+    import time
+    import types
+
+    from elsercheck.reference.mlnode import deployment, sparse_encoder
+
+    encode_s, slept = 0.2, []
+    real_encode, real_sleep = sparse_encoder.encode, asyncio.sleep
+
+    def slow_encode(text: str) -> sparse_encoder.SparseResult:
+        until = time.monotonic() + encode_s  # CPU work the encoder might take on a busy machine
+        while time.monotonic() < until:
+            pass
+        return real_encode(text)
+
+    async def recording_sleep(delay: float, *args: object) -> object:
+        slept.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(deployment.sparse_encoder, "encode", slow_encode)
+    shim = types.SimpleNamespace(
+        **{name: getattr(asyncio, name) for name in dir(asyncio) if not name.startswith("__")}
+    )
+    shim.sleep = recording_sleep
+    monkeypatch.setattr(deployment, "asyncio", shim)
+    timing = PRESETS["instant"].with_overrides(inference_time_scale=1.0,
+                                               per_request_overhead_ms=1000.0)  # fmt: skip
+    service = timing.service_time_seconds(sparse_encoder.token_count("one two"), 1, False)
+    config = ServerConfig(security=False, timing=timing)
+    with InProcessServer(config) as server, server.client(timeout=30) as c:
+        assert c.put("/_inference/sparse_embedding/absorb", json=elser_body()).status_code == 200
+        slept.clear()
+        assert c.post("/_inference/absorb", json={"input": "one two"}).status_code == 200
+    served = [delay for delay in slept if delay > 0.05]
+    assert len(served) == 1, slept
+    assert served[0] <= service - encode_s + 1e-6, (served, service)
