@@ -21,6 +21,7 @@ from .api import indices as api_indices
 from .api import inference as api_inference
 from .api import ml as api_ml
 from .api import root as api_root
+from .api import search as api_search
 from .api import security as api_security
 from .api.call import Call, render
 from .breakage.defects import DefectHooks, Server
@@ -50,6 +51,7 @@ class ReferenceServer:
             *api_inference.ROUTES,
             *api_ml.ROUTES,
             *api_indices.ROUTES,
+            *api_search.ROUTES,
         ]
         if self.config.security:
             routes += api_security.ROUTES
