@@ -282,7 +282,8 @@ def test_pagination_and_total(es: httpx.Client) -> None:
         ({"knn": {"field": "v", "query_vector": [1.0], "k": 1}}, "[knn]"),
         ({"retriever": {"knn": {}}}, "[knn] retriever"),
         ({"retriever": {"text_similarity_reranker": {}}}, "[text_similarity_reranker] retriever"),
-        ({"highlight": {"fields": {"title": {}}}}, "[highlight]"),
+        ({"highlight": {"fields": {"title": {}}}}, "[semantic] highlighter (on field [title])"),
+        ({"highlight": {"fields": {"title": {"type": "unified"}}}}, "[unified] highlighter"),
         ({"aggs": {"t": {"terms": {"field": "tag"}}}}, "[aggs]"),
         ({"query": {"text_expansion": {"body": {"model_text": "x"}}}}, "[text_expansion] query"),
         ({"fields": ["_inference_fields"]}, "[_inference_fields]"),
@@ -309,3 +310,74 @@ def test_unknown_elements_are_elasticsearch_errors(es: httpx.Client) -> None:
                  "The reference server does not model the search URL parameter [q]")  # fmt: skip
     both = es.post("/lex/_search", json={"query": {"match_all": {}}, "retriever": QUICK_RETRIEVER})
     assert_error(both, 400, "illegal_argument_exception", "cannot specify [retriever] and [query]")
+
+
+# -- semantic: hybrid queries and the semantic highlighter ----------------------------------
+@pytest.fixture(scope="module")
+def semantic(es: httpx.Client) -> Iterator[str]:
+    """An index with a semantic_text field chunked by 10 words, overlap 1 (chunks start every 9
+    words) and a text field. Document "s": chunk 0 (words 0-9) holds "dough", chunk 2 (words
+    18-27) "bakers knead dough"; "t" neither."""
+    endpoint = {"service": "elasticsearch", "service_settings": {
+        "model_id": ".elser_model_2_linux-x86_64", "num_allocations": 1, "num_threads": 1},
+        "chunking_settings": {"strategy": "word", "max_chunk_size": 10, "overlap": 1}}  # fmt: skip
+    assert es.put("/_inference/sparse_embedding/words10", json=endpoint).status_code == 200
+    mapping = {"properties": {"content": {"type": "semantic_text", "inference_id": "words10"},
+                              "title": {"type": "text"}}}  # fmt: skip
+    assert es.put("/sem", json={"mappings": mapping}).status_code == 200
+    words = [f"filler{i}" for i in range(30)]
+    words[3], words[21], words[22], words[23] = "dough", "bakers", "knead", "dough"
+    docs = {"s": {"content": " ".join(words), "title": "bread"},
+            "t": {"content": "rivers meet the sea", "title": "bread and sea"}}  # fmt: skip
+    lines = "".join(
+        json.dumps({"index": {"_id": i}}) + "\n" + json.dumps(d) + "\n" for i, d in docs.items()
+    )
+    response = es.post("/sem/_bulk?refresh=true", content=lines, headers=NDJSON)
+    assert response.json()["errors"] is False, response.text
+    yield " ".join(words)
+    es.delete("/sem")
+    es.delete("/_inference/words10?force=true")
+
+
+SEMANTIC = {"semantic": {"field": "content", "query": "bakers knead dough"}}
+
+
+def test_hybrid_bool_sums_bm25_and_semantic(es: httpx.Client, semantic: str) -> None:
+    lexical = dict(scores(search(es, {"query": {"match": {"title": "sea"}}}, "/sem/_search")))
+    meaning = dict(scores(search(es, {"query": SEMANTIC}, "/sem/_search")))
+    both = dict(scores(search(es, {"query": {"bool": {"should": [
+        {"match": {"title": "sea"}}, SEMANTIC]}}}, "/sem/_search")))  # fmt: skip
+    # "sea": in t's title only (N 2, df 1, title lengths 1 and 3, avgdl 2)
+    assert lexical == {"t": approx(idf(1, 2) * tf(1, 3, 2))}
+    assert set(both) == set(lexical) | set(meaning)
+    for doc_id, score in both.items():
+        assert score == approx(lexical.get(doc_id, 0.0) + meaning.get(doc_id, 0.0))
+
+
+def test_hybrid_rrf_over_match_and_semantic(es: httpx.Client, semantic: str) -> None:
+    body = search(es, {"retriever": {"rrf": {"retrievers": [
+        {"standard": {"query": {"match": {"title": "bread"}}}}, {"standard": {"query": SEMANTIC}},
+    ]}}}, "/sem/_search")  # fmt: skip
+    # match "bread": s (title length 1) before t (length 3); semantic: s first (its words)
+    got = scores(body)
+    assert got[0] == ("s", approx(2 / 61))
+    assert got[1][0] == "t"
+
+
+@pytest.mark.parametrize(
+    ("options", "chunks"),
+    [({"number_of_fragments": 1}, [2]), ({"number_of_fragments": 2, "order": "score"}, [2, 0]),
+     ({}, [0, 2]), ({"number_of_fragments": 0}, [2])],
+)  # fmt: skip
+def test_semantic_highlighter_returns_the_best_chunks(
+    es: httpx.Client, semantic: str, options: dict[str, Any], chunks: list[int]
+) -> None:
+    """Chunk 2 holds every query word, chunk 0 only "dough" (same weight): chunk 2 scores more.
+    Default 5 fragments in chunk order; 0 fragments means 1."""
+    body = search(es, {"query": SEMANTIC, "highlight": {"fields": {"content": options}}},
+                  "/sem/_search")  # fmt: skip
+    hit = next(h for h in body["hits"]["hits"] if h["_id"] == "s")
+    words = semantic.split()
+    assert [s.split() for s in hit["highlight"]["content"]] == [
+        words[c * 9 : c * 9 + 10] for c in chunks
+    ]

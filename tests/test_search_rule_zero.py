@@ -29,6 +29,7 @@ STANDARD = {"standard": {"query": {"match": {"title": "quick"}}}}
 MODELLED_BODY: dict[str, Any] = {
     "query": {"match_all": {}}, "retriever": STANDARD, "size": 1, "from": 0, "_source": False,
     "min_score": 0, "fields": ["tag"], "track_total_hits": True,
+    "highlight": {"fields": {"content": {"type": "semantic"}}},
 }  # fmt: skip
 MODELLED_QUERIES: dict[str, Any] = {
     "match_all": {}, "match_none": {}, "bool": {"must": [{"match_all": {}}]},
@@ -54,7 +55,7 @@ def es() -> Iterator[httpx.Client]:
     config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
     with InProcessServer(config) as server, server.client(timeout=60) as client:
         mapping = {"properties": {"title": {"type": "text"}, "tag": {"type": "keyword"},
-                                  "n": {"type": "long"}}}  # fmt: skip
+                                  "n": {"type": "long"}, "content": {"type": "semantic_text"}}}  # fmt: skip
         assert client.put("/rz", json={"mappings": mapping}).status_code == 200
         doc = {"title": "the quick fox", "tag": "pet", "n": 3}
         assert client.put("/rz/_bulk?refresh=true", headers={"Content-Type": "application/x-ndjson"},

@@ -37,6 +37,7 @@ ES_BODY = frozenset({
 # Modelled in every modelled version (8.19, 9.1-9.5); nothing here differs between them.
 MODELLED_BODY = frozenset({
     "query", "retriever", "size", "from", "_source", "min_score", "fields", "track_total_hits",
+    "highlight",
 })  # fmt: skip
 # The URL parameters of the search API (SearchRequest.ts query_parameters): the route accepts
 # them all so that those not modelled are refused by name instead of "unrecognized parameter".
@@ -69,8 +70,7 @@ def _check_body(body: dict[str, Any]) -> None:
         if key not in ES_BODY:
             raise parsing(f"Unknown key for a {bulk_items._token(value)} in [{key}].")
         if key not in MODELLED_BODY:
-            detail = {"knn": " (dense vectors; ELSER is sparse)",
-                      "highlight": " (the semantic highlighter included)"}  # fmt: skip
+            detail = {"knn": " (dense vectors; ELSER is sparse)"}
             raise not_modelled(f"the search body element [{key}]{detail.get(key, '')}")
     if "query" in body and not isinstance(body["query"], dict):
         raise parsing(f"Unknown key for a {bulk_items._token(body['query'])} in [query].")
@@ -261,6 +261,79 @@ def _track_total_hits(body: dict[str, Any]) -> int | None:
     raise EsError("illegal_argument_exception", reason)
 
 
+# -- highlight -----------------------------------------------------------------------------
+HIGHLIGHT_OPTIONS = ("type", "number_of_fragments", "order")
+DEFAULT_NUMBER_OF_FRAGMENTS = 5  # HighlightBuilder.DEFAULT_NUMBER_OF_FRAGMENTS
+
+
+def _highlight(body: dict[str, Any], ctx: Context) -> dict[str, tuple[int, bool]]:
+    """``highlight`` as the ``semantic`` highlighter serves it: field → (fragments, by score).
+    Only semantic_text fields (whose default highlighter it is,
+    ``SemanticTextFieldType.getDefaultHighlighter``) and the options ``type`` (``semantic``),
+    ``number_of_fragments`` and ``order`` (``score``/``none``) are modelled."""
+    raw = body.get("highlight")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise parsing(f"Unknown key for a {bulk_items._token(raw)} in [highlight].")
+    if "retriever" in body:
+        raise not_modelled("[highlight] with a [retriever]")
+    for key in raw:
+        if key != "fields" and key not in HIGHLIGHT_OPTIONS:
+            raise not_modelled(f"the highlight option [{key}]")
+    fields = raw.get("fields")
+    entries: list[tuple[str, Any]] = []
+    if isinstance(fields, dict):
+        entries = list(fields.items())
+    elif isinstance(fields, list):
+        entries = [item for entry in fields if isinstance(entry, dict) for item in entry.items()]
+    else:
+        raise parsing("[highlight] requires [fields]")
+    out: dict[str, tuple[int, bool]] = {}
+    for name, options in entries:
+        options = {**{k: v for k, v in raw.items() if k != "fields"}, **(options or {})}
+        for key in options:
+            if key not in HIGHLIGHT_OPTIONS:
+                raise not_modelled(f"the highlight option [{key}]")
+        kind = options.get("type", "semantic")
+        if kind != "semantic" or ctx.type_of(name).kind != "semantic":
+            raise not_modelled(f"the [{kind}] highlighter (on field [{name}]); only the semantic "
+                               "highlighter on semantic_text fields is modelled")  # fmt: skip
+        count = options.get("number_of_fragments", DEFAULT_NUMBER_OF_FRAGMENTS)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise parsing("[highlight] failed to parse field [number_of_fragments]")
+        order = options.get("order", "none")
+        if order not in ("score", "none"):
+            raise EsError("illegal_argument_exception", f"Unknown order [{order}]")
+        out[name] = (1 if count <= 0 else count, order == "score")
+    return out
+
+
+def _snippets(doc: Any, name: str, vectors: list[dict[str, float]], fragments: int,
+              by_score: bool) -> list[str] | None:  # fmt: skip
+    """``SemanticTextHighlighter.highlight``: the chunks the field's sparse queries match,
+    scored as their SHOULD sum, the best ``fragments`` (≤ 0 → 1), in chunk order unless
+    ``order: score``."""
+    if not vectors:
+        return None
+    chunks = doc.chunks.get(name, [])
+    scored = []
+    for position, chunk in enumerate(chunks):
+        score = sum(sum(w * chunk.embedding.get(t, 0.0) for t, w in v.items()) for v in vectors)
+        if score > 0:
+            scored.append((position, chunk, score))
+    if not scored:
+        return None
+    value = doc.source.get(name)
+    if not isinstance(value, str):
+        raise not_modelled(f"highlighting a multi-valued semantic_text field ([{name}])")
+    scored.sort(key=lambda c: -c[2])
+    top = scored[:fragments]
+    if not by_score:
+        top.sort(key=lambda c: c[0])
+    return [value[chunk.start : chunk.end] for _, chunk, _ in top]
+
+
 # -- inference for semantic nodes ----------------------------------------------------------
 async def _resolve_vectors(call: Call, index: Index, nodes: list[Node]) -> None:
     for node in nodes:
@@ -325,6 +398,7 @@ async def search(call: Call) -> Reply:
     up_to = _track_total_hits(body)
     ctx = Context(in_order(index.snapshot()), index.mapping)
     plan = _plan(ctx, body)
+    highlights = _highlight(body, ctx)
     if isinstance(plan, Compound) and "size" in body and size > plan.rank_window_size:
         raise EsError("action_request_validation_exception",
                       f"Validation Failed: 1: [{plan.kind}] requires [rank_window_size: "
@@ -333,6 +407,7 @@ async def search(call: Call) -> Reply:
     await _resolve_vectors(call, index, _nodes(plan))
     ranked, matched = await asyncio.to_thread(plan.run, ctx, None)
     by_id = {d.id: d for d in ctx.docs}
+    sparse = [n for n in _nodes(plan) if isinstance(n, Sparse) and n.vector]
 
     def hit(doc_id: str, score: float) -> dict[str, Any]:
         doc = by_id[doc_id]
@@ -344,6 +419,14 @@ async def search(call: Call) -> Reply:
             values = _field_values(ctx, doc, names)
             if values:
                 out["fields"] = values
+        found = {}
+        for name, (fragments, by_score) in highlights.items():
+            vectors = [n.vector or {} for n in sparse if n.field == name]
+            snippets = _snippets(doc, name, vectors, fragments, by_score)
+            if snippets:
+                found[name] = snippets
+        if found:
+            out["highlight"] = found
         return out
 
     total_count = len(matched) if isinstance(plan, Compound) else len(ranked)
