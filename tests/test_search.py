@@ -381,3 +381,32 @@ def test_semantic_highlighter_returns_the_best_chunks(
     assert [s.split() for s in hit["highlight"]["content"]] == [
         words[c * 9 : c * 9 + 10] for c in chunks
     ]
+
+
+def test_sparse_vector_weights_are_stored_as_lucene_feature_fields(es: httpx.Client) -> None:
+    """A sparse_vector field's weights keep 8 significant bits (FeatureField: float bits >>> 15):
+    0.3 is read back as (1 + 51/256) / 4 = 0.2998046875, 1.5 exactly; the query is Σ w × S."""
+    assert (
+        es.put(
+            "/vec", json={"mappings": {"properties": {"v": {"type": "sparse_vector"}}}}
+        ).status_code
+        == 200
+    )
+    try:
+        line = (
+            json.dumps({"index": {"_id": "x"}})
+            + "\n"
+            + json.dumps({"v": {"a": 0.3, "b": 1.5}})
+            + "\n"
+        )
+        assert (
+            es.post("/vec/_bulk?refresh=true", content=line, headers=NDJSON).json()["errors"]
+            is False
+        )
+        body = search(es, {"query": {"sparse_vector": {"field": "v", "query_vector": {"a": 2.0, "b": 1.0}}}},
+                      "/vec/_search")  # fmt: skip
+        score = body["hits"]["hits"][0]["_score"]
+        assert score == pytest.approx(2 * 0.2998046875 + 1.5, rel=1e-7)
+        assert score != pytest.approx(2 * 0.3 + 1.5, rel=1e-7)
+    finally:
+        es.delete("/vec")

@@ -11,9 +11,18 @@ import time
 from typing import Any
 
 from ..indices import bulk as bulk_items
-from ..indices.query import Context, Node, Parser, Sparse, not_modelled, parsing, walk
+from ..indices.query import (
+    Context,
+    Node,
+    Parser,
+    Sparse,
+    linear_score,
+    not_modelled,
+    parsing,
+    walk,
+)
 from ..indices.retrievers import Compound, Retriever, RetrieverParser, Standard
-from ..indices.scoring import field_values
+from ..indices.scoring import f32, field_values
 from ..indices.store import Index, in_order
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
@@ -317,9 +326,10 @@ def _snippets(doc: Any, name: str, vectors: list[dict[str, float]], fragments: i
     if not vectors:
         return None
     chunks = doc.chunks.get(name, [])
+    queries = [[(t, f32(w)) for t, w in v.items()] for v in vectors]
     scored = []
     for position, chunk in enumerate(chunks):
-        score = sum(sum(w * chunk.embedding.get(t, 0.0) for t, w in v.items()) for v in vectors)
+        score = f32(sum(linear_score(q, chunk.embedding) for q in queries))
         if score > 0:
             scored.append((position, chunk, score))
     if not scored:

@@ -23,7 +23,7 @@ from typing import Any
 from ..rules.semantic_text import Mapping
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
-from .scoring import FieldStats, analyze, f32, field_values
+from .scoring import FieldStats, analyze, f32, feature_value, field_values
 from .store import Doc
 
 # Every query name of the DSL (elasticsearch-specification
@@ -78,7 +78,7 @@ def field_type(mapping: Mapping, path: str, docs: list[Doc]) -> FieldType:
         kind = spec.get("type", "object")
         if kind in NUMERIC_TYPES:
             return FieldType("numeric", source_path)
-        if kind in ("text", "keyword", "boolean", "date"):
+        if kind in ("text", "keyword", "boolean", "date", "sparse_vector"):
             return FieldType(kind, source_path)
         return FieldType("other", source_path)
     parent, _, last = path.rpartition(".")
@@ -302,15 +302,34 @@ class Sparse(Node):
     boost: float = 1.0
 
     def evaluate(self, ctx: Context) -> Scores:
-        vector = self.vector or {}
+        weights = [(t, f32(w)) for t, w in (self.vector or {}).items()]
+        plain = ctx.type_of(self.field).kind == "sparse_vector"  # vectors sent in _source
         out: Scores = {}
         for doc in ctx.docs:
-            chunks = doc.chunks.get(self.field, [])
-            scores = [sum(w * c.embedding.get(t, 0.0) for t, w in vector.items()) for c in chunks]
-            best = max(scores, default=0.0)
+            if plain:
+                stored = [v for v in field_values(doc.source, self.field) if isinstance(v, dict)]
+                embeddings = [{str(k): x for k, x in v.items() if _positive(x)} for v in stored]
+            else:
+                embeddings = [c.embedding for c in doc.chunks.get(self.field, [])]
+            best = max((linear_score(weights, e) for e in embeddings), default=0.0)
             if best > 0:
-                out[doc.id] = best * self.boost
+                out[doc.id] = f32(best * f32(self.boost))
         return out
+
+
+def _positive(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value > 0
+
+
+def linear_score(weights: list[tuple[str, float]], embedding: dict[str, float]) -> float:
+    """One chunk's score: a BooleanQuery of ``FeatureField.newLinearQuery`` per query token,
+    ``w * decodeFeatureValue`` each, summed in double and cast to float."""
+    total = 0.0
+    for token, weight in weights:
+        stored = embedding.get(token)
+        if stored is not None and stored > 0:
+            total += f32(weight * feature_value(stored))
+    return f32(total)
 
 
 @dataclass

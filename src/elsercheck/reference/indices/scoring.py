@@ -58,6 +58,14 @@ def analyze(text: str) -> list[str]:
     return out
 
 
+def feature_value(value: float) -> float:
+    """A sparse weight as the index keeps it: ``Lucene FeatureField`` stores the float's top 17
+    bits as a term frequency (``floatToIntBits >>> 15``) and ``decodeFeatureValue`` reads
+    them back (``<< 15``): 8 significant bits."""
+    bits = struct.unpack(">I", struct.pack(">f", value))[0]
+    return float(struct.unpack(">f", struct.pack(">I", (bits >> 15) << 15))[0])
+
+
 # -- Lucene SmallFloat -------------------------------------------------------------------------
 def _long_to_int4(i: int) -> int:
     """``Lucene SmallFloat.longToInt4``: float-like, 4 significant bits."""
