@@ -375,6 +375,25 @@ async def _query_vector(
 
 
 # -- handlers ------------------------------------------------------------------------------
+_SNAPSHOT_CACHE: dict[int, tuple[Any, Context]] = {}  # id(snapshot) → (snapshot, its context)
+_CACHED_SNAPSHOTS = 16
+
+
+def _context(index: Index) -> Context:
+    """The snapshot's evaluation context, shared by the searches that read the same refresh:
+    field statistics (analysis of every document) are built once per refresh and field, as
+    Lucene keeps them per segment, not per search."""
+    snapshot = index.snapshot()
+    cached = _SNAPSHOT_CACHE.get(id(snapshot))
+    if cached is not None and cached[0] is snapshot and cached[1].mapping is index.mapping:
+        return Context(cached[1].docs, index.mapping, cached[1]._stats, cached[1]._types)
+    ctx = Context(in_order(snapshot), index.mapping)
+    if len(_SNAPSHOT_CACHE) >= _CACHED_SNAPSHOTS:
+        _SNAPSHOT_CACHE.pop(next(iter(_SNAPSHOT_CACHE)))
+    _SNAPSHOT_CACHE[id(snapshot)] = (snapshot, ctx)
+    return ctx
+
+
 def _plan(ctx: Context, body: dict[str, Any]) -> Retriever:
     """The request as one retriever: ``query`` (or none) is a standard retriever."""
     queries = Parser(ctx)
@@ -406,7 +425,7 @@ async def search(call: Call) -> Reply:
     fetch, includes, excludes = _source_filter(call, body)
     names = _fields(body)
     up_to = _track_total_hits(body)
-    ctx = Context(in_order(index.snapshot()), index.mapping)
+    ctx = _context(index)
     plan = _plan(ctx, body)
     highlights = _highlight(body, ctx)
     if isinstance(plan, Compound) and "size" in body and size > plan.rank_window_size:
@@ -462,7 +481,7 @@ async def count(call: Call) -> Reply:
             raise parsing(f"request does not support [{key}]")
         if not isinstance(value, dict):
             raise parsing(f"Unknown key for a {bulk_items._token(value)} in [query].")
-    ctx = Context(in_order(index.snapshot()), index.mapping)
+    ctx = _context(index)
     query = body.get("query")
     plan = Standard([], None, Parser(ctx).parse(query) if query else None)
     await _resolve_vectors(call, index, _nodes(plan))
