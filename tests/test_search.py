@@ -410,3 +410,34 @@ def test_sparse_vector_weights_are_stored_as_lucene_feature_fields(es: httpx.Cli
         assert score != pytest.approx(2 * 0.3 + 1.5, rel=1e-7)
     finally:
         es.delete("/vec")
+
+
+def test_standard_analyzer_approximation() -> None:
+    """UAX #29 word breaks on common text, worked out from the rules (WB6/7 MidLetter and
+    MidNumLet inside words, WB11/12 MidNum inside numbers, WB13a ExtendNumLet joins, hyphens
+    break, ideographs one by one); then lower case."""
+    text = "Don't stop U.S.A. 3.14 1,000 wi-fi foo_bar 東京 Café's"
+    assert scoring.analyze(text) == [
+        "don't", "stop", "u.s.a", "3.14", "1,000", "wi", "fi", "foo_bar", "東", "京", "café's",
+    ]  # fmt: skip
+
+
+def test_statistics_follow_each_refresh(es: httpx.Client) -> None:
+    """idf is the refreshed snapshot's: one document of one → ln(1 + 0.5/1.5); after a second
+    document without the term, N = 2 → ln(1 + 1.5/1.5)."""
+    assert (
+        es.put("/stats", json={"mappings": {"properties": {"t": {"type": "text"}}}}).status_code
+        == 200
+    )
+    try:
+        for doc_id, text, expected in [("a", "kiwi", idf(1, 1) * tf(1, 1, 1)),
+                                       ("b", "plum", idf(1, 2) * tf(1, 1, 1))]:  # fmt: skip
+            line = json.dumps({"index": {"_id": doc_id}}) + "\n" + json.dumps({"t": text}) + "\n"
+            assert (
+                es.post("/stats/_bulk?refresh=true", content=line, headers=NDJSON).status_code
+                == 200
+            )
+            hits = search(es, {"query": {"match": {"t": "kiwi"}}}, "/stats/_search")["hits"]["hits"]
+            assert [(h["_id"], h["_score"]) for h in hits] == [("a", approx(expected))]
+    finally:
+        es.delete("/stats")
