@@ -441,3 +441,14 @@ def test_statistics_follow_each_refresh(es: httpx.Client) -> None:
             assert [(h["_id"], h["_score"]) for h in hits] == [("a", approx(expected))]
     finally:
         es.delete("/stats")
+
+
+def test_mapping_parameters_that_change_scoring_are_refused(es: httpx.Client) -> None:
+    mapping = {"properties": {"t": {"type": "text", "analyzer": "english"}}}
+    assert es.put("/analyzed", json={"mappings": mapping}).status_code == 200
+    try:
+        response = es.post("/analyzed/_search", json={"query": {"match": {"t": "running"}}})
+        assert_error(response, 501, "status_exception", "The reference server does not model the "
+                     "[analyzer] mapping parameter (field [t]) in search")  # fmt: skip
+    finally:
+        es.delete("/analyzed")
