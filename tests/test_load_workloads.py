@@ -190,3 +190,60 @@ def test_ctrl_c_during_a_search_run_deletes_its_index_and_endpoint(fast_server, 
     assert endpoint_ids(fast_server) == before_ids
     run = json.loads((out / rundir.RUN_JSON).read_text())
     assert run["interrupted_by"] == "SIGINT" and run["leftovers"] == []
+
+
+def test_search_query_shapes_are_checked_and_answered(fast_server):
+    """``--search-query``: a checked option; each shape's body answers 200 with hits on an index
+    of the run's mapping (the hybrid ones need the text field)."""
+
+    class Namespace:
+        search_query = "hybrid-knn"
+
+    with pytest.raises(OptionError, match="--search-query"):
+        values_from(Namespace())
+    Namespace.search_query = "hybrid-rrf"
+    assert values_from(Namespace())["search_query"] == "hybrid-rrf"
+    with admin(fast_server) as c:
+        assert c.put("/elsercheck-shapes-docs",
+                     json=workloads.index_body("customer-elser", lexical=True)).status_code == 200  # fmt: skip
+        try:
+            doc = {
+                workloads.SEMANTIC_FIELD: "bakers knead dough",
+                workloads.LEXICAL_FIELD: "bakers knead dough",
+            }
+            bulk = c.post("/elsercheck-shapes-docs/_bulk?refresh=true", headers={"Content-Type": "application/x-ndjson"},
+                   content='{"index":{"_id":"1"}}\n' + json.dumps(doc) + "\n")  # fmt: skip
+            assert bulk.json()["errors"] is False, bulk.text
+            for shape in workloads.SEARCH_QUERIES:
+                body = workloads.search_body(shape, "knead dough")
+                response = c.post("/elsercheck-shapes-docs/_search", json=body)
+                assert response.status_code == 200, (shape, response.text)
+                assert [h["_id"] for h in response.json()["hits"]["hits"]] == ["1"], shape
+        finally:
+            c.delete("/elsercheck-shapes-docs")
+    rrf = workloads.search_body("hybrid-rrf", "q")["retriever"]["rrf"]["retrievers"]
+    assert [list(r["standard"]["query"]) for r in rrf] == [["match"], ["semantic"]]
+
+
+@pytest.mark.slow
+def test_a_hybrid_rrf_search_run_is_recorded_like_the_rest(
+    fast_server, tmp_path, monkeypatch, capsys
+):
+    """``--workload search --search-query hybrid-rrf``, briefly: the searches answer (rrf over a
+    BM25 match and a semantic query), are recorded under the shape's name and in run.json."""
+    code, out = run_cli(
+        fast_server, tmp_path, "--workload", "search", "--search-query", "hybrid-rrf",
+        "--shape", "step", "--peak-users", "2", "--rate-per-user", "0.5",
+        "--lifecycle-users", "0", "--duration", "6", monkeypatch=monkeypatch,
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert code in (0, 1, 4), output  # 4: a run this short may leave an expectation inconclusive
+    searches = [
+        r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r["request_type"] == "SEARCH"
+    ]
+    assert searches and all(r["name"] == "hybrid-rrf" for r in searches)
+    assert [r for r in searches if not r["error_kind"]], searches[:3]
+    run = json.loads((out / rundir.RUN_JSON).read_text())
+    assert run["options"]["search_query"] == "hybrid-rrf"
+    assert run["index"]["seeded"] == workloads.SEED_DOCUMENTS
+    assert "search" in output

@@ -33,6 +33,7 @@ class Settings:
 
     shape: str
     workload: str
+    search_query: str  # the search users' request shape (workloads.SEARCH_QUERIES)
     bulk_size: int
     peak_users: int
     rate_per_user: float  # per wall-clock second: --rate-per-user × the timing's speedup
@@ -102,6 +103,7 @@ def settings_from(options: argparse.Namespace | None) -> Settings:
     return Settings(
         shape=values["shape"],
         workload=values["workload"],
+        search_query=values["search_query"],
         bulk_size=values["bulk_size"],
         peak_users=values["peak_users"],
         rate_per_user=wall_rate(values["rate_per_user"], timing),

@@ -224,7 +224,10 @@ class LoadSession:
         if not workloads.needs_index(settings.workload) or endpoints is None:
             return
         name = settings.index_name
-        response = endpoints.create_index(name, workloads.index_body(settings.inference_id))
+        response = endpoints.create_index(
+            name,
+            workloads.index_body(settings.inference_id, workloads.lexical(settings.search_query)),
+        )
         if response.status_code != 200:
             raise RuntimeError(
                 f"creating index {name}: HTTP {response.status_code} {response.text[:300]}"
@@ -238,7 +241,7 @@ class LoadSession:
         response = endpoints.session.post(
             endpoints.url(f"/{name}/_bulk"),
             params={"refresh": "true"},
-            data=bulk_body(seed),
+            data=bulk_body(seed, workloads.lexical(settings.search_query)),
             headers={"Content-Type": "application/x-ndjson"},
             timeout=settings.allocation_wait,
         )
@@ -361,6 +364,7 @@ class LoadSession:
             "options": {
                 "peak_users": settings.peak_users,
                 "bulk_size": settings.bulk_size,
+                "search_query": settings.search_query,
                 "rate_per_user": settings.rate_per_user,
                 "bulk_rate_per_user": settings.bulk_rate_per_user,
                 "arrivals": "poisson" if settings.poisson else "constant",

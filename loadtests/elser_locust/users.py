@@ -27,7 +27,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from elsercheck.endpoints import LostAnswer
 from elsercheck.load.documents import Document
-from elsercheck.load.workloads import SEMANTIC_FIELD
+from elsercheck.load.workloads import LEXICAL_FIELD, SEMANTIC_FIELD, lexical, search_body
 
 from .arrivals import OpenLoop
 from .connection import auth_headers, ssl_context_factory
@@ -195,7 +195,7 @@ class IngestUser(InferenceUser):
     def _post(self, sample: Bulk, context: dict[str, Any]) -> None:
         with self.client.post(
             self.path,
-            data=bulk_body(sample.documents),  # type: ignore[arg-type]
+            data=bulk_body(sample.documents, lexical(self.settings.search_query)),  # type: ignore[arg-type]
             headers=NDJSON_HEADERS,
             name=sample.name,
             catch_response=True,
@@ -217,7 +217,8 @@ class IngestUser(InferenceUser):
 
 
 class SearchUser(InferenceUser):
-    """``POST /<run index>/_search`` with a ``semantic`` query of a corpus query text."""
+    """``POST /<run index>/_search`` of a corpus query text, in the ``--search-query`` shape
+    (``workloads.search_body``: semantic, bool hybrid, or rrf hybrid)."""
 
     request_type = "SEARCH"
 
@@ -234,12 +235,12 @@ class SearchUser(InferenceUser):
         return {"bucket": "query", "inputs": 1, "tokens": sample.tokens}
 
     def _post(self, sample: Any, context: dict[str, Any]) -> None:
-        body = {"query": {"semantic": {"field": SEMANTIC_FIELD, "query": sample.text}}}
+        body = search_body(self.settings.search_query, sample.text)
         with self.client.post(
             self.path,
             data=orjson.dumps(body),  # type: ignore[arg-type]
             headers=JSON_HEADERS,
-            name="semantic",
+            name=self.settings.search_query,
             catch_response=True,
             context=context,
         ) as response:
@@ -257,11 +258,19 @@ class SearchUser(InferenceUser):
                 response.failure(f"HTTP {response.status_code} {_error_type(response)}")
 
 
-def bulk_body(documents: Iterable[Document]) -> bytes:
-    """NDJSON: an ``index`` action (id chosen by Elasticsearch) and the source, per document."""
+def bulk_body(documents: Iterable[Document], lexical: bool = False) -> bytes:
+    """NDJSON: an ``index`` action (id chosen by Elasticsearch) and the source, per document;
+    with ``lexical`` the text also in the hybrid queries' ``text`` field."""
     action = b'{"index":{}}\n'
     return b"".join(
-        action + orjson.dumps({SEMANTIC_FIELD: d.text, "doc": d.id}) + b"\n" for d in documents
+        action
+        + orjson.dumps(
+            {SEMANTIC_FIELD: d.text, LEXICAL_FIELD: d.text, "doc": d.id}
+            if lexical
+            else {SEMANTIC_FIELD: d.text, "doc": d.id}
+        )
+        + b"\n"
+        for d in documents
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from ..endpoints import ELSER_V2_X86
 from ..reference.timing import PRESETS, Timing
 from .plans import SCALER_FIELDS, SHAPES, Plan, ScalerTiming, build_plan, scaler_timing
+from .workloads import SEARCH_QUERIES
 
 DEFAULT_MIX = "query=0.5,short=0.2,medium=0.2,long=0.08,xlong=0.02"
 
@@ -162,6 +163,13 @@ OPTIONS: tuple[LoadOption, ...] = (
         + "; ".join(f"{name}: {description}" for name, description in WORKLOADS.items()),
         default="inference",
         choices=tuple(WORKLOADS),
+    ),
+    LoadOption(
+        "--search-query",
+        "what a search user sends (search and mixed workloads); "
+        + "; ".join(f"{name}: {text}" for name, text in SEARCH_QUERIES.items()),
+        default="semantic",
+        choices=tuple(SEARCH_QUERIES),
     ),
     LoadOption(
         "--bulk-size",

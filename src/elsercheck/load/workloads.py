@@ -15,6 +15,7 @@ from .documents import Document
 from .documents import load as load_documents
 
 SEMANTIC_FIELD = "content"  # the run index's semantic_text field
+LEXICAL_FIELD = "text"  # the same text as a `text` field, for the hybrid search queries
 INDEX_SUFFIX = "docs"  # the run index: elsercheck-<run-id>-docs
 SEED_DOCUMENTS = 20  # documents a search workload finds in the index before the load starts
 # A chunk of the default sentence chunking repeats one sentence of its neighbour (overlap 1):
@@ -42,17 +43,45 @@ def seeds_index(workload: str) -> bool:
     return workload in ("search", "mixed")
 
 
-def index_body(inference_id: str) -> dict[str, Any]:
+def index_body(inference_id: str, lexical: bool = False) -> dict[str, Any]:
     """The run index: one semantic_text field bound to the endpoint under load (its chunking
-    settings apply), plus the corpus document id as a keyword."""
-    return {
-        "mappings": {
-            "properties": {
-                SEMANTIC_FIELD: {"type": "semantic_text", "inference_id": inference_id},
-                "doc": {"type": "keyword"},
-            }
-        }
+    settings apply), plus the corpus document id as a keyword; with ``lexical`` (a hybrid
+    ``--search-query``) the text again in a ``text`` field for the BM25 half."""
+    properties: dict[str, Any] = {
+        SEMANTIC_FIELD: {"type": "semantic_text", "inference_id": inference_id},
+        "doc": {"type": "keyword"},
     }
+    if lexical:
+        properties[LEXICAL_FIELD] = {"type": "text"}
+    return {"mappings": {"properties": properties}}
+
+
+# The search request shapes (`--search-query`): what a SearchUser sends for a query text.
+SEARCH_QUERIES = {
+    "semantic": "a semantic query on the semantic_text field",
+    "hybrid-bool": "a bool query: should a BM25 match on the text field and a semantic query",
+    "hybrid-rrf": "an rrf retriever over a standard match and a standard semantic retriever",
+}
+
+
+def lexical(search_query: str) -> bool:
+    """Whether the search query shape needs the text field (documents carry their text twice)."""
+    return search_query != "semantic"
+
+
+def search_body(search_query: str, text: str) -> dict[str, Any]:
+    """The ``_search`` body of one search of the ``search_query`` shape."""
+    semantic = {"semantic": {"field": SEMANTIC_FIELD, "query": text}}
+    match = {"match": {LEXICAL_FIELD: text}}
+    if search_query == "semantic":
+        return {"query": semantic}
+    if search_query == "hybrid-bool":
+        return {"query": {"bool": {"should": [match, semantic]}}}
+    if search_query == "hybrid-rrf":
+        return {"retriever": {"rrf": {"retrievers": [
+            {"standard": {"query": match}}, {"standard": {"query": semantic}},
+        ]}}}  # fmt: skip
+    raise ValueError(f"unknown search query shape {search_query!r}")
 
 
 def request_tokens(

@@ -24,6 +24,7 @@ from .api import indices as api_indices
 from .api import inference as api_inference
 from .api import ml as api_ml
 from .api import root as api_root
+from .api import search as api_search
 from .api import security as api_security
 from .api.call import Call, render
 from .breakage.defects import DefectHooks, Server
@@ -55,6 +56,7 @@ class ReferenceServer:
             *api_indices.ROUTES,
             *api_documents.ROUTES,
             *api_index_admin.ROUTES,
+            *api_search.ROUTES,
         ]
         if self.config.security:
             routes += api_security.ROUTES

@@ -192,12 +192,13 @@ def _search(page: Page) -> str | None:
     search = page.load.get("search")
     if not search:
         return None
+    shape = (page.document.get("run", {}).get("options") or {}).get("search_query", "semantic")
     facts = (
-        f"<p>{fmt(search['total'])} semantic searches, {fmt(search['failed'])} failed"
+        f"<p>{fmt(search['total'])} {esc(shape)} searches, {fmt(search['failed'])} failed"
         f"{_request_errors(search)}; {fmt(search['throughput_rps'], 2, ' searches/s')} over "
         f"{fmt(search['duration_s'], 1, ' s')}.</p>"
     )
-    return facts + _latency_table([(code("semantic"), search["latency_ms"])])
+    return facts + _latency_table([(code(shape), search["latency_ms"])])
 
 
 def _allocations(page: Page) -> str | None:
@@ -465,7 +466,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("comparison", "Comparison with the baseline", _comparison),
     Section("throughput", "Throughput and latency over time", _throughput),
     Section("ingest", "Ingest (bulk into semantic_text)", _ingest),
-    Section("search", "Semantic search", _search),
+    Section("search", "Search", _search),
     Section("allocations", "Allocations", _allocations),
     Section("cost", "Cost", _cost),
     Section("cold-starts", "Cold starts", _cold_starts),

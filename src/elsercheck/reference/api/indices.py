@@ -1,6 +1,6 @@
-"""Index, bulk and search handlers for semantic_text (ES RestCreateIndexAction,
-RestDeleteIndexAction, RestGetMappingAction, RestRefreshAction, RestCountAction,
-RestBulkAction, RestSearchAction), the slice of them a semantic search workload uses."""
+"""Index and bulk handlers for semantic_text (ES RestCreateIndexAction,
+RestDeleteIndexAction, RestGetMappingAction, RestRefreshAction, RestBulkAction), the slice of
+them a semantic search workload uses. Search and count: ``search.py``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from typing import Any
 
 from ..indices import bulk as bulk_items
 from ..indices import ingest
-from ..indices.store import Chunk, Index, in_order
+from ..indices.store import Chunk, Index
 from ..rules import semantic_text as st
 from ..rules import service_settings as ss
 from ..rules.endpoint_config import EndpointConfig
 from ..wire.errors import EsError, status_exception
-from ..wire.javafmt import java_str
 from ..wire.router import Route
 from .call import Call, Reply
 
@@ -107,14 +106,6 @@ def _may(call: Call, action: str, name: str) -> bool:
     except EsError:
         return False
     return True
-
-
-async def count(call: Call) -> Reply:
-    index = _index(call)
-    _authorize(call, SEARCH, [index.name])
-    query = (call.json(wrap_as_map=True) if call.body else {}).get("query")
-    hits = await _matches(call, index, _query({"query": query} if query is not None else {}))
-    return Reply({"count": len(hits), "_shards": dict(SEARCH_SHARDS)})
 
 
 # -- bulk ------------------------------------------------------------------------------------
@@ -329,211 +320,7 @@ def _failure(op: str, index: str, doc_id: str, error: EsError) -> dict[str, Any]
     return {op: {"_index": index, "_id": doc_id, "status": error.status, "error": detail}}
 
 
-# -- search ----------------------------------------------------------------------------------
-MAX_RESULT_WINDOW = 10_000  # IndexSettings.MAX_RESULT_WINDOW_SETTING
-
-
-def _window(call: Call, body: dict[str, Any], name: str, default: int) -> int:
-    """``size``/``from`` of the body (``SearchSourceBuilder.parseXContent``: ``intValue()``, a
-    non-number string is a ``NumberFormatException``) or the URL (``RestSearchAction``)."""
-    if name not in body:
-        value = call.integer(name, default)
-    else:
-        raw = body[name]
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise EsError("parsing_exception", f"Unknown key for a {bulk_items._token(raw)} in "
-                          f"[{name}].", 400)  # fmt: skip
-        try:
-            value = int(float(raw))
-        except (ValueError, OverflowError):
-            raise EsError("number_format_exception", f'For input string: "{raw}"', 400) from None
-    if value < 0 and not (name == "size" and value == -1 and name not in body):
-        raise EsError("illegal_argument_exception",
-                      f"[{name}] parameter cannot be negative, found [{value}]")  # fmt: skip
-    return value
-
-
-def _result_window(call: Call, index: Index, start: int, size: int) -> None:
-    """``DefaultSearchContext.preProcess``: from + size ≤ ``index.max_result_window``; the
-    shard failure reaches the client as ``search_phase_execution_exception``."""
-    if start + size <= MAX_RESULT_WINDOW:
-        return
-    cause = EsError(
-        "illegal_argument_exception",
-        f"Result window is too large, from + size must be less than or equal to: "
-        f"[{MAX_RESULT_WINDOW}] but was [{start + size}]. See the scroll api for a more efficient "
-        "way to request large data sets. This limit can be set by changing the "
-        "[index.max_result_window] index level setting.",
-    )  # fmt: skip
-    raise EsError(
-        "search_phase_execution_exception", "all shards failed", 400, caused_by=cause,
-        extra={"phase": "query", "grouped": True, "failed_shards": [
-            {"shard": 0, "index": index.name, "node": call.state.deployments.node.node_id,
-             "reason": {"type": cause.type, "reason": cause.reason}}]},
-    )  # fmt: skip
-
-
-async def search(call: Call) -> Reply:
-    started = time.monotonic()
-    index = _index(call)
-    _authorize(call, SEARCH, [index.name])
-    body = call.json(wrap_as_map=True) if call.body else {}
-    size = _window(call, body, "size", 10)
-    start = _window(call, body, "from", 0)
-    _result_window(call, index, start, size)
-    query = _query(body)
-    hits = await _matches(call, index, query)
-    page = hits[start : start + size]
-    return Reply({
-        "took": int((time.monotonic() - started) * 1000), "timed_out": False,
-        "_shards": dict(SEARCH_SHARDS),
-        "hits": {
-            "total": {"value": len(hits), "relation": "eq"},
-            "max_score": max((s for _, s in hits), default=None),
-            "hits": [{"_index": index.name, "_id": d.id, "_score": s, "_source": d.source}
-                     for d, s in page],
-        },
-    }, offload=True)  # fmt: skip
-
-
-def _query(body: dict[str, Any]) -> Any:
-    """``SearchSourceBuilder.parseXContent``: ``query`` must be an object."""
-    query = body.get("query")
-    if "query" in body and not isinstance(query, dict):
-        raise EsError("parsing_exception",
-                      f"Unknown key for a {bulk_items._token(query)} in [query].", 400)  # fmt: skip
-    return query
-
-
-def _required(kind: str, spec: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """A query object parsed by a ``ConstructingObjectParser``: an object, its required
-    fields present (``Required [a, b]``)."""
-    if not isinstance(spec, dict):
-        raise EsError("parsing_exception", f"[{kind}] query malformed, no start_object after "
-                      "query name", 400)  # fmt: skip
-    missing = [n for n in names if spec.get(n) is None]
-    if missing:
-        raise EsError("x_content_parse_exception", f"[1:1] [{kind}] failed to parse object",
-                      400, caused_by=EsError("illegal_argument_exception",
-                                             f"Required [{', '.join(missing)}]"))  # fmt: skip
-    return spec
-
-
-async def _matches(call: Call, index: Index, query: Any) -> list[tuple[Any, float]]:
-    """(document, score) of the documents the query matches, best first; the documents are
-    read and scored off the event loop (a snapshot no write changes)."""
-    snapshot = index.snapshot()
-    if query is None or query == {} or "match_all" in (query or {}):
-        return await asyncio.to_thread(lambda: [(d, 1.0) for d in in_order(snapshot)])
-    if not isinstance(query, dict) or len(query) != 1:
-        raise EsError("parsing_exception", "[_na] query malformed, must start with start_object",
-                      400)  # fmt: skip
-    kind, spec = next(iter(query.items()))
-    if kind == "semantic":
-        spec = _required(kind, spec, ("field", "query"))
-        field, text = spec.get("field"), spec.get("query")
-        # SemanticQueryBuilder.doRewriteBuildSemanticQuery: unmapped → no hits; another type →
-        # "Field [f] of type [t] does not support semantic queries"
-        if isinstance(field, str) and field in index.mapping.plain:
-            kind_name = java_str(index.mapping.plain[field].get("type", "object"))
-            reason = f"Field [{field}] of type [{kind_name}] does not support semantic queries"
-            raise EsError("illegal_argument_exception", reason)
-        if field not in index.mapping.semantic:
-            return []
-        vector = await _query_vector(call, index, field, text, None, "semantic")
-    elif kind == "match":
-        # MatchQueryBuilder.fromXContent: one field, its text required
-        if not isinstance(spec, dict):
-            reason = "[match] query malformed, no start_object after query name"
-            raise EsError("parsing_exception", reason, 400)
-        if len(spec) != 1:
-            reason = (
-                f"[match] query doesn't support multiple fields, found [{', '.join(spec)}]"
-                if spec
-                else "No text specified for text query"
-            )
-            raise EsError("parsing_exception", reason, 400)
-        field, value = next(iter(spec.items()))
-        text = value.get("query") if isinstance(value, dict) else value
-        if text is None or isinstance(text, dict | list):
-            raise EsError("parsing_exception", "No text specified for text query", 400)
-        text = java_str(text)
-        if field not in index.mapping.semantic:
-            return await asyncio.to_thread(_plain_match, in_order(snapshot), field, text)
-        vector = await _query_vector(call, index, field, text, None, "match")
-    elif kind == "sparse_vector":
-        spec = _required(kind, spec, ("field",))
-        field = spec.get("field")
-        if isinstance(spec.get("query_vector"), dict):
-            try:
-                vector = {str(k): float(v) for k, v in spec["query_vector"].items()}
-            except (TypeError, ValueError):
-                raise EsError("x_content_parse_exception", "[1:1] [sparse_vector] failed to "
-                              "parse field [query_vector]", 400) from None  # fmt: skip
-        else:
-            inference_id = spec.get("inference_id")
-            vector = await _query_vector(
-                call, index, field, spec.get("query"),
-                inference_id if isinstance(inference_id, str) else None, "sparse_vector",
-            )  # fmt: skip
-    else:
-        raise EsError("parsing_exception", f"unknown query [{kind}]", 400)
-    return await asyncio.to_thread(_score, in_order(snapshot), field, vector)
-
-
-def _score(docs: list[Any], field: Any, vector: dict[str, float]) -> list[tuple[Any, float]]:
-    scored = []
-    for doc in docs:
-        chunks = doc.chunks.get(field, []) if isinstance(field, str) else []
-        # SemanticQueryBuilder → nested query on the chunks with ScoreMode.Max; the sparse
-        # query per chunk is a sum of FeatureField linear queries: weight × stored weight.
-        scores = [sum(w * c.embedding.get(t, 0.0) for t, w in vector.items()) for c in chunks]
-        best = max(scores, default=0.0)
-        if best > 0:
-            scored.append((doc, best))
-    scored.sort(key=lambda h: (-h[1], h[0].seq_no))
-    return scored
-
-
-async def _query_vector(
-    call: Call, index: Index, field: Any, text: Any, inference_id: str | None, kind: str
-) -> dict[str, float]:
-    spec = index.mapping.semantic.get(field) if isinstance(field, str) else None
-    if spec is None and inference_id is None:
-        reason = f"Field [{field}] of type [unknown] is not supported for [{kind}] query"
-        raise EsError("illegal_argument_exception", reason)
-    if not isinstance(text, str):
-        raise EsError("parsing_exception", f"[{kind}] requires a query", 400)
-    assert spec is not None or inference_id is not None
-    endpoint_id = inference_id or (spec.search_inference_id or spec.inference_id)  # type: ignore[union-attr]
-    config = call.state.find(endpoint_id)
-    if config is None:
-        raise EsError("resource_not_found_exception",
-                      f"Inference endpoint not found [{endpoint_id}]")  # fmt: skip
-    refused = _supported(config)
-    if refused is not None:
-        raise refused
-    timeout = call.state.config.timing.inference_timeout_seconds
-    results = await call.state.inference.infer(config, [text], timeout)
-    return results[0].embedding
-
-
-def _plain_match(docs: list[Any], field: str, text: str) -> list[tuple[Any, float]]:
-    """A ``match`` on a non-semantic field: documents sharing a lower-cased word (scored by the
-    number of query words they hold; BM25 is not modelled)."""
-    words = set(text.lower().split())
-    out = []
-    for doc in docs:
-        value = java_str(doc.source.get(field, "")).lower().split()
-        score = float(len(words & set(value)))
-        if score:
-            out.append((doc, score))
-    out.sort(key=lambda h: (-h[1], h[0].seq_no))
-    return out
-
-
 _BULK = bulk_items.BULK_URL_PARAMS  # REST spec bulk: every parameter, modelled or refused
-_SEARCH = ("size", "from")
 ROUTES = [
     Route(
         "PUT",
@@ -544,12 +331,8 @@ ROUTES = [
         "optional",
     ),
     Route("GET", "/_resolve/index/{index}", resolve_index, RESOLVE),
-    Route("GET", "/{index}/_count", count, SEARCH, (), "optional"),
-    Route("POST", "/{index}/_count", count, SEARCH, (), "optional"),
     Route("POST", "/_bulk", bulk, BULK, _BULK, "required"),
     Route("PUT", "/_bulk", bulk, BULK, _BULK, "required"),  # literal beats PUT /{index}
     Route("POST", "/{index}/_bulk", bulk, BULK, _BULK, "required"),
     Route("PUT", "/{index}/_bulk", bulk, BULK, _BULK, "required"),
-    Route("GET", "/{index}/_search", search, SEARCH, _SEARCH, "optional"),
-    Route("POST", "/{index}/_search", search, SEARCH, _SEARCH, "optional"),
 ]
