@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..breakage.defects import PRIVILEGES_IGNORED
-from ..wire import timevalue, xcontent
+from ..wire import params, timevalue, xcontent
 from ..wire.errors import EsError
 
 if TYPE_CHECKING:
@@ -63,17 +63,7 @@ class Call:
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean query parameter; ``?name`` alone means true, as in ES."""
-        value = self.query.get(name)
-        if value is None:
-            return default
-        if value in ("", "true"):
-            return True
-        if value == "false":
-            return False
-        raise EsError(
-            "illegal_argument_exception",
-            f"Failed to parse value [{value}] as only [true] or [false] are allowed.",
-        )
+        return params.as_boolean(self.query, name, default)
 
     def timeout(self, name: str, default: float) -> float | None:
         """A TimeValue parameter in seconds; ``None`` (``-1``) waits without limit."""

@@ -88,16 +88,7 @@ def _index_settings(index: Index, flat: bool) -> dict[str, Any]:
     for key, value in index.settings.items():
         values[key] = value if isinstance(value, str) else bulk_items._simple(value) or ""
     ordered = {k: values[k] for k in sorted(values)}
-    if flat:
-        return ordered
-    nested: dict[str, Any] = {}
-    for key, value in ordered.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return nested
+    return ordered if flat else _nest(ordered)
 
 
 def _refuse(call: Call, names: tuple[str, ...]) -> None:

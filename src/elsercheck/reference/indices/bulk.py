@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from ..rules.semantic_text import DEPTH_LIMIT
-from ..wire import json_body, timevalue
+from ..wire import json_body, params, timevalue
 from ..wire.errors import EsError, status_exception, validation_failed
 
 OPS = ("index", "create", "delete", "update")
@@ -88,16 +88,8 @@ def refreshes(query: dict[str, str]) -> bool:
 
 
 def boolean(query: dict[str, str], name: str) -> bool:
-    """``RestRequest.paramAsBoolean`` (``Booleans.parseBoolean``: only true/false/empty)."""
-    value = query.get(name)
-    if value is None:
-        return False
-    if value in ("", "true"):
-        return True
-    if value == "false":
-        return False
-    reason = f"Failed to parse value [{value}] as only [true] or [false] are allowed."
-    raise EsError("illegal_argument_exception", reason)
+    """``RestRequest.paramAsBoolean`` with false as the default."""
+    return params.as_boolean(query, name)
 
 
 def active_shards(query: dict[str, str]) -> None:
