@@ -267,6 +267,22 @@ def nondeterministic_weights(c: httpx.Client, s: InProcessServer) -> None:
     assert first != second
 
 
+def eis_429_without_retry_after(c: httpx.Client, s: InProcessServer) -> None:
+    for _ in range(100):  # the first authorization poll (instant timing: at once)
+        answer = c.post("/_inference/.elser-2-elastic", json={"input": "x"})
+        if answer.status_code != 404:
+            break
+        time.sleep(0.01)
+    assert answer.status_code == 429 and "retry-after" not in answer.headers, answer.text
+
+
+def eis_accepts_allocations(c: httpx.Client, s: InProcessServer) -> None:
+    settings = {"model_id": "elser_model_2", "num_allocations": 1}
+    answer = c.put("/_inference/sparse_embedding/eis-alloc",
+                   json={"service": "elastic", "service_settings": settings})  # fmt: skip
+    assert answer.status_code == 200 and "num_allocations" not in answer.text, answer.text
+
+
 CHECKS: dict[str, Check] = {name: globals()[name.replace("-", "_")] for name in CATALOGUE}
 # The scaler needs service times to see load; everything else runs with nothing waiting.
 LOADED = PRESETS["instant"].with_overrides(inference_time_scale=1.0, scaler_tick_seconds=0.1)
@@ -290,7 +306,7 @@ def test_defect_changes_behaviour(name: str, clean: InProcessServer) -> None:
     check = CHECKS[name]
     timing = TIMINGS.get(name, PRESETS["instant"])
     config = ServerConfig(password=PASSWORD, timing=timing, defects=frozenset({name}),
-                          conformant=True)  # fmt: skip
+                          conformant=True, eis=CATALOGUE[name].eis)  # fmt: skip
     with InProcessServer(config) as server, _client(server) as c:
         check(c, server)
     # The same check fails on a clean server: the defect is what made it hold.

@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ml-processors", type=int, default=16, help="ML node processors (capacity)"
     )
+    serve.add_argument("--eis", action="store_true",
+                       help="model the Elastic Inference Service (9.2+): service `elastic`, "
+                       "`.elser-2-elastic` after the first authorization poll")  # fmt: skip
     serve.add_argument("--defect", action="append", default=[], metavar="NAME",
                        help="a deliberate defect (repeatable; see --list-defects)")  # fmt: skip
     serve.add_argument("--list-defects", action="store_true",
@@ -444,6 +447,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.ml_processors < 1:
         raise UsageError("--ml-processors must be at least 1")
+    if args.eis and not es_version.has("eis-elser"):
+        raise UsageError(f"--eis: ELSER on EIS is modelled from 9.2 (GA), not {es_version.number}")
     config = ServerConfig(
         security=not args.no_security,
         tls=args.tls,
@@ -453,6 +458,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         faults=faults,
         es_version=es_version,
         conformant=args.conformant,
+        eis=args.eis,
     )
     if defects:
         print(f"deliberate defects: {', '.join(sorted(defects))}")

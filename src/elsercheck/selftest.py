@@ -90,7 +90,8 @@ def run_one(name: str, report_dir: Path, max_examples: int) -> Run:
     # Conformant: the newest version without its upstream bugs, and a gate that does not expect
     # them (--no-known-deviations), so each defect is judged alone — bugs included.
     config = ServerConfig(password=password, timing=timing, conformant=True,
-                          defects=frozenset({name}) if defect else frozenset())  # fmt: skip
+                          defects=frozenset({name}) if defect else frozenset(),
+                          eis=bool(defect and defect.eis))  # fmt: skip
     zero_wait = timing.scale_to_zero_seconds + timing.scale_down_cooldown_seconds
     directory = report_dir / "runs" / name
     started = time.monotonic()

@@ -162,6 +162,7 @@ class ReferenceServer:
             return _response(rendered, reply.status, headers, media_type)
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
+            headers += list(error.http_headers.items())
             if unread:
                 headers.append(("Connection", "close"))
             return _response(

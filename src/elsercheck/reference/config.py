@@ -17,6 +17,21 @@ def default_password() -> str:
 
 
 @dataclass(frozen=True)
+class EisLimits:
+    """The modelled Elastic Inference Service's limits for ELSER, per minute in a sliding window,
+    per usage context (search / ingest): Elastic's documented rate limits
+    (https://www.elastic.co/docs/explore-analyze/elastic-inference/eis-rate-limits: ELSER 6,000
+    requests, 6,000,000 ingest tokens, 600,000 search tokens per minute; whichever is reached
+    first answers 429). ``max_request_bytes``: the body size EIS answers 413 to (not
+    documented: a stand-in)."""
+
+    requests_per_minute: int = 6_000
+    ingest_tokens_per_minute: int = 6_000_000
+    search_tokens_per_minute: int = 600_000
+    max_request_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     security: bool = True
     password: str = field(default_factory=default_password)
@@ -44,6 +59,14 @@ class ServerConfig:
     # On: the server answers as the documentation says.
     conformant: bool = False
 
+    # The Elastic Inference Service (reference/eis/): off, as on a self-managed cluster
+    # without it; on (`serve --eis`) only for versions with ELSER on EIS (versions "eis-elser").
+    eis: bool = False
+    # The modelled EIS's limits (documented defaults, eis/upstream.py EisLimits) and the poll
+    # at which it withdraws the cluster's authorization (None: never).
+    eis_limits: EisLimits = field(default_factory=EisLimits)
+    eis_withdraw_at_poll: int | None = None
+
     def __post_init__(self) -> None:
         from .breakage import defects, faults
 
@@ -52,6 +75,12 @@ class ServerConfig:
         defects.check_names(self.defects)
         faults.check_names(self.faults)
         defects.check_names(self.upstream_bugs)
+        if self.eis and not self.es_version.has("eis-elser"):
+            raise ValueError(
+                f"--eis: Elasticsearch {self.es_version.number} is not modelled with the Elastic "
+                "Inference Service (ELSER on EIS is modelled from 9.2, where it is GA; 8.19 and "
+                "9.1 had it in technical preview)"
+            )
 
     @property
     def upstream_bugs(self) -> frozenset[str]:

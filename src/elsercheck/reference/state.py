@@ -6,9 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from dataclasses import replace
 
+from .breakage.defects import EIS_429_WITHOUT_RETRY_AFTER
 from .breakage.faults import SLOW_DEPLOYMENT_START
 from .config import ServerConfig
+from .eis.authorization import AuthorizationPoller
+from .eis.client import EisClient
+from .eis.router import EmbeddingRouter
+from .eis.upstream import EisUpstream
 from .indices.store import IndexStore
 from .loop_lag import LoopLag
 from .mlnode.adaptive_scaling_service import AdaptiveScalingService
@@ -40,9 +46,26 @@ class ServerState:
         self.defaults = default_endpoints(config.platform_x86)
         self.endpoints: dict[str, EndpointConfig] = {}
         self.scaling = AdaptiveScalingService(self.deployments, config.timing, self.defects)
-        self.inference = InferenceService(
+        ml_inference = InferenceService(
             self.deployments, self.scaling, config.queued_scale_from_zero
         )
+        # The Elastic Inference Service, only with config.eis (versions "eis-elser").
+        self.eis: EisClient | None = None
+        self.eis_poller: AuthorizationPoller | None = None
+        if config.eis:
+            limits = config.eis_limits
+            if EIS_429_WITHOUT_RETRY_AFTER in self.defects:  # deliberate defect: always limited
+                limits = replace(limits, requests_per_minute=0)
+            upstream = EisUpstream(limits, config.timing.speedup)
+            self.eis = EisClient(
+                upstream,
+                config.timing,
+                drop_retry_after=EIS_429_WITHOUT_RETRY_AFTER in self.defects,
+            )
+            self.eis_poller = AuthorizationPoller(
+                upstream, self.defaults, config.timing, self.version, config.eis_withdraw_at_poll
+            )
+        self.inference = EmbeddingRouter(ml_inference, self.eis)
         self.cluster_uuid = uuid.uuid4().hex[:22]
         self.indices = IndexStore()  # semantic_text indices (api/indices.py)
         self.lag = LoopLag()  # the event loop's own lag (GET /_elsercheck/lag)
@@ -59,8 +82,15 @@ class ServerState:
         deployment = self.deployments.get(config.deployment_id)
         return None if deployment is None else deployment.target_allocations
 
+    @property
+    def eis_elser_authorized(self) -> bool:
+        """Whether ``.elser-2-elastic`` exists now (the semantic_text default's test, #134708)."""
+        return self.eis_poller is not None and self.eis_poller.authorized_elser
+
     async def start(self) -> None:
         await self.scaling.start()
+        if self.eis_poller is not None:
+            self.eis_poller.start()
         self._lag_task = asyncio.get_running_loop().create_task(self.lag.run())
 
     async def close(self) -> None:
@@ -68,5 +98,7 @@ class ServerState:
             self._lag_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lag_task
+        if self.eis_poller is not None:
+            await self.eis_poller.stop()
         await self.scaling.stop()
         await self.deployments.close()

@@ -82,6 +82,22 @@ class Timing:
     # Default timeouts (ES InferenceAction.Request, StartTrainedModelDeploymentAction: 30 s)
     inference_timeout_seconds: float = 30.0
     put_timeout_seconds: float = 30.0
+    # Elastic Inference Service (only with ServerConfig.eis). Not ES settings unless cited:
+    # the first authorization answer after node start (a network call to EIS; ES
+    # AuthorizationPoller.start sends it at once), then every
+    # xpack.inference.elastic.authorization_request_interval (10 min, ES
+    # ElasticInferenceServiceSettings; its 0-5 min jitter is left out: deterministic).
+    eis_first_authorization_seconds: float = 2.0
+    eis_authorization_interval_seconds: float = 600.0
+    # One HTTP round trip ES -> EIS and EIS's service time per token (GPU; Elastic publishes no
+    # figure: stand-ins, overridable like every field).
+    eis_round_trip_seconds: float = 0.05
+    eis_per_token_seconds: float = 0.00002
+    # ES RetrySettings: xpack.inference.http.retry.initial_delay 1s, max_delay_bound 5s,
+    # timeout 30s (RetryingHttpSender retries 429/500/503 with backoff within the timeout)
+    eis_retry_initial_delay_seconds: float = 1.0
+    eis_retry_max_delay_seconds: float = 5.0
+    eis_retry_timeout_seconds: float = 30.0
     # How many times faster than the cluster it stands for this clock runs (set by
     # time_lapse(); the load multiplies its per-user arrival rates by it)
     speedup: float = 1.0
@@ -173,6 +189,12 @@ PRESETS: dict[str, Timing] = {
         scaler_tick_seconds=0.05,
         scale_down_cooldown_seconds=0.5,
         scale_to_zero_seconds=1.0,
+        eis_first_authorization_seconds=0.0,
+        eis_round_trip_seconds=0.0,
+        eis_per_token_seconds=0.0,
+        eis_retry_initial_delay_seconds=0.01,
+        eis_retry_max_delay_seconds=0.02,
+        eis_retry_timeout_seconds=0.1,
     ),
 }
 

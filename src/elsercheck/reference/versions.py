@@ -139,6 +139,24 @@ CHANGES: tuple[Change, ...] = (
            "semantic_text fields that name none (before: 'unknown setting'); without it and "
            "without EIS (#134708 9.3, #142980 9.4 jina-v5) every version defaults to "
            "'.elser-2-elasticsearch'"),
+    # Elastic Inference Service (EIS), modelled only with `serve --eis` / ServerConfig(eis=True).
+    Change("eis-elser", "9.2",
+           "docs-content #3014 (ELSER on EIS GA, 'stack: preview 9.1'); ElasticInferenceService, "
+           "ElasticInferenceServiceSparseEmbeddingsServiceSettings.fromMap; max_batch_size [1, 1024] "
+           "back-ported to 9.2/9.3 (#141185 → #141341/#141335, #141516 → #141536/#141535)",
+           "service 'elastic' and the preconfigured '.elser-2-elastic' once EIS authorises the "
+           "cluster; 8.19/9.1 had it in technical preview (not modelled: --eis refused)"),
+    Change("semantic-text-default-eis", "9.3",
+           "#134708; SemanticTextFieldMapper.getPreferredElserInferenceId (ModelRegistry.containsDefaultConfigId)",
+           "semantic_text without inference_id defaults to '.elser-2-elastic' when EIS authorised it"),
+    Change("semantic-text-default-jina", "9.4",
+           "#142980; InternalPreconfiguredEndpoints.DEFAULT_JINA_V5_ENDPOINT_ID; docs-content #7618",
+           "with EIS the semantic_text default is '.jina-embeddings-v5-text-small' (dense: not "
+           "modelled, refused by name)"),
+    Change("eis-removed-endpoints-deleted", "9.4",
+           "#145224 (merged 2026-03-30; minor inferred from the merge date); AuthorizationPoller; "
+           "before: #136713 / #123639 keep endpoints whose authorization was withdrawn",
+           "an authorization response listing an endpoint under removed_endpoints deletes it"),
     Change("form-encoded-bodies", "9.5",
            "#149005 (PR description); RestController (form-encoded POST bodies)",
            "application/x-www-form-urlencoded POST bodies are decoded into request parameters, "

@@ -68,11 +68,12 @@ async def create_index(call: Call) -> Reply:
         )  # fmt: skip
     settings = st.flat_settings(body.get("settings"))
     st.check_settings(settings, state.version)
-    mapping = st.parse_mappings(body.get("mappings"), settings, state.version)
+    mapping = st.parse_mappings(body.get("mappings"), settings, state.version,
+                                eis_elser=state.eis_elser_authorized)  # fmt: skip
     for spec in mapping.semantic.values():  # resolved now when the endpoint exists
         config = state.find(spec.inference_id)
         if config is not None:
-            spec.model_settings = st.model_settings(config.task_type)
+            spec.model_settings = st.model_settings(config.task_type, config.service)
     state.indices.indices[name] = Index(name, mapping, settings)
     return Reply({"acknowledged": True, "shards_acknowledged": True, "index": name})
 
@@ -130,7 +131,7 @@ def _auto_id() -> str:
 
 
 def _supported(config: EndpointConfig) -> EsError | None:
-    if config.service_settings.model_id in ss.ELSER_MODELS:
+    if config.service_settings.model_id in ss.ELSER_MODELS or config.service == "elastic":
         return None
     return status_exception(
         f"The reference server does not model inference for [{config.service_settings.model_id}]"
@@ -215,7 +216,7 @@ async def write_items(
         targets[name] = (index, allowed)
 
     async def run(config: EndpointConfig, texts: list[str]) -> Any:
-        return await state.inference.infer(config, texts, None)
+        return await state.inference.infer(config, texts, None, "ingest")
 
     for name, (index, positions) in targets.items():
         results: list[Any] = [{} for _ in positions]
@@ -303,7 +304,7 @@ def _apply(state: Any, index: Index, item: bulk_items.Item, doc_id: str,
         if spec.model_settings is None and field_chunks:
             config = state.find(spec.inference_id)
             if config is not None:
-                spec.model_settings = st.model_settings(config.task_type)
+                spec.model_settings = st.model_settings(config.task_type, config.service)
     written = index.write(doc_id, source, chunks)
     created = current is None
     return {op: {

@@ -12,6 +12,7 @@ from ..breakage.defects import (
     UPDATE_NUM_THREADS_IGNORED,
 )
 from ..rules import chunking, ids
+from ..rules import elastic_service as eis_rules
 from ..rules import infer_request as ir
 from ..rules import service_settings as ss
 from ..rules import update_request as ur
@@ -50,6 +51,10 @@ MESSAGES = {
     "stream": "Streaming is not allowed for service [elasticsearch].",
     "not_modelled": "The reference server does not model inference for [{model_id}] ({task_type})",
     "stopped_while_starting": "Trained model deployment [{id}] was stopped while starting",
+    "no_eis": (
+        "The reference server models the [elastic] service only with the Elastic Inference "
+        "Service (elsercheck serve --eis)"
+    ),
 }
 
 
@@ -84,6 +89,8 @@ async def put_endpoint(call: Call) -> Reply:
     ids.check_not_reserved(inference_id)
     body = call.json(wrap_as_map=True)
     state = call.state
+    if isinstance(body, dict) and body.get("service") == eis_rules.SERVICE:
+        return Reply((await _put_elastic(call, inference_id, task_type, body)).to_json())
     parsed = parse_put(
         inference_id,
         task_type,
@@ -119,6 +126,28 @@ async def put_endpoint(call: Call) -> Reply:
         if deployment.state == "stopping":
             raise status_exception(MESSAGES["stopped_while_starting"].format(id=inference_id), 409)
     return Reply(config.to_json())
+
+
+async def _put_elastic(
+    call: Call, inference_id: str, task_type: str | None, raw: dict[str, Any]
+) -> EndpointConfig:
+    """``service: elastic`` (rules/elastic_service.py), then the validation call to EIS
+    (SimpleServiceIntegrationValidator), then stored. Without EIS: refused by name."""
+    state = call.state
+    if state.eis is None:
+        raise status_exception(MESSAGES["no_eis"], 501)
+    body = dict(raw)
+    size = len(body)
+    resolved = ids.resolve_task_type(task_type, body.pop("task_type", None), state.version)
+    body.pop("service")
+    config = eis_rules.parse_put(inference_id, resolved, body, size, state.version, state.defects)
+    if inference_id in BUILT_IN_MODELS or inference_id in state.endpoints:
+        raise EsError(
+            "resource_already_exists_exception", MESSAGES["exists"].format(id=inference_id)
+        )
+    await state.eis.validate(config)
+    state.endpoints[inference_id] = config
+    return config
 
 
 def _has_assignment(call: Call, deployment_id: str) -> bool:
@@ -213,6 +242,8 @@ async def update_endpoint(call: Call) -> Reply:
         )
     if inference_id.startswith("."):  # reachable from 9.5 only: ≤ 9.4 failed the id check
         raise status_exception(MESSAGES["default_update"].format(id=inference_id))
+    if (refused := eis_rules.refuse_update(config)) is not None:
+        raise refused
     if config.task_type != resolved:  # validateResolvedTaskType
         raise status_exception(MESSAGES["update_task_type"])
     new_config = _merged_config(call, config, body)
@@ -299,7 +330,8 @@ async def infer(call: Call) -> Reply:
         )
     if (failure := inference_failure(config)) is not None:  # elastic/elasticsearch#122249
         raise failure
-    if config.service_settings.model_id not in ss.ELSER_MODELS:  # the E5 / reranker defaults:
+    elastic = config.service == eis_rules.SERVICE
+    if not elastic and config.service_settings.model_id not in ss.ELSER_MODELS:  # E5, reranker:
         raise status_exception(  # dense and rerank results are not modelled; say so
             MESSAGES["not_modelled"].format(
                 model_id=config.service_settings.model_id, task_type=config.task_type

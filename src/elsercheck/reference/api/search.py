@@ -370,7 +370,7 @@ async def _query_vector(
     if refused is not None:
         raise refused
     timeout = call.state.config.timing.inference_timeout_seconds
-    results = await call.state.inference.infer(config, [text], timeout)
+    results = await call.state.inference.infer(config, [text], timeout, "search")
     return dict(results[0].embedding)
 
 

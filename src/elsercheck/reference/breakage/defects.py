@@ -28,7 +28,7 @@ from . import catalogues
 
 FAMILIES = (
     "response-shape", "headers", "validation", "error-envelope", "lifecycle", "auth", "stats",
-    "scaling", "inference",
+    "scaling", "inference", "eis",
 )  # fmt: skip
 
 # Defects checked deep in the server (``NAME in state.defects``), one spot each.
@@ -43,6 +43,8 @@ ELSER_TEXT_EMBEDDING_ACCEPTED = (
 SCALER_IGNORES_MAX = (
     "scaler-ignores-max"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.controller
 )
+EIS_429_WITHOUT_RETRY_AFTER = "eis-429-without-retry-after"  # eis.client.EisClient (via state)
+EIS_ACCEPTS_ALLOCATIONS = "eis-accepts-allocations"  # rules.elastic_service.parse_put
 SCALER_NEVER_SCALES_DOWN = (
     "scaler-never-scales-down"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.tick
 )
@@ -101,6 +103,7 @@ class Defect:
     before: Hook | None = None  # rewrites the request before the server sees it
     after: Hook | None = None  # rewrites the answer before the client sees it
     site: str = "app.dispatch"  # where it acts
+    eis: bool = False  # the server runs with the Elastic Inference Service (--eis) for it
 
 
 # -- hooks ---------------------------------------------------------------------------------------
@@ -346,6 +349,12 @@ CATALOGUE: dict[str, Defect] = {
         Defect(SCALER_NEVER_SCALES_DOWN, "scaling",
                "the adaptive scaler never scales down (nor to zero)",
                site="mlnode.adaptive_scaling_service.AdaptiveScalingService.tick"),
+        Defect(EIS_429_WITHOUT_RETRY_AFTER, "eis",
+               "an `elastic` endpoint answers EIS's rate limit (429) without `Retry-After`, "
+               "and EIS limits every request", site="eis.client.EisClient", eis=True),
+        Defect(EIS_ACCEPTS_ALLOCATIONS, "eis",
+               "`service: elastic` accepts and ignores `num_allocations`/`num_threads`/"
+               "`adaptive_allocations`", site="rules.elastic_service.parse_put", eis=True),
         Defect("negative-weights", "inference",
                "sparse embeddings contain a negative weight",
                after=_negative_weight),

@@ -40,6 +40,7 @@ from ..versions import EsVersion
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
 from . import chunking
+from .elastic_service import ELSER_ENDPOINT_ID as EIS_ELSER_ID
 from .ids import DEFAULT_ELSER_ID
 
 CONTENT_TYPE = "semantic_text"
@@ -159,11 +160,22 @@ def validate_index_name(name: str) -> None:
         raise error
 
 
-def default_inference_id(settings: dict[str, Any], version: EsVersion) -> str:
-    """``getDefaultInferenceId``: the 9.4 index setting, else ML-node ELSER (no EIS here)."""
+def default_inference_id(
+    settings: dict[str, Any], version: EsVersion, eis_elser: bool = False
+) -> str:
+    """``getDefaultInferenceId``: the 9.4 index setting, else ELSER on EIS when EIS authorised
+    it (9.3, #134708 ``getPreferredElserInferenceId``; from 9.4 Jina v5 on EIS, #142980: dense,
+    not modelled, refused by name), else ML-node ELSER."""
     pinned = settings.get(DEFAULT_ID_SETTING)
     if version.has("semantic-text-default-id-setting") and pinned is not None:
         return str(pinned)
+    if eis_elser and version.has("semantic-text-default-jina"):
+        raise not_modelled_mapping(
+            "the default [inference_id] with the Elastic Inference Service from 9.4 "
+            "([.jina-embeddings-v5-text-small], dense embeddings); name an [inference_id]"
+        )
+    if eis_elser and version.has("semantic-text-default-eis"):
+        return EIS_ELSER_ID
     return DEFAULT_ELSER_ID
 
 
@@ -323,7 +335,9 @@ def inference_values(mapping: Mapping, source: dict[str, Any]) -> dict[str, Any]
     return {**source, **values}
 
 
-def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Mapping:
+def parse_mappings(
+    raw: Any, settings: dict[str, Any], version: EsVersion, *, eis_elser: bool = False
+) -> Mapping:
     """The ``mappings`` of a create-index body (``_doc`` wrapper not supported)."""
     mapping = Mapping()
     if raw is None:
@@ -344,7 +358,7 @@ def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Ma
         if not isinstance(kind, str):
             kind = java_str(kind)
         if kind == CONTENT_TYPE:
-            mapping.semantic[name] = _semantic_field(name, spec, settings, version)
+            mapping.semantic[name] = _semantic_field(name, spec, settings, version, eis_elser)
         elif kind in PLAIN_TYPES:
             mapping.plain[name] = dict(spec)
         else:
@@ -364,7 +378,11 @@ def parse_mappings(raw: Any, settings: dict[str, Any], version: EsVersion) -> Ma
 
 
 def _semantic_field(
-    name: str, spec: dict[str, Any], settings: dict[str, Any], version: EsVersion
+    name: str,
+    spec: dict[str, Any],
+    settings: dict[str, Any],
+    version: EsVersion,
+    eis_elser: bool = False,
 ) -> SemanticField:
     unknown = [k for k in spec if k not in SEMANTIC_PARAMS]
     if unknown:  # FieldMapper.Builder.parse: the first unknown parameter
@@ -372,7 +390,7 @@ def _semantic_field(
                              f"[{CONTENT_TYPE}]")  # fmt: skip
     inference_id = spec.get("inference_id")
     if inference_id is None:
-        inference_id = default_inference_id(settings, version)
+        inference_id = default_inference_id(settings, version, eis_elser)
     if not isinstance(inference_id, str) or not inference_id:
         raise mapper_parsing(f"[inference_id] on mapper [{name}] of type [{CONTENT_TYPE}] must "
                              "not be empty")  # fmt: skip
@@ -387,6 +405,6 @@ def _semantic_field(
     return field
 
 
-def model_settings(task_type: str) -> dict[str, Any]:
+def model_settings(task_type: str, service: str = "elasticsearch") -> dict[str, Any]:
     """``MinimalServiceSettings`` as a sparse ELSER endpoint writes it into the mapping."""
-    return {"service": "elasticsearch", "task_type": task_type}
+    return {"service": service, "task_type": task_type}

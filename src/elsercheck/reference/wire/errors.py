@@ -39,6 +39,9 @@ class EsError(Exception):
     headers: dict[str, list[str]] = field(default_factory=dict)
     caused_by: EsError | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # ElasticsearchException.addHttpHeader: sent as HTTP headers only, never in the body
+    # (e.g. Retry-After of an upstream 429: ES ElasticInferenceServiceResponseHandler)
+    http_headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.status:
