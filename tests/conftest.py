@@ -13,8 +13,14 @@ from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
 from tests.inprocess import InProcessServer
+from tests.tiers import mark_tiers, tier_guard  # noqa: F401 (tier_guard: autouse)
 
 PASSWORD = "test-password"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier marks (``port``, ``process``, ``slow``) from what each test reaches: tests/tiers.py."""
+    mark_tiers(items)
 
 
 @pytest.fixture(scope="session")
