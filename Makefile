@@ -39,8 +39,10 @@ static: $(STAMP)
 check: static
 	$(BIN)/pytest -n auto -m "not port and not process and not slow" $(PYTEST_ARGS)
 
+# loadgroup: tests that read one shared run (tests/gate_runs.py) share a worker; the collection
+# order (longest first, tests/tiers.py) is kept.
 test: static
-	$(BIN)/pytest -n auto --durations=20 $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadgroup --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
 
 # Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when
 # missing (sudo only when not root); without it the bench runs the rest and says so.

@@ -69,6 +69,50 @@ MODULE_TIERS: dict[str, str] = {
     "test_load_webui.py": "process",  # locust's web UI in chromium
 }
 
+# The longest tests (pytest --durations on 2 cores), started first: with ``--dist loadgroup
+# --no-loadscope-reorder`` xdist hands out tests in collection order, so long ones at the end
+# would leave one worker running alone. A stale entry costs only scheduling, never a result.
+LONGEST_FIRST = (
+    "tests/test_cli.py::test_run_passes_against_embedded_server",
+    "tests/test_faults.py::test_gate_under_dropped_connections",
+    "tests/test_defects.py::test_selftest_subset",
+    "tests/test_capacity_run.py",
+    "tests/test_capacity_workloads.py::test_a_search_sweep",
+    "tests/test_capacity_workloads.py::test_an_ingest_sweep",
+    "tests/test_gate.py::test_gate_green_on_reference_server",
+    "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched",
+    "tests/test_load_run.py::test_a_headless_cycle",
+    "tests/test_faults.py::test_gate_",
+    "tests/test_gate.py::test_gate_red_on_breakage",
+    "tests/test_load_run.py",
+    "tests/test_versions.py::test_profile_reported_with_xdist_workers",
+    "tests/test_load_workloads.py",
+    "tests/test_signals.py",
+    "tests/test_load_repeat.py",
+)
+# Shared runs: a session or module fixture that costs a whole run, and the tests that read it.
+# Its readers must run on one xdist worker, or each worker repeats the run. xdist's own
+# ``xdist_group`` mark does not reach the scheduler under pytest 9 (it rewrites
+# ``item._nodeid``, which pytest 9 no longer reads), and the scheduler sees node ids only: so
+# the groups are listed here by node id, and collection fails when a test reads a shared run
+# without being listed under its group.
+SHARED_RUNS: dict[str, str] = {  # fixture → group
+    "clean_gate_run": "clean-gate-run",  # tests/gate_runs.py
+    "one_allocation": "capacity-one-allocation",  # tests/test_capacity_run.py
+}
+GROUPS: dict[str, str] = {  # node id (without parameters) → group
+    "tests/test_gate.py::test_gate_green_on_reference_server": "clean-gate-run",
+    "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched": "clean-gate-run",
+    "tests/test_capacity_run.py::test_one_allocation_measures_the_models_capacity_and_knee": (
+        "capacity-one-allocation"
+    ),
+    "tests/test_capacity_run.py::test_two_allocations_give_about_twice_one": (
+        "capacity-one-allocation"
+    ),
+}
+
+TIER_ORDER = {"process": 0, "port": 1, "slow": 1}  # then the fast tier, whose tests are short
+
 SLEEP_BUDGET_S = 1.0  # wall-clock sleep a fast test may spend in its own thread, in total
 
 
@@ -128,6 +172,45 @@ def mark_tiers(items: list[pytest.Item]) -> None:
             continue  # names that mislead the analysis (patched, not called); the guard watches
         for tier in sorted(_implied_tiers(item) - present):
             item.add_marker(tier)
+
+
+def check_groups(items: list[pytest.Item]) -> None:
+    """Every reader of a shared run is listed in ``GROUPS`` under the run's group."""
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & SHARED_RUNS.keys():
+            group = SHARED_RUNS[fixture]
+            if GROUPS.get(item.nodeid.split("[")[0]) != group:
+                raise pytest.UsageError(
+                    f"{item.nodeid} reads the shared run {fixture!r}: list it in "
+                    f"tests/tiers.py GROUPS under {group!r} (one worker runs it once)"
+                )
+
+
+def group_of(nodeid: str) -> str:
+    """The xdist work unit of a test: its shared run's group, or the test alone."""
+    return GROUPS.get(nodeid.split("[")[0], nodeid)
+
+
+def make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: xdist's load-scope scheduling with ``GROUPS`` as the scopes."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return SharedRunScheduling(config, log)
+
+
+def order_longest_first(items: list[pytest.Item]) -> None:
+    """Long tests first, the fast tier last (a stable sort: a module keeps its order)."""
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        known = [n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+        tiers = [TIER_ORDER[t] for t in TIERS if item.get_closest_marker(t)]
+        return (known[0] if known else len(LONGEST_FIRST), min(tiers, default=2))
+
+    items.sort(key=rank)
 
 
 def in_fast_tier(item: pytest.Item) -> bool:
