@@ -33,6 +33,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order_longest_first(items)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """``--dist loadgroup`` groups the readers of a shared run (tests/tiers.py ``GROUPS``)."""
     return make_scheduler(config, log) if config.getvalue("dist") == "loadgroup" else None
