@@ -10,12 +10,13 @@ A test is in the **fast** tier (``make check``) unless it carries one of the tie
 
 The marks are applied automatically at collection (``mark_tiers``) from what a test can reach:
 the names its function, its fixtures and the test-module helpers they call refer to
-(``NAME_TIERS``), and modules known to start processes (``MODULE_TIERS``); a test may also
+(``NAME_TIERS``), and modules known to start processes (``MODULE_TIERS``). A test may also
 carry a mark by hand, or ``fast`` where its names mislead the analysis (it mentions
-``subprocess`` to patch it, say): the guard still watches it. What static analysis misses the guard catches: in every run, a test
-without a tier mark fails ("this test needs the `process` tier: …") when it binds a port,
-starts a process or sleeps for more than ``SLEEP_BUDGET_S`` of wall-clock time. So a new slow
-test cannot slip into the fast tier: it fails under ``make check`` and ``make test`` alike.
+``subprocess`` to patch it, say). What the analysis misses — ``main(["load", ...])`` in-process,
+a helper from outside ``tests`` — the guard catches: in every run, a test without a tier mark
+fails ("this test needs the `process` tier: …") when it binds an inet port, starts a process
+or sleeps for more than ``SLEEP_BUDGET_S`` in its own thread. So a new slow test cannot slip
+into the fast tier: it fails under ``make check`` and ``make test`` alike.
 """
 
 from __future__ import annotations
