@@ -1,6 +1,6 @@
 # make run   — everything against the embedded reference server
 # make check — ruff (lint + format check), the layering contract, the type checker and the fast
-#              tier: every test that needs no real port, child process or wall-clock wait (~1.5 min)
+#              tier: every test that needs no real port, child process or wall-clock wait (~2 min)
 # make test  — the same checks and every tier (what CI runs; prints the 20 slowest tests)
 # make bench — elsercheck against its peers (a few minutes; reports/bench/bench.{json,md})
 # All three create .venv and install the pinned dependencies when pyproject.toml or
