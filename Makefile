@@ -1,5 +1,7 @@
 # make run   — everything against the embedded reference server
-# make test  — ruff (lint + format check), the layering contract, the type checker and pytest
+# make check — ruff (lint + format check), the layering contract, the type checker and the fast
+#              tier: every test that needs no real port, child process or wall-clock wait (~2 min)
+# make test  — the same checks and every tier (what CI runs; prints the 20 slowest tests)
 # make bench — elsercheck against its peers (a few minutes; reports/bench/bench.{json,md})
 # All three create .venv and install the pinned dependencies when pyproject.toml or
 # constraints.txt changed; otherwise they start at once.
@@ -11,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test bench lint format lock clean
+.PHONY: run check test static bench lint format lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,12 +28,21 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/elsercheck run || [ $$? -eq 3 ]
 
-test: $(STAMP)
+static: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/mypy
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The tiers are marks tests/tiers.py applies at collection (port, process, slow); the fast tier is
+# the tests without any, and its guard fails a fast test that binds a port or starts a process.
+check: static
+	$(BIN)/pytest -n auto -m "not port and not process and not slow" $(PYTEST_ARGS)
+
+# loadgroup: tests that read one shared run (tests/gate_runs.py) share a worker; the collection
+# order (longest first, tests/tiers.py) is kept.
+test: static
+	$(BIN)/pytest -n auto --dist loadgroup --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
 
 # Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when
 # missing (sudo only when not root); without it the bench runs the rest and says so.

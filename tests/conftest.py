@@ -12,9 +12,31 @@ from elsercheck.endpoints import elser_body  # noqa: F401 (the tests take it fro
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
+from tests.gate_runs import CleanGateRun
+from tests.gate_runs import clean_gate_run as _clean_gate_run
 from tests.inprocess import InProcessServer
+from tests.tiers import (  # noqa: F401 (tier_guard: autouse)
+    check_groups,
+    make_scheduler,
+    mark_tiers,
+    order_longest_first,
+    tier_guard,
+)
 
 PASSWORD = "test-password"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier marks (``port``, ``process``, ``slow``) from what each test reaches: tests/tiers.py."""
+    mark_tiers(items)
+    check_groups(items)
+    order_longest_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown under -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadgroup`` groups the readers of a shared run (tests/tiers.py ``GROUPS``)."""
+    return make_scheduler(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +59,14 @@ def wire_server() -> Iterator[EmbeddedServer]:
     matters: raw sockets, streamed bodies, separate processes, the official client."""
     with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["instant"])) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def clean_gate_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CleanGateRun]:
+    """One whole gate run against a clean server with pre-existing endpoints, read by several
+    tests (tests/gate_runs.py); tests/tiers.py ``GROUPS`` runs them on one worker."""
+    with _clean_gate_run(tmp_path_factory.mktemp("clean-gate")) as run:
+        yield run
 
 
 @pytest.fixture

@@ -301,7 +301,13 @@ def _client(server: InProcessServer) -> httpx.Client:
     return server.client(auth=("elastic", PASSWORD), timeout=30)
 
 
-@pytest.mark.parametrize("name", list(CATALOGUE))
+# Checks that wait for the scaler's ticks on the wall clock: the slow tier (tests/tiers.py).
+WALL_CLOCK = {"scaler-ignores-max", "scaler-never-scales-down"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in WALL_CLOCK else n for n in CATALOGUE]
+)
 def test_defect_changes_behaviour(name: str, clean: InProcessServer) -> None:
     check = CHECKS[name]
     timing = TIMINGS.get(name, PRESETS["instant"])

@@ -5,7 +5,6 @@ and never touches endpoints that existed before it ran."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,12 @@ from elsercheck.reference.timing import PRESETS
 from elsercheck.retry import RETRY_STATUSES, retrying
 from elsercheck.target import Target
 from tests.conftest import elser_body
+from tests.gate_runs import (
+    CleanGateRun,
+    after_gate,
+    create_pre_existing,
+)
+from tests.gate_runs import patient as _patient
 from tests.secret_scan import assert_no_secret
 
 PASSWORD = "fault-test-S3cret/+pw"
@@ -153,44 +158,13 @@ def test_retry_policy_does_not_retry_other_errors() -> None:
 
 
 # -- the gate survives them ---------------------------------------------------------------------
-KEEP = {
-    "keep-plain": elser_body(),
-    "keep-chunked": {
-        **elser_body(num_threads=2),
-        "chunking_settings": {"strategy": "word", "max_chunk_size": 120, "overlap": 40},
-    },
-}
-
-
-def _patient(call):  # -> httpx.Response
-    """The test's own bookkeeping survives lost answers (dropped-connections): ask again."""
-    for attempt in range(10):
-        try:
-            return call()
-        except httpx.TransportError:
-            if attempt == 9:
-                raise
-    raise AssertionError("unreachable")
-
-
 def _create_pre_existing(server: EmbeddedServer) -> dict[str, bytes]:
     """Endpoints outside the run prefix; their GET bodies before the gate runs."""
-    with _client(server, retry=True) as c:
-        for inference_id, body in KEEP.items():
-            path = f"/_inference/sparse_embedding/{inference_id}"
-            with contextlib.suppress(httpx.TransportError):  # stored even if the answer is lost
-                # 408 is fine: stored while its deployment starts (slow-deployment-start).
-                assert c.put(path, json=body).status_code in (200, 408)
-            assert _patient(lambda i=inference_id: c.get(f"/_inference/{i}")).status_code == 200
-        return {i: _patient(lambda i=i: c.get(f"/_inference/{i}")).content for i in KEEP}
+    return create_pre_existing(server, PASSWORD)
 
 
 def _after_gate(server: EmbeddedServer, before: dict[str, bytes]) -> None:
-    with _client(server, retry=True) as c:
-        assert {i: _patient(lambda i=i: c.get(f"/_inference/{i}")).content for i in KEEP} == before
-        listing = _patient(lambda: c.get("/_inference/_all")).json()
-    ids = [e["inference_id"] for e in listing["endpoints"]]
-    assert not [i for i in ids if i.startswith("elsercheck-")], ids
+    after_gate(server, before, PASSWORD)
 
 
 def _gate(server: EmbeddedServer, tmp_path: Path, *extra: str, schema: bool = False):
@@ -318,14 +292,12 @@ def test_gate_through_a_server_restart_reports_and_leaves_nothing(
     _after_gate(serve, before)
 
 
-@pytest.mark.slow
-def test_gate_leaves_pre_existing_endpoints_untouched(tmp_path: Path) -> None:
-    config = ServerConfig(password=PASSWORD, timing=PRESETS["fast"])
-    with EmbeddedServer(config) as server:
-        before = _create_pre_existing(server)
-        # With the schema checks: the stats of a cluster that already has deployments (their
-        # node objects) must match the specification too.
-        result = _gate(server, tmp_path, schema=True)
-        assert result.exit_code == 0, result.summary.text([])
-        assert result.summary.counts["passed"] > 30
-        _after_gate(server, before)
+def test_gate_leaves_pre_existing_endpoints_untouched(clean_gate_run: CleanGateRun) -> None:
+    # The shared run (tests/gate_runs.py): the whole gate, with the schema checks, against a
+    # clean server holding endpoints from before. The stats of a cluster that already has
+    # deployments (their node objects) must match the specification too.
+    run = clean_gate_run
+    result = run.result
+    assert result.exit_code == 0, result.summary.text([])
+    assert result.summary.counts["passed"] > 30
+    after_gate(run.server, run.before, run.password)

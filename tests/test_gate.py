@@ -17,6 +17,7 @@ from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer, ThreadedServer
 from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
+from tests.gate_runs import CleanGateRun
 from tests.secret_scan import assert_no_secret
 
 pytestmark = pytest.mark.slow
@@ -180,16 +181,21 @@ def test_gate_runs_403_checks_with_a_supplied_low_privilege_key(
     assert_no_secret(low, paths=[tmp_path])
 
 
-def test_gate_green_on_reference_server(reference: EmbeddedServer, tmp_path: Path) -> None:
-    result = gate_against(reference.url, tmp_path)
+def test_gate_green_on_reference_server(clean_gate_run: CleanGateRun) -> None:
+    # The shared run (tests/gate_runs.py): the whole gate against a clean reference server.
+    result, report_dir, password = (
+        clean_gate_run.result,
+        clean_gate_run.report_dir,
+        clean_gate_run.password,
+    )
     assert result.exit_code == 0, result.summary.text([])
     assert result.summary.conformant and result.summary.counts["passed"] > 50
-    assert (tmp_path / "junit.xml").exists() and (tmp_path / "gate.html").exists()
-    html = (tmp_path / "gate.html").read_text()
-    assert "Conformant" in html and PASSWORD not in html
-    assert_no_secret(PASSWORD, username="elastic", paths=[tmp_path])
+    assert (report_dir / "junit.xml").exists() and (report_dir / "gate.html").exists()
+    html = (report_dir / "gate.html").read_text()
+    assert "Conformant" in html and password not in html
+    assert_no_secret(password, username="elastic", paths=[report_dir])
     # Nothing the gate created is left on the target.
-    with httpx.Client(base_url=reference.url, auth=("elastic", PASSWORD)) as c:
+    with httpx.Client(base_url=clean_gate_run.server.url, auth=("elastic", password)) as c:
         ids = [e["inference_id"] for e in c.get("/_inference").json()["endpoints"]]
     assert not [i for i in ids if i.startswith("elsercheck-")], ids
 

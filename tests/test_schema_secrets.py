@@ -28,8 +28,6 @@ from tests.secret_scan import assert_no_secret
 
 PASSWORD = "schema-args-S3cret"
 API_KEY = base64.b64encode(b"key-id-9:schema-args-key-secret").decode()
-# contracts/pytest.ini registers the mark; this module imports the file outside that suite.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")
 
 
 @pytest.fixture(scope="module")
