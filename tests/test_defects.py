@@ -301,8 +301,9 @@ def _client(server: InProcessServer) -> httpx.Client:
     return server.client(auth=("elastic", PASSWORD), timeout=30)
 
 
-# Checks that wait for the scaler's ticks on the wall clock: the slow tier (tests/tiers.py).
-WALL_CLOCK = {"scaler-ignores-max", "scaler-never-scales-down"}
+# Checks that wait on the wall clock (the scaler's ticks; EIS's first authorization poll, which
+# a clean server without EIS never makes): the slow tier (tests/tiers.py).
+WALL_CLOCK = {"scaler-ignores-max", "scaler-never-scales-down", "eis-429-without-retry-after"}
 
 
 @pytest.mark.parametrize(
