@@ -22,7 +22,9 @@ from .api import documents as api_documents
 from .api import index_admin as api_index_admin
 from .api import indices as api_indices
 from .api import inference as api_inference
+from .api import ingest as api_ingest
 from .api import ml as api_ml
+from .api import ml_models as api_ml_models
 from .api import root as api_root
 from .api import search as api_search
 from .api import security as api_security
@@ -53,6 +55,8 @@ class ReferenceServer:
             *api_root.ROUTES,
             *api_inference.ROUTES,
             *api_ml.ROUTES,
+            *api_ml_models.ROUTES,
+            *api_ingest.ROUTES,
             *api_indices.ROUTES,
             *api_documents.ROUTES,
             *api_index_admin.ROUTES,

@@ -6,7 +6,7 @@ import fnmatch
 import time
 from typing import Any
 
-from ..rules.trained_models import BUILT_IN_MODELS, MODEL_SIZES
+from ..rules.trained_models import MODEL_SIZES
 from ..wire.errors import EsError
 from ..wire.router import Route
 from .call import Call, Reply
@@ -58,8 +58,7 @@ async def trained_model_stats(call: Call) -> Reply:
     state = call.state
     per_deployment = state.deployments.stats()
     deployed_models = {model for model, _ in per_deployment}
-    downloaded = {m for m in MODEL_SIZES if m in deployed_models or state.deployments.downloaded(m)}
-    known_models = sorted(set(BUILT_IN_MODELS) | downloaded)
+    known_models = sorted(set(state.models.ids()) | deployed_models)
     entries: list[tuple[str, str, dict[str, Any]]] = []
     matched_any: dict[str, bool] = {p: False for p in patterns}
 

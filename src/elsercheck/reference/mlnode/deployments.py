@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -91,6 +92,7 @@ class Deployments:
         self.node = MlNode(processors, version)
         self.items: dict[str, Deployment] = {}
         self._downloads: dict[str, asyncio.Task[None]] = {}
+        self.download_times: dict[str, int] = {}  # model id -> when its download began (ms)
         self._assigned: dict[str, int] = {}  # allocations planned (started or starting)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stalled = False  # fault slow-deployment-start: deployments never finish starting
@@ -106,17 +108,34 @@ class Deployments:
         task = self._downloads.get(model_id)
         return task is not None and task.done() and not task.cancelled()
 
-    def _download(self, model_id: str) -> asyncio.Task[None]:
+    def download(self, model_id: str) -> asyncio.Task[None]:
+        """The model's download (started on first use: ``PUT _ml/trained_models`` or a deployment
+        of a model not yet in the cluster, ES ModelDownloadTask)."""
         if model_id not in self._downloads:
             delay = self.timing.model_download_seconds
             self._downloads[model_id] = asyncio.create_task(asyncio.sleep(delay))
+            self.download_times[model_id] = int(time.time() * 1000)
         return self._downloads[model_id]
+
+    def known_models(self) -> list[str]:
+        """Models whose download has begun (defined in the cluster, fully or not yet)."""
+        return sorted(self._downloads)
+
+    def forget(self, model_id: str) -> None:
+        """``DELETE _ml/trained_models``: the download task is cancelled, the definition gone
+        (ES TransportDeleteTrainedModelAction.cancelDownloadTask)."""
+        task = self._downloads.pop(model_id, None)
+        self.download_times.pop(model_id, None)
+        if task is not None:
+            task.cancel()
 
     def check_can_start(self) -> None:
         if len(self.items) >= MAX_DEPLOYMENTS:
             raise status_exception(MESSAGES["limit"].format(limit=MAX_DEPLOYMENTS), 429)
 
-    def start(self, deployment_id: str, settings: ServiceSettings) -> Deployment:
+    def start(
+        self, deployment_id: str, settings: ServiceSettings, queue_capacity: int | None = None
+    ) -> Deployment:
         """Create a deployment and start it in the background (download, load, allocate)."""
         self.check_can_start()
         deployment = Deployment(
@@ -126,11 +145,11 @@ class Deployments:
             initial_allocations(settings),
             settings.adaptive_allocations,
             self.timing,
-            self.queue_capacity,
+            queue_capacity or self.queue_capacity,
         )
         self.items[deployment_id] = deployment
         self._assigned[deployment_id] = 0
-        download = self._download(settings.model_id)
+        download = self.download(settings.model_id)
         self._tasks[deployment_id] = asyncio.create_task(self._boot(deployment, download))
         return deployment
 
@@ -151,7 +170,7 @@ class Deployments:
                 task.cancel()
             deployment.restart()
             self._assigned[deployment_id] = 0
-            download = self._download(deployment.model_id)
+            download = self.download(deployment.model_id)
             self._tasks[deployment_id] = asyncio.create_task(self._boot(deployment, download))
 
     async def wait_started(self, deployment: Deployment, timeout: float | None) -> None:
