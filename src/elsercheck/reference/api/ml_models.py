@@ -92,19 +92,23 @@ def _config(call: Call, model_id: str, definition_status: bool) -> dict[str, Any
     if model_id == "lang_ident_model_1":
         out = dict(tm.LANG_IDENT_CONFIG)
     else:
-        size, _ = tm.MODEL_SIZES.get(model_id, (0, 0))
-        out = {
-            "model_id": model_id,
-            "model_type": "pytorch",
-            "created_by": "_xpack",
+        out = {"model_id": model_id, "model_type": "pytorch"}
+        if model_id in tm.PACKAGE_METADATA:
+            out["model_package"] = tm.PACKAGE_METADATA[model_id]
+        out.update({
+            "created_by": "api_user",
+            "version": tm.PACKAGE_CONFIG_VERSION,
             "create_time": call.state.deployments.download_times.get(model_id, 0),
-            "model_size_bytes": size,
+            "model_size_bytes": 0,
+            "estimated_operations": 0,
             "license_level": "platinum",
             "description": tm.ELSER_PACKAGES.get(model_id, ""),
             "tags": ["elastic"],
+            "metadata": {},
             "input": {"field_names": models.input_fields(model_id)},
             "inference_config": tm.ELSER_INFERENCE_CONFIG,
-        }
+            "location": {"index": {"name": tm.NATIVE_INDEX}},
+        })  # fmt: skip
         if model_id in tm.PLATFORM_PACKAGES:
             out["platform_architecture"] = tm.PLATFORM_PACKAGES[model_id]
     if definition_status:  # include=definition_status (ES TrainedModelConfig.FULLY_DEFINED)

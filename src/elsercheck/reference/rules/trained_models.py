@@ -29,6 +29,25 @@ ELSER_INPUT = "text_field"
 UNMODELLED_PACKAGES = (
     ".multilingual-e5-small", ".multilingual-e5-small_linux-x86_64", ".rerank-v1",
 )  # fmt: skip
+# A packaged model's configuration as ES 8.10 answered ``PUT _ml/trained_models/.elser_model_2``
+# (output recorded in elastic/elasticsearch-labs notebooks/search/03-ELSER.ipynb @42d1e1a3):
+# created_by api_user, version 11.0.0, model_size_bytes and estimated_operations 0, metadata {},
+# the definition in the native inference index. model_package only where its values were seen
+# (the x86 variant's sha256 was not: its model_package is omitted, README).
+PACKAGE_CONFIG_VERSION = "11.0.0"
+NATIVE_INDEX = ".ml-inference-native-000002"
+PACKAGE_METADATA = {
+    ".elser_model_2": {
+        "packaged_model_id": "elser_model_2",
+        "model_repository": "https://ml-models.elastic.co",
+        "minimum_version": "11.0.0",
+        "size": 438123914,
+        "sha256": "2e0450a1c598221a919917cbb05d8672aed6c613c028008fedcd696462c81af0",
+        "metadata": {},
+        "tags": [],
+        "vocabulary_file": "elser_model_2.vocab.json",
+    }
+}
 # ELSER's inference_config as ES reports it (ES TextExpansionConfig.toXContent with BertTokenization
 # defaults: do_lower_case, with_special_tokens, max_sequence_length 512, truncate first, span -1);
 # the vocabulary lives in the ML inference index (ES InferenceIndexConstants.nativeDefinitionStore)
