@@ -163,8 +163,14 @@ def test_bulk_pipeline_with_inference_endpoint(es: httpx.Client) -> None:
     assert doc["stage"] == "embedded" and "drop_me" not in doc
     direct = _ok(es.post("/_inference/my-elser", json={"input": "hello world"}))
     assert doc["content_embedding"] == direct["sparse_embedding"][0]["embedding"]
-    # the pipeline's model is protected; deleting the pipeline lifts it
     assert es.get("/docs/_doc/2").status_code == 404
+    # the pipeline's endpoint is protected (ES TransportDeleteInferenceEndpointAction)
+    dry = _ok(es.delete("/_inference/my-elser?dry_run=true"))
+    assert dry["pipelines"] == ["elser-io"] and dry["acknowledged"] is False
+    assert_error(es.delete("/_inference/my-elser"), 409, "status_exception",
+                 "Inference endpoint my-elser is referenced by pipelines: [elser-io]. Ensure that "
+                 "no pipelines are using this inference endpoint, or use force to ignore this "
+                 "warning and delete the inference endpoint.")  # fmt: skip
     assert _ok(es.delete("/_ingest/pipeline/elser-io")) == {"acknowledged": True}
     assert es.get("/_ingest/pipeline/elser-io").status_code == 404
 
