@@ -183,6 +183,8 @@ def test_default_pipeline_field_map_form_on_deployment(es: httpx.Client) -> None
         "model_id": ".elser_model_2", "target_field": "ml",
         "field_map": {"text": "text_field"},
         "inference_config": {"text_expansion": {"results_field": "tokens"}}}}])  # fmt: skip
+    stats = _ok(es.get("/_ml/trained_models/.elser_model_2/_stats"))
+    assert stats["trained_model_stats"][0]["pipeline_count"] == 1
     _ok(es.put("/guide", json={"settings": {"index": {"default_pipeline": "elser-v2-test"}}}))
     _ok(es.put("/guide/_doc/1?refresh=true", json={"text": "a passage"}), 201)
     source = _ok(es.get("/guide/_doc/1"))["_source"]
