@@ -215,3 +215,17 @@ def test_unmodelled_processors_refused_at_put(es: httpx.Client) -> None:
                       headers={"content-type": "application/x-ndjson"})  # fmt: skip
     error = _ok(missing)["items"][0]["index"]["error"]
     assert error["reason"] == "pipeline with id [absent] does not exist"
+
+
+def test_xpack_usage_only_where_its_form_was_read() -> None:
+    """9.5 answers the inference section only (tests/test_yaml_rest.py runs Elastic's usage
+    file); 8.19's form was not verified: refused naming it."""
+    from elsercheck.reference import versions
+
+    config = ServerConfig(security=False, timing=PRESETS["instant"],
+                          es_version=versions.resolve("8.19"))  # fmt: skip
+    for client in _serve(config):
+        response = client.get("/_xpack/usage")
+        assert response.status_code == 501 and "/_xpack/usage" in response.text
+    for client in _serve(ServerConfig(security=False, timing=PRESETS["instant"])):
+        assert list(_ok(client.get("/_xpack/usage"))) == ["inference"]

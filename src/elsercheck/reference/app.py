@@ -28,6 +28,7 @@ from .api import ml_models as api_ml_models
 from .api import root as api_root
 from .api import search as api_search
 from .api import security as api_security
+from .api import usage as api_usage
 from .api.call import Call, render
 from .breakage.defects import DefectHooks, Server
 from .breakage.faults import FaultHooks
@@ -57,6 +58,7 @@ class ReferenceServer:
             *api_ml.ROUTES,
             *api_ml_models.ROUTES,
             *api_ingest.ROUTES,
+            *api_usage.ROUTES,
             *api_indices.ROUTES,
             *api_documents.ROUTES,
             *api_index_admin.ROUTES,

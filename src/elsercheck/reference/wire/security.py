@@ -62,6 +62,7 @@ PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
         "read_pipeline", "manage_ingest_pipelines", "manage_pipeline", "manage", "all"
     ),
     "cluster:monitor/main": ("monitor", "manage", "all"),
+    "cluster:monitor/xpack/usage": ("monitor", "manage", "all"),  # XPackUsageAction
     "cluster:admin/xpack/security/api_key/create": (
         "manage_own_api_key", "manage_api_key", "manage_security", "all"
     ),
