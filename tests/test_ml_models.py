@@ -100,6 +100,12 @@ def test_deployment_lifecycle_shared_with_inference(es: httpx.Client) -> None:
     assert_error(es.post(f"/_ml/trained_models/{ELSER}/deployment/_start?deployment_id=my-elser"),
                  400, "status_exception", "Could not start model deployment because an existing "
                  "deployment with the same id [my-elser] exist")  # fmt: skip
+    # an endpoint cannot take the id of an ML deployment (api/inference.py, ES
+    # TransportPutInferenceModelAction: the id matches a trained model assignment)
+    assert_error(es.put("/_inference/sparse_embedding/my-elser", json=elser_body()), 400,
+                 "status_exception", "Inference endpoint IDs must be unique. Requested inference "
+                 "endpoint ID [my-elser] matches existing trained model ID(s) but must not.")  # fmt: skip
+    assert es.get("/_inference/my-elser").status_code == 404
     stats = _ok(es.get("/_ml/trained_models/my-elser/_stats"))
     deployment = stats["trained_model_stats"][0]["deployment_stats"]
     assert deployment["allocation_status"]["state"] == "fully_allocated"

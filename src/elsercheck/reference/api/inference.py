@@ -110,7 +110,7 @@ async def put_endpoint(call: Call) -> Reply:
         state.endpoints[inference_id] = config
     if config.service_settings.deployment_id is None:
         ss.validate_deployment_start(config.service_settings)
-        state.deployments.check_can_start()
+        state.deployments.check_can_start(inference_id)
     state.endpoints[inference_id] = config
     call.warnings.extend(parsed.warnings)
     if config.service_settings.deployment_id is None:

@@ -55,11 +55,7 @@ MESSAGES = {
         "Cannot delete model [{id}] as it is still referenced by ingest processors; use force to "
         "delete the model"
     ),
-    # ES TransportStartTrainedModelDeploymentAction.masterOperation
-    "same_deployment_id": (
-        "Could not start model deployment because an existing deployment with the same id [{id}] "
-        "exist"
-    ),
+    # ES TransportStartTrainedModelDeploymentAction.masterOperation (the id check: Deployments)
     "not_pytorch": (
         "model [{id}] of type [{type}] cannot be deployed. Only PyTorch models can be deployed"
     ),
@@ -324,9 +320,7 @@ async def start_deployment(call: Call) -> Reply:
     if errors:
         raise validation_failed(errors, "action_request_validation_exception")
     call.authorize()
-    state.deployments.check_can_start()
-    if state.deployments.get(deployment_id) is not None:
-        raise status_exception(MESSAGES["same_deployment_id"].format(id=deployment_id))
+    state.deployments.check_can_start(deployment_id)
     if not state.models.exists(model_id):
         raise EsError("resource_not_found_exception", MESSAGES["no_match"].format(id=model_id))
     if model_id in tm.BUILT_IN_MODELS:
@@ -339,8 +333,7 @@ async def start_deployment(call: Call) -> Reply:
     except TimeoutError:
         message = DEPLOYMENT_MESSAGES["download_running"].format(model_id=model_id)
         raise status_exception(message, 408) from None
-    if state.deployments.get(deployment_id) is not None:  # started meanwhile
-        raise status_exception(MESSAGES["same_deployment_id"].format(id=deployment_id))
+    state.deployments.check_can_start(deployment_id)  # started meanwhile?
     deployment = state.deployments.start(
         deployment_id, settings, queue if queue is not None else DEFAULT_QUEUE_CAPACITY
     )

@@ -31,6 +31,10 @@ MESSAGES = {
         "trained model stats API to track the state of the deployment and try again once it has "
         "started."
     ),
+    "same_id": (
+        "Could not start model deployment because an existing deployment with the same id [{id}] "
+        "exist"
+    ),
     "limit": (
         "Could not start model deployment because existing deployments reached the limit of "
         "[{limit}]"
@@ -129,9 +133,13 @@ class Deployments:
         if task is not None:
             task.cancel()
 
-    def check_can_start(self) -> None:
+    def check_can_start(self, deployment_id: str | None = None) -> None:
+        """``TransportStartTrainedModelDeploymentAction.masterOperation``: the deployment limit,
+        then a deployment id already taken (by an ML API deployment or another endpoint's)."""
         if len(self.items) >= MAX_DEPLOYMENTS:
             raise status_exception(MESSAGES["limit"].format(limit=MAX_DEPLOYMENTS), 429)
+        if deployment_id is not None and deployment_id in self.items:
+            raise status_exception(MESSAGES["same_id"].format(id=deployment_id))
 
     def start(
         self, deployment_id: str, settings: ServiceSettings, queue_capacity: int | None = None
