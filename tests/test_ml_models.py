@@ -191,11 +191,19 @@ def test_default_pipeline_field_map_form_on_deployment(es: httpx.Client) -> None
         "inference_config": {"text_expansion": {"results_field": "tokens"}}}}])  # fmt: skip
     stats = _ok(es.get("/_ml/trained_models/.elser_model_2/_stats"))
     assert stats["trained_model_stats"][0]["pipeline_count"] == 1
-    _ok(es.put("/guide", json={"settings": {"index": {"default_pipeline": "elser-v2-test"}}}))
+    _ok(es.put("/guide", json={
+        "settings": {"index": {"default_pipeline": "elser-v2-test"}},
+        "mappings": {"properties": {"text": {"type": "text"},
+                                    "ml": {"properties": {"tokens": {"type": "sparse_vector"}}}}},
+    }))  # fmt: skip
     _ok(es.put("/guide/_doc/1?refresh=true", json={"text": "a passage"}), 201)
     source = _ok(es.get("/guide/_doc/1"))["_source"]
     assert source["ml"]["model_id"] == ".elser_model_2"
     assert source["ml"]["tokens"]
+    # the 8.x guide's query: sparse_vector with the model's deployment as inference_id
+    hits = _ok(es.post("/guide/_search", json={"query": {"sparse_vector": {
+        "field": "ml.tokens", "inference_id": ".elser_model_2", "query": "a passage"}}}))  # fmt: skip
+    assert [h["_id"] for h in hits["hits"]["hits"]] == ["1"]
     _ok(es.put("/guide/_doc/2?pipeline=_none", json={"text": "raw"}), 201)
     assert "ml" not in _ok(es.get("/guide/_doc/2"))["_source"]
     assert_error(es.post("/_ml/trained_models/.elser_model_2/deployment/_stop"), 409,
