@@ -54,6 +54,8 @@ VALUES = {
 # ES's own answer to a modelled parameter that is an error (not a refusal)
 ES_ERRORS = {
     "version": ("action_request_validation_exception", "internal versioning can not be used"),
+    # modelled (api/ingest.py): the pipeline named must exist (IngestService.getPipeline)
+    "pipeline": ("illegal_argument_exception", "pipeline with id [p] does not exist"),
 }
 # IndexRequest.validate: a POST without id is a create, which has no compare-and-write
 CREATE_CAS = (

@@ -22,10 +22,13 @@ from .api import documents as api_documents
 from .api import index_admin as api_index_admin
 from .api import indices as api_indices
 from .api import inference as api_inference
+from .api import ingest as api_ingest
 from .api import ml as api_ml
+from .api import ml_models as api_ml_models
 from .api import root as api_root
 from .api import search as api_search
 from .api import security as api_security
+from .api import usage as api_usage
 from .api.call import Call, render
 from .breakage.defects import DefectHooks, Server
 from .breakage.faults import FaultHooks
@@ -53,6 +56,9 @@ class ReferenceServer:
             *api_root.ROUTES,
             *api_inference.ROUTES,
             *api_ml.ROUTES,
+            *api_ml_models.ROUTES,
+            *api_ingest.ROUTES,
+            *api_usage.ROUTES,
             *api_indices.ROUTES,
             *api_documents.ROUTES,
             *api_index_admin.ROUTES,

@@ -15,11 +15,13 @@ from .eis.authorization import AuthorizationPoller
 from .eis.client import EisClient
 from .eis.router import EmbeddingRouter
 from .eis.upstream import EisUpstream
+from .indices.pipelines import Pipelines
 from .indices.store import IndexStore
 from .loop_lag import LoopLag
 from .mlnode.adaptive_scaling_service import AdaptiveScalingService
 from .mlnode.deployments import Deployments
 from .mlnode.inference_service import InferenceService
+from .mlnode.trained_models import TrainedModels
 from .rules import default_endpoints as preconfigured
 from .rules.endpoint_config import EndpointConfig
 from .wire.security import Security
@@ -41,6 +43,8 @@ class ServerState:
         self.deployments = Deployments(
             config.timing, config.ml_processors, config.queue_capacity, config.es_version.number
         )
+        self.models = TrainedModels(self.deployments)  # api/ml_models.py
+        self.pipelines = Pipelines()  # ingest pipelines (api/ingest.py)
         self.faults = config.faults  # names; see faults.py (empty: the clean server)
         self.deployments.stalled = SLOW_DEPLOYMENT_START in self.faults  # fault: never start
         self.defaults = default_endpoints(config.platform_x86)

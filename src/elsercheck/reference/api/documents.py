@@ -30,7 +30,6 @@ GET = "indices:data/read/get"
 # read, and that the reference server does not model: refused naming them (501)
 UNMODELLED = frozenset(
     {
-        "pipeline",
         "routing",
         "_slice",
         "preference",
@@ -157,6 +156,7 @@ async def _put(call: Call, op: str, doc_id: str | None, options: dict[str, Any])
     body, error = _document(call)
     item = bulk_items.Item(op, call.path_params["index"], doc_id, body, error)
     item.require_alias = options["require_alias"]
+    item.pipeline = call.query.get("pipeline")  # RestIndexAction: IndexRequest.setPipeline
     _cas(call, item)
     return await _write(call, item, doc_id or _auto_id())
 

@@ -17,6 +17,7 @@ from ..rules import service_settings as ss
 from ..rules.endpoint_config import EndpointConfig
 from ..wire.errors import EsError, status_exception
 from ..wire.router import Route
+from . import ingest as ingest_pipelines
 from .call import Call, Reply
 
 CREATE = "indices:admin/create"
@@ -179,6 +180,7 @@ async def write_items(
     ``TransportBulkAction`` that a single-document write shares (``TransportIndexAction``,
     ``TransportDeleteAction`` and ``TransportUpdateAction`` run as one-item bulks)."""
     state = call.state
+    await ingest_pipelines.apply(call, items)  # pipelines run before the items are routed
     outcomes: list[dict[str, Any] | EsError | None] = [None] * len(items)
 
     def fail(position: int, error: EsError) -> None:

@@ -117,7 +117,7 @@ async def put_endpoint(call: Call) -> Reply:
         state.endpoints[inference_id] = config
     if config.service_settings.deployment_id is None:
         ss.validate_deployment_start(config.service_settings)
-        state.deployments.check_can_start()
+        state.deployments.check_can_start(inference_id)
     state.endpoints[inference_id] = config
     call.warnings.extend(parsed.warnings)
     if config.service_settings.deployment_id is None:
@@ -191,12 +191,15 @@ async def delete_endpoint(call: Call) -> Reply:
     if inference_id in call.state.defaults and not force:
         raise status_exception(MESSAGES["reserved_delete"].format(id=inference_id))
     indexes = call.state.indices.referencing(inference_id)
+    pipelines = sorted(  # InferenceProcessorInfoExtractor.pipelineIdsForResource
+        p.id for p in call.state.pipelines.items.values() if inference_id in p.model_ids()
+    )
     if dry_run:  # handleDryRun: acknowledged false, the references and the would-be error
-        message = _referenced(inference_id, indexes)
-        return Reply({"acknowledged": False, "pipelines": [], "indexes": indexes,
+        message = _referenced(inference_id, indexes, pipelines)
+        return Reply({"acknowledged": False, "pipelines": pipelines, "indexes": indexes,
                       "error_message": message})  # fmt: skip
-    if indexes and not force:  # endpointIsReferencedInPipelinesOrIndexes: 409
-        raise status_exception(_referenced(inference_id, indexes), 409)
+    if (indexes or pipelines) and not force:  # endpointIsReferencedInPipelinesOrIndexes: 409
+        raise status_exception(_referenced(inference_id, indexes, pipelines), 409)
     if DELETED_STILL_ANSWERS not in call.state.defects:  # deliberate defect: keep it stored
         # A default stays listed: ES re-creates it on the next retrieval (#124781).
         call.state.endpoints.pop(inference_id, None)
@@ -205,12 +208,19 @@ async def delete_endpoint(call: Call) -> Reply:
     return Reply({"acknowledged": True, "pipelines": [], "indexes": []})
 
 
-def _referenced(inference_id: str, indexes: list[str]) -> str:
-    """TransportDeleteInferenceEndpointAction.buildErrorString, index part (no pipelines here;
-    it starts with a space: the pipeline sentence would come first). ``Set.toString``."""
+def _referenced(inference_id: str, indexes: list[str], pipelines: list[str]) -> str:
+    """TransportDeleteInferenceEndpointAction.buildErrorString: the pipeline sentence, then the
+    index one (which starts with a space). ``Set.toString``."""
+    text = ""
+    if pipelines:
+        text = (
+            f"Inference endpoint {inference_id} is referenced by pipelines: "
+            f"[{', '.join(pipelines)}]. Ensure that no pipelines are using this inference "
+            "endpoint, or use force to ignore this warning and delete the inference endpoint."
+        )
     if not indexes:
-        return ""
-    return (
+        return text
+    return text + (
         f" Inference endpoint {inference_id} is being used in the mapping for indexes: "
         f"[{', '.join(indexes)}]. Ensure that no index mappings are using this inference "
         "endpoint, or use force to ignore this warning and delete the inference endpoint."

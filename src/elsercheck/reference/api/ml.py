@@ -6,7 +6,7 @@ import fnmatch
 import time
 from typing import Any
 
-from ..rules.trained_models import BUILT_IN_MODELS, MODEL_SIZES
+from ..rules.trained_models import MODEL_SIZES
 from ..wire.errors import EsError
 from ..wire.router import Route
 from .call import Call, Reply
@@ -14,12 +14,12 @@ from .call import Call, Reply
 STATS = "cluster:monitor/xpack/ml/inference/stats/get"
 
 
-def _model_entry(model_id: str) -> dict[str, Any]:
+def _model_entry(model_id: str, pipeline_count: int = 0) -> dict[str, Any]:
     size, memory = MODEL_SIZES.get(model_id, (0, 0))
     return {
         "model_id": model_id,
         "model_size_stats": {"model_size_bytes": size, "required_native_memory_bytes": memory},
-        "pipeline_count": 0,
+        "pipeline_count": pipeline_count,
         "inference_stats": {
             "failure_count": 0,
             "inference_count": 0,
@@ -48,6 +48,13 @@ def _check_page(start: int, size: int) -> None:
         )
 
 
+def _pipelines(state: Any, *ids: str) -> int:
+    """``pipeline_count``: pipelines whose inference processors name the model or its deployment
+    (ES InferenceProcessorInfoExtractor.pipelineIdsByResource). Their ingest stats are not
+    modelled (README)."""
+    return sum(1 for p in state.pipelines.items.values() if p.model_ids() & set(ids))
+
+
 async def trained_model_stats(call: Call) -> Reply:
     patterns = call.path_params.get("model_id", "_all").split(",")
     allow_no_match = call.flag("allow_no_match", True)
@@ -58,8 +65,7 @@ async def trained_model_stats(call: Call) -> Reply:
     state = call.state
     per_deployment = state.deployments.stats()
     deployed_models = {model for model, _ in per_deployment}
-    downloaded = {m for m in MODEL_SIZES if m in deployed_models or state.deployments.downloaded(m)}
-    known_models = sorted(set(BUILT_IN_MODELS) | downloaded)
+    known_models = sorted(set(state.models.ids()) | deployed_models)
     entries: list[tuple[str, str, dict[str, Any]]] = []
     matched_any: dict[str, bool] = {p: False for p in patterns}
 
@@ -72,12 +78,12 @@ async def trained_model_stats(call: Call) -> Reply:
 
     for model_id, stats in per_deployment:
         if wanted(model_id, stats["deployment_id"]):
-            entry = _model_entry(model_id)
+            entry = _model_entry(model_id, _pipelines(state, model_id, stats["deployment_id"]))
             entry["deployment_stats"] = stats
             entries.append((model_id, stats["deployment_id"], entry))
     for model_id in known_models:
         if model_id not in deployed_models and wanted(model_id):
-            entries.append((model_id, "", _model_entry(model_id)))
+            entries.append((model_id, "", _model_entry(model_id, _pipelines(state, model_id))))
     for pattern, hit in matched_any.items():
         explicit = pattern not in ("_all", "*") and "*" not in pattern
         if not hit and (explicit or not allow_no_match):

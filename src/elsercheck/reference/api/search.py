@@ -363,6 +363,10 @@ async def _query_vector(
         raise EsError("parsing_exception", f"[{kind}] requires a query", 400)
     endpoint_id = inference_id or (spec.search_inference_id or spec.inference_id)  # type: ignore[union-attr]
     config = call.state.find(endpoint_id)
+    if config is None and inference_id is not None:
+        deployed = await _on_deployment(call, inference_id, text)
+        if deployed is not None:
+            return deployed
     if config is None:
         raise EsError("resource_not_found_exception",
                       f"Inference endpoint not found [{endpoint_id}]")  # fmt: skip
@@ -371,6 +375,23 @@ async def _query_vector(
         raise refused
     timeout = call.state.config.timing.inference_timeout_seconds
     results = await call.state.inference.infer(config, [text], timeout, "search")
+    return dict(results[0].embedding)
+
+
+async def _on_deployment(call: Call, model_id: str, text: str) -> dict[str, float] | None:
+    """``sparse_vector`` with an ``inference_id`` that names a trained model deployment (or its
+    model) rather than an endpoint: ES SparseVectorQueryBuilder → CoordinatedInferenceAction,
+    which infers on the deployment (the 8.x ML path's query)."""
+    deployments = call.state.deployments
+    deployment = deployments.get(model_id) or next(
+        (d for d in deployments.items.values() if d.model_id == model_id), None
+    )
+    if deployment is None:
+        return None
+    if deployment.allocation_count == 0:
+        raise deployment.unavailable(triggered_scale_up=False)
+    timeout = call.state.config.timing.inference_timeout_seconds
+    results = await deployment.infer([text], timeout)
     return dict(results[0].embedding)
 
 

@@ -33,20 +33,22 @@ OPS = ("index", "create", "delete", "update")
 MAX_ID_BYTES = 512  # IndexRequest.validate
 # Action/metadata keys of BulkRequestParser that the reference server applies, and the ones it
 # knows but does not model (refused, never ignored); any other key is unknown to Elasticsearch
-MODELLED_META = frozenset({"_index", "_id", "if_seq_no", "if_primary_term", "require_alias"})
+MODELLED_META = frozenset(
+    {"_index", "_id", "if_seq_no", "if_primary_term", "require_alias", "pipeline"}
+)
 UNMODELLED_META = frozenset({
-    "routing", "op_type", "version", "version_type", "pipeline", "retry_on_conflict", "_source",
+    "routing", "op_type", "version", "version_type", "retry_on_conflict", "_source",
     "require_data_stream", "dynamic_templates", "list_executed_pipelines",
 })  # fmt: skip
 # URL parameters of RestBulkAction (REST spec bulk) and what the reference server does with
 # them: modelled, modelled for some values only (checked in url_options), or refused naming
 # them (never accepted and ignored)
 UNMODELLED_URL = frozenset({
-    "pipeline", "routing", "_source", "_source_includes", "_source_excludes", "_slice",
+    "routing", "_source", "_source_includes", "_source_excludes", "_slice",
 })  # fmt: skip
 BULK_URL_PARAMS = (
     "refresh", "timeout", "wait_for_active_shards", "require_alias", "require_data_stream",
-    "list_executed_pipelines", "include_source_on_error", *sorted(UNMODELLED_URL),
+    "list_executed_pipelines", "include_source_on_error", "pipeline", *sorted(UNMODELLED_URL),
 )  # fmt: skip
 REFRESH_VALUES = {"": "true", "true": "true", "false": "false", "wait_for": "wait_for"}
 # UpdateRequest.fromXContent fields
@@ -65,6 +67,7 @@ class Item:
     require_alias: bool = False  # DocWriteRequest.isRequireAlias
     if_seq_no: int | None = None  # DocWriteRequest.ifSeqNo / ifPrimaryTerm (compare and write)
     if_primary_term: int | None = None
+    pipeline: str | None = None  # IndexRequest.getPipeline: the URL's, or the action line's
 
 
 def not_modelled(what: str, status: int = 501) -> EsError:
@@ -119,7 +122,8 @@ def url_options(query: dict[str, str]) -> dict[str, Any]:
     active_shards(query)
     if "timeout" in query:  # nothing waits for a shard here: parsed, never reached
         timevalue.parse(query["timeout"], "timeout")
-    return {"require_alias": boolean(query, "require_alias")}
+    # RestBulkAction: ``pipeline`` is the items' default (applied in api/ingest.py)
+    return {"require_alias": boolean(query, "require_alias"), "pipeline": query.get("pipeline")}
 
 
 def not_an_alias(name: str) -> EsError:
@@ -228,6 +232,7 @@ def parse(
         item.require_alias = _meta_flag(meta, "require_alias", (options or {}).get("require_alias"))
         item.if_seq_no = _meta_long(meta, "if_seq_no")
         item.if_primary_term = _meta_long(meta, "if_primary_term")
+        item.pipeline = _simple(meta.get("pipeline", (options or {}).get("pipeline")))
         check_cas(item.if_seq_no, item.if_primary_term)
         if op != "delete":
             if at + 1 >= len(lines):

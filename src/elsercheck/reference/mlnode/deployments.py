@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -29,6 +30,10 @@ MESSAGES = {
         "Timed out after [{timeout}] waiting for trained model deployment [{id}] to start. Use the "
         "trained model stats API to track the state of the deployment and try again once it has "
         "started."
+    ),
+    "same_id": (
+        "Could not start model deployment because an existing deployment with the same id [{id}] "
+        "exist"
     ),
     "limit": (
         "Could not start model deployment because existing deployments reached the limit of "
@@ -91,6 +96,7 @@ class Deployments:
         self.node = MlNode(processors, version)
         self.items: dict[str, Deployment] = {}
         self._downloads: dict[str, asyncio.Task[None]] = {}
+        self.download_times: dict[str, int] = {}  # model id -> when its download began (ms)
         self._assigned: dict[str, int] = {}  # allocations planned (started or starting)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stalled = False  # fault slow-deployment-start: deployments never finish starting
@@ -106,17 +112,38 @@ class Deployments:
         task = self._downloads.get(model_id)
         return task is not None and task.done() and not task.cancelled()
 
-    def _download(self, model_id: str) -> asyncio.Task[None]:
+    def download(self, model_id: str) -> asyncio.Task[None]:
+        """The model's download (started on first use: ``PUT _ml/trained_models`` or a deployment
+        of a model not yet in the cluster, ES ModelDownloadTask)."""
         if model_id not in self._downloads:
             delay = self.timing.model_download_seconds
             self._downloads[model_id] = asyncio.create_task(asyncio.sleep(delay))
+            self.download_times[model_id] = int(time.time() * 1000)
         return self._downloads[model_id]
 
-    def check_can_start(self) -> None:
+    def known_models(self) -> list[str]:
+        """Models whose download has begun (defined in the cluster, fully or not yet)."""
+        return sorted(self._downloads)
+
+    def forget(self, model_id: str) -> None:
+        """``DELETE _ml/trained_models``: the download task is cancelled, the definition gone
+        (ES TransportDeleteTrainedModelAction.cancelDownloadTask)."""
+        task = self._downloads.pop(model_id, None)
+        self.download_times.pop(model_id, None)
+        if task is not None:
+            task.cancel()
+
+    def check_can_start(self, deployment_id: str | None = None) -> None:
+        """``TransportStartTrainedModelDeploymentAction.masterOperation``: the deployment limit,
+        then a deployment id already taken (by an ML API deployment or another endpoint's)."""
         if len(self.items) >= MAX_DEPLOYMENTS:
             raise status_exception(MESSAGES["limit"].format(limit=MAX_DEPLOYMENTS), 429)
+        if deployment_id is not None and deployment_id in self.items:
+            raise status_exception(MESSAGES["same_id"].format(id=deployment_id))
 
-    def start(self, deployment_id: str, settings: ServiceSettings) -> Deployment:
+    def start(
+        self, deployment_id: str, settings: ServiceSettings, queue_capacity: int | None = None
+    ) -> Deployment:
         """Create a deployment and start it in the background (download, load, allocate)."""
         self.check_can_start()
         deployment = Deployment(
@@ -126,11 +153,11 @@ class Deployments:
             initial_allocations(settings),
             settings.adaptive_allocations,
             self.timing,
-            self.queue_capacity,
+            queue_capacity or self.queue_capacity,
         )
         self.items[deployment_id] = deployment
         self._assigned[deployment_id] = 0
-        download = self._download(settings.model_id)
+        download = self.download(settings.model_id)
         self._tasks[deployment_id] = asyncio.create_task(self._boot(deployment, download))
         return deployment
 
@@ -151,7 +178,7 @@ class Deployments:
                 task.cancel()
             deployment.restart()
             self._assigned[deployment_id] = 0
-            download = self._download(deployment.model_id)
+            download = self.download(deployment.model_id)
             self._tasks[deployment_id] = asyncio.create_task(self._boot(deployment, download))
 
     async def wait_started(self, deployment: Deployment, timeout: float | None) -> None:

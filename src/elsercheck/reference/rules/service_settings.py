@@ -168,6 +168,13 @@ def check_platform(model_id: str, platform_x86: bool) -> None:
 
 def validate_deployment_start(settings: ServiceSettings) -> None:
     """Checks ML runs when starting the deployment, after Elasticsearch stored the endpoint."""
+    errors = deployment_start_errors(settings)
+    if errors:
+        raise validation_failed(errors, "action_request_validation_exception")
+
+
+def deployment_start_errors(settings: ServiceSettings) -> list[str]:
+    """``StartTrainedModelDeploymentAction.Request.validate``'s allocation and thread checks."""
     errors = []
     if settings.num_allocations is not None:
         if settings.num_allocations < 1:
@@ -177,5 +184,4 @@ def validate_deployment_start(settings: ServiceSettings) -> None:
     threads = settings.num_threads
     if threads > MAX_THREADS_PER_ALLOCATION or threads & (threads - 1):
         errors.append(MESSAGES["threads"])
-    if errors:
-        raise validation_failed(errors, "action_request_validation_exception")
+    return errors

@@ -34,7 +34,35 @@ PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     "cluster:monitor/xpack/ml/inference/stats/get": (
         "monitor_ml", "manage_ml", "monitor", "manage", "all"
     ),
+    # the trained-model path (ES ClusterPrivilegeResolver: MONITOR_ML cluster:monitor/xpack/ml/*,
+    # MANAGE_ML cluster:admin/xpack/ml/* and cluster:monitor/xpack/ml/*)
+    "cluster:monitor/xpack/ml/inference/get": (
+        "monitor_ml", "manage_ml", "monitor", "manage", "all"
+    ),
+    "cluster:monitor/xpack/ml/trained_models/deployment/infer": (
+        "monitor_ml", "manage_ml", "monitor", "manage", "all"
+    ),
+    "cluster:admin/xpack/ml/inference/put": ("manage_ml", "manage", "all"),
+    "cluster:admin/xpack/ml/inference/delete": ("manage_ml", "manage", "all"),
+    "cluster:admin/xpack/ml/trained_models/deployment/start": ("manage_ml", "manage", "all"),
+    "cluster:admin/xpack/ml/trained_models/deployment/stop": ("manage_ml", "manage", "all"),
+    "cluster:admin/xpack/ml/trained_models/deployment/update": ("manage_ml", "manage", "all"),
+    # ingest pipelines (ClusterPrivilegeResolver: MANAGE_INGEST_PIPELINES and MANAGE_PIPELINE
+    # cluster:admin/ingest/pipeline/*, READ_PIPELINE get and simulate)
+    "cluster:admin/ingest/pipeline/put": (
+        "manage_ingest_pipelines", "manage_pipeline", "manage", "all"
+    ),
+    "cluster:admin/ingest/pipeline/delete": (
+        "manage_ingest_pipelines", "manage_pipeline", "manage", "all"
+    ),
+    "cluster:admin/ingest/pipeline/get": (
+        "read_pipeline", "manage_ingest_pipelines", "manage_pipeline", "manage", "all"
+    ),
+    "cluster:admin/ingest/pipeline/simulate": (
+        "read_pipeline", "manage_ingest_pipelines", "manage_pipeline", "manage", "all"
+    ),
     "cluster:monitor/main": ("monitor", "manage", "all"),
+    "cluster:monitor/xpack/usage": ("monitor", "manage", "all"),  # XPackUsageAction
     "cluster:admin/xpack/security/api_key/create": (
         "manage_own_api_key", "manage_api_key", "manage_security", "all"
     ),
