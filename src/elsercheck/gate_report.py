@@ -34,6 +34,7 @@ class GateSummary:
     leftovers: list[str] = field(default_factory=list)
     # The version profile that applied and the known deviations expected (contracts' report).
     profile: dict[str, Any] = field(default_factory=dict)
+    interrupted_by: str | None = None  # a stop signal ended the run: the checks before it
 
     @property
     def profile_line(self) -> str:
@@ -54,7 +55,7 @@ class GateSummary:
 
     @property
     def conformant(self) -> bool:
-        return not self.failures and bool(self.cases)
+        return not self.failures and bool(self.cases) and not self.interrupted_by
 
     def text(self, report_paths: list[Path]) -> str:
         counts = self.counts
@@ -76,6 +77,8 @@ class GateSummary:
         if self.leftovers:
             lines.append(f"  ! endpoints that could not be deleted: {', '.join(self.leftovers)}")
         lines += [f"  report: {path}" for path in report_paths]
+        if self.interrupted_by:  # not a verdict: the checks that ran before the stop
+            lines.insert(0, f"INTERRUPTED ({self.interrupted_by}): the checks that ran before it")
         return "\n".join(lines)
 
 
@@ -149,6 +152,11 @@ def write_html(summary: GateSummary, path: Path) -> Path:
                  ("seconds", fmt(summary.seconds, 1, " s"))])
     )  # fmt: skip
     parts = []
+    if summary.interrupted_by:
+        parts.append(
+            f"<p class='bad'>Interrupted ({esc(summary.interrupted_by)}): only the checks "
+            "that ran before the stop are listed; the verdict is not a gate's.</p>"
+        )
     if summary.leftovers:
         parts.append(
             "<p class='bad'>Endpoints that could not be deleted: "
