@@ -165,7 +165,26 @@ ACCEPTED = {
     "elsercheck load": {0, 1},  # 1: a scaling expectation on a busy machine
     "elsercheck capacity": {0, 1},  # 1: a cell sustained no rate within the objective
     "elsercheck report": {0, 1, 3},  # 1: the run's expectations; 3: a regression vs history
+    # 1: findings. As the README says, the whole spec also covers the other services and the
+    # checks the gate leaves out; the gate's test_schema.py is the curated run.
+    "schemathesis run": {0, 1},
 }
+
+
+def _gate_with_api_key(command: Command) -> bool:
+    return classify(command) == "elsercheck gate" and "ELASTICSEARCH_API_KEY" in " ".join(
+        [*command.exports, command.text]
+    )
+
+
+# Commands that run but fail today for a reason outside this test, each with that reason.
+# Strict: once the cause is fixed the test turns red until its entry goes.
+KNOWN_FAILURES: list[tuple[Callable[[Command], bool], str]] = [
+    (_gate_with_api_key, "contracts/test_auth.py's monitor_key creates a key with "
+     "role_descriptors using the run's credentials; with an API key ES refuses that (400 "
+     "'creating derived api keys requires an explicit role descriptor that is empty'), so "
+     "two auth checks error instead of skipping"),
+]  # fmt: skip
 # Runs of a few seconds; everything else drives a load, a gate or a sweep.
 FAST_KINDS = {"export", "make run", "make test", "elsercheck spec", "elsercheck serve", "curl"}
 # Commands a later command of their block needs first: they write its input file.
@@ -178,11 +197,10 @@ def _params() -> Iterator[object]:
     for command in COMMANDS:
         kind = classify(command)
         slow = kind is not None and kind not in FAST_KINDS  # an unknown one fails fast
-        yield pytest.param(
-            command,
-            id=f"L{command.line}-{command.text[:60]}",
-            marks=[pytest.mark.slow] if slow else [],
-        )
+        marks = [pytest.mark.slow] if slow else []
+        marks += [pytest.mark.xfail(strict=True, reason=why)
+                  for known, why in KNOWN_FAILURES if known(command)]  # fmt: skip
+        yield pytest.param(command, id=f"L{command.line}-{command.text[:60]}", marks=marks)
 
 
 def _block(command: Command) -> list[Command]:
@@ -517,7 +535,7 @@ def test_the_readme_parses_into_commands() -> None:
     ]
 
 
-@pytest.mark.parametrize("command", list(_params()))
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"L{c.line}-{c.text[:60]}" for c in COMMANDS])
 def test_every_readme_command_has_a_runner(command: Command) -> None:
     kind = classify(command)
     assert kind is not None, f"{command}: no rule knows this command; teach this test to run it"
