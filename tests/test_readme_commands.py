@@ -154,11 +154,15 @@ def classify(command: Command) -> str | None:
     return None
 
 
-# What the Makefile targets the README shows run, and the tests (or CI entry point) that run it.
+# Commands not run here (by their text, or their kind): what the Makefile recipe runs (for a
+# make target), and the test function or fixture (or the CI entry point) that runs it.
 COVERED = {
     "make run": ("elsercheck run", ROOT / "tests" / "test_cli.py",
                  "test_run_passes_against_embedded_server", 'run_cli("run"'),
     "make test": ("pytest -n auto", ROOT / ".ci" / "run", None, "make test"),
+    # Installing into this test's own environment would change it: the packaging test installs
+    # the wheel into a scratch directory and runs it from there.
+    "pip install": (None, ROOT / "tests" / "test_packaging.py", "installed", '_pip("install"'),
 }  # fmt: skip
 # Exit codes a command may end with and still have run: its verdict, not "could not run" (2).
 ACCEPTED = {
@@ -186,7 +190,8 @@ KNOWN_FAILURES: list[tuple[Callable[[Command], bool], str]] = [
      "two auth checks error instead of skipping"),
 ]  # fmt: skip
 # Runs of a few seconds; everything else drives a load, a gate or a sweep.
-FAST_KINDS = {"export", "make run", "make test", "elsercheck spec", "elsercheck serve", "curl"}
+FAST_KINDS = {"export", "make run", "make test", "pip install", "elsercheck spec",
+              "elsercheck serve", "curl"}  # fmt: skip
 # Commands a later command of their block needs first: they write its input file.
 PREREQUISITES = {"elsercheck spec"}
 # Hours at most, against a hang (a busy CI machine is slow; the commands bound themselves).
@@ -295,11 +300,9 @@ def environment(workdir: Path, target: Target | None, script: str) -> dict[str, 
     if target is not None:
         env["README_TEST_API_KEY"] = target.api_key
         env["README_TEST_PASSWORD"] = target.password
-        if not any(name in script for name in CREDENTIALS):  # "credentials best in the env"
-            env["ELASTICSEARCH_API_KEY"] = target.api_key
-        for name in ("ELASTICSEARCH_API_KEY",):  # named in the command, set by no export
-            if f"${name}" in script and f"{name}=" not in script:
-                env[name] = target.api_key
+        named = "$ELASTICSEARCH_API_KEY" in script and "ELASTICSEARCH_API_KEY=" not in script
+        if named or not any(name in script for name in CREDENTIALS):
+            env["ELASTICSEARCH_API_KEY"] = target.api_key  # "credentials best in the env"
     else:
         env["README_TEST_PASSWORD"] = PASSWORD
     return env
@@ -363,12 +366,14 @@ def run_export(command: Command, ctx: Context) -> None:
 
 
 def run_covered(command: Command, ctx: Context) -> None:
-    """Not run here: the Makefile target's recipe runs what the covering test runs."""
-    recipe_runs, covering_file, covering_test, runs = COVERED[command.text]
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    target = command.words[1]
-    recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.M)
-    assert recipe and recipe_runs in recipe.group(1), f"{command}: Makefile recipe changed"
+    """Not run here: the covering test runs it (for a make target: what its recipe runs)."""
+    entry = COVERED.get(command.text) or COVERED[classify(command) or ""]
+    recipe_runs, covering_file, covering_test, runs = entry
+    if recipe_runs is not None:
+        makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+        target = command.words[1]
+        recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.M)
+        assert recipe and recipe_runs in recipe.group(1), f"{command}: Makefile recipe changed"
     source = covering_file.read_text(encoding="utf-8")
     if covering_test:
         body = source.split(f"def {covering_test}(", 1)
@@ -444,6 +449,7 @@ RUNNERS: dict[str, Runner] = {
     "export": run_export,
     "make run": run_covered,
     "make test": run_covered,
+    "pip install": run_covered,
     "elsercheck serve": run_server,
     "curl": run_block,
     **{f"elsercheck {name}": run_to_completion
@@ -556,3 +562,11 @@ def test_a_command_no_rule_knows_fails() -> None:
     assert classify(unknown) is None
     (known,) = parse_readme("```sh\nELASTICSEARCH_API_KEY=... elsercheck gate --url x\n```\n")
     assert classify(known) == "elsercheck gate"
+
+
+@pytest.mark.parametrize("text", ["make run", "make test", "pip install ."])
+def test_what_runs_elsewhere_is_found_where_it_runs(text: str, request: pytest.FixtureRequest,
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    """The coverage rule holds for every command it may meet (the README shows some of them)."""
+    (command,) = parse_readme(f"```sh\n{text}\n```\n")
+    run_covered(command, Context(request, tmp_path))
