@@ -49,6 +49,10 @@ MIN_USERS = 2
 MAX_OUTSTANDING = 100  # per user: the queue, not the generator's cap, should show overload
 
 
+# capacity.json's objective when the sweep stopped (a signal, an error) before the first probe.
+NO_OBJECTIVE = "none: the sweep stopped before the first probe"
+
+
 class CapacityUsageError(ValueError):
     """A bad option value (one line)."""
 
@@ -334,7 +338,8 @@ def run(sweep: Sweep) -> int:
         target_version=sweep.target_version, embedded=sweep.embedded, timing=args.timing,
         speedup=sweep.speedup, workload=args.workload, mix=args.mix,
         batch_share=args.batch_share, model_id=args.model_id,
-        slo_p99_ms=objective.p99_ms or 0.0, slo_source=objective.source,
+        slo_p99_ms=objective.p99_ms or 0.0,
+        slo_source=objective.source if objective.p99_ms else NO_OBJECTIVE,
         point_seconds=args.point_seconds, max_minutes=args.max_minutes, repeats=args.repeats,
         rate_unit=sweep.unit.noun,
         bulk_size=args.bulk_size if args.workload == "ingest" else None,
