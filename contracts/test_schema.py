@@ -192,7 +192,7 @@ def test_operation_honours_schema(
         additional = [ignored_auth_retrying_proxy_errors] if security_enabled else []
         case.validate_response(
             response, excluded_checks=[ignored_auth], additional_checks=additional,
-            transport_kwargs={"session": SESSION},
+            transport_kwargs={"session": SESSION, "verify": ACCESS.verify},  # the probe's TLS
         )  # fmt: skip
     finally:
         if created and case.method.upper() == "PUT":

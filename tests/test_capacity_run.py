@@ -150,10 +150,42 @@ def test_ctrl_c_mid_sweep_deletes_the_cells_endpoint(server, tmp_path):
     output, _ = process.communicate(timeout=90)
     assert process.returncode == 130, output
     assert "Traceback" not in output
+    assert json.loads((tmp_path / "capacity.json").read_text())["interrupted_by"] == "SIGINT"
     assert not [i for i in endpoints(server) if i.startswith("elsercheck-")], output
     if watch:
         watch.stop()
         assert wait_gone(list(watch.children), 5) == [], "locust outlived the sweep"
+
+
+def test_a_sweep_stopped_after_a_point_keeps_its_figures(server, tmp_path):
+    """SIGTERM once a point has finished: exit 143, capacity.json (valid, interrupted_by
+    SIGTERM, the cell cut short with its finished points) and capacity.html saying so; the
+    cell's endpoint is gone."""
+    env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic", "ELASTICSEARCH_PASSWORD": PASSWORD}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "elsercheck", "capacity", "--url", server.url, *OPTIONS,
+         "--point-seconds", "20", "--report-dir", str(tmp_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    second = tmp_path / "points" / "a1t1-02"  # started only once the first point was read back
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None and not second.is_dir():
+        time.sleep(0.2)
+    assert second.is_dir(), "the sweep never finished a point"
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 143, output
+    assert "Traceback" not in output
+    data = json.loads((tmp_path / "capacity.json").read_text())
+    jsonschema.validate(data, schema())
+    assert data["interrupted_by"] == "SIGTERM" and data["exit_code"] == 143
+    (cell,) = data["cells"]
+    assert cell["interrupted"] and cell["capacity_rps"] is None
+    assert cell["points"] and "a1t1-01" in cell["points"][0]["run_dir"]
+    assert cell["points"][0]["sent_rps"] > 0  # the finished point's figures, not a stub
+    assert "Interrupted (SIGTERM)" in (tmp_path / "capacity.html").read_text()
+    assert not [i for i in endpoints(server) if i.startswith("elsercheck-")], output
 
 
 @pytest.mark.parametrize(

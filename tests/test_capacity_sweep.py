@@ -3,6 +3,7 @@ and a whole cell against a simulated deployment of known capacity."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -10,7 +11,7 @@ import jsonschema
 import pytest
 
 from elsercheck.capacity import knee as knee_rules
-from elsercheck.capacity.cell import MAX_POINTS, CellResult, sweep_cell
+from elsercheck.capacity.cell import MAX_POINTS, CellResult, Measured, sweep_cell
 from elsercheck.capacity.knee import Judgement, judge, knee
 from elsercheck.capacity.point import Point
 from elsercheck.capacity.result import document, schema, settings
@@ -320,3 +321,47 @@ def test_a_repeat_that_fails_moves_the_knee_down():
     assert cell.knee.failed_rps <= 10.0
     best = cell.knee.sustained_rps
     assert sum(1 for m in cell.runs if m.rate == best and m.judgement.sustained) == 2
+
+
+@pytest.mark.parametrize("finished", [0, 2], ids=["before-the-first-probe", "after-two-points"])
+def test_a_stopped_sweep_writes_what_it_finished(tmp_path, monkeypatch, finished):
+    """A stop signal mid-sweep (issue 22): capacity.json (valid, ``interrupted_by``, the cell cut
+    short marked) and capacity.html (a visible note) hold the points that finished; the signal
+    is raised on, so the CLI still cleans up and exits 128 + n."""
+    import signal
+
+    from elsercheck import signals
+    from elsercheck.capacity import command
+    from elsercheck.cli import build_parser
+    from elsercheck.reference.timing import PRESETS
+    from elsercheck.target import Target
+
+    def cell(sweep, allocations, threads, objective, deadline, started):  # stands in for _cell
+        if finished:
+            objective.p99_ms = 1000.0
+            result = CellResult(allocations, threads, 10.0, 1000.0)
+            started(result)
+            simulated = Simulated(12.0)
+            for rate in (5.0, 7.5)[:finished]:
+                measured = simulated(rate)
+                result.runs.append(Measured(rate, measured, judge(measured, 1000.0)))
+        raise signals.Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(command, "_cell", cell)
+    args = build_parser().parse_args(["capacity", "--timing", "fast"])
+    sweep = command.Sweep(args, Target("http://127.0.0.1:9"), "r", tmp_path, PRESETS["fast"],
+                          True, lambda line: None)  # fmt: skip
+    with pytest.raises(signals.Interrupted):
+        command.run(sweep)
+    data = json.loads((tmp_path / "capacity.json").read_text())
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    assert data["interrupted_by"] == "SIGTERM" and data["exit_code"] == 143
+    assert data["recommendation"] is None
+    if finished:
+        (stopped,) = data["cells"]
+        assert stopped["interrupted"] and stopped["capacity_rps"] is None
+        assert [p["offered_rps"] for p in stopped["points"]] == [5.0, 7.5]
+    else:
+        assert data["cells"] == [] and data["slo_source"] == command.NO_OBJECTIVE
+    page = (tmp_path / "capacity.html").read_text()
+    assert "Interrupted (SIGTERM)" in page and f"{2 * bool(finished)} point(s)" in page

@@ -173,6 +173,16 @@ def test_failed_gate_exits_1(reports: Path, tmp_path: Path) -> None:
         ("run-json-not-object", [], "no readable run file (run.json is not a JSON object)"),
         ("requests-not-utf8", [], "requests.csv is not UTF-8 text"),
         ("allocations-not-utf8", [], "allocations.csv is not UTF-8 text"),
+        (
+            "garbage-requests-csv",
+            [],
+            "no readable run file (requests.csv is not a CSV with a request_type column)",
+        ),
+        (
+            "requests-csv-without-rows",
+            [],
+            "no readable run file (requests.csv is a CSV without a valid row (2 malformed))",
+        ),
     ],
 )
 def test_usage_errors_exit_2_in_one_line(
@@ -190,6 +200,14 @@ def test_usage_errors_exit_2_in_one_line(
     elif setup == "run-json-not-object":
         run_dir.mkdir()
         (run_dir / rundir.RUN_JSON).write_text("[1, 2]")
+    elif setup == "garbage-requests-csv":  # the only file, and not a run's CSV at all
+        run_dir.mkdir()
+        (run_dir / rundir.REQUESTS_CSV).write_text("garbage\n\x01,,;;\nmore garbage, 1, 2\n")
+    elif setup == "requests-csv-without-rows":  # its header, but no row that can be read
+        run_dir.mkdir()
+        (run_dir / rundir.REQUESTS_CSV).write_text(
+            "timestamp,elapsed_s,request_type,latency_ms\nx,y\n,,POST,abc\n"
+        )
     elif setup.endswith("-not-utf8"):  # a valid run, one CSV with Latin-1 bytes in a row
         write_run(run_dir)
         name = rundir.REQUESTS_CSV if setup.startswith("requests") else rundir.ALLOCATIONS_CSV

@@ -9,6 +9,7 @@ or CI runner starts them. The load run's signals are in ``test_load_run.py``.
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from elsercheck import signals
+from elsercheck.gate_report import read_junit
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.timing import PRESETS
@@ -208,6 +210,13 @@ def test_a_stopped_gate_leaves_no_endpoint_and_no_process(
         assert "Traceback" not in output, output
         assert f"interrupted ({signal.Signals(sig).name})" in output
         assert wait_gone(children, 5) == [], "children outlived the gate"
+        # The checks that ran are reported, marked interrupted (issue 22): pytest wrote its
+        # JUnit file on the way out, the gate its page and summary from it.
+        cases = read_junit(tmp_path / "gate" / "junit.xml")
+        page = (tmp_path / "gate" / "gate.html").read_text()
+        assert f"Interrupted ({signal.Signals(sig).name})" in page
+        assert f"INTERRUPTED ({signal.Signals(sig).name})" in output
+        assert all(html.escape(case.name) in page for case in cases), output
     assert ours(fast_server) == [], output
     with admin(fast_server) as c:
         assert c.get(f"/_inference/{PRE_EXISTING}").text == before

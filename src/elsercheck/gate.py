@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ def run_gate(
         # deletes what it created; what a killed child could not, the run-prefix sweep does.
         signals.stop_child(process, STOP_GRACE_S, signals.unforwarded(exc))
         _sweep(target, run_id)
+        _interrupted_report(exc, target, info, run_id, report_dir, started)
         raise
     junit = report_dir / "junit.xml"
     if not junit.exists():
@@ -120,6 +122,29 @@ def run_gate(
             summary.verdict, ExitCode.FAILED
         )
     return GateResult(exit_code, summary, junit, html_path)
+
+
+def _interrupted_report(
+    exc: BaseException, target: Target, info: dict, run_id: str, report_dir: Path,
+    started: float,
+) -> None:  # fmt: skip
+    """After a stop signal: gate.html and the summary for the checks that ran (pytest writes
+    junit.xml when a signal ends its session), marked interrupted; nothing when it wrote none."""
+    junit = report_dir / "junit.xml"
+    try:
+        cases = read_junit(junit) if junit.is_file() else None
+    except (OSError, ValueError):  # cut short while writing: ElementTree's ParseError
+        cases = None
+    if cases is None:
+        print(f"no checks finished before the stop: no {junit.name}", file=sys.stderr)
+        return
+    summary = GateSummary(
+        cases=cases, target_url=target.url, target_version=version_of(info), run_id=run_id,
+        seconds=time.monotonic() - started,
+        interrupted_by=signal.Signals(signals.signal_of(exc)).name,
+    )  # fmt: skip
+    html = write_html(summary, report_dir / "gate.html")
+    print(target.redact(summary.text([html, junit])), flush=True)
 
 
 def _sweep(target: Target, run_id: str) -> None:

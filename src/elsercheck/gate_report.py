@@ -16,6 +16,7 @@ BANNERS = {
     "CONFORMANT": ("ok", "Conformant"),
     "NOT CONFORMANT": ("bad", "Not conformant"),
     "INCOMPLETE": ("regression", "Incomplete: no violation seen, but checks could not run"),
+    "INTERRUPTED": ("regression", "Interrupted: no verdict"),
 }
 
 
@@ -40,6 +41,7 @@ class GateSummary:
     leftovers: list[str] = field(default_factory=list)
     # The version profile that applied and the known deviations expected (contracts' report).
     profile: dict[str, Any] = field(default_factory=dict)
+    interrupted_by: str | None = None  # a stop signal ended the run: the checks before it
 
     @property
     def profile_line(self) -> str:
@@ -71,20 +73,28 @@ class GateSummary:
 
     @property
     def conformant(self) -> bool:
-        return not self.failures and not self.not_run and bool(self.cases)
+        return (
+            not self.failures and not self.not_run and bool(self.cases) and not self.interrupted_by
+        )
 
     @property
     def verdict(self) -> str:
-        """``CONFORMANT``, ``NOT CONFORMANT`` (a violation) or ``INCOMPLETE`` (no violation, but
-        checks that could not run)."""
+        """``CONFORMANT``, ``NOT CONFORMANT`` (a violation), ``INCOMPLETE`` (no violation, but
+        checks that could not run) or ``INTERRUPTED`` (stopped by a signal: no verdict)."""
         if self.failures or not self.cases:
             return "NOT CONFORMANT"
+        if self.interrupted_by:
+            return "INTERRUPTED"
         return "INCOMPLETE" if self.not_run else "CONFORMANT"
 
     def text(self, report_paths: list[Path]) -> str:
         counts = self.counts
+        verdict = (
+            f"INTERRUPTED ({self.interrupted_by}), the checks that ran before it"
+            if self.verdict == "INTERRUPTED" else self.verdict
+        )  # fmt: skip
         lines = [
-            f"{self.verdict}: {self.target_url} (Elasticsearch {self.target_version})",
+            f"{verdict}: {self.target_url} (Elasticsearch {self.target_version})",
             "  "
             + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
             + f" in {self.seconds:.1f}s",
@@ -107,6 +117,8 @@ class GateSummary:
         if self.leftovers:
             lines.append(f"  ! endpoints that could not be deleted: {', '.join(self.leftovers)}")
         lines += [f"  report: {path}" for path in report_paths]
+        if self.interrupted_by and self.verdict != "INTERRUPTED":  # violations before the stop
+            lines.insert(0, f"INTERRUPTED ({self.interrupted_by}): the checks that ran before it")
         return "\n".join(lines)
 
 
@@ -189,6 +201,11 @@ def write_html(summary: GateSummary, path: Path) -> Path:
                  ("seconds", fmt(summary.seconds, 1, " s"))])
     )  # fmt: skip
     parts = []
+    if summary.interrupted_by:
+        parts.append(
+            f"<p class='bad'>Interrupted ({esc(summary.interrupted_by)}): only the checks "
+            "that ran before the stop are listed; the verdict is not a gate's.</p>"
+        )
     if summary.leftovers:
         parts.append(
             "<p class='bad'>Endpoints that could not be deleted: "

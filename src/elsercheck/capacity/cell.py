@@ -61,6 +61,7 @@ class CellResult:
     capacity_documents_rps: float | None = None
     capacity_chunks_rps: float | None = None
     model_chunks_rps: float | None = None
+    interrupted: bool = False  # a stop signal ended the sweep before this cell's knee
 
     @property
     def capacity_p99_ms(self) -> float | None:
@@ -113,6 +114,7 @@ class CellResult:
             ),
             "per_allocation_chunks_rps": _round(self.per_allocation_of(self.capacity_chunks_rps)),
             "model_chunks_rps": _round(self.model_chunks_rps),
+            "interrupted": self.interrupted,
             "points": [run.to_json() for run in self.runs],
         }
 

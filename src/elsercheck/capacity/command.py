@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import signals
 from ..endpoints import ELSER_V2_X86
 from ..exit_codes import ExitCode
 from ..load import documents
@@ -45,6 +47,10 @@ DEFAULT_MAX_MINUTES = 30.0
 PER_USER_WALL_RATE = 10.0  # requests per wall second one locust user is asked for at most
 MIN_USERS = 2
 MAX_OUTSTANDING = 100  # per user: the queue, not the generator's cap, should show overload
+
+
+# capacity.json's objective when the sweep stopped (a signal, an error) before the first probe.
+NO_OBJECTIVE = "none: the sweep stopped before the first probe"
 
 
 class CapacityUsageError(ValueError):
@@ -297,17 +303,30 @@ def run(sweep: Sweep) -> int:
     sweep.report_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + args.max_minutes * 60
     objective = Objective(args.slo_p99_ms, "--slo-p99-ms")
-    cells: list[CellResult] = []
-    code, error = ExitCode.OK, None
+    cells: list[CellResult] = []  # a cell is listed once probed, so its points survive a stop
+    code: int = ExitCode.OK
+    error: str | None = None
+    interrupted: KeyboardInterrupt | None = None
+    finished = 0  # cells whose sweep ended
     try:
         for threads in args.threads:
             for allocations in args.allocations:
-                cells.append(_cell(sweep, allocations, threads, objective, deadline))
-                _summary_line(cells[-1], emit, sweep.unit)
+                cell = _cell(sweep, allocations, threads, objective, deadline, cells.append)
+                finished += 1
+                _summary_line(cell, emit, sweep.unit)
     except CellError as exc:
         error = sweep.target.redact(str(exc))
         emit(f"  error: {error}")
         code = ExitCode.USAGE
+    except KeyboardInterrupt as exc:
+        # A stop signal: the cell's endpoint is already deleted (its context manager) and the
+        # point's load run has stopped; write what the finished points measured, then re-raise.
+        interrupted = exc
+        code = signals.exit_code(signals.signal_of(exc))
+        if len(cells) > finished:
+            cells[-1].interrupted = True  # a cell cut short: its points, no capacity
+        emit(f"  interrupted ({_signal_name(exc)}): writing the {_points_of(cells)} finished "
+             "point(s)")  # fmt: skip
     if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
         code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
     recommendation = None
@@ -319,18 +338,30 @@ def run(sweep: Sweep) -> int:
         target_version=sweep.target_version, embedded=sweep.embedded, timing=args.timing,
         speedup=sweep.speedup, workload=args.workload, mix=args.mix,
         batch_share=args.batch_share, model_id=args.model_id,
-        slo_p99_ms=objective.p99_ms or 0.0, slo_source=objective.source,
+        slo_p99_ms=objective.p99_ms or 0.0,
+        slo_source=objective.source if objective.p99_ms else NO_OBJECTIVE,
         point_seconds=args.point_seconds, max_minutes=args.max_minutes, repeats=args.repeats,
         rate_unit=sweep.unit.noun,
         bulk_size=args.bulk_size if args.workload == "ingest" else None,
     )  # fmt: skip
-    data = result.document(settings, cells, recommendation, int(code))
+    stopped_by = _signal_name(interrupted) if interrupted else None
+    data = result.document(settings, cells, recommendation, int(code), stopped_by)
     if error:
         data["error"] = error
     path = result.write(sweep.report_dir, data)
     html = page.write(sweep.report_dir, data)
     emit(f"files: {path} and {html.name}")
+    if interrupted is not None:
+        raise interrupted
     return code
+
+
+def _signal_name(exc: BaseException) -> str:
+    return signal.Signals(signals.signal_of(exc)).name
+
+
+def _points_of(cells: list[CellResult]) -> int:
+    return sum(len(cell.runs) for cell in cells)
 
 
 @dataclass
@@ -356,9 +387,11 @@ class Objective:
 
 
 def _cell(
-    sweep: Sweep, allocations: int, threads: int, objective: Objective, deadline: float
-) -> CellResult:
-    """One cell: its endpoint, probe and sweep; the endpoint is deleted whatever happens."""
+    sweep: Sweep, allocations: int, threads: int, objective: Objective, deadline: float,
+    started: Callable[[CellResult], None],
+) -> CellResult:  # fmt: skip
+    """One cell: its endpoint, probe and sweep; the endpoint is deleted whatever happens.
+    ``started`` gets the cell once probed: it fills in as the points finish."""
     from . import model
 
     args, emit = sweep.args, sweep.emit
@@ -391,6 +424,7 @@ def _cell(
                     args.corpus, args.bulk_size
                 )
         measure = sweep.measure(inference_id, client, label)
+        started(cell)
         return sweep_cell(cell, measure, args.repeats, deadline, emit)
 
 

@@ -50,6 +50,11 @@ def write(report_dir: Path, data: Mapping[str, Any]) -> Path:
 
 
 def _verdict(data: Mapping[str, Any]) -> Html:
+    if data.get("interrupted_by"):
+        points = sum(len(cell["points"]) for cell in data["cells"])
+        return pagekit.verdict("bad", f"Interrupted ({data['interrupted_by']}): ",
+                               f"the sweep was stopped; below are the {points} point(s) it "
+                               "finished, and a cell cut short has no capacity")  # fmt: skip
     if data.get("error"):
         return pagekit.verdict("bad", "Sweep stopped: ", data["error"])
     found = [c for c in data["cells"] if c["per_allocation_rps"] is not None]
@@ -135,7 +140,8 @@ def _cells(cells: list[Mapping[str, Any]], unit: Unit) -> Html:
         low, high = cell["ci_low_rps"], cell["ci_high_rps"]
         knee = cell["knee"]
         flags = ((cell["bounded"], "bounded by --max-minutes"),
-                 (cell["generator_limited"], "generator-limited: a lower bound"))  # fmt: skip
+                 (cell["generator_limited"], "generator-limited: a lower bound"),
+                 (cell.get("interrupted", False), "interrupted"))  # fmt: skip
         notes = [text for flag, text in flags if flag]
         row = [
             cell["allocations"], cell["threads"], fmt(cell["capacity_rps"], 2),

@@ -32,9 +32,11 @@ def document(
     cells: list[CellResult],
     recommendation: dict[str, Any] | None = None,
     exit_code: int = 0,
+    interrupted_by: str | None = None,
 ) -> dict[str, Any]:
     """The whole capacity.json: the sweep's ``settings`` (see :func:`settings`), every cell,
-    the recommendation (``None`` until one is asked for with a traffic description)."""
+    the recommendation (``None`` until one is asked for with a traffic description) and the
+    stop signal that cut the sweep short (``"SIGINT"`` …; ``None`` when it ran to its end)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -43,6 +45,7 @@ def document(
         "cells": [cell.to_json() for cell in cells],
         "recommendation": recommendation,
         "exit_code": exit_code,
+        "interrupted_by": interrupted_by,
     }
 
 

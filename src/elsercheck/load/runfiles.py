@@ -114,10 +114,30 @@ def load_run(path: Path) -> RunFiles:
         files.allocations = list(_rows(allocations_csv, origin))
     except UnicodeDecodeError:
         raise RunFileError(f"{allocations_csv} is not UTF-8 text") from None
+    # A CSV with no valid row reads as absent, with the reason (a garbage file is no run).
+    if rundir.REQUESTS_CSV in files.present and not (
+        files.inference or files.lifecycle or files.other_requests
+    ):
+        files.unreadable[rundir.REQUESTS_CSV] = _no_rows(requests_csv, files.malformed_rows)
+    if rundir.ALLOCATIONS_CSV in files.present and not files.allocations:
+        files.unreadable[rundir.ALLOCATIONS_CSV] = _no_rows(allocations_csv, None)
     files.expectations = _expectations(
         _read_json(path / rundir.EXPECTATIONS_JSON, files, list | dict, "a JSON list")
     )
     return files
+
+
+def _no_rows(path: Path, malformed: int | None) -> str:
+    """Why a present CSV gave no row: no header naming its columns, or no valid row."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        try:
+            header = next(csv.reader(handle), None) or []
+        except csv.Error:
+            header = []
+    needed = ("request_type",) if path.name == rundir.REQUESTS_CSV else ("elapsed_s", "timestamp")
+    if not set(needed) & set(header):
+        return f"not a CSV with a {' or '.join(needed)} column"
+    return "a CSV without a valid row" + (f" ({malformed} malformed)" if malformed else "")
 
 
 def _read_json(path: Path, files: RunFiles, kind: Any, kind_name: str) -> Any:
