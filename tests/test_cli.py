@@ -345,7 +345,7 @@ def test_version() -> None:
 
 
 def test_embedded_gate_waits_for_allocation_as_long_as_its_timing_needs() -> None:
-    from elsercheck.cli import embedded_allocation_wait
+    from elsercheck.commands.options import embedded_allocation_wait
     from elsercheck.reference.timing import PRESETS
 
     assert embedded_allocation_wait(PRESETS["fast"]) == 20.0
@@ -554,6 +554,8 @@ def test_gate_waits_are_options(
     zero_wait: float | None,
 ) -> None:
     from elsercheck import cli, gate
+    from elsercheck.commands import gate as gate_command
+    from elsercheck.commands.options import embedded_allocation_wait, timing
     from elsercheck.gate_report import GateSummary
     from elsercheck.target import Target
 
@@ -565,11 +567,9 @@ def test_gate_waits_are_options(
 
     monkeypatch.setattr(gate, "run_gate", fake_run_gate)
     args = cli.build_parser().parse_args(["gate", *given])
-    cli._gate(args, Target("http://127.0.0.1:9"), "run1", embedded_zero_wait)
+    gate_command.stage(args, Target("http://127.0.0.1:9"), "run1", embedded_zero_wait)
     expected = (
-        cli.embedded_allocation_wait(cli._timing(args))
-        if allocation_wait == "embedded"
-        else allocation_wait
+        embedded_allocation_wait(timing(args)) if allocation_wait == "embedded" else allocation_wait
     )
     assert seen["extra"] == (
         [] if expected is None else ["--allocation-wait", f"{float(expected):g}"]

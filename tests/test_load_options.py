@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from elsercheck.cli import _load_options, _timing, build_parser
+from elsercheck.cli import build_parser
+from elsercheck.commands.load import options_of as _load_options
+from elsercheck.commands.options import timing as _timing
 from elsercheck.load import options as table
 from elsercheck.load.plans import TIMING_PROFILES, build_plan, scaler_timing
 from elsercheck.load.runner import locust_command
@@ -24,7 +26,7 @@ from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
 
 # `elsercheck load`'s own options in its "load" group: how it runs locust, not what locust does.
-RUNNER_ONLY = {"load_workers", "web", "web_port", "load_report_dir"}
+RUNNER_ONLY = {"load_workers", "web", "web_port", "report_dir"}
 
 LOCUST_PARSER = """
 import json, sys
@@ -86,10 +88,15 @@ def test_elsercheck_load_and_the_locustfile_share_names_and_defaults(locust_grou
 
 
 def test_the_options_the_cli_leaves_out_are_the_runners():
-    # Each comes from elsercheck load itself: its run id, its run directory, --insecure.
+    # Each comes from elsercheck load itself: its run id, its run directory, and the options
+    # every target command shares: --insecure, --allocation-wait, --timing and its overrides.
     left_out = {option.dest for option in table.OPTIONS if not option.cli}
-    assert left_out == {"run_id", "results_dir", "insecure"}
+    timing = {"timing", *(f"timing_{name}" for name in table.SCALER_FIELDS)}
+    assert left_out == {"run_id", "results_dir", "insecure", "allocation_wait", *timing}
     assert cli_load_parser().parse_args(["--insecure"]).insecure  # the target option
+    assert cli_load_parser().parse_args(["--allocation-wait", "7"]).allocation_wait == 7.0
+    parsed = cli_load_parser().parse_args(["--timing", "fast", "--scale-to-zero-seconds", "4"])
+    assert (parsed.timing, parsed.timing_scale_to_zero_seconds) == ("fast", 4.0)
 
 
 def locust_side_parser() -> argparse.ArgumentParser:

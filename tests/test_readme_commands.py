@@ -160,6 +160,9 @@ COVERED = {
     "make run": ("elsercheck run", ROOT / "tests" / "test_cli.py",
                  "test_run_passes_against_embedded_server", 'run_cli("run"'),
     "make test": ("pytest -n auto", ROOT / ".ci" / "run", None, "make test"),
+    # The fast tier's selection is tests/tiers.py's FAST: the tier guard runs in every run.
+    "make check": ('-m "not port and not process and not slow"', ROOT / "tests" / "tiers.py",
+                   None, 'FAST = "not port and not process and not slow"'),
     # Installing into this test's own environment would change it: the packaging test installs
     # the wheel into a scratch directory and runs it from there.
     "pip install": (None, ROOT / "tests" / "test_packaging.py", "installed", '_pip("install"'),
@@ -181,7 +184,7 @@ ACCEPTED = {
 # Strict: once the cause is fixed the test turns red until its entry goes.
 KNOWN_FAILURES: list[tuple[Callable[[Command], bool], str]] = []
 # Runs of a few seconds; everything else drives a load, a gate or a sweep.
-FAST_KINDS = {"export", "make run", "make test", "pip install", "elsercheck spec",
+FAST_KINDS = {"export", "make run", "make test", "make check", "pip install", "elsercheck spec",
               "elsercheck serve", "curl"}  # fmt: skip
 # Commands a later command of their block needs first: they write its input file.
 PREREQUISITES = {"elsercheck spec"}
@@ -448,6 +451,7 @@ RUNNERS: dict[str, Runner] = {
     "export": run_export,
     "make run": run_covered,
     "make test": run_covered,
+    "make check": run_covered,
     "pip install": run_covered,
     "elsercheck serve": run_server,
     "curl": run_block,
@@ -505,8 +509,23 @@ def load_runs(plain: Target, workdir: Path) -> dict[str, str]:
     """Two short load runs for the report commands: ``<run-id>`` the second, the README's
     baseline id the first (in the history)."""
     env = environment(workdir, plain, "")
-    base = [str(BIN / "elsercheck"), "load", "--url", plain.url, "--timing", "fast", "--shape",
-            "constant", "--peak-users", "2", "--duration", "4", "--lifecycle-users", "0"]  # fmt: skip
+    base = [
+        str(BIN / "elsercheck"),
+        "load",
+        "--url",
+        plain.url,
+        "--timing",
+        "fast",
+        "--shape",
+        "constant",
+        "--peak-users",
+        "2",
+        "--duration",
+        "4",
+        "--lifecycle-users",
+        "0",
+        "--no-report",
+    ]  # fmt: skip  (the report commands below write the reports)
     loads = workdir / "reports" / "load"
     ids = []
     for _ in range(2):

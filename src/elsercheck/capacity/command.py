@@ -46,6 +46,7 @@ DEFAULT_POINT_SECONDS = 60.0  # cluster seconds per point (6 wall seconds on fas
 DEFAULT_MAX_MINUTES = 30.0
 PER_USER_WALL_RATE = 10.0  # requests per wall second one locust user is asked for at most
 MIN_USERS = 2
+DEFAULT_ALLOCATION_WAIT_S = 300.0  # a cluster's; the embedded server's comes from its timing
 MAX_OUTSTANDING = 100  # per user: the queue, not the generator's cap, should show overload
 
 
@@ -58,7 +59,8 @@ class CapacityUsageError(ValueError):
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """The capacity sweep's own options (target and timing options come from ``cli.py``)."""
+    """The capacity sweep's own options (target, timing, ``--allocation-wait`` and
+    ``--report-dir``: ``commands/options.py``; the command: ``commands/capacity.py``)."""
     group = parser.add_argument_group("capacity sweep")
     group.add_argument("--workload", default="inference",
                        choices=("inference", "ingest", "search", "mixed"),
@@ -120,9 +122,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                        default=DEFAULT_MAX_MINUTES, metavar="M",
                        help=f"wall-clock bound of the whole sweep (default "
                        f"{DEFAULT_MAX_MINUTES:g})")  # fmt: skip
-    group.add_argument("--allocation-wait", type=load_options.positive_float, default=300.0,
-                       metavar="S", help="longest wait for a cell's endpoint to be "
-                       "fully_allocated (default 300)")  # fmt: skip
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     advice = parser.add_argument_group("recommendation (from the measured capacity)")
     source = advice.add_mutually_exclusive_group()
@@ -141,9 +140,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         "to zero (default: the latency objective)")  # fmt: skip
     advice.add_argument("--vcpu-hour-price", type=load_options.non_negative_float, default=None,
                         metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
-    group.add_argument("--report-dir", type=Path, default=None,
-                       help="where capacity.json, capacity.html and the points' runs go "
-                       "(default reports/capacity/<run-id>)")  # fmt: skip
 
 
 def _counts(text: str) -> tuple[int, ...]:
@@ -223,6 +219,16 @@ class Sweep:
     embedded: bool
     emit: Callable[[str], None]
     target_version: str | None = None  # GET /'s version.number
+    profile: str | None = None  # the timing profile's name (default: --timing)
+    allocation_wait: float | None = None  # for a cell's endpoint (default: the cluster's 300 s)
+
+    @property
+    def timing_name(self) -> str:
+        return self.profile or self.args.timing
+
+    @property
+    def allocation_wait_s(self) -> float:
+        return DEFAULT_ALLOCATION_WAIT_S if self.allocation_wait is None else self.allocation_wait
 
     @property
     def speedup(self) -> float:
@@ -244,7 +250,7 @@ class Sweep:
             shape="constant",
             workload=self.args.workload,
             bulk_size=self.args.bulk_size,
-            timing=self.args.timing,
+            timing=self.timing_name,
             mix=self.args.mix,
             batch_share=self.args.batch_share,
             corpus=self.args.corpus,
@@ -335,7 +341,7 @@ def run(sweep: Sweep) -> int:
         recommendation, code = _recommend(sweep, cells, traffic)
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
-        target_version=sweep.target_version, embedded=sweep.embedded, timing=args.timing,
+        target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
         speedup=sweep.speedup, workload=args.workload, mix=args.mix,
         batch_share=args.batch_share, model_id=args.model_id,
         slo_p99_ms=objective.p99_ms or 0.0,
@@ -398,7 +404,7 @@ def _cell(
     label, name = f"a{allocations}t{threads}", f"{allocations} allocation(s) × {threads} thread(s)"
     emit(f"cell {name}: creating the endpoint")
     with deployment.cell_endpoint(
-        sweep.target, sweep.run_id, allocations, threads, args.model_id, args.allocation_wait
+        sweep.target, sweep.run_id, allocations, threads, args.model_id, sweep.allocation_wait_s
     ) as (inference_id, client, started_s, tracker):
         probe = deployment.probe(
             client, inference_id, args.mix, args.batch_share, args.corpus, args.seed,

@@ -141,6 +141,7 @@ def _timing_overrides() -> list[LoadOption]:
             metavar="S",
             default_text=f"--timing's, realistic {getattr(PRESETS[DEFAULT_TIMING], name):g}",
             dest_name=f"timing_{name}",
+            cli=False,  # elsercheck's shared timing options (commands/options.py) use this row
             locust_aliases=_TIMING_LOCUST_ALIASES.get(name, ()),
         )
         for name in SCALER_FIELDS
@@ -220,6 +221,7 @@ OPTIONS: tuple[LoadOption, ...] = (
         "defaults), fast, instant; the shapes' stage lengths follow it",
         choices=tuple(sorted(PRESETS)),
         default_text=f"fast on elsercheck's embedded server, else {DEFAULT_TIMING}",
+        cli=False,  # elsercheck's shared timing options (commands/options.py)
         locust_aliases=("--timing-profile",),
     ),
     *_timing_overrides(),
@@ -270,6 +272,7 @@ OPTIONS: tuple[LoadOption, ...] = (
         "longest wait for the created endpoint to be allocated, s",
         type=positive_float,
         default=300.0,
+        cli=False,  # elsercheck's shared target option (commands/options.py)
     ),
     LoadOption(
         "--monitor-interval",
@@ -291,8 +294,8 @@ OPTIONS: tuple[LoadOption, ...] = (
         default=2,
     ),
     LoadOption("--seed", "random seed for inputs and arrivals", type=int, default=0),
-    # Supplied by `elsercheck load` itself: its run id, its run directory (--load-report-dir)
-    # and --insecure from its target options.
+    # Supplied by `elsercheck load` itself: its run id, its run directory (--report-dir)
+    # and --insecure from its target options (--allocation-wait and the timing too: above).
     LoadOption(
         "--run-id",
         "run id: endpoint prefix elsercheck-<run-id>-",
@@ -350,10 +353,17 @@ def add_options(
         )
 
 
-def values_from(namespace: Any) -> dict[str, Any]:
-    """Every option's value from parsed options, checked; ``OptionError`` names a bad one."""
+def values_from(namespace: Any, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every option's value from parsed options, checked; ``OptionError`` names a bad one.
+
+    ``given``: values by dest that take the place of the namespace's (what the CLI settled
+    itself: the timing profile and shape by target, the allocation wait)."""
+    given = given or {}
     values = {
-        option.dest: option.value(getattr(namespace, option.dest, None)) for option in OPTIONS
+        option.dest: option.value(
+            given[option.dest] if option.dest in given else getattr(namespace, option.dest, None)
+        )
+        for option in OPTIONS
     }
     if values["min_allocations"] > values["max_allocations"]:
         raise OptionError("--min-allocations must not exceed --max-allocations")

@@ -110,9 +110,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def default_history() -> Path:
+    """The history of run summaries: ``reports/history``."""
+    return reports_dir() / HISTORY_SUBDIR
+
+
 def run(args: argparse.Namespace) -> int:
-    """Build the report; print a summary; return the exit code (never raises on bad input)."""
-    history_dir = None if args.no_history else args.history or reports_dir() / HISTORY_SUBDIR
+    """``elsercheck report``: the parsed options turned into :class:`ReportOptions`."""
+    history_dir = None if args.no_history else args.history or default_history()
     options = ReportOptions(
         run_dir=args.run_dir,
         history_dir=history_dir,
@@ -122,6 +127,13 @@ def run(args: argparse.Namespace) -> int:
         thresholds=args.threshold,
         gate_dir=args.gate_dir,
     )
+    return report(options)
+
+
+def report(options: ReportOptions) -> int:
+    """Build the report; print a summary; return the exit code (never raises on bad input).
+    ``load`` and ``run`` call it for their runs."""
+    history_dir = options.history_dir
     try:
         result = build_report(options)
     except (ReportUsageError, OSError) as exc:
