@@ -327,3 +327,21 @@ def test_duration_cuts_the_shape_short(fast_server, tmp_path, monkeypatch):
     expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
     assert expectations["scale-down@down"]["status"] == "skipped"
     assert code in (0, 1)
+
+
+@pytest.mark.parametrize(("given", "reported"), [([], True), (["--no-report"], False)])
+def test_a_load_run_writes_its_report_unless_no_report(
+    fast_server, tmp_path, monkeypatch, capsys, given, reported
+):
+    """A newcomer's first `elsercheck load` ends with report.html and summary.json in the run
+    directory (the run alone: nothing added to the history); --no-report: the summary only."""
+    monkeypatch.setenv("ELSERCHECK_REPORTS", str(tmp_path / "reports"))
+    code, out = run_cli(fast_server, tmp_path, "--shape", "constant", "--peak-users", "2",
+                        "--duration", "4", "--lifecycle-users", "0", *given,
+                        monkeypatch=monkeypatch)  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code in (0, 4), printed  # 4: this busy machine's generator fell behind
+    assert (out / "report.html").is_file() is reported, printed
+    assert (out / "summary.json").is_file() is reported, printed
+    assert (f"report: {out / 'report.html'}" in printed) is reported, printed
+    assert not (tmp_path / "reports" / "history").exists()
