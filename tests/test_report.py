@@ -131,6 +131,25 @@ def test_failed_expectation_exits_1(reports: Path, capsys: pytest.CaptureFixture
     assert "Failed" in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
+def test_inconclusive_run_is_reported_exit_4(
+    reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run whose real-time verdicts the load machine fell behind on (exit 4): `elsercheck
+    load` reports every run by default, so its report must render too."""
+    run_dir = write_run(reports / "load" / "behind")
+    expectations = rundir.read_json(run_dir / rundir.EXPECTATIONS_JSON)
+    expectations[0].update(passed=False, inconclusive=True)  # as expectations.py writes it
+    rundir.write_json(run_dir / rundir.EXPECTATIONS_JSON, expectations)
+    run = rundir.read_json(run_dir / rundir.RUN_JSON)
+    rundir.write_json(run_dir / rundir.RUN_JSON, {**run, "exit_code": 4})
+    assert report(run_dir, "--no-history") == 4, capsys.readouterr()
+    document = read_summary(run_dir)
+    validate(document)
+    assert document["verdict"]["status"] == "inconclusive"
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<div class='verdict skipped'><strong class='skipped'>Inconclusive" in page
+
+
 def test_gate_found_next_to_the_run(reports: Path) -> None:
     run_dir = write_run(reports / "load" / "20261121t100000-aaaa")
     gate_dir = reports / "gate" / "20261121t100000-aaaa"

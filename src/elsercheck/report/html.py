@@ -505,6 +505,7 @@ VERDICT_TEXT = {
     "ok": "Passed",
     "failed": "Failed",
     "regression": "Performance regression",
+    "inconclusive": "Inconclusive: the load machine was behind",
 }
 
 
@@ -524,7 +525,10 @@ def render_page(page: Page) -> str:
     document = page.document
     run, verdict = document["run"], document["verdict"]
     status = verdict["status"]
-    css = {"ok": "ok", "failed": "bad", "regression": "regression"}[status]
+    # inconclusive: the load machine fell behind (exit 4), neither a pass nor the target's failure
+    css = {"ok": "ok", "failed": "bad", "regression": "regression", "inconclusive": "skipped"}[
+        status
+    ]
     reasons = "".join(f"<li>{esc(reason)}</li>" for reason in verdict["reasons"])
     rendered = [(section, section.render(page)) for section in SECTIONS]
     rendered = [(section, body) for section, body in rendered if body]
