@@ -117,6 +117,23 @@ def test_the_number_types_refuse_nonsense_in_one_line() -> None:
         shared.bounded_int(10)("11")
 
 
+def test_the_number_types_are_defined_once() -> None:
+    """The commands, the load table (the locustfile's parser) and capacity use one set."""
+    from elsercheck import numbers
+    from elsercheck.load import options as table
+
+    for name in ("positive_int", "positive_float"):
+        assert getattr(shared, name) is getattr(numbers, name) is getattr(table, name)
+    types = {action.type for parser in parsers().values() for action in parser._actions}
+    assert {numbers.positive_int, numbers.positive_float, numbers.non_negative_float,
+            numbers.share, numbers.workers} <= types  # fmt: skip
+    # Outside numbers.py only parsers of a domain format refuse a value: report's thresholds
+    # and price, capacity's allocation grid (1,2,4).
+    refusing = {path.relative_to(SRC).as_posix() for path in SRC.rglob("*.py")
+                if "raise argparse.ArgumentTypeError" in path.read_text(encoding="utf-8")}  # fmt: skip
+    assert refusing == {"numbers.py", "report/command.py", "capacity/command.py"}
+
+
 # -- run: one --allocation-wait for smoke, gate and load ------------------------------------------
 @pytest.mark.parametrize(("given", "expected"), [(["--allocation-wait", "42"], 42.0),
                                                  ([], "embedded")])  # fmt: skip

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exit_codes import ExitCode
+from ..numbers import bounded_int, positive_float, positive_int, workers
+
+__all__ = ["bounded_int", "positive_float", "positive_int", "workers"]  # the number types
 
 # The suite's own wait for fully_allocated on a cluster (contracts/, smoke, load, capacity).
 CLUSTER_ALLOCATION_WAIT_S = 300.0
@@ -48,42 +51,6 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
-
-
-# -- number types ---------------------------------------------------------------------------------
-def positive_int(value: str) -> int:
-    if value.isdigit() and int(value) >= 1:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"expected a positive number, not {value!r}")
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if number > 0 and number != float("inf"):
-        return number
-    raise argparse.ArgumentTypeError(f"expected a positive number, not {value!r}")
-
-
-def workers(value: str) -> str:
-    """pytest-xdist's ``-n``: N or auto."""
-    if value == "auto" or (value.isdigit() and int(value) >= 1):
-        return value
-    raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', not {value!r}")
-
-
-def bounded_int(maximum: int) -> Any:
-    """1 … ``maximum``."""
-
-    def parse(value: str) -> int:
-        if value.isdigit() and 1 <= int(value) <= maximum:
-            return int(value)
-        raise argparse.ArgumentTypeError(f"expected a number from 1 to {maximum}, not {value!r}")
-
-    parse.__name__ = "int"
-    return parse
 
 
 # -- target ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..endpoints import ELSER_V2_X86
+from ..numbers import non_negative_float, non_negative_int, positive_float, positive_int, share
 from ..reference.timing import PRESETS, Timing
 from .plans import SCALER_FIELDS, SHAPES, Plan, ScalerTiming, build_plan, scaler_timing
 from .workloads import SEARCH_QUERIES
@@ -31,37 +32,6 @@ GROUP_TITLE = "elsercheck (ELSER load test)"  # the locustfile's group in `locus
 
 class OptionError(ValueError):
     """A load option's value is unusable; the message names the option."""
-
-
-def _number(kind: type, minimum: float, inclusive: bool = True) -> Callable[[str], Any]:
-    words = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or value != value or value in (float("inf"), float("-inf")):
-            raise argparse.ArgumentTypeError(f"expected a number {words}, not {text!r}")
-        if value < minimum or (value == minimum and not inclusive):
-            raise argparse.ArgumentTypeError(f"expected a number {words}, not {text!r}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its "invalid ..." message
-    return parse
-
-
-positive_int = _number(int, 1)
-non_negative_int = _number(int, 0)
-positive_float = _number(float, 0.0, inclusive=False)
-non_negative_float = _number(float, 0.0)
-
-
-def share(text: str) -> float:
-    value = non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, not {text!r}")
-    return value
 
 
 _METAVARS: dict[Callable[[str], Any], str] = {

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..exit_codes import ExitCode
 from ..load.summary import format_text
+from ..numbers import bounded_int
 from ..paths import reports_dir
 from .build import ReportOptions, ReportUsageError, build_report
 from .compare import MIN_SPREAD_RUNS
@@ -32,11 +33,7 @@ def _threshold(text: str) -> tuple[str, float | None]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def baselines_count(text: str) -> int:
-    """``--baselines N``: 1 … MAX_BASELINES."""
-    if text.isdigit() and 1 <= int(text) <= MAX_BASELINES:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_BASELINES}, not {text!r}")
+baselines_count = bounded_int(MAX_BASELINES)  # --baselines N: 1 … MAX_BASELINES
 
 
 def price(text: str) -> float:
