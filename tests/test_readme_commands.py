@@ -509,23 +509,10 @@ def load_runs(plain: Target, workdir: Path) -> dict[str, str]:
     """Two short load runs for the report commands: ``<run-id>`` the second, the README's
     baseline id the first (in the history)."""
     env = environment(workdir, plain, "")
-    base = [
-        str(BIN / "elsercheck"),
-        "load",
-        "--url",
-        plain.url,
-        "--timing",
-        "fast",
-        "--shape",
-        "constant",
-        "--peak-users",
-        "2",
-        "--duration",
-        "4",
-        "--lifecycle-users",
-        "0",
-        "--no-report",
-    ]  # fmt: skip  (the report commands below write the reports)
+    # --no-report: the README's report commands below write the reports
+    base = [str(BIN / "elsercheck"), "load", "--url", plain.url, "--timing", "fast", "--shape",
+            "constant", "--peak-users", "2", "--duration", "4", "--lifecycle-users", "0",
+            "--no-report"]  # fmt: skip
     loads = workdir / "reports" / "load"
     ids = []
     for _ in range(2):

@@ -1,10 +1,10 @@
 """The ``elsercheck`` commands: one module per command, each registering itself.
 
 Every module here has ``register(subparsers)``, which adds its sub-parser and sets its handler
-(``handler(args) -> int``, an exit code of ``exit_codes.py``). The options several commands share
-are declared once in ``options.py`` (the number types in ``elsercheck/numbers.py``); the command's policy (defaults that depend on the target,
-bounds, stages) lives in its module; the domain work stays in the domain modules
-(``gate.py``, ``load/``, ``capacity/``, ``report/`` …).
+(``handler(args) -> int``, an exit code of ``exit_codes.py``). The options several commands
+share are declared once in ``options.py`` (the number types in ``elsercheck/numbers.py``); the
+command's policy (defaults that depend on the target, bounds, stages) lives in its module; the
+domain work stays in the domain modules (``gate.py``, ``load/``, ``capacity/``, ``report/`` …).
 """
 
 from __future__ import annotations
