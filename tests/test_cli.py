@@ -305,7 +305,11 @@ def test_run_passes_against_embedded_server(tmp_path: Path) -> None:
     # The timeout only catches a hang: on a busy machine the gate and the load run take their
     # time (every scaling wait inside is counted by the run itself, not by this timeout).
     result = run_cli("run", timeout=900, env={"ELSERCHECK_REPORTS": str(reports)}, watch=watch)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # 4 only when the load machine (this one, busy) fell behind: inconclusive, said so, and
+    # nothing failed; never the target's failure.
+    assert result.returncode in (0, 4), result.stdout + result.stderr
+    if result.returncode == 4:
+        assert "inconclusive" in result.stdout and " FAIL " not in result.stdout, result.stdout
     if watch is not None:  # the password the run generated, learnt from its children
         _no_secret_written_or_on_argv(watch, reports, result)
     assert "PASSED" in result.stdout

@@ -43,7 +43,7 @@ def test_repeat_reports_each_run_and_compares_the_last_with_the_others(
                  "--duration", "4", "--lifecycle-users", "0", "--repeat", "2",
                  "--load-report-dir", str(runs), "--vcpu-hour-price", "0.1"])  # fmt: skip
     out = capsys.readouterr().out
-    assert code in (0, 1, 3), out  # a 4 s step may miss its scaling expectations; never 2
+    assert code in (0, 1, 3, 4), out  # a 4 s step may miss its expectations; never 2
     assert "repeat 1/2: load test against" in out and "repeat 2/2: load test against" in out
     run_dirs = sorted(runs.iterdir(), key=lambda d: json.loads((d / "run.json").read_text())[
         "started_at"])  # fmt: skip

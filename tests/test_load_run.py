@@ -171,7 +171,7 @@ def test_distributed_with_two_workers_ships_every_sample(
     code, out = run_cli(fast_server, tmp_path, "--shape", "spike", "--workers", "2",
                         "--users", "30", "--lifecycle-users", "0", monkeypatch=monkeypatch)  # fmt: skip
     log = (out / "locust.log").read_text()
-    assert code in (0, 1), capsys.readouterr().out + log
+    assert code in (0, 1, 4), capsys.readouterr().out + log
     run = json.loads((out / rundir.RUN_JSON).read_text())
     assert run["workers"] == 2
     stats = {r["Name"]: r for r in rundir.read_csv(out / "locust_stats.csv")}
@@ -326,7 +326,7 @@ def test_duration_cuts_the_shape_short(fast_server, tmp_path, monkeypatch):
     assert run["duration_s"] < 10
     expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
     assert expectations["scale-down@down"]["status"] == "skipped"
-    assert code in (0, 1)
+    assert code in (0, 1, 4)  # 4: the load machine fell behind (inconclusive)
 
 
 @pytest.mark.parametrize(("given", "reported"), [([], True), (["--no-report"], False)])
