@@ -295,3 +295,18 @@ def test_a_stalled_embedded_server_is_the_load_machine_behind():
     # A real cluster: not measured, skipped.
     cluster = by_name(check_all(RunRecord(STEP, trace([(0, 1)]), ok)))["simulator-kept-up"]
     assert cluster.passed is None and not cluster.inconclusive and "not measured" in cluster.detail
+
+
+def test_answers_to_requests_sent_after_the_plan_ended_are_not_judged():
+    """Teardown: the run's endpoint is being deleted (409, then 404) while a distributed run's
+    workers still send a last few due arrivals; before the plan's end a 404 is still judged."""
+    rows = trace([(0, 1)])
+    end = STEP.duration_s
+    late = [{"request_type": "POST", "elapsed_s": end + 0.6, "latency_ms": 6.0, "error_kind": kind}
+            for kind in ("409", "4xx", "4xx")]  # fmt: skip
+    ok = [{"request_type": "POST", "elapsed_s": 1.0, "latency_ms": 30.0, "error_kind": ""}]
+    errors = by_name(check_all(RunRecord(STEP, rows, ok + late)))["errors-documented"]
+    assert errors.passed is True and errors.detail == "errors: none"
+    during = [dict(row, elapsed_s=end - 1.0) for row in late]
+    errors = by_name(check_all(RunRecord(STEP, rows, ok + during)))["errors-documented"]
+    assert errors.passed is False and "2 × 4xx" in errors.detail
