@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from elsercheck.reference.app import ReferenceServer
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import _uvicorn_config, bound_socket
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 
 FIXED_BODY = orjson.dumps({"acknowledged": True, "note": "a fixed answer of a bare app"})
 INFERENCE_PREFIX = "/_inference/sparse_embedding/"

@@ -11,7 +11,7 @@ import pytest
 from elsercheck.endpoints import elser_body  # noqa: F401 (the tests take it from here)
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.gate_runs import CleanGateRun
 from tests.gate_runs import clean_gate_run as _clean_gate_run
 from tests.inprocess import InProcessServer

@@ -22,9 +22,9 @@ from elsercheck.endpoints import elser_body
 from elsercheck.gate import GateResult, run_gate
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.retry import retrying
 from elsercheck.target import Target
+from elsercheck.timing import PRESETS
 
 PASSWORD = "shared-gate-S3cret/+pw"
 

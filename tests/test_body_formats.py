@@ -19,9 +19,9 @@ import yaml
 
 from elsercheck.reference import versions
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
 from elsercheck.reference.wire import smile
 from elsercheck.reference.wire.warning_header import escape_and_encode, format_warning
+from elsercheck.timing import PRESETS
 from tests.conftest import PASSWORD, elser_body
 from tests.inprocess import InProcessServer
 

@@ -30,7 +30,7 @@ from elsercheck.endpoints import ELSER_V2_X86
 from elsercheck.exit_codes import ExitCode
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests import process_watch
 from tests.process_watch import wait_gone
 

@@ -228,7 +228,7 @@ def test_capacity_json_follows_its_schema():
 def test_the_model_follows_the_servers_service_time_rules():
     from elsercheck.capacity.model import capacity_per_allocation, mean_service_s
     from elsercheck.endpoints import ELSER_V2_PORTABLE, ELSER_V2_X86
-    from elsercheck.reference.timing import PRESETS
+    from elsercheck.timing import PRESETS
 
     fast, realistic = PRESETS["fast"], PRESETS["realistic"]
     one = capacity_per_allocation(realistic, "medium=1", 0.0, 1, ELSER_V2_X86)
@@ -333,8 +333,8 @@ def test_a_stopped_sweep_writes_what_it_finished(tmp_path, monkeypatch, finished
     from elsercheck import signals
     from elsercheck.capacity import command
     from elsercheck.cli import build_parser
-    from elsercheck.reference.timing import PRESETS
     from elsercheck.target import Target
+    from elsercheck.timing import PRESETS
 
     def cell(sweep, allocations, threads, objective, deadline, started):  # stands in for _cell
         if finished:

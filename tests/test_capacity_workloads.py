@@ -37,7 +37,7 @@ from elsercheck.reference.indices.ingest import MODEL_BATCH_SIZE
 from elsercheck.reference.mlnode.sparse_encoder import token_count
 from elsercheck.reference.rules import chunkers
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 
 FAST = PRESETS["fast"]
 WINDOW_S = 48.0

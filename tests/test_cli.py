@@ -350,7 +350,7 @@ def test_version() -> None:
 
 def test_embedded_gate_waits_for_allocation_as_long_as_its_timing_needs() -> None:
     from elsercheck.commands.options import embedded_allocation_wait
-    from elsercheck.reference.timing import PRESETS
+    from elsercheck.timing import PRESETS
 
     assert embedded_allocation_wait(PRESETS["fast"]) == 20.0
     assert embedded_allocation_wait(PRESETS["realistic"]) == 3 * (60 + 15 + 5)
@@ -525,7 +525,7 @@ def test_bad_timing_override_is_a_one_line_usage_error(
 
 
 def test_timing_refuses_out_of_bounds_values_from_python() -> None:
-    from elsercheck.reference.timing import PRESETS, Timing, TimingError
+    from elsercheck.timing import PRESETS, Timing, TimingError
 
     for name, value in [
         ("model_download_seconds", float("inf")),

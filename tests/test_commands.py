@@ -15,7 +15,7 @@ import pytest
 from elsercheck import cli
 from elsercheck.commands import COMMANDS
 from elsercheck.commands import options as shared
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 
 SRC = Path(cli.__file__).parent
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import PASSWORD, elser_body
 from tests.inprocess import InProcessServer
 

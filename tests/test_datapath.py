@@ -20,7 +20,7 @@ from hypothesis import strategies as hs
 
 from elsercheck.endpoints import elser_body
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import assert_error
 from tests.inprocess import InProcessServer
 

@@ -21,7 +21,7 @@ from elsercheck.cli import main
 from elsercheck.reference.breakage.defects import CATALOGUE, FAMILIES
 from elsercheck.reference.breakage.faults import CATALOGUE as FAULTS
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import elser_body
 from tests.inprocess import InProcessServer
 from tests.secret_scan import assert_no_secret

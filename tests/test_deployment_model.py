@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS, Timing
+from elsercheck.timing import PRESETS, Timing
 from tests.conftest import assert_error, elser_body
 from tests.inprocess import InProcessServer
 

@@ -14,7 +14,7 @@ import pytest
 from elsercheck.reference import versions
 from elsercheck.reference.config import EisLimits, ServerConfig
 from elsercheck.reference.eis.upstream import SlidingWindow
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.inprocess import InProcessServer
 
 PASSWORD = "eis-test"

@@ -36,7 +36,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, excepti
 from elsercheck.reference import versions
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import PASSWORD
 
 MOVIES = json.loads((Path(__file__).parent / "data/example_flows/movies.json").read_text())

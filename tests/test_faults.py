@@ -23,9 +23,9 @@ from elsercheck.reference.breakage.faults import (
 )
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.retry import RETRY_STATUSES, retrying
 from elsercheck.target import Target
+from elsercheck.timing import PRESETS
 from tests.conftest import elser_body
 from tests.gate_runs import (
     CleanGateRun,

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from elsercheck.gate import run_gate
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer, ThreadedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
+from elsercheck.timing import PRESETS
 from tests.gate_runs import CleanGateRun
 from tests.secret_scan import assert_no_secret
 

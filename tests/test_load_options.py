@@ -22,8 +22,8 @@ from elsercheck.load import options as table
 from elsercheck.load.plans import TIMING_PROFILES, build_plan, scaler_timing
 from elsercheck.load.runner import locust_command
 from elsercheck.paths import resource_dir
-from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
+from elsercheck.timing import PRESETS
 
 # `elsercheck load`'s own options in its "load" group: how it runs locust, not what locust does.
 RUNNER_ONLY = {"load_workers", "web", "web_port", "report_dir"}

@@ -17,7 +17,7 @@ import pytest
 from elsercheck.cli import main
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 
 PASSWORD = "repeat-test-secret-4c1"
 pytestmark = pytest.mark.slow

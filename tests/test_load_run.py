@@ -25,8 +25,8 @@ from elsercheck.endpoints import elser_body
 from elsercheck.load import rundir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.reference.versions import NEWEST, RELEASES
+from elsercheck.timing import PRESETS
 from tests import process_watch
 from tests.process_watch import wait_gone
 from tests.secret_scan import assert_no_secret

@@ -15,7 +15,7 @@ import pytest
 from elsercheck.paths import resource_dir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.chromium import chromium_path, colour_pixels, dump_dom, screenshot
 
 pytestmark = pytest.mark.slow

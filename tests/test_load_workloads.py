@@ -19,8 +19,8 @@ from elsercheck.load import documents, make_documents, rundir, workloads
 from elsercheck.load.options import OptionError, values_from
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
+from elsercheck.timing import PRESETS
 from tests.test_load_run import PASSWORD, admin, endpoint_ids, run_cli
 
 OTHER_INDEX = "customer-docs"  # an index the run must not touch

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import assert_error, elser_body
 from tests.inprocess import InProcessServer
 

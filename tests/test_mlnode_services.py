@@ -20,8 +20,8 @@ from elsercheck.reference.mlnode.deployments import Deployments
 from elsercheck.reference.mlnode.inference_service import InferenceService
 from elsercheck.reference.rules.endpoint_config import EndpointConfig
 from elsercheck.reference.rules.service_settings import AdaptiveAllocations, ServiceSettings
-from elsercheck.reference.timing import PRESETS
 from elsercheck.reference.wire.errors import EsError
+from elsercheck.timing import PRESETS
 
 INSTANT = PRESETS["instant"]
 ELSER = ".elser_model_2_linux-x86_64"

@@ -25,8 +25,8 @@ from elasticsearch import ConnectionError as EsConnectionError
 from elsercheck.endpoints import fully_allocated
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.reference.versions import NEWEST, RELEASES
+from elsercheck.timing import PRESETS
 from tests.conftest import PASSWORD, elser_body
 
 ELSER = ".elser_model_2_linux-x86_64"

@@ -45,7 +45,7 @@ import pytest
 
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

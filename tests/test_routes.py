@@ -129,7 +129,7 @@ def test_put_valid_chunking(client: httpx.Client, unique_id: str, chunking: dict
 def test_put_timeout_408_keeps_endpoint(unique_id: str) -> None:
     """A short PUT timeout answers 408 while the endpoint stays stored (ES TransportStartTrainedModelDeploymentAction)."""
     from elsercheck.reference.config import ServerConfig
-    from elsercheck.reference.timing import PRESETS
+    from elsercheck.timing import PRESETS
     from tests.inprocess import InProcessServer
 
     timing = PRESETS["instant"].with_overrides(

@@ -16,7 +16,7 @@ import pytest
 
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.indices import scoring
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import assert_error
 from tests.inprocess import InProcessServer
 

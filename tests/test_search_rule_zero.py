@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.inprocess import InProcessServer
 
 SPEC = json.loads((Path(__file__).parent / "data" / "search_spec_elements.json").read_text())

@@ -164,7 +164,7 @@ def test_no_security(open_server: InProcessServer) -> None:
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     from elsercheck.reference.config import ServerConfig
-    from elsercheck.reference.timing import PRESETS
+    from elsercheck.timing import PRESETS
 
     config = ServerConfig(password=PASSWORD, tls=True, timing=PRESETS["instant"])
     with EmbeddedServer(config, tls_dir=tmp_path_factory.mktemp("tls")) as running:

@@ -14,7 +14,7 @@ from elsercheck.reference import versions
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.indices import ingest
 from elsercheck.reference.rules import chunkers
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import assert_error
 from tests.inprocess import InProcessServer
 

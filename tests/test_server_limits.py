@@ -19,7 +19,7 @@ from elsercheck.reference import http_protocol
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.mlnode import sparse_encoder
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import PASSWORD, elser_body
 
 AUTH = "Basic " + base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()

@@ -27,7 +27,7 @@ from elsercheck import signals
 from elsercheck.gate_report import read_junit
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 
 from . import process_watch
 from .process_watch import DescendantWatcher, wait_gone

@@ -23,7 +23,8 @@ from elsercheck.reference.mlnode.deployments import Deployments
 from elsercheck.reference.mlnode.inference_service import InferenceService
 from elsercheck.reference.rules.endpoint_config import EndpointConfig
 from elsercheck.reference.rules.service_settings import AdaptiveAllocations, ServiceSettings
-from elsercheck.reference.timing import (
+from elsercheck.reference.wire.errors import EsError
+from elsercheck.timing import (
     FAST_CLUSTER_SETTINGS,
     FAST_SPEEDUP,
     PRESETS,
@@ -31,7 +32,6 @@ from elsercheck.reference.timing import (
     Timing,
     TimingError,
 )
-from elsercheck.reference.wire.errors import EsError
 
 FAST = PRESETS["fast"]
 CLUSTER = Timing(**FAST_CLUSTER_SETTINGS)  # the cluster the fast profile is a time-lapse of

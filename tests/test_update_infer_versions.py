@@ -10,7 +10,7 @@ import pytest
 
 from elsercheck.reference import versions
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import assert_error, elser_body
 from tests.inprocess import InProcessServer
 

@@ -26,8 +26,8 @@ from elsercheck.reference import versions
 from elsercheck.reference.breakage.defects import CATALOGUE
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
-from elsercheck.reference.timing import PRESETS
 from elsercheck.target import Target
+from elsercheck.timing import PRESETS
 from tests.conftest import PASSWORD
 from tests.inprocess import InProcessServer
 

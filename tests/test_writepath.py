@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.conftest import assert_error
 from tests.inprocess import InProcessServer
 

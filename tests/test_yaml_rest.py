@@ -12,7 +12,7 @@ import pytest
 
 from elsercheck.reference import versions
 from elsercheck.reference.config import ServerConfig
-from elsercheck.reference.timing import PRESETS
+from elsercheck.timing import PRESETS
 from tests.inprocess import InProcessServer
 from tests.yaml_rest import Runner
 

@@ -21,9 +21,9 @@ from .pagekit import Html, cards, code, fmt, link, page, span, table, verdict, w
 from .reference.breakage.defects import CATALOGUE
 from .reference.config import ServerConfig
 from .reference.serve import EmbeddedServer
-from .reference.timing import PRESETS
 from .run_id import new_run_id
 from .target import Target, TargetError
+from .timing import PRESETS
 
 CLEAN = "clean"
 SHOWN_TESTS = 3

@@ -31,7 +31,7 @@ from ..load import documents
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..reference.mlnode.sparse_encoder import token_count
 from ..reference.rules import chunkers
-from ..reference.timing import Timing
+from ..timing import Timing
 from .units import DEFAULT_BULK_SIZE
 
 SAMPLES = 4000

@@ -116,7 +116,7 @@ def list_versions() -> int:
 # -- timing ---------------------------------------------------------------------------------------
 def timing_fields() -> list[str]:
     """Every timing field's option, e.g. ``--scaler-tick-seconds``."""
-    from ..reference.timing import Timing
+    from ..timing import Timing
 
     return [f"--{item.name.replace('_', '-')}" for item in fields(Timing)]
 
@@ -126,7 +126,7 @@ def add_timing_options(parser: argparse.ArgumentParser, default: str | None = No
     embedded server, realistic on a cluster). The scaler's fields carry the load table's help
     (``load/options.py``: locust's parser shows the same words)."""
     from ..load.options import BY_DEST
-    from ..reference.timing import PRESETS, Timing
+    from ..timing import PRESETS, Timing
 
     group = parser.add_argument_group(
         "reference server timing",
@@ -151,7 +151,7 @@ def timing_name(args: argparse.Namespace) -> str:
 
 def timing(args: argparse.Namespace) -> Any:  # -> reference.timing.Timing
     """The profile with the given overrides, each within its bounds (one line otherwise)."""
-    from ..reference.timing import preset, setting_problem
+    from ..timing import preset, setting_problem
 
     overrides = {
         key.removeprefix("timing_"): value

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..endpoints import ELSER_V2_X86
 from ..numbers import non_negative_float, non_negative_int, positive_float, positive_int, share
-from ..reference.timing import PRESETS, Timing
+from ..timing import PRESETS, Timing
 from .plans import SCALER_FIELDS, SHAPES, Plan, ScalerTiming, build_plan, scaler_timing
 from .workloads import SEARCH_QUERIES
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from ..reference.timing import PRESETS, Timing
+from ..timing import PRESETS, Timing
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ Its public face is below; the wings behind it (see ARCHITECTURE.md) are:
 * ``breakage/`` — what can be broken on purpose: defects and faults;
 * ``state.py`` (the composition root), ``app.py`` (ASGI), ``serve.py`` (running it),
   ``http_protocol.py`` (HTTP limits and read timeouts per connection),
-  ``config.py`` and ``timing.py`` (settings).
+  ``config.py`` (settings; the timing profiles are :mod:`elsercheck.timing`, shared with the
+  load plans).
 
-Names are loaded on first use, so that importing ``elsercheck.reference.timing`` (as the load
-generator does) does not pull in Starlette and uvicorn.
+Names are loaded on first use, so that importing a light wing (``versions``, as every
+command's ``--version`` option does) does not pull in Starlette and uvicorn.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from .app import ReferenceServer
     from .config import ServerConfig
     from .serve import EmbeddedServer, ServerStartError, ThreadedServer, run_foreground
-    from .timing import PRESETS, Timing
 
 _EXPORTS = {
     "ReferenceServer": "app",
@@ -33,17 +33,13 @@ _EXPORTS = {
     "ServerStartError": "serve",
     "ThreadedServer": "serve",
     "run_foreground": "serve",
-    "PRESETS": "timing",
-    "Timing": "timing",
 }
 __all__ = [
-    "PRESETS",
     "EmbeddedServer",
     "ReferenceServer",
     "ServerConfig",
     "ServerStartError",
     "ThreadedServer",
-    "Timing",
     "run_foreground",
 ]
 

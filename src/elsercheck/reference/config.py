@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..timing import PRESETS, Timing
 from . import versions
-from .timing import PRESETS, Timing
 from .versions import EsVersion
 
 DEFAULT_PASSWORD = "changeme"

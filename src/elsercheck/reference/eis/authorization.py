@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from ...timing import Timing
 from ..rules.elastic_service import ELSER_ENDPOINT_ID, preconfigured_elser
 from ..rules.endpoint_config import EndpointConfig
-from ..timing import Timing
 from ..versions import EsVersion
 from .upstream import EisUpstream
 

@@ -25,10 +25,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ...timing import Timing
 from ..mlnode.sparse_encoder import SparseResult, token_count
 from ..rules.elastic_service import EisServiceSettings
 from ..rules.endpoint_config import EndpointConfig
-from ..timing import Timing
 from ..wire.errors import EsError, status_exception
 from .upstream import EisUpstream, UpstreamError
 

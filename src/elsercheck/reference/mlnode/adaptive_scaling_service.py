@@ -13,8 +13,8 @@ import contextlib
 import logging
 
 from ...scaler.adaptive_scaler import AdaptiveAllocationsController, NodeSnapshot
+from ...timing import Timing
 from ..breakage.defects import SCALER_IGNORES_MAX, SCALER_NEVER_SCALES_DOWN
-from ..timing import Timing
 from .deployment import Deployment
 from .deployments import Deployments
 

@@ -16,8 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...timing import Timing
 from ..rules.service_settings import ELSER_V2_PORTABLE, AdaptiveAllocations
-from ..timing import Timing
 from ..wire.errors import EsError, status_exception
 from ..wire.timevalue import format_seconds
 from . import sparse_encoder

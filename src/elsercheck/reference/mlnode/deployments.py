@@ -13,9 +13,9 @@ import time
 import uuid
 from typing import Any
 
+from ...timing import Timing
 from ..breakage.faults import STALLED_PUT_WAIT_SECONDS
 from ..rules.service_settings import ServiceSettings
-from ..timing import Timing
 from ..wire.errors import status_exception
 from ..wire.timevalue import format_seconds
 from .deployment import Deployment
