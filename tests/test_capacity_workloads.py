@@ -25,6 +25,7 @@ from elsercheck.capacity.model import (
     mean_service_s,
 )
 from elsercheck.capacity.point import Point, read_point
+from elsercheck.timebase import TimeBase
 from elsercheck.capacity.result import document, schema, settings
 from elsercheck.capacity.traffic import traffic_from_run
 from elsercheck.capacity.units import DEFAULT_BULK_SIZE, REFUSED, UNITS
@@ -130,27 +131,27 @@ def test_an_ingest_point_counts_bulks_documents_and_chunks(tmp_path):
          "error_kind": ""},
     ]  # fmt: skip
     run = _write_run(tmp_path / "run", rows)
-    point = read_point(run, 1.0, 10.0, 10.0, "BULK")
+    point = read_point(run, 1.0, 10.0, TimeBase(10.0), "BULK")
     # 80 bulks in the window of 8 wall s = 80 cluster s: 1 bulk, 10 documents, 25 chunks a s.
     assert point.sent_rps == pytest.approx(1.0)
     assert point.documents_rps == pytest.approx(10.0)
     assert point.chunks_rps == pytest.approx(25.0)
     assert point.item_failures == {}
-    inference = read_point(run, 1.0, 10.0, 10.0)  # the POST rows only
+    inference = read_point(run, 1.0, 10.0, TimeBase(10.0))  # the POST rows only
     assert inference.sent_rps == pytest.approx(1 / 80) and inference.chunks_rps is None
 
 
 def test_a_point_with_bulk_item_failures_was_not_sustained(tmp_path):
     failures = "inference_exception/status_exception:2;es_rejected_execution_exception:1"
     run = _write_run(tmp_path / "run", _bulk_rows(100, 10.0, failures))
-    point = read_point(run, 1.0, 10.0, 10.0, "BULK")
+    point = read_point(run, 1.0, 10.0, TimeBase(10.0), "BULK")
     assert point.item_failures == {
         "inference_exception/status_exception": 2, "es_rejected_execution_exception": 1,
     }  # fmt: skip
     verdict = judge(point, slo_p99_ms=1000.0)
     assert not verdict.sustained and not verdict.inconclusive
     assert any("3 bulk item(s) failed" in reason for reason in verdict.reasons)
-    clean = read_point(_write_run(tmp_path / "clean", _bulk_rows(100, 10.0)), 1.0, 10.0, 10.0,
+    clean = read_point(_write_run(tmp_path / "clean", _bulk_rows(100, 10.0)), 1.0, 10.0, TimeBase(10.0),
                        "BULK")  # fmt: skip
     assert judge(clean, slo_p99_ms=1000.0).sustained
 

@@ -70,7 +70,7 @@ def test_cost_of_a_scale_to_zero_run(reports: Path, capsys: pytest.CaptureFixtur
     assert report(run_dir, "--no-history", "--vcpu-hour-price", "0.05") == 0
     document = summary(run_dir)
     validate(document)
-    assert document["schema_version"] == 3
+    assert document["schema_version"] == 4
     assert document["load"]["cost"] == {
         "polls": 21, "wall_seconds": 20.0, "speedup": 10.0, "time_lapse": True,
         "cluster_seconds": 200.0, "num_threads": 2,
@@ -81,9 +81,12 @@ def test_cost_of_a_scale_to_zero_run(reports: Path, capsys: pytest.CaptureFixtur
         "vcpu_hour_price": 0.05, "cost": 0.004167, "cost_per_1000": 0.416667,
     }  # fmt: skip
     out = capsys.readouterr().out
-    assert "cost: 0.04167 allocation-h, 0.0833 vCPU-h (time-lapse ×10: cluster time)" in out
+    assert "cost: 0.04167 allocation-h, 0.0833 vCPU-h (cluster hours)" in out
+    assert "times: time-lapse ×10: cluster time = wall time × 10" in out
     assert "idle 20.0 %" in out and "cost 0.004167 at 0.05/vCPU-h" in out
-    assert "cold starts: 2, time to first success p50 2.9 s, p95 3.1 s (n=2)" in out
+    # One figure per cold start, its base named (the issue: 1.241 s here, 0.6 s there).
+    assert ("cold starts: 2, first arrival at zero → first success p50 28.5 s cluster "
+            "(2.9 s wall), p95 30.8 s cluster (3.1 s wall) (n=2)") in out  # fmt: skip
 
 
 def test_two_cold_starts(reports: Path) -> None:
@@ -114,17 +117,18 @@ def test_cost_and_cold_start_sections(reports: Path) -> None:
     cost = section(run_dir, "cost")
     assert cost is not None
     assert "Time-lapse: the target's clock runs 10 times faster" in cost
-    assert "cluster time = wall time × 10" in cost and "200.0 s of cluster time" in cost
+    assert "cluster time = wall time × 10" in cost
+    assert "the polls span 200.0 s cluster (20.0 s wall)" in cost
     assert "<th>allocation-hours</th><td>0.04167</td>" in cost
     assert "<th>vCPU-hours</th><td>0.08333 <span class='muted'>(× num_threads 2)</span>" in cost
     assert "<th>idle share of allocation-time</th><td>20.0 %</td>" in cost
     assert "<th>cost at 0.05 per vCPU-hour</th><td>0.004167</td>" in cost
     cold = section(run_dir, "cold-starts")
     assert cold is not None
-    assert "2 scale-from-zero" in cold and "p50 <strong>2.9 s</strong>" in cold
-    assert "p95 <strong>3.1 s</strong>" in cold and "(n=2)" in cold
+    assert "2 scale-from-zero" in cold
+    assert "p50 <strong>28.5 s cluster (2.9 s wall)</strong>" in cold
+    assert "p95 <strong>30.8 s cluster (3.1 s wall)</strong>" in cold and "(n=2)" in cold
     assert "6 failed requests on the way (408 ×1, 409 ×3, 429 ×1, timeout ×1)" in cold
-    assert "Time-lapse ×10: in the cluster's time that is p50 28.5 s, p95 30.8 s" in cold
     assert re.search(r"<td>8.0 s</td><td>9.2 s</td><td>12.0 s</td><td>3.1 s</td><td>2</td>"
                      r"<td>408 ×1, 409 ×1</td>", cold)  # fmt: skip
 

@@ -75,7 +75,7 @@ def test_mixed_run_summary_numbers(reports: Path, capsys: pytest.CaptureFixture[
     assert "search: 11 semantic searches (1 failed), p90 91.0 ms" in out
     document = summary(run_dir)
     validate(document)
-    assert document["schema_version"] == 3 and document["run"]["workload"] == "mixed"
+    assert document["schema_version"] == 4 and document["run"]["workload"] == "mixed"
     ingest, search = document["load"]["ingest"], document["load"]["search"]
     assert (ingest["total"], ingest["ok"], ingest["failed"]) == (6, 5, 1)
     assert ingest["errors_by_kind"] == {"429": 1}

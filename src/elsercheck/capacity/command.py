@@ -28,6 +28,7 @@ from ..load import options as load_options
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.plans import scaler_timing
 from ..target import Target
+from ..timebase import CLUSTER, TimeBase
 from . import deployment, result
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
@@ -231,8 +232,9 @@ class Sweep:
         return DEFAULT_ALLOCATION_WAIT_S if self.allocation_wait is None else self.allocation_wait
 
     @property
-    def speedup(self) -> float:
-        return self.timing.speedup
+    def clock(self) -> TimeBase:
+        """The target's clock: points run in its wall time, results are in cluster time."""
+        return TimeBase.of(self.timing)
 
     @property
     def unit(self) -> Unit:
@@ -240,7 +242,7 @@ class Sweep:
 
     @property
     def point_wall_s(self) -> float:
-        return self.args.point_seconds / self.speedup
+        return self.clock.to_wall(self.args.point_seconds)
 
     def base_values(self, inference_id: str) -> dict[str, Any]:
         """The load options of every point of a cell (the rate is set per point)."""
@@ -277,7 +279,8 @@ class Sweep:
         def run(rate: float) -> Point:
             nonlocal count
             count += 1
-            users = max(MIN_USERS, math.ceil(rate * self.speedup / PER_USER_WALL_RATE))
+            wall_rate = self.clock.wall_rate(rate)
+            users = max(MIN_USERS, math.ceil(wall_rate / PER_USER_WALL_RATE))
             values = {**base, "peak_users": users, "rate_per_user": rate / users,
                       "seed": self.args.seed + count}  # fmt: skip
             if self.args.workload == "ingest":
@@ -293,9 +296,7 @@ class Sweep:
                     f"the load run of {label} point {count} could not run: "
                     f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
                 )
-            return read_point(
-                run_dir, rate, self.point_wall_s, self.speedup, self.unit.request_type
-            )
+            return read_point(run_dir, rate, self.point_wall_s, self.clock, self.unit.request_type)
 
         return run
 
@@ -342,7 +343,7 @@ def run(sweep: Sweep) -> int:
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
-        speedup=sweep.speedup, workload=args.workload, mix=args.mix,
+        speedup=sweep.clock.speedup, workload=args.workload, mix=args.mix,
         batch_share=args.batch_share, model_id=args.model_id,
         slo_p99_ms=objective.p99_ms or 0.0,
         slo_source=objective.source if objective.p99_ms else NO_OBJECTIVE,
@@ -379,10 +380,11 @@ class Objective:
     source: str
 
     def settle(
-        self, probe: deployment.Probe, speedup: float, cell: str, unit: Unit | None = None
+        self, probe: deployment.Probe, clock: TimeBase, cell: str, unit: Unit | None = None
     ) -> float:
+        """The objective: the given one, else from the probe's p99 (wall) in cluster ms."""
         if self.p99_ms is None:
-            unloaded = probe.p99_latency_ms * speedup
+            unloaded = clock.to_cluster(probe.p99_latency_ms)
             self.p99_ms = _round_up(SLO_FACTOR * unloaded)
             what = "" if unit is None or unit.workload == "inference" else f"{unit.noun}' "
             self.source = (
@@ -411,15 +413,17 @@ def _cell(
             workload=args.workload, endpoints=tracker, bulk_size=args.bulk_size,
         )  # fmt: skip
         unit = sweep.unit
-        estimate = probe.estimate_rps(allocations, sweep.speedup)
-        slo = objective.settle(probe, sweep.speedup, name, unit)
+        clock = sweep.clock
+        estimate = probe.estimate_rps(allocations, clock)
+        slo = objective.settle(probe, clock, name, unit)
         emit(
             f"  probe: {probe.requests} {unit.noun} one at a time, mean latency "
-            f"{probe.mean_latency_ms * sweep.speedup:.0f} ms (p99 "
-            f"{probe.p99_latency_ms * sweep.speedup:.0f} ms) → estimate {estimate:.2f} "
-            f"{unit.rate}; objective p99 ≤ {slo:g} ms"
+            f"{clock.to_cluster(probe.mean_latency_ms):.0f} ms (p99 "
+            f"{clock.to_cluster(probe.p99_latency_ms):.0f} ms) {CLUSTER} → estimate "
+            f"{estimate:.2f} {unit.rate} ({CLUSTER}); objective p99 ≤ {slo:g} ms {CLUSTER}"
         )
-        cell = CellResult(allocations, threads, estimate, slo, start_s=started_s * sweep.speedup)
+        # The endpoint's start, PUT → fully_allocated (timebase START_POINTS), in cluster time.
+        cell = CellResult(allocations, threads, estimate, slo, start_s=clock.to_cluster(started_s))
         if sweep.embedded:
             cell.model_rps = allocations * model.capacity_per_allocation(
                 sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,

@@ -42,6 +42,7 @@ from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.deployment_stats import stats_row
 from ..load.stats import percentile
 from ..target import Target
+from ..timebase import TimeBase
 from .units import DEFAULT_BULK_SIZE
 
 PROBE_REQUESTS = 40  # one at a time
@@ -63,11 +64,11 @@ class Probe:
     p99_latency_ms: float
     mean_inference_ms: float | None  # the stats API's average_inference_time_ms
 
-    def estimate_rps(self, allocations: int, speedup: float) -> float:
+    def estimate_rps(self, allocations: int, clock: TimeBase) -> float:
         """The saturation rate it suggests, per cluster second: allocations / service time
         (of one unit of the workload: a request, a search, a bulk)."""
         service_ms = self.mean_inference_ms or self.mean_latency_ms
-        return allocations * 1000.0 / service_ms / speedup
+        return clock.cluster_rate(allocations * 1000.0 / service_ms)
 
 
 def cell_id(run_id: str, allocations: int, threads: int) -> str:

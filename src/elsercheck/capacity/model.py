@@ -31,6 +31,7 @@ from ..load import documents
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..reference.mlnode.sparse_encoder import token_count
 from ..reference.rules import chunkers
+from ..timebase import TimeBase
 from ..timing import Timing
 from .units import DEFAULT_BULK_SIZE
 
@@ -67,7 +68,7 @@ def mean_service_s(
         total = math.fsum(
             service(token_count(text)) for _ in range(samples) for text in sampler.next().inputs
         )
-    return total / samples * timing.speedup
+    return TimeBase.of(timing).to_cluster(total / samples)
 
 
 def capacity_per_allocation(

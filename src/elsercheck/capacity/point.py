@@ -18,6 +18,7 @@ from typing import Any
 
 from ..load import rundir
 from ..load.stats import latency_stats
+from ..timebase import TimeBase
 
 WARMUP_SHARE = 0.2  # of the run's length, left out of the window
 MIN_BINS = 10  # throughput bins of a window
@@ -65,11 +66,15 @@ class Point:
 
 
 def read_point(
-    run_dir: Path, offered_rps: float, duration_s: float, speedup: float, request_type: str = "POST"
+    run_dir: Path,
+    offered_rps: float,
+    duration_s: float,
+    clock: TimeBase,
+    request_type: str = "POST",
 ) -> Point:
     """The point of the run in ``run_dir`` that offered ``offered_rps`` (cluster rate of the
-    workload's unit) for ``duration_s`` wall seconds on a target whose clock runs ``speedup``
-    times fast; ``request_type``: the requests.csv rows of the workload (``units.py``)."""
+    workload's unit) for ``duration_s`` wall seconds on the target's ``clock``;
+    ``request_type``: the requests.csv rows of the workload (``units.py``)."""
     start = WARMUP_SHARE * duration_s
     end = duration_s
     wall_window = max(end - start, 1e-9)
@@ -97,25 +102,27 @@ def read_point(
     for row in sent:
         sent_bins[min(int((row["elapsed_s"] - start) / wall_window * bins), bins - 1)] += 1
     failures = Counter(row["error_kind"] for row in sent if row["error_kind"])
-    latency = latency_stats(row["latency_ms"] * speedup for row in ok)
+    latency = latency_stats(clock.to_cluster(row["latency_ms"]) for row in ok)
     growth, pending_max = _pending(run_dir, start, end)
     per_document = request_type == "BULK"
     return Point(
         offered_rps=offered_rps,
-        window_s=wall_window * speedup,
-        sent_rps=len(sent) / wall_window / speedup,
-        throughput_rps=completed / wall_window / speedup,
+        window_s=clock.to_cluster(wall_window),
+        sent_rps=clock.cluster_rate(len(sent) / wall_window),
+        throughput_rps=clock.cluster_rate(completed / wall_window),
         latency_ms=latency,
-        per_second_rps=tuple(count / bin_s / speedup for count in per_bin),
-        bin_s=bin_s * speedup,
+        per_second_rps=tuple(clock.cluster_rate(count / bin_s) for count in per_bin),
+        bin_s=clock.to_cluster(bin_s),
         sent_per_bin=tuple(sent_bins),
         rejected={k: v for k, v in failures.items() if k in OVERLOAD_KINDS},
         errors=dict(failures),
         pending_growth=growth,
         pending_max=pending_max,
         run_dir=str(run_dir),
-        documents_rps=_carried(sent, "documents", wall_window * speedup) if per_document else None,
-        chunks_rps=_carried(sent, "chunks", wall_window * speedup) if per_document else None,
+        documents_rps=_carried(sent, "documents", clock.to_cluster(wall_window))
+        if per_document
+        else None,
+        chunks_rps=_carried(sent, "chunks", clock.to_cluster(wall_window)) if per_document else None,
         item_failures=_item_failures(sent) if per_document else {},
     )
 

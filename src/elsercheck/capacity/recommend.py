@@ -62,6 +62,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..load.plans import ScalerTiming
+from ..timebase import TimeBase
 from .traffic import DAY_S, Traffic
 from .units import UNITS
 
@@ -302,12 +303,12 @@ def _check(
 
 def _cluster_timing(timing: ScalerTiming) -> ScalerTiming:
     """``timing`` in the cluster's seconds (a time-lapse target's durations × its speedup)."""
-    factor = timing.speedup
+    clock = TimeBase.of(timing)
     return ScalerTiming(
-        tick_s=timing.tick_s * factor,
-        cooldown_s=timing.cooldown_s * factor,
-        scale_to_zero_s=timing.scale_to_zero_s * factor,
-        allocation_start_s=timing.allocation_start_s * factor,
+        tick_s=clock.to_cluster(timing.tick_s),
+        cooldown_s=clock.to_cluster(timing.cooldown_s),
+        scale_to_zero_s=clock.to_cluster(timing.scale_to_zero_s),
+        allocation_start_s=clock.to_cluster(timing.allocation_start_s),
         speedup=1.0,
     )
 

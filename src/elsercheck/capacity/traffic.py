@@ -9,8 +9,8 @@ Two sources, one :class:`Traffic`:
 * :func:`traffic_from_run` reads a recorded load run: the arrivals of requests.csv binned per
   interval give the offered rate over time. A target whose clock runs ``speedup`` times faster
   than the cluster it stands for (run.json ``timing.speedup``, the reference server's fast
-  profile) sends ``speedup`` times the cluster's rate in ``1/speedup`` of its time, so wall
-  seconds × speedup are cluster seconds and wall rates / speedup are cluster rates.
+  profile) sends ``speedup`` times the cluster's rate in ``1/speedup`` of its time: its times
+  and rates are converted to cluster time by the run's time base (elsercheck.timebase).
 
 All rates are requests per second and all times seconds of the cluster's clock.
 """
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..load import runfiles
+from ..timebase import TimeBase
 
 DAY_S = 24 * 3600.0
 # The scaler's tick (ES AdaptiveAllocationsScalerService DEFAULT_TIME_INTERVAL_SECONDS): the
@@ -194,7 +195,7 @@ def traffic_from_run(
         files = runfiles.load_run(path)
     except runfiles.RunFileError as exc:
         raise ValueError(f"traffic: {exc}") from None
-    speedup = _speedup(files.run)
+    clock = TimeBase.from_run(files.run)
     kind, arrivals = _arrivals(files, request_type)
     if not arrivals:
         what = f"{request_type} rows" if request_type else "requests"
@@ -202,7 +203,7 @@ def traffic_from_run(
     wall_duration = _wall_duration(files.run)
     if wall_duration is None or wall_duration < max(arrivals):
         wall_duration = max(arrivals)
-    duration = wall_duration * speedup
+    duration = clock.to_cluster(wall_duration)
     if duration <= 0:
         raise ValueError(f"traffic: {path} covers no time (all requests at 0 s)")
     # A last partial bin shorter than half a bin says little about a rate: left out.
@@ -210,7 +211,7 @@ def traffic_from_run(
     widths = [bin_s] * int(full) + ([rest] if rest >= bin_s / 2 or not full else [])
     counts = [0] * len(widths)
     for wall_t in arrivals:
-        index = int(wall_t * speedup // bin_s)
+        index = int(clock.to_cluster(wall_t) // bin_s)
         if index < len(counts):
             counts[index] += 1
         elif rest < 1e-9 and index == len(counts):
@@ -220,10 +221,10 @@ def traffic_from_run(
         for index, (hits, width) in enumerate(zip(counts, widths, strict=True))
     ]
     rates = [rps for _, rps in profile]
-    clock = f"×{speedup:g} clock" if speedup != 1 else "cluster clock"
+    pace = f"×{clock.speedup:g} clock" if clock.time_lapse else "cluster clock"
     source = (
-        f"run {files.run_id}: {len(arrivals)} {kind} arrivals over {duration:g} s"
-        f" ({clock}), {bin_s:g} s bins"
+        f"run {files.run_id}: {len(arrivals)} {kind} arrivals over {duration:g} s cluster"
+        f" ({pace}), {bin_s:g} s bins"
     )
     return Traffic(
         peak_rps=max(rates),
@@ -232,14 +233,6 @@ def traffic_from_run(
         source=source,
         bin_s=bin_s,
     )
-
-
-def _speedup(run: dict[str, Any]) -> float:
-    timing = run.get("timing")
-    value = timing.get("speedup") if isinstance(timing, dict) else None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return 1.0  # no timing recorded: a real cluster's clock
 
 
 def _wall_duration(run: dict[str, Any]) -> float | None:

@@ -5,9 +5,10 @@ Definitions (summary.json ``load.cost``):
 - Each poll's ``allocation_count`` holds until the next poll (a step function); the last poll
   closes the measured span. ``allocation_seconds`` = Σ count × gap, over the polls' span.
 - Time-lapse: a target whose clock runs ``timing.speedup`` times faster than the cluster it
-  stands for (the reference server's ``fast`` profile) is a time-lapse of that cluster, so
-  cluster time = wall time × speedup. ``allocation_hours`` and ``vcpu_hours`` are in cluster
-  time; ``wall_seconds`` is what the clock on the wall said.
+  stands for (the reference server's ``fast`` profile) is a time-lapse of that cluster
+  (elsercheck.timebase). ``allocation_hours`` and ``vcpu_hours`` are in cluster time;
+  ``wall_seconds`` is what the clock on the wall said, ``cluster_seconds`` the same span in
+  cluster time.
 - ``vcpu_hours`` = allocation-hours × ``num_threads`` of the endpoint the run created (each
   allocation runs that many inference threads on as many vCPUs); ``None`` when the run did
   not create the endpoint (its threads are not in run.json).
@@ -27,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..timebase import TimeBase
 from .runfiles import OK_KIND, RunFiles
 
 BULK_TYPE, SEARCH_TYPE = "BULK", "SEARCH"
@@ -36,13 +38,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
-
-
-def speedup(run: Mapping[str, Any]) -> float:
-    """run.json's ``timing.speedup`` (1 when absent: a real cluster's own clock)."""
-    timing = run.get("timing")
-    value = _number(timing.get("speedup")) if isinstance(timing, Mapping) else None
-    return value if value is not None and value > 0 else 1.0
 
 
 def num_threads(run: Mapping[str, Any]) -> int | None:
@@ -93,7 +88,7 @@ def cost(files: RunFiles, vcpu_hour_price: float | None = None) -> dict[str, Any
     """The ``load.cost`` section (see the module docstring)."""
     samples = polls(files.allocations)
     sent = arrivals(files)
-    factor = speedup(files.run)
+    clock = TimeBase.from_run(files.run)
     threads = num_threads(files.run)
     allocation_s = idle_s = 0.0
     for (at, count), (following, _) in itertools.pairwise(samples):
@@ -104,7 +99,7 @@ def cost(files: RunFiles, vcpu_hour_price: float | None = None) -> dict[str, Any
         if count > 0 and not (index < len(sent) and sent[index] < following):
             idle_s += count * gap
     wall_s = samples[-1][0] - samples[0][0] if samples else None
-    allocation_hours = allocation_s * factor / 3600 if samples else None
+    allocation_hours = clock.to_cluster(allocation_s) / 3600 if samples else None
     vcpu_hours = allocation_hours * threads if allocation_hours is not None and threads else None
     successes = successful_inferences(files)
     cost_value = (
@@ -115,13 +110,13 @@ def cost(files: RunFiles, vcpu_hour_price: float | None = None) -> dict[str, Any
     return {
         "polls": len(samples),
         "wall_seconds": _round(wall_s, 3),
-        "speedup": factor,
-        "time_lapse": factor != 1.0,
-        "cluster_seconds": _round(None if wall_s is None else wall_s * factor, 3),
+        "speedup": clock.speedup,
+        "time_lapse": clock.time_lapse,
+        "cluster_seconds": _round(None if wall_s is None else clock.to_cluster(wall_s), 3),
         "num_threads": threads,
         "allocation_hours": _round(allocation_hours),
         "vcpu_hours": _round(vcpu_hours),
-        "idle_allocation_hours": _round(idle_s * factor / 3600 if samples else None),
+        "idle_allocation_hours": _round(clock.to_cluster(idle_s) / 3600 if samples else None),
         "idle_share_pct": _round(100 * idle_s / allocation_s if allocation_s else None, 3),
         "successful_inferences": successes,
         "allocation_hours_per_1000": _per_1000(allocation_hours, successes),

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+from ..timebase import TimeBase
 from ..timing import PRESETS, Timing
 
 
@@ -75,7 +76,7 @@ def scaler_timing(timing: Timing) -> ScalerTiming:
 def wall_rate(rate_per_user: float, timing: ScalerTiming) -> float:
     """Requests per wall-clock second of one user who sends ``rate_per_user`` per second of the
     cluster's time, on a target whose clock runs ``timing.speedup`` times faster."""
-    return rate_per_user * timing.speedup
+    return TimeBase.of(timing).wall_rate(rate_per_user)
 
 
 # One per reference timing profile (realistic: Elasticsearch's defaults; fast: the reference

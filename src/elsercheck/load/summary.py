@@ -24,6 +24,12 @@ have told becomes ``None`` (figures) or ``0`` (counts). Definitions:
 - ``cost``: allocation-hours, vCPU-hours, idle share, per 1,000 successful inferences
   (``cost.py``); ``cold_starts``: each scale-from-zero, time to the first success and the
   failures on the way (``cold_starts.py``) (summary_version 3).
+- ``time_base`` (summary_version 4): the target's clock (``speedup``, ``time_lapse``:
+  elsercheck.timebase), the base of each section's durations and rates (``bases``: ``wall``,
+  what the load generator measured, everywhere but ``cost``'s hours, which are ``cluster``;
+  ``cost.wall_seconds`` / ``cost.cluster_seconds`` say theirs) and the start point of each
+  kind of figure (``start_points``): times like ``elapsed_s``, ``first_s`` or
+  ``zero_since_s`` count from the run's start, durations name theirs.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..timebase import CLUSTER, START_POINTS, WALL, Base, TimeBase
 from . import ingest_summary, rundir
 from .cold_starts import cold_starts
 from .corpus import BUCKETS
@@ -41,7 +48,30 @@ from .cost import cost
 from .runfiles import OK_KIND, RunFiles, load_run
 from .stats import latency_stats
 
-SUMMARY_VERSION = 3  # 2: ingest and search; 3: cost and cold_starts
+SUMMARY_VERSION = 4  # 2: ingest and search; 3: cost and cold_starts; 4: time_base
+
+# The time base of each section's durations and rates (summary ``time_base.bases``).
+SECTION_BASES: dict[str, Base] = {
+    "run_seconds": WALL,
+    "requests": WALL,
+    "latency_ms": WALL,
+    "by_name": WALL,
+    "allocations": WALL,
+    "lifecycle": WALL,
+    "ingest": WALL,
+    "search": WALL,
+    "cold_starts": WALL,
+    "cost": CLUSTER,  # its hours; wall_seconds and cluster_seconds say their base by name
+}
+# Where the figures of each section count from (timebase.START_POINTS).
+SECTION_STARTS: dict[str, str] = {
+    "elapsed_s, first_s, last_s, zero_since_s, first_arrival_s, allocated_s, reached_s": "run",
+    "requests.duration_s": "first request sent → last answer received",
+    "latency_ms": "request",
+    "allocations.time_to_scale_up_s": "time_to_scale_up",
+    "cold_starts.*_s (time to first success)": "cold_start",
+    "lifecycle.time_to_fully_allocated": "time_to_fully_allocated",
+}
 
 
 def summarize(run_dir: Path, vcpu_hour_price: float | None = None) -> dict[str, Any]:
@@ -70,6 +100,18 @@ def summarize_files(files: RunFiles, vcpu_hour_price: float | None = None) -> di
         "search": ingest_summary.search(files.other_requests),
         "cost": cost(files, vcpu_hour_price),
         "cold_starts": cold_starts(files),
+        "time_base": time_base(TimeBase.from_run(files.run)),
+    }
+
+
+def time_base(clock: TimeBase) -> dict[str, Any]:
+    """The summary's ``time_base`` section (see the module docstring)."""
+    return {
+        **clock.describe(),
+        "bases": dict(SECTION_BASES),
+        "start_points": {
+            figures: START_POINTS.get(start, start) for figures, start in SECTION_STARTS.items()
+        },
     }
 
 
@@ -331,16 +373,19 @@ def format_text(summary: dict[str, Any]) -> str:
     """A few lines for the terminal: requests, latency, errors, allocations, expectations."""
     requests, latency = summary["requests"], summary["latency_ms"]
     allocations, expectations = summary["allocations"], summary["expectations"]
+    clock = TimeBase.from_summary(summary)
+    wall = f" ({WALL})" if clock.time_lapse else ""
     lines = [
         f"load run {summary['run_id']}: {requests['total']} inference requests, "
         f"{requests['ok']} ok, {requests['failed']} failed "
-        f"({_fmt(requests['error_rate_pct'], ' %')}) in {_fmt(requests['duration_s'], ' s')}"
-        f" → {_fmt(requests['throughput_rps'], ' req/s')}",
-        "  latency ms: "
+        f"({_fmt(requests['error_rate_pct'], ' %')}) in {clock.text(requests['duration_s'])}"
+        f" → {_fmt(requests['throughput_rps'], ' req/s')}{wall}",
+        f"  latency ms{wall}: "
         + "  ".join(f"{key} {_fmt(latency[key])}" for key in ("p50", "p90", "p99", "max", "mean")),
     ]
     if not requests["total"] and (summary.get("ingest") or summary.get("search")):
         lines = [f"load run {summary['run_id']}: no inference requests (ingest/search workload)"]
+    lines.append(f"  {clock.clock_text()}")
     errors = summary["errors"]["by_kind"]
     if any(errors.values()):
         lines.append("  errors: " + ", ".join(f"{kind}×{n}" for kind, n in errors.items() if n))
@@ -351,9 +396,9 @@ def format_text(summary: dict[str, Any]) -> str:
             f"{_fmt(allocations['max_allocation_count'])}, min "
             f"{_fmt(allocations['min_allocation_count'])}), "
             f"{len(allocations['scale_events'])} scale events, scaled up in "
-            f"{_fmt(allocations['time_to_scale_up_s'], ' s')}"
+            f"{clock.text(allocations['time_to_scale_up_s'])} (from the load rise)"
         )
-    lines += _cost_lines(summary.get("cost"), summary.get("cold_starts"))
+    lines += _cost_lines(summary.get("cost"), summary.get("cold_starts"), clock)
     if expectations["total"]:
         lines.append(
             f"  expectations: {expectations['pass']} pass, {expectations['fail']} FAIL, "
@@ -389,17 +434,19 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append(
             "  lifecycle: "
             + ", ".join(
-                f"{name} {_fmt(entry['median_s'], ' s', 2)} (×{entry['count']})"
+                f"{name} {clock.text(entry['median_s'], 2)} (×{entry['count']})"
                 for name, entry in lifecycle.items()
             )
         )
     return "\n".join(lines)
 
 
-def _cost_lines(cost: dict[str, Any] | None, cold: dict[str, Any] | None) -> list[str]:
+def _cost_lines(
+    cost: dict[str, Any] | None, cold: dict[str, Any] | None, clock: TimeBase
+) -> list[str]:
     lines = []
     if cost and cost["allocation_hours"] is not None:
-        lapse = f" (time-lapse ×{cost['speedup']:g}: cluster time)" if cost["time_lapse"] else ""
+        lapse = f" ({CLUSTER} hours)" if clock.time_lapse else ""
         price = (
             f"; cost {cost['cost']:.4g} at {cost['vcpu_hour_price']:g}/vCPU-h"
             if cost["cost"] is not None
@@ -414,8 +461,8 @@ def _cost_lines(cost: dict[str, Any] | None, cold: dict[str, Any] | None) -> lis
     if cold and cold["count"]:
         failures = ", ".join(f"{kind}×{n}" for kind, n in cold["failures_by_kind"].items())
         lines.append(
-            f"  cold starts: {cold['count']}, time to first success p50 "
-            f"{_fmt(cold['p50_s'], ' s')}, p95 {_fmt(cold['p95_s'], ' s')} (n={cold['n']})"
+            f"  cold starts: {cold['count']}, first arrival at zero → first success p50 "
+            f"{clock.text(cold['p50_s'])}, p95 {clock.text(cold['p95_s'])} (n={cold['n']})"
             + (f"; failures on the way: {failures}" if failures else "")
         )
     return lines

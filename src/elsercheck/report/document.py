@@ -2,7 +2,7 @@
 
 ::
 
-    {"schema_version": 3, "generated_at": ISO-8601, "generator": {"elsercheck": version},
+    {"schema_version": 4, "generated_at": ISO-8601, "generator": {"elsercheck": version},
      "run": run.json metadata (credential-free), "load": summarize(), "gate": null | {...},
      "comparison": null | {...}, "verdict": {"status", "exit_code", "reasons"}}
 
@@ -26,8 +26,9 @@ from .compare import Row
 from .metrics import PCT
 
 # 2: load.ingest and load.search (null without BULK / SEARCH rows); 3: load.cost,
-# load.cold_starts and the noise-aware comparison (n, interval, verdict per row)
-SCHEMA_VERSION = 3
+# load.cold_starts and the noise-aware comparison (n, interval, verdict per row); 4:
+# load.time_base (the clock, each section's time base, the start points: elsercheck.timebase)
+SCHEMA_VERSION = 4
 STATUS_BY_EXIT = {
     ExitCode.OK: "ok",
     ExitCode.FAILED: "failed",

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..timebase import TimeBase
+
 # Readable summaries: 2 added ingest and search, 3 cost, cold starts and the noise-aware
-# comparison (all else as 1); an older summary simply lacks the newer metrics.
-SCHEMA_VERSIONS = (1, 2, 3)
+# comparison, 4 load.time_base (all else as 1); an older summary simply lacks the newer metrics.
+SCHEMA_VERSIONS = (1, 2, 3, 4)
 DEFAULT_BASELINES = 5  # --baselines: how many earlier comparable runs measure the noise
 MAX_BASELINES = 30
 TREND_RUNS = 30  # the trend charts show this many most recent runs
@@ -80,11 +82,8 @@ def _same_kind(entry: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
 def target_kind(run: Mapping[str, Any]) -> tuple[str | None, float]:
     """The target's timing profile and clock speed-up (run.json ``timing``)."""
     timing = run.get("timing")
-    timing = timing if isinstance(timing, Mapping) else {}
-    speedup = timing.get("speedup")
-    if isinstance(speedup, bool) or not isinstance(speedup, int | float) or speedup <= 0:
-        speedup = 1.0
-    return timing.get("profile"), float(speedup)
+    profile = timing.get("profile") if isinstance(timing, Mapping) else None
+    return profile, TimeBase.from_run(run).speedup
 
 
 # The load summary's sections whose ``ok`` counts answered requests.

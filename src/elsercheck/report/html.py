@@ -17,6 +17,7 @@ from typing import Any
 from .. import pagekit
 from ..load.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS
 from ..pagekit import Html, code, esc, fmt, key_value_table, link, span, table
+from ..timebase import TimeBase
 from .charts import Chart
 from .compare import IMPROVEMENT, MIN_SPREAD_RUNS, REGRESSION, WITHIN_NOISE, Row
 from .metrics import POINTS
@@ -216,8 +217,9 @@ def _allocations(page: Page) -> str | None:
         f"{fmt(allocations['final_allocation_count'])}, between "
         f"{fmt(allocations['min_allocation_count'])} and "
         f"{fmt(allocations['max_allocation_count'])}; {allocations['scale_ups']} scale-up and "
-        f"{allocations['scale_downs']} scale-down decisions; time to scale up "
-        f"{fmt(allocations['time_to_scale_up_s'], 1, ' s')}; max pending requests "
+        f"{allocations['scale_downs']} scale-down decisions; time to scale up (from the load "
+        f"rise) {esc(TimeBase.from_summary(page.load).text(allocations['time_to_scale_up_s']))};"
+        " max pending requests "
         f"{fmt(allocations['max_pending_requests'])}; {allocations['samples']} stats polls "
         f"({allocations['poll_errors']} failed).</p>"
     )
@@ -237,12 +239,12 @@ def _cost(page: Page) -> str | None:
     cost = page.load.get("cost")
     if not cost or cost["allocation_hours"] is None:
         return None
-    if cost["time_lapse"]:
+    time_base = TimeBase.from_summary(page.load)
+    if time_base.time_lapse:
         clock = (
-            f"<p>Time-lapse: the target's clock runs {cost['speedup']:g} times faster than the "
-            f"cluster it stands for, so cluster time = wall time × {cost['speedup']:g}: the polls "
-            f"span {fmt(cost['wall_seconds'], 1, ' s')} of wall time, "
-            f"{fmt(cost['cluster_seconds'], 1, ' s')} of cluster time. Hours below are cluster "
+            f"<p>Time-lapse: the target's clock runs {time_base.speedup:g} times faster than the "
+            f"cluster it stands for, so cluster time = wall time × {time_base.speedup:g}: the "
+            f"polls span {esc(time_base.text(cost['wall_seconds']))}. Hours below are cluster "
             "hours.</p>"
         )
     else:
@@ -278,12 +280,13 @@ def _cold_starts(page: Page) -> str | None:
     if not cold or not cold["count"]:
         return None
     kinds = ", ".join(f"{kind} ×{n}" for kind, n in cold["failures_by_kind"].items())
+    time_base = TimeBase.from_summary(page.load)
     facts = (
         f"<p>{cold['count']} scale-from-zero: time from the first arrival at zero to the "
-        f"first success p50 <strong>{fmt(cold['p50_s'], 1, ' s')}</strong>, p95 "
-        f"<strong>{fmt(cold['p95_s'], 1, ' s')}</strong>, max {fmt(cold['max_s'], 1, ' s')} "
-        f"(n={cold['n']}); {cold['failures']} failed requests on the way"
-        f"{f' ({esc(kinds)})' if kinds else ''}.</p>"
+        f"first success p50 <strong>{esc(time_base.text(cold['p50_s']))}</strong>, p95 "
+        f"<strong>{esc(time_base.text(cold['p95_s']))}</strong>, max "
+        f"{esc(time_base.text(cold['max_s']))} (n={cold['n']}); {cold['failures']} failed "
+        f"requests on the way{f' ({esc(kinds)})' if kinds else ''}.</p>"
     )
     rows = [
         [fmt(e["zero_since_s"], 1, " s"), fmt(e["first_arrival_s"], 1, " s"),
@@ -294,16 +297,9 @@ def _cold_starts(page: Page) -> str | None:
     ]  # fmt: skip
     note = (
         "<p class='muted'>At zero since: the first poll with allocation_count 0 (0 when the "
-        "run began at zero); allocated: the first poll back at ≥ 1. Wall-clock seconds.</p>"
+        "run began at zero); allocated: the first poll back at ≥ 1. Wall-clock seconds since "
+        "the run's start; to first success: from the first arrival.</p>"
     )
-    cost = page.load.get("cost") or {}
-    if cost.get("time_lapse") and cold["p95_s"] is not None:
-        factor = cost["speedup"]
-        facts += (
-            f"<p>Time-lapse ×{factor:g}: in the cluster's time that is p50 "
-            f"{fmt(cold['p50_s'] * factor, 1, ' s')}, p95 {fmt(cold['p95_s'] * factor, 1, ' s')}."
-            "</p>"
-        )
     return facts + table(
         ["at zero since", "first arrival", "allocated at", "to first success", "failures",
          "by kind"], rows,
@@ -517,6 +513,10 @@ def _cards(load: Mapping[str, Any]) -> Html:
         for key in path:
             node = node.get(key) if isinstance(node, Mapping) else None
         badges.append((label, fmt(node, digits, unit)))
+    # The base of the figures above: what the load generator measured (summary time_base).
+    time_base = TimeBase.from_summary(load)
+    clock = f"wall (×{time_base.speedup:g} time-lapse)" if time_base.time_lapse else "one clock"
+    badges.append(("time base", esc(clock)))
     return pagekit.cards(badges)
 
 
