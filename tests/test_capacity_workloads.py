@@ -25,7 +25,6 @@ from elsercheck.capacity.model import (
     mean_service_s,
 )
 from elsercheck.capacity.point import Point, read_point
-from elsercheck.timebase import TimeBase
 from elsercheck.capacity.result import document, schema, settings
 from elsercheck.capacity.traffic import traffic_from_run
 from elsercheck.capacity.units import DEFAULT_BULK_SIZE, REFUSED, UNITS
@@ -38,6 +37,7 @@ from elsercheck.reference.indices.ingest import MODEL_BATCH_SIZE
 from elsercheck.reference.mlnode.sparse_encoder import token_count
 from elsercheck.reference.rules import chunkers
 from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.timebase import TimeBase
 from elsercheck.timing import PRESETS
 
 FAST = PRESETS["fast"]

@@ -60,7 +60,9 @@ def test_report_of_a_realistic_run(reports: Path, capsys: pytest.CaptureFixture[
 
     document = read_summary(run_dir)
     validate(document)
-    assert document["schema_version"] == 4  # 2: load.ingest / load.search; 3: cost, cold starts; 4: time_base
+    assert (
+        document["schema_version"] == 4
+    )  # 2: load.ingest / load.search; 3: cost, cold starts; 4: time_base
     assert document["load"]["ingest"] is None and document["load"]["search"] is None
     assert document["verdict"] == {"status": "ok", "exit_code": 0, "reasons": []}
     assert document["comparison"] is None and document["gate"] is None

@@ -105,9 +105,10 @@ def read_point(
     latency = latency_stats(clock.to_cluster(row["latency_ms"]) for row in ok)
     growth, pending_max = _pending(run_dir, start, end)
     per_document = request_type == "BULK"
+    window_s = clock.to_cluster(wall_window)
     return Point(
         offered_rps=offered_rps,
-        window_s=clock.to_cluster(wall_window),
+        window_s=window_s,
         sent_rps=clock.cluster_rate(len(sent) / wall_window),
         throughput_rps=clock.cluster_rate(completed / wall_window),
         latency_ms=latency,
@@ -119,10 +120,8 @@ def read_point(
         pending_growth=growth,
         pending_max=pending_max,
         run_dir=str(run_dir),
-        documents_rps=_carried(sent, "documents", clock.to_cluster(wall_window))
-        if per_document
-        else None,
-        chunks_rps=_carried(sent, "chunks", clock.to_cluster(wall_window)) if per_document else None,
+        documents_rps=_carried(sent, "documents", window_s) if per_document else None,
+        chunks_rps=_carried(sent, "chunks", window_s) if per_document else None,
         item_failures=_item_failures(sent) if per_document else {},
     )
 
