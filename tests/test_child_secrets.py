@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 import pytest
 
-from elsercheck.gate import child_environment, pytest_command
+from elsercheck.gate import pytest_command
 from elsercheck.load.options import plan_of, values_from
 from elsercheck.load.runner import LoadOptions, locust_command, locust_environment
-from elsercheck.target import Target
+from elsercheck.target import Target, child_environment
 from tests.secret_scan import assert_no_secret
 
 PASSWORD = "child-argv-S3cret/pw"

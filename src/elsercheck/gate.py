@@ -7,7 +7,6 @@ can run by hand); credentials travel in its environment, never on its command li
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
@@ -20,7 +19,7 @@ from .exit_codes import ExitCode, from_pytest
 from .gate_report import GateSummary, read_junit, write_html
 from .paths import resource_dir
 from .smoke import check_reachable, version_of
-from .target import LOW_PRIVILEGE_API_KEY_ENV, Target, TargetError
+from .target import Target, TargetError, child_environment
 
 # After a stop signal: time for pytest to end its test, run the finalizers and sweep its prefix.
 STOP_GRACE_S = 60.0
@@ -57,22 +56,6 @@ def pytest_command(
     if scale_to_zero_wait is not None:
         command += ["--scale-to-zero-wait", str(scale_to_zero_wait)]
     return command + (extra or [])
-
-
-def child_environment(target: Target) -> dict[str, str]:
-    # The target's own credentials only (not a stale ELASTICSEARCH_* of the shell), and the
-    # user's low-privilege key for the 403 checks.
-    kept = (LOW_PRIVILEGE_API_KEY_ENV,)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_") or k in kept}
-    for key, value in (
-        ("ELASTICSEARCH_API_KEY", target.api_key),
-        ("ELASTICSEARCH_USERNAME", target.username),
-        ("ELASTICSEARCH_PASSWORD", target.password),
-    ):
-        if value:
-            env[key] = value
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return env
 
 
 def run_gate(

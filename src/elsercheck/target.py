@@ -158,3 +158,21 @@ def without_userinfo(url: str) -> str:
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def child_environment(target: Target) -> dict[str, str]:
+    """The environment of a child process that talks to ``target`` (the gate's pytest, the
+    load's locust): secrets travel here, never in argv."""
+    # The target's own credentials only (not a stale ELASTICSEARCH_* of the shell), and the
+    # user's low-privilege key for the 403 checks.
+    kept = (LOW_PRIVILEGE_API_KEY_ENV,)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_") or k in kept}
+    for key, value in (
+        ("ELASTICSEARCH_API_KEY", target.api_key),
+        ("ELASTICSEARCH_USERNAME", target.username),
+        ("ELASTICSEARCH_PASSWORD", target.password),
+    ):
+        if value:
+            env[key] = value
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env

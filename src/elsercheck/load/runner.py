@@ -23,9 +23,8 @@ from typing import Any
 from .. import signals
 from ..endpoints import sweep_run
 from ..exit_codes import ExitCode, from_locust
-from ..gate import child_environment
 from ..paths import resource_dir
-from ..target import Target
+from ..target import Target, child_environment
 from . import options as load_options
 from . import rundir
 from .plans import Plan
