@@ -349,8 +349,9 @@ def test_a_stopped_sweep_writes_what_it_finished(tmp_path, monkeypatch, finished
 
     monkeypatch.setattr(command, "_cell", cell)
     args = build_parser().parse_args(["capacity", "--timing", "fast"])
-    sweep = command.Sweep(args, Target("http://127.0.0.1:9"), "r", tmp_path, PRESETS["fast"],
-                          True, lambda line: None)  # fmt: skip
+    settings = command.CapacitySettings.from_values(vars(args))
+    sweep = command.Sweep(settings, Target("http://127.0.0.1:9"), "r", tmp_path, PRESETS["fast"],
+                          True, lambda line: None, profile="fast")  # fmt: skip
     with pytest.raises(signals.Interrupted):
         command.run(sweep)
     data = json.loads((tmp_path / "capacity.json").read_text())

@@ -15,8 +15,8 @@ import argparse
 import math
 import signal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.plans import scaler_timing
 from ..target import Target
 from ..timebase import CLUSTER, TimeBase
+from ..timing import Timing
 from . import deployment, result
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
@@ -50,6 +51,14 @@ MIN_USERS = 2
 DEFAULT_ALLOCATION_WAIT_S = 300.0  # a cluster's; the embedded server's comes from its timing
 MAX_OUTSTANDING = 100  # per user: the queue, not the generator's cap, should show overload
 
+# The load options a sweep takes from the load table (each point is a load run), and the
+# defaults that differ from a load run's: (value, help wording).
+LOAD_OPTIONS = ("workload", "bulk_size", "mix", "corpus", "batch_share", "model_id", "seed")
+LOAD_DEFAULTS: dict[str, tuple[Any, str]] = {
+    "workload": ("inference", f"inference; the sweep measures {', '.join(UNITS)}, not mixed"),
+    "bulk_size": (DEFAULT_BULK_SIZE, f"{DEFAULT_BULK_SIZE}, not load's 50: finer rate steps"),
+}
+
 
 # capacity.json's objective when the sweep stopped (a signal, an error) before the first probe.
 NO_OBJECTIVE = "none: the sweep stopped before the first probe"
@@ -63,29 +72,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     """The capacity sweep's own options (target, timing, ``--allocation-wait`` and
     ``--report-dir``: ``commands/options.py``; the command: ``commands/capacity.py``)."""
     group = parser.add_argument_group("capacity sweep")
-    group.add_argument("--workload", default="inference",
-                       choices=("inference", "ingest", "search", "mixed"),
-                       help="what a point sends, and the unit of its rate: inference "
-                       "requests, search: semantic searches, ingest: bulks (capacity also "
-                       "in documents/s and chunks/s); mixed is refused (default "
-                       "inference)")  # fmt: skip
-    group.add_argument("--bulk-size", type=load_options.positive_int, default=DEFAULT_BULK_SIZE,
-                       metavar="N", help="documents per _bulk of --workload ingest (default "
-                       f"{DEFAULT_BULK_SIZE}, not load's 50: finer rate steps)")  # fmt: skip
-    group.add_argument(
-        "--mix",
-        default=load_options.DEFAULT_MIX,
-        help=f"input-length bucket shares (default {load_options.DEFAULT_MIX})",
-    )
-    group.add_argument(
-        "--batch-share",
-        type=load_options.share,
-        default=0.1,
-        metavar="X",
-        help="share of requests sending several inputs (default 0.1)",
-    )
-    group.add_argument("--corpus", default="", help="directory with queries.jsonl, "
-                       "passages.jsonl (default loadtests/corpus)")  # fmt: skip
+    # What a point sends: the load options table's rows (load/options.py), capacity's defaults.
+    load_options.add_options(group, "cli", defaults=LOAD_DEFAULTS, only=LOAD_OPTIONS)
     group.add_argument(
         "--allocations",
         type=_counts,
@@ -99,9 +87,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=(1,),
         metavar="N[,N…]",
         help="num_threads per cell, e.g. 1,2,4 (default 1)",
-    )
-    group.add_argument(
-        "--model-id", default=ELSER_V2_X86, help=f"ELSER model (default {ELSER_V2_X86})"
     )
     group.add_argument("--slo-p99-ms", type=load_options.positive_float, default=None,
                        metavar="MS", help="latency objective: p99 in cluster ms (default "
@@ -123,7 +108,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                        default=DEFAULT_MAX_MINUTES, metavar="M",
                        help=f"wall-clock bound of the whole sweep (default "
                        f"{DEFAULT_MAX_MINUTES:g})")  # fmt: skip
-    group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     advice = parser.add_argument_group("recommendation (from the measured capacity)")
     source = advice.add_mutually_exclusive_group()
     source.add_argument("--traffic", default=None, metavar="SPEC",
@@ -143,6 +127,46 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CapacitySettings:
+    """A sweep's settings, typed: what the command line gave (``commands/capacity.py`` builds
+    it with :meth:`from_values`); the domain never reads a parser's namespace."""
+
+    workload: str = "inference"
+    bulk_size: int = DEFAULT_BULK_SIZE
+    mix: str = load_options.DEFAULT_MIX
+    corpus: str = ""
+    batch_share: float = 0.1
+    model_id: str = ELSER_V2_X86
+    seed: int = 0
+    allocations: tuple[int, ...] = (1,)
+    threads: tuple[int, ...] = (1,)
+    slo_p99_ms: float | None = None  # cluster ms; None: from the first probe
+    point_seconds: float = DEFAULT_POINT_SECONDS  # cluster seconds
+    repeats: int = 2
+    max_minutes: float = DEFAULT_MAX_MINUTES  # wall minutes
+    traffic: str | None = None
+    traffic_from_run: Path | None = None
+    headroom: float | None = None
+    max_cold_start_s: float | None = None
+    vcpu_hour_price: float | None = None
+    # The scaler timing overrides given (load_options.SCALER_FIELDS), passed to every point.
+    scaler_overrides: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> CapacitySettings:
+        """The settings from parsed values by dest (``vars()`` of the parsed command line);
+        values the sweep does not take are ignored, missing ones keep their defaults."""
+        names = {item.name for item in fields(cls)} - {"scaler_overrides"}
+        given = {name: values[name] for name in names if name in values}
+        overrides = {
+            f"timing_{name}": values[f"timing_{name}"]
+            for name in load_options.SCALER_FIELDS
+            if values.get(f"timing_{name}") is not None
+        }
+        return cls(**given, scaler_overrides=overrides)
+
+
 def _counts(text: str) -> tuple[int, ...]:
     parts = [part.strip() for part in text.split(",")]
     if not parts or not all(part.isdigit() and int(part) >= 1 for part in parts):
@@ -150,29 +174,29 @@ def _counts(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(int(part) for part in parts))
 
 
-def check(args: argparse.Namespace) -> None:
+def check(settings: CapacitySettings) -> None:
     """Refuse what the sweep cannot measure, before anything starts."""
-    if args.workload in REFUSED:
-        raise CapacityUsageError(REFUSED[args.workload])
+    if settings.workload in REFUSED:
+        raise CapacityUsageError(REFUSED[settings.workload])
     try:
-        Sampler(Corpus.load(args.corpus or None), parse_mix(args.mix),
-                batch_share=args.batch_share)  # fmt: skip
-        if args.workload != "inference":
-            documents.load(args.corpus or None)
+        Sampler(Corpus.load(settings.corpus or None), parse_mix(settings.mix),
+                batch_share=settings.batch_share)  # fmt: skip
+        if settings.workload != "inference":
+            documents.load(settings.corpus or None)
     except (ValueError, OSError) as exc:
         raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
-    traffic_of(args)
+    traffic_of(settings)
 
 
-def traffic_of(args: argparse.Namespace) -> Traffic | None:
+def traffic_of(settings: CapacitySettings) -> Traffic | None:
     """The traffic description of ``--traffic`` or ``--traffic-from-run``, if any."""
     try:
-        if args.traffic is not None:
-            return parse_traffic(args.traffic)
-        if args.traffic_from_run is not None:
+        if settings.traffic is not None:
+            return parse_traffic(settings.traffic)
+        if settings.traffic_from_run is not None:
             # The workload's rows only (bulks for ingest): the capacity's unit.
-            unit = unit_of(args.workload)
-            return traffic_from_run(args.traffic_from_run, request_type=unit.request_type)
+            unit = unit_of(settings.workload)
+            return traffic_from_run(settings.traffic_from_run, request_type=unit.request_type)
     except ValueError as exc:
         raise CapacityUsageError(str(exc)) from None
     return None
@@ -212,20 +236,20 @@ def measured_capacity(cells: list[CellResult], workload: str) -> MeasuredCapacit
 class Sweep:
     """One command's sweep: its settings and where things go."""
 
-    args: argparse.Namespace
+    settings: CapacitySettings
     target: Target
     run_id: str
     report_dir: Path
-    timing: Any  # reference.timing.Timing: the target's (speedup: its clock's pace)
+    timing: Timing  # the target's (speedup: its clock's pace)
     embedded: bool
     emit: Callable[[str], None]
     target_version: str | None = None  # GET /'s version.number
-    profile: str | None = None  # the timing profile's name (default: --timing)
+    profile: str = "realistic"  # the timing profile's name
     allocation_wait: float | None = None  # for a cell's endpoint (default: the cluster's 300 s)
 
     @property
     def timing_name(self) -> str:
-        return self.profile or self.args.timing
+        return self.profile
 
     @property
     def allocation_wait_s(self) -> float:
@@ -238,11 +262,11 @@ class Sweep:
 
     @property
     def unit(self) -> Unit:
-        return unit_of(self.args.workload)
+        return unit_of(self.settings.workload)
 
     @property
     def point_wall_s(self) -> float:
-        return self.clock.to_wall(self.args.point_seconds)
+        return self.clock.to_wall(self.settings.point_seconds)
 
     def base_values(self, inference_id: str) -> dict[str, Any]:
         """The load options of every point of a cell (the rate is set per point)."""
@@ -250,22 +274,19 @@ class Sweep:
         tick = scaler_timing(self.timing).tick_s
         values.update(
             shape="constant",
-            workload=self.args.workload,
-            bulk_size=self.args.bulk_size,
+            workload=self.settings.workload,
+            bulk_size=self.settings.bulk_size,
             timing=self.timing_name,
-            mix=self.args.mix,
-            batch_share=self.args.batch_share,
-            corpus=self.args.corpus,
+            mix=self.settings.mix,
+            batch_share=self.settings.batch_share,
+            corpus=self.settings.corpus,
             inference_id=inference_id,
             lifecycle_users=0,
             max_outstanding=MAX_OUTSTANDING,
             duration=self.point_wall_s,
             monitor_interval=min(tick / 2, max(0.1, self.point_wall_s / 30)),
         )
-        for name in load_options.SCALER_FIELDS:
-            override = getattr(self.args, f"timing_{name}", None)
-            if override is not None:
-                values[f"timing_{name}"] = override
+        values.update(self.settings.scaler_overrides)
         return values
 
     def measure(self, inference_id: str, client: Any, label: str) -> Callable[[float], Point]:
@@ -282,8 +303,8 @@ class Sweep:
             wall_rate = self.clock.wall_rate(rate)
             users = max(MIN_USERS, math.ceil(wall_rate / PER_USER_WALL_RATE))
             values = {**base, "peak_users": users, "rate_per_user": rate / users,
-                      "seed": self.args.seed + count}  # fmt: skip
-            if self.args.workload == "ingest":
+                      "seed": self.settings.seed + count}  # fmt: skip
+            if self.settings.workload == "ingest":
                 values["bulk_rate_per_user"] = rate / users
             options = LoadOptions(values, load_options.plan_of(values))
             run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
@@ -306,18 +327,18 @@ def run(sweep: Sweep) -> int:
     capacity.html; the exit code."""
     from . import page
 
-    args, emit = sweep.args, sweep.emit
+    settings, emit = sweep.settings, sweep.emit
     sweep.report_dir.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + args.max_minutes * 60
-    objective = Objective(args.slo_p99_ms, "--slo-p99-ms")
+    deadline = time.monotonic() + settings.max_minutes * 60
+    objective = Objective(settings.slo_p99_ms, "--slo-p99-ms")
     cells: list[CellResult] = []  # a cell is listed once probed, so its points survive a stop
     code: int = ExitCode.OK
     error: str | None = None
     interrupted: KeyboardInterrupt | None = None
     finished = 0  # cells whose sweep ended
     try:
-        for threads in args.threads:
-            for allocations in args.allocations:
+        for threads in settings.threads:
+            for allocations in settings.allocations:
                 cell = _cell(sweep, allocations, threads, objective, deadline, cells.append)
                 finished += 1
                 _summary_line(cell, emit, sweep.unit)
@@ -337,22 +358,23 @@ def run(sweep: Sweep) -> int:
     if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
         code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
     recommendation = None
-    traffic = traffic_of(args)
+    traffic = traffic_of(settings)
     if traffic is not None and code == ExitCode.OK:
         recommendation, code = _recommend(sweep, cells, traffic)
-    settings = result.settings(
+    header = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
-        speedup=sweep.clock.speedup, workload=args.workload, mix=args.mix,
-        batch_share=args.batch_share, model_id=args.model_id,
+        speedup=sweep.clock.speedup, workload=settings.workload, mix=settings.mix,
+        batch_share=settings.batch_share, model_id=settings.model_id,
         slo_p99_ms=objective.p99_ms or 0.0,
         slo_source=objective.source if objective.p99_ms else NO_OBJECTIVE,
-        point_seconds=args.point_seconds, max_minutes=args.max_minutes, repeats=args.repeats,
+        point_seconds=settings.point_seconds, max_minutes=settings.max_minutes,
+        repeats=settings.repeats,
         rate_unit=sweep.unit.noun,
-        bulk_size=args.bulk_size if args.workload == "ingest" else None,
+        bulk_size=settings.bulk_size if settings.workload == "ingest" else None,
     )  # fmt: skip
     stopped_by = _signal_name(interrupted) if interrupted else None
-    data = result.document(settings, cells, recommendation, int(code), stopped_by)
+    data = result.document(header, cells, recommendation, int(code), stopped_by)
     if error:
         data["error"] = error
     path = result.write(sweep.report_dir, data)
@@ -402,15 +424,16 @@ def _cell(
     ``started`` gets the cell once probed: it fills in as the points finish."""
     from . import model
 
-    args, emit = sweep.args, sweep.emit
+    settings, emit = sweep.settings, sweep.emit
     label, name = f"a{allocations}t{threads}", f"{allocations} allocation(s) × {threads} thread(s)"
     emit(f"cell {name}: creating the endpoint")
     with deployment.cell_endpoint(
-        sweep.target, sweep.run_id, allocations, threads, args.model_id, sweep.allocation_wait_s
+        sweep.target, sweep.run_id, allocations, threads, settings.model_id, sweep.allocation_wait_s
     ) as (inference_id, client, started_s, tracker):
         probe = deployment.probe(
-            client, inference_id, args.mix, args.batch_share, args.corpus, args.seed,
-            workload=args.workload, endpoints=tracker, bulk_size=args.bulk_size,
+            client, inference_id, settings.mix, settings.batch_share, settings.corpus,
+            settings.seed,
+            workload=settings.workload, endpoints=tracker, bulk_size=settings.bulk_size,
         )  # fmt: skip
         unit = sweep.unit
         clock = sweep.clock
@@ -426,33 +449,34 @@ def _cell(
         cell = CellResult(allocations, threads, estimate, slo, start_s=clock.to_cluster(started_s))
         if sweep.embedded:
             cell.model_rps = allocations * model.capacity_per_allocation(
-                sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,
-                workload=args.workload, bulk_size=args.bulk_size,
+                sweep.timing, settings.mix, settings.batch_share, threads, settings.model_id,
+                settings.corpus,
+                workload=settings.workload, bulk_size=settings.bulk_size,
             )  # fmt: skip
             if unit.per_document:
                 cell.model_chunks_rps = cell.model_rps * model.chunks_per_bulk(
-                    args.corpus, args.bulk_size
+                    settings.corpus, settings.bulk_size
                 )
         measure = sweep.measure(inference_id, client, label)
         started(cell)
-        return sweep_cell(cell, measure, args.repeats, deadline, emit)
+        return sweep_cell(cell, measure, settings.repeats, deadline, emit)
 
 
 def _recommend(
     sweep: Sweep, cells: list[CellResult], traffic: Traffic
 ) -> tuple[dict[str, Any] | None, ExitCode]:
     """The recommendation for ``traffic`` (printed, and for capacity.json) and the exit code."""
-    args = sweep.args
-    capacity = measured_capacity(cells, args.workload)
+    settings = sweep.settings
+    capacity = measured_capacity(cells, settings.workload)
     if capacity is None:
         return None, ExitCode.FAILED
     try:
         advice = recommend(
             capacity,
             traffic,
-            headroom=DEFAULT_HEADROOM if args.headroom is None else args.headroom,
-            max_cold_start_s=args.max_cold_start_s,
-            vcpu_hour_price=args.vcpu_hour_price,
+            headroom=DEFAULT_HEADROOM if settings.headroom is None else settings.headroom,
+            max_cold_start_s=settings.max_cold_start_s,
+            vcpu_hour_price=settings.vcpu_hour_price,
             scaler=scaler_timing(sweep.timing),
         )
     except ValueError as exc:  # e.g. a traffic no setting can follow from

@@ -9,8 +9,7 @@ from ..paths import reports_dir
 from .options import (
     UsageError,
     add_report_dir,
-    add_target_options,
-    add_timing_options,
+    add_target_command_options,
     allocation_wait,
     embedded,
     timing,
@@ -32,11 +31,12 @@ def register(subparsers: Any) -> None:
         "unusable target. Writes capacity.json, capacity.html and the points' runs to "
         "reports/capacity/<run-id>/.",
     )
-    add_target_options(capacity)
-    add_options(capacity)
-    add_report_dir(capacity.add_argument_group("files"), "reports/capacity/<run-id>")
-    add_timing_options(capacity)
+    add_target_command_options(capacity, add_options, _add_files)
     capacity.set_defaults(handler=run)
+
+
+def _add_files(parser: argparse.ArgumentParser) -> None:
+    add_report_dir(parser.add_argument_group("files"), "reports/capacity/<run-id>")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from ..smoke import check_reachable, version_of
 
     profile = timing(args)
+    settings = capacity.CapacitySettings.from_values(vars(args))
     try:
-        capacity.check(args)
+        capacity.check(settings)
     except capacity.CapacityUsageError as exc:
         raise UsageError(str(exc)) from None
     run_id = new_run_id()
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         report_dir = args.report_dir or reports_dir() / "capacity" / run_id
         print(f"capacity sweep against {target.url} (run {run_id}, workload {args.workload}, "
               f"timing {timing_name(args)}); files in {report_dir}", flush=True)  # fmt: skip
-        sweep = capacity.Sweep(args, target, run_id, report_dir, profile, embedded(args),
+        sweep = capacity.Sweep(settings, target, run_id, report_dir, profile, embedded(args),
                                lambda line: print(target.redact(line), flush=True),
                                target_version=version, profile=timing_name(args),
                                allocation_wait=allocation_wait(args, embedded(args)))  # fmt: skip

@@ -11,8 +11,7 @@ from ..target import Target
 from .options import (
     UsageError,
     add_report_dir,
-    add_target_options,
-    add_timing_options,
+    add_target_command_options,
     allocation_wait,
     positive_float,
     positive_int,
@@ -30,9 +29,7 @@ def register(subparsers: Any) -> None:
         "to the report directory. A low-privilege API key for the 403 checks, when the gate's own "
         "credentials are an API key: ELASTICSEARCH_LOW_PRIVILEGE_API_KEY.",
     )
-    add_target_options(gate)
-    add_gate_options(gate)
-    add_timing_options(gate)
+    add_target_command_options(gate, add_gate_options)
     gate.set_defaults(handler=run)
 
 

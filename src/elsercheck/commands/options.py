@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,17 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- target ---------------------------------------------------------------------------------------
+def add_target_command_options(
+    parser: argparse.ArgumentParser, *own: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """The option blocks of a command against a target, in the order ``--help`` shows them:
+    the target (version, allocation wait), the command's ``own`` blocks, the timing."""
+    add_target_options(parser)
+    for add in own:
+        add(parser)
+    add_timing_options(parser)
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     """``--url`` and credentials, TLS, the embedded server's version, and how long a deployment
     may take to start there (``--allocation-wait``)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,14 +296,21 @@ def add_options(
     group: Any,
     host: str,
     defaults: Mapping[str, tuple[Any, str]] | None = None,
+    only: Collection[str] | None = None,
 ) -> None:
     """Add the options to an argparse parser or group; ``host`` is ``"cli"`` or ``"locust"``.
 
     ``defaults`` replaces a default by dest with (value, help wording): ``elsercheck run``
-    picks its shape by target.
+    picks its shape by target, ``capacity`` its bulk size. ``only``: these dests alone (the
+    load options another command takes, e.g. capacity's), in the table's order.
     """
+    unknown = set(only or ()) - set(BY_DEST)
+    if unknown:
+        raise ValueError(f"not load options: {', '.join(sorted(unknown))}")
     for option in OPTIONS:
         if host == "cli" and not option.cli:
+            continue
+        if only is not None and option.dest not in only:
             continue
         default, default_text = (defaults or {}).get(
             option.dest, (option.default, option.default_text)
