@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from elsercheck.endpoints import ELSER_V2_X86
-from elsercheck.load import rundir
-from elsercheck.load.rundir import Expectation
+from elsercheck.runs import rundir
+from elsercheck.runs.rundir import Expectation
 
 EPOCH = 1_795_000_000.0  # any fixed Unix time: the run's t = 0
 ALL_FILES = (rundir.RUN_JSON, rundir.REQUESTS_CSV, rundir.ALLOCATIONS_CSV, rundir.EXPECTATIONS_JSON)

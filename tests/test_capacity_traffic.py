@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from elsercheck.capacity.traffic import DAY_S, Traffic, parse_traffic, traffic_from_run
-from elsercheck.load import rundir
+from elsercheck.runs import rundir
 
 from . import loadrun_fixtures
 

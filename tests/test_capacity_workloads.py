@@ -31,12 +31,13 @@ from elsercheck.capacity.units import DEFAULT_BULK_SIZE, REFUSED, UNITS
 from elsercheck.cli import main
 from elsercheck.endpoints import ELSER_V2_X86
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import documents, rundir
+from elsercheck.load import documents
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.indices.ingest import MODEL_BATCH_SIZE
 from elsercheck.reference.mlnode.sparse_encoder import token_count
 from elsercheck.reference.rules import chunkers
 from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.runs import rundir
 from elsercheck.timebase import TimeBase
 from elsercheck.timing import PRESETS
 

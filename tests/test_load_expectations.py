@@ -5,7 +5,7 @@ from __future__ import annotations
 from elsercheck.load import generator
 from elsercheck.load.expectations import CHECKS, RunRecord, check_all, exit_code
 from elsercheck.load.plans import TIMING_PROFILES, build_plan
-from elsercheck.load.rundir import error_kind
+from elsercheck.runs.rundir import error_kind
 
 FAST = TIMING_PROFILES["fast"]
 STEP = build_plan("step", FAST, 40)  # base 0-4 s, up 4-14 s, down 14-23 s

@@ -22,10 +22,10 @@ import pytest
 
 from elsercheck.cli import main
 from elsercheck.endpoints import elser_body
-from elsercheck.load import rundir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.versions import NEWEST, RELEASES
+from elsercheck.runs import rundir
 from elsercheck.timing import PRESETS
 from tests import process_watch
 from tests.process_watch import wait_gone

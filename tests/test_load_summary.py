@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from elsercheck.load import rundir
-from elsercheck.load.rundir import Expectation
-from elsercheck.load.stats import latency_stats, percentile
-from elsercheck.load.summary import format_text, summarize, write_load_summary
+from elsercheck.runs import rundir
+from elsercheck.runs.rundir import Expectation
+from elsercheck.runs.stats import latency_stats, percentile
+from elsercheck.runs.summary import format_text, summarize, write_load_summary
 
 
 def _request(at: float, latency: float, name: str, kind: str = "", type_: str = "POST") -> dict:
@@ -204,7 +204,7 @@ def test_write_load_summary(tmp_path: Path) -> None:
 def test_no_locust_import() -> None:
     """locust monkey-patches the process on import; the readers must never pull it in."""
     code = (
-        "import sys, elsercheck.load.summary, elsercheck.report.command, elsercheck.report.build,"
+        "import sys, elsercheck.runs.summary, elsercheck.report.command, elsercheck.report.build,"
         " elsercheck.report.index; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')]; "
         "print(bad); sys.exit(1 if bad else 0)"

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 import pytest
 
 from elsercheck.endpoints import Endpoints, HttpxTransport, elser_body, endpoint_prefix, sweep_run
-from elsercheck.load import documents, make_documents, rundir, workloads
+from elsercheck.load import documents, make_documents, workloads
 from elsercheck.load.options import OptionError, values_from
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
+from elsercheck.runs import rundir
 from elsercheck.target import Target
 from elsercheck.timing import PRESETS
 from tests.test_load_run import PASSWORD, admin, endpoint_ids, run_cli

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from elsercheck.load import rundir
 from elsercheck.report import command
 from elsercheck.report.index import write_index
+from elsercheck.runs import rundir
 
 from .loadrun_fixtures import write_empty_run, write_run
 from .secret_scan import assert_no_secret

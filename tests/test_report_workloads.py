@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from elsercheck.load.ingest_summary import parse_item_failures
-from elsercheck.load.runfiles import load_run
 from elsercheck.report import command, history
 from elsercheck.report.metrics import METRICS
 from elsercheck.report.timeseries import ingest_series, request_series
+from elsercheck.runs.ingest_summary import parse_item_failures
+from elsercheck.runs.runfiles import load_run
 
 from .loadrun_fixtures import write_run
 from .test_report import validate

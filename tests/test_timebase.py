@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from elsercheck.load import summary as load_summary
 from elsercheck.report.history import target_kind
 from elsercheck.report.metrics import METRICS
+from elsercheck.runs import summary as load_summary
 from elsercheck.timebase import (
     CLUSTER,
     START_POINTS,

@@ -15,8 +15,8 @@ from typing import Any
 import gevent
 import requests
 
-from elsercheck.load import rundir
 from elsercheck.load.deployment_stats import stats_row
+from elsercheck.runs import rundir
 
 from .endpoints import Endpoints
 

@@ -13,7 +13,7 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from elsercheck.load.rundir import error_kind
+from elsercheck.runs.rundir import error_kind
 
 REPORT_KEY = "elsercheck_samples"
 UNMADE_KEY = "elsercheck_unmade_arrivals"

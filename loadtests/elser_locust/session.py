@@ -31,10 +31,11 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import documents, generator, rundir, workloads
+from elsercheck.load import documents, generator, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
+from elsercheck.runs import rundir
 from elsercheck.target import without_userinfo
 
 from .connection import control_session

@@ -40,7 +40,7 @@ from ..endpoints import (
 from ..load import documents, workloads
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.deployment_stats import stats_row
-from ..load.stats import percentile
+from ..runs.stats import percentile
 from ..target import Target
 from ..timebase import TimeBase
 from .units import DEFAULT_BULK_SIZE

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..load import rundir
-from ..load.stats import latency_stats
+from ..runs import rundir
+from ..runs.stats import latency_stats
 from ..timebase import TimeBase
 
 WARMUP_SHARE = 0.2  # of the run's length, left out of the window

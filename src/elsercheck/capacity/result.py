@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..load import rundir
+from ..runs import rundir
 from .cell import CellResult
 
 SCHEMA_VERSION = 1

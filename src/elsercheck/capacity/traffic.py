@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..load import runfiles
+from ..runs import runfiles
 from ..timebase import TimeBase
 
 DAY_S = 24 * 3600.0

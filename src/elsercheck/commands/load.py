@@ -231,7 +231,7 @@ def stage(
     if result.leftovers:
         print(f"leftover endpoints (could not delete): {', '.join(result.leftovers)}")
     if summary:
-        from ..load.summary import format_text, summarize
+        from ..runs.summary import format_text, summarize
 
         print(format_text(summarize(run_dir, getattr(args, "vcpu_hour_price", None))))
     print(f"files: {run_dir}")

@@ -1,7 +1,7 @@
 """Scaling expectations checked at the end of a load run, from what the monitor recorded.
 
 Each check is a function in the :data:`CHECKS` registry taking a :class:`RunRecord` and
-returning :class:`~elsercheck.load.rundir.Expectation` results; ``passed=None`` means the check
+returning :class:`~elsercheck.runs.rundir.Expectation` results; ``passed=None`` means the check
 did not apply (for example no scale-to-zero when ``min_number_of_allocations`` > 0).
 Expectations come from Elasticsearch's adaptive allocations (ES AdaptiveAllocationsScaler,
 AdaptiveAllocationsScalerService, TransportInternalInferModelAction): allocations stay
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..exit_codes import ExitCode
+from ..runs.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS, Expectation
 from ..scaler import replay
 from . import generator
 from .plans import (
@@ -31,7 +32,6 @@ from .plans import (
     Stage,
     reaction_bound_s,
 )
-from .rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS, Expectation
 
 # The load users' rows of requests.csv (inference, bulk, search; not the lifecycle user's).
 LOAD_REQUEST_TYPES = generator.LOAD_REQUEST_TYPES

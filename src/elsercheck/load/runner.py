@@ -24,9 +24,9 @@ from .. import signals
 from ..endpoints import sweep_run
 from ..exit_codes import ExitCode, from_locust
 from ..paths import resource_dir
+from ..runs import rundir
 from ..target import Target, child_environment
 from . import options as load_options
-from . import rundir
 from .plans import Plan
 
 STOP_GRACE_S = 30.0  # after the shape: users stop, endpoints get deleted, files get written

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..load import ingest_summary, rundir
-from ..load.runfiles import RunFileError, RunFiles, is_run_dir, load_run
-from ..load.summary import summarize_files
+from ..runs import ingest_summary, rundir
+from ..runs.runfiles import RunFileError, RunFiles, is_run_dir, load_run
+from ..runs.summary import summarize_files
 from . import charts, history
 from .compare import Row, compare_runs, comparison_json
 from .document import new_document, run_metadata, verdict

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exit_codes import ExitCode
-from ..load.summary import format_text
 from ..numbers import bounded_int
 from ..paths import reports_dir
+from ..runs.summary import format_text
 from .build import ReportOptions, ReportUsageError, build_report
 from .compare import MIN_SPREAD_RUNS
 from .history import DEFAULT_BASELINES, MAX_BASELINES

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import pagekit
-from ..load.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS
 from ..pagekit import Html, code, esc, fmt, key_value_table, link, span, table
+from ..runs.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS
 from ..timebase import TimeBase
 from .charts import Chart
 from .compare import IMPROVEMENT, MIN_SPREAD_RUNS, REGRESSION, WITHIN_NOISE, Row

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..load import ingest_summary
-from ..load.runfiles import InferenceRequests
-from ..load.stats import PERCENTILES
+from ..runs import ingest_summary
+from ..runs.runfiles import InferenceRequests
+from ..runs.stats import PERCENTILES
 
 WINDOWS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 MAX_WINDOWS = 150

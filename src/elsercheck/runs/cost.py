@@ -28,7 +28,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..timebase import TimeBase
 from .runfiles import OK_KIND, RunFiles
 
 BULK_TYPE, SEARCH_TYPE = "BULK", "SEARCH"
@@ -38,15 +37,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
-
-
-def num_threads(run: Mapping[str, Any]) -> int | None:
-    """``num_threads`` of the endpoint the run created, from run.json; ``None`` if unknown."""
-    node: Any = run.get("endpoint")
-    for key in ("settings", "service_settings", "num_threads"):
-        node = node.get(key) if isinstance(node, Mapping) else None
-    value = _number(node)
-    return int(value) if value is not None and value >= 1 else None
 
 
 def polls(rows: Sequence[Mapping[str, Any]]) -> list[tuple[float, int]]:
@@ -88,8 +78,7 @@ def cost(files: RunFiles, vcpu_hour_price: float | None = None) -> dict[str, Any
     """The ``load.cost`` section (see the module docstring)."""
     samples = polls(files.allocations)
     sent = arrivals(files)
-    clock = TimeBase.from_run(files.run)
-    threads = num_threads(files.run)
+    clock, threads = files.record.clock, files.record.num_threads
     allocation_s = idle_s = 0.0
     for (at, count), (following, _) in itertools.pairwise(samples):
         gap = following - at

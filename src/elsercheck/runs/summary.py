@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..load.corpus import BUCKETS
 from ..timebase import CLUSTER, START_POINTS, WALL, Base, TimeBase
 from . import ingest_summary, rundir
 from .cold_starts import cold_starts
-from .corpus import BUCKETS
 from .cost import cost
 from .runfiles import OK_KIND, RunFiles, load_run
 from .stats import latency_stats
@@ -87,12 +86,12 @@ def summarize_files(files: RunFiles, vcpu_hour_price: float | None = None) -> di
         "run_id": files.run_id,
         "files": sorted(files.present),
         "malformed_rows": files.malformed_rows,
-        "run_seconds": _run_seconds(files.run),
+        "run_seconds": files.record.run_seconds,
         "requests": _requests(files),
         "latency_ms": latency_stats(_ok_latencies(files)),
         "by_name": _by_name(files),
         "errors": _errors(files),
-        "allocations": _allocations(files.allocations, _load_rise_s(files.run)),
+        "allocations": _allocations(files.allocations, files.record.load_rise_s),
         "expectations": _expectations(files.expectations),
         "lifecycle": _lifecycle(files.lifecycle),
         "other_requests": _other_requests(files.other_requests),
@@ -100,7 +99,7 @@ def summarize_files(files: RunFiles, vcpu_hour_price: float | None = None) -> di
         "search": ingest_summary.search(files.other_requests),
         "cost": cost(files, vcpu_hour_price),
         "cold_starts": cold_starts(files),
-        "time_base": time_base(TimeBase.from_run(files.run)),
+        "time_base": time_base(files.record.clock),
     }
 
 
@@ -120,15 +119,6 @@ def write_load_summary(run_dir: Path, summary: dict[str, Any] | None = None) -> 
     path = run_dir / rundir.SUMMARY_JSON
     rundir.write_json(path, summary if summary is not None else summarize(run_dir))
     return path
-
-
-def _run_seconds(run: dict[str, Any]) -> float | None:
-    try:
-        started = datetime.fromisoformat(run["started_at"])
-        finished = datetime.fromisoformat(run["finished_at"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return round((finished - started).total_seconds(), 3)
 
 
 def _ok_latencies(files: RunFiles, name_code: int | None = None) -> list[float]:
@@ -205,18 +195,6 @@ def _errors(files: RunFiles) -> dict[str, Any]:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-SCALE_UP_STAGE = "scale-up"  # plans.EXPECT_SCALE_UP: a stage dict's ``expect``
-
-
-def _load_rise_s(run: dict[str, Any]) -> float | None:
-    """Start of the first stage that should provoke a scale-up (run.json ``stages``)."""
-    for stage in run.get("stages") or ():
-        if isinstance(stage, dict) and stage.get("expect") == SCALE_UP_STAGE:
-            start = stage.get("start_s")
-            return float(start) if isinstance(start, int | float) else None
-    return None
 
 
 def _allocations(rows: list[dict[str, Any]], load_rise_s: float | None = None) -> dict[str, Any]:

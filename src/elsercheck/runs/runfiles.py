@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from . import rundir
+from .record import RunRecord
 
 # request_type values the harness writes (rundir.REQUEST_COLUMNS): inference requests go
 # through locust's POST; the lifecycle user reports durations as pseudo-requests.
@@ -87,6 +88,11 @@ class RunFiles:
     @property
     def run_id(self) -> str:
         return str(self.run.get("run_id") or self.path.name)
+
+    @property
+    def record(self) -> RunRecord:
+        """run.json, typed (``record.py``)."""
+        return RunRecord.from_json(self.run)
 
 
 RUN_FILES = (
