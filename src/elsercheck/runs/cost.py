@@ -78,7 +78,7 @@ def cost(files: RunFiles, vcpu_hour_price: float | None = None) -> dict[str, Any
     """The ``load.cost`` section (see the module docstring)."""
     samples = polls(files.allocations)
     sent = arrivals(files)
-    clock, threads = files.record.clock, files.record.num_threads
+    clock, threads = files.metadata.clock, files.metadata.num_threads
     allocation_s = idle_s = 0.0
     for (at, count), (following, _) in itertools.pairwise(samples):
         gap = following - at

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from . import rundir
-from .record import RunRecord
+from .metadata import RunMetadata
 
 # request_type values the harness writes (rundir.REQUEST_COLUMNS): inference requests go
 # through locust's POST; the lifecycle user reports durations as pseudo-requests.
@@ -90,9 +90,9 @@ class RunFiles:
         return str(self.run.get("run_id") or self.path.name)
 
     @property
-    def record(self) -> RunRecord:
-        """run.json, typed (``record.py``)."""
-        return RunRecord.from_json(self.run)
+    def metadata(self) -> RunMetadata:
+        """run.json, typed (``metadata.py``)."""
+        return RunMetadata.from_json(self.run)
 
 
 RUN_FILES = (

@@ -86,12 +86,12 @@ def summarize_files(files: RunFiles, vcpu_hour_price: float | None = None) -> di
         "run_id": files.run_id,
         "files": sorted(files.present),
         "malformed_rows": files.malformed_rows,
-        "run_seconds": files.record.run_seconds,
+        "run_seconds": files.metadata.run_seconds,
         "requests": _requests(files),
         "latency_ms": latency_stats(_ok_latencies(files)),
         "by_name": _by_name(files),
         "errors": _errors(files),
-        "allocations": _allocations(files.allocations, files.record.load_rise_s),
+        "allocations": _allocations(files.allocations, files.metadata.load_rise_s),
         "expectations": _expectations(files.expectations),
         "lifecycle": _lifecycle(files.lifecycle),
         "other_requests": _other_requests(files.other_requests),
@@ -99,7 +99,7 @@ def summarize_files(files: RunFiles, vcpu_hour_price: float | None = None) -> di
         "search": ingest_summary.search(files.other_requests),
         "cost": cost(files, vcpu_hour_price),
         "cold_starts": cold_starts(files),
-        "time_base": time_base(files.record.clock),
+        "time_base": time_base(files.metadata.clock),
     }
 
 

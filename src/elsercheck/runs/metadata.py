@@ -1,4 +1,4 @@
-"""run.json as a typed record: the fields the readers of a run use, read and checked once.
+"""run.json as typed metadata: the fields the readers of a run use, read and checked once.
 
 run.json is written by the load runner and the locust processes (``rundir.RUN_FIELDS``); a
 reader must survive a run cut short or written by an older elsercheck, so every field is
@@ -39,7 +39,7 @@ def _time(value: Any) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class StageRecord:
+class StageMetadata:
     """One stage of the run's shape (``load.plans.Stage.to_json``), wall seconds from the
     run's start."""
 
@@ -49,7 +49,7 @@ class StageRecord:
     expect: str | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StageRecord:
+    def from_json(cls, data: Mapping[str, Any]) -> StageMetadata:
         """A stage from its run.json dict (unknown keys ignored)."""
         return cls(
             label=str(data.get("label") or data.get("name") or ""),
@@ -60,8 +60,9 @@ class StageRecord:
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """The typed fields of one run.json (see the module docstring)."""
+class RunMetadata:
+    """The typed fields of one run.json (see the module docstring; not
+    ``load.expectations.RunRecord``, what the expectations judge during the run)."""
 
     run_id: str | None = None
     started_at: datetime | None = None
@@ -72,13 +73,13 @@ class RunRecord:
     workload: str = "inference"
     timing_profile: str | None = None
     clock: TimeBase = field(default_factory=TimeBase)
-    stages: tuple[StageRecord, ...] = ()
+    stages: tuple[StageMetadata, ...] = ()
     num_threads: int | None = None  # of the endpoint the run created; None: not created
     exit_code: int | None = None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> RunRecord:
-        """The record of a run.json object (anything else reads as an empty record)."""
+    def from_json(cls, data: Mapping[str, Any] | None) -> RunMetadata:
+        """The metadata of a run.json object (anything else reads as empty metadata)."""
         if not isinstance(data, Mapping):
             return cls()
         timing = data.get("timing")
@@ -95,7 +96,9 @@ class RunRecord:
             timing_profile=_text(timing.get("profile")) if isinstance(timing, Mapping) else None,
             clock=TimeBase.from_run(data),
             stages=tuple(
-                StageRecord.from_json(stage) for stage in stages or () if isinstance(stage, Mapping)
+                StageMetadata.from_json(stage)
+                for stage in stages or ()
+                if isinstance(stage, Mapping)
             )
             if isinstance(stages, list)
             else (),
