@@ -22,6 +22,7 @@ import platform
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -35,6 +36,7 @@ from elsercheck.load import documents, generator, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
+from elsercheck.run_id import new_run_id
 from elsercheck.runs import rundir
 from elsercheck.target import without_userinfo
 
@@ -50,6 +52,13 @@ log = logging.getLogger("elsercheck.load")
 class LoadSession:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
+        # What the command line named, before settings_from() generates a run id: each start
+        # of the web UI is a run of its own, named from these (next_run()).
+        options = environment.parsed_options
+        self.given_run_id: str = getattr(options, "run_id", "") or ""
+        self.given_results_dir: str = str(getattr(options, "results_dir", "") or "")
+        self.starts = 0  # test starts in this process (the web UI can start many)
+        self.runs: list[dict[str, Any]] = []  # each finished run: id, directory, verdicts
         self.settings: Settings = settings_from(environment.parsed_options)
         self.corpus = Corpus.load(self.settings.corpus or None)
         needed = workloads.needs_index(self.settings.workload)
@@ -118,8 +127,29 @@ class LoadSession:
         runner = self.environment.runner
         if runner is not None:
             runner.quit()  # stops the users (test_stop), ends locust's main greenlet (quitting)
+            # With the web UI, locust's main greenlet is the web server's: stop it too, or the
+            # process lives on after a finished run (issue 24: ~70 s after SIGTERM or SIGINT).
+            web_ui = getattr(self.environment, "web_ui", None)
+            if web_ui is not None:
+                web_ui.stop()
         else:
             raise SystemExit(signals.exit_code(self.interrupted or signal.SIGINT))
+
+    def next_run(self, options: Any) -> None:
+        """Name the next start's run: the first start keeps the run id and directory the
+        command line gave (or generated); each later one gets its own, so a second start in
+        the web UI never overwrites the first run's files or deletes its endpoint's prefix."""
+        self.starts += 1
+        if self.starts == 1:
+            return
+        number, previous = self.starts, self.settings
+        # The web UI's form sends the last run's values back: a value typed in it is kept.
+        if not options.run_id or options.run_id == previous.run_id:
+            options.run_id = f"{self.given_run_id}-{number}" if self.given_run_id else new_run_id()
+        posted = str(options.results_dir or "")
+        if self.given_results_dir and posted in (self.given_results_dir, str(previous.results_dir)):
+            given = Path(self.given_results_dir)
+            options.results_dir = str(given.with_name(f"{given.name}-{number}"))
 
     def sweep(self) -> list[str]:
         """Delete every endpoint with the run prefix, tracked or not: a PUT cut short by a stop
@@ -136,6 +166,8 @@ class LoadSession:
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         # Now locust's own SIGTERM handler exists (it is installed after ``init``): replace it.
         self.handle_stop_signals()
+        if self.coordinates:  # the master names the run; workers get its options at spawn
+            self.next_run(environment.parsed_options)
         self.settings = settings_from(environment.parsed_options)  # workers: the master's values
         self._mix = parse_mix(self.settings.mix)
         self.lifecycle_slots = threading.BoundedSemaphore(self.settings.lifecycle_max_alive)
@@ -146,6 +178,7 @@ class LoadSession:
             return
         self.recorder.clear()
         self.failure = None
+        self.leftovers = []  # of this run (a web UI start after another)
         # At the end workers have gone: count them now.
         self.workers = (
             runner.worker_count if isinstance(runner := environment.runner, MasterRunner) else 0
@@ -340,6 +373,21 @@ class LoadSession:
         rundir.write_json(out / rundir.RUN_JSON, run)
         for item in results:
             log.info("elsercheck: %-8s %-24s %s", item.status, item.name, item.detail)
+        self.runs.append(
+            {
+                "run_id": settings.run_id,
+                "results_dir": str(out),
+                "exit_code": code,
+                "expectations": [
+                    {"name": item.name, "status": item.status, "detail": item.detail}
+                    for item in results
+                ],
+            }
+        )
+        failed = sum(1 for item in results if item.status == "fail")
+        # A warning, so that the web UI's log shows the verdict when the run ends.
+        log.warning("elsercheck: run %s ended (exit %d): %d expectation(s), %d failed; files in %s",
+                    settings.run_id, code, len(results), failed, out)  # fmt: skip
         self.environment.process_exit_code = code
         return code
 

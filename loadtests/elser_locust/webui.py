@@ -5,16 +5,29 @@ is registered empty and a small script (``static/allocations.js``, injected into
 draws a live chart of allocations vs target, users and pending requests into it whenever the
 tab is open. Its data comes from ``/elsercheck/allocations.json`` on the same web server.
 Open it directly with ``http://127.0.0.1:8089/?tab=allocations``.
+
+The "Expectations" tab (a locust extended table, fed through ``/stats/requests``'
+``extended_stats`` as in locust's examples/extend_web_ui.py) lists the verdicts of every run
+this process finished, one row per expectation, as each run ends; ``/elsercheck/runs.json``
+has them with each run's id and directory (every start of the web UI is a run of its own).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from flask import Response, jsonify, request, send_file
 
 TAB_KEY = "allocations"
+VERDICTS_KEY = "expectations"
+VERDICT_COLUMNS = (
+    {"key": "run_id", "title": "run"},
+    {"key": "name", "title": "expectation"},
+    {"key": "status", "title": "verdict"},
+    {"key": "detail", "title": "detail"},
+)
 SCRIPT = Path(__file__).with_name("static") / "allocations.js"
 SCRIPT_TAG = b'<script src="./elsercheck/allocations.js"></script>'
 MAX_POINTS = 2000  # the chart keeps the whole run readable by thinning beyond this
@@ -25,8 +38,29 @@ def install(environment: Any, load: Any) -> None:
     web_ui = getattr(environment, "web_ui", None)
     if web_ui is None:
         return
-    web_ui.template_args["extended_tabs"] = [{"title": "Allocations", "key": TAB_KEY}]
+    web_ui.template_args["extended_tabs"] = [
+        {"title": "Allocations", "key": TAB_KEY},
+        {"title": "Expectations", "key": VERDICTS_KEY},
+    ]
+    web_ui.template_args["extended_tables"] = [
+        {"key": VERDICTS_KEY, "structure": list(VERDICT_COLUMNS)}
+    ]
     app = web_ui.app
+
+    @app.route("/elsercheck/runs.json")
+    def runs_json() -> Response:
+        return jsonify({"runs": list(load.runs)})
+
+    @app.after_request
+    def add_verdicts(response: Response) -> Response:
+        if request.path == "/stats/requests" and response.is_json:
+            data = response.get_json()
+            data["extended_stats"] = [
+                *(data.get("extended_stats") or []),
+                {"key": VERDICTS_KEY, "data": verdict_rows(load.runs)},
+            ]
+            response.set_data(json.dumps(data))
+        return response
 
     @app.route("/elsercheck/allocations.json")
     def allocations_json() -> Response:
@@ -43,6 +77,15 @@ def install(environment: Any, load: Any) -> None:
             if SCRIPT_TAG not in body:
                 response.set_data(body.replace(b"</body>", SCRIPT_TAG + b"\n</body>", 1))
         return response
+
+
+def verdict_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Expectations table: one row per expectation of each finished run, newest first."""
+    return [
+        {"run_id": run["run_id"], **item}
+        for run in reversed(runs)
+        for item in run["expectations"] or [{"name": "–", "status": "none", "detail": ""}]
+    ]
 
 
 def snapshot(load: Any) -> dict[str, Any]:
