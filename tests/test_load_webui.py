@@ -102,7 +102,8 @@ def test_each_start_is_its_own_run_with_its_verdicts(tmp_path: Path):
     log_path = tmp_path / "locust.log"
     with EmbeddedServer(ServerConfig(password=PASSWORD, timing=PRESETS["fast"])) as server:
         env = {**os.environ, "ELASTICSEARCH_USERNAME": "elastic",
-               "ELASTICSEARCH_PASSWORD": PASSWORD}  # fmt: skip
+               "ELASTICSEARCH_PASSWORD": PASSWORD,
+               "ELSERCHECK_REPORTS": str(tmp_path / "reports")}  # fmt: skip
         command = [
             sys.executable, "-m", "locust", "-f", str(resource_dir("loadtests") / "locustfile.py"),
             "--host", server.url, "--web-host", "127.0.0.1", "--web-port", str(port),
@@ -133,12 +134,16 @@ def test_each_start_is_its_own_run_with_its_verdicts(tmp_path: Path):
                 written = json.loads((Path(run["results_dir"]) / "run.json").read_text())
                 assert written["run_id"] == run["run_id"]
                 assert run["expectations"], run  # the verdicts, when the run ended
+                assert run["report"] == str(Path(run["results_dir"]) / "report.html")
+                assert Path(run["report"]).is_file()
                 assert {item["status"] for item in run["expectations"]} <= {
                     "pass",
                     "fail",
                     "skipped",
                     "inconclusive",
                 }
+            history = sorted(p.stem for p in (tmp_path / "reports" / "history").glob("*.json"))
+            assert history == sorted([first["run_id"], second["run_id"]])  # each in the history
             stats = httpx.get(f"{base}/stats/requests").json()
             (table,) = [t for t in stats["extended_stats"] if t["key"] == "expectations"]
             assert {row["run_id"] for row in table["data"]} == {first["run_id"], second["run_id"]}

@@ -378,6 +378,7 @@ class LoadSession:
                 "run_id": settings.run_id,
                 "results_dir": str(out),
                 "exit_code": code,
+                "report": self._report(out),
                 "expectations": [
                     {"name": item.name, "status": item.status, "detail": item.detail}
                     for item in results
@@ -390,6 +391,21 @@ class LoadSession:
                     settings.run_id, code, len(results), failed, out)  # fmt: skip
         self.environment.process_exit_code = code
         return code
+
+    def _report(self, out: Path) -> str | None:
+        """A web-UI run's report.html and summary.json, and its entry in the history, as
+        ``elsercheck load`` makes them (headless runs: the runner reports after locust)."""
+        if getattr(self.environment, "web_ui", None) is None:
+            return None
+        from elsercheck.report.build import ReportOptions, build_report
+        from elsercheck.report.command import default_history
+
+        try:
+            result = build_report(ReportOptions(run_dir=out, history_dir=default_history()))
+        except Exception as exc:  # the run's files are written; a report is a bonus here
+            log.warning("elsercheck: no report for %s: %s", out, exc)
+            return None
+        return str(result.html)
 
     def _run_json(self, ended_s: float, code: int) -> dict[str, Any]:
         settings = self.settings

@@ -9,7 +9,8 @@ Open it directly with ``http://127.0.0.1:8089/?tab=allocations``.
 The "Expectations" tab (a locust extended table, fed through ``/stats/requests``'
 ``extended_stats`` as in locust's examples/extend_web_ui.py) lists the verdicts of every run
 this process finished, one row per expectation, as each run ends; ``/elsercheck/runs.json``
-has them with each run's id and directory (every start of the web UI is a run of its own).
+has them with each run's id, directory and report.html (every start of the web UI is a run of
+its own, reported into the history like ``elsercheck load``'s).
 """
 
 from __future__ import annotations
