@@ -394,8 +394,11 @@ class LoadSession:
 
     def _report(self, out: Path) -> str | None:
         """A web-UI run's report.html and summary.json, and its entry in the history, as
-        ``elsercheck load`` makes them (headless runs: the runner reports after locust)."""
-        if getattr(self.environment, "web_ui", None) is None:
+        ``elsercheck load`` makes them. Only for runs a person starts in the web UI: headless
+        and autostarted runs (``elsercheck load [--web]``) are reported by the runner after
+        locust ends."""
+        autostart = getattr(self.environment.parsed_options, "autostart", False)
+        if getattr(self.environment, "web_ui", None) is None or autostart:
             return None
         from elsercheck.report.build import ReportOptions, build_report
         from elsercheck.report.command import default_history
