@@ -147,3 +147,12 @@ def test_no_hand_conversion_outside_the_time_base() -> None:
                 if pattern.search(code) and "``" not in line:
                     offenders.append(f"{relative}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_progress_lines_name_their_base(tmp_path: Path) -> None:
+    from elsercheck.load.runner import _Progress
+
+    lines: list[str] = []
+    _Progress(tmp_path, 60.0, lines.append, TimeBase(10.0)).tick()
+    _Progress(tmp_path, 60.0, lines.append, TimeBase()).tick()
+    assert lines[0].endswith("/60 s wall]") and lines[1].endswith("/60 s]")

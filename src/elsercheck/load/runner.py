@@ -26,6 +26,7 @@ from ..exit_codes import ExitCode, from_locust
 from ..paths import resource_dir
 from ..runs import rundir
 from ..target import Target, child_environment
+from ..timebase import WALL, TimeBase
 from . import options as load_options
 from .plans import Plan
 
@@ -201,7 +202,9 @@ def run_load(
                     signals.start_child(worker, env, stdout=sink, stderr=subprocess.STDOUT)
                     for _ in range(options.workers)
                 ]
-        progress = _Progress(run_dir, plan_duration(options), on_status)
+        progress = _Progress(
+            run_dir, plan_duration(options), on_status, TimeBase.of(options.plan.timing)
+        )
         try:
             while processes[0].poll() is None and time.monotonic() < deadline:
                 progress.tick()
@@ -252,10 +255,19 @@ def _logged_error(log: Path) -> str | None:
 class _Progress:
     """A status line every few seconds from locust's live stats history CSV."""
 
-    def __init__(self, run_dir: Path, total_s: float, emit: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        total_s: float,
+        emit: Callable[[str], None],
+        clock: TimeBase | None = None,
+    ) -> None:
         self.path = run_dir / f"{rundir.LOCUST_CSV_PREFIX}_stats_history.csv"
         self.total_s = total_s
         self.emit = emit
+        # Every figure of the line is what this machine measured: on a time-lapse target the
+        # line says so (timebase.WALL), the cluster's figures are the report's.
+        self.base = f" {WALL}" if clock is not None and clock.time_lapse else ""
         self.started = time.monotonic()
         self.last = 0.0
 
@@ -280,7 +292,7 @@ class _Progress:
                 f"{allocations['target_allocation_count']}, "
                 f"{allocations['number_of_pending_requests']} pending"
             )
-        self.emit(f"[{elapsed:5.0f}/{self.total_s:.0f} s]{figures}")
+        self.emit(f"[{elapsed:5.0f}/{self.total_s:.0f} s{self.base}]{figures}")
 
 
 def _last_row(path: Path) -> dict[str, str] | None:
