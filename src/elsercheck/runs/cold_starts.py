@@ -12,8 +12,10 @@ first poll shows 0 (the endpoint began at zero). Per cold start:
   (409 while starting, 429, 408, timeouts …), by ``error_kind``.
 
 ``p50_s`` / ``p95_s`` interpolate over the cold starts that reached a success (``n``); ``None``
-when there were none. Times are wall seconds, as everywhere in the report; on a time-lapse
-target multiply by the timing's speedup for the cluster's time.
+when there were none. Times are wall seconds, as everywhere in the summary (its
+``time_base``); the report and the terminal summary show a time-lapse target's cluster time
+beside them (elsercheck.timebase). Start points: ``*_since_s``, ``first_arrival_s`` and
+``allocated_s`` count from the run's start, ``time_to_first_success_s`` from the first arrival.
 """
 
 from __future__ import annotations
