@@ -15,18 +15,15 @@ from ..target import Target
 from .options import CLUSTER_ALLOCATION_WAIT_S, UsageError, allocation_wait
 
 
-def connect(target: Target) -> httpx.Client:
-    """A client of ``target`` after ``GET /`` answered as Elasticsearch (else a one-line
-    ``TargetError``: exit 2)."""
+@contextlib.contextmanager
+def connect(target: Target) -> Iterator[httpx.Client]:
+    """A client of ``target`` once ``GET /`` answered as Elasticsearch (else a one-line
+    ``TargetError``: exit 2); closed when the block ends."""
     from ..smoke import check_reachable
 
-    client = target.client(timeout=60.0, retry=True)
-    try:
+    with target.client(timeout=60.0, retry=True) as client:
         check_reachable(client, target)
-    except BaseException:
-        client.close()
-        raise
-    return client
+        yield client
 
 
 def probe_wait(args: argparse.Namespace, on_embedded: bool) -> float:

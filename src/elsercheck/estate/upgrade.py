@@ -96,16 +96,10 @@ def differences(source: str, target: str) -> list[Difference]:
     low, high = sorted((source, target), key=line_key)
     for change in CHANGES:
         if line_key(low) < line_key(change.since) <= line_key(high):
-            has = line_key(target) >= line_key(change.since)
-            found.append(
-                Difference(
-                    "change",
-                    change.name,
-                    "new" if not has else "old",
-                    change.what if has else "as before " + change.since,
-                    change.source,
-                )
-            )
+            gained = line_key(target) >= line_key(change.since)  # upgrading across it
+            before, after = ("absent", change.what) if gained else (change.what, "absent")
+            found.append(Difference("change", f"{change.name} (since {change.since})", before,
+                                    after, change.source))  # fmt: skip
     for bug in BUGS:
         at_a, at_b = source in bug.lines, target in bug.lines
         if at_a != at_b:
@@ -149,7 +143,8 @@ def _known_deviations() -> list[dict[str, Any]]:
 
 # -- which parts of an estate a difference touches -----------------------------------------------
 def _chunking(estate: dict[str, Any]) -> str:
-    ids = [e["inference_id"] for e in estate["endpoints"] if e.get("chunking_settings")]
+    ids = [e["inference_id"] for e in estate["endpoints"]
+           if e.get("chunking_settings") and not is_default(e["inference_id"])]  # fmt: skip
     return f"endpoints with chunking settings: {', '.join(ids)}" if ids else ""
 
 
@@ -197,21 +192,22 @@ def _stored_elser(estate: dict[str, Any]) -> str:
     return f"endpoints stored by the 'elser' service: {', '.join(ids)}" if ids else ""
 
 
-# First match wins: (pattern on kind + name + source, what it touches).
+# First match wins: (pattern on a difference's kind and name, what it touches). Chunking and
+# _update rules touch the endpoints a user created (the preconfigured ones are Elastic's).
 TOUCHES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     (r"137134|146806|scale.to.zero", _scale_to_zero),
     (r"124675", _stored_elser),
     (r"122249|elser-text-embedding", _elser_text_embedding),
-    (r"\beis|elastic", _eis),
+    (r"\beis\b", _eis),
     (r"chunk", _chunking),
-    (r"semantic|default_inference_id", _semantic),
+    (r"semantic|default_inference_id|default-id", _semantic),
     (r"update|num_threads|137127|rejected-put", _user_endpoints),
 )
 
 
 def touched(difference: Difference, estate: dict[str, Any]) -> str:
     """What of ``estate`` the difference touches ("" when nothing)."""
-    text = f"{difference.kind} {difference.name} {difference.source}".lower()
+    text = f"{difference.kind} {difference.name}".lower()
     for pattern, check in TOUCHES:
         if re.search(pattern, text):
             return check(estate)
