@@ -358,3 +358,28 @@ def test_bad_input_is_one_line_and_exit_2(
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("elsercheck: error: ") and err.count("\n") == 1, err
+
+
+def test_doctor_notes_what_else_shares_the_ml_nodes() -> None:
+    with server() as s, s.client(timeout=60) as client:
+        put_endpoint(client, "kept")
+        answer = client.post(f"/_ml/trained_models/{ELSER}/deployment/_start",
+                             params={"deployment_id": "obs_ai_assistant_kb_inference"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        found = doctor.diagnose(cluster.read(client))
+    assert rules(found) == {("idle-cost", "deployment obs_ai_assistant_kb_inference")}
+    idle = next(f for f in found if f.rule == "idle-cost")
+    assert "POST _ml/trained_models/obs_ai_assistant_kb_inference/deployment/_update" in idle.action
+    notes = {(f.rule, f.subject): f for f in found}
+    lone = notes[("deployment-without-endpoint", "deployment obs_ai_assistant_kb_inference")]
+    assert "Kibana's" in lone.message
+    shared = [f for f in found if f.rule == "shared-ml-nodes"]
+    assert shared and "obs_ai_assistant_kb_inference (Kibana's)" in shared[0].evidence
+    assert "kept (an endpoint's)" in shared[0].evidence
+
+
+def test_upgrade_check_lists_each_upstream_issue_once() -> None:
+    for source, target in itertools.permutations(LINES, 2):
+        issues = [d.name.split()[0].rsplit("#", 1)[-1] for d in upgrade.differences(source, target)
+                  if d.kind in ("bug", "estate-bug")]  # fmt: skip
+        assert len(issues) == len(set(issues)), (source, target, issues)

@@ -167,8 +167,15 @@ def _adaptive(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def _idle_cost(estate: dict[str, Any]) -> list[Finding]:
+    endpoint_of = {deployment_id_of(e): str(e["inference_id"]) for e in estate["endpoints"]}
     found = []
     for deployment in estate["deployments"]:
+        deployment_id = str(deployment["deployment_id"])
+        where = (
+            f"PUT _inference/{endpoint_of[deployment_id]}/_update"
+            if deployment_id in endpoint_of
+            else f"POST _ml/trained_models/{deployment_id}/deployment/_update"
+        )
         adaptive = _adaptive(deployment)
         threads = deployment.get("threads_per_allocation") or 1
         if adaptive:
@@ -182,12 +189,12 @@ def _idle_cost(estate: dict[str, Any]) -> list[Finding]:
         found.append(
             Finding(
                 "idle-cost",
-                f"deployment {deployment['deployment_id']}",
+                f"deployment {deployment_id}",
                 f"holds {held} allocation(s) × {threads} "
                 f"thread(s) = {held * threads} vCPU while idle",
                 f"{evidence}; model {deployment.get('model_id')}",
                 "if a cold start on the first request is acceptable, set adaptive allocations with "
-                "min_number_of_allocations 0 (PUT _inference/<id>/_update)",
+                f"min_number_of_allocations 0 ({where})",
                 source=(
                     "kibana#220870, kibana#222474 (Kibana moved "
                     "its own endpoint to min 0 for this cost)"
@@ -229,28 +236,31 @@ def _scale_to_zero_bugs(estate: dict[str, Any]) -> list[Finding]:
     return found
 
 
+def owner(deployment_id: str, behind: set[str | None]) -> str:
+    """Whose a deployment is: a preconfigured endpoint's, Kibana's, an endpoint's, or none."""
+    if any(k in deployment_id for k in KIBANA_IDS):
+        return "Kibana's"
+    if is_default(deployment_id):
+        return "preconfigured"
+    return "an endpoint's" if deployment_id in behind else "no endpoint's"
+
+
 def _ml_node_sharing(estate: dict[str, Any]) -> list[Finding]:
     behind = {deployment_id_of(e) for e in estate["endpoints"]}
     found = []
     for deployment in estate["deployments"]:
         deployment_id = str(deployment["deployment_id"])
         if deployment_id not in behind:
-            owner = (
-                "Kibana's"
-                if any(k in deployment_id for k in KIBANA_IDS)
-                else "a preconfigured endpoint's"
-                if is_default(deployment_id)
-                else "no endpoint's"
-            )
             found.append(
                 Finding(
                     "deployment-without-endpoint",
                     f"deployment {deployment_id}",
-                    f"runs on the ML nodes but is {owner} (no inference endpoint uses it)",
+                    f"runs on the ML nodes but is {owner(deployment_id, behind)} (no inference "
+                    "endpoint uses it)",
                     f"model {deployment.get('model_id')}, nodes "
                     f"{', '.join(deployment['nodes']) or '–'}",
-                    "keep it if something else (Kibana, ingest "
-                    "pipelines) uses it; otherwise stop it",
+                    "keep it if something else (Kibana, ingest pipelines) uses it; "
+                    "otherwise stop it",
                     NOTE,
                     "kibana#227103 (Kibana-managed ids kept across upgrades)",
                 )
@@ -266,7 +276,7 @@ def _ml_node_sharing(estate: dict[str, Any]) -> list[Finding]:
                     "shared-ml-nodes",
                     f"ML node {node}",
                     f"{len(ids)} deployments share it: a busy one slows the others",
-                    ", ".join(sorted(ids)),
+                    ", ".join(f"{i} ({owner(i, behind)})" for i in sorted(ids)),
                     "size the ML tier for all of them (elsercheck capacity measures one)",
                     NOTE,
                 )
