@@ -184,6 +184,12 @@ PLANTED: dict[str, tuple[Callable[[httpx.Client], None], set[tuple[str, str]]]] 
         lambda c: _post(c, "/_inference/sparse_embedding/kept/_update", {"service_settings": {"adaptive_allocations": {
             "enabled": True, "min_number_of_allocations": 1, "max_number_of_allocations": 2}}}),
         {("settings-changed", "endpoint kept"), ("deployment-settings-changed", "deployment kept")}),
+    "model switched (endpoint recreated on another model id)": (
+        lambda c: (_delete(c, "/_inference/kept?force=true"),
+                   c.put("/_inference/sparse_embedding/kept", json={
+                       "service": "elasticsearch", "service_settings": {
+                           "model_id": ".elser_model_2", "num_threads": 1, "num_allocations": 1}})),
+        {("settings-changed", "endpoint kept"), ("deployment-settings-changed", "deployment kept")}),
 }  # fmt: skip
 
 
@@ -383,3 +389,15 @@ def test_upgrade_check_lists_each_upstream_issue_once() -> None:
         issues = [d.name.split()[0].rsplit("#", 1)[-1] for d in upgrade.differences(source, target)
                   if d.kind in ("bug", "estate-bug")]  # fmt: skip
         assert len(issues) == len(set(issues)), (source, target, issues)
+
+
+def test_verify_is_inconclusive_where_the_snapshot_has_no_baseline(
+    estate_server: tuple[InProcessServer, httpx.Client],
+) -> None:
+    _, client = estate_server
+    document = snapshot.take(client, RUN_ID, True, WAIT_S)
+    document["probe"]["embeddings"]["kept"] = {"ok": False, "error": "409: not allocated"}
+    found, _ = verify.verify(client, document, RUN_ID, True, WAIT_S)
+    assert [(f.rule, f.subject, f.severity) for f in found] == [
+        ("no-baseline", "endpoint kept", findings.INCONCLUSIVE)]  # fmt: skip
+    assert findings.exit_code(found) == 4
