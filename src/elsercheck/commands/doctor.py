@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         estate = cluster.read(client)
     found = diagnose(estate)
     directory = report_dir(args, "doctor", run_id)
-    context = {"target": target.url, "version": estate["version"], "run": run_id}
+    context = {"target": target.url, "version": estate["version"], "run": run_id,
+               "checked": findings.counted(estate)}  # fmt: skip
     json_path = findings.write_json(directory / "doctor.json", "doctor", context, found)
     html = findings.write_html(
         directory / "doctor.html", f"elsercheck doctor {run_id}", context, found

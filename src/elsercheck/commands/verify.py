@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "snapshot version": document["estate"]["version"],
         "probe": "yes" if args.probe else "no (read-only checks)",
         "run": run_id,
+        "checked": findings.counted(document["estate"]),
     }
     json_path = findings.write_json(directory / "verify.json", "verify", context, found)
     html = findings.write_html(

@@ -66,6 +66,14 @@ def summary(title: str, findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+def counted(estate: dict[str, Any]) -> str:
+    """What a report checked: how many endpoints, deployments and fields the estate has."""
+    return (
+        f"{len(estate['endpoints'])} endpoint(s), {len(estate['deployments'])} deployment(s), "
+        f"{len(estate['semantic_text_fields'])} semantic_text field(s)"
+    )
+
+
 def write_json(path: Path, command: str, context: dict[str, Any], findings: list[Finding]) -> Path:
     """``<command>.json``: the context (target, version, snapshot) and every finding."""
     document = {
