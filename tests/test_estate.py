@@ -328,6 +328,17 @@ def test_upgrade_check_lists_nothing_for_the_same_version(line: str) -> None:
     assert upgrade.differences(line, line) == []
 
 
+def test_upgrade_check_compares_patches_within_a_minor(capsys: pytest.CaptureFixture[str]) -> None:
+    """9.2.0/9.2.1 ignore num_threads in _update; 9.2.2 rejects it (known_deviations.toml)."""
+    assert cli.main(["upgrade-check", "--from", "9.2.1", "--to", "9.2.8"]) == 0
+    out = capsys.readouterr().out
+    assert "9.2 → 9.2: 1 difference(s)" in out
+    assert (
+        "[known-deviation] test_lifecycle.py::test_update_refuses_num_threads: present → absent"
+        in out
+    )
+
+
 def test_upgrade_check_names_what_the_snapshot_touches(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -43,14 +43,15 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..estate import snapshot
-    from ..estate.upgrade import differences, line_of, with_touches
+    from ..estate.upgrade import differences, line_of, patch_number, with_touches
     from ..reference.versions import UnknownVersion
 
     try:
         source, target = line_of(args.source), line_of(args.target)
     except UnknownVersion as exc:
         raise UsageError(str(exc)) from None
-    found = differences(source, target)
+    numbers = (patch_number(args.source, source), patch_number(args.target, target))
+    found = differences(source, target, numbers)
     estate = None
     if args.snapshot is not None:
         with estate_errors():

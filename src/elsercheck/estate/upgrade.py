@@ -74,10 +74,17 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def differences(source: str, target: str) -> list[Difference]:
-    """Everything that differs from ``source`` to ``target`` (two minors, either order)."""
-    if source == target:
-        return []
+def patch_number(text: str, line: str) -> str:
+    """The version number to match bug rows against: the patch given (``9.3.2``), else the
+    modelled patch of the minor (``RELEASES``)."""
+    return text if text.count(".") == 2 else RELEASES[line].number
+
+
+def differences(
+    source: str, target: str, numbers: tuple[str, str] | None = None
+) -> list[Difference]:
+    """Everything that differs from ``source`` to ``target`` (two minors, either order);
+    ``numbers``: the patch numbers the user gave, for the bug rows (default: the modelled)."""
     found: list[Difference] = []
     old, new = profile(source), profile(target)
     for table, kind in (("reasons", "reason"), ("rules", "rule"), ("features", "feature")):
@@ -106,10 +113,11 @@ def differences(source: str, target: str) -> list[Difference]:
             found.append(
                 Difference("bug", f"{bug.issue} {bug.defect}", _has(at_a), _has(at_b), bug.what)
             )
-    numbers = {line: RELEASES[line].number for line in (source, target)}
+    # The two numbers apart: source and target may be one minor (9.2.1 → 9.2.8).
+    number_a, number_b = numbers or (RELEASES[source].number, RELEASES[target].number)
     for row in _known_deviations():
-        at_a = any(fnmatch.fnmatchcase(numbers[source], p) for p in row["versions"])
-        at_b = any(fnmatch.fnmatchcase(numbers[target], p) for p in row["versions"])
+        at_a = any(fnmatch.fnmatchcase(number_a, p) for p in row["versions"])
+        at_b = any(fnmatch.fnmatchcase(number_b, p) for p in row["versions"])
         if at_a != at_b:
             found.append(
                 Difference("known-deviation", row["test"], _has(at_a), _has(at_b), row["reason"])
@@ -118,7 +126,7 @@ def differences(source: str, target: str) -> list[Difference]:
     for estate_bug in known_bugs.BUGS:
         if estate_bug.issue.rsplit("#", 1)[-1] in modelled:
             continue  # the reference server models it: listed once, as a bug row above
-        at_a, at_b = estate_bug.affects(numbers[source]), estate_bug.affects(numbers[target])
+        at_a, at_b = estate_bug.affects(number_a), estate_bug.affects(number_b)
         if at_a != at_b:
             found.append(
                 Difference(
