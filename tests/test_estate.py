@@ -412,3 +412,48 @@ def test_verify_is_inconclusive_where_the_snapshot_has_no_baseline(
     assert [(f.rule, f.subject, f.severity) for f in found] == [
         ("no-baseline", "endpoint kept", findings.INCONCLUSIVE)]  # fmt: skip
     assert findings.exit_code(found) == 4
+
+
+PARSE_ERROR = {"error": {"type": "illegal_argument_exception",
+                         "reason": "Error parsing request config, model id is missing"}, "status": 400}  # fmt: skip
+
+
+def broken_store(request: httpx.Request) -> httpx.Response:
+    """A cluster where one stored 'elser' endpoint no longer parses (#124675): the list fails,
+    the endpoint fails on its own, the other endpoint reads."""
+    kept = {"inference_id": "kept", "task_type": "sparse_embedding", "service": "elasticsearch",
+            "service_settings": {"model_id": ELSER, "num_threads": 1, "num_allocations": 1}}  # fmt: skip
+    answers: dict[str, tuple[int, Any]] = {
+        "/": (200, {"version": {"number": "9.5.4"}}),
+        "/_inference/_all": (400, PARSE_ERROR),
+        "/_inference/old-elser": (400, PARSE_ERROR),
+        "/_inference/kept": (200, {"endpoints": [kept]}),
+        "/_inference/gone": (404, {"error": {"type": "resource_not_found_exception",
+                                             "reason": "Inference endpoint not found [gone]"}}),
+        "/_ml/trained_models/_stats": (200, {"count": 0, "trained_model_stats": []}),
+        "/_mapping": (200, {"books": {"mappings": {"properties": {
+            "a": {"type": "semantic_text", "inference_id": "old-elser"},
+            "b": {"type": "semantic_text", "inference_id": "kept"},
+            "c": {"type": "semantic_text", "inference_id": "gone"}}}}}),
+    }  # fmt: skip
+    status, body = answers[request.url.path]
+    return httpx.Response(status, json=body)
+
+
+def test_doctor_names_the_stored_endpoint_that_no_longer_parses() -> None:
+    with httpx.Client(base_url="http://es.test", transport=httpx.MockTransport(broken_store)) as c:
+        estate = cluster.read(c)
+    assert [e["inference_id"] for e in estate["endpoints"]] == ["kept"]
+    found = doctor.diagnose(estate)
+    assert rules(found) == {
+        ("endpoints-unreadable", "endpoints"),
+        ("endpoint-unreadable", "endpoint old-elser"),
+        ("endpoint-missing", "index books"),
+        ("mixed-models", "index books"),
+        ("deployment-gone", "endpoint kept"),
+    }, findings.summary("doctor", found)
+    unreadable = next(f for f in found if f.rule == "endpoint-unreadable")
+    assert "model id is missing" in unreadable.evidence
+    assert "#124675" in unreadable.source
+    missing = next(f for f in found if f.rule == "endpoint-missing")
+    assert "'gone'" in missing.message

@@ -201,10 +201,21 @@ def read(client: httpx.Client) -> dict[str, Any]:
     """The whole estate as plain JSON data (the ``estate`` part of a snapshot)."""
     found, unreadable = endpoints(client)
     fields = semantic_fields(client)
+    errors: dict[str, str] = {}
+    if unreadable:
+        # One stored configuration that no longer parses can fail the whole list (#124675):
+        # read each endpoint the mappings name on its own, to name the broken one.
+        for inference_id in sorted({f.inference_id for f in fields if f.inference_id}):
+            single, why = endpoint(client, inference_id)
+            if single is not None:
+                found.append(single)
+            else:
+                errors[inference_id] = why
     return {
         "version": version(client),
         "endpoints": found,
         "endpoints_unreadable": unreadable,
+        "endpoint_errors": errors,
         "default_endpoint_ids": [e["inference_id"] for e in found if is_default(e["inference_id"])],
         "deployments": deployments(client),
         "semantic_text_fields": [

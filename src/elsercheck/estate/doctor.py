@@ -51,6 +51,7 @@ def _by_id(estate: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _unresolved(estate: dict[str, Any]) -> list[Finding]:
     found = []
+    errors: dict[str, str] = estate.get("endpoint_errors") or {}
     if estate.get("endpoints_unreadable"):
         found.append(
             Finding(
@@ -58,19 +59,31 @@ def _unresolved(estate: dict[str, Any]) -> list[Finding]:
                 "endpoints",
                 "the list of inference endpoints cannot be read",
                 estate["endpoints_unreadable"],
-                "find the endpoint whose stored configuration "
-                "no longer parses (GET _inference/<id> "
-                "for each id the mappings name) and recreate it with the same id",
+                "recreate the endpoint whose stored configuration no longer parses (below, when "
+                "a mapping names it) with the same id",
                 source="elastic/elasticsearch#124675 (a stored 8.12 'elser' endpoint after 8.16)",
             )
         )
-        return found  # without the list, every field would look unresolved
+    for inference_id, why in sorted(errors.items()):
+        if " 404" not in why:  # read on its own, it answers an error: it does not parse
+            found.append(
+                Finding(
+                    "endpoint-unreadable",
+                    f"endpoint {inference_id}",
+                    "exists but cannot be read (its stored configuration does not parse)",
+                    why,
+                    f"recreate {inference_id} with the same id and a current configuration",
+                    source="elastic/elasticsearch#124675",
+                )
+            )
     endpoints = _by_id(estate)
     for field in estate["semantic_text_fields"]:
         for key in ("inference_id", "search_inference_id"):
             inference_id = field.get(key)
             if not inference_id or inference_id in endpoints:
                 continue
+            if inference_id in errors and " 404" not in errors[inference_id]:
+                continue  # reported above as unreadable, not missing
             eis = any(hint in inference_id for hint in EIS_HINT)
             why = (
                 "an EIS endpoint: its service may no longer be authorized for this cluster, "
