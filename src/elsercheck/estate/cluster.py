@@ -183,8 +183,8 @@ def _walk(index: str, properties: dict[str, Any], prefix: str) -> list[SemanticF
 
 def deployment_id_of(endpoint: dict[str, Any]) -> str | None:
     """The deployment an ML-node endpoint runs on: ``service_settings.deployment_id`` when it
-    names an existing one, else its own id (ES ElasticsearchInternalService creates the
-    deployment under the inference id); None for other services."""
+    names an existing one, else its own id (ES ElasticsearchInternalModel.mlNodeDeploymentId);
+    None for other services."""
     if endpoint.get("service") not in ML_NODE_SERVICES:
         return None
     settings = endpoint.get("service_settings") or {}

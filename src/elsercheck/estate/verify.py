@@ -26,9 +26,10 @@ ABS_TOL = 1e-5
 
 
 def comparable_settings(endpoint: dict[str, Any]) -> dict[str, Any]:
-    """``service_settings`` without what adaptive allocations change by themselves
-    (``num_allocations`` while ``adaptive_allocations.enabled``: ES AdaptiveAllocationsScalerService
-    updates the deployment, not the user's settings)."""
+    """``service_settings`` without what adaptive allocations change by themselves: a GET
+    reports the deployment's current ``num_allocations`` (ES
+    ElasticsearchInternalService.updateModelsWithDynamicFields, from the deployment stats), which
+    the scaler moves while ``adaptive_allocations.enabled``."""
     settings = dict(endpoint.get("service_settings") or {})
     if (settings.get("adaptive_allocations") or {}).get("enabled"):
         settings.pop("num_allocations", None)
