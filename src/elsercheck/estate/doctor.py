@@ -147,7 +147,8 @@ def _deployment_gone(estate: dict[str, Any]) -> list[Finding]:
         inference_id = str(endpoint.get("inference_id"))
         deployment_id = deployment_id_of(endpoint)
         # A preconfigured endpoint deploys its model on first use (ES ElasticsearchInternalService
-        # .defaultConfigs / ensureDeployed): no deployment before that is its normal state.
+        # BatchIterator: "The first request may deploy the model", maybeStartDeployment): no
+        # deployment before that is its normal state.
         if deployment_id is None or is_default(inference_id) or deployment_id in deployed:
             continue
         hint = (
