@@ -457,3 +457,20 @@ def test_doctor_names_the_stored_endpoint_that_no_longer_parses() -> None:
     assert "#124675" in unreadable.source
     missing = next(f for f in found if f.rule == "endpoint-missing")
     assert "'gone'" in missing.message
+
+
+def test_a_preconfigured_deployment_not_running_is_a_note() -> None:
+    """Its first request deploys it again (ES ElasticsearchInternalService.maybeStartDeployment)."""
+    with server() as s, s.client(timeout=60) as client:
+        answer = client.post(
+            "/_inference/sparse_embedding/.elser-2-elasticsearch", json={"input": "x"}
+        )
+        assert answer.status_code == 200, answer.text
+        document = snapshot.take(client, RUN_ID, False, WAIT_S)
+        assert [d["deployment_id"] for d in document["estate"]["deployments"]] == [
+            ".elser-2-elasticsearch"
+        ]
+        _post(client, "/_ml/trained_models/.elser-2-elasticsearch/deployment/_stop?force=true")
+        found, _ = verify.verify(client, document, RUN_ID, False, WAIT_S)
+    assert [(f.rule, f.severity) for f in found] == [("deployment-not-started", findings.NOTE)]
+    assert findings.exit_code(found) == 0

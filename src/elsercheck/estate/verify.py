@@ -153,6 +153,8 @@ def _deployment_problems(
     problems = {}
     for old in stored:
         new = by_id.get(old["deployment_id"])
+        if new is None and cluster.is_default(str(old["deployment_id"])):
+            continue  # a preconfigured endpoint deploys again on its first request: a note below
         if new is None:
             problems[old["deployment_id"]] = (
                 "deployment-missing",
@@ -190,6 +192,17 @@ def _deployments(client: httpx.Client, before: dict[str, Any], wait_s: float) ->
     by_id = {d["deployment_id"]: d for d in current}
     for old in before["deployments"]:
         new = by_id.get(old["deployment_id"])
+        if new is None and cluster.is_default(str(old["deployment_id"])):
+            found.append(
+                Finding(
+                    "deployment-not-started",
+                    f"deployment {old['deployment_id']}",
+                    "the preconfigured endpoint's deployment is not running (yet)",
+                    "GET _ml/trained_models/_stats lists it no more",
+                    "nothing: its first request deploys it again (a cold start)",
+                    NOTE,
+                )
+            )
         if new and old.get("adaptive_allocations") != new.get("adaptive_allocations"):
             found.append(
                 Finding(
