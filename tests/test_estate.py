@@ -116,15 +116,15 @@ def test_snapshot_then_verify_on_the_unchanged_server_is_green_with_identical_to
     assert {(f["index"], f["inference_id"]) for f in estate["semantic_text_fields"]} == {
         ("docs", "kept"), ("other-docs", "other")}  # fmt: skip
     stored = document["probe"]
-    assert stored["top_k"]["docs.body"]["ok"] and all(stored["top_k"]["docs.body"]["hits"])
+    assert stored["top_k"]["docs:body"]["ok"] and all(stored["top_k"]["docs:body"]["hits"])
     assert stored["embeddings"]["kept"]["ok"]
-    assert stored["ingest"] == {"docs.body": {"ok": True, "error": ""},
-                                "other-docs.body": {"ok": True, "error": ""}}  # fmt: skip
+    assert stored["ingest"] == {"docs:body": {"ok": True, "error": ""},
+                                "other-docs:body": {"ok": True, "error": ""}}  # fmt: skip
     assert stored["default_inference_id"] == ".elser-2-elasticsearch"
     found, _ = verify.verify(client, document, RUN_ID, True, WAIT_S)
     assert findings.exit_code(found) == 0, findings.summary("verify", found)
     again = probe.top_k(client, "docs", "body", WAIT_S)
-    assert again["hits"] == stored["top_k"]["docs.body"]["hits"]
+    assert again["hits"] == stored["top_k"]["docs:body"]["hits"]
     assert not [i for i in client.get("/_mapping").json() if i.startswith("elsercheck-")]
 
 

@@ -36,6 +36,19 @@ DEFAULT_FIELD = "default_probe"  # the default probe index's field without infer
 POLL_S = 1.0  # between two tries of a transient answer, and between deployment polls
 
 
+def field_key(index: str, field: str) -> str:
+    """``index:field``, the key of a field's probe answers: field paths hold dots, index names
+    cannot hold ``:`` since 7.0 (the create index API's naming rules,
+    https://www.elastic.co/guide/en/elasticsearch/reference/current/indices-create-index.html)."""
+    return f"{index}:{field}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(index, field) of a :func:`field_key`."""
+    index, field = key.split(":", 1)
+    return index, field
+
+
 def probe_index_name(run_id: str) -> str:
     """``elsercheck-<run-id>-probe``: the only index the probe ever writes."""
     return f"{endpoint_prefix(run_id)}probe"
@@ -144,10 +157,11 @@ def ingest(
     """Whether documents still ingest through each existing field's endpoint: per (index, field)
     of ``fields`` a probe index ``elsercheck-<run-id>-probe-<n>`` with one field on the same
     ``inference_id`` gets the probe texts (one index per field, so a failure names its field;
-    each is deleted at once). Returns ``{"<index>.<field>": {"ok": bool, "error": str}}``."""
+    each is deleted at once). Returns ``{"<index>:<field>": {"ok": bool, "error": str}}``."""
     results: dict[str, dict[str, Any]] = {}
     for number, field in enumerate(fields):
-        key, name = f"{field['index']}.{field['field']}", f"{probe_index_name(run_id)}-{number}"
+        key = field_key(field["index"], field["field"])
+        name = f"{probe_index_name(run_id)}-{number}"
         mapping = {"body": {"type": "semantic_text", "inference_id": field["inference_id"]}}
         try:
             with probe_index(client, name, mapping):

@@ -50,7 +50,9 @@ def run_probe(
             e["inference_id"]: probe.embeddings(client, e, wait_s) for e in probed_endpoints(estate)
         },
         "top_k": {
-            f"{f['index']}.{f['field']}": probe.top_k(client, f["index"], f["field"], wait_s)
+            probe.field_key(f["index"], f["field"]): probe.top_k(
+                client, f["index"], f["field"], wait_s
+            )
             for f in fields
         },
     }

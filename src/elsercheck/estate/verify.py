@@ -328,7 +328,7 @@ def _probe(
                 )
                 break
     for key, baseline in sorted(stored["top_k"].items()):
-        index, field = key.split(".", 1)
+        index, field = probe.split_key(key)
         subject = f"index {index}"
         if not baseline.get("ok"):
             found.append(
@@ -377,13 +377,13 @@ def _probe(
         fields = [
             f
             for f in snapshot.resolvable_fields(before)
-            if stored["ingest"].get(f"{f['index']}.{f['field']}", {}).get("ok")
+            if stored["ingest"].get(probe.field_key(f["index"], f["field"]), {}).get("ok")
         ]
         default = probe.default_inference_id(client, run_id)
         results = probe.ingest(client, run_id, fields, wait_s)
         for key, result in sorted(results.items()):
             if not result["ok"]:
-                source_index, field = key.split(".", 1)
+                source_index, field = probe.split_key(key)
                 found.append(
                     Finding(
                         "ingest-failed",
