@@ -121,7 +121,9 @@ def _check_data_dir(data_dir: Path, config: Any) -> None:
         )
     except persistence.DataDirError as exc:
         raise UsageError(f"--data-dir {data_dir}: {exc}") from None
-    if restored is not None:
+    if restored is None:
+        print(f"data directory {data_dir}: new")
+    else:
         change = "upgraded from" if restored.upgraded else "written by"
         print(f"data directory {data_dir}: {change} Elasticsearch {restored.written_by}")
 
