@@ -18,7 +18,7 @@ MESSAGES = {
         "Rejected inference request waiting for an allocation of deployment [{id}]. Too many "
         "pending requests"
     ),
-    # TransportInferTrainedModelDeploymentAction: no task for the deployment (quoted in #146806)
+    # TransportInferTrainedModelDeploymentAction.newResponse: no task for the deployment id (404)
     "no_task": (
         "Unable to find model deployment task [{id}] please stop and start the deployment or try "
         "again momentarily"
@@ -57,7 +57,7 @@ class InferenceService:
         lost = config.deployment_id in deployments.lost and not config.inference_id.startswith(".")
         if deployment is None and lost:
             # Dropped from the cluster state (#137134, #146806): only a default endpoint's
-            # deployment is started again (ElasticsearchInternalService.maybeStartDeployment
+            # deployment is started again (BaseElasticsearchInternalService.maybeStartDeployment
             # checks isDefaultId), a user endpoint answers 404 until it is re-created.
             raise status_exception(MESSAGES["no_task"].format(id=config.deployment_id), 404)
         if deployment is None:
