@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from elsercheck.cli import main
@@ -298,3 +303,52 @@ def test_chunking_kept_on_a_conformant_upgrade(tmp_path: Path) -> None:
         put(c, "chunked", endpoint(chunking=chunking))
     with InProcessServer(config("9.5", fresh)) as new, client(new) as c:
         assert c.get("/_inference/chunked").json()["endpoints"][0]["chunking_settings"] == chunking
+
+
+# -- across processes: `elsercheck serve --data-dir` stopped and started again ---------------------
+def _serve(data_dir: Path, line: str) -> tuple[subprocess.Popen[str], str, str]:
+    """``elsercheck serve`` on a free port: the process, its URL and what it printed first."""
+    argv = [sys.executable, "-m", "elsercheck", "serve", "--data-dir", str(data_dir),
+            "--es-version", line, "--port", "0", "--timing", "fast", "--no-security"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # fmt: skip
+    assert process.stdout is not None
+    head = ""
+    for line_out in process.stdout:
+        if "reference server at " in line_out:
+            return process, line_out.split("reference server at ")[1].strip(), head
+        head += line_out
+    raise AssertionError(f"serve ended without a banner (exit {process.wait()})")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    return output
+
+
+def test_serve_upgrades_its_data_dir_across_processes(tmp_path: Path) -> None:
+    body = endpoint(1, chunking={"strategy": "word", "max_chunk_size": 30, "overlap": 6})
+    process, url, head = _serve(tmp_path, "9.4")
+    assert f"data directory {tmp_path}: new" in head
+    try:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            assert c.put("/_inference/sparse_embedding/kept", json=body).status_code == 200
+            before = c.get("/_inference/kept").json()
+            embedding = c.post("/_inference/kept", json={"input": "fox"}).json()
+    finally:
+        _stop(process)
+    process, url, head = _serve(tmp_path, "9.5")
+    try:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            assert c.get("/").json()["version"]["number"] == versions.RELEASES["9.5"].number
+            deadline = time.monotonic() + 120  # the model loads again after the restart
+            while (answer := c.post("/_inference/kept", json={"input": "fox"})).status_code != 200:
+                assert time.monotonic() < deadline, answer.text
+                time.sleep(0.2)
+            assert answer.json() == embedding
+            assert c.get("/_inference/kept").json() == before
+    finally:
+        _stop(process)
+    assert f"upgraded from Elasticsearch {versions.RELEASES['9.4'].number}" in head
