@@ -175,6 +175,20 @@ def test_a_crash_mid_write_leaves_the_previous_file(tmp_path: Path,
     assert [p.name for p in tmp_path.iterdir()] == [persistence.FILE]
 
 
+def test_a_failed_disk_write_fails_the_request(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    def full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    with InProcessServer(config("9.5", tmp_path)) as server, client(server) as c:
+        monkeypatch.setattr(persistence, "write", full)
+        answer = c.put("/_ingest/pipeline/p", json={"processors": []})
+        assert answer.status_code == 500
+        assert "No space left on device" in answer.json()["error"]["reason"]
+        assert c.get("/_ingest/pipeline/p").status_code == 200  # reads never write
+        monkeypatch.undo()
+
+
 # -- versions ---------------------------------------------------------------------------------------
 def test_downgrade_refused_as_elasticsearch_does(tmp_path: Path) -> None:
     persistence.write(tmp_path, {"format": 1, "written_by": "9.5.4"})

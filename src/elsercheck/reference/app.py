@@ -111,15 +111,18 @@ class ReferenceServer:
         return await self._dispatch(request)
 
     async def _dispatch(self, request: Request) -> Response:
-        if self.config.data_dir is None:
-            return await self._dispatch_request(request)
-        try:
-            return await self._dispatch_request(request)
-        finally:
-            if _writes(request.method, self.router, request):
-                # Acknowledged or not (a rejected PUT may stay stored: #137127), the state as it
-                # is now goes to disk before the answer does (persistence.py).
+        response = await self._dispatch_request(request)  # answers every error itself
+        if self.config.data_dir is not None and _writes(request.method, self.router, request):
+            # Acknowledged or not (a rejected PUT may stay stored: #137127), the state as it is
+            # now goes to disk before the answer does (persistence.py).
+            try:
                 self.state.persist()
+            except OSError as exc:  # the disk, not the request: say so, as ES fails the write
+                log.error("cannot write the data directory: %s", exc)
+                error = EsError("exception", f"failed to write the data directory: {exc}", 500)
+                return _response(_render(error.body(), False, xcontent.JSON), 500, [],
+                                 "application/json")  # fmt: skip
+        return response
 
     async def _dispatch_request(self, request: Request) -> Response:
         method = request.method
