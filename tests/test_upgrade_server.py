@@ -366,3 +366,15 @@ def test_serve_upgrades_its_data_dir_across_processes(tmp_path: Path) -> None:
     finally:
         _stop(process)
     assert f"upgraded from Elasticsearch {versions.RELEASES['9.4'].number}" in head
+
+
+def test_elastic_service_endpoint_survives_an_upgrade(tmp_path: Path) -> None:
+    body = {"service": "elastic", "service_settings": {"model_id": "elser_model_2",
+            "max_batch_size": 4}, "chunking_settings": {"strategy": "none"}}  # fmt: skip
+    with InProcessServer(config("9.4", tmp_path, eis=True)) as old, client(old) as c:
+        answer = c.put("/_inference/sparse_embedding/on-eis", json=body)
+        assert answer.status_code == 200, answer.text
+        before = c.get("/_inference/on-eis").json()
+    with InProcessServer(config("9.5", tmp_path, eis=True)) as new, client(new) as c:
+        assert c.get("/_inference/on-eis").json() == before
+        assert c.post("/_inference/on-eis", json={"input": "fox"}).status_code == 200
