@@ -378,3 +378,14 @@ def test_elastic_service_endpoint_survives_an_upgrade(tmp_path: Path) -> None:
     with InProcessServer(config("9.5", tmp_path, eis=True)) as new, client(new) as c:
         assert c.get("/_inference/on-eis").json() == before
         assert c.post("/_inference/on-eis", json={"input": "fox"}).status_code == 200
+
+
+def test_the_version_is_recorded_at_startup(tmp_path: Path) -> None:
+    """Started at 9.5 on a 9.4 directory, even without a write (or a clean stop), 9.4 is
+    refused afterwards: the node's metadata is rewritten when it starts."""
+    persistence.write(tmp_path, {"format": 1, "written_by": "9.4.8"})
+    server = InProcessServer(config("9.5", tmp_path)).start()
+    assert json.loads((tmp_path / persistence.FILE).read_text())["written_by"] == "9.5.4"
+    server.stop()
+    with pytest.raises(persistence.DataDirError, match="cannot downgrade"):
+        InProcessServer(config("9.4", tmp_path))

@@ -35,6 +35,7 @@ applies to a stored configuration each time it reads one, in every modelled vers
   config, model id is missing for inference id: <id>" — the endpoint is kept but every read of
   it answers that error (``state.unparsable``).
 
+The version is recorded at startup (``NodeMetadata`` is rewritten before the node joins).
 Starting at an older version than ``written_by`` refuses as ``NodeMetadata
 .verifyUpgradeToCurrentVersion`` does ("cannot downgrade a node from version [..] to version
 [..]"), and so does an upgrade across more than one major ("cannot upgrade a node from version

@@ -224,6 +224,9 @@ class ServerState:
     async def start(self) -> None:
         if self.restored is not None:
             self._restore_deployments(self.restored)
+        # The node records its version at startup (NodeMetadata.upgradeToCurrentVersion, written
+        # before the node joins): from now on an older version refuses this directory.
+        self.persist()
         await self.scaling.start()
         if self.eis_poller is not None:
             self.eis_poller.start()
