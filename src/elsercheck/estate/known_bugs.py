@@ -31,22 +31,24 @@ BUGS: tuple[EstateBug, ...] = (
     EstateBug(
         "elastic/elasticsearch#137134",
         # The issue reports 9.2.0 ("Version: 9.2.0"); issue #27 of this project says 9.1.0.
-        # Closed; the PR that fixed it was not found (only the exploratory #137216), so the
-        # fixed version is not verified: 9.1 and 9.2 are flagged.
+        # Fixed by #137244 ("Preserve deployments with zero allocations during assignment
+        # planning", 9.3.0 release notes; no 9.2/9.1 back-port found), as read for
+        # reference/versions.py BUGS ("zero-allocation-dropped-on-start"): 9.1 and 9.2.
         ("9.1.*", "9.2.*"),
         "scale-to-zero",
         "a deployment scaled to zero (adaptive allocations, min_number_of_allocations 0) was "
         "deleted when another inference endpoint on the same model was created",
-        "closed upstream; the fixing release was not verified",
+        "#137244 (9.3.0)",
         "before creating another endpoint on the same model, keep min_number_of_allocations "
         "≥ 1 on the existing one (or upgrade past 9.2); afterwards check its deployment with "
         "GET _ml/trained_models/_stats",
     ),
     EstateBug(
         "elastic/elasticsearch#146806",
-        # Fixed by #146910 (main), back-ported to 9.4 (#147304) and 9.3 (#147306), all merged
-        # 2026-04-23 or before; no 8.19/9.1/9.2 back-port was found. The modelled 9.3.8 and
-        # 9.4.8 are later patches; earlier 9.3/9.4 patches may still have it (not verified).
+        # Fixed by #146910 (9.4.0 release notes), back-ported to 9.4 (#147304) and 9.3 (#147306,
+        # merged 2026-04-23: in the modelled 9.3.8); no 8.19/9.1/9.2 back-port was found (as
+        # read for reference/versions.py BUGS "zero-allocation-lost-on-restart"). Earlier 9.3
+        # patches may still have it (which one first had the back-port: not verified).
         ("8.*", "9.0.*", "9.1.*", "9.2.*"),
         "scale-to-zero",
         "a deployment at zero allocations is silently dropped from the cluster state when an "
@@ -54,8 +56,8 @@ BUGS: tuple[EstateBug, ...] = (
         "(TrainedModelAssignmentClusterService.setShuttingDownNodeRoutesToStopping); "
         "every inference then answers 404 'Unable to find model deployment task' until the "
         "endpoint is deleted and recreated",
-        "#146910 (9.5), back-ported as #147304 (9.4) and #147306 (9.3)",
-        "upgrade to a 9.3/9.4 patch with the back-port or to 9.5; until then keep "
+        "#146910 (9.4.0), back-ported to 9.3 as #147306",
+        "upgrade to 9.4 (or a 9.3 patch with the back-port); until then keep "
         "min_number_of_allocations ≥ 1 where a 404 is not acceptable, and recreate the "
         "endpoint if inference answers 'Unable to find model deployment task'",
     ),
