@@ -481,3 +481,17 @@ def test_a_preconfigured_deployment_not_running_is_a_note() -> None:
         found, _ = verify.verify(client, document, RUN_ID, False, WAIT_S)
     assert [(f.rule, f.severity) for f in found] == [("deployment-not-started", findings.NOTE)]
     assert findings.exit_code(found) == 0
+
+
+def test_doctor_explains_a_missing_eis_endpoint() -> None:
+    """A field names the EIS endpoint, which this cluster does not have (EIS not authorized
+    for it, its authorization withdrawn: deleted from 9.4 on, #145224; or a renamed preview id,
+    #136626): the finding says so."""
+    with server() as s, s.client(timeout=60) as client:
+        body = {"mappings": {"properties": {
+            "body": {"type": "semantic_text", "inference_id": ".elser-2-elastic"}}}}  # fmt: skip
+        answer = client.put("/eis-docs", json=body)
+        assert answer.status_code == 200, answer.text
+        found = doctor.diagnose(cluster.read(client))
+    assert rules(found) == {("endpoint-missing", "index eis-docs")}, findings.summary("", found)
+    assert "EIS endpoint" in found[0].message and "#136626" in found[0].source

@@ -27,7 +27,9 @@ from .known_bugs import bugs_for
 # preconfigured EIS ids: an endpoint of the `elastic` service that disappears usually means the
 # cluster's EIS authorization changed (ES AuthorizationPoller; 9.4 deletes the endpoints listed
 # under removed_endpoints, #145224) or the id was renamed.
-EIS_HINT = ("-elastic", ".elastic-", ".jina-", ".elser-2-elastic")
+# The "-<service>" suffix of preconfigured ids names their service (#115395, which foresaw
+# ".elser-2-eis").
+EIS_HINT = ("-elastic", "-eis", ".elastic-", ".jina-")
 # Kibana creates endpoints and deployments of its own (the Observability AI Assistant's
 # knowledge base: kibana#220870, kibana#222474; legacy ids kept across upgrades: kibana#227103).
 KIBANA_IDS = ("obs_ai_assistant_kb_inference", ".kibana", "kibana")
