@@ -5,7 +5,6 @@ what it needs is a restart, not the running server."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import replace
@@ -16,6 +15,7 @@ import httpx
 
 from elsercheck.reference import persistence, versions
 from elsercheck.reference.config import ServerConfig
+from elsercheck.upgrade_selftest import LEGACY_812, seed
 from tests.inprocess import InProcessServer
 
 ELSER = ".elser_model_2_linux-x86_64"
@@ -98,23 +98,6 @@ def scale_to_zero(server: InProcessServer, deployment_id: str) -> None:
         deployments.set_target(deployment, 0)
 
     server.run(zero(), timeout=10)
-
-
-def seed(data_dir: Path, written_by: str, endpoints: list[dict[str, Any]]) -> None:
-    """A data directory as an older version left it (hand-written, as the README shows)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    document = {"format": persistence.FORMAT, "written_by": written_by, "endpoints": endpoints}
-    (data_dir / persistence.FILE).write_text(json.dumps(document))
-
-
-# 8.12 stored an `elser` endpoint with model_version and no chunking_settings (#124675).
-LEGACY_812 = {
-    "model_id": "legacy-elser",
-    "task_type": "sparse_embedding",
-    "service": "elser",
-    "service_settings": {"num_allocations": 1, "num_threads": 1, "model_version": ELSER},
-    "task_settings": {},
-}
 
 
 # -- the checks test_defects.py runs --------------------------------------------------------------
