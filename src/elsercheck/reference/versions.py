@@ -177,8 +177,8 @@ class Bug:
     source: str
     what: str
     # True: a contract test catches it and contracts/known_deviations.toml lists it for the
-    # gate. False: the gate cannot see it (it needs a restart on a data directory, or a
-    # scale-to-zero wait beside a second endpoint); the server carries it all the same.
+    # gate. False: the gate cannot see it (it needs a restart on a data directory: verify and
+    # doctor see it); the server carries it all the same.
     in_gate: bool = True
 
 
@@ -207,8 +207,7 @@ BUGS: tuple[Bug, ...] = (
         "9.2.0; 9.1 inferred from #132170 (AssignmentPlan counts assigned allocations only), "
         "back-ported to 9.1 as #132270; no 8.19 back-port found",
         "starting another deployment (a new endpoint) drops a deployment scaled to zero: its "
-        "endpoint stays, inference answers 404 'Unable to find model deployment task [..]'",
-        in_gate=False),
+        "endpoint stays, inference answers 404 'Unable to find model deployment task [..]'"),
     Bug("zero-allocation-lost-on-restart", "#146806", ("8.19", "9.1", "9.2"),
         "TrainedModelAssignmentClusterService.setShuttingDownNodeRoutesToStopping dropped "
         "assignments with an empty routing table; fixed by #146910 (9.4.0 release notes), "
