@@ -45,11 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from ..run_id import new_run_id
     from ..smoke import check_reachable, version_of
 
-    profile = timing(args)
     try:
         capacity.check(args)
     except capacity.CapacityUsageError as exc:
         raise UsageError(str(exc)) from None
+    if embedded(args) and args.timing is None:
+        args.timing = _time_lapse(args)  # the fastest this machine simulates faithfully
+    profile = timing(args)
     run_id = new_run_id()
     with target_or_embedded(args) as (target, _):
         with target.client(timeout=30, retry=True) as client:
@@ -67,3 +69,25 @@ def run(args: argparse.Namespace) -> int:
             left = sweep_run(target, run_id)
             if left:
                 print(f"leftover endpoints (could not delete): {', '.join(left)}", flush=True)
+
+
+def _time_lapse(args: argparse.Namespace) -> str:
+    """The embedded server's timing profile for this sweep: the fastest time-lapse whose
+    busiest cell stays within this machine's measured ceiling (elsercheck.sim_scale), said in
+    one line; a sweep no time-lapse fits is refused with the numbers."""
+    from .. import sim_scale
+
+    a = args
+    demand = max(
+        sim_scale.sweep_demand(
+            a.workload, n, t, a.mix, a.batch_share, a.model_id, a.corpus, a.bulk_size
+        )
+        for n in a.allocations
+        for t in a.threads
+    )
+    try:
+        choice = sim_scale.choose(demand, sim_scale.ceiling())
+    except sim_scale.ScaleError as exc:
+        raise UsageError(str(exc)) from None
+    print(choice.describe(), flush=True)
+    return choice.profile

@@ -1,0 +1,228 @@
+"""Scale that fits the machine: how much simulation this machine serves, and the time-lapse
+that keeps a run within it.
+
+The embedded reference server keeps modelled time on one event loop (one core: Python's GIL).
+Its cost is CPU per *deployment request* (every input of an inference, every chunk of a bulk
+is one: ES taskOperation, task.infer per input) plus the HTTP request around it. A deployment
+of N allocations at capacity completes N / E[service time] deployment requests per cluster
+second; on a time-lapse by F that is F times as many per wall second. Past what the loop
+serves, the server falls behind (loop_lag.py measures it) and capacities come out low.
+
+The **ceiling** is measured, not assumed: a quick calibration (:func:`calibrate`) runs the
+embedded server with zero service time on a loopback port, a client in a child process sends
+the default inference mix, and this process's CPU time per deployment request is the cost.
+The ceiling is :data:`UTILISATION` of one core divided by that cost. It is cached per machine,
+Python and elsercheck version (:func:`ceiling`), so only the first run pays (~2 s).
+
+:func:`choose` picks the fastest profile of the ladder (``fast`` = 10, then
+``reference.timing.LAPSE_FACTORS``) whose demand fits, or refuses with the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import __version__
+from .reference.timing import FAST_SPEEDUP, LAPSE_FACTORS, lapse_name
+
+# The share of one core the server may spend on a run's requests. Above about half, requests
+# queue on the event loop itself: wake-ups come late and the scaler's ticks drift (the loop's
+# lag grows superlinearly with its utilisation, as any single-server queue's waiting time).
+UTILISATION = 0.5
+# A capacity sweep offers rates past the knee (sweep.py: x1.5 per point before bisecting).
+SWEEP_HEADROOM = 1.5
+CALIBRATION_REQUESTS = 400
+CACHE_NAME = "sim-ceiling.json"
+ENDPOINT = "elsercheck-calibration"
+
+# The calibration's client: sequential keep-alive requests from a file of bodies. A child
+# process, so that the CPU it spends is not counted as the server's; credentials come in the
+# environment (never argv).
+_CLIENT = """
+import base64, http.client, os, sys
+host, port, path, bodies = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+auth = "Basic " + base64.b64encode(os.environ["CALIBRATION_AUTH"].encode()).decode()
+headers = {"Content-Type": "application/json", "Authorization": auth}
+connection = http.client.HTTPConnection(host, port, timeout=60)
+failed = 0
+for body in open(bodies, encoding="utf-8"):
+    connection.request("POST", path, body=body.encode(), headers=headers)
+    answer = connection.getresponse()
+    answer.read()
+    failed += answer.status != 200
+sys.exit(1 if failed else 0)
+"""
+
+
+class ScaleError(ValueError):
+    """A run this machine cannot simulate faithfully at any time-lapse (the message has the
+    numbers), or a calibration that could not run."""
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """What this machine's embedded server costs per deployment request, measured."""
+
+    cpu_s_per_request: float  # server CPU per HTTP inference request of the calibration mix
+    inputs_per_request: float  # deployment requests per HTTP request of that mix
+    measured_at: str = ""
+
+    @property
+    def cpu_s_per_job(self) -> float:
+        """Server CPU per deployment request (its share of the HTTP request around it)."""
+        return self.cpu_s_per_request / self.inputs_per_request
+
+    @property
+    def jobs_per_s(self) -> float:
+        """Deployment requests per wall second the server serves faithfully."""
+        return UTILISATION / self.cpu_s_per_job
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The time-lapse chosen for a run, with the numbers behind it."""
+
+    profile: str  # a reference.timing profile name
+    factor: float
+    demand_jobs_per_s: float  # deployment requests per wall second the run asks at that factor
+    ceiling_jobs_per_s: float
+
+    def describe(self) -> str:
+        """One line: the profile and why."""
+        return (
+            f"timing {self.profile} (time-lapse ×{self.factor:g}): the run asks up to "
+            f"{self.demand_jobs_per_s:.0f} deployment requests per wall second, this machine "
+            f"serves {self.ceiling_jobs_per_s:.0f} faithfully"
+        )
+
+
+def choose(demand_per_cluster_s: float, ceiling: Ceiling) -> Choice:
+    """The fastest time-lapse whose wall rate of deployment requests stays within the ceiling;
+    :class:`ScaleError` with the numbers when even real time (×1) does not fit."""
+    limit = ceiling.jobs_per_s
+    for factor in (FAST_SPEEDUP, *sorted(LAPSE_FACTORS, reverse=True)):
+        if demand_per_cluster_s * factor <= limit:
+            return Choice(lapse_name(factor), factor, demand_per_cluster_s * factor, limit)
+    raise ScaleError(
+        f"the run asks for {demand_per_cluster_s:.0f} deployment requests per cluster second "
+        f"(allocations × their capacity, with headroom) and this machine's embedded server "
+        f"serves {limit:.0f} per wall second faithfully ({ceiling.cpu_s_per_job * 1000:.2f} ms "
+        f"of CPU each, at most {UTILISATION:.0%} of one core), even at real time (×1): "
+        "model fewer allocations, or measure a real cluster (--url)"
+    )
+
+
+# -- the ceiling, measured and cached --------------------------------------------------------------
+def cache_path() -> Path:
+    """Where the measured ceiling is kept (XDG cache directory)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "elsercheck" / CACHE_NAME
+
+
+def machine_key() -> str:
+    """What the ceiling depends on: this machine, its Python and elsercheck's version."""
+    return "|".join(
+        (platform.node(), platform.machine(), str(os.cpu_count()), platform.python_version(),
+         __version__)
+    )  # fmt: skip
+
+
+def ceiling(path: Path | None = None, measure: bool = True) -> Ceiling:
+    """This machine's ceiling: cached when measured before here, else :func:`calibrate` (and
+    cache it). ``measure`` False: :class:`ScaleError` instead of calibrating."""
+    path = path or cache_path()
+    key = machine_key()
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return Ceiling(**cached["ceiling"])
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # none yet, or from another machine/version, or unreadable: measure again
+    if not measure:
+        raise ScaleError(f"no ceiling measured on this machine yet ({path})")
+    measured = calibrate()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"key": key, "ceiling": asdict(measured)}), encoding="utf-8")
+    except OSError:
+        pass  # a read-only home: measure again next time
+    return measured
+
+
+def calibrate(requests: int = CALIBRATION_REQUESTS) -> Ceiling:
+    """Measure the embedded server's CPU per inference request of the default mix, with zero
+    service time (``instant`` timing), a client in a child process (see the module)."""
+    from .load.corpus import Corpus, Sampler
+    from .reference.config import ServerConfig
+    from .reference.serve import EmbeddedServer
+    from .reference.timing import PRESETS
+    from .target import Target
+
+    password = secrets.token_urlsafe(12)
+    sampler = Sampler(Corpus.load(None), seed=0)
+    samples = [sampler.next() for _ in range(requests)]
+    inputs = sum(len(sample.inputs) for sample in samples) / len(samples)
+    path = f"/_inference/sparse_embedding/{ENDPOINT}"
+    config = ServerConfig(password=password, timing=PRESETS["instant"])
+    with tempfile.TemporaryDirectory(prefix="elsercheck-calibration-") as scratch:
+        bodies = Path(scratch) / "bodies.jsonl"
+        bodies.write_text(
+            "".join(json.dumps({"input": s.inputs}) + "\n" for s in samples), encoding="utf-8"
+        )
+        with EmbeddedServer(config) as server:
+            target = Target(server.url, username="elastic", password=password)
+            settings = {"model_id": ".elser_model_2_linux-x86_64", "num_allocations": 1,
+                        "num_threads": 1}  # fmt: skip
+            with target.client(timeout=60) as client:
+                answer = client.put(path, json={"service": "elasticsearch",
+                                                "service_settings": settings})  # fmt: skip
+                if answer.status_code != 200:
+                    raise ScaleError(f"calibration: PUT answered HTTP {answer.status_code}")
+                client.post(path, json={"input": "warm up"})
+            host, port = server.url.removeprefix("http://").rsplit(":", 1)
+            env = {**os.environ, "CALIBRATION_AUTH": f"elastic:{password}"}
+            cpu = time.process_time()
+            done = subprocess.run(
+                [sys.executable, "-c", _CLIENT, host, port, path, str(bodies)],
+                env=env, capture_output=True, timeout=300, check=False,
+            )  # fmt: skip
+            cpu = time.process_time() - cpu
+    if done.returncode != 0:
+        raise ScaleError("calibration: the embedded server failed some of its requests")
+    return Ceiling(cpu / requests, inputs, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def sweep_demand(
+    workload: str, allocations: int, threads: int, mix: str, batch_share: float,
+    model_id: str, corpus: str = "", bulk_size: int = 10,
+) -> float:  # fmt: skip
+    """Deployment requests per cluster second a capacity sweep of ``allocations`` allocations
+    asks at its highest offered rates (capacity/model.py's capacity, in deployment requests:
+    the inputs of an inference, one per search, the chunks of a bulk; times the headroom)."""
+    from .capacity import model
+    from .load.corpus import Corpus, Sampler, parse_mix
+    from .reference.timing import PRESETS
+
+    timing = PRESETS["fast"]  # cluster figures: the same at every time-lapse of that cluster
+    per_unit = model.capacity_per_allocation(
+        timing, mix, batch_share, threads, model_id, corpus, workload=workload,
+        bulk_size=bulk_size,
+    )  # fmt: skip
+    if workload == "ingest":
+        jobs = model.chunks_per_bulk(corpus, bulk_size)
+    elif workload == "search":
+        jobs = 1.0
+    else:
+        sampler = Sampler(Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share,
+                          seed=0)  # fmt: skip
+        jobs = sum(len(sampler.next().inputs) for _ in range(2000)) / 2000
+    return allocations * per_unit * jobs * SWEEP_HEADROOM

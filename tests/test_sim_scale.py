@@ -1,0 +1,180 @@
+"""Modelled time is kept at any scale: 32 allocations serve what 32 single allocations would.
+
+A deployment at capacity, on an event loop whose clock jumps from timer to timer
+(test_time_lapse.VirtualClockLoop) and where every request costs a fixed amount of the loop's
+time (encoding it, answering it), as CPU time does on a real machine: a task that is due while
+another runs wakes late. An allocation's requests are due at their start plus the modelled
+service time, so per-allocation throughput must equal the model's at one allocation and at
+many, as long as the machine keeps up in total (here 32 allocations' requests take a quarter of
+the loop's time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from pathlib import Path
+
+import pytest
+
+from elsercheck import sim_scale
+from elsercheck.reference.mlnode import deployment as deployment_module
+from elsercheck.reference.mlnode import sparse_encoder
+from elsercheck.reference.mlnode.deployment import Deployment
+from elsercheck.reference.timing import PRESETS, Timing
+from tests.test_time_lapse import VirtualClockLoop
+
+FAST = PRESETS["fast"]
+ELSER = ".elser_model_2_linux-x86_64"
+TEXT = " ".join(f"word{i}" for i in range(100))
+WINDOW_S = 5.0  # virtual seconds of saturation measured
+
+
+class _LateSelector(selectors.DefaultSelector):
+    """test_time_lapse's jumping clock, where a wake-up for a timer comes ``late_s`` after it
+    (as the OS and a busy loop wake a real one: timer slack, other callbacks first)."""
+
+    def __init__(self, loop: LateWakingLoop) -> None:
+        super().__init__()
+        self.loop = loop
+
+    def select(self, timeout: float | None = None) -> list:
+        ready = super().select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:
+            raise RuntimeError("the loop waits for nothing that will ever happen")
+        self.loop.now += timeout + self.loop.late_s
+        return []
+
+
+class LateWakingLoop(VirtualClockLoop):
+    """Virtual time whose timers fire ``late_s`` late."""
+
+    late_s = 0.0
+
+    def __init__(self) -> None:
+        asyncio.SelectorEventLoop.__init__(self, _LateSelector(self))
+        self.now = 0.0
+
+
+def served_per_allocation(
+    timing: Timing, allocations: int, cost_share: float, late_share: float,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[float, float]:  # fmt: skip
+    """(measured, modelled) requests per second per allocation of a saturated deployment,
+    where every request costs ``cost_share`` / 32 of its service time of loop time (half to
+    encode it, half to answer it: at 32 allocations busy, ``cost_share`` of the loop) and every
+    timer fires ``late_share`` of a service time late."""
+    service_s = timing.service_time_seconds(sparse_encoder.token_count(TEXT), 1, False)
+    cost_s = service_s * cost_share / 32 / 2
+    encode = sparse_encoder.encode
+
+    def costly_encode(text: str) -> sparse_encoder.SparseResult:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, LateWakingLoop)
+        loop.now += cost_s  # the CPU the encoder spends, on the loop's clock
+        return encode(text)
+
+    monkeypatch.setattr(deployment_module.sparse_encoder, "encode", costly_encode)
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, LateWakingLoop)
+        loop.late_s = service_s * late_share
+        deployment = Deployment("scale", ELSER, 1, allocations, None, timing, queue_capacity=10**6)
+        deployment.set_allocations(allocations)
+
+        async def request() -> None:
+            await deployment.infer([TEXT], None)
+            loop.now += cost_s  # the answer's JSON and HTTP, on the loop's clock
+
+        # A backlog that outlasts the window: the allocations are never idle.
+        backlog = int(WINDOW_S / service_s * allocations * 1.5) + 10
+        tasks = [asyncio.create_task(request()) for _ in range(backlog)]
+        await asyncio.sleep(0)  # every request queued
+        began = loop.time()
+        done_at_start = deployment.counters.inference_count
+        await asyncio.sleep(WINDOW_S)
+        served = deployment.counters.inference_count - done_at_start
+        window = loop.time() - began  # the sleep woke late too
+        await deployment.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return served / window
+
+    with asyncio.Runner(loop_factory=LateWakingLoop) as runner:
+        rate = runner.run(run())
+    return rate / allocations, 1 / service_s
+
+
+@pytest.mark.parametrize("allocations", [1, 32])
+def test_per_allocation_capacity_is_the_models_at_one_and_at_32_allocations(
+    allocations: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Busy but keeping up: requests take a quarter of the loop, every wake-up comes a fifth of
+    # a service time late (a request due while the loop serves others waits its turn).
+    measured, modelled = served_per_allocation(FAST, allocations, 0.25, 0.2, monkeypatch)
+    # Within one request per allocation over the window (its edges), nothing more.
+    assert measured == pytest.approx(modelled, abs=1.5 / WINDOW_S), (measured, modelled)
+
+
+def test_the_check_can_fail_a_machine_that_cannot_keep_up_loses_capacity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 32 allocations' requests take 1.5 times the loop's time: the loop falls behind and the
+    # per-allocation figure drops (which the server's lag monitor reports).
+    measured, modelled = served_per_allocation(FAST, 32, 1.5, 0.0, monkeypatch)
+    assert measured < 0.8 * modelled, (measured, modelled)
+
+
+# -- the time-lapse that fits the machine --------------------------------------------------------
+CEILING = sim_scale.Ceiling(cpu_s_per_request=0.002, inputs_per_request=2.0)  # 1 ms per job
+
+
+def test_the_fastest_lapse_that_fits_is_chosen_and_a_run_nothing_fits_is_refused() -> None:
+    assert CEILING.jobs_per_s == pytest.approx(sim_scale.UTILISATION / 0.001)  # 500 per s
+    assert sim_scale.choose(50, CEILING).profile == "fast"  # 500 per wall s at x10
+    chosen = sim_scale.choose(51, CEILING)  # 510 at x10: too many; 255 at x5
+    assert (chosen.profile, chosen.factor) == ("lapse-5", 5.0)
+    assert chosen.demand_jobs_per_s == pytest.approx(255) and "lapse-5" in chosen.describe()
+    assert sim_scale.choose(400, CEILING).profile == "lapse-1"
+    with pytest.raises(sim_scale.ScaleError, match=r"asks for 501 .* serves 500 per wall second"):
+        sim_scale.choose(501, CEILING)
+    # Every profile chosen is one the server and the load know, at its factor.
+    for demand in (1, 60, 150, 400):
+        choice = sim_scale.choose(demand, CEILING)
+        assert PRESETS[choice.profile].speedup == choice.factor
+
+
+def test_demand_grows_with_allocations_and_ingest_counts_chunks() -> None:
+    args = ("query=0.5,short=0.2,medium=0.2,long=0.08,xlong=0.02", 0.1, ELSER)
+    one = sim_scale.sweep_demand("inference", 1, 1, *args)
+    assert sim_scale.sweep_demand("inference", 32, 1, *args) == pytest.approx(32 * one)
+    # An allocation's deployment requests per second do not depend on what carries them much;
+    # ingest's come as chunks of bulks, each its own deployment request.
+    ingest = sim_scale.sweep_demand("ingest", 1, 1, *args, bulk_size=10)
+    assert 0.2 * one < ingest < 5 * one
+
+
+def test_the_ceiling_is_measured_once_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def calibrate() -> sim_scale.Ceiling:
+        calls.append(1)
+        return CEILING
+
+    monkeypatch.setattr(sim_scale, "calibrate", calibrate)
+    path = tmp_path / "ceiling.json"
+    with pytest.raises(sim_scale.ScaleError, match="no ceiling measured"):
+        sim_scale.ceiling(path, measure=False)
+    assert sim_scale.ceiling(path) == CEILING and sim_scale.ceiling(path) == CEILING
+    assert len(calls) == 1
+    # Another machine, Python or elsercheck version: measured again.
+    monkeypatch.setattr(sim_scale, "machine_key", lambda: "elsewhere")
+    assert sim_scale.ceiling(path) == CEILING and len(calls) == 2
+    path.write_text("not json")
+    assert sim_scale.ceiling(path) == CEILING and len(calls) == 3
