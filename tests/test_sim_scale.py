@@ -178,3 +178,37 @@ def test_the_ceiling_is_measured_once_then_read_from_the_cache(
     assert sim_scale.ceiling(path) == CEILING and len(calls) == 2
     path.write_text("not json")
     assert sim_scale.ceiling(path) == CEILING and len(calls) == 3
+
+
+# -- a capacity point the simulator could not keep up with says so --------------------------------
+def test_a_point_whose_simulator_fell_behind_is_inconclusive_and_says_why() -> None:
+    from dataclasses import replace
+
+    from elsercheck.capacity.knee import judge
+    from tests.test_capacity_sweep import point
+
+    kept = {"stalls": 0, "behind_s": 0.0, "span_s": 6.0, "share": 0.0, "max_lag_ms": 12.0,
+            "kept_up": True}  # fmt: skip
+    assert judge(replace(point(10.0), simulator=kept), slo_p99_ms=500).sustained
+    behind = {**kept, "stalls": 4, "behind_s": 1.2, "share": 0.2, "kept_up": False}
+    for measured in (point(10.0), point(10.0, p99=900.0)):
+        verdict = judge(replace(measured, simulator=behind), slo_p99_ms=500)
+        assert not verdict.sustained and verdict.inconclusive
+        assert any("simulation was behind" in r and "20.0%" in r for r in verdict.reasons)
+    # A cluster serves no lag: judged as before.
+    assert not judge(point(10.0, p99=900.0), slo_p99_ms=500).inconclusive
+
+
+def test_run_json_simulator_summary_from_the_monitors_rows() -> None:
+    from elsercheck.load import simulator
+
+    rows = [
+        {"elapsed_s": 0.0, "server_lag_samples": 1, "server_lag_stalls": 0,
+         "server_lag_behind_s": 0.0, "server_lag_max_ms": 3.0},
+        {"elapsed_s": 10.0, "server_lag_samples": 200, "server_lag_stalls": 2,
+         "server_lag_behind_s": 0.6, "server_lag_max_ms": 400.0},
+    ]  # fmt: skip
+    lag = simulator.summarize(rows)
+    assert lag == {"stalls": 2, "behind_s": 0.6, "span_s": 10.0, "share": 0.06,
+                   "max_lag_ms": 400.0, "kept_up": False}  # fmt: skip
+    assert simulator.summarize([{"elapsed_s": 0.0, "server_lag_samples": None}] * 3) is None
