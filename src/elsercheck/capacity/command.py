@@ -425,6 +425,11 @@ def _cell(
                 sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,
                 workload=args.workload, bulk_size=args.bulk_size,
             )  # fmt: skip
+            cell.model_knee_rps = allocations * model.knee_per_allocation(
+                sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,
+                allocations=allocations, slo_p99_ms=slo, window_s=args.point_seconds,
+                repeats=args.repeats, workload=args.workload, bulk_size=args.bulk_size,
+            )  # fmt: skip
             if unit.per_document:
                 cell.model_chunks_rps = cell.model_rps * model.chunks_per_bulk(
                     args.corpus, args.bulk_size
@@ -483,7 +488,10 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     if cell.generator_limited:
         notes.append("generator-limited: a lower bound")
     if cell.model_rps:
-        notes.append(f"model {cell.model_rps / cell.allocations:.2f} {unit.rate} per allocation"
+        knee_text = (f"{cell.model_knee_rps / cell.allocations:.2f} {unit.rate} per allocation "
+                     "at the objective, " if cell.model_knee_rps else "")  # fmt: skip
+        notes.append(f"model {knee_text}{cell.model_rps / cell.allocations:.2f} {unit.rate} "
+                     "per allocation at saturation"
                      + (f", {cell.model_chunks_rps / cell.allocations:.2f} chunks/s"
                         if cell.model_chunks_rps else ""))  # fmt: skip
     docs = cell.per_allocation_of(cell.capacity_documents_rps)
