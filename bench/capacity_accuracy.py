@@ -53,7 +53,7 @@ def figures(data: dict[str, Any]) -> dict[str, Any]:
         "interval": cell["per_allocation_ci"],
         "model_knee": (cell.get("model_knee_rps") or 0) / n or None,
         "model_saturation": (cell.get("model_rps") or 0) / n or None,
-        "timing": data["settings"]["timing"],
+        "timing": data["timing"],
         "bounded": cell["bounded"],
         "simulator_worst_share": max((lag["share"] for lag in lags), default=None),
         "simulator_kept_up": all(lag["kept_up"] for lag in lags) if lags else None,
