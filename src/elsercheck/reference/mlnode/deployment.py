@@ -235,7 +235,11 @@ class Deployment:
                     job.tokens, self.threads, self._portable
                 )
                 results = [sparse_encoder.encode(text) for text in job.texts]
-                await asyncio.sleep(max(0.0, started + service_s - loop.time()))
+                delay = started + service_s - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif self._queue.qsize():  # due already: answer now, yielding to the loop
+                    await asyncio.sleep(0)  # first when the next get() would not
             except asyncio.CancelledError:
                 # An allocation retired mid-request: hand the request back to the queue.
                 if not job.future.done():
