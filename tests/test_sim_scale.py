@@ -212,3 +212,47 @@ def test_run_json_simulator_summary_from_the_monitors_rows() -> None:
     assert lag == {"stalls": 2, "behind_s": 0.6, "span_s": 10.0, "share": 0.06,
                    "max_lag_ms": 400.0, "kept_up": False}  # fmt: skip
     assert simulator.summarize([{"elapsed_s": 0.0, "server_lag_samples": None}] * 3) is None
+
+
+def test_a_calibration_that_cannot_run_is_said_and_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> sim_scale.Ceiling:
+        raise OSError("no loopback port")
+
+    monkeypatch.setattr(sim_scale, "calibrate", broken)
+    path = tmp_path / "ceiling.json"
+    with pytest.raises(sim_scale.CalibrationError, match="OSError: no loopback port"):
+        sim_scale.ceiling(path)
+    assert not path.exists()
+
+
+def test_capacity_on_the_embedded_server_takes_the_lapse_that_fits_or_refuses(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from elsercheck.commands import capacity
+    from elsercheck.commands.options import UsageError
+
+    args = argparse.Namespace(
+        workload="inference", allocations=[1, 16], threads=[1],
+        mix="query=0.5,short=0.2,medium=0.2,long=0.08,xlong=0.02", batch_share=0.1,
+        model_id=ELSER, corpus="", bulk_size=10,
+    )  # fmt: skip
+    one = sim_scale.sweep_demand("inference", 1, 1, args.mix, 0.1, ELSER)
+    # A ceiling where one allocation fits at x10 and 16 (the busiest cell) only at x2.
+    ceiling = sim_scale.Ceiling(sim_scale.UTILISATION / (16 * one * 2.5), 1.0)
+    monkeypatch.setattr(sim_scale, "ceiling", lambda: ceiling)
+    assert capacity._time_lapse(args) == "lapse-2"
+    assert "timing lapse-2 (time-lapse ×2)" in capsys.readouterr().out
+    args.allocations = [200]
+    with pytest.raises(UsageError, match="even at real time"):
+        capacity._time_lapse(args)
+
+    def uncalibrated() -> sim_scale.Ceiling:
+        raise sim_scale.CalibrationError("could not measure")
+
+    monkeypatch.setattr(sim_scale, "ceiling", uncalibrated)
+    assert capacity._time_lapse(args) == "fast"
+    assert "could not measure: timing fast, unchecked" in capsys.readouterr().out

@@ -65,7 +65,11 @@ sys.exit(1 if failed else 0)
 
 class ScaleError(ValueError):
     """A run this machine cannot simulate faithfully at any time-lapse (the message has the
-    numbers), or a calibration that could not run."""
+    numbers)."""
+
+
+class CalibrationError(ScaleError):
+    """The ceiling could not be measured (not the run's fault: the caller may go on)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,14 @@ def ceiling(path: Path | None = None, measure: bool = True) -> Ceiling:
         pass  # none yet, or from another machine/version, or unreadable: measure again
     if not measure:
         raise ScaleError(f"no ceiling measured on this machine yet ({path})")
-    measured = calibrate()
+    try:
+        measured = calibrate()
+    except CalibrationError:
+        raise
+    except Exception as exc:  # e.g. no loopback port: the run may still go on, unchecked
+        raise CalibrationError(
+            f"could not measure this machine's ceiling ({type(exc).__name__}: {exc})"
+        ) from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"key": key, "ceiling": asdict(measured)}), encoding="utf-8")
@@ -186,18 +197,21 @@ def calibrate(requests: int = CALIBRATION_REQUESTS) -> Ceiling:
                 answer = client.put(path, json={"service": "elasticsearch",
                                                 "service_settings": settings})  # fmt: skip
                 if answer.status_code != 200:
-                    raise ScaleError(f"calibration: PUT answered HTTP {answer.status_code}")
+                    raise CalibrationError(f"calibration: PUT answered HTTP {answer.status_code}")
                 client.post(path, json={"input": "warm up"})
             host, port = server.url.removeprefix("http://").rsplit(":", 1)
             env = {**os.environ, "CALIBRATION_AUTH": f"elastic:{password}"}
             cpu = time.process_time()
-            done = subprocess.run(
-                [sys.executable, "-c", _CLIENT, host, port, path, str(bodies)],
-                env=env, capture_output=True, timeout=300, check=False,
-            )  # fmt: skip
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-c", _CLIENT, host, port, path, str(bodies)],
+                    env=env, capture_output=True, timeout=300, check=False,
+                )  # fmt: skip
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise CalibrationError(f"calibration: the client did not finish ({exc})") from None
             cpu = time.process_time() - cpu
     if done.returncode != 0:
-        raise ScaleError("calibration: the embedded server failed some of its requests")
+        raise CalibrationError("calibration: the embedded server failed some of its requests")
     return Ceiling(cpu / requests, inputs, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
