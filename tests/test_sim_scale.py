@@ -130,11 +130,12 @@ def test_the_check_can_fail_a_machine_that_cannot_keep_up_loses_capacity(
 
 
 # -- the time-lapse that fits the machine --------------------------------------------------------
-CEILING = sim_scale.Ceiling(cpu_s_per_request=0.002, inputs_per_request=2.0)  # 1 ms per job
+# 1 ms per inference input, 4 ms per search
+CEILING = sim_scale.Ceiling({"inference": 0.001, "search": 0.004, "ingest": 0.001})
 
 
 def test_the_fastest_lapse_that_fits_is_chosen_and_a_run_nothing_fits_is_refused() -> None:
-    assert CEILING.jobs_per_s == pytest.approx(sim_scale.UTILISATION / 0.001)  # 500 per s
+    assert CEILING.jobs_per_s() == pytest.approx(sim_scale.UTILISATION / 0.001)  # 500 per s
     assert sim_scale.choose(50, CEILING).profile == "fast"  # 500 per wall s at x10
     chosen = sim_scale.choose(51, CEILING)  # 510 at x10: too many; 255 at x5
     assert (chosen.profile, chosen.factor) == ("lapse-5", 5.0)
@@ -142,6 +143,8 @@ def test_the_fastest_lapse_that_fits_is_chosen_and_a_run_nothing_fits_is_refused
     assert sim_scale.choose(400, CEILING).profile == "lapse-1"
     with pytest.raises(sim_scale.ScaleError, match=r"asks for 501 .* serves 500 per wall second"):
         sim_scale.choose(501, CEILING)
+    # A search costs four times an inference input here: the same demand takes a slower lapse.
+    assert sim_scale.choose(50, CEILING, "search").profile == "lapse-2"
     # Every profile chosen is one the server and the load know, at its factor.
     for demand in (1, 60, 150, 400):
         choice = sim_scale.choose(demand, CEILING)
@@ -242,7 +245,7 @@ def test_capacity_on_the_embedded_server_takes_the_lapse_that_fits_or_refuses(
     )  # fmt: skip
     one = sim_scale.sweep_demand("inference", 1, 1, args.mix, 0.1, ELSER)
     # A ceiling where one allocation fits at x10 and 16 (the busiest cell) only at x2.
-    ceiling = sim_scale.Ceiling(sim_scale.UTILISATION / (16 * one * 2.5), 1.0)
+    ceiling = sim_scale.Ceiling({"inference": sim_scale.UTILISATION / (16 * one * 2.5)})
     monkeypatch.setattr(sim_scale, "ceiling", lambda: ceiling)
     assert capacity._time_lapse(args) == "lapse-2"
     assert "timing lapse-2 (time-lapse ×2)" in capsys.readouterr().out
@@ -256,3 +259,19 @@ def test_capacity_on_the_embedded_server_takes_the_lapse_that_fits_or_refuses(
     monkeypatch.setattr(sim_scale, "ceiling", uncalibrated)
     assert capacity._time_lapse(args) == "fast"
     assert "could not measure: timing fast, unchecked" in capsys.readouterr().out
+
+
+def test_a_cell_whose_every_point_was_inconclusive_says_so() -> None:
+    from elsercheck.capacity.cell import CellResult
+    from elsercheck.capacity.command import _summary_line
+    from elsercheck.capacity.knee import Knee
+    from elsercheck.capacity.units import unit_of
+
+    lines: list[str] = []
+    cell = CellResult(1, 1, 48.0, 150.0)
+    cell.generator_limited = True  # every point inconclusive: no knee, no capacity
+    _summary_line(cell, lines.append, unit_of("search"))
+    assert "inconclusive: the load machine (generator or simulator) fell behind" in lines[-1]
+    cell.knee = Knee(None, 24.0)  # a rate failed: a verdict after all
+    _summary_line(cell, lines.append, unit_of("search"))
+    assert "no offered rate was sustained" in lines[-1]

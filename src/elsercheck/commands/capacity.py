@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
         description="Per (allocations, threads) cell: creates an endpoint with fixed "
         "allocations, probes it, offers rising rates (one load run each) up to the knee, repeats "
         "the capacity point and reports the capacity per allocation with its 95 % interval. "
-        "Exit 0 every cell found its capacity, 1 a cell sustained no rate, 2 usage error or an "
+        "Exit 0 every cell found its capacity, 1 a cell sustained no rate, 4 no rate failed "
+        "either (the load machine or simulator fell behind), 2 usage error or an "
         "unusable target. Writes capacity.json, capacity.html and the points' runs to "
         "reports/capacity/<run-id>/.",
     )
@@ -86,7 +87,7 @@ def _time_lapse(args: argparse.Namespace) -> str:
         for t in a.threads
     )
     try:
-        choice = sim_scale.choose(demand, sim_scale.ceiling())
+        choice = sim_scale.choose(demand, sim_scale.ceiling(), args.workload)
     except sim_scale.CalibrationError as exc:
         print(f"{exc}: timing fast, unchecked", flush=True)
         return "fast"
