@@ -24,7 +24,7 @@ VERSION = ["--es-version", "--conformant", "--list-versions"]
 SHARED = [*TARGET, *VERSION, "--allocation-wait", "--timing", "--report-dir",
           *shared.timing_fields()]  # fmt: skip
 TARGET_COMMANDS = {"gate", "load", "capacity", "run"}  # they talk to a target
-WRITERS = {"selftest", "gate", "load", "capacity", "run"}  # they write a report directory
+WRITERS = {"selftest", "gate", "load", "capacity", "run", "verify", "doctor"}  # write a report dir
 
 
 def parsers() -> dict[str, argparse.ArgumentParser]:

@@ -55,6 +55,11 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--eis", action="store_true",
                        help="model the Elastic Inference Service (9.2+): service `elastic`, "
                        "`.elser-2-elastic` after the first authorization poll")  # fmt: skip
+    serve.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                       help="keep endpoints, deployments, pipelines, indices and documents in "
+                       "DIR across restarts; a later --es-version on the same DIR is an upgrade "
+                       "(stored-config migrations and that version's bugs), an older one is "
+                       "refused (default: in memory only)")  # fmt: skip
     serve.add_argument("--defect", action="append", default=[], metavar="NAME",
                        help="a deliberate defect (repeatable; see --list-defects)")  # fmt: skip
     serve.add_argument("--list-defects", action="store_true",
@@ -106,6 +111,23 @@ def _list_faults() -> int:
     return ExitCode.OK
 
 
+def _check_data_dir(data_dir: Path, config: Any) -> None:
+    """Refuse a data directory this version cannot start on, in one line, before serving."""
+    from ..reference import persistence
+
+    try:
+        restored = persistence.load(
+            data_dir, config.es_version.release, config.active_defects, config.es_version
+        )
+    except persistence.DataDirError as exc:
+        raise UsageError(f"--data-dir {data_dir}: {exc}") from None
+    if restored is None:
+        print(f"data directory {data_dir}: new")
+    else:
+        change = "upgraded from" if restored.upgraded else "written by"
+        print(f"data directory {data_dir}: {change} Elasticsearch {restored.written_by}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..reference.config import ServerConfig
     from ..reference.serve import run_foreground
@@ -133,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
         es_version=version,
         conformant=args.conformant,
         eis=args.eis,
+        data_dir=args.data_dir,
     )
+    if args.data_dir is not None:
+        _check_data_dir(args.data_dir, config)
     if chosen:
         print(f"deliberate defects: {', '.join(sorted(chosen))}")
     if faults:

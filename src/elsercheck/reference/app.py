@@ -112,6 +112,20 @@ class ReferenceServer:
         return await self._dispatch(request)
 
     async def _dispatch(self, request: Request) -> Response:
+        response = await self._dispatch_request(request)  # answers every error itself
+        if self.config.data_dir is not None and _writes(request.method, self.router, request):
+            # Acknowledged or not (a rejected PUT may stay stored: #137127), the state as it is
+            # now goes to disk before the answer does (persistence.py).
+            try:
+                self.state.persist()
+            except OSError as exc:  # the disk, not the request: say so, as ES fails the write
+                log.error("cannot write the data directory: %s", exc)
+                error = EsError("exception", f"failed to write the data directory: {exc}", 500)
+                return _response(_render(error.body(), False, xcontent.JSON), 500, [],
+                                 "application/json")  # fmt: skip
+        return response
+
+    async def _dispatch_request(self, request: Request) -> Response:
         method = request.method
         path, query_string = _path_and_query(request)
         uri = path + (f"?{query_string}" if query_string else "")
@@ -257,6 +271,24 @@ def _response(
 # and newlines and splits at ``#``).
 _PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
 _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*")
+
+
+# Actions that change what a restart keeps (security's API keys and tokens are not kept).
+_WRITE_ACTIONS = ("cluster:admin/xpack/inference", "cluster:admin/xpack/ml", "cluster:admin/ingest",
+                  "indices:admin", "indices:data/write")  # fmt: skip
+
+
+def _writes(method: str, router: Router, request: Request) -> bool:
+    """Whether a request may have changed the state a data directory keeps."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    path, _ = _path_and_query(request)
+    try:
+        route, _ = router.resolve(method, _raw_path(request, path), path)
+    except (RoutingError, EsError):
+        return False
+    action = route.action or ""
+    return action.startswith(_WRITE_ACTIONS) and not action.endswith("/simulate")
 
 
 def _path_and_query(request: Request) -> tuple[str, str]:

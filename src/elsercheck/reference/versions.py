@@ -178,6 +178,10 @@ class Bug:
     lines: tuple[str, ...]  # minors that have it
     source: str
     what: str
+    # True: a contract test catches it and contracts/known_deviations.toml lists it for the
+    # gate. False: the gate cannot see it (it needs a restart on a data directory, or a
+    # scale-to-zero wait beside a second endpoint); the server carries it all the same.
+    in_gate: bool = True
 
 
 BUGS: tuple[Bug, ...] = (
@@ -198,6 +202,24 @@ BUGS: tuple[Bug, ...] = (
         "an ELSER model_id is accepted under task type text_embedding; inference then fails with "
         "403 'Trained model [<model>] is configured for task [text_expansion] but called with "
         "task [text_embedding]' (TrainedModelDeploymentTask.infer)"),
+    Bug("zero-allocation-dropped-on-start", "#137134", ("9.1", "9.2"),
+        "AssignmentPlanner.computePlan left deployments with zero allocations out of the plan "
+        "(the fix, #137244 'Preserve deployments with zero allocations during assignment "
+        "planning', is in the 9.3.0 release notes; no 9.2/9.1 back-port found). Reported on "
+        "9.2.0; 9.1 inferred from #132170 (AssignmentPlan counts assigned allocations only), "
+        "back-ported to 9.1 as #132270; no 8.19 back-port found",
+        "starting another deployment (a new endpoint) drops a deployment scaled to zero: its "
+        "endpoint stays, inference answers 404 'Unable to find model deployment task [..]'",
+        in_gate=False),
+    Bug("zero-allocation-lost-on-restart", "#146806", ("8.19", "9.1", "9.2"),
+        "TrainedModelAssignmentClusterService.setShuttingDownNodeRoutesToStopping dropped "
+        "assignments with an empty routing table; fixed by #146910 (9.4.0 release notes), "
+        "back-ported to 9.4 (#147304) and 9.3 (#147306, merged 2026-04-23: in the modelled "
+        "9.3.8); no 8.19/9.1/9.2 back-port found",
+        "a deployment at zero allocations when the ML node shuts down (a restart on the same "
+        "--data-dir) is gone afterwards: inference answers 404 'Unable to find model deployment "
+        "task [..] please stop and start the deployment or try again momentarily'",
+        in_gate=False),
 )  # fmt: skip
 
 

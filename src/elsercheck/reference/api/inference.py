@@ -187,6 +187,10 @@ async def delete_endpoint(call: Call) -> Reply:
     dry_run = call.flag("dry_run")
     force = call.flag("force")
     call.authorize()
+    if force and inference_id in call.state.unparsable:
+        # #129090: force deletes an endpoint whose stored configuration no longer parses
+        del call.state.unparsable[inference_id]
+        return Reply({"acknowledged": True, "pipelines": [], "indexes": []})
     config = _lookup(call, inference_id, task_type)
     if inference_id in call.state.defaults and not force:
         raise status_exception(MESSAGES["reserved_delete"].format(id=inference_id))

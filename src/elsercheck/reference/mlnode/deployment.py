@@ -125,6 +125,14 @@ class Deployment:
         if count > 0:
             self.started.set()
 
+    def started_at_zero(self) -> None:
+        """Loaded and started with a target of zero allocations (a restart at an adaptive
+        minimum of 0): ``started``, as ES reports a deployment at zero (#115824 "Set assignment
+        state to started in case of zero allocations")."""
+        if self.state == "starting":
+            self.state = "started"
+        self.started.set()
+
     def restart(self) -> None:
         """The node restarted: allocations gone, the model loads again, counters start at zero.
 

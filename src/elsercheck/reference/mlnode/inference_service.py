@@ -18,6 +18,11 @@ MESSAGES = {
         "Rejected inference request waiting for an allocation of deployment [{id}]. Too many "
         "pending requests"
     ),
+    # TransportInferTrainedModelDeploymentAction.newResponse: no task for the deployment id (404)
+    "no_task": (
+        "Unable to find model deployment task [{id}] please stop and start the deployment or try "
+        "again momentarily"
+    ),
     "wait_timeout": (
         "Timed out after [{timeout}] waiting for trained model deployment [{id}] to start. Use the "
         "trained model stats API to track the state of the deployment and try again once it has "
@@ -49,6 +54,12 @@ class InferenceService:
     ) -> list[SparseResult]:
         deployments = self.deployments
         deployment = deployments.get(config.deployment_id)
+        lost = config.deployment_id in deployments.lost and not config.inference_id.startswith(".")
+        if deployment is None and lost:
+            # Dropped from the cluster state (#137134, #146806): only a default endpoint's
+            # deployment is started again (BaseElasticsearchInternalService.maybeStartDeployment
+            # checks isDefaultId), a user endpoint answers 404 until it is re-created.
+            raise status_exception(MESSAGES["no_task"].format(id=config.deployment_id), 404)
         if deployment is None:
             # Default endpoints start their deployment on first use, then retry
             # (ES ElasticsearchInternalService.maybeStartDeployment).
