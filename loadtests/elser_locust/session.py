@@ -31,7 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import documents, generator, rundir, workloads
+from elsercheck.load import documents, generator, rundir, simulator, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
@@ -336,6 +336,7 @@ class LoadSession:
             (out / rundir.LEFTOVERS_TXT).write_text("\n".join(leftovers) + "\n")
         run = self._run_json(ended, code)
         run["generator"] = generator.summarize(requests_rows, self.recorder.unmade)
+        run["simulator"] = simulator.summarize(allocation_rows)  # null on a real cluster
         rundir.write_json(out / rundir.RUN_JSON, run)
         for item in results:
             log.info("elsercheck: %-8s %-24s %s", item.status, item.name, item.detail)

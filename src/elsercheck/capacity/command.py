@@ -333,8 +333,12 @@ def run(sweep: Sweep) -> int:
             cells[-1].interrupted = True  # a cell cut short: its points, no capacity
         emit(f"  interrupted ({_signal_name(exc)}): writing the {_points_of(cells)} finished "
              "point(s)")  # fmt: skip
-    if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
-        code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
+    unmeasured = [c for c in cells if c.capacity_rps is None]
+    if code == ExitCode.OK and unmeasured:
+        # A cell sustained no rate: nothing to recommend from. When no decided point failed
+        # either (the load machine fell behind at every rate tried), there is no verdict.
+        failed = any(c.knee.failed_rps is not None for c in unmeasured)
+        code = ExitCode.FAILED if failed else ExitCode.INCONCLUSIVE
     recommendation = None
     traffic = traffic_of(args)
     if traffic is not None and code == ExitCode.OK:
@@ -425,6 +429,11 @@ def _cell(
                 sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,
                 workload=args.workload, bulk_size=args.bulk_size,
             )  # fmt: skip
+            cell.model_knee_rps = allocations * model.knee_per_allocation(
+                sweep.timing, args.mix, args.batch_share, threads, args.model_id, args.corpus,
+                allocations=allocations, slo_p99_ms=slo, window_s=args.point_seconds,
+                repeats=args.repeats, workload=args.workload, bulk_size=args.bulk_size,
+            )  # fmt: skip
             if unit.per_document:
                 cell.model_chunks_rps = cell.model_rps * model.chunks_per_bulk(
                     args.corpus, args.bulk_size
@@ -472,6 +481,10 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     knee = cell.knee
     head = f"  → {cell.allocations} alloc × {cell.threads} thr: "
     if per is None:
+        if knee.failed_rps is None and cell.generator_limited:
+            emit(head + "inconclusive: the load machine (generator or simulator) fell behind "
+                 "at every rate tried; see the points' reasons")  # fmt: skip
+            return
         emit(head + "no offered rate was sustained within the objective "
              f"(p99 ≤ {cell.slo_p99_ms:g} ms)")  # fmt: skip
         return
@@ -483,7 +496,10 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     if cell.generator_limited:
         notes.append("generator-limited: a lower bound")
     if cell.model_rps:
-        notes.append(f"model {cell.model_rps / cell.allocations:.2f} {unit.rate} per allocation"
+        knee_text = (f"{cell.model_knee_rps / cell.allocations:.2f} {unit.rate} per allocation "
+                     "at the objective, " if cell.model_knee_rps else "")  # fmt: skip
+        notes.append(f"model {knee_text}{cell.model_rps / cell.allocations:.2f} {unit.rate} "
+                     "per allocation at saturation"
                      + (f", {cell.model_chunks_rps / cell.allocations:.2f} chunks/s"
                         if cell.model_chunks_rps else ""))  # fmt: skip
     docs = cell.per_allocation_of(cell.capacity_documents_rps)

@@ -45,6 +45,9 @@ MASTER_PORT_TXT = "master-port.txt"  # the port a locust master bound (port 0: t
 #   generator: whether the load generator kept its schedule (load/generator.py summarize():
 #   arrivals, sent, backlog, unmade, late, late_threshold_ms, lag_ms {p50, p99, max},
 #   behind [[from_s, to_s], ...]); absent in runs before it existed
+#   simulator: whether the embedded server kept its simulated time (load/simulator.py
+#   summarize(): stalls, behind_s, span_s, share, max_lag_ms, kept_up); null on a cluster,
+#   absent in runs before it existed
 RUN_FIELDS = (
     "run_id",
     "started_at",

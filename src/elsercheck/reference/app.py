@@ -43,6 +43,7 @@ log = logging.getLogger("elsercheck.reference")
 
 MAX_CONTENT_LENGTH = 100 * 1024 * 1024  # http.max_content_length
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
+_PRODUCT_RAW = (PRODUCT_HEADER[0].lower().encode("latin-1"), PRODUCT_HEADER[1].encode("latin-1"))
 _COMPAT = re.compile(r"compatible-with=(\d+)")
 
 
@@ -257,9 +258,11 @@ def _response(
     body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
 ) -> Response:
     response = Response(body, status_code=status, media_type=media_type)
-    response.headers.append(*PRODUCT_HEADER)
+    # What MutableHeaders.append does, without building a MutableHeaders per request.
+    raw = response.raw_headers
+    raw.append(_PRODUCT_RAW)
     for name, value in headers:
-        response.headers.append(name, value)
+        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     return response
 
 

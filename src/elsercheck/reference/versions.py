@@ -16,8 +16,10 @@ Three tables, data over code:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 
+@cache  # asked on every request (``has``, ``major``): a handful of distinct lines
 def line_key(line: str) -> tuple[int, int]:
     """``"9.2"`` → ``(9, 2)``; 8.19 sorts before 9.x (nothing after 9.1 was back-ported to it)."""
     major, minor = line.split(".")[:2]
@@ -226,7 +228,7 @@ class EsVersion:
 
     release: Release
 
-    @property
+    @cached_property  # asked on every request
     def line(self) -> str:
         return self.release.line
 
@@ -234,7 +236,7 @@ class EsVersion:
     def number(self) -> str:
         return self.release.number
 
-    @property
+    @cached_property
     def major(self) -> int:
         return line_key(self.line)[0]
 
