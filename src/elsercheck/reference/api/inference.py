@@ -263,7 +263,12 @@ async def update_endpoint(call: Call) -> Reply:
     state.endpoints[inference_id] = new_config
     deployment = state.deployments.get(config.deployment_id)
     if deployment is not None:
-        deployment.adaptive = new_config.service_settings.adaptive_allocations
+        new_adaptive = new_config.service_settings.adaptive_allocations
+        if new_adaptive != config.service_settings.adaptive_allocations:
+            # updateInClusterEndpoint sends them in an UpdateTrainedModelDeploymentAction, whose
+            # assignment update merges them (-1 resets a bound); the endpoint stores them as
+            # sent (inferred: updateInClusterEndpoint's request building not re-read)
+            deployment.adaptive = ss.merge_adaptive(deployment.adaptive, new_adaptive)
         updated = new_config.service_settings
         if updated.num_allocations is not None and not updated.adaptive_enabled:
             state.deployments.set_target(deployment, updated.num_allocations)
