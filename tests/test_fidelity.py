@@ -48,3 +48,48 @@ def test_put_with_minus_one_min_is_accepted_and_stored(es: httpx.Client) -> None
     assert_error(es.put("/_inference/sparse_embedding/min-minus-two", json=body), 400,
                  "validation_exception", "Validation Failed: 1: [min_number_of_allocations] must "
                  "be a non-negative integer or null;")  # fmt: skip
+
+
+# -- compatible-with refusals (RestRequest → RestCompatibleVersionHelper.getCompatibleVersion) ---
+COMPAT = "application/vnd.elasticsearch+json; compatible-with={}"
+
+
+def _compat_error(response: httpx.Response) -> tuple[str, str]:
+    assert_error(response, 400, "media_type_header_exception",
+                 "Invalid media-type value on headers [Accept, Content-Type]")  # fmt: skip
+    cause = response.json()["error"]["caused_by"]
+    return cause["type"], cause["reason"]
+
+
+def test_compatible_with_refusals_carry_the_helpers_reason(es: httpx.Client) -> None:
+    seven = COMPAT.format(7)
+    assert _compat_error(es.get("/", headers={"Accept": seven})) == (
+        "status_exception",
+        f"Accept version must be either version 9 or 8, but found 7. Accept={seven}",
+    )
+    eight, nine = COMPAT.format(8), COMPAT.format(9)
+    body = b'{"query": {"match_all": {}}}'
+    mismatch = es.post(
+        "/no-such-index/_search", content=body, headers={"Accept": eight, "Content-Type": nine}
+    )
+    assert _compat_error(mismatch)[1] == (
+        "A compatible version is required on both Content-Type and Accept headers if either one "
+        "has requested a compatible version and the compatible versions must match. "
+        f"Accept={eight}, Content-Type={nine}"
+    )
+    one_sided = es.post("/no-such-index/_search", content=body,
+                        headers={"Accept": nine, "Content-Type": "application/json"})  # fmt: skip
+    assert _compat_error(one_sided)[1] == (
+        "A compatible version is required on both Content-Type and Accept headers if either one "
+        f"has requested a compatible version. Accept={nine}, Content-Type=application/json"
+    )
+    content_seven = es.post("/no-such-index/_search", content=body,
+                            headers={"Accept": nine, "Content-Type": seven})  # fmt: skip
+    assert _compat_error(content_seven)[1] == (
+        f"Content-Type version must be either version 9 or 8, but found 7. Content-Type={seven}"
+    )
+    # without a body only Accept is checked; both on 8 is served
+    assert es.get("/", headers={"Accept": eight, "Content-Type": nine}).status_code == 200
+    both = es.post("/no-such-index/_search", content=body,
+                   headers={"Accept": eight, "Content-Type": eight})  # fmt: skip
+    assert_error(both, 404, "index_not_found_exception", "no such index [no-such-index]")
