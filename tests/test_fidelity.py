@@ -8,7 +8,8 @@ import httpx
 
 from elsercheck.endpoints import elser_body
 from elsercheck.reference.rules import service_settings as ss
-from tests.conftest import assert_error
+from elsercheck.reference.serve import EmbeddedServer
+from tests.conftest import PASSWORD, assert_error
 
 
 # -- min_number_of_allocations: -1 (AdaptiveAllocationsSettings.RESET_PLACEHOLDER) -------------
@@ -93,3 +94,12 @@ def test_compatible_with_refusals_carry_the_helpers_reason(es: httpx.Client) -> 
     both = es.post("/no-such-index/_search", content=body,
                    headers={"Accept": eight, "Content-Type": eight})  # fmt: skip
     assert_error(both, 404, "index_not_found_exception", "no such index [no-such-index]")
+
+
+# -- response headers (ES DefaultRestChannel.sendResponse) -------------------------------------
+def test_no_server_or_date_header_on_the_wire(wire_server: EmbeddedServer) -> None:
+    """Netty answers carry what DefaultRestChannel sets: no ``server``, no ``date``."""
+    with httpx.Client(base_url=wire_server.url, auth=("elastic", PASSWORD), timeout=30) as c:
+        for response in (c.get("/"), c.get("/no-such-index")):
+            assert "server" not in response.headers and "date" not in response.headers
+            assert response.headers["x-elastic-product"] == "Elasticsearch"
