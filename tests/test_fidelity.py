@@ -4,6 +4,8 @@ re-reading (issue 23)")."""
 
 from __future__ import annotations
 
+import struct
+
 import httpx
 
 from elsercheck.endpoints import elser_body
@@ -103,3 +105,34 @@ def test_no_server_or_date_header_on_the_wire(wire_server: EmbeddedServer) -> No
         for response in (c.get("/"), c.get("/no-such-index")):
             assert "server" not in response.headers and "date" not in response.headers
             assert response.headers["x-elastic-product"] == "Elasticsearch"
+
+
+# -- fields: ["_inference_fields"] (SemanticInferenceMetadataFieldsMapper) -----------------------
+def test_inference_fields_in_fields(es: httpx.Client) -> None:
+    assert es.put("/_inference/sparse_embedding/inf-fields", json=elser_body()).status_code == 200
+    mapping = {"properties": {"content": {"type": "semantic_text", "inference_id": "inf-fields"},
+                              "title": {"type": "keyword"}}}  # fmt: skip
+    try:
+        assert es.put("/inf-idx", json={"mappings": mapping}).status_code == 200
+        text = "Paris is the capital of France."
+        put = es.put("/inf-idx/_doc/1?refresh=true", json={"content": text, "title": "t"})
+        assert put.status_code == 201, put.text
+        body = {"query": {"ids": {"values": ["1"]}}, "fields": ["_inference_fields", "title"]}
+        hit = es.post("/inf-idx/_search", json=body).json()["hits"]["hits"][0]
+        assert "_inference_fields" not in hit["_source"]
+        assert hit["fields"]["title"] == ["t"]
+        [inference] = hit["fields"]["_inference_fields"]
+        field = inference["content"]["inference"]
+        assert field["inference_id"] == "inf-fields"
+        assert field["model_settings"] == {"service": "elasticsearch",
+                                           "task_type": "sparse_embedding"}  # fmt: skip
+        [chunk] = field["chunks"]["content"]
+        assert (chunk["start_offset"], chunk["end_offset"]) == (0, len(text))
+        tokens = list(chunk["embeddings"])
+        assert tokens == sorted(tokens) and tokens
+        # index precision: FeatureField keeps the float's top 17 bits (low 15 bits zero)
+        for weight in chunk["embeddings"].values():
+            assert struct.unpack(">I", struct.pack(">f", weight))[0] & 0x7FFF == 0
+    finally:
+        es.delete("/inf-idx")
+        es.delete("/_inference/inf-fields?force=true")

@@ -286,7 +286,6 @@ def test_pagination_and_total(es: httpx.Client) -> None:
         ({"highlight": {"fields": {"title": {"type": "unified"}}}}, "[unified] highlighter"),
         ({"aggs": {"t": {"terms": {"field": "tag"}}}}, "[aggs]"),
         ({"query": {"text_expansion": {"body": {"model_text": "x"}}}}, "[text_expansion] query"),
-        ({"fields": ["_inference_fields"]}, "[_inference_fields]"),
         ({"retriever": {"rrf": {"retrievers": [{"retriever": QUICK_RETRIEVER, "weight": 2}]}}},
          "weighted component form"),
     ],

@@ -22,7 +22,7 @@ from ..indices.query import (
     walk,
 )
 from ..indices.retrievers import Compound, Retriever, RetrieverParser, Standard
-from ..indices.scoring import f32, field_values
+from ..indices.scoring import f32, feature_value, field_values
 from ..indices.store import Index, in_order
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
@@ -204,7 +204,8 @@ def filter_source(source: Any, includes: list[str], excludes: list[str], prefix:
 
 def _fields(body: dict[str, Any]) -> list[str]:
     """``fields`` (``FieldAndFormat``): plain names of text/keyword fields are modelled; a
-    ``format``, patterns, ``_inference_fields`` and other field types are refused."""
+    ``format``, patterns and other field types are refused; ``_inference_fields`` is
+    :func:`_inference_fields`."""
     raw = body.get("fields")
     if raw is None:
         return []
@@ -218,9 +219,6 @@ def _fields(body: dict[str, Any]) -> list[str]:
             item = item.get("field")
         if not isinstance(item, str):
             raise parsing("[fields] entries must be a field name or an object with [field]")
-        if item == "_inference_fields":
-            raise not_modelled("[fields] [_inference_fields] (the semantic_text inference "
-                               "metadata field)")  # fmt: skip
         if "*" in item:
             raise not_modelled(f"field patterns in [fields] ([{item}])")
         names.append(item)
@@ -232,6 +230,11 @@ def _field_values(ctx: Context, doc: Any, names: list[str]) -> dict[str, list[An
     drops longer keyword values; dynamic ``.keyword`` sub-fields have 256)."""
     out: dict[str, list[Any]] = {}
     for name in names:
+        if name == INFERENCE_FIELDS:
+            inference = _inference_fields(ctx, doc)
+            if inference:
+                out[name] = [inference]
+            continue
         ftype = ctx.type_of(name)
         if ftype.kind == "unmapped":
             continue
@@ -244,6 +247,42 @@ def _field_values(ctx: Context, doc: Any, names: list[str]) -> dict[str, list[An
             values = [v for v in values if limit is None or len(v) <= limit]
         if values:
             out[name] = values
+    return out
+
+
+INFERENCE_FIELDS = "_inference_fields"  # InferenceMetadataFieldsMapper.NAME
+
+
+def _inference_fields(ctx: Context, doc: Any) -> dict[str, Any]:
+    """``fields: ["_inference_fields"]``: ES SemanticInferenceMetadataFieldsMapper.FieldType
+    .valueFetcher gives one map, semantic_text field → its inference as
+    ``SemanticTextFieldType.valueFetcherWithInferenceResults`` reads it back from the index
+    (``inference_id``, ``model_settings``, ``chunks`` per source field with offsets and
+    embeddings). Sparse embeddings come from the index: FeatureField precision
+    (:func:`feature_value`), terms in index order (sorted) — as the docs' example shows
+    (docs/reference/elasticsearch/mapping-reference/semantic-text.md, "Return semantic field
+    embeddings using fields"). A field with ``copy_to`` sources or a ``search_inference_id``
+    is refused: the chunks per source field and that key's rendering are not modelled."""
+    out: dict[str, Any] = {}
+    for name, spec in ctx.mapping.semantic.items():
+        chunks = doc.chunks.get(name)
+        if not chunks:
+            continue
+        if any(name in targets for targets in ctx.mapping.copied_to.values()):
+            raise not_modelled(f"[fields] [{INFERENCE_FIELDS}] for a semantic_text field with "
+                               f"copy_to sources ([{name}])")  # fmt: skip
+        if spec.search_inference_id is not None:
+            raise not_modelled(f"[fields] [{INFERENCE_FIELDS}] for a semantic_text field with "
+                               f"a search_inference_id ([{name}])")  # fmt: skip
+        inference: dict[str, Any] = {"inference_id": spec.inference_id}
+        if spec.model_settings is not None:
+            inference["model_settings"] = dict(spec.model_settings)
+        inference["chunks"] = {name: [
+            {"start_offset": c.start, "end_offset": c.end,
+             "embeddings": {t: feature_value(w) for t, w in sorted(c.embedding.items())}}
+            for c in chunks
+        ]}  # fmt: skip
+        out[name] = {"inference": inference}
     return out
 
 
