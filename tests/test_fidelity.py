@@ -136,3 +136,88 @@ def test_inference_fields_in_fields(es: httpx.Client) -> None:
     finally:
         es.delete("/inf-idx")
         es.delete("/_inference/inf-fields?force=true")
+
+
+# -- text_expansion (TextExpansionQueryBuilder, deprecated) -------------------------------------
+TE_WARNING = "text_expansion is deprecated. Use sparse_vector instead."
+
+
+def test_text_expansion_scores_as_sparse_vector_and_warns(es: httpx.Client) -> None:
+    assert es.put("/_inference/sparse_embedding/te-ep", json=elser_body()).status_code == 200
+    mapping = {"properties": {"ml.tokens": {"type": "sparse_vector"}, "tag": {"type": "keyword"}}}
+    try:
+        assert es.put("/te-idx", json={"mappings": mapping}).status_code == 200
+        # a dotted field name is an object (ObjectMapper.TypeParser.parseProperties)
+        props = es.get("/te-idx/_mapping").json()["te-idx"]["mappings"]["properties"]
+        assert props["ml"] == {"properties": {"tokens": {"type": "sparse_vector"}}}
+        docs = {"1": "the quick brown fox", "2": "a lazy dog sleeps", "3": "quick dogs run"}
+        for doc_id, text in docs.items():
+            tokens = es.post("/_inference/te-ep", json={"input": text}).json()
+            vector = tokens["sparse_embedding"][0]["embedding"]
+            put = es.put(f"/te-idx/_doc/{doc_id}", json={"ml": {"tokens": vector}})
+            assert put.status_code == 201, put.text
+        es.post("/te-idx/_refresh")
+        query = {"text_expansion": {"ml.tokens": {"model_id": "te-ep", "model_text": "quick dog",
+                                                  "boost": 2}}}  # fmt: skip
+        response = es.post("/te-idx/_search", json={"query": query})
+        assert response.status_code == 200, response.text
+        assert TE_WARNING in response.headers["warning"]
+        hits = [(h["_id"], h["_score"]) for h in response.json()["hits"]["hits"]]
+        same = {"sparse_vector": {"field": "ml.tokens", "inference_id": "te-ep",
+                                  "query": "quick dog", "boost": 2}}  # fmt: skip
+        expected = es.post("/te-idx/_search", json={"query": same}).json()["hits"]["hits"]
+        assert hits and hits == [(h["_id"], h["_score"]) for h in expected]
+        assert "warning" not in es.post("/te-idx/_search", json={"query": same}).headers
+    finally:
+        es.delete("/te-idx")
+        es.delete("/_inference/te-ep?force=true")
+
+
+def test_text_expansion_parse_errors(es: httpx.Client) -> None:
+    assert es.put("/te-errs", json={"mappings": {"properties": {
+        "sv": {"type": "sparse_vector"}, "tag": {"type": "keyword"}}}}).status_code == 200  # fmt: skip
+    try:
+
+        def search(query: object) -> httpx.Response:
+            return es.post("/te-errs/_search", json={"query": {"text_expansion": query}})
+
+        assert_error(search({"sv": {"model_text": "x"}}), 400, "illegal_argument_exception",
+                     "[text_expansion] requires a model_id value")  # fmt: skip
+        assert_error(search({"sv": {"model_id": "m"}}), 400, "parsing_exception",
+                     "No text specified for text query")  # fmt: skip
+        assert_error(search({"sv": {"model_id": "m", "model_text": "x", "nope": 1}}), 400,
+                     "parsing_exception", "[text_expansion] query does not support [nope]")  # fmt: skip
+        assert_error(search({"a": {}, "b": {}}), 400, "parsing_exception",
+                     "[text_expansion] query doesn't support multiple fields, found [a, b]")  # fmt: skip
+        refused = search({"tag": {"model_id": "m", "model_text": "x"}})
+        assert refused.status_code == 501 and "[keyword]" in refused.text
+        missing = search({"sv": {"model_id": "no-such-model", "model_text": "x"}})
+        assert_error(missing, 404, "resource_not_found_exception",
+                     "Could not find trained model [no-such-model]")  # fmt: skip
+        assert TE_WARNING in missing.headers["warning"]
+    finally:
+        es.delete("/te-errs")
+
+
+# -- keyword ignore_above (KeywordFieldMapper) --------------------------------------------------
+def test_keyword_ignore_above_values_are_not_indexed(es: httpx.Client) -> None:
+    mapping = {"properties": {"k": {"type": "keyword", "ignore_above": 5}}}
+    assert es.put("/ia", json={"mappings": mapping}).status_code == 200
+    try:
+        for doc_id, value in (("1", "short"), ("2", "toolong")):
+            assert es.put(f"/ia/_doc/{doc_id}?refresh=true", json={"k": value}).status_code == 201
+
+        def ids(query: object) -> list[str]:
+            body = {"query": query, "fields": ["k"]}
+            return sorted(
+                h["_id"] for h in es.post("/ia/_search", json=body).json()["hits"]["hits"]
+            )
+
+        assert ids({"term": {"k": "short"}}) == ["1"]
+        assert ids({"term": {"k": "toolong"}}) == []
+        assert ids({"exists": {"field": "k"}}) == ["1"]
+        hit = es.post("/ia/_search", json={"query": {"ids": {"values": ["2"]}}, "fields": ["k"]})
+        assert "fields" not in hit.json()["hits"]["hits"][0]
+        assert hit.json()["hits"]["hits"][0]["_source"] == {"k": "toolong"}
+    finally:
+        es.delete("/ia")

@@ -286,7 +286,10 @@ def test_index_admin(es: httpx.Client) -> None:
     ("mappings", "named"),
     [
         ({"properties": {"t": {"type": "text", "analyzer": "english"}}}, "[analyzer]"),
-        ({"properties": {"k": {"type": "keyword", "ignore_above": 10}}}, "[ignore_above]"),
+        (
+            {"properties": {"k": {"type": "keyword", "eager_global_ordinals": True}}},
+            "[eager_global_ordinals]",
+        ),
         ({"dynamic": "strict", "properties": {}}, "[dynamic]"),
         ({"dynamic_templates": []}, "[dynamic_templates]"),
         (
@@ -302,7 +305,14 @@ def test_index_admin(es: httpx.Client) -> None:
             "[copy_to]",
         ),
     ],
-    ids=["analyzer", "ignore_above", "dynamic", "dynamic_templates", "multi-field", "copy_to"],
+    ids=[
+        "analyzer",
+        "eager_global_ordinals",
+        "dynamic",
+        "dynamic_templates",
+        "multi-field",
+        "copy_to",
+    ],
 )
 def test_unmodelled_mapping_parameters_are_refused(
     es: httpx.Client, mappings: dict[str, Any], named: str

@@ -121,6 +121,7 @@ class ReferenceServer:
         answer = xcontent.JSON  # the response body's format (AbstractRestChannel.newBuilder)
         headers: list[tuple[str, str]] = []
         unread = False  # a body left unread: the connection cannot serve another request
+        call: Call | None = None
         try:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
@@ -169,6 +170,10 @@ class ReferenceServer:
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
             headers += list(error.http_headers.items())
+            if call is not None:
+                # ES DefaultRestChannel.sendResponse adds the thread context's response headers
+                # (deprecation warnings logged before the failure) to error answers too
+                headers += self._warnings(call)
             if unread:
                 headers.append(("Connection", "close"))
             return _response(

@@ -243,8 +243,7 @@ def _field_values(ctx: Context, doc: Any, names: list[str]) -> dict[str, list[An
         raw = [v for v in field_values(doc.source, ftype.source_path) if not isinstance(v, dict)]
         values = [v if isinstance(v, str) else java_str(v) for v in raw]
         if ftype.kind == "keyword":
-            limit = _ignore_above(ctx, name)
-            values = [v for v in values if limit is None or len(v) <= limit]
+            values = ftype.indexed(values)
         if values:
             out[name] = values
     return out
@@ -284,16 +283,6 @@ def _inference_fields(ctx: Context, doc: Any) -> dict[str, Any]:
         ]}  # fmt: skip
         out[name] = {"inference": inference}
     return out
-
-
-def _ignore_above(ctx: Context, name: str) -> int | None:
-    from ..indices.query import _mapped
-
-    spec = _mapped(ctx.mapping.plain, name)
-    if spec is None:
-        return 256  # DynamicFieldsBuilder: text + keyword sub-field with ignore_above 256
-    limit = spec[0].get("ignore_above")
-    return limit if isinstance(limit, int) else None
 
 
 def _track_total_hits(body: dict[str, Any]) -> int | None:
@@ -406,6 +395,11 @@ async def _query_vector(
         deployed = await _on_deployment(call, inference_id, text)
         if deployed is not None:
             return deployed
+    if config is None and kind == "text_expansion":
+        # CoordinatedInferenceAction → InferModelAction on a model id that is none of the
+        # above: ML Messages.INFERENCE_NOT_FOUND (the path inferred, not traced line by line)
+        raise EsError("resource_not_found_exception",
+                      f"Could not find trained model [{endpoint_id}]")  # fmt: skip
     if config is None:
         raise EsError("resource_not_found_exception",
                       f"Inference endpoint not found [{endpoint_id}]")  # fmt: skip
@@ -454,9 +448,10 @@ def _context(index: Index) -> Context:
     return ctx
 
 
-def _plan(ctx: Context, body: dict[str, Any]) -> Retriever:
-    """The request as one retriever: ``query`` (or none) is a standard retriever."""
-    queries = Parser(ctx)
+def _plan(ctx: Context, body: dict[str, Any], warnings: list[str]) -> Retriever:
+    """The request as one retriever: ``query`` (or none) is a standard retriever; the
+    queries' deprecation warnings are added to ``warnings``."""
+    queries = Parser(ctx, warnings)
     if "retriever" in body:
         return RetrieverParser(queries).parse(body["retriever"])
     query = body.get("query")
@@ -486,7 +481,7 @@ async def search(call: Call) -> Reply:
     names = _fields(body)
     up_to = _track_total_hits(body)
     ctx = _context(index)
-    plan = _plan(ctx, body)
+    plan = _plan(ctx, body, call.warnings)
     highlights = _highlight(body, ctx)
     if isinstance(plan, Compound) and "size" in body and size > plan.rank_window_size:
         raise EsError("action_request_validation_exception",
@@ -543,7 +538,7 @@ async def count(call: Call) -> Reply:
             raise parsing(f"Unknown key for a {bulk_items._token(value)} in [query].")
     ctx = _context(index)
     query = body.get("query")
-    plan = Standard([], None, Parser(ctx).parse(query) if query else None)
+    plan = Standard([], None, Parser(ctx, call.warnings).parse(query) if query else None)
     await _resolve_vectors(call, index, _nodes(plan))
     ranked, _ = await asyncio.to_thread(plan.run, ctx, None)
     return Reply({"count": len(ranked), "_shards": dict(SEARCH_SHARDS)})
