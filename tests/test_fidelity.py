@@ -9,6 +9,7 @@ import struct
 import httpx
 
 from elsercheck.endpoints import elser_body
+from elsercheck.reference.indices import source_filter
 from elsercheck.reference.rules import service_settings as ss
 from elsercheck.reference.serve import EmbeddedServer
 from tests.conftest import PASSWORD, assert_error
@@ -221,3 +222,27 @@ def test_keyword_ignore_above_values_are_not_indexed(es: httpx.Client) -> None:
         assert hit.json()["hits"]["hits"][0]["_source"] == {"k": "toolong"}
     finally:
         es.delete("/ia")
+
+
+# -- _source filtering, one home (FetchSourceContext.parseFromRestRequest) ----------------------
+def test_source_context_from_rest() -> None:
+    assert source_filter.from_rest({}) is None
+    off = source_filter.from_rest({"_source": "false", "_source_includes": "a"})
+    assert off is not None and off.fetch is False  # fetchSource stays false
+    ctx = source_filter.from_rest({"_source": "a,b", "_source_includes": "c"})
+    assert ctx == source_filter.SourceContext(True, ["c"], [])  # _source_includes replaces
+    doc = {"a": {"x": 1, "y": 2}, "b": [{"x": 3, "z": 4}], "c": 5}
+    assert source_filter.filter_source(doc, ["*.x"], []) == {"a": {"x": 1}, "b": [{"x": 3}]}
+    assert source_filter.SourceContext(True, [], ["a"]).apply(doc) == {"b": doc["b"], "c": 5}
+
+
+def test_search_url_source_replaces_the_body_context(es: httpx.Client) -> None:
+    assert es.put("/sf/_doc/1?refresh=true", json={"a": 1, "b": 2}).status_code == 201
+    try:
+        body = {"_source": {"includes": ["a"]}}
+        hit = es.post("/sf/_search?_source_excludes=a", json=body).json()["hits"]["hits"][0]
+        assert hit["_source"] == {"b": 2}
+        got = es.get("/sf/_doc/1?_source=false&_source_includes=a").json()
+        assert "_source" not in got
+    finally:
+        es.delete("/sf")

@@ -6,11 +6,11 @@ ignored. Queries: :mod:`..indices.query`; retrievers: :mod:`..indices.retrievers
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import time
 from typing import Any
 
 from ..indices import bulk as bulk_items
+from ..indices import source_filter
 from ..indices.query import (
     Context,
     Node,
@@ -23,6 +23,7 @@ from ..indices.query import (
 )
 from ..indices.retrievers import Compound, Retriever, RetrieverParser, Standard
 from ..indices.scoring import f32, feature_value, field_values
+from ..indices.source_filter import filter_source
 from ..indices.store import Index, in_order
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
@@ -135,7 +136,7 @@ def _result_window(call: Call, index: Index, start: int, size: int) -> None:
 def _source_filter(call: Call, body: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
     """(fetch, includes, excludes): ``FetchSourceContext.fromXContent`` (body ``_source``:
     boolean, a pattern, a list, or includes/excludes) and ``parseFromRestRequest`` (URL
-    ``_source``, ``_source_includes``, ``_source_excludes``; the URL wins over the body)."""
+    ``_source``, ``_source_includes``, ``_source_excludes``: the URL's replaces the body's)."""
     fetch, includes, excludes = True, [], []
     if "_source" in body:
         raw = body["_source"]
@@ -159,47 +160,11 @@ def _source_filter(call: Call, body: dict[str, Any]) -> tuple[bool, list[str], l
         else:
             raise parsing("Expected one of [TRUE, FALSE, VALUE_STRING, START_ARRAY, "
                           f"START_OBJECT] but found [{bulk_items._token(raw)}]")  # fmt: skip
-    query = call.query
-    if "_source" in query:
-        value = query["_source"]
-        if value in ("true", "false", ""):
-            fetch = value != "false"
-        else:
-            includes = value.split(",")
-    if "_source_includes" in query:
-        includes, fetch = query["_source_includes"].split(","), True
-    if "_source_excludes" in query:
-        excludes, fetch = query["_source_excludes"].split(","), True
+    # RestSearchAction: a context from the URL replaces the body's
+    from_url = source_filter.from_rest(call.query)
+    if from_url is not None:
+        return from_url.fetch, from_url.includes, from_url.excludes
     return fetch, includes, excludes
-
-
-def filter_source(source: Any, includes: list[str], excludes: list[str], prefix: str = "") -> Any:
-    """``XContentMapValues.filter``: keep paths matching an include (or a parent/child of
-    one), drop paths matching an exclude; ``*`` wildcards; arrays filtered element-wise."""
-    if isinstance(source, list):
-        return [filter_source(v, includes, excludes, prefix) for v in source]
-    if not isinstance(source, dict):
-        return source
-    out: dict[str, Any] = {}
-    for key, value in source.items():
-        path = f"{prefix}{key}"
-        if any(fnmatch.fnmatchcase(path, p) for p in excludes):
-            continue
-        exact = not includes or any(fnmatch.fnmatchcase(path, p) for p in includes)
-        partial = any(
-            p.startswith(path + ".") or fnmatch.fnmatchcase(path + ".", p[: len(path) + 1])
-            for p in includes
-        )
-        if exact:
-            kept = filter_source(value, [], excludes, path + ".") if excludes else value
-        elif partial and isinstance(value, dict | list):
-            kept = filter_source(value, includes, excludes, path + ".")
-            if kept in ({}, []):
-                continue
-        else:
-            continue
-        out[key] = kept
-    return out
 
 
 def _fields(body: dict[str, Any]) -> list[str]:
