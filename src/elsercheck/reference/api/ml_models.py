@@ -471,6 +471,14 @@ async def infer(call: Call) -> Reply:
     return Reply({"inference_results": answers})
 
 
+async def model_alias(call: Call) -> Reply:
+    """``PUT``/``DELETE /_ml/trained_models/{model_id}/model_aliases/{model_alias}``
+    (RestPutTrainedModelAliasAction, RestDeleteTrainedModelAliasAction): aliases are for models
+    users upload, which the reference server does not model either."""
+    call.authorize()
+    raise not_modelled("trained model aliases (the model_aliases API)")
+
+
 _GET = ("allow_no_match", "from", "size", "include", "decompress_definition",
         "exclude_generated", "tags", "include_model_definition")  # fmt: skip
 _START = ("cache_size", "deployment_id", "number_of_allocations", "priority", "queue_capacity",
@@ -487,6 +495,8 @@ ROUTES = [
           ("allow_no_match", "force"), "optional"),
     Route("POST", _BASE + "/deployment/_update", update_deployment, UPDATE,
           ("number_of_allocations",), "optional"),
+    Route("PUT", _BASE + "/model_aliases/{model_alias}", model_alias, PUT, ("reassign",)),
+    Route("DELETE", _BASE + "/model_aliases/{model_alias}", model_alias, DELETE),
     Route("POST", _BASE + "/_infer", infer, INFER, ("timeout",), "required"),
     Route("POST", _BASE + "/deployment/_infer", infer, INFER, ("timeout",), "required"),
 ]  # fmt: skip
