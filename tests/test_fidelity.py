@@ -13,6 +13,7 @@ from elsercheck.reference.indices import source_filter
 from elsercheck.reference.rules import service_settings as ss
 from elsercheck.reference.serve import EmbeddedServer
 from tests.conftest import PASSWORD, assert_error
+from tests.inprocess import InProcessServer
 
 
 # -- min_number_of_allocations: -1 (AdaptiveAllocationsSettings.RESET_PLACEHOLDER) -------------
@@ -246,3 +247,25 @@ def test_search_url_source_replaces_the_body_context(es: httpx.Client) -> None:
         assert "_source" not in got
     finally:
         es.delete("/sf")
+
+
+# -- semantic_text on an ELSER endpoint stored under text_embedding (#122249) -------------------
+def test_semantic_text_on_elser_text_embedding_endpoint_fails_at_ingest(
+    open_server: InProcessServer,
+) -> None:
+    """The bug lets the endpoint be created; every use reaches the deployment, which refuses
+    the text_embedding call (TrainedModelDeploymentTask.infer): a bulk item fails with it."""
+    with open_server.client(timeout=30) as es:
+        assert es.put("/_inference/text_embedding/elser-te", json=elser_body()).status_code == 200
+        mapping = {"properties": {"f": {"type": "semantic_text", "inference_id": "elser-te"}}}
+        try:
+            assert es.put("/st-te", json={"mappings": mapping}).status_code == 200
+            response = es.put("/st-te/_doc/1", json={"f": "hello"})
+            assert_error(response, 403, "inference_exception",
+                         "Exception when running inference id [elser-te] on field [f]")  # fmt: skip
+            cause = response.json()["error"]["caused_by"]["reason"]
+            assert cause == ("Trained model [.elser_model_2_linux-x86_64] is configured for task "
+                             "[text_expansion] but called with task [text_embedding]")  # fmt: skip
+        finally:
+            es.delete("/st-te")
+            es.delete("/_inference/elser-te?force=true")

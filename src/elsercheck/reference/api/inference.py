@@ -16,7 +16,7 @@ from ..rules import elastic_service as eis_rules
 from ..rules import infer_request as ir
 from ..rules import service_settings as ss
 from ..rules import update_request as ur
-from ..rules.endpoint_config import EndpointConfig, inference_failure, parse_put, raise_if_leftover
+from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
 from ..rules.trained_models import BUILT_IN_MODELS
 from ..wire import xcontent
 from ..wire.errors import EsError, status_exception, validation_failed
@@ -343,8 +343,6 @@ async def infer(call: Call) -> Reply:
         raise status_exception(
             MESSAGES["incompatible_task_type"].format(requested=task_type, actual=config.task_type)
         )
-    if (failure := inference_failure(config)) is not None:  # elastic/elasticsearch#122249
-        raise failure
     elastic = config.service == eis_rules.SERVICE
     if not elastic and config.service_settings.model_id not in ss.ELSER_MODELS:  # E5, reranker:
         raise status_exception(  # dense and rerank results are not modelled; say so
