@@ -305,7 +305,9 @@ def test_09_semantic_text_notebook(client: Elasticsearch) -> None:
     client.inference.delete(inference_id="my-elser-endpoint")
 
 
-def test_semantic_search_inference_docs_elser(client: Elasticsearch) -> None:
+def test_semantic_search_inference_docs_elser(
+    client: Elasticsearch, server: tuple[str, EmbeddedServer]
+) -> None:
     """Docs "Semantic search with the inference API", ELSER tab: endpoint ``elser_embeddings``,
     pipeline ``elser_embeddings_pipeline`` (inference processor on the endpoint,
     ``input_output`` as an object), a ``sparse_vector`` field, ``sparse_vector`` search. The
@@ -340,8 +342,12 @@ def test_semantic_search_inference_docs_elser(client: Elasticsearch) -> None:
     hits = response["hits"]["hits"]
     assert hits and set(hits[0]["_source"]) == {"id", "content"}
     stored = client.get(index="elser-embeddings", id=hits[0]["_id"])["_source"]
-    direct = client.inference.inference(inference_id="elser_embeddings", input=stored["content"])
-    assert stored["content_embedding"] == direct["sparse_embedding"][0]["embedding"]
+    if server[0] == "8.19":  # the pipeline's tokens are in _source as they were written
+        direct = client.inference.inference(inference_id="elser_embeddings",
+                                            input=stored["content"])  # fmt: skip
+        assert stored["content_embedding"] == direct["sparse_embedding"][0]["embedding"]
+    else:  # 9.2+: index.mapping.exclude_source_vectors is true for new indices (#131907)
+        assert "content_embedding" not in stored and stored["content"]
     client.indices.delete(index="elser-embeddings")
     client.ingest.delete_pipeline(id="elser_embeddings_pipeline")
     client.inference.delete(inference_id="elser_embeddings")

@@ -284,3 +284,39 @@ def test_rate_limit_requests_per_minute_errors() -> None:
         "be converted to one of [Integer, Long]",
         "[rate_limit] Invalid value [0]. [requests_per_minute] must be a positive long",
     ]
+
+
+# -- index.mapping.exclude_source_vectors (9.2+, #131907) and _source.exclude_vectors ------------
+def _vector_server(line: str) -> InProcessServer:
+    from elsercheck.reference import versions
+    from elsercheck.reference.config import ServerConfig
+    from elsercheck.reference.timing import PRESETS
+
+    config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True,
+                          es_version=versions.resolve(line))  # fmt: skip
+    return InProcessServer(config)
+
+
+def test_vectors_left_out_of_source_from_9_2() -> None:
+    doc = {"t": "x", "ml": {"tokens": {"a": 1.5}}}
+    mapping = {"properties": {"t": {"type": "text"}, "ml.tokens": {"type": "sparse_vector"}}}
+    for line, shown in (("9.1", True), ("9.2", False), ("9.5", False)):
+        with _vector_server(line) as server, server.client(timeout=30) as es:
+            assert es.put("/v", json={"mappings": mapping}).status_code == 200
+            assert es.put("/v/_doc/1?refresh=true", json=doc).status_code == 201
+            got = es.get("/v/_doc/1").json()["_source"]
+            hit = es.post("/v/_search", json={}).json()["hits"]["hits"][0]["_source"]
+            for source in (got, hit):
+                assert ("tokens" in source["ml"]) is shown, (line, source)
+            excluded = es.post("/v/_search", json={"_source": {"exclude_vectors": True}})
+            assert "tokens" not in excluded.json()["hits"]["hits"][0]["_source"]["ml"]
+            included = es.post("/v/_search", json={"_source": {"exclude_vectors": False}})
+            if shown:
+                assert included.json()["hits"]["hits"][0]["_source"] == doc
+            else:
+                assert included.status_code == 501 and "exclude_vectors" in included.text
+    with _vector_server("9.5") as server, server.client(timeout=30) as es:
+        settings = {"index": {"mapping": {"exclude_source_vectors": False}}}
+        assert es.put("/k", json={"settings": settings, "mappings": mapping}).status_code == 200
+        assert es.put("/k/_doc/1?refresh=true", json=doc).status_code == 201
+        assert es.get("/k/_doc/1").json()["_source"] == doc

@@ -220,17 +220,25 @@ async def get_doc(call: Call) -> Reply:
     doc = (index.docs if realtime else index.snapshot()).get(doc_id)
     if doc is None:
         return Reply({"_index": index.name, "_id": doc_id, "found": False}, 404)
-    return Reply(render_doc(index.name, doc, fetch))
+    hidden = []  # RestGetAction honours the index's exclude_source_vectors default (#131907)
+    if source_filter.excludes_vectors_by_default(
+        index.settings, call.state.version.has("exclude-source-vectors-default")
+    ):
+        hidden = source_filter.vector_paths(index.mapping.plain)
+    return Reply(render_doc(index.name, doc, fetch, hidden))
 
 
-def render_doc(index: str, doc: Doc, fetch: source_filter.SourceContext) -> dict[str, Any]:
-    """``GetResult.toXContent``: metadata, ``found``, then ``_source`` (when fetched)."""
+def render_doc(
+    index: str, doc: Doc, fetch: source_filter.SourceContext, hidden: list[str]
+) -> dict[str, Any]:
+    """``GetResult.toXContent``: metadata, ``found``, then ``_source`` (when fetched, without
+    the ``hidden`` vector fields)."""
     out: dict[str, Any] = {
         "_index": index, "_id": doc.id, "_version": doc.version, "_seq_no": doc.seq_no,
         "_primary_term": 1, "found": True,
     }  # fmt: skip
     if fetch.fetch:
-        out["_source"] = fetch.apply(doc.source)
+        out["_source"] = fetch.apply(source_filter.without(doc.source, hidden))
     return out
 
 

@@ -23,7 +23,6 @@ from ..indices.query import (
 )
 from ..indices.retrievers import Compound, Retriever, RetrieverParser, Standard
 from ..indices.scoring import f32, feature_value, field_values
-from ..indices.source_filter import filter_source
 from ..indices.store import Index, in_order
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
@@ -133,11 +132,18 @@ def _result_window(call: Call, index: Index, start: int, size: int) -> None:
 
 
 # -- _source and fields --------------------------------------------------------------------
-def _source_filter(call: Call, body: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
-    """(fetch, includes, excludes): ``FetchSourceContext.fromXContent`` (body ``_source``:
-    boolean, a pattern, a list, or includes/excludes) and ``parseFromRestRequest`` (URL
-    ``_source``, ``_source_includes``, ``_source_excludes``: the URL's replaces the body's)."""
+def _source_filter(call: Call, body: dict[str, Any]) -> source_filter.SourceContext:
+    """``FetchSourceContext.fromXContent`` (body ``_source``: boolean, a pattern, a list, or
+    includes/excludes/``exclude_vectors``) and ``parseFromRestRequest`` (URL ``_source``,
+    ``_source_includes``, ``_source_excludes``: the URL's replaces the body's).
+
+    ``exclude_vectors`` (#128735, 8.19 back-port #129142; 9.1 by merge date): ``true`` leaves
+    vector fields out. Before 9.2 vectors are returned by default; from 9.2 new indices leave
+    them out (#131907) and ``false`` rehydrates them from the index — with a precision (and, for
+    semantic_text, an ``_inference_fields`` rendering) the reference server does not model:
+    refused."""
     fetch, includes, excludes = True, [], []
+    exclude_vectors: bool | None = None
     if "_source" in body:
         raw = body["_source"]
         if isinstance(raw, bool):
@@ -153,18 +159,31 @@ def _source_filter(call: Call, body: dict[str, Any]) -> tuple[bool, list[str], l
                     includes = list(names)
                 elif key in ("excludes", "exclude"):
                     excludes = list(names)
-                elif key == "exclude_vectors":
-                    raise not_modelled("[_source] [exclude_vectors]")
+                elif key == "exclude_vectors" and isinstance(value, bool):
+                    exclude_vectors = value
                 else:
                     raise parsing(f"Unknown key for a {bulk_items._token(value)} in [{key}].")
         else:
             raise parsing("Expected one of [TRUE, FALSE, VALUE_STRING, START_ARRAY, "
                           f"START_OBJECT] but found [{bulk_items._token(raw)}]")  # fmt: skip
+    if exclude_vectors is False and call.state.version.has("exclude-source-vectors-default"):
+        raise not_modelled("[_source] [exclude_vectors: false] (vectors and semantic_text "
+                           "embeddings rehydrated from the index)")  # fmt: skip
     # RestSearchAction: a context from the URL replaces the body's
     from_url = source_filter.from_rest(call.query)
     if from_url is not None:
-        return from_url.fetch, from_url.includes, from_url.excludes
-    return fetch, includes, excludes
+        return from_url
+    return source_filter.SourceContext(fetch, includes, excludes, exclude_vectors)
+
+
+def _hidden_vectors(call: Call, index: Index, fetch: source_filter.SourceContext) -> list[str]:
+    """The vector fields left out of each hit's ``_source``: the request's ``exclude_vectors``,
+    else the index's ``index.mapping.exclude_source_vectors`` (true from 9.2, #131907)."""
+    exclude = fetch.exclude_vectors
+    if exclude is None:
+        exclude = source_filter.excludes_vectors_by_default(
+            index.settings, call.state.version.has("exclude-source-vectors-default"))  # fmt: skip
+    return source_filter.vector_paths(index.mapping.plain) if exclude else []
 
 
 def _fields(body: dict[str, Any]) -> list[str]:
@@ -442,7 +461,8 @@ async def search(call: Call) -> Reply:
     size = _window(call, body, "size", 10)
     start = _window(call, body, "from", 0)
     _result_window(call, index, start, size)
-    fetch, includes, excludes = _source_filter(call, body)
+    fetch = _source_filter(call, body)
+    hidden = _hidden_vectors(call, index, fetch)
     names = _fields(body)
     up_to = _track_total_hits(body)
     ctx = _context(index)
@@ -461,9 +481,8 @@ async def search(call: Call) -> Reply:
     def hit(doc_id: str, score: float) -> dict[str, Any]:
         doc = by_id[doc_id]
         out: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_score": score}
-        if fetch:
-            out["_source"] = (filter_source(doc.source, includes, excludes)
-                              if includes or excludes else doc.source)  # fmt: skip
+        if fetch.fetch:
+            out["_source"] = fetch.apply(source_filter.without(doc.source, hidden))
         if names:
             values = _field_values(ctx, doc, names)
             if values:

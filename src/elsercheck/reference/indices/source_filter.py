@@ -7,14 +7,19 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+EXCLUDE_VECTORS_SETTING = "index.mapping.exclude_source_vectors"
+VECTOR_TYPES = frozenset({"sparse_vector", "dense_vector"})  # the vector types a mapping holds
+
 
 @dataclass(frozen=True)
 class SourceContext:
-    """``FetchSourceContext``: whether ``_source`` is fetched, and its include/exclude patterns."""
+    """``FetchSourceContext``: whether ``_source`` is fetched, its include/exclude patterns and
+    ``exclude_vectors`` (``None``: the index's default)."""
 
     fetch: bool = True
     includes: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)
+    exclude_vectors: bool | None = None
 
     def apply(self, source: dict[str, Any]) -> Any:
         """The filtered ``_source`` (the source itself when nothing filters it)."""
@@ -75,3 +80,42 @@ def filter_source(source: Any, includes: list[str], excludes: list[str], prefix:
             continue
         out[key] = kept
     return out
+
+
+def vector_paths(properties: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted paths of the vector fields of a mapping's ``properties`` (objects walked)."""
+    out: list[str] = []
+    for name, spec in properties.items():
+        if not isinstance(spec, dict):
+            continue
+        if spec.get("type") in VECTOR_TYPES:
+            out.append(prefix + name)
+        elif isinstance(spec.get("properties"), dict):
+            out.extend(vector_paths(spec["properties"], f"{prefix}{name}."))
+    return out
+
+
+def excludes_vectors_by_default(settings: dict[str, Any], has_default: bool) -> bool:
+    """Whether an index leaves its vectors out of ``_source`` answers when the request does not
+    say: ES IndexSettings ``index.mapping.exclude_source_vectors``, true by default for indices
+    created from 9.2 (#131907; ``has_default``), false before."""
+    if not has_default:
+        return False
+    raw = settings.get(EXCLUDE_VECTORS_SETTING, True)
+    return str(raw).lower() != "false"
+
+
+def without(source: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """``source`` without the values at ``paths`` (objects left empty stay, as ES keeps them)."""
+    if not paths:
+        return source
+    return filter_source(source, [], paths) if any(_present(source, p) for p in paths) else source
+
+
+def _present(source: dict[str, Any], path: str) -> bool:
+    here: Any = source
+    for part in path.split("."):
+        if not isinstance(here, dict) or part not in here:
+            return False
+        here = here[part]
+    return True
