@@ -85,6 +85,24 @@ def _cleanup(client: Elasticsearch, model_id: str, *indices: str) -> None:
         client.ml.delete_trained_model(model_id=model_id, force=True)
 
 
+def _notebook_index(client: Elasticsearch, vector_field: str) -> None:
+    """The 03-ELSER notebook's index (both versions: only the vector field's name differs),
+    filled with helpers.bulk through its default pipeline."""
+    client.indices.create(
+        index="elser-example-movies",
+        settings={"index": {"number_of_shards": 1, "number_of_replicas": 1,
+                            "default_pipeline": "elser-ingest-pipeline"}},
+        mappings={"properties": {
+            "plot": {"type": "text",
+                     "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+            vector_field: {"type": "sparse_vector"},
+        }},
+    )  # fmt: skip
+    documents = [{"_index": "elser-example-movies", "_source": doc} for doc in MOVIES]
+    helpers.bulk(client, documents)
+    client.indices.refresh(index="elser-example-movies")  # upstream relies on the 1 s refresh
+
+
 def test_03_elser_v2_notebook(client: Elasticsearch) -> None:
     """notebooks/search/03-ELSER.ipynb @42d1e1a339d7: download and deploy ELSER v2 through the
     ML APIs, an inference pipeline with ``input_output``, the index with it as default
@@ -130,19 +148,7 @@ def test_03_elser_v2_notebook(client: Elasticsearch) -> None:
         ],
     )
     client.indices.delete(index="elser-example-movies", ignore_unavailable=True)
-    client.indices.create(
-        index="elser-example-movies",
-        settings={"index": {"number_of_shards": 1, "number_of_replicas": 1,
-                            "default_pipeline": "elser-ingest-pipeline"}},
-        mappings={"properties": {
-            "plot": {"type": "text",
-                     "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
-            "plot_embedding": {"type": "sparse_vector"},
-        }},
-    )  # fmt: skip
-    documents = [{"_index": "elser-example-movies", "_source": doc} for doc in MOVIES]
-    helpers.bulk(client, documents)
-    client.indices.refresh(index="elser-example-movies")  # upstream relies on the 1 s refresh
+    _notebook_index(client, "plot_embedding")
     with pytest.warns(Warning, match="text_expansion is deprecated"):
         response = client.search(
             index="elser-example-movies",
@@ -214,19 +220,7 @@ def test_03_elser_v1_notebook(client: Elasticsearch, server: tuple[str, Embedded
             "inference_config": {"text_expansion": {"results_field": "tokens"}},
         }}],
     )  # fmt: skip
-    client.indices.create(
-        index="elser-example-movies",
-        settings={"index": {"number_of_shards": 1, "number_of_replicas": 1,
-                            "default_pipeline": "elser-ingest-pipeline"}},
-        mappings={"properties": {
-            "plot": {"type": "text",
-                     "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
-            "ml.tokens": {"type": "sparse_vector"},
-        }},
-    )  # fmt: skip
-    documents = [{"_index": "elser-example-movies", "_source": doc} for doc in MOVIES]
-    helpers.bulk(client, documents)
-    client.indices.refresh(index="elser-example-movies")  # upstream relies on the 1 s refresh
+    _notebook_index(client, "ml.tokens")
     with pytest.warns(Warning, match="text_expansion is deprecated"):
         response = client.search(
             index="elser-example-movies",
