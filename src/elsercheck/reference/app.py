@@ -136,6 +136,7 @@ class ReferenceServer:
         answer = xcontent.JSON  # the response body's format (AbstractRestChannel.newBuilder)
         headers: list[tuple[str, str]] = []
         unread = False  # a body left unread: the connection cannot serve another request
+        call: Call | None = None
         try:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
@@ -184,6 +185,10 @@ class ReferenceServer:
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
             headers += list(error.http_headers.items())
+            if call is not None:
+                # ES DefaultRestChannel.sendResponse adds the thread context's response headers
+                # (deprecation warnings logged before the failure) to error answers too
+                headers += self._warnings(call)
             if unread:
                 headers.append(("Connection", "close"))
             return _response(
@@ -329,8 +334,8 @@ def _negotiate(
     ``Content-Type`` → JSON (AbstractRestChannel.newBuilder). A requested compatible-with
     version is echoed; ES RestApiVersion: a node serves its own major and the one before.
     """
-    supported = (str(major - 1), str(major))
-    requested = None
+    sent: dict[str, str] = {}  # header → its value
+    versions: dict[str, int] = {}  # header → the compatible-with it asks for
     parsed: dict[str, xcontent.MediaType | None] = {}
     for header in ("accept", "content-type"):
         values = request.headers.getlist(header)
@@ -338,6 +343,7 @@ def _negotiate(
             continue
         name = header.title()  # RestRequest.parseHeaderWithMediaType: one non-blank value
         value = values[0]
+        sent[header] = value
         try:
             if len(values) > 1:
                 raise ValueError(f"Incorrect header [{name}]. Only one value should be provided")
@@ -354,13 +360,23 @@ def _negotiate(
             ) from None
         match = _COMPAT.search(value)
         if match:
-            requested = match.group(1)
-            if requested not in supported:
-                raise EsError(
-                    "media_type_header_exception",
-                    f"Invalid media-type value on headers [{header.title()}]",
-                    400,
-                )
+            versions[header] = int(match.group(1))
+    has_content = _declared_body(request) is not False
+    problem = _compatible_version_problem(versions, sent, major, has_content)
+    if problem is not None:
+        # RestRequest: getCompatibleVersion's ElasticsearchStatusException wrapped in
+        # MediaTypeHeaderException(e, "Accept", "Content-Type"), whose message prints
+        # Set.of(names): a two-element immutable set iterates in a per-JVM random order
+        # (ImmutableCollections.SALT), so a node says either order; we say this one
+        raise EsError(
+            "media_type_header_exception",
+            "Invalid media-type value on headers [Accept, Content-Type]",
+            400,
+            caused_by=EsError("status_exception", problem, 400),
+        )
+    requested = None
+    if "accept" in versions or "content-type" in versions:
+        requested = str(versions.get("accept", versions.get("content-type")))
     accept, content = parsed.get("accept"), parsed.get("content-type")
     answer = xcontent.QUERY_FORMATS.get(query.get("format", "").lower())
     if answer is None:
@@ -369,6 +385,44 @@ def _negotiate(
         return (content.format if content else None), answer, answer.media_type
     compatible = f"application/vnd.elasticsearch+{answer.name};compatible-with={requested}"
     return (content.format if content else None), answer, compatible
+
+
+def _compatible_version_problem(
+    versions: dict[str, int], sent: dict[str, str], major: int, has_content: bool
+) -> str | None:
+    """ES RestCompatibleVersionHelper.getCompatibleVersion's refusals, in its order (the texts are
+    the same in every stored copy, 7.x to 9.x): a node serves its own major and the one before
+    (RestApiVersion.current / minimumSupported); with a body, both headers must ask for the same
+    version, and both or neither must ask for one. ``Accept={}`` prints the header as sent
+    (ParsedMediaType.toString is the original value)."""
+    accept = versions.get("accept", major)
+    content = versions.get("content-type", major)
+    accept_text = sent.get("accept", "null")
+    content_text = sent.get("content-type", "null")
+    if not major - 1 <= accept <= major:
+        return (
+            f"Accept version must be either version {major} or {major - 1}, but found {accept}. "
+            f"Accept={accept_text}"
+        )
+    if not has_content:
+        return None
+    if not major - 1 <= content <= major:
+        return (
+            f"Content-Type version must be either version {major} or {major - 1}, but found "
+            f"{content}. Content-Type={content_text}"
+        )
+    both = "A compatible version is required on both Content-Type and Accept headers if either "
+    if content != accept:
+        return (
+            f"{both}one has requested a compatible version and the compatible versions must "
+            f"match. Accept={accept_text}, Content-Type={content_text}"
+        )
+    if ("accept" in versions) != ("content-type" in versions):
+        return (
+            f"{both}one has requested a compatible version. Accept={accept_text}, "
+            f"Content-Type={content_text}"
+        )
+    return None
 
 
 _JSON_MEDIA = xcontent.MediaType(xcontent.JSON, False, None)

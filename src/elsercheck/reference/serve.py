@@ -59,6 +59,11 @@ def _uvicorn_config(
         # Elasticsearch keeps idle HTTP connections open (http.read_timeout defaults to none);
         # uvicorn's 5 s keep-alive closed pooled connections just as load clients reused them.
         timeout_keep_alive=IDLE_KEEP_ALIVE_S,
+        # ES DefaultRestChannel.sendResponse sets the handler's headers, X-Opaque-Id, trace
+        # headers, Content-Type, Content-Length, Set-Cookie and Connection: never `server` or
+        # `date`, which uvicorn adds by default
+        server_header=False,
+        date_header=False,
     )
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDroppedAnswers) for f in errors.filters):

@@ -141,6 +141,12 @@ CHANGES: tuple[Change, ...] = (
            "semantic_text fields that name none (before: 'unknown setting'); without it and "
            "without EIS (#134708 9.3, #142980 9.4 jina-v5) every version defaults to "
            "'.elser-2-elasticsearch'"),
+    Change("exclude-source-vectors-default", "9.2",
+           "#131907 (merged 2025-08; 9.2.0 by merge date); IndexSettings "
+           "INDEX_MAPPING_EXCLUDE_SOURCE_VECTORS_SETTING",
+           "index.mapping.exclude_source_vectors defaults to true for new indices: sparse_vector "
+           "(and dense_vector) values are left out of _source in search and get answers unless "
+           "the request sets _source.exclude_vectors: false (that form not modelled)"),
     # Elastic Inference Service (EIS), modelled only with `serve --eis` / ServerConfig(eis=True).
     Change("eis-elser", "9.2",
            "docs-content #3014 (ELSER on EIS GA, 'stack: preview 9.1'); ElasticInferenceService, "

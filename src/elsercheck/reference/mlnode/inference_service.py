@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from ..rules.endpoint_config import EndpointConfig
+from ..rules.endpoint_config import EndpointConfig, inference_failure
 from ..wire.errors import EsError, status_exception
 from ..wire.timevalue import format_seconds
 from .deployment import Deployment
@@ -71,6 +71,11 @@ class InferenceService:
                 # Release builds: fail fast; clients retry (feature flag ml_scale_from_zero off).
                 raise deployment.unavailable(starting)
             await self._wait_for_allocation(deployment, timeout)
+        if (failure := inference_failure(config)) is not None:
+            # elastic/elasticsearch#122249: TrainedModelDeploymentTask.infer refuses an ELSER
+            # deployment called as text_embedding — for the inference API, semantic_text
+            # ingest and semantic queries alike, as all three reach the deployment
+            raise failure
         return await deployment.infer(texts, timeout)
 
     async def _wait_for_allocation(self, deployment: Deployment, timeout: float | None) -> None:

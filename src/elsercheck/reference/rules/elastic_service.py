@@ -21,7 +21,7 @@ from typing import Any
 from ..breakage.defects import EIS_ACCEPTS_ALLOCATIONS
 from ..versions import EsVersion
 from ..wire.errors import EsError, status_exception, validation_failed
-from ..wire.javafmt import java_map, parsed_map_capacity
+from ..wire.javafmt import java_map, java_str, parsed_map_capacity
 from . import chunking
 from . import service_settings as ss
 from . import settings_parsing as sp
@@ -174,10 +174,14 @@ def _rate_limit(service_map: dict[str, Any], errors: list[str]) -> int | None:
     value = limit.pop("requests_per_minute", None)
     rpm = None
     if value is not None:
+        # ES RateLimitSettings.of → ServiceUtils.extractOptionalPositiveLong(settings,
+        # "requests_per_minute", "rate_limit", …) (ids 222638800, 37340143509): Integer or Long
+        # only (removeAsOneOfTypes → invalidTypesErrorMsg), then mustBeAPositiveLongErrorMessage
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
-            errors.append(sp.MESSAGES["wrong_type"].format(
-                name="requests_per_minute", value=value, java_type="Long"))  # fmt: skip
-        elif value <= 0:  # ServiceUtils.extractOptionalPositiveLong (text from memory)
+            errors.append(f"field [requests_per_minute] is not of one of the expected types. The "
+                          f"value [{java_str(value)}] cannot be converted to one of "
+                          "[Integer, Long]")  # fmt: skip
+        elif value <= 0:
             errors.append(f"[rate_limit] Invalid value [{value}]. [requests_per_minute] must be "
                           "a positive long")  # fmt: skip
         else:
