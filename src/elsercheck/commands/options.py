@@ -84,6 +84,18 @@ def add_version_options(group: Any, embedded: bool = False) -> None:
                        "documentation says")  # fmt: skip
     group.add_argument("--list-versions", action="store_true",
                        help="list the modelled versions and their known bugs")  # fmt: skip
+    group.add_argument("--eis", action="store_true",
+                       help=f"{where}Elastic Inference Service (9.2+): service `elastic`, "
+                       "`.elser-2-elastic` after the first authorization poll (default off, as "
+                       "on a self-managed cluster without it)")  # fmt: skip
+
+
+def eis(args: argparse.Namespace, version: Any) -> bool:
+    """``--eis``, refused (one line) for a version the server does not model with EIS."""
+    wanted = bool(getattr(args, "eis", False))
+    if wanted and not version.has("eis-elser"):
+        raise UsageError(f"--eis: ELSER on EIS is modelled from 9.2 (GA), not {version.number}")
+    return wanted
 
 
 def embedded(args: argparse.Namespace) -> bool:

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 
 from ..target import Target
-from .options import UsageError, embedded, es_version, timing, timing_name
+from .options import UsageError, eis, embedded, es_version, timing, timing_name
 
 
 @contextlib.contextmanager
@@ -19,9 +19,9 @@ def target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float
     (the embedded server's; None on a cluster).
     """
     if not embedded(args):
-        if getattr(args, "es_version", None) or getattr(args, "conformant", False):
+        if any(getattr(args, name, None) for name in ("es_version", "conformant", "eis")):
             raise UsageError(
-                "--es-version and --conformant choose the embedded server's version; against "
+                "--es-version, --conformant and --eis choose the embedded server's model; against "
                 "--url the gate reads the version from the cluster (force a profile with --profile)"
             )
         yield Target.from_options(
@@ -33,10 +33,11 @@ def target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float
     from ..reference.serve import EmbeddedServer
 
     profile = timing(args)
+    version = es_version(args)
     password = secrets.token_urlsafe(12)
     config = ServerConfig(
-        password=password, timing=profile, es_version=es_version(args),
-        conformant=getattr(args, "conformant", False),
+        password=password, timing=profile, es_version=version,
+        conformant=getattr(args, "conformant", False), eis=eis(args, version),
     )  # fmt: skip
     with EmbeddedServer(config) as server:
         print(f"reference server at {server.url} (timing {timing_name(args)}); "
