@@ -21,12 +21,10 @@ from typing import Any
 from ..breakage.defects import EIS_ACCEPTS_ALLOCATIONS
 from ..versions import EsVersion
 from ..wire.errors import EsError, status_exception, validation_failed
-from ..wire.javafmt import java_map, parsed_map_capacity
 from . import chunking
 from . import service_settings as ss
 from . import settings_parsing as sp
-from .endpoint_config import MESSAGES as PUT_MESSAGES
-from .endpoint_config import EndpointConfig
+from .endpoint_config import EndpointConfig, pop_map, raise_if_leftover
 
 SERVICE = "elastic"
 SCOPE = "service_settings"
@@ -40,9 +38,6 @@ DEFAULT_MAX_BATCH_SIZE = 16  # #132646 (EIS sparse batches of 16); setting defau
 MAX_BATCH_SIZE_UPPER_BOUND = 1024  # ElasticInferenceServiceSettingsUtils, #141516
 
 MESSAGES = {
-    "unknown_settings": (
-        "Configuration contains settings [{settings}] unknown to the [elastic] service"
-    ),
     "not_modelled_task": (
         "The reference server models the [elastic] service for task type [sparse_embedding] "
         "only, not [{task_type}]"
@@ -88,29 +83,6 @@ def preconfigured_elser() -> EndpointConfig:
     )  # fmt: skip
 
 
-def _leftover(settings_map: dict[str, Any], parsed_size: int) -> None:
-    """``ServiceUtils.throwIfNotEmptyMap(map, "elastic")``."""
-    if settings_map:
-        capacity = parsed_map_capacity(parsed_size)
-        raise status_exception(
-            MESSAGES["unknown_settings"].format(settings=java_map(settings_map, capacity))
-        )
-
-
-def _map(body: dict[str, Any], key: str, required: bool) -> tuple[dict[str, Any], int]:
-    value = body.pop(key, None)
-    if value is None:
-        if required:
-            raise status_exception(PUT_MESSAGES["missing_service_settings"])
-        return {}, 0
-    if not isinstance(value, dict):
-        raise status_exception(
-            f"field [{key}] is not of the expected type. The value [{value}] cannot be converted "
-            "to a [Map]"
-        )
-    return dict(value), len(value)
-
-
 def parse_put(
     inference_id: str,
     task_type: str,
@@ -121,14 +93,14 @@ def parse_put(
 ) -> EndpointConfig:
     """The rest of the PUT after ``service`` was popped (``TransportPutInferenceModelAction``
     resolved the task type and the service)."""
-    service_map, service_size = _map(body, "service_settings", required=True)
-    task_map, task_size = _map(body, "task_settings", required=False)
+    service_map, service_size = pop_map(body, "service_settings", required=True)
+    task_map, task_size = pop_map(body, "task_settings", required=False)
     chunking_settings = None
     if task_type in ("sparse_embedding", "text_embedding"):
         chunking_settings = chunking.parse(body.pop("chunking_settings", None), version)
     if task_type != "sparse_embedding":  # chat_completion, text_embedding, rerank on EIS
         raise status_exception(MESSAGES["not_modelled_task"].format(task_type=task_type), 501)
-    _leftover(task_map, task_size)  # ensureEmptyTaskSettingsInRequestContext
+    raise_if_leftover(task_map, task_size, SERVICE)  # ensureEmptyTaskSettingsInRequestContext
     errors: list[str] = []
     model_id = sp.remove_as_type(service_map, "model_id", "str", errors)
     if model_id is None and not errors:  # ServiceUtils.extractRequiredString
@@ -147,11 +119,11 @@ def parse_put(
     if errors:
         raise validation_failed(errors)
     # ElasticInferenceService.parseRequestConfig: throwIfNotEmptyMap(config), (serviceSettings)
-    _leftover(body, body_size)
+    raise_if_leftover(body, body_size, SERVICE)
     if EIS_ACCEPTS_ALLOCATIONS in defects:  # deliberate defect: accept and ignore them
         for key in ("num_allocations", "num_threads", "adaptive_allocations"):
             service_map.pop(key, None)
-    _leftover(service_map, service_size)
+    raise_if_leftover(service_map, service_size, SERVICE)
     assert model_id is not None
     parsed = settings(model_id, max_input_tokens=max_input_tokens, max_batch_size=max_batch,
                       requests_per_minute=rpm or DEFAULT_REQUESTS_PER_MINUTE)  # fmt: skip
@@ -161,16 +133,7 @@ def parse_put(
 def _rate_limit(service_map: dict[str, Any], errors: list[str]) -> int | None:
     """``RateLimitSettings.of``: ``rate_limit`` (a map, may be absent), its
     ``requests_per_minute`` a positive long; other keys are unknown to the service."""
-    raw = service_map.pop("rate_limit", None)
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise status_exception(
-            f"field [rate_limit] is not of the expected type. The value [{raw}] cannot be "
-            "converted to a [Map]"
-        )
-    limit = dict(raw)
-    size = len(limit)
+    limit, size = pop_map(service_map, "rate_limit", required=False)
     value = limit.pop("requests_per_minute", None)
     rpm = None
     if value is not None:
@@ -182,7 +145,7 @@ def _rate_limit(service_map: dict[str, Any], errors: list[str]) -> int | None:
                           "a positive long")  # fmt: skip
         else:
             rpm = value
-    _leftover(limit, size)
+    raise_if_leftover(limit, size, SERVICE)
     return rpm
 
 
