@@ -28,11 +28,11 @@ from ..load import options as load_options
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.plans import scaler_timing
 from ..target import Target
-from . import deployment, result
+from . import deployment, eis, result
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
-from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, recommend
+from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, Recommendation, recommend
 from .traffic import Traffic, parse_traffic, traffic_from_run
 from .units import DEFAULT_BULK_SIZE, REFUSED, UNITS, Unit, unit_of
 
@@ -140,6 +140,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         "to zero (default: the latency objective)")  # fmt: skip
     advice.add_argument("--vcpu-hour-price", type=load_options.non_negative_float, default=None,
                         metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
+    versus = parser.add_argument_group("EIS versus the ML node (capacity/eis.py)")
+    versus.add_argument("--compare-eis", action="store_true",
+                        help="for the same traffic (--traffic or --traffic-from-run): whether "
+                        "it fits the Elastic Inference Service's documented rate limits, its "
+                        "token cost and latency beside the recommended ML-node "
+                        "deployment's")  # fmt: skip
+    versus.add_argument("--price-per-million-tokens", type=load_options.non_negative_float,
+                        default=None, metavar="P",
+                        help="EIS's price per million tokens (default none: EIS's cost "
+                        "omitted)")  # fmt: skip
+    versus.add_argument("--eis-run", type=Path, default=None, metavar="DIR",
+                        help="a load run against an EIS endpoint (reports/load/<run-id>): its "
+                        "tokens per request and p99 (default: tokens estimated from the corpus, "
+                        "latency not compared)")  # fmt: skip
 
 
 def _counts(text: str) -> tuple[int, ...]:
@@ -160,7 +174,16 @@ def check(args: argparse.Namespace) -> None:
             documents.load(args.corpus or None)
     except (ValueError, OSError) as exc:
         raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
-    traffic_of(args)
+    if traffic_of(args) is None and getattr(args, "compare_eis", False):
+        raise CapacityUsageError("--compare-eis compares for a traffic: give --traffic or "
+                                 "--traffic-from-run")  # fmt: skip
+    if getattr(args, "eis_run", None) is not None:
+        if not args.compare_eis:
+            raise CapacityUsageError("--eis-run is read by --compare-eis: give both")
+        try:
+            eis.measured_run(args.eis_run, args.workload)
+        except eis.ComparisonError as exc:
+            raise CapacityUsageError(str(exc)) from None
 
 
 def traffic_of(args: argparse.Namespace) -> Traffic | None:
@@ -335,10 +358,13 @@ def run(sweep: Sweep) -> int:
              "point(s)")  # fmt: skip
     if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
         code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
-    recommendation = None
+    recommendation = comparison = None
     traffic = traffic_of(args)
     if traffic is not None and code == ExitCode.OK:
-        recommendation, code = _recommend(sweep, cells, traffic)
+        advice, code = _recommend(sweep, cells, traffic)
+        recommendation = advice.to_json() if advice is not None else None
+        if advice is not None and getattr(args, "compare_eis", False):
+            comparison = _compare_eis(sweep, cells, advice, traffic)
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
@@ -354,6 +380,8 @@ def run(sweep: Sweep) -> int:
     data = result.document(settings, cells, recommendation, int(code), stopped_by)
     if error:
         data["error"] = error
+    if comparison is not None:
+        data["eis_comparison"] = comparison
     path = result.write(sweep.report_dir, data)
     html = page.write(sweep.report_dir, data)
     emit(f"files: {path} and {html.name}")
@@ -436,8 +464,8 @@ def _cell(
 
 def _recommend(
     sweep: Sweep, cells: list[CellResult], traffic: Traffic
-) -> tuple[dict[str, Any] | None, ExitCode]:
-    """The recommendation for ``traffic`` (printed, and for capacity.json) and the exit code."""
+) -> tuple[Recommendation | None, ExitCode]:
+    """The recommendation for ``traffic`` (printed) and the exit code."""
     args = sweep.args
     capacity = measured_capacity(cells, args.workload)
     if capacity is None:
@@ -456,7 +484,35 @@ def _recommend(
         return None, ExitCode.USAGE
     for line in advice.lines():
         sweep.emit(line)
-    return advice.to_json(), ExitCode.OK
+    return advice, ExitCode.OK
+
+
+def _compare_eis(
+    sweep: Sweep, cells: list[CellResult], advice: Recommendation, traffic: Traffic
+) -> dict[str, Any]:
+    """``--compare-eis``: EIS against the recommendation for ``traffic`` (printed, and for
+    capacity.json); the ML node's p99 is the capacity point's of the cell the recommendation
+    measured its capacity on."""
+    args = sweep.args
+    measured_on = [c for c in sorted(cells, key=lambda c: c.allocations)
+                   if c.threads == advice.capacity.num_threads and c.capacity_p99_ms]  # fmt: skip
+    base = measured_on[0] if measured_on else None
+    if args.eis_run is not None:
+        measured = eis.measured_run(args.eis_run, args.workload)
+        demand, eis_p99 = measured.demand, measured.p99_ms
+        source = f"run {measured.run_id}, cluster ms"
+    else:
+        demand = eis.demand_of(args.workload, args.corpus, args.mix, args.batch_share,
+                               args.bulk_size)  # fmt: skip
+        eis_p99, source = None, "not measured: give --eis-run"
+    comparison = eis.compare(
+        demand, traffic, advice, ml_p99_ms=base.capacity_p99_ms if base else None,
+        price_per_million_tokens=args.price_per_million_tokens, eis_p99_ms=eis_p99,
+        eis_latency_source=source,
+    )  # fmt: skip
+    for line in comparison.lines():
+        sweep.emit(line)
+    return comparison.to_json()
 
 
 def _round_up(value: float) -> float:

@@ -134,7 +134,7 @@ def measured_run(run_dir: Path, workload: str) -> MeasuredEis:
     demand = Demand(workload, USAGE_CONTEXT[unit.request_type], per_request,
                     statistics.fmean(tokens),
                     f"measured: {len(tokens)} {unit.noun} of run {run.get('run_id')}")  # fmt: skip
-    return MeasuredEis(demand, percentile(latencies, 0.50), percentile(latencies, 0.99),
+    return MeasuredEis(demand, percentile(latencies, 50), percentile(latencies, 99),
                        str(run.get("run_id")))  # fmt: skip
 
 

@@ -1,0 +1,258 @@
+"""Load, capacity and the gate against EIS endpoints: the load's EIS checks (load/eis.py), the
+EIS-versus-ML-node comparison with figures worked out by hand (capacity/eis.py), and ``--eis``
+on the commands that start an embedded server."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from elsercheck.capacity import eis as compare
+from elsercheck.capacity.command import CapacityUsageError, add_options, check
+from elsercheck.capacity.recommend import (
+    CostEstimate,
+    MeasuredCapacity,
+    Reasoned,
+    Recommendation,
+)
+from elsercheck.capacity.traffic import parse_traffic
+from elsercheck.cli import build_parser
+from elsercheck.commands import options as shared
+from elsercheck.commands import target as target_command
+from elsercheck.load import eis
+from elsercheck.load.expectations import RunRecord, check_all, exit_code
+from elsercheck.load.plans import TIMING_PROFILES, build_plan
+from elsercheck.reference.config import EisLimits
+
+FAST = TIMING_PROFILES["fast"]
+CONSTANT = build_plan("constant", FAST, 2)
+
+
+def row(kind: str, status: int, tokens: int, retry_after: str = "", **extra: Any) -> dict:
+    return {"request_type": kind, "status": status, "tokens": tokens,
+            "error_kind": "" if status == 200 else str(status), "retry_after": retry_after,
+            "elapsed_s": 1.0, **extra}  # fmt: skip
+
+
+# -- the load's checks ------------------------------------------------------------------------
+def test_usage_counts_offered_and_admitted_per_usage_context() -> None:
+    rows = [
+        row("POST", 200, 100), row("POST", 429, 50, "7"),
+        row("SEARCH", 200, 10), row("SEARCH", 429, 12, ""),
+        row("BULK", 200, 400, documents=4, acknowledged=3),
+        {**row("POST", 0, 30), "error_kind": "backlog"},  # never sent: not offered
+        row("LIFECYCLE", 200, 0),
+    ]  # fmt: skip
+    found = eis.usage(rows)
+    assert found["unspecified"] == eis.ContextUsage("unspecified", 2, 1, 150, 100, 1, 1)
+    assert found["search"] == eis.ContextUsage("search", 2, 1, 22, 10, 1, 0)
+    # 3 of 4 documents acknowledged: 300 of 400 tokens admitted, the bulk not wholly admitted
+    assert found["ingest"] == eis.ContextUsage("ingest", 1, 0, 400, 300, 0, 0)
+    assert found["unspecified"].per_minute(0.5)["offered_tokens_per_minute"] == 300.0
+
+
+def test_rate_limit_check_fails_a_429_without_retry_after() -> None:
+    rows = [row("POST", 200, 100), row("POST", 429, 100, "3"), row("POST", 429, 100, "")]
+    result = eis.check_rate_limits(rows, minutes=2.0)
+    assert result.passed is False
+    assert "1 of 2 429s carried Retry-After" in result.detail
+    # 300 tokens offered in 2 minutes, 100 admitted
+    assert "offered 150 tokens/min (2 req/min), admitted 50 tokens/min (0 req/min)" in (
+        result.detail
+    )
+    assert result.observed["share_429"] == round(2 / 3, 4)
+    assert eis.check_rate_limits(rows[:2], 2.0).passed is True
+    assert eis.check_rate_limits(rows[:1], 2.0).passed is None  # no 429: not checked
+
+
+def test_an_eis_run_skips_the_allocation_checks_and_adds_its_own() -> None:
+    requests = [row("POST", 200, 80), row("POST", 429, 80, "2")]
+    record = RunRecord(CONSTANT, [], requests, ended_s=6.0, service="elastic")
+    results = {r.name: r for r in check_all(record)}
+    for name in eis.ALLOCATION_CHECKS:
+        assert results[name].passed is None and "Elastic Inference Service" in results[name].detail
+    limits = results["eis-rate-limits"]
+    assert limits.passed is True
+    # 6 wall seconds × speedup 10 = one cluster minute: per minute = the counts
+    assert limits.observed["minutes"] == pytest.approx(6.0 * FAST.speedup / 60)
+    assert limits.observed["unspecified"]["offered_tokens"] == 160
+    assert exit_code(results.values()) != 1
+    # the same rows from an ML-node endpoint: no EIS check, the allocation checks have no data
+    ml = {r.name: r for r in check_all(RunRecord(CONSTANT, [], requests, ended_s=6.0))}
+    assert "eis-rate-limits" not in ml and ml["allocation-bounds"].passed is False
+
+
+# -- the comparison, figures worked out by hand -----------------------------------------------
+TRAFFIC = parse_traffic("peak=40,trough=2,idle_hours=12,peak_hours=6")
+# a day: 40/s for 6 h = 864,000, 2/s for 6 h = 43,200, idle 12 h: 907,200 units
+UNITS_A_DAY = 907_200
+
+
+def recommendation(cost_per_day: float | None) -> Recommendation:
+    reason = Reasoned(1, "")
+    return Recommendation(
+        num_threads=reason, max_number_of_allocations=Reasoned(3, ""),
+        min_number_of_allocations=reason, scale_to_zero=Reasoned("never", ""),
+        cost=CostEstimate(48.0, 48.0, 72.0, cost_per_day, ""),
+        capacity=MeasuredCapacity(20.0, 18.0, 22.0, 1, 400.0), traffic=TRAFFIC, headroom=0.2,
+    )  # fmt: skip
+
+
+def test_the_knee_is_the_first_limit_reached() -> None:
+    limits = EisLimits()  # 6,000 requests, 6,000,000 ingest and 600,000 search tokens a minute
+    inference = compare.Demand("inference", "unspecified", 1.0, 100.0, "given")
+    # requests: 6,000 / 1 / 60 = 100/s; tokens (ingest limit): 6,000,000 / 100 / 60 = 1,000/s
+    assert compare.knee(inference, limits) == compare.Knee(100.0, "requests", 6000, 6_000_000,
+                                                           "ingest")  # fmt: skip
+    search = compare.Demand("search", "search", 1.0, 200.0, "given")
+    # tokens: 600,000 / 200 / 60 = 50/s, before the requests' 100/s
+    assert compare.knee(search, limits).units_per_s == pytest.approx(50.0)
+    assert compare.knee(search, limits).binding == "tokens"
+    bulk = compare.Demand("ingest", "ingest", 3.0, 5000.0, "given")
+    # requests: 6,000 / 3 / 60 = 33.3/s; tokens: 6,000,000 / 5,000 / 60 = 20/s
+    assert compare.knee(bulk, limits).units_per_s == pytest.approx(20.0)
+
+
+def test_comparison_costs_and_verdict() -> None:
+    demand = compare.Demand("inference", "unspecified", 1.0, 100.0, "given")
+    assert compare.units_per_day(TRAFFIC) == pytest.approx(UNITS_A_DAY)
+    result = compare.compare(demand, TRAFFIC, recommendation(43.2), ml_p99_ms=120.0,
+                             price_per_million_tokens=0.5, eis_p99_ms=300.0)  # fmt: skip
+    assert result.fits and result.refused_share_at_peak == 0.0
+    assert result.tokens_per_day == pytest.approx(90_720_000)  # 907,200 × 100
+    assert result.eis.cost_per_day == pytest.approx(45.36)  # 90.72 million × 0.5
+    data = result.to_json()
+    assert data["eis"]["cost_per_million_tokens"] == pytest.approx(0.5)
+    assert data["eis"]["cost_per_1000_units"] == pytest.approx(0.05)  # 45.36 / 907.2
+    assert data["ml_node"]["cost_per_million_tokens"] == pytest.approx(43.2 / 90.72)
+    assert result.verdict == ("ML node: 43.20 a day against 45.36 (2.16 a day less), its p99 "
+                              "120 ms at or below the EIS's 300 ms")  # fmt: skip
+    assert any("ingest token limit" in a for a in result.assumptions)  # unspecified's limit
+    json.dumps(data)  # capacity.json can hold it
+    cheaper = compare.compare(demand, TRAFFIC, recommendation(43.2), ml_p99_ms=120.0,
+                              price_per_million_tokens=0.25, eis_p99_ms=300.0)  # fmt: skip
+    # 90.72 × 0.25 = 22.68 a day: EIS, 20.52 less, but slower
+    assert cheaper.verdict.startswith("EIS: 22.68 a day against 43.20 (20.52 a day less)")
+    assert "its p99 300 ms above the ML node's 120 ms" in cheaper.verdict
+
+
+def test_a_peak_beyond_the_limit_recommends_the_ml_node() -> None:
+    demand = compare.Demand("search", "search", 1.0, 200.0, "given")  # knee 50/s
+    traffic = parse_traffic("peak=80,trough=2")
+    result = compare.compare(demand, traffic, recommendation(None), ml_p99_ms=None)
+    assert not result.fits
+    assert result.refused_share_at_peak == pytest.approx(1 - 50 / 80)  # 0.375
+    assert result.verdict.startswith("ML node: EIS's tokens limit admits 50.00 units/s, 38% ")
+    assert result.eis.cost_per_day is None  # no price: no EIS cost
+
+
+def test_without_prices_there_is_no_cost_verdict() -> None:
+    demand = compare.Demand("inference", "unspecified", 1.0, 100.0, "given")
+    result = compare.compare(demand, TRAFFIC, recommendation(None), ml_p99_ms=100.0)
+    assert result.verdict == ("the traffic fits EIS's limits; no cost verdict without "
+                              "--vcpu-hour-price and --price-per-million-tokens")  # fmt: skip
+    with pytest.raises(compare.ComparisonError, match="finite number"):
+        compare.compare(demand, TRAFFIC, recommendation(None), ml_p99_ms=None,
+                        price_per_million_tokens=float("nan"))  # fmt: skip
+
+
+def test_demand_estimated_from_the_corpus() -> None:
+    search = compare.demand_of("search", "", "", 0.1, 10)
+    assert search.usage_context == "search" and search.requests_per_unit == 1.0
+    assert 2 < search.tokens_per_unit < 64  # the corpus' queries: short
+    bulk = compare.demand_of("ingest", "", "", 0.1, 10)
+    assert bulk.usage_context == "ingest" and bulk.requests_per_unit >= 1
+    assert bulk.tokens_per_unit > 10 * search.tokens_per_unit
+
+
+def write_eis_run(run_dir: Path, service: str = "elastic") -> Path:
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({
+        "run_id": "r1", "timing": {"speedup": 10.0},
+        "endpoint": {"inference_id": ".elser-2-elastic", "service": service},
+    }))  # fmt: skip
+    lines = ["request_type,status,tokens,latency_ms"]
+    lines += [f"POST,200,{t},{ms}" for t, ms in ((90, 10.0), (110, 20.0), (100, 30.0))]
+    lines.append("POST,429,100,1.0")
+    (run_dir / "requests.csv").write_text("\n".join(lines) + "\n")
+    return run_dir
+
+
+def test_a_measured_eis_run_gives_tokens_and_latency(tmp_path: Path) -> None:
+    measured = compare.measured_run(write_eis_run(tmp_path / "run"), "inference")
+    assert measured.demand.tokens_per_unit == pytest.approx(100.0)  # (90+110+100+100)/4
+    assert measured.p99_ms is not None and 200.0 <= measured.p99_ms <= 300.0  # ×10: cluster ms
+    with pytest.raises(compare.ComparisonError, match="service is 'elasticsearch'"):
+        compare.measured_run(write_eis_run(tmp_path / "ml", "elasticsearch"), "inference")
+
+
+def capacity_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_capacity_refuses_a_comparison_without_traffic(tmp_path: Path) -> None:
+    with pytest.raises(CapacityUsageError, match="--compare-eis compares for a traffic"):
+        check(capacity_args("--compare-eis"))
+    with pytest.raises(CapacityUsageError, match="--eis-run is read by --compare-eis"):
+        check(capacity_args("--traffic", "peak=4,trough=1", "--eis-run", str(tmp_path)))
+    run = write_eis_run(tmp_path / "ml", "elasticsearch")
+    with pytest.raises(CapacityUsageError, match="not 'elastic'"):
+        check(capacity_args("--traffic", "peak=4,trough=1", "--compare-eis", "--eis-run",
+                            str(run)))  # fmt: skip
+    check(capacity_args("--traffic", "peak=4,trough=1", "--compare-eis"))
+
+
+# -- --eis on the commands that start the embedded server --------------------------------------
+class FakeServer:
+    url = "http://127.0.0.1:1"
+    started: list[Any] = []
+
+    def __init__(self, config: Any) -> None:
+        FakeServer.started.append(config)
+
+    def __enter__(self) -> FakeServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def embedded_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    from elsercheck.reference import serve
+
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    monkeypatch.setattr(serve, "EmbeddedServer", FakeServer)
+    FakeServer.started = []
+    yield FakeServer.started
+
+
+@pytest.mark.parametrize("command", ["gate", "load", "capacity", "run"])
+def test_eis_reaches_the_embedded_server(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = build_parser().parse_args([command, "--eis"])
+    with embedded_with(monkeypatch) as started, target_command.target_or_embedded(args):
+        pass
+    assert started[0].eis is True
+    plain = build_parser().parse_args([command])
+    with embedded_with(monkeypatch) as started, target_command.target_or_embedded(plain):
+        pass
+    assert started[0].eis is False
+
+
+def test_eis_is_refused_where_it_is_not_modelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = build_parser().parse_args(["gate", "--eis", "--es-version", "8.19"])
+    with pytest.raises(shared.UsageError, match="modelled from 9.2"):
+        with embedded_with(monkeypatch), target_command.target_or_embedded(old):
+            pass
+    cluster = build_parser().parse_args(["load", "--eis", "--url", "http://127.0.0.1:9"])
+    with pytest.raises(shared.UsageError, match="--eis choose the embedded server's model"):
+        with target_command.target_or_embedded(cluster):
+            pass
