@@ -9,7 +9,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -213,7 +213,7 @@ def test_capacity_refuses_a_comparison_without_traffic(tmp_path: Path) -> None:
 # -- --eis on the commands that start the embedded server --------------------------------------
 class FakeServer:
     url = "http://127.0.0.1:1"
-    started: list[Any] = []
+    started: ClassVar[list[Any]] = []
 
     def __init__(self, config: Any) -> None:
         FakeServer.started.append(config)
@@ -249,10 +249,15 @@ def test_eis_reaches_the_embedded_server(command: str, monkeypatch: pytest.Monke
 
 def test_eis_is_refused_where_it_is_not_modelled(monkeypatch: pytest.MonkeyPatch) -> None:
     old = build_parser().parse_args(["gate", "--eis", "--es-version", "8.19"])
-    with pytest.raises(shared.UsageError, match="modelled from 9.2"):
-        with embedded_with(monkeypatch), target_command.target_or_embedded(old):
-            pass
+    with (
+        pytest.raises(shared.UsageError, match=r"modelled from 9\.2"),
+        embedded_with(monkeypatch),
+        target_command.target_or_embedded(old),
+    ):
+        pass
     cluster = build_parser().parse_args(["load", "--eis", "--url", "http://127.0.0.1:9"])
-    with pytest.raises(shared.UsageError, match="--eis choose the embedded server's model"):
-        with target_command.target_or_embedded(cluster):
-            pass
+    with (
+        pytest.raises(shared.UsageError, match="--eis choose the embedded server's model"),
+        target_command.target_or_embedded(cluster),
+    ):
+        pass
