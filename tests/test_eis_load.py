@@ -148,7 +148,7 @@ def test_a_peak_beyond_the_limit_recommends_the_ml_node() -> None:
     result = compare.compare(demand, traffic, recommendation(None), ml_p99_ms=None)
     assert not result.fits
     assert result.refused_share_at_peak == pytest.approx(1 - 50 / 80)  # 0.375
-    assert result.verdict.startswith("ML node: EIS's tokens limit admits 50.00 units/s, 38% ")
+    assert result.verdict.startswith("ML node: EIS's tokens limit admits 50.00 searches/s, 38% ")
     assert result.eis.cost_per_day is None  # no price: no EIS cost
 
 
@@ -261,3 +261,43 @@ def test_eis_is_refused_where_it_is_not_modelled(monkeypatch: pytest.MonkeyPatch
         target_command.target_or_embedded(cluster),
     ):
         pass
+
+
+# -- end to end: a load at about twice EIS's limit ----------------------------------------------
+PASSWORD = "eis-load-secret-4c1"
+
+
+def test_a_load_beyond_the_eis_limit_shows_429s_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded server with EIS limited to 120 requests a minute (2/s of cluster time);
+    2 users × 2 requests/s offer about twice that to ``.elser-2-elastic``."""
+    from elsercheck.cli import main
+    from elsercheck.load import rundir
+    from elsercheck.reference.config import ServerConfig
+    from elsercheck.reference.serve import EmbeddedServer
+    from elsercheck.reference.timing import PRESETS
+
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["fast"], eis=True,
+                          eis_limits=EisLimits(requests_per_minute=120))  # fmt: skip
+    monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
+    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)
+    out = tmp_path / "run"
+    with EmbeddedServer(config) as server:
+        code = main(["load", "--url", server.url, "--timing", "fast", "--inference-id",
+                     ".elser-2-elastic", "--shape", "constant", "--peak-users", "2",
+                     "--rate-per-user", "2", "--duration", "8", "--lifecycle-users", "0",
+                     "--max-outstanding", "500", "--no-report", "--report-dir", str(out)])  # fmt: skip
+    assert code in (0, 4), code  # 4: the load machine fell behind (said so), never a failure
+    run = rundir.read_json(out / rundir.RUN_JSON)
+    assert run["endpoint"]["service"] == "elastic"
+    results = {e["name"]: e for e in rundir.read_json(out / rundir.EXPECTATIONS_JSON)}
+    assert results["allocation-bounds"]["passed"] is None
+    limits = results["eis-rate-limits"]
+    assert limits["passed"] is True, limits  # 429s met, each with Retry-After
+    usage = limits["observed"]["unspecified"]
+    assert usage["rate_limited"] > 0
+    assert usage["admitted_requests_per_minute"] < usage["offered_requests_per_minute"]
+    assert usage["admitted_tokens_per_minute"] < usage["offered_tokens_per_minute"]
+    limited = [r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r.get("status") == 429]
+    assert limited and all(str(r["retry_after"]).isdigit() for r in limited)

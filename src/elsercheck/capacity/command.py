@@ -500,11 +500,11 @@ def _compare_eis(
     if args.eis_run is not None:
         measured = eis.measured_run(args.eis_run, args.workload)
         demand, eis_p99 = measured.demand, measured.p99_ms
-        source = f"run {measured.run_id}, cluster ms"
+        source: str | None = f"run {measured.run_id}, cluster ms"
     else:
         demand = eis.demand_of(args.workload, args.corpus, args.mix, args.batch_share,
                                args.bulk_size)  # fmt: skip
-        eis_p99, source = None, "not measured: give --eis-run"
+        eis_p99, source = None, None
     comparison = eis.compare(
         demand, traffic, advice, ml_p99_ms=base.capacity_p99_ms if base else None,
         price_per_million_tokens=args.price_per_million_tokens, eis_p99_ms=eis_p99,

@@ -68,6 +68,11 @@ class Demand:
     source: str
 
     @property
+    def rate(self) -> str:
+        """The rate label of the workload's unit (``req/s``, ``searches/s``, ``bulks/s``)."""
+        return unit_of(self.workload).rate
+
+    @property
     def token_limit(self) -> str:
         """The usage context whose token limit applies (``TOKEN_BUCKET``)."""
         return TOKEN_BUCKET[self.usage_context]
@@ -226,13 +231,14 @@ class Comparison:
         out = [
             f"EIS versus the ML node for this traffic ({d.workload}; {d.source}: "
             f"{d.tokens_per_unit:,.1f} tokens and {d.requests_per_unit:g} EIS request(s) per "
-            "unit):",
+            f"unit, one of the {unit_of(d.workload).noun}):",
             f"  EIS limits: {k.requests_per_minute:,} requests/min, {k.tokens_per_minute:,} "
-            f"{k.token_limit} tokens/min → knee {k.units_per_s:,.2f} units/s "
-            f"(the {k.binding} limit first); peak {self.peak_units_per_s:,.2f} units/s "
+            f"{k.token_limit} tokens/min → knee {k.units_per_s:,.2f} {d.rate} "
+            f"(the {k.binding} limit first); peak {self.peak_units_per_s:,.2f} {d.rate} "
             + ("fits" if self.fits else f"does not fit: {self.refused_share_at_peak:.0%} of "
                "the peak beyond the limit (429)"),
-            f"  a day: {self.units_per_day:,.0f} units, {self.tokens_per_day:,.0f} tokens",
+            f"  a day: {self.units_per_day:,.0f} {unit_of(d.workload).noun}, "
+            f"{self.tokens_per_day:,.0f} tokens",
         ]  # fmt: skip
         for item in (self.ml, self.eis):
             cost = ("no price given" if item.cost_per_day is None
@@ -253,7 +259,7 @@ def compare(
     limits: EisLimits | None = None,
     price_per_million_tokens: float | None = None,
     eis_p99_ms: float | None = None,
-    eis_latency_source: str = "give --eis-run: a load run against an EIS endpoint",
+    eis_latency_source: str | None = None,
 ) -> Comparison:
     """The comparison for ``traffic`` (the workload's units per cluster second)."""
     if price_per_million_tokens is not None and not (
@@ -274,7 +280,7 @@ def compare(
               f"{cost.vcpu_hours_per_day:,.1f} vCPU-hours × the vCPU-hour price")  # fmt: skip
     price = price_per_million_tokens
     eis = Side("EIS", None if price is None else tokens / MILLION * price, eis_p99_ms,
-               eis_latency_source,
+               eis_latency_source or "give --eis-run: a load run against an EIS endpoint",
                "" if price is None else f"{tokens / MILLION:,.2f} million tokens × {price:g} "
                "per million")  # fmt: skip
     assumptions = []
@@ -285,12 +291,13 @@ def compare(
     assumptions.append("EIS limits as documented (defaults of reference.config.EisLimits); a "
                        "project's own limits may differ")  # fmt: skip
     return Comparison(demand, at, peak, per_day, tokens, fits, refused, ml, eis,
-                      _verdict(fits, refused, at, ml, eis), tuple(assumptions))  # fmt: skip
+                      _verdict(fits, refused, at, ml, eis, demand.rate),
+                      tuple(assumptions))  # fmt: skip
 
 
-def _verdict(fits: bool, refused: float, at: Knee, ml: Side, eis: Side) -> str:
+def _verdict(fits: bool, refused: float, at: Knee, ml: Side, eis: Side, rate: str) -> str:
     if not fits:
-        return (f"ML node: EIS's {at.binding} limit admits {at.units_per_s:,.2f} units/s, "
+        return (f"ML node: EIS's {at.binding} limit admits {at.units_per_s:,.2f} {rate}, "
                 f"{refused:.0%} of the peak would be answered 429 (ask Elastic for higher "
                 "limits to reconsider)")  # fmt: skip
     if ml.cost_per_day is None or eis.cost_per_day is None:
