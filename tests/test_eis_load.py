@@ -301,3 +301,22 @@ def test_a_load_beyond_the_eis_limit_shows_429s_with_retry_after(
     assert usage["admitted_tokens_per_minute"] < usage["offered_tokens_per_minute"]
     limited = [r for r in rundir.read_csv(out / rundir.REQUESTS_CSV) if r.get("status") == 429]
     assert limited and all(str(r["retry_after"]).isdigit() for r in limited)
+
+
+@pytest.mark.parametrize(("argv", "model"), [
+    ([], "elser_model_2"),  # the ML node's default model id means EIS's ELSER
+    (["--model-id", "elser_model_3"], "elser_model_3"),
+])  # fmt: skip
+def test_service_elastic_creates_an_eis_endpoint(
+    argv: list[str], model: str, tmp_path: Path
+) -> None:
+    from loadtests.elser_locust.options import add_arguments, settings_from
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    common = ["--run-id", "r1", "--results-dir", str(tmp_path)]
+    eis_settings = settings_from(parser.parse_args(["--service", "elastic", *argv, *common]))
+    assert eis_settings.endpoint_body() == {"service": "elastic",
+                                            "service_settings": {"model_id": model}}  # fmt: skip
+    ml = settings_from(parser.parse_args(common)).endpoint_body()
+    assert ml["service"] == "elasticsearch" and "adaptive_allocations" in ml["service_settings"]
