@@ -72,14 +72,14 @@ def test_rate_limit_check_fails_a_429_without_retry_after() -> None:
 
 
 def test_an_eis_run_skips_the_allocation_checks_and_adds_its_own() -> None:
-    requests = [row("POST", 200, 80), row("POST", 429, 80, "2")]
-    record = RunRecord(CONSTANT, [], requests, ended_s=6.0, service="elastic")
+    requests = [row("POST", 200, 80), {**row("POST", 429, 80, "2"), "elapsed_s": 6.0}]
+    record = RunRecord(CONSTANT, [], requests, ended_s=9.0, service="elastic")
     results = {r.name: r for r in check_all(record)}
     for name in eis.ALLOCATION_CHECKS:
         assert results[name].passed is None and "Elastic Inference Service" in results[name].detail
     limits = results["eis-rate-limits"]
     assert limits.passed is True
-    # 6 wall seconds × speedup 10 = one cluster minute: per minute = the counts
+    # sent over 6 wall seconds (the run ended later) × speedup 10 = one cluster minute
     assert limits.observed["minutes"] == pytest.approx(6.0 * FAST.speedup / 60)
     assert limits.observed["unspecified"]["offered_tokens"] == 160
     assert exit_code(results.values()) != 1
@@ -267,6 +267,8 @@ def test_eis_is_refused_where_it_is_not_modelled(monkeypatch: pytest.MonkeyPatch
 PASSWORD = "eis-load-secret-4c1"
 
 
+@pytest.mark.process  # locust children (elsercheck load)
+@pytest.mark.slow
 def test_a_load_beyond_the_eis_limit_shows_429s_with_retry_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
