@@ -21,8 +21,10 @@ Usage context and its token limit: ES ``ElasticInferenceServiceUsageContext.from
 Elastic documents no token limit for: counted against the ingest limit, as the reference
 server does (``reference/eis/upstream.TOKEN_BUCKET``), an assumption the report states.
 
-Cost: EIS bills per token (docs-content #3638, #7938); the price is an option with no default
-(``--price-per-million-tokens``): without it no EIS cost is given. The ML node's cost is the
+Cost: EIS bills per million tokens (elastic/docs-content #3112, eis.md "Pricing": "All models
+on EIS incur a charge per million tokens", the figure on Elastic's pricing page, not in the
+docs; #3638, #7938); so the price is an option with no default (``--price-per-million-tokens``):
+without it no EIS cost is given. The ML node's cost is the
 recommendation's vCPU-hours a day (``recommend.py``) times ``--vcpu-hour-price``. Both are
 given per day, per 1,000 units and per million tokens, over the same traffic (its day: the
 peak/trough/idle split, or a recorded profile stretched to 24 h).
