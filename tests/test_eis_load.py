@@ -207,6 +207,11 @@ def test_capacity_refuses_a_comparison_without_traffic(tmp_path: Path) -> None:
     with pytest.raises(CapacityUsageError, match="not 'elastic'"):
         check(capacity_args("--traffic", "peak=4,trough=1", "--compare-eis", "--eis-run",
                             str(run)))  # fmt: skip
+    with pytest.raises(CapacityUsageError, match="--eis-endpoint is measured for --compare-eis"):
+        check(capacity_args("--traffic", "peak=4,trough=1", "--eis-endpoint", "e"))
+    with pytest.raises(CapacityUsageError, match="give one"):
+        check(capacity_args("--traffic", "peak=4,trough=1", "--compare-eis", "--eis-endpoint",
+                            "e", "--eis-run", str(tmp_path)))  # fmt: skip
     check(capacity_args("--traffic", "peak=4,trough=1", "--compare-eis"))
 
 
@@ -257,7 +262,9 @@ def test_eis_is_refused_where_it_is_not_modelled(monkeypatch: pytest.MonkeyPatch
         pass
     cluster = build_parser().parse_args(["load", "--eis", "--url", "http://127.0.0.1:9"])
     with (
-        pytest.raises(shared.UsageError, match="--eis choose the embedded server's model"),
+        pytest.raises(
+            shared.UsageError, match="--eis and --eis-limits choose the embedded server's model"
+        ),
         target_command.target_or_embedded(cluster),
     ):
         pass
@@ -322,3 +329,34 @@ def test_service_elastic_creates_an_eis_endpoint(
                                             "service_settings": {"model_id": model}}  # fmt: skip
     ml = settings_from(parser.parse_args(common)).endpoint_body()
     assert ml["service"] == "elasticsearch" and "adaptive_allocations" in ml["service_settings"]
+
+
+def test_a_measured_knee_decides_whether_the_peak_fits() -> None:
+    demand = compare.Demand("inference", "unspecified", 1.0, 100.0, "given")  # limits' knee 100/s
+    # measured: EIS admitted 30/s only; the peak of 40/s does not fit, 25 % beyond it
+    result = compare.compare(demand, TRAFFIC, recommendation(None), ml_p99_ms=None,
+                             measured_knee=30.0)  # fmt: skip
+    assert not result.fits and result.refused_share_at_peak == pytest.approx(0.25)
+    assert result.verdict.startswith("ML node: EIS's requests limit admits 30.00 req/s, 25% ")
+    assert result.to_json()["measured_knee_units_per_s"] == 30.0
+    assert "measured 30.00 req/s admitted" in "\n".join(result.lines())
+
+
+def test_eis_limits_reach_the_embedded_server_and_need_eis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = build_parser().parse_args(["capacity", "--eis", "--eis-limits",
+                                      "requests=120,search_tokens=6000"])  # fmt: skip
+    with embedded_with(monkeypatch) as started, target_command.target_or_embedded(args):
+        pass
+    assert started[0].eis_limits == EisLimits(requests_per_minute=120,
+                                              search_tokens_per_minute=6000)  # fmt: skip
+    alone = build_parser().parse_args(["gate", "--eis-limits", "requests=120"])
+    with (
+        pytest.raises(shared.UsageError, match="give --eis too"),
+        embedded_with(monkeypatch),
+        target_command.target_or_embedded(alone),
+    ):
+        pass
+    with pytest.raises(SystemExit):  # argparse: a bad spec is a usage error (exit 2)
+        build_parser().parse_args(["gate", "--eis", "--eis-limits", "requests=0"])

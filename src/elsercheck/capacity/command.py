@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import signals
-from ..endpoints import ELSER_V2_X86
+from ..endpoints import EIS_SERVICE, ELSER_V2_X86
 from ..exit_codes import ExitCode
 from ..load import documents
 from ..load import options as load_options
@@ -150,6 +150,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         default=None, metavar="P",
                         help="EIS's price per million tokens (default none: EIS's cost "
                         "omitted)")  # fmt: skip
+    versus.add_argument("--eis-endpoint", default=None, metavar="ID",
+                        help="measure this EIS endpoint (e.g. .elser-2-elastic) with the same "
+                        "workload after the cells: its admitted rate at the rate limits and the "
+                        "p99 within them (each point waits out EIS's one-minute window "
+                        "first)")  # fmt: skip
     versus.add_argument("--eis-run", type=Path, default=None, metavar="DIR",
                         help="a load run against an EIS endpoint (reports/load/<run-id>): its "
                         "tokens per request and p99 (default: tokens estimated from the corpus, "
@@ -177,6 +182,11 @@ def check(args: argparse.Namespace) -> None:
     if traffic_of(args) is None and getattr(args, "compare_eis", False):
         raise CapacityUsageError("--compare-eis compares for a traffic: give --traffic or "
                                  "--traffic-from-run")  # fmt: skip
+    if getattr(args, "eis_endpoint", None) is not None:
+        if not args.compare_eis:
+            raise CapacityUsageError("--eis-endpoint is measured for --compare-eis: give both")
+        if args.eis_run is not None:
+            raise CapacityUsageError("--eis-endpoint measures what --eis-run reads: give one")
     if getattr(args, "eis_run", None) is not None:
         if not args.compare_eis:
             raise CapacityUsageError("--eis-run is read by --compare-eis: give both")
@@ -244,6 +254,7 @@ class Sweep:
     target_version: str | None = None  # GET /'s version.number
     profile: str | None = None  # the timing profile's name (default: --timing)
     allocation_wait: float | None = None  # for a cell's endpoint (default: the cluster's 300 s)
+    eis_limits: Any = None  # reference.config.EisLimits: the embedded server's, else documented
 
     @property
     def timing_name(self) -> str:
@@ -289,12 +300,19 @@ class Sweep:
                 values[f"timing_{name}"] = override
         return values
 
-    def measure(self, inference_id: str, client: Any, label: str) -> Callable[[float], Point]:
+    def measure(
+        self, inference_id: str, client: Any, label: str, drain: bool = True,
+        point_s: float | None = None,
+    ) -> Callable[[float], Point]:  # fmt: skip
         """The cell's point measurement: one load run at an offered rate (cluster rate of the
-        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``)."""
+        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``);
+        ``drain``: first wait for the deployment's queue to empty (an EIS endpoint has none);
+        ``point_s``: cluster seconds a point lasts (default ``--point-seconds``)."""
         from ..load.runner import LoadOptions, run_load
 
         base = self.base_values(inference_id)
+        wall_s = self.point_wall_s if point_s is None else point_s / self.speedup
+        base["duration"] = wall_s
         count = 0
 
         def run(rate: float) -> Point:
@@ -307,7 +325,7 @@ class Sweep:
                 values["bulk_rate_per_user"] = rate / users
             options = LoadOptions(values, load_options.plan_of(values))
             run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
-            if not deployment.wait_drained(client, inference_id):
+            if drain and not deployment.wait_drained(client, inference_id):
                 raise CellError(f"{inference_id} still has requests pending after the last point")
             outcome = run_load(self.target, options, f"{self.run_id}-{label}-{count:02d}",
                                run_dir, on_status=lambda _line: None)  # fmt: skip
@@ -316,9 +334,7 @@ class Sweep:
                     f"the load run of {label} point {count} could not run: "
                     f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
                 )
-            return read_point(
-                run_dir, rate, self.point_wall_s, self.speedup, self.unit.request_type
-            )
+            return read_point(run_dir, rate, wall_s, self.speedup, self.unit.request_type)
 
         return run
 
@@ -364,7 +380,12 @@ def run(sweep: Sweep) -> int:
         advice, code = _recommend(sweep, cells, traffic)
         recommendation = advice.to_json() if advice is not None else None
         if advice is not None and getattr(args, "compare_eis", False):
-            comparison = _compare_eis(sweep, cells, advice, traffic)
+            try:
+                comparison = _compare_eis(sweep, cells, advice, traffic, objective, deadline)
+            except CellError as exc:
+                error = sweep.target.redact(str(exc))
+                emit(f"  error: {error}")
+                code = ExitCode.USAGE
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
@@ -488,19 +509,25 @@ def _recommend(
 
 
 def _compare_eis(
-    sweep: Sweep, cells: list[CellResult], advice: Recommendation, traffic: Traffic
-) -> dict[str, Any]:
+    sweep: Sweep, cells: list[CellResult], advice: Recommendation, traffic: Traffic,
+    objective: Objective, deadline: float,
+) -> dict[str, Any]:  # fmt: skip
     """``--compare-eis``: EIS against the recommendation for ``traffic`` (printed, and for
     capacity.json); the ML node's p99 is the capacity point's of the cell the recommendation
-    measured its capacity on."""
+    measured its capacity on; with ``--eis-endpoint`` EIS's side is measured too."""
     args = sweep.args
     measured_on = [c for c in sorted(cells, key=lambda c: c.allocations)
                    if c.threads == advice.capacity.num_threads and c.capacity_p99_ms]  # fmt: skip
     base = measured_on[0] if measured_on else None
-    if args.eis_run is not None:
+    measured_cell = None
+    if args.eis_endpoint is not None:
+        measured_cell, measured = _eis_cell(sweep, objective, deadline)
+        demand, eis_p99 = measured.demand, measured_cell.capacity_p99_ms
+        source: str | None = f"the capacity point of {args.eis_endpoint}, cluster ms"
+    elif args.eis_run is not None:
         measured = eis.measured_run(args.eis_run, args.workload)
         demand, eis_p99 = measured.demand, measured.p99_ms
-        source: str | None = f"run {measured.run_id}, cluster ms"
+        source = f"run {measured.run_id}, cluster ms"
     else:
         demand = eis.demand_of(args.workload, args.corpus, args.mix, args.batch_share,
                                args.bulk_size)  # fmt: skip
@@ -508,11 +535,55 @@ def _compare_eis(
     comparison = eis.compare(
         demand, traffic, advice, ml_p99_ms=base.capacity_p99_ms if base else None,
         price_per_million_tokens=args.price_per_million_tokens, eis_p99_ms=eis_p99,
-        eis_latency_source=source,
+        eis_latency_source=source, limits=sweep.eis_limits,
+        measured_knee=measured_cell.capacity_rps if measured_cell else None,
     )  # fmt: skip
     for line in comparison.lines():
         sweep.emit(line)
-    return comparison.to_json()
+    data = comparison.to_json()
+    if measured_cell is not None:
+        data["measured"] = {"inference_id": args.eis_endpoint, **measured_cell.to_json()}
+    return data
+
+
+def _eis_cell(
+    sweep: Sweep, objective: Objective, deadline: float
+) -> tuple[CellResult, eis.MeasuredEis]:
+    """``--eis-endpoint``: the workload's sweep against an EIS endpoint, from the knee of its
+    documented limits up, judged as a cell is (knee.py: 429s above 1 % fail a point) against
+    the cells' objective. Each point first waits out EIS's one-minute sliding window, so that
+    the previous point's requests do not count against it, and lasts at least three windows:
+    a window starts empty, so a shorter point is admitted whole by its first minute's
+    allowance whatever its rate."""
+    args, emit, unit = sweep.args, sweep.emit, sweep.unit
+    endpoint = args.eis_endpoint
+    with sweep.target.client(timeout=30, retry=True) as client:
+        answer = client.get(f"/_inference/{endpoint}")
+        listed = answer.json().get("endpoints") if answer.status_code == 200 else None
+        service = listed[0].get("service") if listed else None
+        if service != EIS_SERVICE:
+            raise CellError(f"--eis-endpoint {endpoint}: "
+                            + (f"its service is {service!r}, not {EIS_SERVICE!r}" if listed
+                               else f"not found (HTTP {answer.status_code})"))  # fmt: skip
+        demand = eis.demand_of(args.workload, args.corpus, args.mix, args.batch_share,
+                               args.bulk_size)  # fmt: skip
+        estimate = eis.knee(demand, sweep.eis_limits).units_per_s
+        slo = objective.p99_ms or 0.0
+        emit(f"EIS endpoint {endpoint}: the limits' knee {estimate:.2f} {unit.rate} (estimated "
+             f"tokens); objective p99 ≤ {slo:g} ms")  # fmt: skip
+        cell = CellResult(1, 1, estimate, slo)
+        point_s = max(args.point_seconds, eis.POINT_WINDOWS * eis.WINDOW_S)
+        measure = sweep.measure(endpoint, client, "eis", drain=False, point_s=point_s)
+
+        def after_window(rate: float) -> Point:
+            time.sleep(eis.WINDOW_S / sweep.speedup)
+            return measure(rate)
+
+        sweep_cell(cell, after_window, args.repeats, deadline, emit)
+    runs = sorted(sweep.report_dir.glob("points/eis-*"))
+    if not runs:
+        raise CellError(f"--eis-endpoint {endpoint}: no point was measured (--max-minutes)")
+    return cell, eis.measured_run(runs[-1], args.workload)
 
 
 def _round_up(value: float) -> float:

@@ -53,6 +53,10 @@ from .traffic import Traffic
 from .units import unit_of
 
 MILLION = 1_000_000
+# EIS's limits are per minute in a sliding window (the rate-limit docs): a measured point waits
+# this long (cluster time) first, so that the previous point's requests have left the window.
+WINDOW_S = 60.0
+POINT_WINDOWS = 3  # a measured point lasts at least this many windows (the first one's burst)
 
 
 class ComparisonError(ValueError):
@@ -156,8 +160,10 @@ class Knee:
     token_limit: str  # the usage context whose token limit applies
 
 
-def knee(demand: Demand, limits: EisLimits) -> Knee:
-    """The rate of units at which the first limit is reached."""
+def knee(demand: Demand, limits: EisLimits | None = None) -> Knee:
+    """The rate of units at which the first limit is reached (``limits``: the documented ones
+    unless given)."""
+    limits = limits or EisLimits()
     tpm = (limits.search_tokens_per_minute if demand.token_limit == "search"
            else limits.ingest_tokens_per_minute)  # fmt: skip
     by_requests = limits.requests_per_minute / demand.requests_per_unit / 60
@@ -202,6 +208,7 @@ class Comparison:
     tokens_per_day: float
     fits: bool
     refused_share_at_peak: float  # of the peak's units, beyond the knee
+    measured_knee: float | None  # the admitted rate an EIS sweep measured, when one ran
     ml: Side
     eis: Side
     verdict: str
@@ -221,6 +228,7 @@ class Comparison:
             "tokens_per_day": self.tokens_per_day,
             "fits": self.fits,
             "refused_share_at_peak": self.refused_share_at_peak,
+            "measured_knee_units_per_s": self.measured_knee,
             "ml_node": side(self.ml),
             "eis": side(self.eis),
             "verdict": self.verdict,
@@ -236,7 +244,10 @@ class Comparison:
             f"unit, one of the {unit_of(d.workload).noun}):",
             f"  EIS limits: {k.requests_per_minute:,} requests/min, {k.tokens_per_minute:,} "
             f"{k.token_limit} tokens/min → knee {k.units_per_s:,.2f} {d.rate} "
-            f"(the {k.binding} limit first); peak {self.peak_units_per_s:,.2f} {d.rate} "
+            f"(the {k.binding} limit first)"
+            + ("" if self.measured_knee is None
+               else f", measured {self.measured_knee:,.2f} {d.rate} admitted")
+            + f"; peak {self.peak_units_per_s:,.2f} {d.rate} "
             + ("fits" if self.fits else f"does not fit: {self.refused_share_at_peak:.0%} of "
                "the peak beyond the limit (429)"),
             f"  a day: {self.units_per_day:,.0f} {unit_of(d.workload).noun}, "
@@ -262,8 +273,10 @@ def compare(
     price_per_million_tokens: float | None = None,
     eis_p99_ms: float | None = None,
     eis_latency_source: str | None = None,
+    measured_knee: float | None = None,
 ) -> Comparison:
-    """The comparison for ``traffic`` (the workload's units per cluster second)."""
+    """The comparison for ``traffic`` (the workload's units per cluster second); the peak
+    fits EIS when it is within the measured knee (an EIS sweep ran), else the limits' knee."""
     if price_per_million_tokens is not None and not (
         math.isfinite(price_per_million_tokens) and price_per_million_tokens >= 0
     ):
@@ -272,8 +285,9 @@ def compare(
     limits = limits or EisLimits()
     at = knee(demand, limits)
     peak = traffic.peak_rps
-    fits = peak <= at.units_per_s
-    refused = 0.0 if fits or peak <= 0 else 1 - at.units_per_s / peak
+    admitted = at.units_per_s if measured_knee is None else measured_knee
+    fits = peak <= admitted
+    refused = 0.0 if fits or peak <= 0 else 1 - admitted / peak
     per_day = units_per_day(traffic)
     tokens = per_day * demand.tokens_per_unit
     cost = recommendation.cost
@@ -292,14 +306,15 @@ def compare(
                            "limits for search and ingest only")  # fmt: skip
     assumptions.append("EIS limits as documented (defaults of reference.config.EisLimits); a "
                        "project's own limits may differ")  # fmt: skip
-    return Comparison(demand, at, peak, per_day, tokens, fits, refused, ml, eis,
-                      _verdict(fits, refused, at, ml, eis, demand.rate),
+    return Comparison(demand, at, peak, per_day, tokens, fits, refused, measured_knee, ml, eis,
+                      _verdict(fits, refused, admitted, at.binding, ml, eis, demand.rate),
                       tuple(assumptions))  # fmt: skip
 
 
-def _verdict(fits: bool, refused: float, at: Knee, ml: Side, eis: Side, rate: str) -> str:
+def _verdict(fits: bool, refused: float, admitted: float, binding: str, ml: Side, eis: Side,
+             rate: str) -> str:  # fmt: skip
     if not fits:
-        return (f"ML node: EIS's {at.binding} limit admits {at.units_per_s:,.2f} {rate}, "
+        return (f"ML node: EIS's {binding} limit admits {admitted:,.2f} {rate}, "
                 f"{refused:.0%} of the peak would be answered 429 (ask Elastic for higher "
                 "limits to reconsider)")  # fmt: skip
     if ml.cost_per_day is None or eis.cost_per_day is None:

@@ -13,6 +13,7 @@ from .options import (
     add_timing_options,
     add_version_options,
     eis,
+    eis_limits,
     es_version,
     timing,
     timing_fields,
@@ -129,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         es_version=version,
         conformant=args.conformant,
         eis=eis(args, version),
+        eis_limits=eis_limits(args),
     )
     if chosen:
         print(f"deliberate defects: {', '.join(sorted(chosen))}")

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 
 from ..target import Target
-from .options import UsageError, eis, embedded, es_version, timing, timing_name
+from .options import UsageError, eis, eis_limits, embedded, es_version, timing, timing_name
 
 
 @contextlib.contextmanager
@@ -19,10 +19,12 @@ def target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float
     (the embedded server's; None on a cluster).
     """
     if not embedded(args):
-        if any(getattr(args, name, None) for name in ("es_version", "conformant", "eis")):
+        given = ("es_version", "conformant", "eis", "eis_limits")
+        if any(getattr(args, name, None) for name in given):
             raise UsageError(
-                "--es-version, --conformant and --eis choose the embedded server's model; against "
-                "--url the gate reads the version from the cluster (force a profile with --profile)"
+                "--es-version, --conformant, --eis and --eis-limits choose the embedded server's "
+                "model; against --url the gate reads the version from the cluster (force a "
+                "profile with --profile)"
             )
         yield Target.from_options(
             args.url, api_key=args.api_key, username=args.username, password=args.password,
@@ -38,6 +40,7 @@ def target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float
     config = ServerConfig(
         password=password, timing=profile, es_version=version,
         conformant=getattr(args, "conformant", False), eis=eis(args, version),
+        eis_limits=eis_limits(args),
     )  # fmt: skip
     with EmbeddedServer(config) as server:
         print(f"reference server at {server.url} (timing {timing_name(args)}); "
