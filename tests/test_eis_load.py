@@ -360,3 +360,25 @@ def test_eis_limits_reach_the_embedded_server_and_need_eis(
         pass
     with pytest.raises(SystemExit):  # argparse: a bad spec is a usage error (exit 2)
         build_parser().parse_args(["gate", "--eis", "--eis-limits", "requests=0"])
+
+
+def test_the_capacity_page_shows_the_comparison() -> None:
+    from elsercheck.capacity import page, result
+
+    demand = compare.Demand("inference", "unspecified", 1.0, 100.0, "given")
+    found = compare.compare(demand, TRAFFIC, recommendation(43.2), ml_p99_ms=120.0,
+                            price_per_million_tokens=0.5, measured_knee=90.0)  # fmt: skip
+    settings = result.settings(
+        run_id="r1", target="http://127.0.0.1:9200", target_version="9.5.4", embedded=True,
+        timing="fast", speedup=10.0, workload="inference", mix="query=1", batch_share=0.1,
+        model_id="m", slo_p99_ms=400.0, slo_source="given", point_seconds=60.0,
+        max_minutes=30.0, repeats=2,
+    )  # fmt: skip
+    data = {**result.document(settings, []), "eis_comparison": found.to_json()}
+    import jsonschema
+
+    jsonschema.Draft202012Validator(result.schema()).validate(json.loads(json.dumps(data)))
+    html = page.render(data)
+    assert "EIS versus the ML node" in html
+    assert "measured 90.00 admitted" in html and "45.36" in html  # EIS's cost a day
+    assert "ML node: 43.20 a day against 45.36" in html  # the verdict

@@ -131,6 +131,8 @@ def _eis_comparison(data: Mapping[str, Any]) -> str:
     rows = [(side["name"], money(side["cost_per_day"]), money(side["cost_per_1000_units"]),
              money(side["cost_per_million_tokens"]), p99(side["p99_ms"]),
              side["latency_source"]) for side in (found["ml_node"], found["eis"])]  # fmt: skip
+    measured = found.get("measured_knee_units_per_s")
+    also = "" if measured is None else f", measured {measured:,.2f} admitted"
     fits = (
         "fits"
         if found["fits"]
@@ -142,7 +144,7 @@ def _eis_comparison(data: Mapping[str, Any]) -> str:
         f"<p>EIS limits {knee['requests_per_minute']:,} requests/min, "
         f"{knee['tokens_per_minute']:,} {esc(knee['token_limit'])} tokens/min: knee "
         f"{knee['units_per_s']:,.2f} {esc(_unit(data).rate)} (the {esc(knee['binding'])} limit "
-        f"first); peak {found['peak_units_per_s']:,.2f}: {esc(fits)}. "
+        f"first){esc(also)}; peak {found['peak_units_per_s']:,.2f}: {esc(fits)}. "
         f"{demand['tokens_per_unit']:,.1f} tokens per unit ({esc(demand['source'])}); "
         f"{found['tokens_per_day']:,.0f} tokens a day.</p>",
         table(["", "cost a day", "per 1,000 units", "per million tokens", "p99", "latency from"],
