@@ -304,8 +304,12 @@ def compare(
         assumptions.append("the REST inference API's requests (usage context unspecified) are "
                            "counted against the ingest token limit: Elastic documents token "
                            "limits for search and ingest only")  # fmt: skip
-    assumptions.append("EIS limits as documented (defaults of reference.config.EisLimits); a "
-                       "project's own limits may differ")  # fmt: skip
+    assumptions.append(
+        "EIS limits as documented (defaults of reference.config.EisLimits); a project's own "
+        "limits may differ"
+        if limits == EisLimits()
+        else "EIS limits as the embedded server was given them (--eis-limits), not Elastic's"
+    )
     return Comparison(demand, at, peak, per_day, tokens, fits, refused, measured_knee, ml, eis,
                       _verdict(fits, refused, admitted, at.binding, ml, eis, demand.rate),
                       tuple(assumptions))  # fmt: skip
