@@ -382,3 +382,67 @@ def test_the_capacity_page_shows_the_comparison() -> None:
     assert "EIS versus the ML node" in html
     assert "measured 90.00 admitted" in html and "45.36" in html  # EIS's cost a day
     assert "ML node: 43.20 a day against 45.36" in html  # the verdict
+
+
+def test_the_eis_sweep_finds_the_admitted_rate_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``capacity --eis-endpoint`` without a target: EIS admits 2 requests/s (120 a minute);
+    a synthetic point above that has 429s for the rest. The sweep climbs from half the limits'
+    knee and bisects to just below 2/s; points last three windows; tokens come from the last
+    point's run."""
+    from elsercheck.capacity import command
+    from elsercheck.capacity.point import Point
+
+    args = capacity_args("--traffic", "peak=4,trough=1", "--compare-eis", "--eis-endpoint",
+                         ".elser-2-elastic", "--repeats", "1")  # fmt: skip
+    lengths: list[float | None] = []  # each measure()'s point length
+    points: list[Path] = []
+
+    class Client:
+        def __enter__(self) -> Client:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            return None
+
+        def get(self, path: str) -> Any:
+            assert path == "/_inference/.elser-2-elastic"
+            body = {"endpoints": [{"service": "elastic"}]}
+            return type("Answer", (), {"status_code": 200, "json": lambda _self: body})()
+
+    class Target:
+        def client(self, **_: Any) -> Client:
+            return Client()
+
+    def measure(inference_id: str, client: Any, label: str, drain: bool = True,
+                point_s: float | None = None) -> Any:  # fmt: skip
+        assert (inference_id, label, drain) == (".elser-2-elastic", "eis", False)
+        lengths.append(point_s)
+
+        def run(rate: float) -> Point:
+            run_dir = write_eis_run(tmp_path / "points" / f"eis-{len(points) + 1:02d}")
+            points.append(run_dir)
+            admitted = min(rate, 2.0)
+            limited = round((rate - admitted) * 100)
+            return Point(offered_rps=rate, window_s=100.0, sent_rps=rate,
+                         throughput_rps=admitted, latency_ms={"p99": 100.0},
+                         per_second_rps=(admitted,) * 10, bin_s=10.0,
+                         sent_per_bin=(100,) * 10, rejected={"429": limited} if limited else {},
+                         run_dir=str(run_dir))  # fmt: skip
+
+        return run
+
+    sweep = command.Sweep(args, Target(), "r1", tmp_path, None, True, lambda _line: None)  # type: ignore[arg-type]
+    monkeypatch.setattr(command.Sweep, "speedup", property(lambda _self: 1e6))  # no waiting
+    monkeypatch.setattr(sweep, "measure", measure)
+    objective = command.Objective(400.0, "given")
+    cell, measured = command._eis_cell(sweep, objective, deadline=float("inf"))
+    assert lengths[0] == 3 * compare.WINDOW_S  # --point-seconds 60: raised to three windows
+    # the limits' knee (6,000/min documented → 100/s) is the estimate; the climb from 50/s fails
+    # at once, so it steps down, then up to the 2/s the synthetic EIS admits
+    assert cell.estimate_rps == pytest.approx(100.0)
+    # sustained: at most 1 % answered 429 (knee.py REJECTED_SHARE), so a hair above 2/s holds
+    assert cell.knee.sustained_rps is not None and 1.8 <= cell.knee.sustained_rps <= 2.02
+    assert cell.knee.failed_rps is not None and cell.knee.failed_rps > 2.02
+    assert measured.demand.tokens_per_unit == pytest.approx(100.0)  # the run's requests.csv
