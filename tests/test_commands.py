@@ -20,7 +20,7 @@ from elsercheck.reference.timing import PRESETS
 SRC = Path(cli.__file__).parent
 
 TARGET = ["--url", "--api-key", "--username", "--password", "--ca-certs", "--insecure"]
-VERSION = ["--es-version", "--conformant", "--list-versions"]
+VERSION = ["--es-version", "--conformant", "--list-versions", "--eis", "--eis-limits"]
 SHARED = [*TARGET, *VERSION, "--allocation-wait", "--timing", "--report-dir",
           *shared.timing_fields()]  # fmt: skip
 TARGET_COMMANDS = {"gate", "load", "capacity", "run"}  # they talk to a target

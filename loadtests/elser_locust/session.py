@@ -31,7 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import documents, generator, rundir, simulator, workloads
+from elsercheck.load import documents, eis, generator, rundir, simulator, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
@@ -66,6 +66,7 @@ class LoadSession:
         self._writing = threading.Lock()  # gevent's under locust
         self.leftovers: list[str] = []
         self.target_version: str | None = None
+        self.service: str | None = None  # the endpoint's service (GET _inference), once known
         self.workers = 0
         self.interrupted: int | None = None  # the stop signal that ended the run
         self.preparing = False  # True while test_start creates the endpoint and the index
@@ -172,11 +173,13 @@ class LoadSession:
         self.origin = time.time()
         if environment.shape_class is not None:
             environment.shape_class.reset_time()
+        self.service = self.endpoints.service_of(self.settings.inference_id)
         self.monitor = AllocationMonitor(
             self.endpoints,
             self.settings.inference_id,
             self.settings.monitor_interval,
             self._load_now,
+            deployment_stats=not eis.is_eis(self.service),
         )
         self.monitor.start(self.origin, self.settings.results_dir / rundir.ALLOCATIONS_CSV)
         self.written = False
@@ -323,6 +326,7 @@ class LoadSession:
             max_allocations=settings.max_allocations if settings.create_endpoint else None,
             ended_s=ended,
             unmade_arrivals=self.recorder.unmade,
+            service=self.service,
         )
         results = check_all(record)
         code = exit_code(results)
@@ -359,6 +363,7 @@ class LoadSession:
             "timing": {"profile": settings.timing_profile, **settings.timing.to_json()},
             "endpoint": {
                 "inference_id": settings.inference_id,
+                "service": self.service,
                 "created": settings.create_endpoint,
                 "settings": settings.endpoint_body() if settings.create_endpoint else None,
             },

@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import signals
-from ..endpoints import ELSER_V2_X86
+from ..endpoints import EIS_SERVICE, ELSER_V2_X86
 from ..exit_codes import ExitCode
 from ..load import documents
 from ..load import options as load_options
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..load.plans import scaler_timing
 from ..target import Target
-from . import deployment, result
+from . import deployment, eis, result
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
-from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, recommend
+from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, Recommendation, recommend
 from .traffic import Traffic, parse_traffic, traffic_from_run
 from .units import DEFAULT_BULK_SIZE, REFUSED, UNITS, Unit, unit_of
 
@@ -140,6 +140,25 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         "to zero (default: the latency objective)")  # fmt: skip
     advice.add_argument("--vcpu-hour-price", type=load_options.non_negative_float, default=None,
                         metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
+    versus = parser.add_argument_group("EIS versus the ML node (capacity/eis.py)")
+    versus.add_argument("--compare-eis", action="store_true",
+                        help="for the same traffic (--traffic or --traffic-from-run): whether "
+                        "it fits the Elastic Inference Service's documented rate limits, its "
+                        "token cost and latency beside the recommended ML-node "
+                        "deployment's")  # fmt: skip
+    versus.add_argument("--price-per-million-tokens", type=load_options.non_negative_float,
+                        default=None, metavar="P",
+                        help="EIS's price per million tokens (default none: EIS's cost "
+                        "omitted)")  # fmt: skip
+    versus.add_argument("--eis-endpoint", default=None, metavar="ID",
+                        help="measure this EIS endpoint (e.g. .elser-2-elastic) with the same "
+                        "workload after the cells: its admitted rate at the rate limits and the "
+                        "p99 within them (each point waits out EIS's one-minute window "
+                        "first)")  # fmt: skip
+    versus.add_argument("--eis-run", type=Path, default=None, metavar="DIR",
+                        help="a load run against an EIS endpoint (reports/load/<run-id>): its "
+                        "tokens per request and p99 (default: tokens estimated from the corpus, "
+                        "latency not compared)")  # fmt: skip
 
 
 def _counts(text: str) -> tuple[int, ...]:
@@ -160,7 +179,21 @@ def check(args: argparse.Namespace) -> None:
             documents.load(args.corpus or None)
     except (ValueError, OSError) as exc:
         raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
-    traffic_of(args)
+    if traffic_of(args) is None and getattr(args, "compare_eis", False):
+        raise CapacityUsageError("--compare-eis compares for a traffic: give --traffic or "
+                                 "--traffic-from-run")  # fmt: skip
+    if getattr(args, "eis_endpoint", None) is not None:
+        if not args.compare_eis:
+            raise CapacityUsageError("--eis-endpoint is measured for --compare-eis: give both")
+        if args.eis_run is not None:
+            raise CapacityUsageError("--eis-endpoint measures what --eis-run reads: give one")
+    if getattr(args, "eis_run", None) is not None:
+        if not args.compare_eis:
+            raise CapacityUsageError("--eis-run is read by --compare-eis: give both")
+        try:
+            eis.measured_run(args.eis_run, args.workload)
+        except eis.ComparisonError as exc:
+            raise CapacityUsageError(str(exc)) from None
 
 
 def traffic_of(args: argparse.Namespace) -> Traffic | None:
@@ -221,6 +254,7 @@ class Sweep:
     target_version: str | None = None  # GET /'s version.number
     profile: str | None = None  # the timing profile's name (default: --timing)
     allocation_wait: float | None = None  # for a cell's endpoint (default: the cluster's 300 s)
+    eis_limits: Any = None  # reference.config.EisLimits: the embedded server's, else documented
 
     @property
     def timing_name(self) -> str:
@@ -266,12 +300,19 @@ class Sweep:
                 values[f"timing_{name}"] = override
         return values
 
-    def measure(self, inference_id: str, client: Any, label: str) -> Callable[[float], Point]:
+    def measure(
+        self, inference_id: str, client: Any, label: str, drain: bool = True,
+        point_s: float | None = None,
+    ) -> Callable[[float], Point]:  # fmt: skip
         """The cell's point measurement: one load run at an offered rate (cluster rate of the
-        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``)."""
+        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``);
+        ``drain``: first wait for the deployment's queue to empty (an EIS endpoint has none);
+        ``point_s``: cluster seconds a point lasts (default ``--point-seconds``)."""
         from ..load.runner import LoadOptions, run_load
 
         base = self.base_values(inference_id)
+        wall_s = self.point_wall_s if point_s is None else point_s / self.speedup
+        base["duration"] = wall_s
         count = 0
 
         def run(rate: float) -> Point:
@@ -284,7 +325,7 @@ class Sweep:
                 values["bulk_rate_per_user"] = rate / users
             options = LoadOptions(values, load_options.plan_of(values))
             run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
-            if not deployment.wait_drained(client, inference_id):
+            if drain and not deployment.wait_drained(client, inference_id):
                 raise CellError(f"{inference_id} still has requests pending after the last point")
             outcome = run_load(self.target, options, f"{self.run_id}-{label}-{count:02d}",
                                run_dir, on_status=lambda _line: None)  # fmt: skip
@@ -293,9 +334,7 @@ class Sweep:
                     f"the load run of {label} point {count} could not run: "
                     f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
                 )
-            return read_point(
-                run_dir, rate, self.point_wall_s, self.speedup, self.unit.request_type
-            )
+            return read_point(run_dir, rate, wall_s, self.speedup, self.unit.request_type)
 
         return run
 
@@ -339,10 +378,18 @@ def run(sweep: Sweep) -> int:
         # either (the load machine fell behind at every rate tried), there is no verdict.
         failed = any(c.knee.failed_rps is not None for c in unmeasured)
         code = ExitCode.FAILED if failed else ExitCode.INCONCLUSIVE
-    recommendation = None
+    recommendation = comparison = None
     traffic = traffic_of(args)
     if traffic is not None and code == ExitCode.OK:
-        recommendation, code = _recommend(sweep, cells, traffic)
+        advice, code = _recommend(sweep, cells, traffic)
+        recommendation = advice.to_json() if advice is not None else None
+        if advice is not None and getattr(args, "compare_eis", False):
+            try:
+                comparison = _compare_eis(sweep, cells, advice, traffic, objective, deadline)
+            except CellError as exc:
+                error = sweep.target.redact(str(exc))
+                emit(f"  error: {error}")
+                code = ExitCode.USAGE
     settings = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
@@ -358,6 +405,8 @@ def run(sweep: Sweep) -> int:
     data = result.document(settings, cells, recommendation, int(code), stopped_by)
     if error:
         data["error"] = error
+    if comparison is not None:
+        data["eis_comparison"] = comparison
     path = result.write(sweep.report_dir, data)
     html = page.write(sweep.report_dir, data)
     emit(f"files: {path} and {html.name}")
@@ -445,8 +494,8 @@ def _cell(
 
 def _recommend(
     sweep: Sweep, cells: list[CellResult], traffic: Traffic
-) -> tuple[dict[str, Any] | None, ExitCode]:
-    """The recommendation for ``traffic`` (printed, and for capacity.json) and the exit code."""
+) -> tuple[Recommendation | None, ExitCode]:
+    """The recommendation for ``traffic`` (printed) and the exit code."""
     args = sweep.args
     capacity = measured_capacity(cells, args.workload)
     if capacity is None:
@@ -465,7 +514,85 @@ def _recommend(
         return None, ExitCode.USAGE
     for line in advice.lines():
         sweep.emit(line)
-    return advice.to_json(), ExitCode.OK
+    return advice, ExitCode.OK
+
+
+def _compare_eis(
+    sweep: Sweep, cells: list[CellResult], advice: Recommendation, traffic: Traffic,
+    objective: Objective, deadline: float,
+) -> dict[str, Any]:  # fmt: skip
+    """``--compare-eis``: EIS against the recommendation for ``traffic`` (printed, and for
+    capacity.json); the ML node's p99 is the capacity point's of the cell the recommendation
+    measured its capacity on; with ``--eis-endpoint`` EIS's side is measured too."""
+    args = sweep.args
+    measured_on = [c for c in sorted(cells, key=lambda c: c.allocations)
+                   if c.threads == advice.capacity.num_threads and c.capacity_p99_ms]  # fmt: skip
+    base = measured_on[0] if measured_on else None
+    measured_cell = None
+    if args.eis_endpoint is not None:
+        measured_cell, measured = _eis_cell(sweep, objective, deadline)
+        demand, eis_p99 = measured.demand, measured_cell.capacity_p99_ms
+        source: str | None = f"the capacity point of {args.eis_endpoint}, cluster ms"
+    elif args.eis_run is not None:
+        measured = eis.measured_run(args.eis_run, args.workload)
+        demand, eis_p99 = measured.demand, measured.p99_ms
+        source = f"run {measured.run_id}, cluster ms"
+    else:
+        demand = eis.demand_of(args.workload, args.corpus, args.mix, args.batch_share,
+                               args.bulk_size)  # fmt: skip
+        eis_p99, source = None, None
+    comparison = eis.compare(
+        demand, traffic, advice, ml_p99_ms=base.capacity_p99_ms if base else None,
+        price_per_million_tokens=args.price_per_million_tokens, eis_p99_ms=eis_p99,
+        eis_latency_source=source, limits=sweep.eis_limits,
+        measured_knee=measured_cell.capacity_rps if measured_cell else None,
+    )  # fmt: skip
+    for line in comparison.lines():
+        sweep.emit(line)
+    data = comparison.to_json()
+    if measured_cell is not None:
+        data["measured"] = {"inference_id": args.eis_endpoint, **measured_cell.to_json()}
+    return data
+
+
+def _eis_cell(
+    sweep: Sweep, objective: Objective, deadline: float
+) -> tuple[CellResult, eis.MeasuredEis]:
+    """``--eis-endpoint``: the workload's sweep against an EIS endpoint, from the knee of its
+    documented limits up, judged as a cell is (knee.py: 429s above 1 % fail a point) against
+    the cells' objective. Each point first waits out EIS's one-minute sliding window, so that
+    the previous point's requests do not count against it, and lasts at least three windows:
+    a window starts empty, so a shorter point is admitted whole by its first minute's
+    allowance whatever its rate."""
+    args, emit, unit = sweep.args, sweep.emit, sweep.unit
+    endpoint = args.eis_endpoint
+    with sweep.target.client(timeout=30, retry=True) as client:
+        answer = client.get(f"/_inference/{endpoint}")
+        listed = answer.json().get("endpoints") if answer.status_code == 200 else None
+        service = listed[0].get("service") if listed else None
+        if service != EIS_SERVICE:
+            raise CellError(f"--eis-endpoint {endpoint}: "
+                            + (f"its service is {service!r}, not {EIS_SERVICE!r}" if listed
+                               else f"not found (HTTP {answer.status_code})"))  # fmt: skip
+        demand = eis.demand_of(args.workload, args.corpus, args.mix, args.batch_share,
+                               args.bulk_size)  # fmt: skip
+        estimate = eis.knee(demand, sweep.eis_limits).units_per_s
+        slo = objective.p99_ms or 0.0
+        emit(f"EIS endpoint {endpoint}: the limits' knee {estimate:.2f} {unit.rate} (estimated "
+             f"tokens); objective p99 ≤ {slo:g} ms")  # fmt: skip
+        cell = CellResult(1, 1, estimate, slo)
+        point_s = max(args.point_seconds, eis.POINT_WINDOWS * eis.WINDOW_S)
+        measure = sweep.measure(endpoint, client, "eis", drain=False, point_s=point_s)
+
+        def after_window(rate: float) -> Point:
+            time.sleep(eis.WINDOW_S / sweep.speedup)
+            return measure(rate)
+
+        sweep_cell(cell, after_window, args.repeats, deadline, emit)
+    runs = sorted(sweep.report_dir.glob("points/eis-*"))
+    if not runs:
+        raise CellError(f"--eis-endpoint {endpoint}: no point was measured (--max-minutes)")
+    return cell, eis.measured_run(runs[-1], args.workload)
 
 
 def _round_up(value: float) -> float:

@@ -12,6 +12,7 @@ from .options import (
     add_target_options,
     add_timing_options,
     allocation_wait,
+    eis_limits,
     embedded,
     timing,
     timing_name,
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         sweep = capacity.Sweep(args, target, run_id, report_dir, profile, embedded(args),
                                lambda line: print(target.redact(line), flush=True),
                                target_version=version, profile=timing_name(args),
-                               allocation_wait=allocation_wait(args, embedded(args)))  # fmt: skip
+                               allocation_wait=allocation_wait(args, embedded(args)),
+                               eis_limits=eis_limits(args) if embedded(args) else None)  # fmt: skip
         try:
             return capacity.run(sweep)
         finally:  # the backstop, also after a signal: nothing of the run stays on the target

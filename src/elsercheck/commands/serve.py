@@ -12,6 +12,8 @@ from .options import (
     UsageError,
     add_timing_options,
     add_version_options,
+    eis,
+    eis_limits,
     es_version,
     timing,
     timing_fields,
@@ -52,9 +54,6 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--ml-processors", type=int, default=16, help="ML node processors (capacity)"
     )
-    serve.add_argument("--eis", action="store_true",
-                       help="model the Elastic Inference Service (9.2+): service `elastic`, "
-                       "`.elser-2-elastic` after the first authorization poll")  # fmt: skip
     serve.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                        help="keep endpoints, deployments, pipelines, indices and documents in "
                        "DIR across restarts; a later --es-version on the same DIR is an upgrade "
@@ -143,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.ml_processors < 1:
         raise UsageError("--ml-processors must be at least 1")
-    if args.eis and not version.has("eis-elser"):
-        raise UsageError(f"--eis: ELSER on EIS is modelled from 9.2 (GA), not {version.number}")
     config = ServerConfig(
         security=not args.no_security,
         tls=args.tls,
@@ -154,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         es_version=version,
         conformant=args.conformant,
-        eis=args.eis,
+        eis=eis(args, version),
+        eis_limits=eis_limits(args),
         data_dir=args.data_dir,
     )
     if args.data_dir is not None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..exit_codes import ExitCode
 from ..scaler import replay
-from . import generator, simulator
+from . import eis, generator, simulator
 from .plans import (
     EXPECT_FROM_ZERO,
     EXPECT_SCALE_DOWN,
@@ -52,6 +52,7 @@ class RunRecord:
     adaptive: bool = True
     ended_s: float | None = None  # when the run actually stopped (it may have been cut short)
     unmade_arrivals: int = 0  # due but never made: the generator was behind when users stopped
+    service: str | None = None  # the endpoint's (GET _inference); "elastic": EIS, eis.py
     stage_starts: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -603,10 +604,27 @@ LOAD_MACHINE_CHECKS = ("generator-kept-up", "simulator-kept-up")
 REAL_TIME_CHECKS = ("scale-up", "scale-down", "zero", "from-zero")
 
 
+def _checked(record: RunRecord) -> list[Expectation]:
+    if not eis.is_eis(record.service):
+        return [result for check in CHECKS.values() for result in check(record)]
+    results = [
+        result
+        for name, check in CHECKS.items()
+        for result in ([eis.skipped_allocation_check(name)] if name in eis.ALLOCATION_CHECKS
+                       else check(record))
+    ]  # fmt: skip
+    load_rows = [row for row in record.requests if row.get("request_type") in LOAD_REQUEST_TYPES]
+    # Per minute of the load: from the run's start to its last request sent (the run ends
+    # later: in-flight requests drain, the endpoint is deleted).
+    span_s = max((float(row["elapsed_s"]) for row in load_rows), default=0.0)
+    return [*results, eis.check_rate_limits(load_rows, span_s * record.plan.timing.speedup / 60)]
+
+
 def check_all(record: RunRecord) -> list[Expectation]:
     """Every registered check, in registry order; real-time failures while the load machine
-    was behind become inconclusive (with the figures), never passes."""
-    results = [result for check in CHECKS.values() for result in check(record)]
+    was behind become inconclusive (with the figures), never passes. An endpoint on EIS skips
+    the allocation checks (saying why) and adds its rate-limit check (``eis.py``)."""
+    results = _checked(record)
     # Measured behind: a check with no data recorded blames neither side.
     behind = [
         r for r in results if r.name in LOAD_MACHINE_CHECKS and r.passed is False and r.observed

@@ -79,6 +79,7 @@ RUN_FIELDS = (
 # ``schedule_lag_ms`` (load arrivals only; older files lack it): how late the generator made
 # the arrival: the time it was sent (for ``backlog``: found no free sender) minus the time its
 # open-loop schedule said; ``load/generator.py`` sums it up in run.json "generator".
+# ``retry_after`` (older files lack it): the ``Retry-After`` header of a 429 answer, as sent.
 REQUEST_COLUMNS = (
     "timestamp",
     "elapsed_s",
@@ -95,6 +96,7 @@ REQUEST_COLUMNS = (
     "acknowledged",
     "item_failures",
     "schedule_lag_ms",
+    "retry_after",
 )
 
 # allocations.csv: deployment-level fields from the stats API, node-level fields summed
