@@ -271,21 +271,6 @@ def test_semantic_text_on_elser_text_embedding_endpoint_fails_at_ingest(
             es.delete("/_inference/elser-te?force=true")
 
 
-# -- EIS rate_limit (RateLimitSettings.of → ServiceUtils.extractOptionalPositiveLong) -----------
-def test_rate_limit_requests_per_minute_errors() -> None:
-    from elsercheck.reference.rules.elastic_service import _rate_limit
-
-    errors: list[str] = []
-    assert _rate_limit({"rate_limit": {"requests_per_minute": 1.5}}, errors) is None
-    assert _rate_limit({"rate_limit": {"requests_per_minute": 0}}, errors) is None
-    assert _rate_limit({"rate_limit": {"requests_per_minute": 7}}, errors) == 7
-    assert errors == [
-        "field [requests_per_minute] is not of one of the expected types. The value [1.5] cannot "
-        "be converted to one of [Integer, Long]",
-        "[rate_limit] Invalid value [0]. [requests_per_minute] must be a positive long",
-    ]
-
-
 # -- index.mapping.exclude_source_vectors (9.2+, #131907) and _source.exclude_vectors ------------
 def _vector_server(line: str) -> InProcessServer:
     from elsercheck.reference import versions

@@ -96,6 +96,9 @@ def bound_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening before the banner: a client that connects as soon as it reads the URL
+        # waits in the backlog until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         reason = exc.strerror or str(exc)  # socket.gaierror for an unknown host has both
