@@ -2,7 +2,8 @@
 # make check — ruff (lint + format check), the layering contract, the type checker and the fast
 #              tier: every test that needs no real port, child process or wall-clock wait (~2 min)
 # make test  — the same checks and every tier (what CI runs; prints the 20 slowest tests)
-# make bench — elsercheck against its peers (a few minutes; reports/bench/bench.{json,md})
+# make bench — elsercheck against its peers (reports/bench/bench.{json,md}; the capacity-accuracy
+#              comparison runs 6 sweeps per round, up to an hour or more: BENCH_ARGS="--only ..." narrows)
 # All three create .venv and install the pinned dependencies when pyproject.toml or
 # constraints.txt changed; otherwise they start at once.
 

@@ -11,6 +11,7 @@ import fnmatch
 import functools
 import json
 import threading
+import time
 import tomllib
 import warnings
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from elsercheck import endpoints
 from elsercheck.endpoints import ELSER_V2_X86 as ELSER_X86  # noqa: F401 (for the tests)
@@ -405,6 +407,23 @@ def started_endpoint(
         yield inference_id
     finally:
         tracker.delete(inference_id)
+
+
+def wait_zero_allocations(es: httpx.Client, inference_id: str, wait: float) -> None:
+    """Poll the deployment stats until ``inference_id`` has scaled to zero allocations (bounded
+    by three scale-to-zero waits and 30 s; fails the test beyond)."""
+    deadline = time.monotonic() + wait * 3 + 30
+    while time.monotonic() < deadline:
+        stats = es.get(f"/_ml/trained_models/{inference_id}/_stats").json()
+        if (
+            stats["trained_model_stats"][0]["deployment_stats"]["allocation_status"][
+                "allocation_count"
+            ]
+            == 0
+        ):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{inference_id} did not scale to zero within {wait * 3 + 30:.0f}s")
 
 
 def adaptive_body(min_allocations: int, max_allocations: int) -> dict[str, Any]:

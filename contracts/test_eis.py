@@ -92,3 +92,19 @@ def test_eis_put_requires_model_id(
     answer = tracker.put(tracker.new_id("eis-nomodel"),
                          {"service": "elastic", "service_settings": {}})  # fmt: skip
     assert_es_error(answer, 400, "validation_exception", profile.reason("eis_model_id_missing"))
+
+
+def test_eis_put_refuses_rate_limit(
+    es: httpx.Client, tracker: EndpointTracker, profile: Profile, sparse_eis: dict[str, Any]
+) -> None:
+    """Elasticsearch no longer rate-limits EIS itself (#133845, 9.2): RateLimitSettings
+    .rejectRateLimitFieldForRequestContext refuses ``rate_limit`` in a PUT."""
+    reason = profile.reason("eis_rate_limit_refused")
+    if reason is None:
+        pytest.skip("this version (or an inexact profile) has no rate_limit refusal to pin: "
+                    "before 9.2 (#133845) Elasticsearch accepted rate_limit for EIS")  # fmt: skip
+    settings = {"model_id": sparse_eis["service_settings"]["model_id"],
+                "rate_limit": {"requests_per_minute": 100}}  # fmt: skip
+    answer = tracker.put(tracker.new_id("eis-rate"), {"service": "elastic",
+                                                       "service_settings": settings})  # fmt: skip
+    assert_es_error(answer, 400, "validation_exception", reason)

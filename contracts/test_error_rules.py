@@ -55,7 +55,7 @@ PUT_RULES: list[tuple[str, str, Any, int, str, str, dict[str, Any]]] = [
      num_threads=1, adaptive_allocations={"enabled": True, "foo": 1}), 400,
      "validation_exception", "adaptive_unknown_key", {"key": "foo"}),
     ("adaptive-min-negative", "sparse_embedding/{id}", settings_only(model_id=ELSER_X86,
-     num_threads=1, adaptive_allocations={"enabled": True, "min_number_of_allocations": -1}),
+     num_threads=1, adaptive_allocations={"enabled": True, "min_number_of_allocations": -2}),
      400, "validation_exception", "adaptive_min_negative", {}),
     ("adaptive-max-zero", "sparse_embedding/{id}", settings_only(model_id=ELSER_X86,
      num_threads=1, adaptive_allocations={"enabled": True, "max_number_of_allocations": 0}),

@@ -6,7 +6,6 @@ delete → 404 (ES inference and ML deployment actions, cited per test).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -21,6 +20,7 @@ from contract_support import (
     elser_body,
     started_endpoint,
     wait_fully_allocated,
+    wait_zero_allocations,
 )
 
 
@@ -255,19 +255,7 @@ def test_scale_from_zero_answers_409(es: httpx.Client, tracker: EndpointTracker,
 def _scale_to_zero_then_409(es: httpx.Client, inference_id: str, wait: float,
                             allocation_wait: float, profile: Profile) -> None:  # fmt: skip
     wait_fully_allocated(es, inference_id, allocation_wait)
-    deadline = time.monotonic() + wait * 3 + 30
-    while time.monotonic() < deadline:
-        stats = es.get(f"/_ml/trained_models/{inference_id}/_stats").json()
-        if (
-            stats["trained_model_stats"][0]["deployment_stats"]["allocation_status"][
-                "allocation_count"
-            ]
-            == 0
-        ):
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"{inference_id} did not scale to zero within {wait * 3 + 30:.0f}s")
+    wait_zero_allocations(es, inference_id, wait)
     response = es.post(f"/_inference/{inference_id}", json={"input": "wake up"})
     assert_es_error(
         response, 409, "status_exception", profile.reason("not_allocated", id=inference_id)

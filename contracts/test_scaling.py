@@ -21,8 +21,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from contract_support import EndpointTracker, adaptive_body, wait_fully_allocated
+from contract_support import (
+    EndpointTracker,
+    adaptive_body,
+    wait_fully_allocated,
+    wait_zero_allocations,
+)
 
 LOAD_ALLOCATIONS = 2.5  # offered work, in allocations of the measured service time
 BURST_SECONDS = 3.0  # how long the demand lasts (several ticks of a fast scaler)
@@ -97,3 +103,35 @@ def test_max_allocations_respected_under_burst(
         assert statuses <= {200, 408, 429}, statuses
     finally:
         tracker.delete(inference_id)
+
+
+def test_a_deployment_at_zero_survives_another_deployment_start(
+    es: httpx.Client, tracker: EndpointTracker, pytestconfig: pytest.Config, allocation_wait: float
+) -> None:
+    """A deployment scaled to zero keeps its assignment when another deployment of the same
+    model starts (ES AssignmentPlanner.computePlan keeps zero-allocation deployments in the new
+    plan since #137244, 9.3.0; on 9.1/9.2 they were dropped: elastic/elasticsearch#137134, a
+    known deviation there). Its inference then answers 409 (not allocated), as at zero."""
+    wait = pytestconfig.getoption("--scale-to-zero-wait")
+    if wait is None:
+        pytest.skip("needs --scale-to-zero-wait: the target's scale-to-zero time (24 h by default)")
+    first, second = tracker.new_id("zero-first"), tracker.new_id("zero-second")
+    assert tracker.put(first, adaptive_body(0, 1)).status_code in (200, 408)
+    try:
+        wait_fully_allocated(es, first, allocation_wait)
+        wait_zero_allocations(es, first, wait)
+        assert tracker.put(second, adaptive_body(0, 1)).status_code in (200, 408)
+        stats = es.get(f"/_ml/trained_models/{first}/_stats")
+        assert stats.status_code in (200, 404), stats.text
+        deployments = [
+            s["deployment_stats"]["deployment_id"]
+            for s in stats.json().get("trained_model_stats", [])
+            if "deployment_stats" in s
+        ]
+        assert first in deployments, (
+            f"the deployment of {first} (at zero allocations) is gone after {second} started: "
+            f"deployments of the model now {deployments}"
+        )
+    finally:
+        tracker.delete(second)
+        tracker.delete(first)

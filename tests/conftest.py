@@ -53,6 +53,22 @@ def open_server() -> Iterator[InProcessServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def data_server() -> Iterator[InProcessServer]:
+    """An open, conformant in-process server of the data-path tests (indices, documents,
+    semantic_text), one per module: their index names only need to be unique in a module."""
+    config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
+    with InProcessServer(config) as running:
+        yield running
+
+
+@pytest.fixture
+def es(data_server: InProcessServer) -> Iterator[httpx.Client]:
+    """A client of :func:`data_server`."""
+    with data_server.client(timeout=60) as c:
+        yield c
+
+
 @pytest.fixture(scope="session")
 def wire_server() -> Iterator[EmbeddedServer]:
     """A secured reference server on a loopback port (uvicorn), for tests where the wire

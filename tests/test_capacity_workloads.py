@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,11 @@ from elsercheck.capacity import page
 from elsercheck.capacity.cell import CellResult, sweep_cell
 from elsercheck.capacity.knee import judge
 from elsercheck.capacity.model import (
-    _bulk_service,
+    _chunk_tokens,
     capacity_per_allocation,
     chunks_per_bulk,
     mean_service_s,
+    unit_jobs,
 )
 from elsercheck.capacity.point import Point, read_point
 from elsercheck.capacity.result import document, schema, settings
@@ -55,16 +57,13 @@ def test_each_workload_counts_the_rows_of_its_own_unit():
 
 
 def test_a_bulk_costs_every_chunk_its_own_deployment_request():
-    calls: list[int] = []
-
-    def service(tokens: int) -> float:
-        calls.append(tokens)
-        return 1.0 + tokens / 1000
-
-    # 25 chunks of 100 tokens, sent MODEL_BATCH_SIZE per inference call, but each inferred
-    # as its own deployment request (ES taskOperation: task.infer per input): 25 overheads.
-    assert _bulk_service([100] * 25, service) == pytest.approx(25 * 1.1)
-    assert calls == [100] * 25
+    # A bulk's chunks are sent MODEL_BATCH_SIZE per inference call, but each is inferred as
+    # its own deployment request (ES taskOperation: task.infer per input): one overhead each.
+    bulk = next(unit_jobs(FAST, "", 0.0, 1, ELSER_V2_X86, workload="ingest", bulk_size=10))
+    drawn = random.Random(0).choices(_chunk_tokens(""), k=10)  # as the model draws them
+    chunks = [tokens for doc in drawn for tokens in doc]
+    assert len(chunks) > 10  # documents of several chunks
+    assert bulk == [FAST.service_time_seconds(tokens, 1, False) for tokens in chunks]
 
 
 def test_the_ingest_model_is_chunks_times_their_service_time():

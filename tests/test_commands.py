@@ -20,11 +20,11 @@ from elsercheck.timing import PRESETS
 SRC = Path(cli.__file__).parent
 
 TARGET = ["--url", "--api-key", "--username", "--password", "--ca-certs", "--insecure"]
-VERSION = ["--es-version", "--conformant", "--list-versions"]
+VERSION = ["--es-version", "--conformant", "--list-versions", "--eis", "--eis-limits"]
 SHARED = [*TARGET, *VERSION, "--allocation-wait", "--timing", "--report-dir",
           *shared.timing_fields()]  # fmt: skip
 TARGET_COMMANDS = {"gate", "load", "capacity", "run"}  # they talk to a target
-WRITERS = {"selftest", "gate", "load", "capacity", "run"}  # they write a report directory
+WRITERS = {"selftest", "gate", "load", "capacity", "run", "verify", "doctor"}  # write a report dir
 
 
 def parsers() -> dict[str, argparse.ArgumentParser]:

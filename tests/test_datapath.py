@@ -10,7 +10,6 @@ import asyncio
 import concurrent.futures
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,8 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from elsercheck.endpoints import elser_body
-from elsercheck.reference.config import ServerConfig
-from elsercheck.timing import PRESETS
 from tests.conftest import assert_error
 from tests.inprocess import InProcessServer
 
@@ -30,19 +27,6 @@ NDJSON = {"Content-Type": "application/x-ndjson"}
 def ndjson(*lines: Any) -> bytes:
     return b"".join((line if isinstance(line, bytes) else json.dumps(line).encode()) + b"\n"
                     for line in lines)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def data_server() -> Iterator[InProcessServer]:
-    config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
-    with InProcessServer(config) as running:
-        yield running
-
-
-@pytest.fixture
-def es(data_server: InProcessServer) -> Iterator[httpx.Client]:
-    with data_server.client(timeout=60) as c:
-        yield c
 
 
 def _item_error(response: httpx.Response, position: int = 0) -> dict[str, Any]:

@@ -26,6 +26,14 @@ from tests.conftest import elser_body
 from tests.inprocess import InProcessServer
 from tests.secret_scan import assert_no_secret
 
+# Restart and upgrade defects: their checks build servers on a data directory (upgrade_checks).
+from tests.upgrade_checks import (  # noqa: F401 (CHECKS finds them by name)
+    chunking_dropped_on_upgrade,
+    legacy_model_version_unmigrated,
+    zero_allocation_dropped_on_start,
+    zero_allocation_lost_on_restart,
+)
+
 PASSWORD = "defect-test"
 Check = Callable[[httpx.Client, InProcessServer], None]
 

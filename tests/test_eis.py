@@ -54,8 +54,8 @@ def test_authorization_adds_then_withdrawal_removes_from_9_4(line: str) -> None:
         _wait_listed(c, ".elser-2-elastic")
         got = c.get("/_inference/.elser-2-elastic").json()["endpoints"][0]
         assert got["service"] == "elastic" and got["task_type"] == "sparse_embedding"
-        assert got["service_settings"] == {"model_id": "elser_model_2",
-                                           "rate_limit": {"requests_per_minute": 1000}}  # fmt: skip
+        # no rate_limit: ES's own limiting of EIS endpoints is disabled (#133845)
+        assert got["service_settings"] == {"model_id": "elser_model_2"}
         poller = server.app.state.eis_poller
         poller.withdraw_at_poll = poller.polls + 1
         poller.poll()
@@ -75,12 +75,9 @@ def test_inference_is_the_ml_node_encoders_and_put_validation() -> None:
         weights = eis.json()["sparse_embedding"][0]["embedding"]
         assert weights and all(v > 0 for v in weights.values())
         put = c.put("/_inference/sparse_embedding/mine", json={**EIS_BODY, "service_settings": {
-            "model_id": "elser_model_2", "max_batch_size": 4,
-            "rate_limit": {"requests_per_minute": 500}}})  # fmt: skip
+            "model_id": "elser_model_2", "max_batch_size": 4}})  # fmt: skip
         assert put.status_code == 200, put.text
-        assert put.json()["service_settings"] == {
-            "model_id": "elser_model_2", "max_batch_size": 4,
-            "rate_limit": {"requests_per_minute": 500}}  # fmt: skip
+        assert put.json()["service_settings"] == {"model_id": "elser_model_2", "max_batch_size": 4}
         cases = [
             ({"model_id": "elser_model_2", "num_allocations": 1}, 400, "status_exception",
              "Configuration contains settings [{num_allocations=1}] unknown to the [elastic] service"),
@@ -88,6 +85,11 @@ def test_inference_is_the_ml_node_encoders_and_put_validation() -> None:
              "Validation Failed: 1: [service_settings] does not contain the required setting [model_id];"),
             ({"model_id": "elser_model_2", "max_batch_size": 2000}, 400, "validation_exception",
              "Validation Failed: 1: [service_settings] Invalid value [2000.0]. [max_batch_size] must be less than or equal to [1024.0];"),
+            # RateLimitSettings.rejectRateLimitFieldForRequestContext (#133845), after the others
+            ({"rate_limit": {"requests_per_minute": 500}}, 400, "validation_exception",
+             "Validation Failed: 1: [service_settings] does not contain the required setting "
+             "[model_id];2: [service_settings] rate limit settings are not permitted for service "
+             "[elastic] and task type [sparse_embedding];"),
             ({"model_id": "no-such-model"}, 400, "status_exception",
              "Could not complete inference endpoint creation as validation call to service threw an exception."),
         ]  # fmt: skip

@@ -101,7 +101,7 @@ def test_an_ingest_run_scales_up_and_down_and_every_acknowledged_document_is_sea
         monkeypatch=monkeypatch,
     )  # fmt: skip
     log = (out / "locust.log").read_text() if (out / "locust.log").exists() else ""
-    assert code in (0, 1), capsys.readouterr().out + log
+    assert code in (0, 1, 4), capsys.readouterr().out + log
 
     rows = [r for r in rundir.read_csv(out / rundir.ALLOCATIONS_CSV) if not r["poll_error"]]
     counts = [r["allocation_count"] for r in rows]
@@ -148,7 +148,7 @@ def test_a_mixed_run_records_inference_bulk_and_search_and_leaves_nothing(
         "--duration", "8", monkeypatch=monkeypatch,
     )  # fmt: skip
     output = capsys.readouterr().out
-    assert code in (0, 1), output
+    assert code in (0, 1, 4), output
     rows = rundir.read_csv(out / rundir.REQUESTS_CSV)
     by_type: dict[str, list[dict]] = {}
     for row in rows:

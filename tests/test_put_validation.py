@@ -172,7 +172,7 @@ CASES: list[tuple[str, str, object, int, str, str]] = [
      "Validation Failed: 1: [adaptive_allocations] does not allow the setting [bogus];"),
     ("adaptive-min-negative", "sparse_embedding/adaptive-min",
      settings_body(model_id=ELSER, num_threads=1,
-                   adaptive_allocations={"enabled": True, "min_number_of_allocations": -1}),
+                   adaptive_allocations={"enabled": True, "min_number_of_allocations": -2}),
      400, "validation_exception",
      "Validation Failed: 1: [min_number_of_allocations] must be a non-negative integer or null;"),
     ("adaptive-max-zero", "sparse_embedding/adaptive-max",

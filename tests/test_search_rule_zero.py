@@ -40,6 +40,7 @@ MODELLED_QUERIES: dict[str, Any] = {
     "simple_query_string": {"query": "quick", "fields": ["title"]},
     "semantic": {"field": "content", "query": "x"},
     "sparse_vector": {"field": "content", "query_vector": {"a": 1.0}},
+    "text_expansion": {"sv": {"model_id": ".elser-2-elasticsearch", "model_text": "quick"}},
 }  # fmt: skip
 MODELLED_RETRIEVERS: dict[str, Any] = {
     "standard": STANDARD["standard"],
@@ -55,7 +56,8 @@ def es() -> Iterator[httpx.Client]:
     config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
     with InProcessServer(config) as server, server.client(timeout=60) as client:
         mapping = {"properties": {"title": {"type": "text"}, "tag": {"type": "keyword"},
-                                  "n": {"type": "long"}, "content": {"type": "semantic_text"}}}  # fmt: skip
+                                  "n": {"type": "long"}, "content": {"type": "semantic_text"},
+                                  "sv": {"type": "sparse_vector"}}}  # fmt: skip
         assert client.put("/rz", json={"mappings": mapping}).status_code == 200
         doc = {"title": "the quick fox", "tag": "pet", "n": 3}
         assert client.put("/rz/_bulk?refresh=true", headers={"Content-Type": "application/x-ndjson"},

@@ -46,27 +46,14 @@ def semantic_index(client: httpx.Client, name: str, inference_id: str | None) ->
     assert response.json() == {"acknowledged": True, "shards_acknowledged": True, "index": name}
 
 
-@pytest.fixture(scope="module")
-def open_st() -> Iterator[InProcessServer]:
-    config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
-    with InProcessServer(config) as running:
-        yield running
-
-
 @pytest.fixture
-def st(open_st: InProcessServer) -> Iterator[httpx.Client]:
-    with open_st.client(timeout=60) as c:
-        yield c
-
-
-@pytest.fixture
-def word_endpoint(st: httpx.Client, unique_id: str) -> Iterator[str]:
+def word_endpoint(es: httpx.Client, unique_id: str) -> Iterator[str]:
     """An ELSER endpoint chunking by 10 words with overlap 2."""
     body = endpoint_body({"strategy": "word", "max_chunk_size": 10, "overlap": 2})
-    response = st.put(f"/_inference/sparse_embedding/{unique_id}", json=body)
+    response = es.put(f"/_inference/sparse_embedding/{unique_id}", json=body)
     assert response.status_code == 200, response.text
     yield unique_id
-    st.delete(f"/_inference/{unique_id}?force=true")
+    es.delete(f"/_inference/{unique_id}?force=true")
 
 
 # -- chunkers (ES WordBoundaryChunker / SentenceBoundaryChunker) -----------------------------
@@ -112,10 +99,10 @@ def test_none_strategy_is_one_chunk() -> None:
 
 
 # -- index, mapping, count, refresh, delete --------------------------------------------------
-def test_mapping_round_trip(st: httpx.Client, word_endpoint: str) -> None:
-    semantic_index(st, "mapping-rt", word_endpoint)
+def test_mapping_round_trip(es: httpx.Client, word_endpoint: str) -> None:
+    semantic_index(es, "mapping-rt", word_endpoint)
     try:
-        response = st.get("/mapping-rt/_mapping")
+        response = es.get("/mapping-rt/_mapping")
         assert response.status_code == 200
         assert response.json() == {"mapping-rt": {"mappings": {"properties": {
             "content": {"type": "semantic_text", "inference_id": word_endpoint,
@@ -123,27 +110,27 @@ def test_mapping_round_trip(st: httpx.Client, word_endpoint: str) -> None:
                                            "task_type": "sparse_embedding"}},
             "title": {"type": "keyword"},
         }}}}  # fmt: skip
-        again = st.put("/mapping-rt", json={})
+        again = es.put("/mapping-rt", json={})
         assert_error(again, 400, "resource_already_exists_exception", None)
         assert again.json()["error"]["reason"].startswith("index [mapping-rt/")
         assert again.json()["error"]["index"] == "mapping-rt"
     finally:
-        assert st.delete("/mapping-rt").json() == {"acknowledged": True}
-    gone = st.get("/mapping-rt/_count")
+        assert es.delete("/mapping-rt").json() == {"acknowledged": True}
+    gone = es.get("/mapping-rt/_count")
     assert_error(gone, 404, "index_not_found_exception", "no such index [mapping-rt]")
     error = gone.json()["error"]
     assert error["index_uuid"] == "_na_" and error["index"] == "mapping-rt"
     assert error["resource.type"] == "index_or_alias" and error["resource.id"] == "mapping-rt"
 
 
-def test_unknown_inference_id_is_accepted_at_mapping_and_fails_at_ingest(st: httpx.Client) -> None:
-    semantic_index(st, "missing-ep", "no-such-endpoint")
+def test_unknown_inference_id_is_accepted_at_mapping_and_fails_at_ingest(es: httpx.Client) -> None:
+    semantic_index(es, "missing-ep", "no-such-endpoint")
     try:
-        mapping = st.get("/missing-ep/_mapping").json()["missing-ep"]["mappings"]
+        mapping = es.get("/missing-ep/_mapping").json()["missing-ep"]["mappings"]
         assert mapping["properties"]["content"] == {
             "type": "semantic_text", "inference_id": "no-such-endpoint"
         }  # fmt: skip
-        response = st.post("/missing-ep/_bulk", content=ndjson(
+        response = es.post("/missing-ep/_bulk", content=ndjson(
             {"index": {"_id": "1"}}, {"content": "hello"}), headers=NDJSON)  # fmt: skip
         body = response.json()
         assert response.status_code == 200 and body["errors"] is True
@@ -151,19 +138,19 @@ def test_unknown_inference_id_is_accepted_at_mapping_and_fails_at_ingest(st: htt
             "error": {"type": "resource_not_found_exception",
                       "reason": "Inference id [no-such-endpoint] not found for field [content]"}}}]  # fmt: skip
     finally:
-        st.delete("/missing-ep")
+        es.delete("/missing-ep")
 
 
-def test_empty_inference_id_and_unknown_type_are_mapping_errors(st: httpx.Client) -> None:
-    response = st.put("/bad-map", json={"mappings": {"properties": {
+def test_empty_inference_id_and_unknown_type_are_mapping_errors(es: httpx.Client) -> None:
+    response = es.put("/bad-map", json={"mappings": {"properties": {
         "content": {"type": "semantic_text", "inference_id": ""}}}})  # fmt: skip
     assert_error(response, 400, "mapper_parsing_exception",
                  "Failed to parse mapping: [inference_id] on mapper [content] of type "
                  "[semantic_text] must not be empty")  # fmt: skip
-    response = st.put("/bad-map", json={"mappings": {"properties": {"x": {"type": "nope"}}}})
+    response = es.put("/bad-map", json={"mappings": {"properties": {"x": {"type": "nope"}}}})
     assert_error(response, 400, "mapper_parsing_exception",
                  "Failed to parse mapping: No handler for type [nope] declared on field [x]")  # fmt: skip
-    response = st.put("/Bad-Name")
+    response = es.put("/Bad-Name")
     assert_error(response, 400, "invalid_index_name_exception",
                  "Invalid index name [Bad-Name], must be lowercase")  # fmt: skip
 
@@ -194,12 +181,12 @@ def test_default_inference_id_per_version(line: str) -> None:
 
 # -- bulk ------------------------------------------------------------------------------------
 def test_bulk_chunks_follow_chunking_settings(
-    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+    es: httpx.Client, data_server: InProcessServer, word_endpoint: str
 ) -> None:
-    semantic_index(st, "chunks", word_endpoint)
+    semantic_index(es, "chunks", word_endpoint)
     try:
         long_text = " ".join(f"token{i}" for i in range(27))  # 10-word windows, step 8: 4
-        response = st.post("/chunks/_bulk?refresh=true", content=ndjson(
+        response = es.post("/chunks/_bulk?refresh=true", content=ndjson(
             {"index": {"_id": "short"}}, {"content": "a few words only"},
             {"create": {}}, {"content": long_text},
         ), headers=NDJSON)  # fmt: skip
@@ -211,11 +198,11 @@ def test_bulk_chunks_follow_chunking_settings(
                          "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": 0,
                          "_primary_term": 1, "status": 201}  # fmt: skip
         assert list(body["items"][1]) == ["create"] and len(second["_id"]) == 20
-        docs = open_st.app.state.indices.get("chunks").docs
+        docs = data_server.app.state.indices.get("chunks").docs
         assert len(docs["short"].chunks["content"]) == 1
         assert len(docs[second["_id"]].chunks["content"]) == 4
-        assert st.get("/chunks/_count").json()["count"] == 2
-        again = st.post("/chunks/_bulk", content=ndjson(
+        assert es.get("/chunks/_count").json()["count"] == 2
+        again = es.post("/chunks/_bulk", content=ndjson(
             {"index": {"_id": "short"}}, {"content": "new words"},
             {"create": {"_id": "short"}}, {"content": "x"}), headers=NDJSON)  # fmt: skip
         updated, conflict = (next(iter(i.values())) for i in again.json()["items"])
@@ -227,14 +214,14 @@ def test_bulk_chunks_follow_chunking_settings(
             "[short]: version conflict, document already exists (current version [2])"
         )
     finally:
-        st.delete("/chunks")
+        es.delete("/chunks")
 
 
 def test_chunks_go_to_the_deployment_ten_at_a_time(
-    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+    es: httpx.Client, data_server: InProcessServer, word_endpoint: str
 ) -> None:
-    semantic_index(st, "batches", word_endpoint)
-    deployment = open_st.app.state.deployments.get(word_endpoint)
+    semantic_index(es, "batches", word_endpoint)
+    deployment = data_server.app.state.deployments.get(word_endpoint)
     assert deployment is not None
     before = deployment.counters.inference_count
     calls: list[int] = []
@@ -249,7 +236,7 @@ def test_chunks_go_to_the_deployment_ten_at_a_time(
         text = " ".join(f"t{i}" for i in range(8 * 24 + 5))  # 25 chunks of ≤ 10 words
         assert len(chunkers.chunk(text, {"strategy": "word", "max_chunk_size": 10,
                                          "overlap": 2})) == 25  # fmt: skip
-        response = st.post("/batches/_bulk", content=ndjson({"index": {}}, {"content": text}),
+        response = es.post("/batches/_bulk", content=ndjson({"index": {}}, {"content": text}),
                            headers=NDJSON)  # fmt: skip
         assert response.json()["errors"] is False
         # 25 chunks → 3 inference calls (10 + 10 + 5): EMBEDDING_MAX_BATCH_SIZE ...
@@ -258,22 +245,22 @@ def test_chunks_go_to_the_deployment_ten_at_a_time(
         assert deployment.counters.inference_count - before == 25
     finally:
         del deployment.infer
-        st.delete("/batches")
+        es.delete("/batches")
 
 
 def test_item_failures_at_zero_allocations(
-    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+    es: httpx.Client, data_server: InProcessServer, word_endpoint: str
 ) -> None:
-    semantic_index(st, "zero", word_endpoint)
-    deployments = open_st.app.state.deployments
+    semantic_index(es, "zero", word_endpoint)
+    deployments = data_server.app.state.deployments
     deployment = deployments.get(word_endpoint)
 
     async def target(count: int) -> None:
         deployments.set_target(deployment, count)
 
-    open_st.run(target(0), timeout=10)
+    data_server.run(target(0), timeout=10)
     try:
-        response = st.post("/zero/_bulk", content=ndjson(
+        response = es.post("/zero/_bulk", content=ndjson(
             {"index": {"_id": "1"}}, {"content": "needs inference"},
             {"index": {"_id": "2"}}, {"title": "no semantic value"}), headers=NDJSON)  # fmt: skip
         body = response.json()
@@ -287,8 +274,8 @@ def test_item_failures_at_zero_allocations(
         }}  # fmt: skip
         assert plain["status"] == 201  # nothing to infer: indexed
     finally:
-        open_st.run(target(1), timeout=10)
-        st.delete("/zero")
+        data_server.run(target(1), timeout=10)
+        es.delete("/zero")
 
 
 def test_item_failures_when_the_queue_is_full() -> None:
@@ -304,11 +291,11 @@ def test_item_failures_when_the_queue_is_full() -> None:
         assert item["error"]["caused_by"]["type"] == "es_rejected_execution_exception"
 
 
-def test_bulk_request_errors(st: httpx.Client) -> None:
-    response = st.post("/_bulk", content=b'{"index":{"_index":"x"}}\n{"a":1}', headers=NDJSON)
+def test_bulk_request_errors(es: httpx.Client) -> None:
+    response = es.post("/_bulk", content=b'{"index":{"_index":"x"}}\n{"a":1}', headers=NDJSON)
     assert_error(response, 400, "illegal_argument_exception",
                  "The bulk request must be terminated by a newline [\\n]")  # fmt: skip
-    response = st.post("/_bulk", content=ndjson({"delete_all": {}}, {}), headers=NDJSON)
+    response = es.post("/_bulk", content=ndjson({"delete_all": {}}, {}), headers=NDJSON)
     assert_error(response, 400, "illegal_argument_exception",
                  "Malformed action/metadata line [1], expected field [create], [delete], "
                  "[index] or [update] but found [delete_all]")  # fmt: skip
@@ -317,10 +304,10 @@ def test_bulk_request_errors(st: httpx.Client) -> None:
 # -- search ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["semantic", "match", "sparse_vector"])
 def test_search_ranks_the_document_with_the_query_words_first(
-    st: httpx.Client, word_endpoint: str, kind: str
+    es: httpx.Client, word_endpoint: str, kind: str
 ) -> None:
     name = f"rank-{kind.replace('_', '-')}"
-    semantic_index(st, name, word_endpoint)
+    semantic_index(es, name, word_endpoint)
     try:
         docs = {
             "a": "Mountains rise above the valley where rivers meet the sea.",
@@ -330,7 +317,7 @@ def test_search_ranks_the_document_with_the_query_words_first(
         lines = []
         for doc_id, text in docs.items():
             lines += [{"index": {"_id": doc_id}}, {"content": text}]
-        assert st.post(f"/{name}/_bulk?refresh=true", content=ndjson(*lines),
+        assert es.post(f"/{name}/_bulk?refresh=true", content=ndjson(*lines),
                        headers=NDJSON).json()["errors"] is False  # fmt: skip
         text = "bakers knead dough"
         query = {
@@ -338,7 +325,7 @@ def test_search_ranks_the_document_with_the_query_words_first(
             "match": {"match": {"content": text}},
             "sparse_vector": {"sparse_vector": {"field": "content", "query": text}},
         }[kind]
-        response = st.post(f"/{name}/_search", json={"query": query})
+        response = es.post(f"/{name}/_search", json={"query": query})
         assert response.status_code == 200, response.text
         body = response.json()
         hits = body["hits"]["hits"]
@@ -349,48 +336,48 @@ def test_search_ranks_the_document_with_the_query_words_first(
         assert list(hits[0]) == ["_index", "_id", "_score", "_source"]
         assert body["hits"]["total"]["relation"] == "eq"
     finally:
-        st.delete(f"/{name}")
+        es.delete(f"/{name}")
 
 
-def test_semantic_score_is_the_best_chunk(st: httpx.Client, word_endpoint: str) -> None:
+def test_semantic_score_is_the_best_chunk(es: httpx.Client, word_endpoint: str) -> None:
     """A document whose matching words sit in one chunk among many scores as that chunk."""
-    semantic_index(st, "maxchunk", word_endpoint)
+    semantic_index(es, "maxchunk", word_endpoint)
     try:
         filler = " ".join(f"filler{i}" for i in range(40))
         lines = [{"index": {"_id": "alone"}}, {"content": "bakers knead dough"},
                  {"index": {"_id": "long"}}, {"content": f"bakers knead dough {filler}"}]  # fmt: skip
-        st.post("/maxchunk/_bulk?refresh=true", content=ndjson(*lines), headers=NDJSON)
-        hits = st.post("/maxchunk/_search", json={"query": {"semantic": {
+        es.post("/maxchunk/_bulk?refresh=true", content=ndjson(*lines), headers=NDJSON)
+        hits = es.post("/maxchunk/_search", json={"query": {"semantic": {
             "field": "content", "query": "bakers knead dough"}}}).json()["hits"]["hits"]  # fmt: skip
         scores = {h["_id"]: h["_score"] for h in hits}
         # max over chunks, not a sum: the filler chunks add nothing
         assert scores["long"] <= scores["alone"] * 1.0001
     finally:
-        st.delete("/maxchunk")
+        es.delete("/maxchunk")
 
 
 # -- DELETE of a referenced endpoint (TransportDeleteInferenceEndpointAction) -----------------
-def test_delete_endpoint_referenced_by_an_index(st: httpx.Client, unique_id: str) -> None:
+def test_delete_endpoint_referenced_by_an_index(es: httpx.Client, unique_id: str) -> None:
     assert (
-        st.put(f"/_inference/sparse_embedding/{unique_id}", json=endpoint_body()).status_code == 200
+        es.put(f"/_inference/sparse_embedding/{unique_id}", json=endpoint_body()).status_code == 200
     )
-    semantic_index(st, "refd", unique_id)
+    semantic_index(es, "refd", unique_id)
     try:
         message = (
             f" Inference endpoint {unique_id} is being used in the mapping for indexes: [refd]. "
             "Ensure that no index mappings are using this inference endpoint, or use force to "
             "ignore this warning and delete the inference endpoint."
         )
-        refused = st.delete(f"/_inference/{unique_id}")
+        refused = es.delete(f"/_inference/{unique_id}")
         assert_error(refused, 409, "status_exception", message)
-        dry = st.delete(f"/_inference/{unique_id}?dry_run=true")
+        dry = es.delete(f"/_inference/{unique_id}?dry_run=true")
         assert dry.json() == {"acknowledged": False, "pipelines": [], "indexes": ["refd"],
                               "error_message": message}  # fmt: skip
-        forced = st.delete(f"/_inference/{unique_id}?force=true")
+        forced = es.delete(f"/_inference/{unique_id}?force=true")
         assert forced.json() == {"acknowledged": True, "pipelines": [], "indexes": []}
-        assert st.get(f"/_inference/{unique_id}").status_code == 404
+        assert es.get(f"/_inference/{unique_id}").status_code == 404
     finally:
-        st.delete("/refd")
+        es.delete("/refd")
 
 
 # -- privileges ------------------------------------------------------------------------------
@@ -415,44 +402,44 @@ def test_index_privileges(client: httpx.Client, anonymous: httpx.Client) -> None
 
 
 def test_field_chunking_settings_override_the_endpoint(
-    st: httpx.Client, open_st: InProcessServer, word_endpoint: str
+    es: httpx.Client, data_server: InProcessServer, word_endpoint: str
 ) -> None:
     """semantic_text ``chunking_settings`` (#121041) win over the endpoint's (10 words)."""
     field = {"type": "semantic_text", "inference_id": word_endpoint,
              "chunking_settings": {"strategy": "none"}}  # fmt: skip
     assert (
-        st.put("/own-chunks", json={"mappings": {"properties": {"content": field}}}).status_code
+        es.put("/own-chunks", json={"mappings": {"properties": {"content": field}}}).status_code
         == 200
     )
     try:
-        rendered = st.get("/own-chunks/_mapping").json()["own-chunks"]["mappings"]["properties"]
+        rendered = es.get("/own-chunks/_mapping").json()["own-chunks"]["mappings"]["properties"]
         assert rendered["content"]["chunking_settings"] == {"strategy": "none"}
         text = " ".join(f"w{i}" for i in range(40))
-        st.post("/own-chunks/_bulk", content=ndjson({"index": {"_id": "1"}}, {"content": text},
+        es.post("/own-chunks/_bulk", content=ndjson({"index": {"_id": "1"}}, {"content": text},
                                                    {"index": {"_id": "2"}}, {"content": "   "}),
                 headers=NDJSON)  # fmt: skip
-        docs = open_st.app.state.indices.get("own-chunks").docs
+        docs = data_server.app.state.indices.get("own-chunks").docs
         assert len(docs["1"].chunks["content"]) == 1  # the endpoint's settings would give 5
         assert docs["2"].chunks == {}  # a blank value needs no inference
     finally:
-        st.delete("/own-chunks")
+        es.delete("/own-chunks")
     bad = {"type": "semantic_text", "chunking_settings": {"strategy": "word"}}
-    response = st.put("/bad-chunks", json={"mappings": {"properties": {"content": bad}}})
+    response = es.put("/bad-chunks", json={"mappings": {"properties": {"content": bad}}})
     assert_error(response, 400, "mapper_parsing_exception", None)
 
 
-def test_semantic_query_on_other_fields(st: httpx.Client, word_endpoint: str) -> None:
+def test_semantic_query_on_other_fields(es: httpx.Client, word_endpoint: str) -> None:
     """SemanticQueryBuilder: an unmapped field matches nothing; another type is refused."""
-    semantic_index(st, "other-fields", word_endpoint)
+    semantic_index(es, "other-fields", word_endpoint)
     try:
-        st.post("/other-fields/_bulk?refresh=true", content=ndjson(
+        es.post("/other-fields/_bulk?refresh=true", content=ndjson(
             {"index": {"_id": "1"}}, {"content": "text", "title": "t"}), headers=NDJSON)  # fmt: skip
-        unmapped = st.post("/other-fields/_search", json={"query": {"semantic": {
+        unmapped = es.post("/other-fields/_search", json={"query": {"semantic": {
             "field": "nowhere", "query": "text"}}})  # fmt: skip
         assert unmapped.json()["hits"]["total"]["value"] == 0
-        keyword = st.post("/other-fields/_search", json={"query": {"semantic": {
+        keyword = es.post("/other-fields/_search", json={"query": {"semantic": {
             "field": "title", "query": "text"}}})  # fmt: skip
         assert_error(keyword, 400, "illegal_argument_exception",
                      "Field [title] of type [keyword] does not support semantic queries")  # fmt: skip
     finally:
-        st.delete("/other-fields")
+        es.delete("/other-fields")

@@ -13,27 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from elsercheck.reference.config import ServerConfig
-from elsercheck.timing import PRESETS
 from tests.conftest import assert_error
 from tests.inprocess import InProcessServer
 
 SPEC = json.loads((Path(__file__).parent / "data" / "rest_spec_write_path.json").read_text())
 NDJSON = {"Content-Type": "application/x-ndjson"}
 ELSER = ".elser_model_2_linux-x86_64"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[InProcessServer]:
-    config = ServerConfig(security=False, timing=PRESETS["instant"], conformant=True)
-    with InProcessServer(config) as running:
-        yield running
-
-
-@pytest.fixture
-def es(server: InProcessServer) -> Iterator[httpx.Client]:
-    with server.client(timeout=60) as c:
-        yield c
 
 
 # -- rule zero: every URL parameter of the spec's write-path APIs ---------------------------
@@ -301,7 +286,10 @@ def test_index_admin(es: httpx.Client) -> None:
     ("mappings", "named"),
     [
         ({"properties": {"t": {"type": "text", "analyzer": "english"}}}, "[analyzer]"),
-        ({"properties": {"k": {"type": "keyword", "ignore_above": 10}}}, "[ignore_above]"),
+        (
+            {"properties": {"k": {"type": "keyword", "eager_global_ordinals": True}}},
+            "[eager_global_ordinals]",
+        ),
         ({"dynamic": "strict", "properties": {}}, "[dynamic]"),
         ({"dynamic_templates": []}, "[dynamic_templates]"),
         (
@@ -317,7 +305,14 @@ def test_index_admin(es: httpx.Client) -> None:
             "[copy_to]",
         ),
     ],
-    ids=["analyzer", "ignore_above", "dynamic", "dynamic_templates", "multi-field", "copy_to"],
+    ids=[
+        "analyzer",
+        "eager_global_ordinals",
+        "dynamic",
+        "dynamic_templates",
+        "multi-field",
+        "copy_to",
+    ],
 )
 def test_unmodelled_mapping_parameters_are_refused(
     es: httpx.Client, mappings: dict[str, Any], named: str
@@ -351,7 +346,7 @@ def endpoint(es: httpx.Client, unique_id: str) -> Iterator[str]:
 
 
 def test_copy_to_and_single_documents_are_inferred(
-    es: httpx.Client, server: InProcessServer, endpoint: str
+    es: httpx.Client, data_server: InProcessServer, endpoint: str
 ) -> None:
     props = {"title": {"type": "text", "copy_to": "content"},
              "content": {"type": "semantic_text", "inference_id": endpoint}}  # fmt: skip
@@ -360,7 +355,7 @@ def test_copy_to_and_single_documents_are_inferred(
         assert es.put("/cp/_doc/1", json={"title": "copied words"}).status_code == 201
         assert es.put("/cp/_doc/2", json={"content": "own words"}).status_code == 201
         assert es.put("/cp/_doc/3", json={"other": "nothing to infer"}).status_code == 201
-        index = server.app.state.indices.get("cp")
+        index = data_server.app.state.indices.get("cp")
         assert index is not None
         docs = index.docs
         assert len(docs["1"].chunks["content"]) == 1  # the copied title, inferred

@@ -4,10 +4,14 @@ server.
 
 Supported: ``setup``/``teardown``; steps ``do`` (with ``catch``), ``match``, ``length``,
 ``is_true``, ``is_false``, ``gt``, ``gte``, ``lt``, ``lte``, ``set``, ``not_exists``;
-``skip``/``requires`` with ``features`` (none supported here) and ``cluster_features`` (the
-ones :data:`CLUSTER_FEATURES` grants per version). A test whose ``skip``/``requires`` cannot be
-met is reported skipped with the reason. APIs are mapped to HTTP by :data:`APIS` (only the ones
-the vendored tests call; another API name fails the test naming it).
+``skip``/``requires`` with ``features`` (:data:`SUPPORTED_FEATURES`: ``headers``,
+``warnings``, ``allowed_warnings``) and ``cluster_features`` (the ones :data:`CLUSTER_FEATURES`
+grants per version). A test whose ``skip``/``requires`` cannot be met is reported skipped with
+the reason. As ES's ``DoSection`` does, a response's ``Warning`` headers must be the ``warnings``
+the step expects, or among its ``allowed_warnings``. A step the reference server refuses as not
+modelled (501, "The reference server does not model …") without a ``catch`` skips the test with
+that reason: the file cannot run here, and the report says why. APIs are mapped to HTTP by
+:data:`APIS` (only the ones the vendored tests call; another API name fails the test naming it).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ APIS: dict[str, list[tuple[str, str]]] = {
     "indices.create": [("PUT", "/{index}")],
     "indices.delete": [("DELETE", "/{index}")],
     "indices.get_mapping": [("GET", "/{index}/_mapping")],
+    "search": [("POST", "/{index}/_search")],
     "ml.get_trained_models_stats": [("GET", "/_ml/trained_models/{model_id}/_stats"),
                                     ("GET", "/_ml/trained_models/_stats")],
     "ml.get_trained_models": [("GET", "/_ml/trained_models/{model_id}"),
                               ("GET", "/_ml/trained_models")],
     "ml.put_trained_model": [("PUT", "/_ml/trained_models/{model_id}")],
+    "ml.put_trained_model_alias": [
+        ("PUT", "/_ml/trained_models/{model_id}/model_aliases/{model_alias}")],
 }  # fmt: skip
 # catch: name -> status (ESClientYamlSuiteTestCase / DoSection.CATCHES)
 CATCHES = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "missing": 404,
@@ -46,7 +53,10 @@ CATCHES = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "missing":
 # Cluster features the reference server has, per version line (ModelStats.SEMANTIC_TEXT_USAGE:
 # granted where api/usage.py models the inference usage form that carries it)
 CLUSTER_FEATURES: dict[str, frozenset[str]] = {"9.5": frozenset({"inference.semantic_text_usage"})}
-SUPPORTED_FEATURES: frozenset[str] = frozenset()
+SUPPORTED_FEATURES = frozenset({"headers", "warnings", "allowed_warnings"})
+NOT_MODELLED = "The reference server does not model"
+# the quoted text of a Warning header value: 299 Elasticsearch-<version>-<hash> "<text>"
+WARNING_TEXT = re.compile(r'299 [^ ]+ "((?:[^"\\]|\\.)*)"')
 
 
 class Skipped(Exception):
@@ -130,9 +140,11 @@ class Runner:
     def step_do(self, arg: dict[str, Any]) -> None:
         arg = dict(arg)
         catch = arg.pop("catch", None)
-        for unsupported in ("headers", "warnings", "allowed_warnings", "node_selector"):
-            if unsupported in arg:
-                raise AssertionError(f"do: [{unsupported}] not supported by this runner")
+        if "node_selector" in arg:
+            raise AssertionError("do: [node_selector] not supported by this runner")
+        extra_headers = {str(k): str(v) for k, v in (arg.pop("headers", None) or {}).items()}
+        expected_warnings = list(arg.pop("warnings", None) or [])
+        allowed_warnings = set(arg.pop("allowed_warnings", None) or [])
         ((api, params),) = arg.items()
         params = self.substitute(dict(params or {}))
         body = params.pop("body", None)
@@ -141,13 +153,23 @@ class Runner:
         content = (body if isinstance(body, str) else json.dumps(body)).encode() if body is not None \
             else None  # fmt: skip
         headers = {"content-type": "application/json"} if content is not None else {}
+        headers.update(extra_headers)
         response = self.client.request(method, path, params=query, content=content,
                                        headers=headers)  # fmt: skip
+        got = [m.group(1).replace('\\"', '"').replace("\\\\", "\\")
+               for value in response.headers.get_list("warning")
+               for m in WARNING_TEXT.finditer(value)]  # fmt: skip
+        unexpected = [w for w in got if w not in expected_warnings and w not in allowed_warnings]
+        assert not unexpected, f"{api}: unexpected warnings {unexpected}"
+        missing = [w for w in expected_warnings if w not in got]
+        assert not missing, f"{api}: expected warnings {missing} not returned"
         try:
             self.last = response.json()
         except ValueError:
             self.last = response.text
         status = response.status_code
+        if catch is None and status == 501 and NOT_MODELLED in response.text:
+            raise Skipped(f"{api}: {response.json()['error']['reason']}")
         if catch is None:
             assert status < 400, f"{api}: {status} {response.text}"
         elif catch in CATCHES:

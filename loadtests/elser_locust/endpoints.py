@@ -71,6 +71,15 @@ class Endpoints(endpoints.Endpoints[requests.Response]):
             log.warning("could not delete %s", inference_id)
         return gone
 
+    def service_of(self, inference_id: str) -> str | None:
+        """The endpoint's ``service`` (``GET _inference/<id>``), None when it cannot tell."""
+        try:
+            response = self.session.get(self.url(f"/_inference/{inference_id}"), timeout=30)
+            listed = response.json().get("endpoints") if response.status_code == 200 else None
+            return str(listed[0]["service"]) if listed else None
+        except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
     def server_lag(self) -> dict[str, Any] | None:
         """The embedded reference server's event-loop lag counters (``GET /_elsercheck/lag``);
         ``None`` from any other target (Elasticsearch has no such route)."""

@@ -30,9 +30,13 @@ class AllocationMonitor:
         deployment_id: str,
         interval_s: float,
         load_now: Callable[[], tuple[int, float]],
+        deployment_stats: bool = True,
     ) -> None:
         self.endpoints = endpoints
         self.deployment_id = deployment_id
+        # False for an endpoint on the Elastic Inference Service: no deployment, no trained
+        # model stats; the rows keep what the load did and the server's lag.
+        self.deployment_stats = deployment_stats
         self.interval_s = interval_s
         self.load_now = load_now  # () -> (user_count, offered requests/s)
         self.rows: list[dict[str, Any]] = []
@@ -58,8 +62,10 @@ class AllocationMonitor:
 
     def poll_once(self) -> dict[str, Any]:
         started = time.time()
+        row: dict[str, Any] = {"deployment_id": self.deployment_id}
         try:
-            row = stats_row(self.endpoints.stats(self.deployment_id), self.deployment_id)
+            if self.deployment_stats:
+                row = stats_row(self.endpoints.stats(self.deployment_id), self.deployment_id)
         except requests.HTTPError as exc:
             row = {
                 "deployment_id": self.deployment_id,

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from elsercheck.endpoints import endpoint_prefix
+from elsercheck.endpoints import EIS_ELSER_MODEL, EIS_SERVICE, ELSER_V2_X86, endpoint_prefix
 from elsercheck.load import options as table
 from elsercheck.load import workloads
 from elsercheck.load.options import OptionError
@@ -46,6 +46,7 @@ class Settings:
     inference_id: str  # the endpoint under load
     create_endpoint: bool  # False: --inference-id was given; never touch it
     model_id: str
+    service: str  # of the created endpoint: elasticsearch (ML node) or elastic (EIS)
     min_allocations: int
     max_allocations: int
     num_threads: int
@@ -72,7 +73,12 @@ class Settings:
         return f"{self.prefix}{workloads.INDEX_SUFFIX}"
 
     def endpoint_body(self) -> dict[str, object]:
-        """The created endpoint: ELSER with adaptive allocations between min and max."""
+        """The created endpoint: ELSER with adaptive allocations between min and max, or ELSER
+        on EIS (``service: elastic``: a model id and nothing else, ES
+        ElasticInferenceServiceSparseEmbeddingsServiceSettings.fromMap)."""
+        if self.service == EIS_SERVICE:
+            model = EIS_ELSER_MODEL if self.model_id == ELSER_V2_X86 else self.model_id
+            return {"service": EIS_SERVICE, "service_settings": {"model_id": model}}
         return {
             "service": "elasticsearch",
             "service_settings": {
@@ -116,6 +122,7 @@ def settings_from(options: argparse.Namespace | None) -> Settings:
         inference_id=inference_id,
         create_endpoint=not values["inference_id"],
         model_id=values["model_id"],
+        service=values["service"],
         min_allocations=values["min_allocations"],
         max_allocations=values["max_allocations"],
         num_threads=values["num_threads"],

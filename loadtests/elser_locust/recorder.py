@@ -20,6 +20,7 @@ UNMADE_KEY = "elsercheck_unmade_arrivals"
 SAMPLE_FIELDS = (
     "timestamp", "request_type", "name", "bucket", "inputs", "tokens", "status", "latency_ms",
     "error_kind", "documents", "chunks", "acknowledged", "item_failures", "schedule_lag_ms",
+    "retry_after",
 )  # fmt: skip
 
 
@@ -61,7 +62,8 @@ class Recorder:
                           float(response_time or 0.0), kind, context.get("documents"),
                           context.get("chunks"), context.get("acknowledged"),
                           context.get("item_failures"),
-                          context.get("schedule_lag_ms")))  # fmt: skip
+                          context.get("schedule_lag_ms"),
+                          context.get("retry_after")))  # fmt: skip
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if isinstance(self.environment.runner, WorkerRunner):

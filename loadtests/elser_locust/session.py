@@ -32,7 +32,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from elsercheck import __version__, signals
 from elsercheck.exit_codes import ExitCode
-from elsercheck.load import documents, generator, workloads
+from elsercheck.load import documents, eis, generator, simulator, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import Plan
@@ -76,6 +76,7 @@ class LoadSession:
         self._writing = threading.Lock()  # gevent's under locust
         self.leftovers: list[str] = []
         self.target_version: str | None = None
+        self.service: str | None = None  # the endpoint's service (GET _inference), once known
         self.workers = 0
         self.interrupted: int | None = None  # the stop signal that ended the run
         self.preparing = False  # True while test_start creates the endpoint and the index
@@ -206,11 +207,13 @@ class LoadSession:
         self.origin = time.time()
         if environment.shape_class is not None:
             environment.shape_class.reset_time()
+        self.service = self.endpoints.service_of(self.settings.inference_id)
         self.monitor = AllocationMonitor(
             self.endpoints,
             self.settings.inference_id,
             self.settings.monitor_interval,
             self._load_now,
+            deployment_stats=not eis.is_eis(self.service),
         )
         self.monitor.start(self.origin, self.settings.results_dir / rundir.ALLOCATIONS_CSV)
         self.written = False
@@ -357,6 +360,7 @@ class LoadSession:
             max_allocations=settings.max_allocations if settings.create_endpoint else None,
             ended_s=ended,
             unmade_arrivals=self.recorder.unmade,
+            service=self.service,
         )
         results = check_all(record)
         code = exit_code(results)
@@ -370,6 +374,7 @@ class LoadSession:
             (out / rundir.LEFTOVERS_TXT).write_text("\n".join(leftovers) + "\n")
         run = self._run_json(ended, code)
         run["generator"] = generator.summarize(requests_rows, self.recorder.unmade)
+        run["simulator"] = simulator.summarize(allocation_rows)  # null on a real cluster
         rundir.write_json(out / rundir.RUN_JSON, run)
         for item in results:
             log.info("elsercheck: %-8s %-24s %s", item.status, item.name, item.detail)
@@ -426,6 +431,7 @@ class LoadSession:
             "timing": {"profile": settings.timing_profile, **settings.timing.to_json()},
             "endpoint": {
                 "inference_id": settings.inference_id,
+                "service": self.service,
                 "created": settings.create_endpoint,
                 "settings": settings.endpoint_body() if settings.create_endpoint else None,
             },

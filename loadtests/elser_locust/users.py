@@ -141,7 +141,7 @@ class InferenceUser(FastHttpUser):
             if response.status_code == 200:
                 _check_result(response, len(sample.inputs))
             elif response.status_code:
-                response.failure(f"HTTP {response.status_code} {_error_type(response)}")
+                _failed(response)
 
     def on_stop(self) -> None:
         # Let requests in flight finish so every arrival is recorded; arrivals that fell due
@@ -165,6 +165,10 @@ class Bulk:
     @property
     def chunks(self) -> int:
         return sum(d.chunks for d in self.documents)
+
+    @property
+    def tokens(self) -> int:
+        return round(sum(d.tokens for d in self.documents))
 
 
 class IngestUser(InferenceUser):
@@ -190,7 +194,8 @@ class IngestUser(InferenceUser):
         return Bulk(tuple(self.picker.choices(self.documents, k=self.bulk_size)))
 
     def _context(self, sample: Bulk) -> dict[str, Any]:
-        return {"documents": len(sample.documents), "chunks": sample.chunks}
+        return {"documents": len(sample.documents), "chunks": sample.chunks,
+                "tokens": sample.tokens}  # fmt: skip
 
     def _post(self, sample: Bulk, context: dict[str, Any]) -> None:
         with self.client.post(
@@ -204,7 +209,7 @@ class IngestUser(InferenceUser):
             response.request_meta["request_type"] = self.request_type
             if response.status_code != 200:
                 if response.status_code:
-                    response.failure(f"HTTP {response.status_code} {_error_type(response)}")
+                    _failed(response)
                 return
             acknowledged, failures = bulk_outcome(response.content, len(sample.documents))
             context = response.request_meta["context"]
@@ -255,7 +260,7 @@ class SearchUser(InferenceUser):
                 else:
                     response.failure("HTTP 200 without hits")
             elif response.status_code:
-                response.failure(f"HTTP {response.status_code} {_error_type(response)}")
+                _failed(response)
 
 
 def bulk_body(documents: Iterable[Document], lexical: bool = False) -> bytes:
@@ -309,6 +314,14 @@ def _check_result(response: Any, inputs: int) -> None:
         response.failure(f"HTTP 200 without {inputs} sparse_embedding result(s)")
     else:
         response.success()
+
+
+def _failed(response: Any) -> None:
+    """An answer other than 200: failed with its status and error type; a 429's
+    ``Retry-After`` recorded as sent (EIS's limits name the wait; requests.csv ``retry_after``)."""
+    if response.status_code == 429:
+        response.request_meta["context"]["retry_after"] = response.headers.get("Retry-After", "")
+    response.failure(f"HTTP {response.status_code} {_error_type(response)}")
 
 
 def _error_type(response: Any) -> str:

@@ -42,6 +42,12 @@ RUN_PREFIX = "elsercheck"
 ELSER_V2_PORTABLE = ".elser_model_2"
 ELSER_V2_X86 = ".elser_model_2_linux-x86_64"
 DEFAULT_MODEL = ELSER_V2_X86  # the model Elastic's docs use in the create example
+# ELSER on the Elastic Inference Service: the service's name, EIS's model id and the
+# preconfigured endpoint (ES InternalPreconfiguredEndpoints DEFAULT_ELSER_2_MODEL_ID,
+# DEFAULT_ELSER_ENDPOINT_ID_V2).
+EIS_SERVICE = "elastic"
+EIS_ELSER_MODEL = "elser_model_2"
+ELSER_ON_EIS = ".elser-2-elastic"
 
 
 def endpoint_prefix(run_id: str) -> str:

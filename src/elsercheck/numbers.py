@@ -8,7 +8,7 @@ out-of-range values with a one-line reason that names what it expected.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -64,3 +64,22 @@ def workers(value: str) -> str:
     if value == "auto" or (value.isdigit() and int(value) >= 1):
         return value
     raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', not {value!r}")
+
+
+def named_positive_ints(names: Mapping[str, str]) -> Callable[[str], dict[str, int]]:
+    """``key=N[,key=N…]``, each key one of ``names`` (mapped to its value), each N a positive
+    number: e.g. ``--eis-limits requests=120,search_tokens=6000``."""
+    expected = ",".join(f"{key}=N" for key in names) + " with N >= 1"
+
+    def parse(text: str) -> dict[str, int]:
+        values: dict[str, int] = {}
+        for part in text.split(","):
+            key, _, value = part.partition("=")
+            name = names.get(key.strip())
+            if name is None or not value.strip().isdigit() or int(value) < 1:
+                raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}")
+            values[name] = int(value)
+        return values
+
+    parse.__name__ = "limits"
+    return parse

@@ -177,9 +177,24 @@ FAST_CLUSTER_SETTINGS: dict[str, float] = {
     "deployment_start_seconds": 5.0,
 }
 
+# Slower time-lapses of the same cluster, for runs that ask more of the simulator than this
+# machine serves at FAST_SPEEDUP (elsercheck.sim_scale picks one): the same cluster settings,
+# the clock sped up fewer times, so the same cluster rates cost fewer requests per wall second.
+LAPSE_FACTORS = (5.0, 2.0, 1.0)
+
+
+def lapse_name(factor: float) -> str:
+    """The profile name of the fast cluster at ``factor`` (``fast`` at FAST_SPEEDUP)."""
+    return "fast" if factor == FAST_SPEEDUP else f"lapse-{factor:g}"
+
+
 PRESETS: dict[str, Timing] = {
     "realistic": Timing(),
     "fast": Timing(**FAST_CLUSTER_SETTINGS).time_lapse(FAST_SPEEDUP),
+    **{
+        lapse_name(factor): Timing(**FAST_CLUSTER_SETTINGS).time_lapse(factor)
+        for factor in LAPSE_FACTORS
+    },
     # For unit-level HTTP tests: nothing waits (not a time-lapse: its clock is the cluster's).
     "instant": Timing(
         model_download_seconds=0.0,

@@ -55,6 +55,9 @@ class CellResult:
     bounded: bool = False  # --max-minutes ended the sweep before the knee was found
     generator_limited: bool = False  # the generator could not offer more: a lower bound
     model_rps: float | None = None  # the reference server's true capacity, when known
+    # ... and the rate at which its modelled p99 reaches the objective (capacity/model.py
+    # knee_per_allocation × allocations): what the sweep measures, when known
+    model_knee_rps: float | None = None
     start_s: float | None = None  # cluster seconds from the endpoint's PUT to fully_allocated
     # Ingest only: what the capacity point's bulks carried, per cluster second (mean of its
     # runs, as the capacity), and the model's chunks per second.
@@ -105,6 +108,7 @@ class CellResult:
             "bounded": self.bounded,
             "generator_limited": self.generator_limited,
             "model_rps": _round(self.model_rps),
+            "model_knee_rps": _round(self.model_knee_rps),
             "start_s": _round(self.start_s),
             "capacity_p99_ms": _round(self.capacity_p99_ms),
             "capacity_documents_rps": _round(self.capacity_documents_rps),

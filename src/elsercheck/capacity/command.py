@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import signals
-from ..endpoints import ELSER_V2_X86
+from ..endpoints import EIS_SERVICE, ELSER_V2_X86
 from ..exit_codes import ExitCode
 from ..load import documents
 from ..load import options as load_options
@@ -30,11 +30,11 @@ from ..load.plans import scaler_timing
 from ..target import Target
 from ..timebase import CLUSTER, TimeBase
 from ..timing import Timing
-from . import deployment, result
+from . import deployment, eis, result
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
-from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, recommend
+from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, Recommendation, recommend
 from .traffic import Traffic, parse_traffic, traffic_from_run
 from .units import DEFAULT_BULK_SIZE, REFUSED, UNITS, Unit, unit_of
 
@@ -125,6 +125,25 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         "to zero (default: the latency objective)")  # fmt: skip
     advice.add_argument("--vcpu-hour-price", type=load_options.non_negative_float, default=None,
                         metavar="P", help="price of a vCPU-hour, for a cost a day")  # fmt: skip
+    versus = parser.add_argument_group("EIS versus the ML node (capacity/eis.py)")
+    versus.add_argument("--compare-eis", action="store_true",
+                        help="for the same traffic (--traffic or --traffic-from-run): whether "
+                        "it fits the Elastic Inference Service's documented rate limits, its "
+                        "token cost and latency beside the recommended ML-node "
+                        "deployment's")  # fmt: skip
+    versus.add_argument("--price-per-million-tokens", type=load_options.non_negative_float,
+                        default=None, metavar="P",
+                        help="EIS's price per million tokens (default none: EIS's cost "
+                        "omitted)")  # fmt: skip
+    versus.add_argument("--eis-endpoint", default=None, metavar="ID",
+                        help="measure this EIS endpoint (e.g. .elser-2-elastic) with the same "
+                        "workload after the cells: its admitted rate at the rate limits and the "
+                        "p99 within them (each point waits out EIS's one-minute window "
+                        "first)")  # fmt: skip
+    versus.add_argument("--eis-run", type=Path, default=None, metavar="DIR",
+                        help="a load run against an EIS endpoint (reports/load/<run-id>): its "
+                        "tokens per request and p99 (default: tokens estimated from the corpus, "
+                        "latency not compared)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,10 @@ class CapacitySettings:
     headroom: float | None = None
     max_cold_start_s: float | None = None
     vcpu_hour_price: float | None = None
+    compare_eis: bool = False  # EIS versus the ML node (capacity/eis.py)
+    price_per_million_tokens: float | None = None
+    eis_endpoint: str | None = None
+    eis_run: Path | None = None
     # The scaler timing overrides given (load_options.SCALER_FIELDS), passed to every point.
     scaler_overrides: Mapping[str, float] = field(default_factory=dict)
 
@@ -185,7 +208,21 @@ def check(settings: CapacitySettings) -> None:
             documents.load(settings.corpus or None)
     except (ValueError, OSError) as exc:
         raise CapacityUsageError(f"--mix/--corpus: {exc}") from None
-    traffic_of(settings)
+    if traffic_of(settings) is None and settings.compare_eis:
+        raise CapacityUsageError("--compare-eis compares for a traffic: give --traffic or "
+                                 "--traffic-from-run")  # fmt: skip
+    if settings.eis_endpoint is not None:
+        if not settings.compare_eis:
+            raise CapacityUsageError("--eis-endpoint is measured for --compare-eis: give both")
+        if settings.eis_run is not None:
+            raise CapacityUsageError("--eis-endpoint measures what --eis-run reads: give one")
+    if settings.eis_run is not None:
+        if not settings.compare_eis:
+            raise CapacityUsageError("--eis-run is read by --compare-eis: give both")
+        try:
+            eis.measured_run(settings.eis_run, settings.workload)
+        except eis.ComparisonError as exc:
+            raise CapacityUsageError(str(exc)) from None
 
 
 def traffic_of(settings: CapacitySettings) -> Traffic | None:
@@ -246,6 +283,7 @@ class Sweep:
     target_version: str | None = None  # GET /'s version.number
     profile: str = "realistic"  # the timing profile's name
     allocation_wait: float | None = None  # for a cell's endpoint (default: the cluster's 300 s)
+    eis_limits: Any = None  # reference.config.EisLimits: the embedded server's, else documented
 
     @property
     def timing_name(self) -> str:
@@ -289,12 +327,19 @@ class Sweep:
         values.update(self.settings.scaler_overrides)
         return values
 
-    def measure(self, inference_id: str, client: Any, label: str) -> Callable[[float], Point]:
+    def measure(
+        self, inference_id: str, client: Any, label: str, drain: bool = True,
+        point_s: float | None = None,
+    ) -> Callable[[float], Point]:  # fmt: skip
         """The cell's point measurement: one load run at an offered rate (cluster rate of the
-        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``)."""
+        workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``);
+        ``drain``: first wait for the deployment's queue to empty (an EIS endpoint has none);
+        ``point_s``: cluster seconds a point lasts (default ``--point-seconds``)."""
         from ..load.runner import LoadOptions, run_load
 
         base = self.base_values(inference_id)
+        wall_s = self.point_wall_s if point_s is None else self.clock.to_wall(point_s)
+        base["duration"] = wall_s
         count = 0
 
         def run(rate: float) -> Point:
@@ -308,7 +353,7 @@ class Sweep:
                 values["bulk_rate_per_user"] = rate / users
             options = LoadOptions(values, load_options.plan_of(values))
             run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
-            if not deployment.wait_drained(client, inference_id):
+            if drain and not deployment.wait_drained(client, inference_id):
                 raise CellError(f"{inference_id} still has requests pending after the last point")
             outcome = run_load(self.target, options, f"{self.run_id}-{label}-{count:02d}",
                                run_dir, on_status=lambda _line: None)  # fmt: skip
@@ -317,7 +362,7 @@ class Sweep:
                     f"the load run of {label} point {count} could not run: "
                     f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
                 )
-            return read_point(run_dir, rate, self.point_wall_s, self.clock, self.unit.request_type)
+            return read_point(run_dir, rate, wall_s, self.clock, self.unit.request_type)
 
         return run
 
@@ -355,12 +400,24 @@ def run(sweep: Sweep) -> int:
             cells[-1].interrupted = True  # a cell cut short: its points, no capacity
         emit(f"  interrupted ({_signal_name(exc)}): writing the {_points_of(cells)} finished "
              "point(s)")  # fmt: skip
-    if code == ExitCode.OK and any(c.capacity_rps is None for c in cells):
-        code = ExitCode.FAILED  # a cell sustained no rate: nothing to recommend from
-    recommendation = None
+    unmeasured = [c for c in cells if c.capacity_rps is None]
+    if code == ExitCode.OK and unmeasured:
+        # A cell sustained no rate: nothing to recommend from. When no decided point failed
+        # either (the load machine fell behind at every rate tried), there is no verdict.
+        failed = any(c.knee.failed_rps is not None for c in unmeasured)
+        code = ExitCode.FAILED if failed else ExitCode.INCONCLUSIVE
+    recommendation = comparison = None
     traffic = traffic_of(settings)
     if traffic is not None and code == ExitCode.OK:
-        recommendation, code = _recommend(sweep, cells, traffic)
+        advice, code = _recommend(sweep, cells, traffic)
+        recommendation = advice.to_json() if advice is not None else None
+        if advice is not None and settings.compare_eis:
+            try:
+                comparison = _compare_eis(sweep, cells, advice, traffic, objective, deadline)
+            except CellError as exc:
+                error = sweep.target.redact(str(exc))
+                emit(f"  error: {error}")
+                code = ExitCode.USAGE
     header = result.settings(
         run_id=sweep.run_id, target=sweep.target.redact(sweep.target.url),
         target_version=sweep.target_version, embedded=sweep.embedded, timing=sweep.timing_name,
@@ -377,6 +434,8 @@ def run(sweep: Sweep) -> int:
     data = result.document(header, cells, recommendation, int(code), stopped_by)
     if error:
         data["error"] = error
+    if comparison is not None:
+        data["eis_comparison"] = comparison
     path = result.write(sweep.report_dir, data)
     html = page.write(sweep.report_dir, data)
     emit(f"files: {path} and {html.name}")
@@ -453,6 +512,12 @@ def _cell(
                 settings.corpus,
                 workload=settings.workload, bulk_size=settings.bulk_size,
             )  # fmt: skip
+            cell.model_knee_rps = allocations * model.knee_per_allocation(
+                sweep.timing, settings.mix, settings.batch_share, threads, settings.model_id,
+                settings.corpus,
+                allocations=allocations, slo_p99_ms=slo, window_s=settings.point_seconds,
+                repeats=settings.repeats, workload=settings.workload, bulk_size=settings.bulk_size,
+            )  # fmt: skip
             if unit.per_document:
                 cell.model_chunks_rps = cell.model_rps * model.chunks_per_bulk(
                     settings.corpus, settings.bulk_size
@@ -464,8 +529,8 @@ def _cell(
 
 def _recommend(
     sweep: Sweep, cells: list[CellResult], traffic: Traffic
-) -> tuple[dict[str, Any] | None, ExitCode]:
-    """The recommendation for ``traffic`` (printed, and for capacity.json) and the exit code."""
+) -> tuple[Recommendation | None, ExitCode]:
+    """The recommendation for ``traffic`` (printed) and the exit code."""
     settings = sweep.settings
     capacity = measured_capacity(cells, settings.workload)
     if capacity is None:
@@ -484,7 +549,87 @@ def _recommend(
         return None, ExitCode.USAGE
     for line in advice.lines():
         sweep.emit(line)
-    return advice.to_json(), ExitCode.OK
+    return advice, ExitCode.OK
+
+
+def _compare_eis(
+    sweep: Sweep, cells: list[CellResult], advice: Recommendation, traffic: Traffic,
+    objective: Objective, deadline: float,
+) -> dict[str, Any]:  # fmt: skip
+    """``--compare-eis``: EIS against the recommendation for ``traffic`` (printed, and for
+    capacity.json); the ML node's p99 is the capacity point's of the cell the recommendation
+    measured its capacity on; with ``--eis-endpoint`` EIS's side is measured too."""
+    settings = sweep.settings
+    measured_on = [c for c in sorted(cells, key=lambda c: c.allocations)
+                   if c.threads == advice.capacity.num_threads and c.capacity_p99_ms]  # fmt: skip
+    base = measured_on[0] if measured_on else None
+    measured_cell = None
+    if settings.eis_endpoint is not None:
+        measured_cell, measured = _eis_cell(sweep, objective, deadline)
+        demand, eis_p99 = measured.demand, measured_cell.capacity_p99_ms
+        source: str | None = f"the capacity point of {settings.eis_endpoint}, cluster ms"
+    elif settings.eis_run is not None:
+        measured = eis.measured_run(settings.eis_run, settings.workload)
+        demand, eis_p99 = measured.demand, measured.p99_ms
+        source = f"run {measured.run_id}, cluster ms"
+    else:
+        demand = eis.demand_of(settings.workload, settings.corpus, settings.mix,
+                               settings.batch_share, settings.bulk_size)  # fmt: skip
+        eis_p99, source = None, None
+    comparison = eis.compare(
+        demand, traffic, advice, ml_p99_ms=base.capacity_p99_ms if base else None,
+        price_per_million_tokens=settings.price_per_million_tokens, eis_p99_ms=eis_p99,
+        eis_latency_source=source, limits=sweep.eis_limits,
+        measured_knee=measured_cell.capacity_rps if measured_cell else None,
+    )  # fmt: skip
+    for line in comparison.lines():
+        sweep.emit(line)
+    data = comparison.to_json()
+    if measured_cell is not None:
+        data["measured"] = {"inference_id": settings.eis_endpoint, **measured_cell.to_json()}
+    return data
+
+
+def _eis_cell(
+    sweep: Sweep, objective: Objective, deadline: float
+) -> tuple[CellResult, eis.MeasuredEis]:
+    """``--eis-endpoint``: the workload's sweep against an EIS endpoint, from the knee of its
+    documented limits up, judged as a cell is (knee.py: 429s above 1 % fail a point) against
+    the cells' objective. Each point first waits out EIS's one-minute sliding window, so that
+    the previous point's requests do not count against it, and lasts at least three windows:
+    a window starts empty, so a shorter point is admitted whole by its first minute's
+    allowance whatever its rate."""
+    settings, emit, unit = sweep.settings, sweep.emit, sweep.unit
+    endpoint = settings.eis_endpoint
+    if endpoint is None:  # check() refuses --compare-eis's measurement without it
+        raise CellError("--eis-endpoint: no endpoint to measure")
+    with sweep.target.client(timeout=30, retry=True) as client:
+        answer = client.get(f"/_inference/{endpoint}")
+        listed = answer.json().get("endpoints") if answer.status_code == 200 else None
+        service = listed[0].get("service") if listed else None
+        if service != EIS_SERVICE:
+            raise CellError(f"--eis-endpoint {endpoint}: "
+                            + (f"its service is {service!r}, not {EIS_SERVICE!r}" if listed
+                               else f"not found (HTTP {answer.status_code})"))  # fmt: skip
+        demand = eis.demand_of(settings.workload, settings.corpus, settings.mix,
+                               settings.batch_share, settings.bulk_size)  # fmt: skip
+        estimate = eis.knee(demand, sweep.eis_limits).units_per_s
+        slo = objective.p99_ms or 0.0
+        emit(f"EIS endpoint {endpoint}: the limits' knee {estimate:.2f} {unit.rate} (estimated "
+             f"tokens); objective p99 ≤ {slo:g} ms")  # fmt: skip
+        cell = CellResult(1, 1, estimate, slo)
+        point_s = max(settings.point_seconds, eis.POINT_WINDOWS * eis.WINDOW_S)
+        measure = sweep.measure(endpoint, client, "eis", drain=False, point_s=point_s)
+
+        def after_window(rate: float) -> Point:
+            time.sleep(sweep.clock.to_wall(eis.WINDOW_S))
+            return measure(rate)
+
+        sweep_cell(cell, after_window, settings.repeats, deadline, emit)
+    runs = sorted(sweep.report_dir.glob("points/eis-*"))
+    if not runs:
+        raise CellError(f"--eis-endpoint {endpoint}: no point was measured (--max-minutes)")
+    return cell, eis.measured_run(runs[-1], settings.workload)
 
 
 def _round_up(value: float) -> float:
@@ -500,6 +645,10 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     knee = cell.knee
     head = f"  → {cell.allocations} alloc × {cell.threads} thr: "
     if per is None:
+        if knee.failed_rps is None and cell.generator_limited:
+            emit(head + "inconclusive: the load machine (generator or simulator) fell behind "
+                 "at every rate tried; see the points' reasons")  # fmt: skip
+            return
         emit(head + "no offered rate was sustained within the objective "
              f"(p99 ≤ {cell.slo_p99_ms:g} ms)")  # fmt: skip
         return
@@ -511,7 +660,10 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     if cell.generator_limited:
         notes.append("generator-limited: a lower bound")
     if cell.model_rps:
-        notes.append(f"model {cell.model_rps / cell.allocations:.2f} {unit.rate} per allocation"
+        knee_text = (f"{cell.model_knee_rps / cell.allocations:.2f} {unit.rate} per allocation "
+                     "at the objective, " if cell.model_knee_rps else "")  # fmt: skip
+        notes.append(f"model {knee_text}{cell.model_rps / cell.allocations:.2f} {unit.rate} "
+                     "per allocation at saturation"
                      + (f", {cell.model_chunks_rps / cell.allocations:.2f} chunks/s"
                         if cell.model_chunks_rps else ""))  # fmt: skip
     docs = cell.per_allocation_of(cell.capacity_documents_rps)

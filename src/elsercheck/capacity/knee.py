@@ -9,7 +9,8 @@ failed (ingest: a document that was not indexed was not served; ingest waits in 
 without a timeout, so a full queue shows as failed items of a 200 bulk,
 ``ShardBulkInferenceActionFilter``), and its p99 stayed within the objective. A generator that
 could not send the offered rate makes the point *inconclusive*: the deployment was not the
-bottleneck that failed it.
+bottleneck that failed it; so does an embedded server whose simulation fell behind its modelled
+time (the point's ``simulator``, load/simulator.py): the load machine, not the model, set it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ GENERATOR_SHORTFALL = 0.10  # arrivals below the offered rate by more: the gener
 @dataclass(frozen=True)
 class Judgement:
     """One point's verdict: ``sustained``; ``reasons`` says why not (empty when it was);
-    ``inconclusive`` when the generator, not the target, fell short."""
+    ``inconclusive`` when the load machine (generator or simulator), not the target, fell
+    short."""
 
     sustained: bool
     reasons: tuple[str, ...]
@@ -82,8 +84,17 @@ def judge(point: Point, slo_p99_ms: float) -> Judgement:
             f"the generator sent {point.sent_rps:.3g}/s of {point.offered_rps:.3g}/s offered"
         )
     behind = generator_behind(point)
+    lag = point.simulator
+    simulator_behind = lag is not None and not lag.get("kept_up", True)
+    if simulator_behind:
+        assert lag is not None
+        reasons.append(
+            f"the embedded server's simulation was behind (its event loop stalled "
+            f"{lag.get('share', 0):.1%} of the run): its timings are distorted"
+        )
     # Behind and nothing else wrong: the target was never offered the rate, no verdict on it.
-    inconclusive = behind and len(reasons) == 1
+    # A simulator behind distorts every figure of the point: no verdict either.
+    inconclusive = simulator_behind or (behind and len(reasons) == 1)
     return Judgement(not reasons, tuple(reasons), inconclusive)
 
 

@@ -29,7 +29,7 @@ def render(data: Mapping[str, Any]) -> str:
     unit = _unit(data)
     title = f"elsercheck capacity {data['run_id']}"
     header = Html(f"<h1>{esc(title)}</h1>") + _verdict(data)
-    parts = [_recommendation(data), _cards(cells, unit)]
+    parts = [_recommendation(data), _eis_comparison(data), _cards(cells, unit)]
     throughput = charts.throughput_chart(cells, unit.noun, unit.rate)
     latency = charts.latency_chart(cells, data["slo_p99_ms"], unit.noun)
     parts.append("<h2 id='charts'>Throughput and latency</h2>")
@@ -113,6 +113,44 @@ def _recommendation(data: Mapping[str, Any]) -> str:
     ]
     parts += [f"<p class='muted'>note: {esc(note)}</p>" for note in advice.get("notes", [])]
     return "".join(parts)
+
+
+def _eis_comparison(data: Mapping[str, Any]) -> str:
+    """``--compare-eis``: the verdict, then each side's cost and latency (capacity/eis.py)."""
+    found = data.get("eis_comparison")
+    if not found:
+        return ""
+    knee, demand = found["knee"], found["demand"]
+
+    def money(value: Any) -> str:
+        return "–" if value is None else f"{value:,.2f}"
+
+    def p99(value: Any) -> str:
+        return "not measured" if value is None else f"{value:,.0f} ms"
+
+    rows = [(side["name"], money(side["cost_per_day"]), money(side["cost_per_1000_units"]),
+             money(side["cost_per_million_tokens"]), p99(side["p99_ms"]),
+             side["latency_source"]) for side in (found["ml_node"], found["eis"])]  # fmt: skip
+    measured = found.get("measured_knee_units_per_s")
+    also = "" if measured is None else f", measured {measured:,.2f} admitted"
+    fits = (
+        "fits"
+        if found["fits"]
+        else (f"does not fit: {found['refused_share_at_peak']:.0%} of the peak beyond the limit")
+    )
+    return "".join([
+        "<h2 id='eis'>EIS versus the ML node</h2>",
+        f"<p><b>{esc(found['verdict'])}</b></p>",
+        f"<p>EIS limits {knee['requests_per_minute']:,} requests/min, "
+        f"{knee['tokens_per_minute']:,} {esc(knee['token_limit'])} tokens/min: knee "
+        f"{knee['units_per_s']:,.2f} {esc(_unit(data).rate)} (the {esc(knee['binding'])} limit "
+        f"first){esc(also)}; peak {found['peak_units_per_s']:,.2f}: {esc(fits)}. "
+        f"{demand['tokens_per_unit']:,.1f} tokens per unit ({esc(demand['source'])}); "
+        f"{found['tokens_per_day']:,.0f} tokens a day.</p>",
+        table(["", "cost a day", "per 1,000 units", "per million tokens", "p99", "latency from"],
+              rows),
+        *(f"<p class='muted'>assumption: {esc(text)}</p>" for text in found["assumptions"]),
+    ])  # fmt: skip
 
 
 def _cards(cells: list[Mapping[str, Any]], unit: Unit) -> Html:

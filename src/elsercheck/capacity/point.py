@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..load import simulator
 from ..runs import rundir
 from ..runs.stats import latency_stats
 from ..timebase import TimeBase
@@ -48,6 +49,9 @@ class Point:
     documents_rps: float | None = None
     chunks_rps: float | None = None
     item_failures: dict[str, int] = field(default_factory=dict)
+    # The embedded server's event-loop lag during the run (load/simulator.py): kept_up False
+    # means the simulator was behind and the figures are distorted; None on a cluster.
+    simulator: dict[str, Any] | None = None
 
     @property
     def rejected_share(self) -> float:
@@ -103,7 +107,8 @@ def read_point(
         sent_bins[min(int((row["elapsed_s"] - start) / wall_window * bins), bins - 1)] += 1
     failures = Counter(row["error_kind"] for row in sent if row["error_kind"])
     latency = latency_stats(clock.to_cluster(row["latency_ms"]) for row in ok)
-    growth, pending_max = _pending(run_dir, start, end)
+    allocation_rows = list(rundir.read_csv(run_dir / rundir.ALLOCATIONS_CSV))
+    growth, pending_max = _pending(allocation_rows, start, end)
     per_document = request_type == "BULK"
     window_s = clock.to_cluster(wall_window)
     return Point(
@@ -123,6 +128,7 @@ def read_point(
         documents_rps=_carried(sent, "documents", window_s) if per_document else None,
         chunks_rps=_carried(sent, "chunks", window_s) if per_document else None,
         item_failures=_item_failures(sent) if per_document else {},
+        simulator=simulator.summarize(allocation_rows),
     )
 
 
@@ -142,11 +148,13 @@ def _item_failures(rows: list[dict[str, Any]]) -> dict[str, int]:
     return dict(kinds)
 
 
-def _pending(run_dir: Path, start: float, end: float) -> tuple[float | None, int | None]:
+def _pending(
+    allocation_rows: list[dict[str, Any]], start: float, end: float
+) -> tuple[float | None, int | None]:
     """Least-squares growth of ``number_of_pending_requests`` over [start, end) and its max."""
     points = [
         (row["elapsed_s"], row["number_of_pending_requests"])
-        for row in rundir.read_csv(run_dir / rundir.ALLOCATIONS_CSV)
+        for row in allocation_rows
         if row.get("elapsed_s") is not None
         and row.get("number_of_pending_requests") is not None
         and start <= row["elapsed_s"] < end

@@ -13,10 +13,25 @@ from importlib import import_module
 from typing import Any
 
 # The order of `elsercheck --help`.
-COMMANDS = ("serve", "selftest", "gate", "spec", "load", "report", "capacity", "run", "paths")
+COMMANDS = (
+    "serve",
+    "selftest",
+    "gate",
+    "spec",
+    "load",
+    "report",
+    "capacity",
+    "run",
+    "paths",
+    "snapshot",
+    "verify",
+    "upgrade-check",
+    "doctor",
+)
 
 
 def register_all(subparsers: Any) -> None:
-    """Add every command's sub-parser (modules imported here: ``--help`` stays quick)."""
+    """Add every command's sub-parser (modules imported here: ``--help`` stays quick); the
+    module of ``a-b`` is ``a_b``."""
     for name in COMMANDS:
-        import_module(f"{__name__}.{name}").register(subparsers)
+        import_module(f"{__name__}.{name.replace('-', '_')}").register(subparsers)

@@ -11,6 +11,7 @@ from .options import (
     add_report_dir,
     add_target_command_options,
     allocation_wait,
+    eis_limits,
     embedded,
     timing,
     timing_name,
@@ -27,7 +28,8 @@ def register(subparsers: Any) -> None:
         description="Per (allocations, threads) cell: creates an endpoint with fixed "
         "allocations, probes it, offers rising rates (one load run each) up to the knee, repeats "
         "the capacity point and reports the capacity per allocation with its 95 % interval. "
-        "Exit 0 every cell found its capacity, 1 a cell sustained no rate, 2 usage error or an "
+        "Exit 0 every cell found its capacity, 1 a cell sustained no rate, 4 no rate failed "
+        "either (the load machine or simulator fell behind), 2 usage error or an "
         "unusable target. Writes capacity.json, capacity.html and the points' runs to "
         "reports/capacity/<run-id>/.",
     )
@@ -45,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from ..run_id import new_run_id
     from ..smoke import check_reachable, version_of
 
-    profile = timing(args)
     settings = capacity.CapacitySettings.from_values(vars(args))
     try:
         capacity.check(settings)
     except capacity.CapacityUsageError as exc:
         raise UsageError(str(exc)) from None
+    if embedded(args) and args.timing is None:
+        args.timing = _time_lapse(args)  # the fastest this machine simulates faithfully
+    profile = timing(args)
     run_id = new_run_id()
     with target_or_embedded(args) as (target, _):
         with target.client(timeout=30, retry=True) as client:
@@ -61,10 +65,36 @@ def run(args: argparse.Namespace) -> int:
         sweep = capacity.Sweep(settings, target, run_id, report_dir, profile, embedded(args),
                                lambda line: print(target.redact(line), flush=True),
                                target_version=version, profile=timing_name(args),
-                               allocation_wait=allocation_wait(args, embedded(args)))  # fmt: skip
+                               allocation_wait=allocation_wait(args, embedded(args)),
+                               eis_limits=eis_limits(args) if embedded(args) else None)  # fmt: skip
         try:
             return capacity.run(sweep)
         finally:  # the backstop, also after a signal: nothing of the run stays on the target
             left = sweep_run(target, run_id)
             if left:
                 print(f"leftover endpoints (could not delete): {', '.join(left)}", flush=True)
+
+
+def _time_lapse(args: argparse.Namespace) -> str:
+    """The embedded server's timing profile for this sweep: the fastest time-lapse whose
+    busiest cell stays within this machine's measured ceiling (elsercheck.sim_scale), said in
+    one line; a sweep no time-lapse fits is refused with the numbers."""
+    from .. import sim_scale
+
+    a = args
+    demand = max(
+        sim_scale.sweep_demand(
+            a.workload, n, t, a.mix, a.batch_share, a.model_id, a.corpus, a.bulk_size
+        )
+        for n in a.allocations
+        for t in a.threads
+    )
+    try:
+        choice = sim_scale.choose(demand, sim_scale.ceiling(), args.workload)
+    except sim_scale.CalibrationError as exc:
+        print(f"{exc}: timing fast, unchecked", flush=True)
+        return "fast"
+    except sim_scale.ScaleError as exc:
+        raise UsageError(str(exc)) from None
+    print(choice.describe(), flush=True)
+    return choice.profile

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exit_codes import ExitCode
-from ..numbers import bounded_int, positive_float, positive_int, workers
+from ..numbers import bounded_int, named_positive_ints, positive_float, positive_int, workers
 
 __all__ = ["bounded_int", "positive_float", "positive_int", "workers"]  # the number types
 
@@ -96,6 +96,42 @@ def add_version_options(group: Any, embedded: bool = False) -> None:
                        "documentation says")  # fmt: skip
     group.add_argument("--list-versions", action="store_true",
                        help="list the modelled versions and their known bugs")  # fmt: skip
+    group.add_argument("--eis", action="store_true",
+                       help=f"{where}Elastic Inference Service (9.2+): service `elastic`, "
+                       "`.elser-2-elastic` after the first authorization poll (default off, as "
+                       "on a self-managed cluster without it)")  # fmt: skip
+    group.add_argument("--eis-limits", type=eis_limits_type, default=None, metavar="SPEC",
+                       help=f"{where}EIS limits a minute, with --eis: "
+                       f"{','.join(f'{key}=N' for key in EIS_LIMIT_KEYS)} (default Elastic's "
+                       "documented 6,000 requests, 6M ingest and 600k search tokens)")  # fmt: skip
+
+
+# --eis-limits keys -> reference.config.EisLimits fields
+EIS_LIMIT_KEYS = {
+    "requests": "requests_per_minute",
+    "ingest_tokens": "ingest_tokens_per_minute",
+    "search_tokens": "search_tokens_per_minute",
+}
+eis_limits_type = named_positive_ints(EIS_LIMIT_KEYS)
+
+
+def eis(args: argparse.Namespace, version: Any) -> bool:
+    """``--eis``, refused (one line) for a version the server does not model with EIS."""
+    wanted = bool(getattr(args, "eis", False))
+    if wanted and not version.has("eis-elser"):
+        raise UsageError(f"--eis: ELSER on EIS is modelled from 9.2 (GA), not {version.number}")
+    return wanted
+
+
+def eis_limits(args: argparse.Namespace) -> Any:  # -> reference.config.EisLimits
+    """The embedded server's EIS limits: ``--eis-limits`` over the documented ones (it needs
+    ``--eis``: one line otherwise)."""
+    from ..reference.config import EisLimits
+
+    given = getattr(args, "eis_limits", None)
+    if given and not getattr(args, "eis", False):
+        raise UsageError("--eis-limits sets the embedded server's EIS limits: give --eis too")
+    return EisLimits(**(given or {}))
 
 
 def embedded(args: argparse.Namespace) -> bool:
@@ -161,7 +197,7 @@ def timing_name(args: argparse.Namespace) -> str:
     return given or (EMBEDDED_TIMING if embedded(args) else CLUSTER_TIMING)
 
 
-def timing(args: argparse.Namespace) -> Any:  # -> reference.timing.Timing
+def timing(args: argparse.Namespace) -> Any:  # -> elsercheck.timing.Timing
     """The profile with the given overrides, each within its bounds (one line otherwise)."""
     from ..timing import preset, setting_problem
 
@@ -186,7 +222,7 @@ def add_allocation_wait(group: Any) -> None:
                             "starts of the embedded server's timing)")  # fmt: skip
 
 
-def embedded_allocation_wait(timing: Any) -> float:  # timing: reference.timing.Timing
+def embedded_allocation_wait(timing: Any) -> float:  # timing: elsercheck.timing.Timing
     """How long to wait for ``fully_allocated`` on the embedded server: three times a cold
     start (download + deployment + allocation), at least 20 s for a busy CI machine, instead of
     a cluster's 300 s, so that a deployment that never starts turns a run red in seconds."""

@@ -13,9 +13,12 @@ from .serve import defects
 def register(subparsers: Any) -> None:
     selftest = subparsers.add_parser(
         "selftest",
-        help="prove the gate's teeth: run it against the clean server and each defect",
+        help="prove the gate's (and verify's) teeth: the clean server and each defect",
         description="Runs the gate against a clean embedded reference server and against one "
-        "server per deliberate defect (fast timing, security on). Exit 0 when the clean run is "
+        "server per deliberate defect (fast timing, security on); a defect that shows only after "
+        "a restart on a data directory is caught by `verify` after a rehearsed upgrade "
+        "(snapshot, restart, verify; verify must also be green without it). Exit 0 when the clean "
+        "run is "
         "conformant and every defect is caught, 1 otherwise, 2 on usage errors. Writes "
         "selftest.json and selftest.html to the report directory.",
     )

@@ -12,6 +12,8 @@ from .options import (
     UsageError,
     add_timing_options,
     add_version_options,
+    eis,
+    eis_limits,
     es_version,
     timing,
     timing_fields,
@@ -52,9 +54,11 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--ml-processors", type=int, default=16, help="ML node processors (capacity)"
     )
-    serve.add_argument("--eis", action="store_true",
-                       help="model the Elastic Inference Service (9.2+): service `elastic`, "
-                       "`.elser-2-elastic` after the first authorization poll")  # fmt: skip
+    serve.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                       help="keep endpoints, deployments, pipelines, indices and documents in "
+                       "DIR across restarts; a later --es-version on the same DIR is an upgrade "
+                       "(stored-config migrations and that version's bugs), an older one is "
+                       "refused (default: in memory only)")  # fmt: skip
     serve.add_argument("--defect", action="append", default=[], metavar="NAME",
                        help="a deliberate defect (repeatable; see --list-defects)")  # fmt: skip
     serve.add_argument("--list-defects", action="store_true",
@@ -106,6 +110,23 @@ def _list_faults() -> int:
     return ExitCode.OK
 
 
+def _check_data_dir(data_dir: Path, config: Any) -> None:
+    """Refuse a data directory this version cannot start on, in one line, before serving."""
+    from ..reference import persistence
+
+    try:
+        restored = persistence.load(
+            data_dir, config.es_version.release, config.active_defects, config.es_version
+        )
+    except persistence.DataDirError as exc:
+        raise UsageError(f"--data-dir {data_dir}: {exc}") from None
+    if restored is None:
+        print(f"data directory {data_dir}: new")
+    else:
+        change = "upgraded from" if restored.upgraded else "written by"
+        print(f"data directory {data_dir}: {change} Elasticsearch {restored.written_by}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..reference.config import ServerConfig
     from ..reference.serve import run_foreground
@@ -121,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.ml_processors < 1:
         raise UsageError("--ml-processors must be at least 1")
-    if args.eis and not version.has("eis-elser"):
-        raise UsageError(f"--eis: ELSER on EIS is modelled from 9.2 (GA), not {version.number}")
     config = ServerConfig(
         security=not args.no_security,
         tls=args.tls,
@@ -132,8 +151,12 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         es_version=version,
         conformant=args.conformant,
-        eis=args.eis,
+        eis=eis(args, version),
+        eis_limits=eis_limits(args),
+        data_dir=args.data_dir,
     )
+    if args.data_dir is not None:
+        _check_data_dir(args.data_dir, config)
     if chosen:
         print(f"deliberate defects: {', '.join(sorted(chosen))}")
     if faults:

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 
 from ..target import Target
-from .options import UsageError, embedded, es_version, timing, timing_name
+from .options import UsageError, eis, eis_limits, embedded, es_version, timing, timing_name
 
 
 @contextlib.contextmanager
@@ -19,10 +19,12 @@ def target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float
     (the embedded server's; None on a cluster).
     """
     if not embedded(args):
-        if getattr(args, "es_version", None) or getattr(args, "conformant", False):
+        given = ("es_version", "conformant", "eis", "eis_limits")
+        if any(getattr(args, name, None) for name in given):
             raise UsageError(
-                "--es-version and --conformant choose the embedded server's version; against "
-                "--url the gate reads the version from the cluster (force a profile with --profile)"
+                "--es-version, --conformant, --eis and --eis-limits choose the embedded server's "
+                "model; against --url the gate reads the version from the cluster (force a "
+                "profile with --profile)"
             )
         yield Target.from_options(
             args.url, api_key=args.api_key, username=args.username, password=args.password,
@@ -33,10 +35,12 @@ def target_or_embedded(args: argparse.Namespace) -> Iterator[tuple[Target, float
     from ..reference.serve import EmbeddedServer
 
     profile = timing(args)
+    version = es_version(args)
     password = secrets.token_urlsafe(12)
     config = ServerConfig(
-        password=password, timing=profile, es_version=es_version(args),
-        conformant=getattr(args, "conformant", False),
+        password=password, timing=profile, es_version=version,
+        conformant=getattr(args, "conformant", False), eis=eis(args, version),
+        eis_limits=eis_limits(args),
     )  # fmt: skip
     with EmbeddedServer(config) as server:
         print(f"reference server at {server.url} (timing {timing_name(args)}); "

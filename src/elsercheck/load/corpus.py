@@ -26,21 +26,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 from elsercheck.paths import resource_dir
+from elsercheck.runs import rundir
 
 MAX_TOKENS = 512  # ELSER's window, [CLS] and [SEP] included; the server truncates the rest
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 
-# Length buckets on estimated tokens, inclusive bounds, in order; ``None``: no upper bound.
-# "xlong" is past ELSER's window, so the server truncates it (and reports is_truncated).
-BUCKETS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
-    {
-        "query": (0, 16),
-        "short": (17, 64),
-        "medium": (65, 256),
-        "long": (257, 512),
-        "xlong": (513, None),
-    }
-)
+# The length buckets (the run format's request names: runs/rundir.py holds the table).
+BUCKETS = rundir.BUCKETS
 
 FILES = ("queries.jsonl", "passages.jsonl")  # the corpus files, each required
 

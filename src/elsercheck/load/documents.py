@@ -15,11 +15,16 @@ is up to date.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import default_directory
+from .corpus import default_directory, estimate_tokens
+
+# A chunk of the default sentence chunking repeats one sentence of its neighbour (overlap 1):
+# about a tenth of a 250-word chunk (ES ChunkingSettingsBuilder.DEFAULT_SETTINGS).
+CHUNK_OVERLAP_SHARE = 0.1
 
 FILE = "documents.jsonl"
 
@@ -31,6 +36,12 @@ class Document:
     id: str
     text: str
     chunks: int
+
+    @functools.cached_property
+    def tokens(self) -> float:
+        """Estimated tokens its chunks send to ELSER (``corpus.estimate_tokens`` of the text,
+        each chunk after the first repeating its overlap)."""
+        return estimate_tokens(self.text) * (1 + (self.chunks - 1) * CHUNK_OVERLAP_SHARE)
 
 
 def load(directory: str | Path | None = None) -> tuple[Document, ...]:

@@ -22,7 +22,7 @@ from typing import Any
 from ..exit_codes import ExitCode
 from ..runs.rundir import DOCUMENTED_LOAD_ERRORS, ERROR_KINDS, Expectation
 from ..scaler import replay
-from . import generator
+from . import eis, generator, simulator
 from .plans import (
     EXPECT_FROM_ZERO,
     EXPECT_SCALE_DOWN,
@@ -52,6 +52,7 @@ class RunRecord:
     adaptive: bool = True
     ended_s: float | None = None  # when the run actually stopped (it may have been cut short)
     unmade_arrivals: int = 0  # due but never made: the generator was behind when users stopped
+    service: str | None = None  # the endpoint's (GET _inference); "elastic": EIS, eis.py
     stage_starts: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -507,11 +508,6 @@ def check_generator(record: RunRecord) -> list[Expectation]:
     ]
 
 
-# Share of the run the embedded server's event loop may spend in stalls (wake-ups more than a
-# quarter second late) before its simulated timings no longer hold: as for the generator.
-MAX_BEHIND_SHARE = 0.01
-
-
 def check_simulator(record: RunRecord) -> list[Expectation]:
     """The embedded reference server kept its simulated time: its event loop was not behind
     (``GET /_elsercheck/lag``; not measured on a real cluster, whose time is its own)."""
@@ -519,28 +515,19 @@ def check_simulator(record: RunRecord) -> list[Expectation]:
         "simulator-kept-up",
         (
             "the embedded server kept its simulated time "
-            f"(stalled ≤ {MAX_BEHIND_SHARE:.0%} of the run)"
+            f"(stalled ≤ {simulator.MAX_BEHIND_SHARE:.0%} of the run)"
         ),
     )
-    measured = [
-        row for row in record.allocations if row.get("server_lag_samples") not in (None, "")
-    ]
-    if len(measured) < 2:
+    lag = simulator.summarize(record.allocations)
+    if lag is None:
         return [Expectation(name, description, None, "not measured: the target is no embedded "
                             "reference server (a cluster's time is its own)")]  # fmt: skip
-    first, last = measured[0], measured[-1]
-    span = float(last["elapsed_s"]) - float(first["elapsed_s"])
-    behind = float(last["server_lag_behind_s"]) - float(first["server_lag_behind_s"])
-    stalls = int(float(last["server_lag_stalls"])) - int(float(first["server_lag_stalls"]))
-    share = behind / span if span > 0 else 0.0
-    worst = max(float(row.get("server_lag_max_ms") or 0) for row in measured)
     detail = (
-        f"event loop stalled {stalls} time(s) for {behind:.3g} s in {span:.3g} s ({share:.2%}); "
-        f"worst wake-up {worst:g} ms late"
+        f"event loop stalled {lag['stalls']} time(s) for {lag['behind_s']:.3g} s in "
+        f"{lag['span_s']:.3g} s ({lag['share']:.2%}); worst wake-up {lag['max_lag_ms']:g} ms late"
     )
-    return [Expectation(name, description, share <= MAX_BEHIND_SHARE, detail,
-                        {"stalls": stalls, "behind_s": round(behind, 3), "span_s": round(span, 3),
-                         "share": round(share, 4), "max_lag_ms": worst})]  # fmt: skip
+    observed = {key: lag[key] for key in ("stalls", "behind_s", "span_s", "share", "max_lag_ms")}
+    return [Expectation(name, description, lag["kept_up"], detail, observed)]
 
 
 def _reaction(name: str, description: str, start: float, seen: float | None, bound: float,
@@ -617,10 +604,27 @@ LOAD_MACHINE_CHECKS = ("generator-kept-up", "simulator-kept-up")
 REAL_TIME_CHECKS = ("scale-up", "scale-down", "zero", "from-zero")
 
 
+def _checked(record: RunRecord) -> list[Expectation]:
+    if not eis.is_eis(record.service):
+        return [result for check in CHECKS.values() for result in check(record)]
+    results = [
+        result
+        for name, check in CHECKS.items()
+        for result in ([eis.skipped_allocation_check(name)] if name in eis.ALLOCATION_CHECKS
+                       else check(record))
+    ]  # fmt: skip
+    load_rows = [row for row in record.requests if row.get("request_type") in LOAD_REQUEST_TYPES]
+    # Per minute of the load: from the run's start to its last request sent (the run ends
+    # later: in-flight requests drain, the endpoint is deleted).
+    span_s = max((float(row["elapsed_s"]) for row in load_rows), default=0.0)
+    return [*results, eis.check_rate_limits(load_rows, span_s * record.plan.timing.speedup / 60)]
+
+
 def check_all(record: RunRecord) -> list[Expectation]:
     """Every registered check, in registry order; real-time failures while the load machine
-    was behind become inconclusive (with the figures), never passes."""
-    results = [result for check in CHECKS.values() for result in check(record)]
+    was behind become inconclusive (with the figures), never passes. An endpoint on EIS skips
+    the allocation checks (saying why) and adds its rate-limit check (``eis.py``)."""
+    results = _checked(record)
     # Measured behind: a check with no data recorded blames neither side.
     behind = [
         r for r in results if r.name in LOAD_MACHINE_CHECKS and r.passed is False and r.observed

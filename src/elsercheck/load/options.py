@@ -223,6 +223,14 @@ OPTIONS: tuple[LoadOption, ...] = (
         default="",
         default_text="create one",
     ),
+    LoadOption(
+        "--service",
+        "service of the created endpoint: elasticsearch (the ML node, adaptive allocations) or "
+        "elastic (the Elastic Inference Service: no allocations; model elser_model_2 unless "
+        "--model-id names another)",
+        default="elasticsearch",
+        choices=("elasticsearch", "elastic"),
+    ),
     LoadOption("--model-id", "ELSER model of the created endpoint", default=ELSER_V2_X86),
     LoadOption(
         "--min-allocations",

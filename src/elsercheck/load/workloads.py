@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .corpus import DEFAULT_BATCH_SIZES, MAX_TOKENS, Corpus, Mix, estimate_tokens, parse_mix
+from .corpus import DEFAULT_BATCH_SIZES, MAX_TOKENS, Corpus, Mix, parse_mix
 from .documents import Document
 from .documents import load as load_documents
 
@@ -18,9 +18,6 @@ SEMANTIC_FIELD = "content"  # the run index's semantic_text field
 LEXICAL_FIELD = "text"  # the same text as a `text` field, for the hybrid search queries
 INDEX_SUFFIX = "docs"  # the run index: elsercheck-<run-id>-docs
 SEED_DOCUMENTS = 20  # documents a search workload finds in the index before the load starts
-# A chunk of the default sentence chunking repeats one sentence of its neighbour (overlap 1):
-# about a tenth of a 250-word chunk (ES ChunkingSettingsBuilder.DEFAULT_SETTINGS).
-CHUNK_OVERLAP_SHARE = 0.1
 
 # Load user classes (loadtests/elser_locust/users.py) per workload; the shape's user count is
 # split between them by locust (equal weights).
@@ -100,9 +97,7 @@ def request_tokens(
 def bulk_tokens(documents: Sequence[Document], bulk_size: int) -> float:
     """Expected estimated tokens a bulk of ``bulk_size`` documents sends to ELSER: every chunk
     of every document (a chunk repeats its overlap, one sentence of the next)."""
-    return bulk_size * statistics.fmean(
-        estimate_tokens(d.text) * (1 + (d.chunks - 1) * CHUNK_OVERLAP_SHARE) for d in documents
-    )
+    return bulk_size * statistics.fmean(d.tokens for d in documents)
 
 
 def work_equivalent_bulk_rate(rate_per_user: float, request: float, bulk: float) -> float:

@@ -43,6 +43,7 @@ log = logging.getLogger("elsercheck.reference")
 
 MAX_CONTENT_LENGTH = 100 * 1024 * 1024  # http.max_content_length
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
+_PRODUCT_RAW = (PRODUCT_HEADER[0].lower().encode("latin-1"), PRODUCT_HEADER[1].encode("latin-1"))
 _COMPAT = re.compile(r"compatible-with=(\d+)")
 
 
@@ -111,6 +112,20 @@ class ReferenceServer:
         return await self._dispatch(request)
 
     async def _dispatch(self, request: Request) -> Response:
+        response = await self._dispatch_request(request)  # answers every error itself
+        if self.config.data_dir is not None and _writes(request.method, self.router, request):
+            # Acknowledged or not (a rejected PUT may stay stored: #137127), the state as it is
+            # now goes to disk before the answer does (persistence.py).
+            try:
+                self.state.persist()
+            except OSError as exc:  # the disk, not the request: say so, as ES fails the write
+                log.error("cannot write the data directory: %s", exc)
+                error = EsError("exception", f"failed to write the data directory: {exc}", 500)
+                return _response(_render(error.body(), False, xcontent.JSON), 500, [],
+                                 "application/json")  # fmt: skip
+        return response
+
+    async def _dispatch_request(self, request: Request) -> Response:
         method = request.method
         path, query_string = _path_and_query(request)
         uri = path + (f"?{query_string}" if query_string else "")
@@ -121,6 +136,7 @@ class ReferenceServer:
         answer = xcontent.JSON  # the response body's format (AbstractRestChannel.newBuilder)
         headers: list[tuple[str, str]] = []
         unread = False  # a body left unread: the connection cannot serve another request
+        call: Call | None = None
         try:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
@@ -169,6 +185,10 @@ class ReferenceServer:
         except EsError as error:
             headers = [("WWW-Authenticate", v) for v in error.headers.get("WWW-Authenticate", [])]
             headers += list(error.http_headers.items())
+            if call is not None:
+                # ES DefaultRestChannel.sendResponse adds the thread context's response headers
+                # (deprecation warnings logged before the failure) to error answers too
+                headers += self._warnings(call)
             if unread:
                 headers.append(("Connection", "close"))
             return _response(
@@ -243,9 +263,11 @@ def _response(
     body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
 ) -> Response:
     response = Response(body, status_code=status, media_type=media_type)
-    response.headers.append(*PRODUCT_HEADER)
+    # What MutableHeaders.append does, without building a MutableHeaders per request.
+    raw = response.raw_headers
+    raw.append(_PRODUCT_RAW)
     for name, value in headers:
-        response.headers.append(name, value)
+        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     return response
 
 
@@ -254,6 +276,24 @@ def _response(
 # and newlines and splits at ``#``).
 _PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
 _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*")
+
+
+# Actions that change what a restart keeps (security's API keys and tokens are not kept).
+_WRITE_ACTIONS = ("cluster:admin/xpack/inference", "cluster:admin/xpack/ml", "cluster:admin/ingest",
+                  "indices:admin", "indices:data/write")  # fmt: skip
+
+
+def _writes(method: str, router: Router, request: Request) -> bool:
+    """Whether a request may have changed the state a data directory keeps."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    path, _ = _path_and_query(request)
+    try:
+        route, _ = router.resolve(method, _raw_path(request, path), path)
+    except (RoutingError, EsError):
+        return False
+    action = route.action or ""
+    return action.startswith(_WRITE_ACTIONS) and not action.endswith("/simulate")
 
 
 def _path_and_query(request: Request) -> tuple[str, str]:
@@ -294,8 +334,8 @@ def _negotiate(
     ``Content-Type`` → JSON (AbstractRestChannel.newBuilder). A requested compatible-with
     version is echoed; ES RestApiVersion: a node serves its own major and the one before.
     """
-    supported = (str(major - 1), str(major))
-    requested = None
+    sent: dict[str, str] = {}  # header → its value
+    versions: dict[str, int] = {}  # header → the compatible-with it asks for
     parsed: dict[str, xcontent.MediaType | None] = {}
     for header in ("accept", "content-type"):
         values = request.headers.getlist(header)
@@ -303,6 +343,7 @@ def _negotiate(
             continue
         name = header.title()  # RestRequest.parseHeaderWithMediaType: one non-blank value
         value = values[0]
+        sent[header] = value
         try:
             if len(values) > 1:
                 raise ValueError(f"Incorrect header [{name}]. Only one value should be provided")
@@ -319,13 +360,23 @@ def _negotiate(
             ) from None
         match = _COMPAT.search(value)
         if match:
-            requested = match.group(1)
-            if requested not in supported:
-                raise EsError(
-                    "media_type_header_exception",
-                    f"Invalid media-type value on headers [{header.title()}]",
-                    400,
-                )
+            versions[header] = int(match.group(1))
+    has_content = _declared_body(request) is not False
+    problem = _compatible_version_problem(versions, sent, major, has_content)
+    if problem is not None:
+        # RestRequest: getCompatibleVersion's ElasticsearchStatusException wrapped in
+        # MediaTypeHeaderException(e, "Accept", "Content-Type"), whose message prints
+        # Set.of(names): a two-element immutable set iterates in a per-JVM random order
+        # (ImmutableCollections.SALT), so a node says either order; we say this one
+        raise EsError(
+            "media_type_header_exception",
+            "Invalid media-type value on headers [Accept, Content-Type]",
+            400,
+            caused_by=EsError("status_exception", problem, 400),
+        )
+    requested = None
+    if "accept" in versions or "content-type" in versions:
+        requested = str(versions.get("accept", versions.get("content-type")))
     accept, content = parsed.get("accept"), parsed.get("content-type")
     answer = xcontent.QUERY_FORMATS.get(query.get("format", "").lower())
     if answer is None:
@@ -334,6 +385,44 @@ def _negotiate(
         return (content.format if content else None), answer, answer.media_type
     compatible = f"application/vnd.elasticsearch+{answer.name};compatible-with={requested}"
     return (content.format if content else None), answer, compatible
+
+
+def _compatible_version_problem(
+    versions: dict[str, int], sent: dict[str, str], major: int, has_content: bool
+) -> str | None:
+    """ES RestCompatibleVersionHelper.getCompatibleVersion's refusals, in its order (the texts are
+    the same in every stored copy, 7.x to 9.x): a node serves its own major and the one before
+    (RestApiVersion.current / minimumSupported); with a body, both headers must ask for the same
+    version, and both or neither must ask for one. ``Accept={}`` prints the header as sent
+    (ParsedMediaType.toString is the original value)."""
+    accept = versions.get("accept", major)
+    content = versions.get("content-type", major)
+    accept_text = sent.get("accept", "null")
+    content_text = sent.get("content-type", "null")
+    if not major - 1 <= accept <= major:
+        return (
+            f"Accept version must be either version {major} or {major - 1}, but found {accept}. "
+            f"Accept={accept_text}"
+        )
+    if not has_content:
+        return None
+    if not major - 1 <= content <= major:
+        return (
+            f"Content-Type version must be either version {major} or {major - 1}, but found "
+            f"{content}. Content-Type={content_text}"
+        )
+    both = "A compatible version is required on both Content-Type and Accept headers if either "
+    if content != accept:
+        return (
+            f"{both}one has requested a compatible version and the compatible versions must "
+            f"match. Accept={accept_text}, Content-Type={content_text}"
+        )
+    if ("accept" in versions) != ("content-type" in versions):
+        return (
+            f"{both}one has requested a compatible version. Accept={accept_text}, "
+            f"Content-Type={content_text}"
+        )
+    return None
 
 
 _JSON_MEDIA = xcontent.MediaType(xcontent.JSON, False, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..timing import PRESETS, Timing
 from . import versions
@@ -66,6 +67,9 @@ class ServerConfig:
     # at which it withdraws the cluster's authorization (None: never).
     eis_limits: EisLimits = field(default_factory=EisLimits)
     eis_withdraw_at_poll: int | None = None
+    # Where the server keeps its state across restarts (persistence.py); None: in memory only.
+    # A directory written by an older version is upgraded, by a newer one refused.
+    data_dir: Path | None = None
 
     def __post_init__(self) -> None:
         from .breakage import defects, faults

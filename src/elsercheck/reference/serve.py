@@ -59,6 +59,11 @@ def _uvicorn_config(
         # Elasticsearch keeps idle HTTP connections open (http.read_timeout defaults to none);
         # uvicorn's 5 s keep-alive closed pooled connections just as load clients reused them.
         timeout_keep_alive=IDLE_KEEP_ALIVE_S,
+        # ES DefaultRestChannel.sendResponse sets the handler's headers, X-Opaque-Id, trace
+        # headers, Content-Type, Content-Length, Set-Cookie and Connection: never `server` or
+        # `date`, which uvicorn adds by default
+        server_header=False,
+        date_header=False,
     )
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDroppedAnswers) for f in errors.filters):
@@ -91,6 +96,9 @@ def bound_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening before the banner: a client that connects as soon as it reads the URL
+        # waits in the backlog until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         reason = exc.strerror or str(exc)  # socket.gaierror for an unknown host has both

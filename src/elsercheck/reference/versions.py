@@ -16,8 +16,10 @@ Three tables, data over code:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 
+@cache  # asked on every request (``has``, ``major``): a handful of distinct lines
 def line_key(line: str) -> tuple[int, int]:
     """``"9.2"`` → ``(9, 2)``; 8.19 sorts before 9.x (nothing after 9.1 was back-ported to it)."""
     major, minor = line.split(".")[:2]
@@ -139,6 +141,12 @@ CHANGES: tuple[Change, ...] = (
            "semantic_text fields that name none (before: 'unknown setting'); without it and "
            "without EIS (#134708 9.3, #142980 9.4 jina-v5) every version defaults to "
            "'.elser-2-elasticsearch'"),
+    Change("exclude-source-vectors-default", "9.2",
+           "#131907 (merged 2025-08; 9.2.0 by merge date); IndexSettings "
+           "INDEX_MAPPING_EXCLUDE_SOURCE_VECTORS_SETTING",
+           "index.mapping.exclude_source_vectors defaults to true for new indices: sparse_vector "
+           "(and dense_vector) values are left out of _source in search and get answers unless "
+           "the request sets _source.exclude_vectors: false (that form not modelled)"),
     # Elastic Inference Service (EIS), modelled only with `serve --eis` / ServerConfig(eis=True).
     Change("eis-elser", "9.2",
            "docs-content #3014 (ELSER on EIS GA, 'stack: preview 9.1'); ElasticInferenceService, "
@@ -176,6 +184,10 @@ class Bug:
     lines: tuple[str, ...]  # minors that have it
     source: str
     what: str
+    # True: a contract test catches it and contracts/known_deviations.toml lists it for the
+    # gate. False: the gate cannot see it (it needs a restart on a data directory: verify and
+    # doctor see it); the server carries it all the same.
+    in_gate: bool = True
 
 
 BUGS: tuple[Bug, ...] = (
@@ -196,6 +208,23 @@ BUGS: tuple[Bug, ...] = (
         "an ELSER model_id is accepted under task type text_embedding; inference then fails with "
         "403 'Trained model [<model>] is configured for task [text_expansion] but called with "
         "task [text_embedding]' (TrainedModelDeploymentTask.infer)"),
+    Bug("zero-allocation-dropped-on-start", "#137134", ("9.1", "9.2"),
+        "AssignmentPlanner.computePlan left deployments with zero allocations out of the plan "
+        "(the fix, #137244 'Preserve deployments with zero allocations during assignment "
+        "planning', is in the 9.3.0 release notes; no 9.2/9.1 back-port found). Reported on "
+        "9.2.0; 9.1 inferred from #132170 (AssignmentPlan counts assigned allocations only), "
+        "back-ported to 9.1 as #132270; no 8.19 back-port found",
+        "starting another deployment (a new endpoint) drops a deployment scaled to zero: its "
+        "endpoint stays, inference answers 404 'Unable to find model deployment task [..]'"),
+    Bug("zero-allocation-lost-on-restart", "#146806", ("8.19", "9.1", "9.2"),
+        "TrainedModelAssignmentClusterService.setShuttingDownNodeRoutesToStopping dropped "
+        "assignments with an empty routing table; fixed by #146910 (9.4.0 release notes), "
+        "back-ported to 9.4 (#147304) and 9.3 (#147306, merged 2026-04-23: in the modelled "
+        "9.3.8); no 8.19/9.1/9.2 back-port found",
+        "a deployment at zero allocations when the ML node shuts down (a restart on the same "
+        "--data-dir) is gone afterwards: inference answers 404 'Unable to find model deployment "
+        "task [..] please stop and start the deployment or try again momentarily'",
+        in_gate=False),
 )  # fmt: skip
 
 
@@ -205,7 +234,7 @@ class EsVersion:
 
     release: Release
 
-    @property
+    @cached_property  # asked on every request
     def line(self) -> str:
         return self.release.line
 
@@ -213,7 +242,7 @@ class EsVersion:
     def number(self) -> str:
         return self.release.number
 
-    @property
+    @cached_property
     def major(self) -> int:
         return line_key(self.line)[0]
 

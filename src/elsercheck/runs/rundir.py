@@ -24,7 +24,22 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+# requests.csv's ``name`` of an inference request: its input-length bucket (``batch-<bucket>``
+# for a batch). Length buckets on estimated tokens, inclusive bounds, in order; ``None``: no
+# upper bound. "xlong" is past ELSER's window, so the server truncates it (and reports
+# is_truncated). load/corpus.py sorts inputs into them; the summary orders by them.
+BUCKETS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
+    {
+        "query": (0, 16),
+        "short": (17, 64),
+        "medium": (65, 256),
+        "long": (257, 512),
+        "xlong": (513, None),
+    }
+)
 
 RUN_JSON = "run.json"
 REQUESTS_CSV = "requests.csv"
@@ -45,6 +60,9 @@ MASTER_PORT_TXT = "master-port.txt"  # the port a locust master bound (port 0: t
 #   generator: whether the load generator kept its schedule (load/generator.py summarize():
 #   arrivals, sent, backlog, unmade, late, late_threshold_ms, lag_ms {p50, p99, max},
 #   behind [[from_s, to_s], ...]); absent in runs before it existed
+#   simulator: whether the embedded server kept its simulated time (load/simulator.py
+#   summarize(): stalls, behind_s, span_s, share, max_lag_ms, kept_up); null on a cluster,
+#   absent in runs before it existed
 RUN_FIELDS = (
     "run_id",
     "started_at",
@@ -76,6 +94,7 @@ RUN_FIELDS = (
 # ``schedule_lag_ms`` (load arrivals only; older files lack it): how late the generator made
 # the arrival: the time it was sent (for ``backlog``: found no free sender) minus the time its
 # open-loop schedule said; ``load/generator.py`` sums it up in run.json "generator".
+# ``retry_after`` (older files lack it): the ``Retry-After`` header of a 429 answer, as sent.
 REQUEST_COLUMNS = (
     "timestamp",
     "elapsed_s",
@@ -92,6 +111,7 @@ REQUEST_COLUMNS = (
     "acknowledged",
     "item_failures",
     "schedule_lag_ms",
+    "retry_after",
 )
 
 # allocations.csv: deployment-level fields from the stats API, node-level fields summed

@@ -18,7 +18,7 @@ have told becomes ``None`` (figures) or ``0`` (counts). Definitions:
   ``time_to_fully_allocated``, ``infer once``, ``delete``), whose ``latency_ms`` is the
   measured duration; figures in seconds over the successful ones.
 - ``by_name``: per requests.csv ``name`` (the input-length bucket, ``batch-<bucket>`` for
-  batches), in ``corpus.BUCKETS`` order, batches after single inputs.
+  batches), in ``rundir.BUCKETS`` order, batches after single inputs.
 - ``ingest`` / ``search``: the ``BULK`` / ``SEARCH`` rows of the ingest, search and mixed
   workloads (``ingest_summary.py``); ``None`` when the run has none (summary_version 2).
 - ``cost``: allocation-hours, vCPU-hours, idle share, per 1,000 successful inferences
@@ -39,7 +39,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..load.corpus import BUCKETS
 from ..timebase import CLUSTER, START_POINTS, WALL, Base, TimeBase
 from . import ingest_summary, rundir
 from .cold_starts import cold_starts
@@ -170,7 +169,7 @@ def _by_name(files: RunFiles) -> dict[str, dict[str, Any]]:
     return result
 
 
-_BUCKET_ORDER = {name: index for index, name in enumerate(BUCKETS)}
+_BUCKET_ORDER = {name: index for index, name in enumerate(rundir.BUCKETS)}
 BATCH_PREFIX = "batch-"
 
 

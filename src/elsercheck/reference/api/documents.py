@@ -10,10 +10,10 @@ Every URL parameter of the REST spec is modelled or refused naming it (``WRITE_P
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
 from ..indices import bulk as bulk_items
+from ..indices import source_filter
 from ..indices.store import Doc
 from ..wire import xcontent
 from ..wire.errors import EsError, validation_failed
@@ -205,7 +205,7 @@ async def get_doc(call: Call) -> Reply:
         raise bulk_items.not_modelled(f"the parameter [{name}] of [{call.route.path}]")
     realtime = call.flag("realtime", True)
     refresh = call.flag("refresh", False)
-    fetch = source_filter(call.query)
+    fetch = source_filter.from_rest(call.query) or source_filter.SourceContext()
     try:
         index = _index(call)
     except EsError:
@@ -220,71 +220,26 @@ async def get_doc(call: Call) -> Reply:
     doc = (index.docs if realtime else index.snapshot()).get(doc_id)
     if doc is None:
         return Reply({"_index": index.name, "_id": doc_id, "found": False}, 404)
-    return Reply(render_doc(index.name, doc, fetch))
+    hidden = []  # RestGetAction honours the index's exclude_source_vectors default (#131907)
+    if source_filter.excludes_vectors_by_default(
+        index.settings, call.state.version.has("exclude-source-vectors-default")
+    ):
+        hidden = source_filter.vector_paths(index.mapping.plain)
+    return Reply(render_doc(index.name, doc, fetch, hidden))
 
 
-def render_doc(index: str, doc: Doc, fetch: tuple[bool, list[str], list[str]]) -> dict[str, Any]:
-    """``GetResult.toXContent``: metadata, ``found``, then ``_source`` (when fetched)."""
+def render_doc(
+    index: str, doc: Doc, fetch: source_filter.SourceContext, hidden: list[str]
+) -> dict[str, Any]:
+    """``GetResult.toXContent``: metadata, ``found``, then ``_source`` (when fetched, without
+    the ``hidden`` vector fields)."""
     out: dict[str, Any] = {
         "_index": index, "_id": doc.id, "_version": doc.version, "_seq_no": doc.seq_no,
         "_primary_term": 1, "found": True,
     }  # fmt: skip
-    wanted, includes, excludes = fetch
-    if wanted:
-        out["_source"] = filter_source(doc.source, includes, excludes)
+    if fetch.fetch:
+        out["_source"] = fetch.apply(source_filter.without(doc.source, hidden))
     return out
-
-
-def _fields(value: str) -> list[str]:
-    return [f for f in value.split(",") if f]
-
-
-def source_filter(query: dict[str, str]) -> tuple[bool, list[str], list[str]]:
-    """``FetchSourceContext.parseFromRestRequest``: ``_source`` is a boolean or a list of
-    includes; ``_source_includes``/``_source_excludes`` lists."""
-    wanted, includes = True, []
-    raw = query.get("_source")
-    if raw is not None:
-        if raw in ("true", "false"):  # Booleans.isBoolean
-            wanted = raw == "true"
-        elif raw:
-            includes = _fields(raw)
-    includes = _fields(query["_source_includes"]) if "_source_includes" in query else includes
-    excludes = _fields(query.get("_source_excludes", ""))
-    return wanted, includes, excludes
-
-
-def filter_source(source: dict[str, Any], includes: list[str], excludes: list[str]) -> Any:
-    """``XContentMapValues.filter``: a path is kept when an include matches it or one of its
-    parents (``*`` wildcards) and no exclude does; objects left empty by the filter go."""
-    if not includes and not excludes:
-        return source
-
-    def keep(path: str, patterns: list[str]) -> bool:
-        parts = path.split(".")
-        prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-        return any(fnmatch.fnmatchcase(p, pattern) for p in prefixes for pattern in patterns)
-
-    def may_hold(path: str) -> bool:  # an include names something below this object
-        return any(fnmatch.fnmatchcase(path, pattern.rsplit(".", 1)[0]) or
-                   pattern.startswith(path + ".") for pattern in includes)  # fmt: skip
-
-    def walk(value: dict[str, Any], prefix: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, child in value.items():
-            path = f"{prefix}{key}"
-            if excludes and keep(path, excludes):
-                continue
-            included = not includes or keep(path, includes)
-            if isinstance(child, dict) and (included or may_hold(path)):
-                inner = walk(child, f"{path}.") if not included or excludes else child
-                if inner or included:
-                    out[key] = inner
-            elif included:
-                out[key] = child
-        return out
-
-    return walk(source, "")
 
 
 ROUTES = [

@@ -16,7 +16,7 @@ from ..rules import elastic_service as eis_rules
 from ..rules import infer_request as ir
 from ..rules import service_settings as ss
 from ..rules import update_request as ur
-from ..rules.endpoint_config import EndpointConfig, inference_failure, parse_put, raise_if_leftover
+from ..rules.endpoint_config import EndpointConfig, parse_put, raise_if_leftover
 from ..rules.trained_models import BUILT_IN_MODELS
 from ..wire import xcontent
 from ..wire.errors import EsError, status_exception, validation_failed
@@ -187,6 +187,10 @@ async def delete_endpoint(call: Call) -> Reply:
     dry_run = call.flag("dry_run")
     force = call.flag("force")
     call.authorize()
+    if force and inference_id in call.state.unparsable:
+        # #129090: force deletes an endpoint whose stored configuration no longer parses
+        del call.state.unparsable[inference_id]
+        return Reply({"acknowledged": True, "pipelines": [], "indexes": []})
     config = _lookup(call, inference_id, task_type)
     if inference_id in call.state.defaults and not force:
         raise status_exception(MESSAGES["reserved_delete"].format(id=inference_id))
@@ -263,7 +267,12 @@ async def update_endpoint(call: Call) -> Reply:
     state.endpoints[inference_id] = new_config
     deployment = state.deployments.get(config.deployment_id)
     if deployment is not None:
-        deployment.adaptive = new_config.service_settings.adaptive_allocations
+        new_adaptive = new_config.service_settings.adaptive_allocations
+        if new_adaptive != config.service_settings.adaptive_allocations:
+            # updateInClusterEndpoint sends them in an UpdateTrainedModelDeploymentAction, whose
+            # assignment update merges them (-1 resets a bound); the endpoint stores them as
+            # sent (inferred: updateInClusterEndpoint's request building not re-read)
+            deployment.adaptive = ss.merge_adaptive(deployment.adaptive, new_adaptive)
         updated = new_config.service_settings
         if updated.num_allocations is not None and not updated.adaptive_enabled:
             state.deployments.set_target(deployment, updated.num_allocations)
@@ -338,8 +347,6 @@ async def infer(call: Call) -> Reply:
         raise status_exception(
             MESSAGES["incompatible_task_type"].format(requested=task_type, actual=config.task_type)
         )
-    if (failure := inference_failure(config)) is not None:  # elastic/elasticsearch#122249
-        raise failure
     elastic = config.service == eis_rules.SERVICE
     if not elastic and config.service_settings.model_id not in ss.ELSER_MODELS:  # E5, reranker:
         raise status_exception(  # dense and rerank results are not modelled; say so

@@ -241,10 +241,20 @@ def _int_param(call: Call, body: dict[str, Any], name: str) -> int | None:
 
 
 def _adaptive(body: dict[str, Any]) -> ss.AdaptiveAllocations | None:
+    """``adaptive_allocations`` of the ML start/update body. ES AdaptiveAllocationsSettings.PARSER
+    reads a null bound as -1 (``declareIntOrNull(…, -1, …)``: the reset placeholder) and the
+    update request reads a null object as RESET_PLACEHOLDER (UpdateTrainedModelDeploymentAction
+    ``declareObjectOrNull``)."""
     if "adaptive_allocations" not in body:
         return None
+    raw = body["adaptive_allocations"]
+    if raw is None:
+        return ss.RESET
+    if isinstance(raw, dict):
+        bounds = ("min_number_of_allocations", "max_number_of_allocations")
+        raw = {k: ss.RESET_BOUND if k in bounds and v is None else v for k, v in raw.items()}
     errors: list[str] = []
-    adaptive = ss.parse_adaptive({"adaptive_allocations": body["adaptive_allocations"]}, errors)
+    adaptive = ss.parse_adaptive({"adaptive_allocations": raw}, errors)
     if errors:
         raise validation_failed(errors, "action_request_validation_exception")
     return adaptive
@@ -306,6 +316,8 @@ async def start_deployment(call: Call) -> Reply:
     if priority != "normal":
         raise not_modelled(f"[priority={priority}] (low-priority deployments)")
     adaptive = _adaptive(body)
+    if adaptive is ss.RESET:  # what the start request's parser does with null was not read
+        raise not_modelled("[adaptive_allocations: null] in the start deployment API")
     settings = ss.ServiceSettings(allocations, 1 if threads is None else threads, model_id,
                                   adaptive)  # fmt: skip
     errors = []
@@ -411,8 +423,7 @@ async def update_deployment(call: Call) -> Reply:
             f"updating through the ML API the deployment [{deployment_id}] that an inference "
             "endpoint created (use the inference update API)"
         )
-    if adaptive is not None:
-        deployment.adaptive = adaptive
+    deployment.adaptive = ss.merge_adaptive(deployment.adaptive, adaptive)
     if allocations is not None:
         if deployment.adaptive is not None and deployment.adaptive.is_enabled:
             deployment.adaptive = ss.AdaptiveAllocations(False, None, None)
@@ -460,6 +471,14 @@ async def infer(call: Call) -> Reply:
     return Reply({"inference_results": answers})
 
 
+async def model_alias(call: Call) -> Reply:
+    """``PUT``/``DELETE /_ml/trained_models/{model_id}/model_aliases/{model_alias}``
+    (RestPutTrainedModelAliasAction, RestDeleteTrainedModelAliasAction): aliases are for models
+    users upload, which the reference server does not model either."""
+    call.authorize()
+    raise not_modelled("trained model aliases (the model_aliases API)")
+
+
 _GET = ("allow_no_match", "from", "size", "include", "decompress_definition",
         "exclude_generated", "tags", "include_model_definition")  # fmt: skip
 _START = ("cache_size", "deployment_id", "number_of_allocations", "priority", "queue_capacity",
@@ -476,6 +495,8 @@ ROUTES = [
           ("allow_no_match", "force"), "optional"),
     Route("POST", _BASE + "/deployment/_update", update_deployment, UPDATE,
           ("number_of_allocations",), "optional"),
+    Route("PUT", _BASE + "/model_aliases/{model_alias}", model_alias, PUT, ("reassign",)),
+    Route("DELETE", _BASE + "/model_aliases/{model_alias}", model_alias, DELETE),
     Route("POST", _BASE + "/_infer", infer, INFER, ("timeout",), "required"),
     Route("POST", _BASE + "/deployment/_infer", infer, INFER, ("timeout",), "required"),
 ]  # fmt: skip

@@ -6,11 +6,11 @@ ignored. Queries: :mod:`..indices.query`; retrievers: :mod:`..indices.retrievers
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import time
 from typing import Any
 
 from ..indices import bulk as bulk_items
+from ..indices import source_filter
 from ..indices.query import (
     Context,
     Node,
@@ -22,7 +22,7 @@ from ..indices.query import (
     walk,
 )
 from ..indices.retrievers import Compound, Retriever, RetrieverParser, Standard
-from ..indices.scoring import f32, field_values
+from ..indices.scoring import f32, feature_value, field_values
 from ..indices.store import Index, in_order
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
@@ -132,11 +132,18 @@ def _result_window(call: Call, index: Index, start: int, size: int) -> None:
 
 
 # -- _source and fields --------------------------------------------------------------------
-def _source_filter(call: Call, body: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
-    """(fetch, includes, excludes): ``FetchSourceContext.fromXContent`` (body ``_source``:
-    boolean, a pattern, a list, or includes/excludes) and ``parseFromRestRequest`` (URL
-    ``_source``, ``_source_includes``, ``_source_excludes``; the URL wins over the body)."""
+def _source_filter(call: Call, body: dict[str, Any]) -> source_filter.SourceContext:
+    """``FetchSourceContext.fromXContent`` (body ``_source``: boolean, a pattern, a list, or
+    includes/excludes/``exclude_vectors``) and ``parseFromRestRequest`` (URL ``_source``,
+    ``_source_includes``, ``_source_excludes``: the URL's replaces the body's).
+
+    ``exclude_vectors`` (#128735, 8.19 back-port #129142; 9.1 by merge date): ``true`` leaves
+    vector fields out. Before 9.2 vectors are returned by default; from 9.2 new indices leave
+    them out (#131907) and ``false`` rehydrates them from the index — with a precision (and, for
+    semantic_text, an ``_inference_fields`` rendering) the reference server does not model:
+    refused."""
     fetch, includes, excludes = True, [], []
+    exclude_vectors: bool | None = None
     if "_source" in body:
         raw = body["_source"]
         if isinstance(raw, bool):
@@ -152,59 +159,37 @@ def _source_filter(call: Call, body: dict[str, Any]) -> tuple[bool, list[str], l
                     includes = list(names)
                 elif key in ("excludes", "exclude"):
                     excludes = list(names)
-                elif key == "exclude_vectors":
-                    raise not_modelled("[_source] [exclude_vectors]")
+                elif key == "exclude_vectors" and isinstance(value, bool):
+                    exclude_vectors = value
                 else:
                     raise parsing(f"Unknown key for a {bulk_items._token(value)} in [{key}].")
         else:
             raise parsing("Expected one of [TRUE, FALSE, VALUE_STRING, START_ARRAY, "
                           f"START_OBJECT] but found [{bulk_items._token(raw)}]")  # fmt: skip
-    query = call.query
-    if "_source" in query:
-        value = query["_source"]
-        if value in ("true", "false", ""):
-            fetch = value != "false"
-        else:
-            includes = value.split(",")
-    if "_source_includes" in query:
-        includes, fetch = query["_source_includes"].split(","), True
-    if "_source_excludes" in query:
-        excludes, fetch = query["_source_excludes"].split(","), True
-    return fetch, includes, excludes
+    if exclude_vectors is False and call.state.version.has("exclude-source-vectors-default"):
+        raise not_modelled("[_source] [exclude_vectors: false] (vectors and semantic_text "
+                           "embeddings rehydrated from the index)")  # fmt: skip
+    # RestSearchAction: a context from the URL replaces the body's
+    from_url = source_filter.from_rest(call.query)
+    if from_url is not None:
+        return from_url
+    return source_filter.SourceContext(fetch, includes, excludes, exclude_vectors)
 
 
-def filter_source(source: Any, includes: list[str], excludes: list[str], prefix: str = "") -> Any:
-    """``XContentMapValues.filter``: keep paths matching an include (or a parent/child of
-    one), drop paths matching an exclude; ``*`` wildcards; arrays filtered element-wise."""
-    if isinstance(source, list):
-        return [filter_source(v, includes, excludes, prefix) for v in source]
-    if not isinstance(source, dict):
-        return source
-    out: dict[str, Any] = {}
-    for key, value in source.items():
-        path = f"{prefix}{key}"
-        if any(fnmatch.fnmatchcase(path, p) for p in excludes):
-            continue
-        exact = not includes or any(fnmatch.fnmatchcase(path, p) for p in includes)
-        partial = any(
-            p.startswith(path + ".") or fnmatch.fnmatchcase(path + ".", p[: len(path) + 1])
-            for p in includes
-        )
-        if exact:
-            kept = filter_source(value, [], excludes, path + ".") if excludes else value
-        elif partial and isinstance(value, dict | list):
-            kept = filter_source(value, includes, excludes, path + ".")
-            if kept in ({}, []):
-                continue
-        else:
-            continue
-        out[key] = kept
-    return out
+def _hidden_vectors(call: Call, index: Index, fetch: source_filter.SourceContext) -> list[str]:
+    """The vector fields left out of each hit's ``_source``: the request's ``exclude_vectors``,
+    else the index's ``index.mapping.exclude_source_vectors`` (true from 9.2, #131907)."""
+    exclude = fetch.exclude_vectors
+    if exclude is None:
+        exclude = source_filter.excludes_vectors_by_default(
+            index.settings, call.state.version.has("exclude-source-vectors-default"))  # fmt: skip
+    return source_filter.vector_paths(index.mapping.plain) if exclude else []
 
 
 def _fields(body: dict[str, Any]) -> list[str]:
     """``fields`` (``FieldAndFormat``): plain names of text/keyword fields are modelled; a
-    ``format``, patterns, ``_inference_fields`` and other field types are refused."""
+    ``format``, patterns and other field types are refused; ``_inference_fields`` is
+    :func:`_inference_fields`."""
     raw = body.get("fields")
     if raw is None:
         return []
@@ -218,9 +203,6 @@ def _fields(body: dict[str, Any]) -> list[str]:
             item = item.get("field")
         if not isinstance(item, str):
             raise parsing("[fields] entries must be a field name or an object with [field]")
-        if item == "_inference_fields":
-            raise not_modelled("[fields] [_inference_fields] (the semantic_text inference "
-                               "metadata field)")  # fmt: skip
         if "*" in item:
             raise not_modelled(f"field patterns in [fields] ([{item}])")
         names.append(item)
@@ -232,6 +214,11 @@ def _field_values(ctx: Context, doc: Any, names: list[str]) -> dict[str, list[An
     drops longer keyword values; dynamic ``.keyword`` sub-fields have 256)."""
     out: dict[str, list[Any]] = {}
     for name in names:
+        if name == INFERENCE_FIELDS:
+            inference = _inference_fields(ctx, doc)
+            if inference:
+                out[name] = [inference]
+            continue
         ftype = ctx.type_of(name)
         if ftype.kind == "unmapped":
             continue
@@ -240,21 +227,46 @@ def _field_values(ctx: Context, doc: Any, names: list[str]) -> dict[str, list[An
         raw = [v for v in field_values(doc.source, ftype.source_path) if not isinstance(v, dict)]
         values = [v if isinstance(v, str) else java_str(v) for v in raw]
         if ftype.kind == "keyword":
-            limit = _ignore_above(ctx, name)
-            values = [v for v in values if limit is None or len(v) <= limit]
+            values = ftype.indexed(values)
         if values:
             out[name] = values
     return out
 
 
-def _ignore_above(ctx: Context, name: str) -> int | None:
-    from ..indices.query import _mapped
+INFERENCE_FIELDS = "_inference_fields"  # InferenceMetadataFieldsMapper.NAME
 
-    spec = _mapped(ctx.mapping.plain, name)
-    if spec is None:
-        return 256  # DynamicFieldsBuilder: text + keyword sub-field with ignore_above 256
-    limit = spec[0].get("ignore_above")
-    return limit if isinstance(limit, int) else None
+
+def _inference_fields(ctx: Context, doc: Any) -> dict[str, Any]:
+    """``fields: ["_inference_fields"]``: ES SemanticInferenceMetadataFieldsMapper.FieldType
+    .valueFetcher gives one map, semantic_text field → its inference as
+    ``SemanticTextFieldType.valueFetcherWithInferenceResults`` reads it back from the index
+    (``inference_id``, ``model_settings``, ``chunks`` per source field with offsets and
+    embeddings). Sparse embeddings come from the index: FeatureField precision
+    (:func:`feature_value`), terms in index order (sorted) — as the docs' example shows
+    (docs/reference/elasticsearch/mapping-reference/semantic-text.md, "Return semantic field
+    embeddings using fields"). A field with ``copy_to`` sources or a ``search_inference_id``
+    is refused: the chunks per source field and that key's rendering are not modelled."""
+    out: dict[str, Any] = {}
+    for name, spec in ctx.mapping.semantic.items():
+        chunks = doc.chunks.get(name)
+        if not chunks:
+            continue
+        if any(name in targets for targets in ctx.mapping.copied_to.values()):
+            raise not_modelled(f"[fields] [{INFERENCE_FIELDS}] for a semantic_text field with "
+                               f"copy_to sources ([{name}])")  # fmt: skip
+        if spec.search_inference_id is not None:
+            raise not_modelled(f"[fields] [{INFERENCE_FIELDS}] for a semantic_text field with "
+                               f"a search_inference_id ([{name}])")  # fmt: skip
+        inference: dict[str, Any] = {"inference_id": spec.inference_id}
+        if spec.model_settings is not None:
+            inference["model_settings"] = dict(spec.model_settings)
+        inference["chunks"] = {name: [
+            {"start_offset": c.start, "end_offset": c.end,
+             "embeddings": {t: feature_value(w) for t, w in sorted(c.embedding.items())}}
+            for c in chunks
+        ]}  # fmt: skip
+        out[name] = {"inference": inference}
+    return out
 
 
 def _track_total_hits(body: dict[str, Any]) -> int | None:
@@ -367,6 +379,11 @@ async def _query_vector(
         deployed = await _on_deployment(call, inference_id, text)
         if deployed is not None:
             return deployed
+    if config is None and kind == "text_expansion":
+        # CoordinatedInferenceAction → InferModelAction on a model id that is none of the
+        # above: ML Messages.INFERENCE_NOT_FOUND (the path inferred, not traced line by line)
+        raise EsError("resource_not_found_exception",
+                      f"Could not find trained model [{endpoint_id}]")  # fmt: skip
     if config is None:
         raise EsError("resource_not_found_exception",
                       f"Inference endpoint not found [{endpoint_id}]")  # fmt: skip
@@ -415,9 +432,10 @@ def _context(index: Index) -> Context:
     return ctx
 
 
-def _plan(ctx: Context, body: dict[str, Any]) -> Retriever:
-    """The request as one retriever: ``query`` (or none) is a standard retriever."""
-    queries = Parser(ctx)
+def _plan(ctx: Context, body: dict[str, Any], warnings: list[str]) -> Retriever:
+    """The request as one retriever: ``query`` (or none) is a standard retriever; the
+    queries' deprecation warnings are added to ``warnings``."""
+    queries = Parser(ctx, warnings)
     if "retriever" in body:
         return RetrieverParser(queries).parse(body["retriever"])
     query = body.get("query")
@@ -443,11 +461,12 @@ async def search(call: Call) -> Reply:
     size = _window(call, body, "size", 10)
     start = _window(call, body, "from", 0)
     _result_window(call, index, start, size)
-    fetch, includes, excludes = _source_filter(call, body)
+    fetch = _source_filter(call, body)
+    hidden = _hidden_vectors(call, index, fetch)
     names = _fields(body)
     up_to = _track_total_hits(body)
     ctx = _context(index)
-    plan = _plan(ctx, body)
+    plan = _plan(ctx, body, call.warnings)
     highlights = _highlight(body, ctx)
     if isinstance(plan, Compound) and "size" in body and size > plan.rank_window_size:
         raise EsError("action_request_validation_exception",
@@ -462,9 +481,8 @@ async def search(call: Call) -> Reply:
     def hit(doc_id: str, score: float) -> dict[str, Any]:
         doc = by_id[doc_id]
         out: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_score": score}
-        if fetch:
-            out["_source"] = (filter_source(doc.source, includes, excludes)
-                              if includes or excludes else doc.source)  # fmt: skip
+        if fetch.fetch:
+            out["_source"] = fetch.apply(source_filter.without(doc.source, hidden))
         if names:
             values = _field_values(ctx, doc, names)
             if values:
@@ -504,7 +522,7 @@ async def count(call: Call) -> Reply:
             raise parsing(f"Unknown key for a {bulk_items._token(value)} in [query].")
     ctx = _context(index)
     query = body.get("query")
-    plan = Standard([], None, Parser(ctx).parse(query) if query else None)
+    plan = Standard([], None, Parser(ctx, call.warnings).parse(query) if query else None)
     await _resolve_vectors(call, index, _nodes(plan))
     ranked, _ = await asyncio.to_thread(plan.run, ctx, None)
     return Reply({"count": len(ranked), "_shards": dict(SEARCH_SHARDS)})

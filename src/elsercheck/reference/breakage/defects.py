@@ -28,7 +28,7 @@ from . import catalogues
 
 FAMILIES = (
     "response-shape", "headers", "validation", "error-envelope", "lifecycle", "auth", "stats",
-    "scaling", "inference", "eis",
+    "scaling", "inference", "eis", "upgrade",
 )  # fmt: skip
 
 # Defects checked deep in the server (``NAME in state.defects``), one spot each.
@@ -48,6 +48,16 @@ EIS_ACCEPTS_ALLOCATIONS = "eis-accepts-allocations"  # rules.elastic_service.par
 SCALER_NEVER_SCALES_DOWN = (
     "scaler-never-scales-down"  # mlnode.adaptive_scaling_service.AdaptiveScalingService.tick
 )
+# Upstream bugs of a restart or of assignment planning (versions.BUGS).
+ZERO_ALLOCATION_DROPPED_ON_START = (
+    "zero-allocation-dropped-on-start"  # mlnode.deployments.Deployments.start (#137134)
+)
+ZERO_ALLOCATION_LOST_ON_RESTART = (
+    "zero-allocation-lost-on-restart"  # state.ServerState._restore_deployments (#146806)
+)
+# Upgrade defects (a restart on a data dir at a later version: persistence.parse_persisted).
+CHUNKING_DROPPED_ON_UPGRADE = "chunking-dropped-on-upgrade"
+LEGACY_MODEL_VERSION_UNMIGRATED = "legacy-model-version-unmigrated"  # #124675 as in 8.16.0-8.18.0
 
 
 @dataclass
@@ -104,6 +114,9 @@ class Defect:
     after: Hook | None = None  # rewrites the answer before the client sees it
     site: str = "app.dispatch"  # where it acts
     eis: bool = False  # the server runs with the Elastic Inference Service (--eis) for it
+    # What catches it: "gate" (selftest runs the gate against it), or "verify" (it shows only
+    # after a restart on a data directory: the snapshot/verify check, not the gate).
+    caught_by: str = "gate"
 
 
 # -- hooks ---------------------------------------------------------------------------------------
@@ -355,6 +368,22 @@ CATALOGUE: dict[str, Defect] = {
         Defect(EIS_ACCEPTS_ALLOCATIONS, "eis",
                "`service: elastic` accepts and ignores `num_allocations`/`num_threads`/"
                "`adaptive_allocations`", site="rules.elastic_service.parse_put", eis=True),
+        Defect(ZERO_ALLOCATION_DROPPED_ON_START, "scaling",
+               "starting a deployment drops the deployments scaled to zero allocations "
+               "(elastic/elasticsearch#137134)", site="mlnode.deployments.Deployments.start",
+               caught_by="verify"),
+        Defect(ZERO_ALLOCATION_LOST_ON_RESTART, "upgrade",
+               "a deployment at zero allocations is lost when the ML node shuts down "
+               "(elastic/elasticsearch#146806)", site="state.ServerState._restore_deployments",
+               caught_by="verify"),
+        Defect(CHUNKING_DROPPED_ON_UPGRADE, "upgrade",
+               "an upgrade rewrites stored endpoints without their `chunking_settings` "
+               "(read back as the pre-8.16 default)", site="persistence.parse_persisted",
+               caught_by="verify"),
+        Defect(LEGACY_MODEL_VERSION_UNMIGRATED, "upgrade",
+               "an 8.12-stored `elser` endpoint (`model_version`) no longer parses after an "
+               "upgrade (elastic/elasticsearch#124675, as 8.16.0-8.18.0)",
+               site="persistence.parse_persisted", caught_by="verify"),
         Defect("negative-weights", "inference",
                "sparse embeddings contain a negative weight",
                after=_negative_weight),

@@ -1,8 +1,7 @@
 """Elasticsearch's side of an ``elastic`` endpoint's inference.
 
-* ``RequestExecutorService``: one client-side rate limiter per endpoint, its
-  ``rate_limit.requests_per_minute`` (default 1,000 for sparse embeddings); a request waits for
-  its turn (a bucket of one: requests leave at most every 60/rpm s; from memory).
+* No client-side rate limiter: #133845 (9.2) disabled Elasticsearch's own rate limiting of EIS
+  endpoints (``RateLimitSettings.DISABLED_INSTANCE``); EIS's limits answer instead.
 * ``ElasticInferenceServiceSparseEmbeddingsModel`` batches: the REST inference API sends its
   whole input in one request (``doInfer``); semantic_text ingest sends chunks in batches of
   ``max_batch_size`` (default 16, #132646, #141185: ``EmbeddingRequestChunker``).
@@ -81,17 +80,6 @@ class EisClient:
         self.drop_retry_after = drop_retry_after  # deliberate defect eis-429-without-retry-after
         self.sleep = sleep
         self.clock = clock
-        self._next_slot: dict[str, float] = {}  # endpoint -> earliest start of its next request
-
-    async def _rate_limited(self, config: EndpointConfig) -> None:
-        settings = config.service_settings
-        assert isinstance(settings, EisServiceSettings)
-        interval = 60.0 / settings.requests_per_minute / self.timing.speedup
-        now = self.clock()
-        start = max(now, self._next_slot.get(config.inference_id, now))
-        self._next_slot[config.inference_id] = start + interval
-        if start > now:
-            await self.sleep(start - now)
 
     async def _send(
         self, config: EndpointConfig, texts: list[str], usage: str
@@ -101,7 +89,6 @@ class EisClient:
         delay = timing.eis_retry_initial_delay_seconds
         deadline = self.clock() + timing.eis_retry_timeout_seconds
         while True:
-            await self._rate_limited(config)
             tokens = sum(token_count(t) for t in texts)
             await self.sleep(timing.eis_round_trip_seconds + timing.eis_per_token_seconds * tokens)
             try:

@@ -8,8 +8,8 @@ its score as Lucene computes it (:mod:`.scoring`).
 Modelled queries (all versions): ``match_all``, ``match_none``, ``bool``, ``match``,
 ``multi_match`` (``best_fields``, ``most_fields``), ``term``, ``terms``, ``range``, ``exists``,
 ``ids``, ``query_string``/``simple_query_string`` (a subset: whitespace-separated bare terms on
-one field), ``semantic``, ``sparse_vector``. ``text_expansion`` (deprecated, still parsed by
-every modelled version) and ``knn`` are refused as not modelled.
+one field), ``semantic``, ``sparse_vector``, ``text_expansion`` (deprecated, still parsed by
+every modelled version, with its warning). ``knn`` is refused as not modelled.
 """
 
 from __future__ import annotations
@@ -45,15 +45,12 @@ ES_QUERIES = frozenset({
 MODELLED_QUERIES = frozenset({
     "match_all", "match_none", "bool", "match", "multi_match", "term", "terms", "range",
     "exists", "ids", "query_string", "simple_query_string", "semantic", "sparse_vector",
+    "text_expansion",
 })  # fmt: skip
-# Mapping parameters that change what a query matches or scores; only their defaults are
-# modelled (TextFieldMapper/KeywordFieldMapper parameters: standard analyzer, BM25, norms on
-# text and off on keyword, indexed).
-SCORING_PARAMS: dict[str, Any] = {
-    "analyzer": "standard", "search_analyzer": "standard", "search_quote_analyzer": "standard",
-    "normalizer": None, "similarity": "BM25", "index": True, "index_options": None,
-    "norms": None, "position_increment_gap": 100, "split_queries_on_whitespace": False,
-}  # fmt: skip
+# ES TextExpansionQueryBuilder.TEXT_EXPANSION_DEPRECATION_MESSAGE, logged (a Warning header)
+# on every parse since 8.15 — every modelled version
+TEXT_EXPANSION_DEPRECATION = "text_expansion is deprecated. Use sparse_vector instead."
+NO_MODEL_ID = "[text_expansion] requires a model_id value"  # the builder's constructor
 NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "double", "float"})
 
 
@@ -71,6 +68,23 @@ def parsing(reason: str) -> EsError:
 class FieldType:
     kind: str  # text, keyword, numeric, boolean, date, semantic, other, unmapped
     source_path: str  # where the values live in _source (a multi-field reads its parent's)
+    ignore_above: int | None = None  # keyword: longer values are not indexed
+
+    def indexed(self, values: list[Any]) -> list[Any]:
+        """The values the field indexes: ES KeywordFieldMapper skips a string longer than
+        ``ignore_above`` (Java ``String.length()``: UTF-16 units) — no term, no doc value."""
+        if self.ignore_above is None:
+            return values
+        limit = self.ignore_above
+        return [v for v in values if not isinstance(v, str) or _utf16_len(v) <= limit]
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# DynamicFieldsBuilder: a string maps to text with a keyword sub-field, ignore_above 256
+DYNAMIC_IGNORE_ABOVE = 256
 
 
 def field_type(mapping: Mapping, path: str, docs: list[Doc]) -> FieldType:
@@ -82,14 +96,15 @@ def field_type(mapping: Mapping, path: str, docs: list[Doc]) -> FieldType:
         return FieldType("semantic", path)
     found = _mapped(mapping.plain, path)
     if found is not None:
+        # a mapping parameter that changes matching or scoring (analyzer, similarity, norms, …)
+        # never gets here: the mapping was refused (rules/semantic_text.MODELLED_PARAMS)
         spec, source_path = found
-        for key, default in SCORING_PARAMS.items():
-            if key in spec and spec[key] != default:
-                raise not_modelled(f"the [{key}] mapping parameter (field [{path}]) in search")
         kind = spec.get("type", "object")
         if kind in NUMERIC_TYPES:
             return FieldType("numeric", source_path)
-        if kind in ("text", "keyword", "boolean", "date", "sparse_vector"):
+        if kind == "keyword":
+            return FieldType(kind, source_path, spec.get("ignore_above"))
+        if kind in ("text", "boolean", "date", "sparse_vector"):
             return FieldType(kind, source_path)
         return FieldType("other", source_path)
     parent, _, last = path.rpartition(".")
@@ -99,7 +114,9 @@ def field_type(mapping: Mapping, path: str, docs: list[Doc]) -> FieldType:
         if values:
             value = values[0]
             if isinstance(value, str):
-                return FieldType("keyword" if sub else "text", dynamic_path)
+                if sub:
+                    return FieldType("keyword", dynamic_path, DYNAMIC_IGNORE_ABOVE)
+                return FieldType("text", dynamic_path)
             if sub:
                 break
             if isinstance(value, bool):
@@ -151,7 +168,7 @@ class Context:
             kind = self.type_of(path)
             stats = FieldStats(keyword=kind.kind == "keyword")
             for doc in self.docs:
-                values = field_values(doc.source, kind.source_path)
+                values = kind.indexed(field_values(doc.source, kind.source_path))
                 if kind.kind == "text":
                     tokens = [
                         t for v in values if not isinstance(v, dict) for t in analyze(_str(v))
@@ -423,8 +440,9 @@ def minimum_should_match(spec: Any, optional: int) -> int:
 class Parser:
     """Turns a query object into nodes against one index's fields."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, warnings: list[str] | None = None) -> None:
         self.ctx = ctx
+        self.warnings = [] if warnings is None else warnings  # deprecation warnings of a parse
 
     def parse(self, query: Any) -> Node:
         if not isinstance(query, dict) or len(query) != 1:
@@ -433,8 +451,7 @@ class Parser:
         if kind not in ES_QUERIES:
             raise parsing(f"unknown query [{kind}]")
         if kind not in MODELLED_QUERIES:
-            detail = {"knn": " (dense vectors; ELSER is sparse)",
-                      "text_expansion": " (deprecated; use sparse_vector or semantic)"}  # fmt: skip
+            detail = {"knn": " (dense vectors; ELSER is sparse)"}
             raise not_modelled(f"the [{kind}] query{detail.get(kind, '')}")
         method: Callable[[Any], Node] = getattr(self, f"_{kind}")
         return method(spec)
@@ -717,6 +734,47 @@ class Parser:
             node.inference_id = inference_id if isinstance(inference_id, str) else None
         return node
 
+    # text_expansion: TextExpansionQueryBuilder.fromXContent (8.15+ copy: model_id required,
+    # pruning_config, the deprecation warning) and doRewrite: model_text inferred by
+    # CoordinatedInferenceAction on model_id (a deployment, its model or an endpoint), then
+    # without pruning_config a bool of FeatureField term queries, weight as boost, scored as
+    # sparse_vector is
+    def _text_expansion(self, spec: Any) -> Node:
+        if TEXT_EXPANSION_DEPRECATION not in self.warnings:
+            self.warnings.append(TEXT_EXPANSION_DEPRECATION)
+        spec = _object("text_expansion", spec)
+        if len(spec) > 1:
+            raise parsing("[text_expansion] query doesn't support multiple fields, found "
+                          f"[{', '.join(spec)}]")  # fmt: skip
+        if not spec:
+            raise parsing("No text specified for text query")
+        name, inner = next(iter(spec.items()))
+        if not isinstance(inner, dict):  # {field: "text"}: no model_id
+            if isinstance(inner, list):
+                raise parsing(f"[text_expansion] unknown token [START_ARRAY] after [{name}]")
+            raise EsError("illegal_argument_exception", NO_MODEL_ID)
+        for key, value in inner.items():
+            if key == "pruning_config":
+                raise not_modelled("the [pruning_config] parameter of the [text_expansion] query")
+            if key == "_name":
+                raise not_modelled("the [_name] parameter of the [text_expansion] query")
+            if key not in ("model_text", "model_id", "boost"):
+                raise parsing(f"[text_expansion] query does not support [{key}]")
+            if isinstance(value, dict | list):
+                token = "START_OBJECT" if isinstance(value, dict) else "START_ARRAY"
+                raise parsing(f"[text_expansion] unknown token [{token}] after [{key}]")
+        if inner.get("model_text") is None:
+            raise parsing("No text specified for text query")
+        if inner.get("model_id") is None:
+            raise EsError("illegal_argument_exception", NO_MODEL_ID)
+        kind = self.ctx.type_of(name).kind
+        if kind not in ("sparse_vector", "unmapped"):  # term queries on other field types
+            raise not_modelled(f"the [text_expansion] query on a field of type [{kind}] "
+                               f"([{name}])")  # fmt: skip
+        node = Sparse(name, java_str(inner["model_text"]), java_str(inner["model_id"]),
+                      "text_expansion", boost=_boost("text_expansion", inner))  # fmt: skip
+        return node
+
 
 def _required(kind: str, spec: Any, names: tuple[str, ...]) -> dict[str, Any]:
     """A query object parsed by a ``ConstructingObjectParser``: an object, its required
@@ -741,7 +799,8 @@ def _operator(kind: str, raw: Any) -> str:
 
 
 def _values(doc: Doc, ftype: FieldType) -> list[Any]:
-    return [v for v in field_values(doc.source, ftype.source_path) if not isinstance(v, dict)]
+    values = field_values(doc.source, ftype.source_path)
+    return ftype.indexed([v for v in values if not isinstance(v, dict)])
 
 
 def _num(value: Any) -> float | None:

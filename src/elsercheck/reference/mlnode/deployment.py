@@ -43,6 +43,7 @@ class _Job:
     texts: list[str]
     tokens: int
     future: asyncio.Future[list[sparse_encoder.SparseResult]]
+    queued_at: float  # loop time it joined the queue: its service cannot start earlier
 
 
 @dataclass
@@ -124,6 +125,14 @@ class Deployment:
         if count > 0:
             self.started.set()
 
+    def started_at_zero(self) -> None:
+        """Loaded and started with a target of zero allocations (a restart at an adaptive
+        minimum of 0): ``started``, as ES reports a deployment at zero (#115824 "Set assignment
+        state to started in case of zero allocations")."""
+        if self.state == "starting":
+            self.state = "started"
+        self.started.set()
+
     def restart(self) -> None:
         """The node restarted: allocations gone, the model loads again, counters start at zero.
 
@@ -199,7 +208,8 @@ class Deployment:
             self.counters.rejected_execution_count += 1
             raise EsError("es_rejected_execution_exception", MESSAGES["queue_full"])
         tokens = sum(sparse_encoder.token_count(text) for text in texts)
-        job = _Job(texts, tokens, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        job = _Job(texts, tokens, loop.create_future(), loop.time())
         self._queue.put_nowait(job)
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), timeout)
@@ -211,23 +221,33 @@ class Deployment:
             ) from None
 
     async def _serve(self) -> None:
+        """One allocation: serve the queue's requests one at a time, on the modelled schedule.
+
+        A request's service starts when both it has arrived and the allocation has finished
+        the previous one (``free_at``: when that one was *due*, not when this task woke up),
+        and it completes at start + service time. So neither the encoder's CPU time nor a late
+        wake-up of this task on a busy event loop adds to the modelled queueing and service
+        times: late wake-ups are made up at the next request (it starts in the past and
+        sleeps less), and only a loop that stays behind delays answers (loop_lag.py says so).
+        """
         loop = asyncio.get_running_loop()
+        free_at = loop.time()
         while True:
             job = await self._queue.get()
             if job.future.done():  # timed out while queued
                 continue
             self._running += 1
             try:
-                started = loop.time()
-                due = started + self.timing.service_time_seconds(
+                started = max(free_at, job.queued_at)
+                service_s = self.timing.service_time_seconds(
                     job.tokens, self.threads, self._portable
                 )
-                # The encoder's CPU time is spent inside the modelled service time, not added
-                # to it: the answer is due at start + service time whatever computing it took
-                # (a time-lapse multiplies any excess; the loop's lag says when it cannot).
                 results = [sparse_encoder.encode(text) for text in job.texts]
-                await asyncio.sleep(max(0.0, due - loop.time()))
-                elapsed_ms = (loop.time() - started) * 1000
+                delay = started + service_s - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif self._queue.qsize():  # due already: answer now, yielding to the loop
+                    await asyncio.sleep(0)  # first when the next get() would not
             except asyncio.CancelledError:
                 # An allocation retired mid-request: hand the request back to the queue.
                 if not job.future.done():
@@ -240,7 +260,9 @@ class Deployment:
                 continue
             finally:
                 self._running -= 1
-            self.counters.record(loop.time(), elapsed_ms)
+            free_at = started + service_s
+            # The process's inference time (ES average_inference_time_ms) is the modelled one.
+            self.counters.record(loop.time(), service_s * 1000)
             if not job.future.done():
                 job.future.set_result(results)
 

@@ -100,6 +100,12 @@ class Deployments:
         self._assigned: dict[str, int] = {}  # allocations planned (started or starting)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.stalled = False  # fault slow-deployment-start: deployments never finish starting
+        # Deployments gone from the cluster while their endpoint stays (#137134, #146806):
+        # inference on them answers 404 instead of starting them again.
+        self.lost: set[str] = set()
+        # Upstream bug #137134 (9.1, 9.2): planning a new deployment drops those at zero.
+        self.drops_zero_allocations = False
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def get(self, deployment_id: str) -> Deployment | None:
         return self.items.get(deployment_id)
@@ -120,6 +126,12 @@ class Deployments:
             self._downloads[model_id] = asyncio.create_task(asyncio.sleep(delay))
             self.download_times[model_id] = int(time.time() * 1000)
         return self._downloads[model_id]
+
+    def restore_download(self, model_id: str) -> None:
+        """A model already in the cluster before a restart: defined, nothing to download."""
+        if model_id not in self._downloads:
+            self._downloads[model_id] = asyncio.create_task(asyncio.sleep(0))
+            self.download_times[model_id] = int(time.time() * 1000)
 
     def known_models(self) -> list[str]:
         """Models whose download has begun (defined in the cluster, fully or not yet)."""
@@ -142,15 +154,24 @@ class Deployments:
             raise status_exception(MESSAGES["same_id"].format(id=deployment_id))
 
     def start(
-        self, deployment_id: str, settings: ServiceSettings, queue_capacity: int | None = None
-    ) -> Deployment:
-        """Create a deployment and start it in the background (download, load, allocate)."""
+        self, deployment_id: str, settings: ServiceSettings, queue_capacity: int | None = None,
+        allocations: int | None = None,
+    ) -> Deployment:  # fmt: skip
+        """Create a deployment and start it in the background (download, load, allocate);
+        ``allocations``: the target to start at (a restart's), else the settings' initial one."""
         self.check_can_start()
+        if self.drops_zero_allocations:
+            # Upstream bug #137134 (9.1, 9.2): AssignmentPlanner.computePlan left deployments with
+            # zero allocations out of the new plan, so starting one removed them (fixed in 9.3.0
+            # by #137244, "Preserve deployments with zero allocations during assignment planning").
+            for other in [d for d in self.items.values() if d.booted and d.target_allocations == 0]:
+                self._drop(other.deployment_id)
+        self.lost.discard(deployment_id)
         deployment = Deployment(
             deployment_id,
             settings.model_id,
             settings.num_threads,
-            initial_allocations(settings),
+            initial_allocations(settings) if allocations is None else allocations,
             settings.adaptive_allocations,
             self.timing,
             queue_capacity or self.queue_capacity,
@@ -168,6 +189,20 @@ class Deployments:
         await asyncio.sleep(self.timing.deployment_start_seconds)
         deployment.booted = True
         self._plan(deployment, startup=True)
+        if deployment.target_allocations == 0:  # restarted at zero: started with no allocation
+            deployment.started_at_zero()
+
+    def _drop(self, deployment_id: str) -> None:
+        """The deployment leaves the cluster state; its endpoint (if any) stays stored."""
+        deployment = self.items.pop(deployment_id)
+        self._assigned.pop(deployment_id, None)
+        task = self._tasks.pop(deployment_id, None)
+        if task is not None:
+            task.cancel()
+        self.lost.add(deployment_id)
+        stopping = asyncio.get_running_loop().create_task(deployment.stop())
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
 
     def restart_all(self) -> None:
         """A node restart (fault ``server-restart``): every deployment reloads its model and
@@ -235,6 +270,7 @@ class Deployments:
                 self._plan(deployment)
 
     async def stop(self, deployment_id: str) -> None:
+        self.lost.discard(deployment_id)
         deployment = self.items.pop(deployment_id, None)
         self._assigned.pop(deployment_id, None)
         task = self._tasks.pop(deployment_id, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from ..rules.endpoint_config import EndpointConfig
+from ..rules.endpoint_config import EndpointConfig, inference_failure
 from ..wire.errors import EsError, status_exception
 from ..wire.timevalue import format_seconds
 from .deployment import Deployment
@@ -17,6 +17,11 @@ MESSAGES = {
     "too_many_waiting": (
         "Rejected inference request waiting for an allocation of deployment [{id}]. Too many "
         "pending requests"
+    ),
+    # TransportInferTrainedModelDeploymentAction.newResponse: no task for the deployment id (404)
+    "no_task": (
+        "Unable to find model deployment task [{id}] please stop and start the deployment or try "
+        "again momentarily"
     ),
     "wait_timeout": (
         "Timed out after [{timeout}] waiting for trained model deployment [{id}] to start. Use the "
@@ -49,6 +54,12 @@ class InferenceService:
     ) -> list[SparseResult]:
         deployments = self.deployments
         deployment = deployments.get(config.deployment_id)
+        lost = config.deployment_id in deployments.lost and not config.inference_id.startswith(".")
+        if deployment is None and lost:
+            # Dropped from the cluster state (#137134, #146806): only a default endpoint's
+            # deployment is started again (BaseElasticsearchInternalService.maybeStartDeployment
+            # checks isDefaultId), a user endpoint answers 404 until it is re-created.
+            raise status_exception(MESSAGES["no_task"].format(id=config.deployment_id), 404)
         if deployment is None:
             # Default endpoints start their deployment on first use, then retry
             # (ES ElasticsearchInternalService.maybeStartDeployment).
@@ -60,6 +71,11 @@ class InferenceService:
                 # Release builds: fail fast; clients retry (feature flag ml_scale_from_zero off).
                 raise deployment.unavailable(starting)
             await self._wait_for_allocation(deployment, timeout)
+        if (failure := inference_failure(config)) is not None:
+            # elastic/elasticsearch#122249: TrainedModelDeploymentTask.infer refuses an ELSER
+            # deployment called as text_embedding — for the inference API, semantic_text
+            # ingest and semantic queries alike, as all three reach the deployment
+            raise failure
         return await deployment.infer(texts, timeout)
 
     async def _wait_for_allocation(self, deployment: Deployment, timeout: float | None) -> None:

@@ -122,7 +122,19 @@ def _token_terms(token: str) -> tuple[float, str | None, float]:
 
 
 def encode(text: str) -> SparseResult:
-    """Encode one input: same text → same tokens and weights."""
+    """Encode one input: same text → same tokens and weights (a fresh dict each time: callers
+    may keep it; inputs repeat, so short ones are encoded once)."""
+    items, truncated = _cached_encoding(text) if len(text) <= CACHED_TEXT else _encoding(text)
+    return SparseResult(dict(items), truncated)
+
+
+@lru_cache(maxsize=4096)
+def _cached_encoding(text: str) -> tuple[tuple[tuple[str, float], ...], bool]:
+    return _encoding(text)
+
+
+def _encoding(text: str) -> tuple[tuple[tuple[str, float], ...], bool]:
+    """The embedding's (term, weight) pairs in order, and whether the input was truncated."""
     tokens, truncated = _tokens(text)
     weights: dict[str, float] = {}
     for token in tokens[:WINDOW]:
@@ -130,5 +142,4 @@ def encode(text: str) -> SparseResult:
         weights[token] = max(weights.get(token, 0.0), weight)
         if term is not None:
             weights[term] = max(weights.get(term, 0.0), term_weight)
-    ordered = dict(sorted(weights.items(), key=lambda item: (-item[1], item[0])))
-    return SparseResult(ordered, truncated)
+    return tuple(sorted(weights.items(), key=lambda item: (-item[1], item[0]))), truncated

@@ -6,8 +6,11 @@ must be empty in a request (``ElasticInferenceServiceSettingsUtils
 .ensureEmptyTaskSettingsInRequestContext``), chunking settings for the embedding task types,
 then ``ElasticInferenceServiceSparseEmbeddingsServiceSettings.fromMap`` (errors accumulate:
 ``model_id`` required, ``max_input_tokens`` positive, ``max_batch_size`` in [1, 1024] (#141185,
-#141516), ``rate_limit.requests_per_minute`` positive (``RateLimitSettings.of``, default 1,000
-for sparse embeddings), then ``throwIfNotEmptyMap`` of the body and of the service settings:
+#141516), and no ``rate_limit`` at all: #133845 (merged 2025-08-29, so in 9.2, the first version
+modelled with EIS) disabled Elasticsearch's own rate limiting of EIS endpoints
+(``RateLimitSettings.rejectRateLimitFieldForRequestContext``: a validation error in a request;
+``RateLimitSettings.DISABLED_INSTANCE``, which renders nothing), then ``throwIfNotEmptyMap`` of
+the body and of the service settings:
 ``num_allocations``, ``num_threads``, ``adaptive_allocations`` are unknown to this service.
 Whether the model exists is EIS's answer to the PUT's validation call
 (``SimpleServiceIntegrationValidator``), see ``eis/client.py``.
@@ -21,12 +24,10 @@ from typing import Any
 from ..breakage.defects import EIS_ACCEPTS_ALLOCATIONS
 from ..versions import EsVersion
 from ..wire.errors import EsError, status_exception, validation_failed
-from ..wire.javafmt import java_map, parsed_map_capacity
 from . import chunking
 from . import service_settings as ss
 from . import settings_parsing as sp
-from .endpoint_config import MESSAGES as PUT_MESSAGES
-from .endpoint_config import EndpointConfig
+from .endpoint_config import EndpointConfig, pop_map, raise_if_leftover
 
 SERVICE = "elastic"
 SCOPE = "service_settings"
@@ -35,31 +36,32 @@ ELSER_ENDPOINT_ID = ".elser-2-elastic"
 ELSER_MODEL_ID = "elser_model_2"
 # InternalPreconfiguredEndpoints.DEFAULT_JINA_V5_ENDPOINT_ID (9.4 semantic_text default, #142980)
 JINA_V5_ENDPOINT_ID = ".jina-embeddings-v5-text-small"
-DEFAULT_REQUESTS_PER_MINUTE = 1_000  # ElasticInferenceServiceSparseEmbeddingsServiceSettings
 DEFAULT_MAX_BATCH_SIZE = 16  # #132646 (EIS sparse batches of 16); setting default #141185
 MAX_BATCH_SIZE_UPPER_BOUND = 1024  # ElasticInferenceServiceSettingsUtils, #141516
 
 MESSAGES = {
-    "unknown_settings": (
-        "Configuration contains settings [{settings}] unknown to the [elastic] service"
-    ),
     "not_modelled_task": (
         "The reference server models the [elastic] service for task type [sparse_embedding] "
         "only, not [{task_type}]"
     ),
     "not_modelled_update": "The reference server does not model _update of [elastic] endpoints",
+    # RateLimitSettings.rejectRateLimitFieldForRequestContext (#133845)
+    "rate_limit_not_permitted": (
+        "[service_settings] rate limit settings are not permitted for service [elastic] and task "
+        "type [{task_type}]"
+    ),
 }
 
 
 @dataclass(frozen=True)
 class EisServiceSettings(ss.ServiceSettings):
     """Sparse-embedding settings of an ``elastic`` endpoint, rendered as
-    ``toXContentFragmentOfExposedFields``: model_id, max_input_tokens, max_batch_size,
-    rate_limit. (A ServiceSettings with no deployment: num_allocations None, num_threads 0.)"""
+    ``toXContentFragmentOfExposedFields``: model_id, max_input_tokens, max_batch_size (the
+    disabled rate limit renders nothing, #133845). (A ServiceSettings with no deployment:
+    num_allocations None, num_threads 0.)"""
 
     max_input_tokens: int | None = None
     max_batch_size: int | None = None
-    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
 
     def to_json(self, live_allocations: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"model_id": self.model_id}
@@ -67,7 +69,6 @@ class EisServiceSettings(ss.ServiceSettings):
             out["max_input_tokens"] = self.max_input_tokens
         if self.max_batch_size is not None:
             out["max_batch_size"] = self.max_batch_size
-        out["rate_limit"] = {"requests_per_minute": self.requests_per_minute}
         return out
 
     @property
@@ -81,34 +82,11 @@ def settings(model_id: str, **extra: Any) -> EisServiceSettings:
 
 def preconfigured_elser() -> EndpointConfig:
     """``.elser-2-elastic`` as the authorization poller stores it (#129922: ELSER's sentence
-    chunking 250/1, the sparse default rate limit)."""
+    chunking 250/1; no rate limit, #133845)."""
     return EndpointConfig(
         ELSER_ENDPOINT_ID, "sparse_embedding", settings(ELSER_MODEL_ID),
         dict(chunking.DEFAULT), service=SERVICE,
     )  # fmt: skip
-
-
-def _leftover(settings_map: dict[str, Any], parsed_size: int) -> None:
-    """``ServiceUtils.throwIfNotEmptyMap(map, "elastic")``."""
-    if settings_map:
-        capacity = parsed_map_capacity(parsed_size)
-        raise status_exception(
-            MESSAGES["unknown_settings"].format(settings=java_map(settings_map, capacity))
-        )
-
-
-def _map(body: dict[str, Any], key: str, required: bool) -> tuple[dict[str, Any], int]:
-    value = body.pop(key, None)
-    if value is None:
-        if required:
-            raise status_exception(PUT_MESSAGES["missing_service_settings"])
-        return {}, 0
-    if not isinstance(value, dict):
-        raise status_exception(
-            f"field [{key}] is not of the expected type. The value [{value}] cannot be converted "
-            "to a [Map]"
-        )
-    return dict(value), len(value)
 
 
 def parse_put(
@@ -121,14 +99,14 @@ def parse_put(
 ) -> EndpointConfig:
     """The rest of the PUT after ``service`` was popped (``TransportPutInferenceModelAction``
     resolved the task type and the service)."""
-    service_map, service_size = _map(body, "service_settings", required=True)
-    task_map, task_size = _map(body, "task_settings", required=False)
+    service_map, service_size = pop_map(body, "service_settings", required=True)
+    task_map, task_size = pop_map(body, "task_settings", required=False)
     chunking_settings = None
     if task_type in ("sparse_embedding", "text_embedding"):
         chunking_settings = chunking.parse(body.pop("chunking_settings", None), version)
     if task_type != "sparse_embedding":  # chat_completion, text_embedding, rerank on EIS
         raise status_exception(MESSAGES["not_modelled_task"].format(task_type=task_type), 501)
-    _leftover(task_map, task_size)  # ensureEmptyTaskSettingsInRequestContext
+    raise_if_leftover(task_map, task_size, SERVICE)  # ensureEmptyTaskSettingsInRequestContext
     errors: list[str] = []
     model_id = sp.remove_as_type(service_map, "model_id", "str", errors)
     if model_id is None and not errors:  # ServiceUtils.extractRequiredString
@@ -143,47 +121,19 @@ def parse_put(
     max_batch = sp.bounded(max_batch, "max_batch_size", SCOPE, errors, None,
                            MAX_BATCH_SIZE_UPPER_BOUND,
                            article=not version.has("chunk-message-wording"))  # fmt: skip
-    rpm = _rate_limit(service_map, errors)
+    if "rate_limit" in service_map:  # rejectRateLimitFieldForRequestContext (#133845)
+        errors.append(MESSAGES["rate_limit_not_permitted"].format(task_type=task_type))
     if errors:
         raise validation_failed(errors)
     # ElasticInferenceService.parseRequestConfig: throwIfNotEmptyMap(config), (serviceSettings)
-    _leftover(body, body_size)
+    raise_if_leftover(body, body_size, SERVICE)
     if EIS_ACCEPTS_ALLOCATIONS in defects:  # deliberate defect: accept and ignore them
         for key in ("num_allocations", "num_threads", "adaptive_allocations"):
             service_map.pop(key, None)
-    _leftover(service_map, service_size)
+    raise_if_leftover(service_map, service_size, SERVICE)
     assert model_id is not None
-    parsed = settings(model_id, max_input_tokens=max_input_tokens, max_batch_size=max_batch,
-                      requests_per_minute=rpm or DEFAULT_REQUESTS_PER_MINUTE)  # fmt: skip
+    parsed = settings(model_id, max_input_tokens=max_input_tokens, max_batch_size=max_batch)
     return EndpointConfig(inference_id, task_type, parsed, chunking_settings, service=SERVICE)
-
-
-def _rate_limit(service_map: dict[str, Any], errors: list[str]) -> int | None:
-    """``RateLimitSettings.of``: ``rate_limit`` (a map, may be absent), its
-    ``requests_per_minute`` a positive long; other keys are unknown to the service."""
-    raw = service_map.pop("rate_limit", None)
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise status_exception(
-            f"field [rate_limit] is not of the expected type. The value [{raw}] cannot be "
-            "converted to a [Map]"
-        )
-    limit = dict(raw)
-    size = len(limit)
-    value = limit.pop("requests_per_minute", None)
-    rpm = None
-    if value is not None:
-        if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
-            errors.append(sp.MESSAGES["wrong_type"].format(
-                name="requests_per_minute", value=value, java_type="Long"))  # fmt: skip
-        elif value <= 0:  # ServiceUtils.extractOptionalPositiveLong (text from memory)
-            errors.append(f"[rate_limit] Invalid value [{value}]. [requests_per_minute] must be "
-                          "a positive long")  # fmt: skip
-        else:
-            rpm = value
-    _leftover(limit, size)
-    return rpm
 
 
 def refuse_update(config: EndpointConfig) -> EsError | None:

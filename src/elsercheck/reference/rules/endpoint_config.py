@@ -99,8 +99,10 @@ class ParsedPut:
     warnings: list[str]
 
 
-def _pop_map(body: dict[str, Any], key: str, required: bool) -> tuple[dict[str, Any], int]:
-    """The map under ``key`` (a copy) and its size as parsed (for HashMap order)."""
+def pop_map(body: dict[str, Any], key: str, required: bool) -> tuple[dict[str, Any], int]:
+    """The map under ``key`` (a copy) and its size as parsed (for HashMap order); every
+    service's parser reads its settings maps with it (``ServiceUtils.removeFromMapOrThrowIfNull``,
+    ``removeFromMapOrDefaultEmpty``)."""
     value = body.pop(key, None)
     if value is None:
         if required:
@@ -115,8 +117,10 @@ def _pop_map(body: dict[str, Any], key: str, required: bool) -> tuple[dict[str, 
     return dict(value), len(value)
 
 
-def raise_if_leftover(settings: dict[str, Any], parsed_size: int | None = None) -> None:
-    """``throwIfNotEmptyMap``: settings nobody consumed are unknown to the service.
+def raise_if_leftover(
+    settings: dict[str, Any], parsed_size: int | None = None, service: str = SERVICE
+) -> None:
+    """``throwIfNotEmptyMap(map, service)``: settings nobody consumed are unknown to the service.
 
     The map is the parser's HashMap with keys removed: it prints in the iteration order of a
     table sized for ``parsed_size`` keys (the size the parser built it with)."""
@@ -124,7 +128,7 @@ def raise_if_leftover(settings: dict[str, Any], parsed_size: int | None = None) 
         capacity = parsed_map_capacity(len(settings) if parsed_size is None else parsed_size)
         raise status_exception(
             MESSAGES["unknown_settings"].format(
-                settings=java_map(settings, capacity), service=SERVICE
+                settings=java_map(settings, capacity), service=service
             )
         )
 
@@ -162,8 +166,8 @@ def parse_put(
         raise status_exception(MESSAGES["id_matches_deployment"].format(id=inference_id))
     # 11, 11a: parseRequestConfig removes service_settings (required) and task_settings; elserCase
     # never reads task_settings, so they are dropped, never echoed (§A4).
-    service_map, service_size = _pop_map(body, "service_settings", required=True)
-    _pop_map(body, "task_settings", required=False)
+    service_map, service_size = pop_map(body, "service_settings", required=True)
+    pop_map(body, "task_settings", required=False)
     # 12: chunking_settings, only for the embedding task types (else left over: step 13)
     chunking_settings = None
     if task_type in CHUNKED_TASK_TYPES:

@@ -55,7 +55,23 @@ MESSAGES = {
 class Token:
     kind: str  # Jackson JsonToken name
     raw: str  # the literal as written (scalars)
-    position: str  # "line:column"
+    offset: int | None = None  # where it starts in the JSON text; None: another format
+    source: str = field(default="", repr=False)  # that JSON text
+
+    @property
+    def position(self) -> str:
+        """``line:column``, only computed for an error message (most requests have none);
+        ``1:1`` for a token decoded from YAML / CBOR / SMILE (not modelled)."""
+        return "1:1" if self.offset is None else text_position(self.source, self.offset)
+
+
+def text_position(text: str, offset: int) -> str:
+    """Jackson's token location of ``offset`` in ``text``: 1-based line; 1-based column
+    counted in UTF-8 bytes, as ``UTF8StreamJsonParser``."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line = text.count("\n", 0, offset) + 1
+    column = len(text[line_start:offset].encode("utf-8", "surrogatepass")) + 1
+    return f"{line}:{column}"
 
 
 @dataclass
@@ -90,12 +106,6 @@ class _Scanner:
     def __init__(self, text: str) -> None:
         self.text = text
         self.i = 0
-
-    def position(self, offset: int) -> str:
-        line_start = self.text.rfind("\n", 0, offset) + 1
-        line = self.text.count("\n", 0, offset) + 1
-        column = len(self.text[line_start:offset].encode("utf-8", "surrogatepass")) + 1
-        return f"{line}:{column}"
 
     def _ws(self) -> None:
         while self.i < len(self.text) and self.text[self.i] in " \t\r\n":
@@ -144,11 +154,11 @@ class _Scanner:
         start = self.i
         kind = self._kind()
         self._skip_value()
-        return Token(kind, self.text[start : self.i], self.position(start))
+        return Token(kind, self.text[start : self.i], start, self.text)
 
     def first(self) -> Token:
         self._ws()
-        return Token(self._kind(), "", self.position(self.i))
+        return Token(self._kind(), "", self.i, self.text)
 
     def members(self) -> list[Member]:
         self._ws()
@@ -196,14 +206,14 @@ def _value_token(value: Any) -> Token:
         kind = "VALUE_NULL"
     else:
         kind = "VALUE_NUMBER"
-    return Token(kind, java_str(value) if kind in ("VALUE_NUMBER", "VALUE_BOOLEAN") else "", "1:1")
+    return Token(kind, java_str(value) if kind in ("VALUE_NUMBER", "VALUE_BOOLEAN") else "")
 
 
 def _decoded_members(body: dict[str, Any]) -> list[Member]:
     return [
         Member(
             name,
-            Token("FIELD_NAME", "", "1:1"),
+            Token("FIELD_NAME", ""),
             _value_token(value),
             [_value_token(v) for v in value] if isinstance(value, list) else [],
         )

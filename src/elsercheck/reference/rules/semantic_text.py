@@ -62,7 +62,7 @@ SEMANTIC_PARAMS = frozenset(
 _LEAF = frozenset({"type", "copy_to"})
 MODELLED_PARAMS: dict[str, frozenset[str]] = {
     "text": _LEAF | {"fields"},
-    "keyword": _LEAF | {"fields"},
+    "keyword": _LEAF | {"fields", "ignore_above"},  # indices/query.FieldType.indexed
     **{kind: _LEAF for kind in ("long", "integer", "short", "byte", "double", "float",
                                 "boolean", "date")},
     "sparse_vector": frozenset({"type"}),
@@ -284,6 +284,14 @@ def _check_params(name: str, kind: str, spec: dict[str, Any], nested: bool) -> N
     for key in spec:
         if key not in MODELLED_PARAMS.get(kind, frozenset({"type"})):
             raise not_modelled_mapping(f"the parameter [{key}] of a [{kind}] field ([{name}])")
+    ignore_above = spec.get("ignore_above")
+    if ignore_above is not None and (
+        isinstance(ignore_above, bool) or not isinstance(ignore_above, int) or ignore_above < 0
+    ):
+        # KeywordFieldMapper's ignore_above is an int parameter that must not be negative; the
+        # exact ES texts for a bad value were not read: refused as not modelled
+        raise not_modelled_mapping(f"[ignore_above] [{java_str(ignore_above)}] on [{name}] "
+                                   "(only a non-negative integer is modelled)")  # fmt: skip
     copy_to = spec.get("copy_to")
     if copy_to is not None and not isinstance(copy_to, str | list):
         raise mapper_parsing(f"Failed to parse mapping: [copy_to] on [{name}] must be a string "
@@ -350,6 +358,7 @@ def parse_mappings(
     properties = raw.get("properties", {})
     if not isinstance(properties, dict):
         raise mapper_parsing("Expected map for property [properties]")
+    properties = expand_dots(properties)
     for name, spec in properties.items():
         if not isinstance(spec, dict):
             raise mapper_parsing(f"Expected map for property [fields] on field [{name}] but got a "
@@ -375,6 +384,30 @@ def parse_mappings(
                     f"[copy_to] a field not of type [{CONTENT_TYPE}] ([{name}] to [{target}])"
                 )
     return mapping
+
+
+def expand_dots(properties: dict[str, Any]) -> dict[str, Any]:
+    """Dotted field names as objects: ``{"ml.tokens": spec}`` is ``{"ml": {"properties":
+    {"tokens": spec}}}`` (ES ObjectMapper.TypeParser.parseProperties: ``fieldName.split("\\.")``,
+    an intermediate ObjectMapper per part; GET _mapping shows the objects). Merging a dotted
+    name into a field that is not an object is refused as not modelled."""
+    if not any("." in name for name in properties):
+        return properties
+    out: dict[str, Any] = {}
+    for name, spec in properties.items():
+        *parents, leaf = name.split(".")
+        here = out
+        for part in parents:
+            node = here.setdefault(part, {"properties": {}})
+            if not isinstance(node, dict) or node.get("type", "object") != "object":
+                raise not_modelled_mapping(f"the dotted field name [{name}] under a field that "
+                                           "is not an object")  # fmt: skip
+            here = node.setdefault("properties", {})
+        if leaf in here:
+            raise not_modelled_mapping(f"the dotted field name [{name}] merged with another "
+                                       f"definition of [{leaf}]")  # fmt: skip
+        here[leaf] = spec
+    return out
 
 
 def _semantic_field(

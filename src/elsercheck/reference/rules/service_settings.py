@@ -59,6 +59,44 @@ class AdaptiveAllocations:
             out["max_number_of_allocations"] = self.max_number_of_allocations
         return out
 
+    def merge(self, updates: AdaptiveAllocations) -> AdaptiveAllocations:
+        """ES AdaptiveAllocationsSettings.merge: each field given replaces this one; a bound of
+        ``-1`` resets it to unset."""
+
+        def bound(new: int | None, old: int | None) -> int | None:
+            if new is None:
+                return old
+            return None if new == RESET_BOUND else new
+
+        return AdaptiveAllocations(
+            self.enabled if updates.enabled is None else updates.enabled,
+            bound(updates.min_number_of_allocations, self.min_number_of_allocations),
+            bound(updates.max_number_of_allocations, self.max_number_of_allocations),
+        )
+
+
+# ES AdaptiveAllocationsSettings.RESET_PLACEHOLDER (false, -1, -1): what the ML update API's
+# ObjectParser reads for `adaptive_allocations: null`; a bound of -1 is the placeholder for
+# "reset to unset" that validate() skips (hasMinNumberOfAllocations = min != null && min != -1).
+RESET_BOUND = -1
+RESET = AdaptiveAllocations(False, RESET_BOUND, RESET_BOUND)
+
+
+def merge_adaptive(
+    original: AdaptiveAllocations | None, updates: AdaptiveAllocations | None
+) -> AdaptiveAllocations | None:
+    """A deployment's settings after an update: ES
+    TrainedModelAssignmentClusterService.getAdaptiveAllocationsSettings (8.19 → 9.5): no
+    updates keep them, :data:`RESET` (``adaptive_allocations: null`` in the ML update body)
+    drops them, no original takes the updates as they are, otherwise they are merged."""
+    if updates is None:
+        return original
+    if updates is RESET:
+        return None
+    if original is None:
+        return updates
+    return original.merge(updates)
+
 
 @dataclass(frozen=True)
 class ServiceSettings:
@@ -103,8 +141,15 @@ def parse_adaptive(source: dict[str, Any], errors: list[str]) -> AdaptiveAllocat
 
 
 def validate_adaptive(settings: AdaptiveAllocations) -> list[str]:
-    """``AdaptiveAllocationsSettings.validate``; also used by ``_update``."""
+    """``AdaptiveAllocationsSettings.validate``; also used by ``_update``.
+
+    A bound of -1 is the reset placeholder and is not validated (ES
+    AdaptiveAllocationsSettings.validate: ``hasMinNumberOfAllocations = min != null && min !=
+    -1``; every stored copy read, 8.19-era to 9.5-era, has it): ``min_number_of_allocations: -1``
+    is accepted and stored as -1."""
     low, high = settings.min_number_of_allocations, settings.max_number_of_allocations
+    low = None if low == RESET_BOUND else low
+    high = None if high == RESET_BOUND else high
     errors = []
     if low is not None and low < 0:
         errors.append(MESSAGES["min_negative"])

@@ -52,6 +52,10 @@ class Route:
         return tuple(0 if s.startswith("{") else 1 for s in self.segments)
 
 
+def _literal(segment: str) -> bool:
+    return not segment.startswith("{")
+
+
 def decode_component(raw: str) -> str:
     """``RestUtils.decodeComponent``: percent-decode one raw path segment exactly once.
 
@@ -147,6 +151,17 @@ class Router:
             self._by_length.setdefault(len(route.segments), []).append(route)
             key = (len(route.segments), route.method)
             self._by_length_method.setdefault(key, []).append(route)
+        # ... and of those, only the ones whose first segment can be the path's: the literal
+        # itself or a placeholder (same order). A first segment no route names literally
+        # can match only the placeholder ones (key None).
+        self._by_first: dict[tuple[int, str, str | None], list[Route]] = {}
+        for (length, method), routes in self._by_length_method.items():
+            literals = {r.segments[0] for r in routes if r.segments and _literal(r.segments[0])}
+            for first in (*literals, None):
+                self._by_first[(length, method, first)] = [
+                    r for r in routes
+                    if not r.segments or not _literal(r.segments[0]) or r.segments[0] == first
+                ]  # fmt: skip
 
     def candidates(self, raw_path: str) -> list[tuple[Route, dict[str, str]]]:
         segments = raw_segments(raw_path)
@@ -169,7 +184,11 @@ class Router:
         segments = raw_segments(raw_path)
         # The first match of the request's method in candidates() order, without matching the
         # routes of other methods (needed only for the 405's Allow list).
-        for route in self._by_length_method.get((len(segments), lookup), ()):
+        first = segments[0] if segments else None
+        routes = self._by_first.get((len(segments), lookup, first))
+        if routes is None:  # a first segment no route of this shape names literally
+            routes = self._by_first.get((len(segments), lookup, None), [])
+        for route in routes:
             bound = route.match(segments)
             if bound is not None:
                 return route, bound

@@ -1,0 +1,131 @@
+"""Comparison 5: does `elsercheck capacity` on the embedded server measure the model's capacity?
+
+The embedded reference server's capacity is known (``capacity/model.py``): at saturation one
+allocation completes 1 / E[service time] units per cluster second, and the sweep's own rules
+(the p99 objective, kept over its repeats) put its knee at ``model_knee_rps``, which a queue
+model of the deployment computes. Each round runs ``elsercheck capacity`` (embedded server, the
+time-lapse ``elsercheck.sim_scale`` chooses for the cell) for the default inference mix, search
+and ingest, at 1 and at 16 allocations, and compares the measured capacity per allocation with
+the model's knee (``…_ratio`` = 1 − relative error, goal ≥ 0.9: within 10 %) and whether the
+model lies in the reported interval; the simulator's lag during the points is reported beside.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from .common import PYTHON, BenchError, Context, bench_env
+from .report import Ratio, Result, closeness, summarize
+
+CELLS = (("inference", 1), ("inference", 16), ("search", 1), ("search", 16), ("ingest", 1),
+         ("ingest", 16))  # fmt: skip
+QUICK_CELLS = (("inference", 1),)
+MAX_MINUTES = 8  # per sweep (a wall-clock bound; a sweep cut short is flagged bounded)
+
+
+def sweep(ctx: Context, workload: str, allocations: int, round_: int) -> dict[str, Any] | None:
+    """One ``elsercheck capacity`` run; its capacity.json, or None when the sweep was refused
+    as beyond what this machine simulates faithfully at any time-lapse (its log says so)."""
+    out = ctx.scratch / f"capacity-{workload}-a{allocations}-{round_}"
+    command = [PYTHON, "-m", "elsercheck", "capacity", "--workload", workload,
+               "--allocations", str(allocations), "--max-minutes", str(MAX_MINUTES),
+               "--seed", str(round_), "--report-dir", str(out)]  # fmt: skip
+    with (ctx.scratch / f"capacity-{workload}-a{allocations}-{round_}.log").open("w") as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=bench_env(),
+                              timeout=MAX_MINUTES * 60 + 300, check=False)  # fmt: skip
+    path = out / "capacity.json"
+    if not path.exists() and done.returncode == 2 and "even at real time" in _text(log.name):
+        return None
+    if not path.exists():
+        raise BenchError(f"capacity {workload} ×{allocations} wrote no capacity.json "
+                         f"(exit {done.returncode}; see {log.name})")  # fmt: skip
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def _text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def figures(data: dict[str, Any]) -> dict[str, Any]:
+    """Per allocation: measured, its interval, the model's knee and saturation, the time-lapse,
+    and the simulator's worst lag share over the points."""
+    [cell] = data["cells"]
+    n = cell["allocations"]
+    lags = [p["simulator"] for p in cell["points"] if p.get("simulator")]
+    return {
+        "measured": cell["per_allocation_rps"],
+        "interval": cell["per_allocation_ci"],
+        "model_knee": (cell.get("model_knee_rps") or 0) / n or None,
+        "model_saturation": (cell.get("model_rps") or 0) / n or None,
+        "timing": data["timing"],
+        "bounded": cell["bounded"],
+        "simulator_worst_share": max((lag["share"] for lag in lags), default=None),
+        "simulator_kept_up": all(lag["kept_up"] for lag in lags) if lags else None,
+        "simulator_max_lag_ms": max((lag["max_lag_ms"] for lag in lags), default=None),
+    }
+
+
+def run(ctx: Context) -> Result:
+    result = Result()
+    cells = QUICK_CELLS if ctx.quick else CELLS
+    rounds = 1 if ctx.quick else ctx.runs
+    per_cell: dict[str, list[dict[str, Any]]] = {}
+    for round_ in range(rounds):
+        for workload, allocations in cells:
+            key = f"{workload}_a{allocations}"
+            data = sweep(ctx, workload, allocations, round_)
+            if data is None:
+                refused = f"{key}: refused, beyond what this machine simulates (see its log)"
+                if refused not in result.notes:
+                    result.notes.append(refused)
+                ctx.status(f"capacity accuracy: round {round_ + 1}/{rounds} {refused}")
+                continue
+            found = figures(data)
+            per_cell.setdefault(key, []).append(found)
+            ctx.status(
+                f"capacity accuracy: round {round_ + 1}/{rounds} {key}: measured "
+                f"{found['measured']} per allocation (interval {found['interval']}), model "
+                f"{found['model_knee']} at the objective, {found['model_saturation']} at "
+                f"saturation; timing {found['timing']['profile']}; simulator kept up: "
+                f"{found['simulator_kept_up']}"
+            )
+    for key, runs in per_cell.items():
+        measured = [r["measured"] for r in runs]
+        knee = [r["model_knee"] for r in runs]
+        result.ratios.append(
+            Ratio(
+                f"capacity_{key}_vs_model_ratio", f"measured capacity per allocation ({key})",
+                "the model's knee (capacity/model.py knee_per_allocation)",
+                [closeness(m, k) if m and k else float("nan")
+                 for m, k in zip(measured, knee, strict=True)],
+                summarize(measured), summarize(knee), "units/s per allocation",
+            )
+        )  # fmt: skip
+    result.raw = {
+        key: {
+            "runs": runs,
+            "model_in_interval": [
+                r["interval"][0] <= r["model_knee"] <= r["interval"][1]
+                if r["model_knee"] and None not in r["interval"] else None
+                for r in runs
+            ],
+            "saturation_share": summarize(
+                r["measured"] / r["model_saturation"] if r["measured"] and r["model_saturation"]
+                else None for r in runs
+            ),
+        }
+        for key, runs in per_cell.items()
+    }  # fmt: skip
+    result.notes.append(
+        "`elsercheck capacity` on the embedded server (default options: the time-lapse "
+        "elsercheck.sim_scale picks for this machine, the objective from the probe, 2 repeats) "
+        "per workload at 1 and 16 allocations. `…_vs_model_ratio` = 1 − |measured − model| / "
+        "model, the model being the rate at which the modelled deployment's p99 reaches the "
+        "objective as the sweep keeps it; raw: the saturation rate's share, whether the model "
+        "lies in the interval, and the simulator's lag (share of each point stalled)."
+    )
+    return result
