@@ -29,6 +29,7 @@ from elsercheck.load import eis
 from elsercheck.load.expectations import RunRecord, check_all, exit_code
 from elsercheck.load.plans import TIMING_PROFILES, build_plan
 from elsercheck.reference.config import EisLimits
+from elsercheck.timebase import TimeBase
 
 FAST = TIMING_PROFILES["fast"]
 CONSTANT = build_plan("constant", FAST, 2)
@@ -433,8 +434,10 @@ def test_the_eis_sweep_finds_the_admitted_rate_at_the_limit(
 
         return run
 
-    sweep = command.Sweep(args, Target(), "r1", tmp_path, None, True, lambda _line: None)  # type: ignore[arg-type]
-    monkeypatch.setattr(command.Sweep, "speedup", property(lambda _self: 1e6))  # no waiting
+    settings = command.CapacitySettings.from_values(vars(args))
+    sweep = command.Sweep(settings, Target(), "r1", tmp_path, None, True, lambda _line: None)  # type: ignore[arg-type]
+    # no waiting: a clock a million times fast
+    monkeypatch.setattr(command.Sweep, "clock", property(lambda _self: TimeBase(1e6)))
     monkeypatch.setattr(sweep, "measure", measure)
     objective = command.Objective(400.0, "given")
     cell, measured = command._eis_cell(sweep, objective, deadline=float("inf"))
