@@ -159,7 +159,7 @@ def classify(command: Command) -> str | None:
 COVERED = {
     "make run": ("elsercheck run", ROOT / "tests" / "test_cli.py",
                  "test_run_passes_against_embedded_server", 'run_cli("run"'),
-    "make test": ("pytest -n auto", ROOT / ".ci" / "run", None, "make test"),
+    "make test": ("pytest -n $(TEST_WORKERS)", ROOT / ".ci" / "run", None, "make test"),
     # The fast tier's selection is tests/tiers.py's FAST: the tier guard runs in every run.
     "make check": ('-m "not port and not process and not slow"', ROOT / "tests" / "tiers.py",
                    None, 'FAST = "not port and not process and not slow"'),
