@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml constraints.txt
 	  --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-# Exit 3 (a regression beyond its threshold and the recent runs' noise) is reported, not a
-# make failure: on a shared machine latencies of the embedded server vary; nightly jobs call elsercheck run.
+# Exit 3 (a regression beyond its threshold and the recent runs' noise) and exit 4 (inconclusive:
+# this machine's load generator or simulator fell behind, said so, nothing failed) are reported,
+# not a make failure: on a shared machine the embedded server's timings vary; nightly jobs call
+# elsercheck run and see every exit code.
 run: $(STAMP)
-	$(BIN)/elsercheck run || [ $$? -eq 3 ]
+	$(BIN)/elsercheck run || { code=$$?; [ $$code -eq 3 ] || [ $$code -eq 4 ]; }
 
 static: $(STAMP)
 	$(BIN)/ruff check .
