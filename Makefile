@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml constraints.txt
 	  --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-# Exit 3 (a regression beyond its threshold and the recent runs' noise) is reported, not a
-# make failure: on a shared machine latencies of the embedded server vary; nightly jobs call elsercheck run.
+# Exit 3 (a regression beyond its threshold and the recent runs' noise) and exit 4 (inconclusive:
+# this machine's load generator or simulator fell behind, said so, nothing failed) are reported,
+# not a make failure: on a shared machine the embedded server's timings vary; nightly jobs call
+# elsercheck run and see every exit code.
 run: $(STAMP)
-	$(BIN)/elsercheck run || [ $$? -eq 3 ]
+	$(BIN)/elsercheck run || { code=$$?; [ $$code -eq 3 ] || [ $$code -eq 4 ]; }
 
 static: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,9 +43,14 @@ check: static
 	$(BIN)/pytest -n auto -m "not port and not process and not slow" $(PYTEST_ARGS)
 
 # loadgroup: tests that read one shared run (tests/gate_runs.py) share a worker; the collection
-# order (longest first, tests/tiers.py) is kept.
+# order (longest first, tests/tiers.py) is kept. Two workers per core: the long tests mostly wait
+# (a gate run keeps about a quarter of a core busy, a load run follows its schedule), so one
+# worker per core left the cores idle more than half the time (tests/test_gate.py on 2 cores:
+# 193 s with 2 workers, 121 s with 4, the same CPU seconds).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 test: static
-	$(BIN)/pytest -n auto --dist loadgroup --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=20 \
+	  $(PYTEST_ARGS)
 
 # Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when
 # missing (sudo only when not root); without it the bench runs the rest and says so.

@@ -73,3 +73,20 @@ def test_locust_mapping() -> None:
 )
 def test_most_severe(codes: tuple[int, ...], expected: ExitCode) -> None:
     assert most_severe(*codes) is expected
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("code,make_ok", [(0, True), (1, False), (2, False), (3, True), (4, True),
+                                          (130, False)])  # fmt: skip
+def test_make_run_fails_only_on_a_failure(code: int, make_ok: bool) -> None:
+    """``make run``: exit 3 (regression vs noise) and 4 (inconclusive: this machine fell behind)
+    end make successfully; a failure, a usage error or an interruption does not."""
+    import subprocess
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^run:.*\n\t(.*)\n", makefile, re.M)
+    assert recipe, "Makefile has no run recipe"
+    line = recipe.group(1).replace("$$", "$").replace("$(BIN)/elsercheck run", f"(exit {code})")
+    assert f"(exit {code})" in line, line
+    finished = subprocess.run(["sh", "-c", line], capture_output=True, timeout=30)
+    assert (finished.returncode == 0) is make_ok, (line, finished.returncode)

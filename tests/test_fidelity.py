@@ -305,3 +305,19 @@ def test_vectors_left_out_of_source_from_9_2() -> None:
         assert es.put("/k", json={"settings": settings, "mappings": mapping}).status_code == 200
         assert es.put("/k/_doc/1?refresh=true", json=doc).status_code == 201
         assert es.get("/k/_doc/1").json()["_source"] == doc
+
+
+def test_empty_adaptive_allocations_render_enabled_false() -> None:
+    """ES AdaptiveAllocationsSettings.toXContent writes ``enabled`` always (false when the
+    request left it out): ``adaptive_allocations: {}`` reads back as ``{"enabled": false}``
+    in the endpoint and in the deployment stats, as the specification requires."""
+    body = elser_body(adaptive_allocations={})
+    with _vector_server("9.5") as server, server.client(timeout=30) as es:
+        put = es.put("/_inference/sparse_embedding/empty-adaptive", json=body)
+        assert put.status_code == 200, put.text
+        assert put.json()["service_settings"]["adaptive_allocations"] == {"enabled": False}
+        got = es.get("/_inference/empty-adaptive").json()["endpoints"][0]
+        assert got["service_settings"]["adaptive_allocations"] == {"enabled": False}
+        stats = es.get("/_ml/trained_models/empty-adaptive/_stats").json()
+        deployment = stats["trained_model_stats"][0]["deployment_stats"]
+        assert deployment["adaptive_allocations"] == {"enabled": False}

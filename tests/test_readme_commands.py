@@ -159,7 +159,7 @@ def classify(command: Command) -> str | None:
 COVERED = {
     "make run": ("elsercheck run", ROOT / "tests" / "test_cli.py",
                  "test_run_passes_against_embedded_server", 'run_cli("run"'),
-    "make test": ("pytest -n auto", ROOT / ".ci" / "run", None, "make test"),
+    "make test": ("pytest -n $(TEST_WORKERS)", ROOT / ".ci" / "run", None, "make test"),
     # The fast tier's selection is tests/tiers.py's FAST: the tier guard runs in every run.
     "make check": ('-m "not port and not process and not slow"', ROOT / "tests" / "tiers.py",
                    None, 'FAST = "not port and not process and not slow"'),
@@ -295,6 +295,12 @@ def rewrite(text: str, target: Target | None, placeholders: dict[str, str]) -> s
         if (program[:1] == ["elsercheck"] and program[1:2] in (["load"], ["capacity"])
                 and names_a_cluster(text) and "--timing" not in program):  # fmt: skip
             text += " --timing fast"
+            # The cluster's own scaler setting becomes the embedded server's, as its URL does:
+            # the README's 120 s is a real cluster's; on the fast server it would idle 20 times
+            # longer than the server takes to reach zero. The option replaces the timing field
+            # of the same name, so the preset's value is in the option's own unit.
+            fast_zero = PRESETS["fast"].scale_to_zero_seconds
+            text = re.sub(r"(--scale-to-zero-seconds) \S+", rf"\1 {fast_zero:g}", text)
     for placeholder, value in placeholders.items():
         text = text.replace(placeholder, value)
     return text
@@ -391,9 +397,34 @@ def run_covered(command: Command, ctx: Context) -> None:
     assert runs in source, f"{command}: {covering_file.name} no longer runs {runs!r}"
 
 
+# The smallest run that still exercises a command as written, for kinds whose run length is
+# a matter of budget (generated examples, seconds per capacity point, repeats), appended when
+# the README leaves the option out: the README's own arguments stay the user's. The values are
+# those the suite's own tests of each command use (tests/test_gate.py, test_defects.py,
+# test_capacity_run.py); the gate's defaults generate 25 examples per operation, a capacity
+# point holds 60 cluster seconds twice. A gate waits on its target most of the time (about a
+# third of a core while it runs), so the whole catalogue's self-test runs 4 gates at a time.
+SMALLEST: dict[str, tuple[tuple[str, str], ...]] = {
+    "elsercheck gate": (("--max-examples", "5"),),
+    "pytest contracts/": (("--max-examples", "5"),),
+    "schemathesis run": (("--max-examples", "5"),),
+    "elsercheck selftest": (("--max-examples", "5"), ("--jobs", "4")),
+    "elsercheck capacity": (("--point-seconds", "20"), ("--repeats", "1")),
+}
+
+
+def smallest(text: str, kind: str) -> str:
+    """``text`` with the budget options of :data:`SMALLEST` it does not give itself."""
+    words = Command(text, 0, 0, ()).words
+    for option, value in SMALLEST.get(kind, ()):
+        if option not in words:
+            text += f" {option} {value}"
+    return text
+
+
 def run_to_completion(command: Command, ctx: Context) -> None:
-    """Run it as shown (rewritten for the embedded server); it must end with an exit code
-    that says it ran."""
+    """Run it as shown (rewritten for the embedded server, at its smallest budget); it must
+    end with an exit code that says it ran."""
     kind = classify(command) or ""
     # Files an earlier command of the block writes (``elsercheck spec -o elser.json``); a
     # writer that reads a cluster (``elsercheck snapshot``) brings its target along.
@@ -402,7 +433,7 @@ def run_to_completion(command: Command, ctx: Context) -> None:
     target = ctx.target(command) or next(
         (ctx.target(c) for c in prerequisites if ctx.target(c) is not None), None)  # fmt: skip
     placeholders = ctx.placeholders() if "<run-id>" in command.text else {}
-    text = rewrite(command.text, target, placeholders)
+    text = smallest(rewrite(command.text, target, placeholders), kind)
     if "--web" in command.words and "--web-port" not in command.words:
         text += f" --web-port {free_port()}"
     writers = [rewrite(c.text, target, {}) for c in prerequisites]
@@ -586,3 +617,31 @@ def test_what_runs_elsewhere_is_found_where_it_runs(text: str, request: pytest.F
     """The coverage rule holds for every command it may meet (the README shows some of them)."""
     (command,) = parse_readme(f"```sh\n{text}\n```\n")
     run_covered(command, Context(request, tmp_path))
+
+
+def test_a_budget_option_is_appended_only_where_the_readme_leaves_it_out() -> None:
+    kind = "elsercheck capacity"
+    assert smallest("elsercheck capacity --repeats 3", kind) == (
+        "elsercheck capacity --repeats 3 --point-seconds 20"
+    )
+    assert smallest("elsercheck gate --max-examples 9", "elsercheck gate").endswith("9")
+    assert smallest("elsercheck spec -o x.json", "elsercheck spec") == "elsercheck spec -o x.json"
+    # Every budget option is one the command knows (a typo would make it exit 2).
+    from elsercheck.cli import build_parser
+
+    parser = build_parser()
+    for kind, options in SMALLEST.items():
+        if kind.startswith("elsercheck "):
+            argv = [kind.split()[1], *[word for option in options for word in option]]
+            assert parser.parse_known_args(argv)[1] == [], (kind, argv)
+
+
+def test_the_clusters_scale_to_zero_becomes_the_embedded_servers() -> None:
+    (command,) = [c for c in COMMANDS if "--scale-to-zero-seconds" in c.words] or [
+        Command("elsercheck load --url ... --shape idle-to-zero --scale-to-zero-seconds 120",
+                0, 0, ())]  # fmt: skip
+    target = Target("http://127.0.0.1:1", "key", PASSWORD)
+    words = shlex.split(rewrite(command.text, target, {}))
+    assert words[words.index("--timing") + 1] == "fast"
+    value = float(words[words.index("--scale-to-zero-seconds") + 1])
+    assert value == PRESETS["fast"].scale_to_zero_seconds

@@ -213,8 +213,29 @@ def test_run_json_simulator_summary_from_the_monitors_rows() -> None:
     ]  # fmt: skip
     lag = simulator.summarize(rows)
     assert lag == {"stalls": 2, "behind_s": 0.6, "span_s": 10.0, "share": 0.06,
-                   "max_lag_ms": 400.0, "kept_up": False}  # fmt: skip
+                   "max_lag_ms": 400.0, "max_lag_in_run": True, "kept_up": False}  # fmt: skip
+    # The server's worst since it started, not this run's: said so, never blamed on the run.
+    before = [{**row, "server_lag_max_ms": 856.7} for row in rows]
+    quiet = simulator.summarize(before)
+    assert quiet is not None and quiet["max_lag_in_run"] is False
     assert simulator.summarize([{"elapsed_s": 0.0, "server_lag_samples": None}] * 3) is None
+
+
+def test_simulator_kept_up_says_when_the_worst_wake_up_was_before_the_run() -> None:
+    from elsercheck.load.expectations import check_simulator
+
+    rows = [
+        {"elapsed_s": t, "server_lag_samples": 10 + t, "server_lag_stalls": 0,
+         "server_lag_behind_s": 0.0, "server_lag_max_ms": 856.7}
+        for t in (0.0, 5.0, 10.0)
+    ]  # fmt: skip
+
+    class Record:
+        allocations = rows
+
+    (result,) = check_simulator(Record())  # type: ignore[arg-type]
+    assert result.passed is True
+    assert "worst before the run (856.7 ms)" in result.detail, result.detail
 
 
 def test_a_calibration_that_cannot_run_is_said_and_not_cached(

@@ -73,8 +73,12 @@ MODULE_TIERS: dict[str, str] = {
 # The longest tests (pytest --durations on 2 cores), started first: with ``--dist loadgroup
 # --no-loadscope-reorder`` xdist hands out tests in collection order, so long ones at the end
 # would leave one worker running alone. A stale entry costs only scheduling, never a result.
+# An entry is a node id's start, or (README commands, whose ids carry their README line) a part.
 LONGEST_FIRST = (
+    "-elsercheck selftest]",  # the README's whole catalogue: 26 gates, 4 at a time
     "tests/test_cli.py::test_run_passes_against_embedded_server",
+    "-elsercheck capacity --allocations 1,2 --threads 1,2",  # the README's grid
+    "-elsercheck load --repeat 3",
     "tests/test_faults.py::test_gate_under_dropped_connections",
     "tests/test_defects.py::test_selftest_subset",
     "tests/test_capacity_run.py",
@@ -207,7 +211,8 @@ def order_longest_first(items: list[pytest.Item]) -> None:
     """Long tests first, the fast tier last (a stable sort: a module keeps its order)."""
 
     def rank(item: pytest.Item) -> tuple[int, int]:
-        known = [n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+        known = [n for n, part in enumerate(LONGEST_FIRST)
+                 if item.nodeid.startswith(part) or (part[0] == "-" and part in item.nodeid)]  # fmt: skip
         tiers = [TIER_ORDER[t] for t in TIERS if item.get_closest_marker(t)]
         return (known[0] if known else len(LONGEST_FIRST), min(tiers, default=2))
 

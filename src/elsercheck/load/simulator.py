@@ -16,7 +16,8 @@ MAX_BEHIND_SHARE = 0.01
 
 def summarize(allocation_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """run.json's ``simulator``: stalls, seconds behind and their share of the measured span,
-    the worst wake-up lag, and ``kept_up`` (share ≤ :data:`MAX_BEHIND_SHARE`); ``None`` when
+    the worst wake-up lag (``max_lag_in_run``: whether it happened during the run, or before it,
+    since the server started), and ``kept_up`` (share ≤ :data:`MAX_BEHIND_SHARE`); ``None`` when
     the target served no lag (a real cluster: its time is its own) or too few polls."""
     measured = [row for row in allocation_rows if row.get("server_lag_samples") not in (None, "")]
     if len(measured) < 2:
@@ -26,6 +27,9 @@ def summarize(allocation_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | 
     behind = float(last["server_lag_behind_s"]) - float(first["server_lag_behind_s"])
     stalls = int(float(last["server_lag_stalls"])) - int(float(first["server_lag_stalls"]))
     share = behind / span if span > 0 else 0.0
+    # The server's worst wake-up is a maximum since it started: it says something about this
+    # run only when it grew during the run.
+    before = float(first.get("server_lag_max_ms") or 0)
     worst = max(float(row.get("server_lag_max_ms") or 0) for row in measured)
     return {
         "stalls": stalls,
@@ -33,5 +37,6 @@ def summarize(allocation_rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | 
         "span_s": round(span, 3),
         "share": round(share, 4),
         "max_lag_ms": worst,
+        "max_lag_in_run": worst > before,
         "kept_up": share <= MAX_BEHIND_SHARE,
     }

@@ -50,9 +50,9 @@ class AdaptiveAllocations:
         return bool(self.enabled)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.enabled is not None:
-            out["enabled"] = self.enabled
+        # ES AdaptiveAllocationsSettings.toXContent: `enabled` always written (false when the
+        # request left it out, as `adaptive_allocations: {}` does); the bounds only when set.
+        out: dict[str, Any] = {"enabled": bool(self.enabled)}
         if self.min_number_of_allocations is not None:
             out["min_number_of_allocations"] = self.min_number_of_allocations
         if self.max_number_of_allocations is not None:
