@@ -19,8 +19,6 @@ from elsercheck.timebase import (
     WALL,
     TimeBase,
     TimeBaseError,
-    label_value,
-    labelled,
 )
 from elsercheck.timing import PRESETS
 
@@ -79,14 +77,6 @@ def test_text_labels_the_base_on_a_time_lapse() -> None:
     assert TimeBase(10.0).text(0.6) == "6.0 s cluster (0.6 s wall)"
     assert TimeBase().text(0.6) == "0.6 s"
     assert TimeBase(10.0).text(None) == "–"
-
-
-def test_labelled_figures() -> None:
-    assert labelled(0.6, WALL) == {"value": 0.6, "base": "wall"}
-    with pytest.raises(ValueError, match="unknown time base"):
-        labelled(0.6, "lunar")  # type: ignore[arg-type]
-    assert label_value({"value": 0.6, "base": "wall"}) == 0.6
-    assert label_value(0.6) == 0.6 and label_value(None) is None
 
 
 def test_summary_time_base_section_names_every_duration_section() -> None:

@@ -13,8 +13,8 @@ and a real cluster (speedup 1) has one clock: both bases agree.
 
 :class:`TimeBase` holds the speedup and does every conversion; :func:`TimeBase.from_run` is
 the one reader of run.json's ``timing.speedup``. Figures carry their base when written:
-:func:`labelled` gives summary.json's ``{"value", "base"}`` form, :meth:`TimeBase.text` a
-figure in words ("6.0 s cluster (0.6 s wall)").
+:meth:`TimeBase.text` gives a figure in words ("6.0 s cluster (0.6 s wall)"); summary.json names
+the base of each section's figures in its ``time_base`` (elsercheck.runs.summary).
 
 Start points (:data:`START_POINTS`): every time of a run's files (``elapsed_s`` of
 requests.csv and allocations.csv, stage starts in run.json) counts wall seconds from the load
@@ -145,18 +145,3 @@ class TimeBase:
             f"{self.to_cluster(wall_s):.{digits}f} {unit} {CLUSTER} "
             f"({wall_s:.{digits}f} {unit} {WALL})"
         )
-
-
-def labelled(value: float | None, base: Base) -> dict[str, Any]:
-    """A figure with its time base, as summary.json writes durations: ``{"value", "base"}``."""
-    if base not in BASES:
-        raise ValueError(f"unknown time base {base!r}; one of {', '.join(BASES)}")
-    return {"value": value, "base": base}
-
-
-def label_value(node: Any) -> float | None:
-    """The number of a summary.json duration, labelled (``{"value", "base"}``, schema 4) or
-    bare (older files); ``None`` when absent or not a number."""
-    if isinstance(node, Mapping):
-        node = node.get("value")
-    return _number(node)
