@@ -15,30 +15,16 @@ import httpx
 
 from elsercheck.reference import persistence, versions
 from elsercheck.reference.config import ServerConfig
-from elsercheck.upgrade_selftest import LEGACY_812, seed
+from elsercheck.upgrade_selftest import (  # noqa: F401 (the tests' seeds and bodies too)
+    ELSER,
+    LEGACY_812,
+    SCALE_TO_ZERO,
+    seed,
+)
+from elsercheck.upgrade_selftest import elser_endpoint as endpoint
 from tests.inprocess import InProcessServer
 
-ELSER = ".elser_model_2_linux-x86_64"
 WORD_250 = {"strategy": "word", "max_chunk_size": 250, "overlap": 100}  # pre-8.16 default
-
-
-def endpoint(
-    allocations: int | None = 1, adaptive: dict[str, Any] | None = None,
-    chunking: dict[str, Any] | None = None, threads: int = 1,
-) -> dict[str, Any]:  # fmt: skip
-    """A PUT body for an ELSER endpoint."""
-    settings: dict[str, Any] = {"model_id": ELSER, "num_threads": threads}
-    if allocations is not None:
-        settings["num_allocations"] = allocations
-    if adaptive is not None:
-        settings["adaptive_allocations"] = adaptive
-    body: dict[str, Any] = {"service": "elasticsearch", "service_settings": settings}
-    if chunking is not None:
-        body["chunking_settings"] = chunking
-    return body
-
-
-SCALE_TO_ZERO = {"enabled": True, "min_number_of_allocations": 0, "max_number_of_allocations": 2}
 
 
 def at(config: ServerConfig, line: str | None = None, data_dir: Path | None = None) -> ServerConfig:

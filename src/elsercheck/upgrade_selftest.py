@@ -55,9 +55,10 @@ def elser_endpoint(
     allocations: int | None = 1,
     adaptive: dict[str, Any] | None = None,
     chunking: dict[str, Any] | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """A PUT body for an ELSER endpoint on the ``elasticsearch`` service."""
-    settings: dict[str, Any] = {"model_id": ELSER, "num_threads": 1}
+    settings: dict[str, Any] = {"model_id": ELSER, "num_threads": threads}
     if allocations is not None:
         settings["num_allocations"] = allocations
     if adaptive is not None:
