@@ -61,3 +61,19 @@ def test_a_rehearsal_that_cannot_run_is_an_error_not_a_verdict(
     monkeypatch.setattr("elsercheck.selftest.rehearse", broken)
     run = _run_verify(Run("chunking-dropped-on-upgrade", "upgrade", "x"), tmp_path)
     assert not run.caught and "could not run" in run.error and "500" in run.error
+
+
+def test_selftest_counts_a_verify_defect_caught_only_without_a_false_alarm(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from elsercheck.selftest import Run, _run_verify
+
+    note = Finding("version", "cluster", "9.4.8 → 9.5.4", severity=NOTE)
+    lost = Finding("chunking-changed", "endpoint chunked", "its chunking settings changed")
+    outcomes = iter([Outcome([note], [note, lost]), Outcome([lost], [lost])])
+    monkeypatch.setattr("elsercheck.selftest.rehearse", lambda name, report_dir: next(outcomes))
+    caught = _run_verify(Run("chunking-dropped-on-upgrade", "upgrade", "x"), tmp_path)
+    assert caught.caught and caught.ok and caught.tests == ["chunking-changed (endpoint chunked)"]
+    assert caught.report.endswith("verify.html")
+    alarm = _run_verify(Run("chunking-dropped-on-upgrade", "upgrade", "x"), tmp_path)
+    assert not alarm.caught and "not green without the defect" in alarm.error

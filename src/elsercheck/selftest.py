@@ -209,13 +209,15 @@ def write_html(result: SelftestResult, path: Path) -> Path:
     rows = [
         [run.name, run.family, run.description, span("ok" if run.ok else "bad", run.verdict),
          Html("<br>".join(code(test) for test in run.tests)) or run.error,
-         f"{run.seconds:.1f}", link(run.report, "gate.html") if run.report else ""]
+         f"{run.seconds:.1f}", link(run.report, Path(run.report).name) if run.report else ""]
         for run in [result.clean, *result.defects]
     ]  # fmt: skip
     main = (
         f"<p>Each row: the gate (max {result.max_examples} generated examples per operation) "
-        "against a fresh reference server with one deliberate defect; the clean server must "
+        "against a fresh reference server with one deliberate defect — or, for a defect that "
+        "shows only after a restart, <code>verify</code> after a rehearsed upgrade (caught "
+        "only when it is green on the same upgrade without the defect); the clean server must "
         "be conformant, every defect must be caught.</p>"
-        + table(["defect", "family", "description", "caught", "by", "s", "gate report"], rows)
+        + table(["defect", "family", "description", "caught", "by", "s", "report"], rows)
     )
     return write(path, page("elsercheck selftest", header, main))
