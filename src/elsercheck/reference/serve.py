@@ -96,9 +96,6 @@ def bound_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        # Listening before the banner: a client that connects as soon as it reads the URL
-        # waits in the backlog until uvicorn accepts, instead of being refused.
-        sock.listen(2048)
     except OSError as exc:
         sock.close()
         reason = exc.strerror or str(exc)  # socket.gaierror for an unknown host has both
@@ -119,21 +116,30 @@ def run_foreground(config: ServerConfig, host: str, port: int, tls_dir: Path | N
     except BaseException:
         sock.close()
         raise
-    url = url_for(host, port, config.tls)
-    print(f"elsercheck reference server at {url}")
-    print(f"  {config.modelled()}")
-    if config.security:
-        print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
-        print("  API keys: POST /_security/api_key")
-    else:
-        print("  security: off")
-    if tls:
-        print(f"  CA certificate: {tls.ca_cert}")
-    print("  Ctrl-C to stop", flush=True)
+
     # uvicorn shuts down cleanly on SIGINT/SIGTERM, then re-raises the signal to the handler
-    # that was installed before it: make that a no-op so a requested stop exits 0.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
+    # that was installed before it. That handler asks uvicorn to exit: a no-op once uvicorn has
+    # stopped (a requested stop exits 0), and a stop requested before uvicorn installed its own
+    # handlers is kept, not swallowed: uvicorn's main loop exits as soon as it starts.
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
+        # Listening before the banner (and after the stop handler): a client that connects as soon
+        # as it reads the URL waits in the backlog until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
+        url = url_for(host, port, config.tls)
+        print(f"elsercheck reference server at {url}")
+        print(f"  {config.modelled()}")
+        if config.security:
+            print(f"  credentials: elastic / {shown_password(config.password)}  (Basic auth)")
+            print("  API keys: POST /_security/api_key")
+        else:
+            print("  security: off")
+        if tls:
+            print(f"  CA certificate: {tls.ca_cert}")
+        print("  Ctrl-C to stop", flush=True)
         server.run(sockets=[sock])  # uvicorn listens on it and closes it when it stops
     finally:
         sock.close()
