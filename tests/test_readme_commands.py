@@ -175,7 +175,9 @@ ACCEPTED = {
     # 1: a cell sustained no rate within the objective; 4: no rate failed either, the load
     # machine or the embedded simulator fell behind at every rate tried.
     "elsercheck capacity": {0, 1, 4},
-    "elsercheck report": {0, 1, 3},  # 1: the run's expectations; 3: a regression vs history
+    # 1: the run's expectations; 3: a regression vs history; 4: the run was inconclusive (this
+    # busy machine fell behind during it).
+    "elsercheck report": {0, 1, 3, 4},
     # 1: findings. As the README says, the whole spec also covers the other services and the
     # checks the gate leaves out; the gate's test_schema.py is the curated run.
     "schemathesis run": {0, 1},
@@ -561,12 +563,12 @@ def load_runs(plain: Target, workdir: Path) -> dict[str, str]:
         before = set(loads.iterdir()) if loads.is_dir() else set()
         result = subprocess.run(base, env=env, cwd=workdir, capture_output=True, text=True,
                                 timeout=TIMEOUT_S)  # fmt: skip
-        assert result.returncode in (0, 1), result.stdout + result.stderr
+        assert result.returncode in (0, 1, 4), result.stdout + result.stderr
         (run_dir,) = set(loads.iterdir()) - before
         ids.append(run_dir.name)
     first = subprocess.run([str(BIN / "elsercheck"), "report", str(loads / ids[0])], env=env,
                            cwd=workdir, capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
-    assert first.returncode in (0, 1, 3), first.stdout + first.stderr
+    assert first.returncode in (0, 1, 3, 4), first.stdout + first.stderr
     baseline = re.search(r"--baseline (\S+)", README.read_text(encoding="utf-8"))
     placeholders = {"<run-id>": ids[1]}
     if baseline:
