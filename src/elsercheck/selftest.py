@@ -17,12 +17,13 @@ from pathlib import Path
 
 import httpx
 
+from .estate.findings import NOTE
 from .exit_codes import ExitCode
 from .gate import run_gate
 from .pagekit import Html, cards, code, fmt, link, page, span, table, verdict, write
 from .reference.breakage.defects import CATALOGUE
 from .reference.config import ServerConfig
-from .reference.serve import EmbeddedServer
+from .reference.serve import EmbeddedServer, ServerStartError
 from .run_id import new_run_id
 from .target import Target, TargetError
 from .timing import PRESETS
@@ -123,12 +124,12 @@ def _run_verify(run: Run, report_dir: Path) -> Run:
     started = time.monotonic()
     try:
         outcome = rehearse(run.name, directory)
-    except (RehearsalError, TargetError, httpx.HTTPError) as exc:
+    except (RehearsalError, TargetError, ServerStartError, httpx.HTTPError, OSError) as exc:
         run.error = f"the upgrade rehearsal could not run: {exc}"
     else:
         if outcome.false_alarm:
             run.error = "verify is not green without the defect: " + ", ".join(
-                f"{f.rule} ({f.subject})" for f in outcome.clean if f.severity != "note"
+                f"{f.rule} ({f.subject})" for f in outcome.clean if f.severity != NOTE
             )
         else:
             run.exit_code = ExitCode.FAILED if outcome.caught else ExitCode.OK
