@@ -132,6 +132,8 @@ def test_a_deployment_at_zero_survives_another_deployment_start(
             f"the deployment of {first} (at zero allocations) is gone after {second} started: "
             f"deployments of the model now {deployments}"
         )
+        woken = es.post(f"/_inference/{first}", json={"input": "wake up"})
+        assert woken.status_code == 409, f"inference at zero after {second} started: {woken.text}"
     finally:
         tracker.delete(second)
         tracker.delete(first)
