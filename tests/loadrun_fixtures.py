@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from elsercheck.cli import main
 from elsercheck.endpoints import ELSER_V2_X86
 from elsercheck.exit_codes import ExitCode
 from elsercheck.runs import rundir
@@ -357,15 +360,40 @@ def write_cold_run(
 
 
 def assert_load_verdict(code: int, out: Path, context: str = "") -> dict[str, dict[str, Any]]:
-    """A real-time load run against a healthy target: exit 0 with every expectation passed, or
+    """A real-time load run against a healthy target: exit 0 with every expectation passed or
+    skipped with its reason (not due: the scaler, replayed on what the run offered, would not
+    have acted; or the run ended before the check applied), or
     exit 4 (inconclusive: this busy machine's load generator or simulator fell behind, and the
     run said so) with none failed — never a failure blamed on the target. Returns the
     expectations by name."""
     expectations = {e["name"]: e for e in json.loads((out / rundir.EXPECTATIONS_JSON).read_text())}
     statuses = {e["status"] for e in expectations.values()}
+    skipped = [e for e in expectations.values() if e["status"] == "skipped"]
+    assert all(e["detail"] for e in skipped), expectations
     if code == ExitCode.INCONCLUSIVE:
         assert "fail" not in statuses and "inconclusive" in statuses, (expectations, context)
     else:
         assert code == ExitCode.OK, context
-        assert statuses == {"pass"}, expectations
+        assert "pass" in statuses and statuses <= {"pass", "skipped"}, expectations
     return expectations
+
+
+def capacity_until_decided(argv: list[str], out: Path) -> tuple[int, dict[str, Any]]:
+    """``elsercheck capacity *argv --report-dir out`` against a healthy embedded server; when the
+    sweep is inconclusive (exit 4: this shared machine's generator or the server's simulation
+    fell behind, and every such point says so), one more try in ``out/retry``, then a skip with
+    the sweep's own reasons: a busy machine must neither fail a test nor let it pass unchecked.
+    Returns the exit code and capacity.json of the decided sweep."""
+    reasons: list[str] = []
+    for report in (out, out / "retry"):
+        code = main(["capacity", *argv, "--report-dir", str(report)])
+        data: dict[str, Any] = json.loads((report / "capacity.json").read_text())
+        if code != ExitCode.INCONCLUSIVE:
+            return code, data
+        # Every inconclusive point names the load machine: the generator short of the offered
+        # rate, or the simulation behind.
+        undecided = [p for cell in data["cells"] for p in cell["points"] if p["inconclusive"]]
+        machine = [[r for r in p["reasons"] if "behind" in r or "offered" in r] for p in undecided]
+        assert undecided and all(machine), undecided
+        reasons += [r for named in machine for r in named]
+    pytest.skip(f"the load machine fell behind in both sweeps: {reasons[-1]}")

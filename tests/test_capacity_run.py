@@ -32,6 +32,7 @@ from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.timing import PRESETS
 from tests import process_watch
+from tests.loadrun_fixtures import capacity_until_decided
 from tests.process_watch import wait_gone
 
 pytestmark = pytest.mark.slow
@@ -60,8 +61,7 @@ def sweep(server: EmbeddedServer, out: Path, monkeypatch: pytest.MonkeyPatch, *o
           ) -> tuple[int, dict]:  # fmt: skip
     monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
     monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)
-    code = main(["capacity", "--url", server.url, *OPTIONS, "--report-dir", str(out), *options])
-    return code, json.loads((out / "capacity.json").read_text())
+    return capacity_until_decided(["--url", server.url, *OPTIONS, *options], out)
 
 
 def endpoints(server: EmbeddedServer) -> list[str]:

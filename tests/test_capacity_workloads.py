@@ -42,6 +42,7 @@ from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.runs import rundir
 from elsercheck.timebase import TimeBase
 from elsercheck.timing import PRESETS
+from tests.loadrun_fixtures import capacity_until_decided
 
 FAST = PRESETS["fast"]
 WINDOW_S = 48.0
@@ -267,8 +268,7 @@ def fast_server() -> Iterator[EmbeddedServer]:
 def _sweep(server: EmbeddedServer, out: Path, monkeypatch, *options: str) -> tuple[int, dict]:
     monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
     monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)
-    code = main(["capacity", "--url", server.url, *COMMON, "--report-dir", str(out), *options])
-    return code, json.loads((out / "capacity.json").read_text())
+    return capacity_until_decided(["--url", server.url, *COMMON, *options], out)
 
 
 def _leftovers(server: EmbeddedServer, run_id: str) -> list[str]:
