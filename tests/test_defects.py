@@ -369,7 +369,11 @@ def test_selftest_subset(
     assert [d["name"] for d in data["defects"]] == chosen
     for defect in data["defects"]:
         assert defect["caught"] is True and defect["tests"] and defect["seconds"] > 0
-    assert any("test_cluster_info" in t for t in data["defects"][0]["tests"])
+    # Each defect's gate stopped at the first check that caught it, the quick ones first: the
+    # missing product header is met by the first answer the suite checks (auth's 401).
+    assert all(len(defect["tests"]) == 1 for defect in data["defects"])
+    assert data["defects"][0]["tests"] == ["test_auth.py::test_no_credentials_401"]
+    assert len(data["clean"]["tests"]) == 0
     page = (tmp_path / "selftest.html").read_text()
     assert "selftest PASS" in page and all(name in page for name in chosen)
     # Under defects too, no password reaches a report, junit.xml or the output.

@@ -28,6 +28,9 @@ def register(subparsers: Any) -> None:
                           help="gates run at once (default 2)")  # fmt: skip
     selftest.add_argument("--max-examples", type=positive_int, default=10,
                           help="generated cases per operation (default 10)")  # fmt: skip
+    selftest.add_argument("--every-check", action="store_true",
+                          help="run every check against each defect (default: its gate stops at "
+                          "the first check that catches it, cheap checks first)")  # fmt: skip
     add_report_dir(selftest, "reports/selftest")
     selftest.set_defaults(handler=run)
 
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
           f"{args.jobs} at a time (max {args.max_examples} examples)", flush=True)  # fmt: skip
     print(HEADER, flush=True)
     result = run_selftest(chosen, report_dir, args.jobs, args.max_examples,
-                          on_result=lambda run: print(run.row(), flush=True))  # fmt: skip
+                          on_result=lambda run: print(run.row(), flush=True),
+                          every_check=args.every_check)  # fmt: skip
     print(f"report: {report_dir / 'selftest.html'} and selftest.json")
     print(result.summary_line())
     return result.exit_code
