@@ -266,10 +266,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _report_profile(config: pytest.Config, profile: Profile, deviations: list[dict]) -> None:
-    """Say which profile applied, on the terminal and in ``--profile-report``."""
-    print(f"elsercheck contracts: {profile.describe()}")
-    for deviation in deviations:
-        print(f"elsercheck contracts: known deviation expected: {deviation['reason']}")
+    """Say which profile applied, on the terminal (when pytest has one: a quiet run, as
+    selftest's, has none) and in ``--profile-report``."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"elsercheck contracts: {profile.describe()}")
+        for deviation in deviations:
+            reporter.write_line(
+                f"elsercheck contracts: known deviation expected: {deviation['reason']}"
+            )
     path = config.getoption("--profile-report")
     if path:
         report = {**profile.to_json(), "known_deviations": deviations}
