@@ -1,7 +1,7 @@
 """Modelled time is kept at any scale: 32 allocations serve what 32 single allocations would.
 
 A deployment at capacity, on an event loop whose clock jumps from timer to timer
-(test_time_lapse.VirtualClockLoop) and where every request costs a fixed amount of the loop's
+(tests/virtual_clock.py) and where every request costs a fixed amount of the loop's
 time (encoding it, answering it), as CPU time does on a real machine: a task that is due while
 another runs wakes late. An allocation's requests are due at their start plus the modelled
 service time, so per-allocation throughput must equal the model's at one allocation and at
@@ -12,7 +12,6 @@ the loop's time).
 from __future__ import annotations
 
 import asyncio
-import selectors
 from pathlib import Path
 
 import pytest
@@ -22,40 +21,12 @@ from elsercheck.reference.mlnode import deployment as deployment_module
 from elsercheck.reference.mlnode import sparse_encoder
 from elsercheck.reference.mlnode.deployment import Deployment
 from elsercheck.timing import PRESETS, Timing
-from tests.test_time_lapse import VirtualClockLoop
+from tests.virtual_clock import VirtualClockLoop, run_virtual
 
 FAST = PRESETS["fast"]
 ELSER = ".elser_model_2_linux-x86_64"
 TEXT = " ".join(f"word{i}" for i in range(100))
 WINDOW_S = 5.0  # virtual seconds of saturation measured
-
-
-class _LateSelector(selectors.DefaultSelector):
-    """test_time_lapse's jumping clock, where a wake-up for a timer comes ``late_s`` after it
-    (as the OS and a busy loop wake a real one: timer slack, other callbacks first)."""
-
-    def __init__(self, loop: LateWakingLoop) -> None:
-        super().__init__()
-        self.loop = loop
-
-    def select(self, timeout: float | None = None) -> list:
-        ready = super().select(0)
-        if ready or timeout == 0:
-            return ready
-        if timeout is None:
-            raise RuntimeError("the loop waits for nothing that will ever happen")
-        self.loop.now += timeout + self.loop.late_s
-        return []
-
-
-class LateWakingLoop(VirtualClockLoop):
-    """Virtual time whose timers fire ``late_s`` late."""
-
-    late_s = 0.0
-
-    def __init__(self) -> None:
-        asyncio.SelectorEventLoop.__init__(self, _LateSelector(self))
-        self.now = 0.0
 
 
 def served_per_allocation(
@@ -72,7 +43,7 @@ def served_per_allocation(
 
     def costly_encode(text: str) -> sparse_encoder.SparseResult:
         loop = asyncio.get_running_loop()
-        assert isinstance(loop, LateWakingLoop)
+        assert isinstance(loop, VirtualClockLoop)
         loop.now += cost_s  # the CPU the encoder spends, on the loop's clock
         return encode(text)
 
@@ -80,7 +51,7 @@ def served_per_allocation(
 
     async def run() -> int:
         loop = asyncio.get_running_loop()
-        assert isinstance(loop, LateWakingLoop)
+        assert isinstance(loop, VirtualClockLoop)
         loop.late_s = service_s * late_share
         deployment = Deployment("scale", ELSER, 1, allocations, None, timing, queue_capacity=10**6)
         deployment.set_allocations(allocations)
@@ -104,8 +75,7 @@ def served_per_allocation(
         await asyncio.gather(*tasks, return_exceptions=True)
         return served / window
 
-    with asyncio.Runner(loop_factory=LateWakingLoop) as runner:
-        rate = runner.run(run())
+    rate = run_virtual(run())
     return rate / allocations, 1 / service_s
 
 

@@ -2,9 +2,10 @@
 
 The proof: the ML node's services (``Deployments``, ``AdaptiveScalingService``,
 ``InferenceService``, built alone as in test_mlnode_services.py, no HTTP) serve the same arrival
-trace twice, on an event loop whose clock jumps from timer to timer instead of waiting (so the
-runs are deterministic and take no wall-clock time): once at the timing of the cluster the fast
-profile stands for, once at ``fast`` with the trace's times divided by its speedup. The scaler's
+trace twice, on an event loop whose clock jumps from timer to timer instead of waiting
+(tests/virtual_clock.py: the runs are deterministic and take no wall-clock time): once at the
+timing of the cluster the fast profile stands for, once at ``fast`` with the trace's times
+divided by its speedup. The scaler's
 decision at every tick, and every request's outcome, must be the same.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import selectors
 from dataclasses import fields
 
 import pytest
@@ -32,40 +32,12 @@ from elsercheck.timing import (
     Timing,
     TimingError,
 )
+from tests.virtual_clock import run_virtual
 
 FAST = PRESETS["fast"]
 CLUSTER = Timing(**FAST_CLUSTER_SETTINGS)  # the cluster the fast profile is a time-lapse of
 ELSER = ".elser_model_2_linux-x86_64"
 ADAPTIVE = ServiceSettings(None, 1, ELSER, AdaptiveAllocations(True, 0, 6))
-
-
-# -- a clock that jumps ------------------------------------------------------------------------
-class _JumpingSelector(selectors.DefaultSelector):
-    """Where the loop would block until its next timer, move the loop's clock there instead."""
-
-    loop: VirtualClockLoop
-
-    def select(self, timeout: float | None = None) -> list:
-        ready = super().select(0)
-        if ready or timeout == 0:
-            return ready
-        if timeout is None:
-            raise RuntimeError("the loop waits for nothing that will ever happen")
-        self.loop.now += timeout
-        return []
-
-
-class VirtualClockLoop(asyncio.SelectorEventLoop):
-    """An event loop on virtual time: ``asyncio.sleep(300)`` returns at once, 300 s later."""
-
-    def __init__(self) -> None:
-        selector = _JumpingSelector()
-        super().__init__(selector)
-        selector.loop = self
-        self.now = 0.0
-
-    def time(self) -> float:
-        return self.now
 
 
 # -- the trace -----------------------------------------------------------------------------------
@@ -135,8 +107,7 @@ def replay(timing: Timing, trace: list[tuple[float, str]], speedup: float) -> tu
         await deployments.stop("lapse")
         return scaler.decisions, list(outcomes)
 
-    with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
-        return runner.run(run())
+    return run_virtual(run())
 
 
 @pytest.fixture(scope="module")
