@@ -135,6 +135,20 @@ CHANGES: tuple[Change, ...] = (
            "_update no longer validates the id syntax (PR text: 'removes unwanted inference entity "
            "id validation'); a default endpoint gets status_exception 'Default endpoint [<id>] "
            "cannot be updated' after the 404 check (before: the invalid inference_id error)"),
+    Change("inference-rerank-fields-removed", "9.5",
+           "#150116 (opened 2026-05-28, merged before the 9.5 branch of 2026-07 — minor inferred "
+           "from the dates); InferenceAction.Request.PARSER (no query/return_documents/top_n), "
+           "TransportInferenceActionProxy (rerank → RerankAction.Request.parseRequest)",
+           "the inference body of a non-rerank request no longer declares query, return_documents "
+           "or top_n: each is an unknown field (x_content_parse_exception '[l:c] "
+           "[cluster:internal/xpack/inference] unknown field [top_n]'), also on the one-segment "
+           "URL; rerank requests are parsed by RerankRequest.PARSER (not modelled: refused)"),
+    Change("update-body-parse-400", "9.5",
+           "#148448 and its follow-up (UpdateInferenceModelAction.Request.CachedParsedSettings "
+           ".moveFieldToMap; 9.5 copy with chunking_settings and the #152179 timeout)",
+           "_update body: a non-string task_type is a 400 (was 500); a non-object section says "
+           "'Unable to parse [service_settings] in the request [...]' (was 'service settings'); "
+           "a null inside a section is no longer a 500 (passed on to the service: not modelled)"),
     Change("semantic-text-default-id-setting", "9.4",
            "#143486; SemanticTextFieldMapper.INDEX_SEMANTIC_TEXT_DEFAULT_INFERENCE_ID, getDefaultInferenceId",
            "index setting index.semantic_text.default_inference_id pins the inference_id of "

@@ -50,6 +50,10 @@ MESSAGES = {
     ),
     "stream": "Streaming is not allowed for service [elasticsearch].",
     "not_modelled": "The reference server does not model inference for [{model_id}] ({task_type})",
+    "rerank_body_not_modelled": (
+        "The reference server does not model the rerank request body of Elasticsearch 9.5 "
+        "(RerankAction, #150116) for [{id}]"
+    ),
     "stopped_while_starting": "Trained model deployment [{id}] was stopped while starting",
     "no_eis": (
         "The reference server models the [elastic] service only with the Elastic Inference "
@@ -107,6 +111,7 @@ async def put_endpoint(call: Call) -> Reply:
             "Inference endpoint IDs must be unique. Requested inference endpoint ID "
             f"[{inference_id}] matches existing trained model ID(s) but must not."
         )
+    ids.check_storable_id(inference_id)  # storeModel's bulk fails before any version conflict
     if inference_id in state.endpoints:
         raise EsError(
             "resource_already_exists_exception", MESSAGES["exists"].format(id=inference_id)
@@ -146,6 +151,7 @@ async def _put_elastic(
             "resource_already_exists_exception", MESSAGES["exists"].format(id=inference_id)
         )
     await state.eis.validate(config)
+    ids.check_storable_id(inference_id)  # stored after the validation call, as on ELSER
     state.endpoints[inference_id] = config
     return config
 
@@ -331,9 +337,15 @@ async def infer(call: Call) -> Reply:
     if task_type in (None, "any") and config is None:
         raise _not_found(inference_id)
     json_text = call.content_format in (None, xcontent.JSON)
+    # 9.5 (#150116): TransportInferenceActionProxy sends a rerank request (by URL, or by the
+    # stored task type on the one-segment URL) to RerankAction, whose RerankRequest.PARSER is
+    # not modelled: refuse it before reading the body.
+    rerank = task_type == "rerank" or (config is not None and config.task_type == "rerank")
+    if rerank and state.version.has("inference-rerank-fields-removed"):
+        raise status_exception(MESSAGES["rerank_body_not_modelled"].format(id=inference_id), 501)
 
     def parse() -> ir.InferRequest:
-        return ir.parse(call.body, call.json(), json_text=json_text)
+        return ir.parse(call.body, call.json(), state.version, json_text=json_text)
 
     # A body of many megabytes (http.max_content_length allows 100mb) is parsed in a thread,
     # so the event loop keeps serving other requests meanwhile.

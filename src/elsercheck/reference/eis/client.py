@@ -6,10 +6,14 @@
   whole input in one request (``doInfer``); semantic_text ingest sends chunks in batches of
   ``max_batch_size`` (default 16, #132646, #141185: ``EmbeddingRequestChunker``).
 * ``RetryingHttpSender``: 429, 500 and 503 are retried (``ElasticInferenceServiceResponseHandler
-  .buildFailureStatusCodeException``) with exponential backoff from
-  ``xpack.inference.http.retry.initial_delay`` (1 s) bounded by ``max_delay_bound`` (5 s) until
-  ``xpack.inference.http.retry.timeout`` (30 s) (``RetrySettings``; ES randomises each delay
-  below the bound, here the bound itself: deterministic). Then the last error is answered:
+  .buildFailureStatusCodeException``), at most ``MAX_RETRIES`` = 3 attempts in all
+  (``InternalRetrier.shouldRetry``: ``retryCount``, counted in ``tryAction``, ``>= 3`` stops),
+  as a ``RetryableAction``: the delay bound starts at ``xpack.inference.http.retry.initial_delay``
+  (1 s) and doubles up to ``max_delay_bound`` (5 s); no retry once
+  ``xpack.inference.http.retry.timeout`` (30 s) has elapsed at a failure (``RetrySettings``
+  defaults; ES draws each delay in the upper half of the bound, here the bound itself:
+  deterministic). Store ids: RetryingHttpSender 51800775209 (and the older 268014938, same
+  limit), RetrySettings 1551353381, RetryableAction 33896880096. Then the last error is answered:
   ``BaseResponseHandler.constructErrorMessage`` (``Received a rate limit status code for request
   from inference entity id [..] status [429]. Error message: [..]``), status
   ``toRestStatus`` (the upstream's below 500, else 400), ``Retry-After`` copied from EIS's answer
@@ -32,6 +36,7 @@ from ..wire.errors import EsError, status_exception
 from .upstream import EisUpstream, UpstreamError
 
 RETRIED = (429, 500, 503)
+MAX_ATTEMPTS = 3  # RetryingHttpSender.MAX_RETRIES
 # BaseResponseHandler constants, by EIS status (ElasticInferenceServiceResponseHandler)
 PREFIX = {
     500: "Received a server error status code",
@@ -88,13 +93,17 @@ class EisClient:
         timing = self.timing
         delay = timing.eis_retry_initial_delay_seconds
         deadline = self.clock() + timing.eis_retry_timeout_seconds
+        attempts = 0
         while True:
+            attempts += 1
             tokens = sum(token_count(t) for t in texts)
             await self.sleep(timing.eis_round_trip_seconds + timing.eis_per_token_seconds * tokens)
             try:
                 return self.upstream.sparse_embed(config.service_settings.model_id, texts, usage)
             except UpstreamError as error:
-                if error.status not in RETRIED or self.clock() + delay > deadline:
+                last = (error.status not in RETRIED or attempts >= MAX_ATTEMPTS
+                        or self.clock() >= deadline)  # fmt: skip
+                if last:
                     raise es_error(config.inference_id, error,
                                    drop_retry_after=self.drop_retry_after) from None  # fmt: skip
             await self.sleep(delay)

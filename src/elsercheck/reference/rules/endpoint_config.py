@@ -29,10 +29,12 @@ MESSAGES = {
     "unknown_service": "Unknown service [{name}]",
     "missing_service_settings": "Missing required field [service_settings]",
     # ServiceUtils.unknownSettingsError. 8.16-line code says "Model configuration contains
-    # settings"; the short form is in the 9.1/9.2-line ServiceUtils (ids 222638800, 37081028159).
-    # The commit that changed it was not found: a DeepSeekServiceTests copy with the 8.19/9.1
-    # infer(…, returnDocuments, topN, …) signature still expects the long form, so 8.19/9.1 may
-    # say "Model configuration"; the short form is used for every modelled version (unpinned).
+    # settings"; the short form is in the 9.1/9.2-line ServiceUtils (ids 222638800, 37081028159)
+    # next to the custom service's overload "Configuration contains unknown settings [..] while
+    # parsing field [..]" (CustomServiceSettings tests). Inferred, not read in a diff: the
+    # rename came with the custom service, #127939 (May 2025), back-ported to 8.19 as #128644,
+    # so 8.19 and 9.1 (both branched in July 2025) say the short form, as every modelled
+    # version does here (docs/es-source-findings.md, session 8).
     "unknown_settings": (
         "Configuration contains settings [{settings}] unknown to the [{service}] service"
     ),

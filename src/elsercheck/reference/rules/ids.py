@@ -7,7 +7,9 @@ import re
 from ..versions import EsVersion
 from ..wire.errors import EsError, status_exception, validation_failed
 
-# ES MlStrings.isValidId (#103669); Request.validate skips hasValidLengthForId: no length limit.
+# ES MlStrings.isValidId (#103669); Request.validate skips hasValidLengthForId (64), and
+# StartTrainedModelDeploymentAction.Request.validate checks no deployment id length either
+# (store id 955242122): the only limit is the stored document's _id (check_storable_id).
 VALID_ID = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?")
 
 TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion")
@@ -60,6 +62,27 @@ def validate_inference_id(inference_id: str) -> None:
     if inference_id == "_all" or not VALID_ID.fullmatch(inference_id):
         raise validation_failed(
             [MESSAGES["invalid_id"].format(id=inference_id)], "action_request_validation_exception"
+        )
+
+
+# The endpoint is stored as two documents with _id "model_<id>" (ModelRegistry.storeModel,
+# Model.documentId); IndexRequest.validate refuses an _id over 512 UTF-8 bytes ("id [..] is too
+# long, must be no longer than 512 bytes but was: N", IndexRequestTests). How ModelRegistry
+# reports the failed bulk was not read, so such ids are refused as not modelled.
+DOC_ID_PREFIX = "model_"
+MAX_DOC_ID_BYTES = 512
+
+
+def check_storable_id(inference_id: str) -> None:
+    """Refuse (501) an id too long for the ``.inference`` document ``_id``: Elasticsearch
+    fails to store it; the exact answer is not modelled. Ids are ASCII (``VALID_ID``)."""
+    if len(DOC_ID_PREFIX) + len(inference_id.encode("utf-8")) > MAX_DOC_ID_BYTES:
+        limit = MAX_DOC_ID_BYTES - len(DOC_ID_PREFIX)
+        raise status_exception(
+            f"The reference server does not model storing an inference endpoint whose id is "
+            f"longer than {limit} bytes: Elasticsearch stores it under the document _id "
+            f"[{DOC_ID_PREFIX}<id>], limited to {MAX_DOC_ID_BYTES} bytes, and fails the PUT",
+            501,
         )
 
 

@@ -33,6 +33,18 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "top_n": ("VALUE_NUMBER", "VALUE_STRING"),
     "timeout": ("VALUE_STRING",),
 }
+# #150116 (9.5, row inference-rerank-fields-removed): InferenceAction.Request.PARSER no longer
+# declares the rerank fields; rerank bodies go to RerankAction instead (store id 54780343638).
+RERANK_FIELDS = ("query", "return_documents", "top_n")
+
+
+def declared_fields(version: EsVersion) -> tuple[str, ...]:
+    """The fields the inference body parser declares at ``version``, in declaration order."""
+    if version.has("inference-rerank-fields-removed"):
+        return tuple(name for name in FIELDS if name not in RERANK_FIELDS)
+    return tuple(FIELDS)
+
+
 # InputType.fromRestString: the external input types (internal ones and "unspecified" are not
 # accepted from REST). Case-insensitive (inferred from InputType.fromString's toUpperCase).
 REST_INPUT_TYPES = ("ingest", "search", "classification", "clustering")
@@ -221,9 +233,11 @@ def _decoded_members(body: dict[str, Any]) -> list[Member]:
     ]
 
 
-def parse(raw: bytes, body: Any, *, json_text: bool = True) -> InferRequest:
+def parse(raw: bytes, body: Any, version: EsVersion, *, json_text: bool = True) -> InferRequest:
     """``PARSER.apply``: ``body`` is ``raw`` already decoded in its own format. Token locations
-    are exact for JSON; for YAML / CBOR / SMILE bodies they print as ``1:1`` (not modelled)."""
+    are exact for JSON; for YAML / CBOR / SMILE bodies they print as ``1:1`` (not modelled).
+    ``version`` decides which fields the parser declares (:func:`declared_fields`)."""
+    fields = declared_fields(version)
     scanner = _Scanner(raw.decode("utf-8", "surrogatepass")) if json_text else None
     if not isinstance(body, dict):
         first = scanner.first() if scanner is not None else _value_token(body)
@@ -232,8 +246,8 @@ def parse(raw: bytes, body: Any, *, json_text: bool = True) -> InferRequest:
     members = scanner.members() if scanner is not None else _decoded_members(body)
     for member in members:
         name, value = member.name, member.value
-        if name not in FIELDS:
-            suggestion = did_you_mean(name, tuple(FIELDS))
+        if name not in fields:
+            suggestion = did_you_mean(name, fields)
             raise _parse_error(
                 MESSAGES["unknown_field"], member.key.position, field=name,
                 suggestion=f" did you mean {suggestion}?" if suggestion else "",
