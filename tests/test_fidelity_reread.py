@@ -27,8 +27,11 @@ PARSER = "cluster:internal/xpack/inference"
 def clients() -> Iterator[dict[str, httpx.Client]]:
     """An open in-process server at 9.4 and at 9.5 (the two sides of the 9.5 changes)."""
     servers = {
-        line: InProcessServer(ServerConfig(security=False, timing=PRESETS["instant"],
-                                           es_version=versions.resolve(line)))  # fmt: skip
+        line: InProcessServer(
+            ServerConfig(
+                security=False, timing=PRESETS["instant"], es_version=versions.resolve(line)
+            )
+        )
         for line in ("9.4", "9.5")
     }
     for server in servers.values():

@@ -83,8 +83,12 @@ def test_update_null_in_section(servers: Servers, line: str) -> None:
         assert response.status_code == 501, response.text
         assert "[service_settings]" in response.json()["error"]["reason"]
     else:
-        assert_error(response, 500, "status_exception",
-                     "Failed to parse update request [{service_settings={num_allocations=null}}]")
+        assert_error(
+            response,
+            500,
+            "status_exception",
+            "Failed to parse update request [{service_settings={num_allocations=null}}]",
+        )
 
 
 @pytest.mark.parametrize("line", VERSIONS)
@@ -98,6 +102,8 @@ def test_update_chunking_section_not_object(servers: Servers, line: str) -> None
         reason = ("Request contained fields which cannot be updated, remove these fields and "
                   "try again [{chunking_settings=x}]")  # fmt: skip
     assert_error(response, 400, "status_exception", reason)
+
+
 @pytest.mark.parametrize("line", VERSIONS)
 @pytest.mark.parametrize(
     ("body", "status", "reason"),
@@ -279,6 +285,8 @@ INFER_PARSE_9_5 = {
         f"[1:16] [{PARSER}] unknown field [query]",
     f"[1:25] [{PARSER}] failed to parse field [top_n]": f"[1:16] [{PARSER}] unknown field [top_n]",
 }  # fmt: skip
+
+
 @pytest.mark.parametrize("line", VERSIONS)
 @pytest.mark.parametrize(
     ("content", "reason"),
