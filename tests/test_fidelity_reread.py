@@ -66,18 +66,40 @@ def test_rerank_fields_unknown_from_9_5(
         assert older.status_code == 200, older.text
 
 
-def test_rerank_request_body_refused_on_9_5(clients: dict[str, httpx.Client]) -> None:
-    """9.5 TransportInferenceActionProxy parses rerank with RerankRequest.PARSER (not modelled):
-    a rerank URL and the one-segment URL of a rerank endpoint are refused before the body."""
-    body = {"input": ["a", "b"], "query": "q"}
-    by_url = clients["9.5"].post("/_inference/rerank/.elser-2-elasticsearch", json=body)
-    stored = clients["9.5"].post("/_inference/.rerank-v1-elasticsearch", json=body)
-    for response in (by_url, stored):
-        assert response.status_code == 501, response.text
-        assert "RerankAction" in response.json()["error"]["reason"]
-    # 9.4 still parses them with InferenceAction (rerank: query required, then the task check)
-    older = clients["9.4"].post("/_inference/rerank/.elser-2-elasticsearch", json=body)
-    assert older.status_code == 400, older.text
+def test_rerank_body_on_9_5(clients: dict[str, httpx.Client]) -> None:
+    """9.5 TransportInferenceActionProxy parses rerank with RerankRequest.PARSER, validates with
+    RerankAction.Request.validate (all errors), then looks the endpoint up."""
+    c = clients["9.5"]
+    path = "/_inference/rerank/.elser-2-elasticsearch"
+    headers = {"Content-Type": "application/json"}
+    # no input_type / timeout in RerankRequest; numbers are not strings there
+    unknown = c.post(path, content='{"input": ["a"], "input_type": "x"}', headers=headers)
+    assert_error(unknown, 400, "x_content_parse_exception",
+                 "[1:18] [RerankRequest] unknown field [input_type]")  # fmt: skip
+    number = c.post(path, content='{"input": ["a", 1], "query": "q"}', headers=headers)
+    assert_error(number, 400, "x_content_parse_exception",
+                 "[1:11] [RerankRequest] failed to parse field [input]")  # fmt: skip
+    invalid = c.post(path, json={"input": [], "query": "", "top_n": 0})
+    assert_error(invalid, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: Field [input] cannot be an empty array;2: Field [query] "
+                 "cannot be empty;3: Field [top_n] must be greater than or equal to 1;")  # fmt: skip
+    missing = c.post("/_inference/rerank/nowhere", json={"input": ["a"], "query": "q"})
+    assert missing.status_code == 404, missing.text
+    wrong_task = c.post(path, json={"input": ["a"], "query": "q"})
+    assert wrong_task.status_code == 400, wrong_task.text
+    assert "Incompatible task_type" in wrong_task.json()["error"]["reason"]
+    # not read: object values (InferenceString) and a missing query: refused, never guessed
+    for body in ({"input": [{"type": "text", "value": "a"}], "query": "q"}, {"input": ["a"]}):
+        assert c.post(path, json=body).status_code == 501
+    # the rerank default on the one-segment URL: parsed as rerank, then not modelled (501)
+    stored = c.post("/_inference/.rerank-v1-elasticsearch", json={"input": ["a"], "query": "q"})
+    assert stored.status_code == 501, stored.text
+    # 9.4 still parses rerank with InferenceAction: input_type is declared there
+    older = clients["9.4"].post(path, content='{"input": ["a"], "input_type": "x"}',
+                                headers=headers)  # fmt: skip
+    assert older.json()["error"]["type"] != "x_content_parse_exception" or (
+        "RerankRequest" not in older.json()["error"]["reason"]
+    )
 
 
 # -- the longest inference id: the .inference document _id (512 bytes) ---------------------------
@@ -126,3 +148,24 @@ def test_eis_retries_at_most_three_attempts() -> None:
     # round trips (0 s) between the retry delays: the bound, 1 s then 2 s (doubling, ≤ 5 s)
     assert [d for d in delays if d > 0] == [1.0, 2.0]
     assert getattr(raised.value, "status", None) == 429
+
+
+def test_eis_retry_after_propagated_from_9_5_only() -> None:
+    """#147985 (9.5.0 release notes): addRetryAfterHeaderIfPresent; 9.2 … 9.4 send none."""
+    answers = {}
+    for propagate in (True, False):
+        client = EisClient(
+            _AlwaysLimited(),  # type: ignore[arg-type]
+            Timing(eis_round_trip_seconds=0.0, eis_per_token_seconds=0.0),
+            propagate_retry_after=propagate,
+            sleep=lambda seconds: asyncio.sleep(0),
+            clock=lambda: 0.0,
+        )
+        config = SimpleNamespace(inference_id="e", service_settings=SimpleNamespace(model_id="m"))
+        with pytest.raises(Exception) as raised:
+            asyncio.run(client.infer(config, ["x"], "unspecified"))  # type: ignore[arg-type]
+        answers[propagate] = getattr(raised.value, "http_headers", None)
+    assert answers[True] == {"Retry-After": "7"}
+    assert answers[False] == {}
+    assert not versions.resolve("9.4").has("eis-retry-after-header")
+    assert versions.resolve("9.5").has("eis-retry-after-header")

@@ -73,6 +73,7 @@ class ServerState:
                 upstream,
                 config.timing,
                 drop_retry_after=EIS_429_WITHOUT_RETRY_AFTER in self.defects,
+                propagate_retry_after=self.version.has("eis-retry-after-header"),
             )
             self.eis_poller = AuthorizationPoller(
                 upstream, self.defaults, config.timing, self.version, config.eis_withdraw_at_poll

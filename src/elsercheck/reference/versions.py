@@ -175,6 +175,10 @@ CHANGES: tuple[Change, ...] = (
            "#142980; InternalPreconfiguredEndpoints.DEFAULT_JINA_V5_ENDPOINT_ID; docs-content #7618",
            "with EIS the semantic_text default is '.jina-embeddings-v5-text-small' (dense: not "
            "modelled, refused by name)"),
+    Change("eis-retry-after-header", "9.5",
+           "#147985 (9.5.0 release notes, Inference: 'Apply Retry-After header if present in EIS "
+           "responses'); ElasticInferenceServiceResponseHandler.addRetryAfterHeaderIfPresent",
+           "an EIS error answer carries EIS's Retry-After header (before: no Retry-After)"),
     Change("eis-removed-endpoints-deleted", "9.4",
            "#145224 (merged 2026-03-30; minor inferred from the merge date); AuthorizationPoller; "
            "before: #136713 / #123639 keep endpoints whose authorization was withdrawn",

@@ -50,10 +50,6 @@ MESSAGES = {
     ),
     "stream": "Streaming is not allowed for service [elasticsearch].",
     "not_modelled": "The reference server does not model inference for [{model_id}] ({task_type})",
-    "rerank_body_not_modelled": (
-        "The reference server does not model the rerank request body of Elasticsearch 9.5 "
-        "(RerankAction, #150116) for [{id}]"
-    ),
     "stopped_while_starting": "Trained model deployment [{id}] was stopped while starting",
     "no_eis": (
         "The reference server models the [elastic] service only with the Elastic Inference "
@@ -338,11 +334,12 @@ async def infer(call: Call) -> Reply:
         raise _not_found(inference_id)
     json_text = call.content_format in (None, xcontent.JSON)
     # 9.5 (#150116): TransportInferenceActionProxy sends a rerank request (by URL, or by the
-    # stored task type on the one-segment URL) to RerankAction, whose RerankRequest.PARSER is
-    # not modelled: refuse it before reading the body.
+    # stored task type on the one-segment URL) to RerankAction: RerankRequest.PARSER and
+    # RerankAction.Request.validate, then the endpoint lookup.
     rerank = task_type == "rerank" or (config is not None and config.task_type == "rerank")
     if rerank and state.version.has("inference-rerank-fields-removed"):
-        raise status_exception(MESSAGES["rerank_body_not_modelled"].format(id=inference_id), 501)
+        ir.validate_rerank(ir.parse_rerank(call.body, call.json(), json_text=json_text))
+        return _rerank_after_parse(call, inference_id, config)
 
     def parse() -> ir.InferRequest:
         return ir.parse(call.body, call.json(), state.version, json_text=json_text)
@@ -370,6 +367,25 @@ async def infer(call: Call) -> Reply:
     assert request.texts is not None
     results = await state.inference.infer(config, request.texts, timeout)
     return Reply({"sparse_embedding": [r.to_json() for r in results]})
+
+
+def _rerank_after_parse(call: Call, inference_id: str, config: EndpointConfig | None) -> Reply:
+    """9.5 rerank, after the body: the lookup, the task type, then inference (not modelled:
+    the reference server serves no rerank model)."""
+    if config is None:
+        config = call.state.find(inference_id)
+        if config is None:
+            raise _not_found(inference_id)
+    if config.task_type != "rerank":
+        raise status_exception(
+            MESSAGES["incompatible_task_type"].format(requested="rerank", actual=config.task_type)
+        )
+    raise status_exception(
+        MESSAGES["not_modelled"].format(
+            model_id=config.service_settings.model_id, task_type=config.task_type
+        ),
+        501,
+    )
 
 
 async def stream(call: Call) -> Reply:

@@ -17,8 +17,9 @@
   ``BaseResponseHandler.constructErrorMessage`` (``Received a rate limit status code for request
   from inference entity id [..] status [429]. Error message: [..]``), status
   ``toRestStatus`` (the upstream's below 500, else 400), ``Retry-After`` copied from EIS's answer
-  (``addRetryAfterHeaderIfPresent``). 413 is ``ContentTooLargeException``, 400/405 and others
-  are not retried.
+  (``addRetryAfterHeaderIfPresent``) from 9.5 (#147985, in the 9.5.0 release notes; row
+  ``eis-retry-after-header``): 9.2 … 9.4 answer without it. 413 is ``ContentTooLargeException``,
+  400/405 and others are not retried.
 """
 
 from __future__ import annotations
@@ -77,12 +78,14 @@ class EisClient:
         timing: Timing,
         *,
         drop_retry_after: bool = False,
+        propagate_retry_after: bool = True,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.upstream = upstream
         self.timing = timing
-        self.drop_retry_after = drop_retry_after  # deliberate defect eis-429-without-retry-after
+        # the deliberate defect eis-429-without-retry-after, or a version before #147985 (9.5)
+        self.drop_retry_after = drop_retry_after or not propagate_retry_after
         self.sleep = sleep
         self.clock = clock
 

@@ -349,3 +349,115 @@ def _first_error(request: InferRequest, task: str, version: EsVersion) -> str | 
     if task not in ("text_embedding", "any") and request.input_type is not None:
         return MESSAGES["not_for_task"].format(field="input_type", task_type=task)
     return None
+
+
+# -- 9.5: the rerank body (#150116, row inference-rerank-fields-removed) -------------------------
+# TransportInferenceActionProxy parses a rerank request with RerankRequest.PARSER (server
+# org.elasticsearch.inference.RerankRequest, store id 55203300962): a ConstructingObjectParser
+# named "RerankRequest" declaring input (OBJECT_ARRAY_OR_STRING, required), query
+# (OBJECT_OR_STRING, required), top_n (int), return_documents (boolean), task_settings (object).
+# No input_type, no timeout. Then RerankAction.Request.validate (store id 55489277960).
+RERANK_PARSER = "RerankRequest"
+RERANK_BODY_FIELDS: dict[str, tuple[str, ...]] = {
+    "input": ("START_ARRAY", "VALUE_STRING", "START_OBJECT"),
+    "query": ("VALUE_STRING", "START_OBJECT"),
+    "top_n": ("VALUE_NUMBER", "VALUE_STRING"),
+    "return_documents": ("VALUE_BOOLEAN", "VALUE_STRING"),
+    "task_settings": ("START_OBJECT",),
+}
+RERANK_MESSAGES = {
+    "input_empty": "Field [input] cannot be an empty array",
+    "query_empty": "Field [query] cannot be empty",
+    "top_n_min": "Field [top_n] must be greater than or equal to 1",
+    # Not read: InferenceString.PARSER (object inputs), and how ConstructingObjectParser words
+    # a missing constructor argument: refused rather than guessed.
+    "object_not_modelled": (
+        "The reference server does not model object values of [{field}] in a rerank request "
+        "(InferenceString) on Elasticsearch 9.5"
+    ),
+    "missing_not_modelled": (
+        "The reference server does not model the answer to a rerank request without [{field}] "
+        "on Elasticsearch 9.5 (a required RerankRequest field)"
+    ),
+}
+
+
+@dataclass
+class RerankBody:
+    """What ``RerankRequest`` holds (text inputs only)."""
+
+    inputs: list[str]
+    query: str
+    top_n: int | None = None
+
+
+def parse_rerank(raw: bytes, body: Any, *, json_text: bool = True) -> RerankBody:
+    """``RerankRequest.PARSER.apply`` (9.5). Object values and a missing required field raise
+    a 501 :class:`EsError` (not modelled); parse errors are ``x_content_parse_exception``."""
+    scanner = _Scanner(raw.decode("utf-8", "surrogatepass")) if json_text else None
+    if not isinstance(body, dict):
+        first = scanner.first() if scanner is not None else _value_token(body)
+        raise _rerank_error(MESSAGES["not_object"], first.position, token=first.kind)
+    members = scanner.members() if scanner is not None else _decoded_members(body)
+    values: dict[str, Any] = {}
+    for member in members:
+        name, value = member.name, member.value
+        if name not in RERANK_BODY_FIELDS:
+            suggestion = did_you_mean(name, tuple(RERANK_BODY_FIELDS))
+            raise _rerank_error(
+                MESSAGES["unknown_field"], member.key.position, field=name,
+                suggestion=f" did you mean {suggestion}?" if suggestion else "",
+            )  # fmt: skip
+        if value.kind not in RERANK_BODY_FIELDS[name]:
+            raise _rerank_error(
+                MESSAGES["wrong_token"], value.position, field=name, token=value.kind
+            )
+        tokens = member.items if value.kind == "START_ARRAY" else [value]
+        if name in ("input", "query") and any(t.kind == "START_OBJECT" for t in tokens):
+            raise EsError(
+                "status_exception", RERANK_MESSAGES["object_not_modelled"].format(field=name), 501
+            )
+        try:
+            values[name] = _rerank_value(name, body[name], tokens)
+        except ValueError:
+            raise _rerank_error(MESSAGES["failed_field"], value.position, field=name) from None
+    for required in ("input", "query"):
+        if required not in values:
+            raise EsError(
+                "status_exception",
+                RERANK_MESSAGES["missing_not_modelled"].format(field=required),
+                501,
+            )
+    return RerankBody(values["input"], values["query"], values.get("top_n"))
+
+
+def _rerank_value(name: str, value: Any, tokens: list[Token]) -> Any:
+    if name == "input":
+        # parseStringOrObject: anything but a string (or an object) is "Unsupported token"
+        if any(t.kind != "VALUE_STRING" for t in tokens):
+            raise ValueError(name)
+        return [value] if isinstance(value, str) else list(value)
+    if name == "top_n":
+        return _int_value(value)
+    if name == "return_documents" and isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError(name)  # Booleans.parseBoolean
+    return value
+
+
+def _rerank_error(template: str, position: str, **values: str) -> EsError:
+    return EsError(
+        "x_content_parse_exception", template.format(pos=position, parser=RERANK_PARSER, **values)
+    )
+
+
+def validate_rerank(request: RerankBody) -> None:
+    """``RerankAction.Request.validate``: every failing rule, accumulated."""
+    errors = []
+    if not request.inputs:
+        errors.append(RERANK_MESSAGES["input_empty"])
+    if request.query == "":
+        errors.append(RERANK_MESSAGES["query_empty"])
+    if request.top_n is not None and request.top_n < 1:
+        errors.append(RERANK_MESSAGES["top_n_min"])
+    if errors:
+        raise validation_failed(errors, "action_request_validation_exception")
