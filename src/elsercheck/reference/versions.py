@@ -142,7 +142,9 @@ CHANGES: tuple[Change, ...] = (
            "the inference body of a non-rerank request no longer declares query, return_documents "
            "or top_n: each is an unknown field (x_content_parse_exception '[l:c] "
            "[cluster:internal/xpack/inference] unknown field [top_n]'), also on the one-segment "
-           "URL; rerank requests are parsed by RerankRequest.PARSER (not modelled: refused)"),
+           "URL; rerank requests are parsed by RerankRequest.PARSER ('[RerankRequest] unknown field "
+           "[input_type]', 'Required [input, query]') and RerankAction.Request.validate "
+           "(errors accumulated) before the lookup"),
     Change("update-body-parse-400", "9.5",
            "#148448 and its follow-up (UpdateInferenceModelAction.Request.CachedParsedSettings "
            ".moveFieldToMap; 9.5 copy with chunking_settings and the #152179 timeout)",
