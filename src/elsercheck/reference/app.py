@@ -9,6 +9,7 @@ then authorizes, then acts). Every response carries ``X-elastic-product: Elastic
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from typing import Any
@@ -139,7 +140,10 @@ class ReferenceServer:
         call: Call | None = None
         try:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
-            content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
+            declared = _declared_body(request)
+            content, answer, media_type = _negotiate(
+                request, query, self.config.es_version.major, declared is not False
+            )
             pretty = query.get("pretty") not in (None, "false")
             filtered = query.get("filter_path")  # ES AbstractRestChannel.newBuilder
             if method == "OPTIONS":
@@ -150,7 +154,6 @@ class ReferenceServer:
                     )
                 return _response(b"", 200, [("Allow", ",".join(allowed))], media_type)
             route, path_params = self.router.resolve(method, _raw_path(request, path), uri)
-            declared = _declared_body(request)
             if declared:
                 _check_content_type(request, content)
             principal = None
@@ -262,13 +265,28 @@ def _render(body: object, pretty: bool, fmt: xcontent.Format) -> bytes:
 def _response(
     body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
 ) -> Response:
-    response = Response(body, status_code=status, media_type=media_type)
-    # What MutableHeaders.append does, without building a MutableHeaders per request.
-    raw = response.raw_headers
-    raw.append(_PRODUCT_RAW)
-    for name, value in headers:
-        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    return response
+    return _Answer(body, status, headers, media_type)
+
+
+class _Answer(Response):
+    """A ``Response(body, status_code=status, media_type=media_type)`` with the product header
+    and ``headers`` appended, built directly: the same raw headers in the same order (what
+    ``init_headers`` and ``MutableHeaders.append`` would give) without their per-request
+    work. The media types negotiated here are never ``text/``, so no charset is added."""
+
+    def __init__(
+        self, body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
+    ) -> None:
+        self.status_code = status
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        raw = [(b"content-type", media_type.encode("latin-1")), _PRODUCT_RAW]
+        if not (status < 200 or status in (204, 304)):
+            raw.insert(0, (b"content-length", str(len(body)).encode("latin-1")))
+        for name, value in headers:
+            raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw_headers = raw
 
 
 # Characters a path or query keeps unchanged through Starlette's ``request.url`` (which escapes
@@ -325,7 +343,7 @@ def _raw_path(request: Request, path: str) -> str:
 
 
 def _negotiate(
-    request: Request, query: dict[str, str], major: int
+    request: Request, query: dict[str, str], major: int, has_content: bool
 ) -> tuple[xcontent.Format | None, xcontent.Format, str]:
     """The request body's format, the answer's format and its ``Content-Type``.
 
@@ -334,11 +352,31 @@ def _negotiate(
     ``Content-Type`` → JSON (AbstractRestChannel.newBuilder). A requested compatible-with
     version is echoed; ES RestApiVersion: a node serves its own major and the one before.
     """
+    headers = request.headers
+    return _negotiated(
+        tuple(headers.getlist("accept")),
+        tuple(headers.getlist("content-type")),
+        query.get("format", ""),
+        major,
+        has_content,
+    )
+
+
+# Clients repeat the same few header combinations: each is worked out once (a refusal is an
+# exception, which the cache does not keep: it is raised anew each time).
+@functools.lru_cache(maxsize=256)
+def _negotiated(
+    accept_values: tuple[str, ...],
+    content_values: tuple[str, ...],
+    format_param: str,
+    major: int,
+    has_content: bool,
+) -> tuple[xcontent.Format | None, xcontent.Format, str]:
+    """:func:`_negotiate` from the values it reads."""
     sent: dict[str, str] = {}  # header → its value
     versions: dict[str, int] = {}  # header → the compatible-with it asks for
     parsed: dict[str, xcontent.MediaType | None] = {}
-    for header in ("accept", "content-type"):
-        values = request.headers.getlist(header)
+    for header, values in (("accept", accept_values), ("content-type", content_values)):
         if not values:
             continue
         name = header.title()  # RestRequest.parseHeaderWithMediaType: one non-blank value
@@ -361,7 +399,6 @@ def _negotiate(
         match = _COMPAT.search(value)
         if match:
             versions[header] = int(match.group(1))
-    has_content = _declared_body(request) is not False
     problem = _compatible_version_problem(versions, sent, major, has_content)
     if problem is not None:
         # RestRequest: getCompatibleVersion's ElasticsearchStatusException wrapped in
@@ -378,7 +415,7 @@ def _negotiate(
     if "accept" in versions or "content-type" in versions:
         requested = str(versions.get("accept", versions.get("content-type")))
     accept, content = parsed.get("accept"), parsed.get("content-type")
-    answer = xcontent.QUERY_FORMATS.get(query.get("format", "").lower())
+    answer = xcontent.QUERY_FORMATS.get(format_param.lower())
     if answer is None:
         answer = (accept or content or _JSON_MEDIA).format
     if requested is None:
@@ -444,14 +481,38 @@ async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_CONTENT_LENGTH:
         raise TooLarge
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_CONTENT_LENGTH:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    if hasattr(request, "_body") or request._stream_consumed:  # a hook read it: Starlette's way
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_CONTENT_LENGTH:
+                raise TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+    # What ``request.stream()`` does, without an async generator per request: the messages
+    # until the last part of the body, a disconnect raising ClientDisconnect. The body is kept
+    # on the request as ``request.body()`` keeps it, so a later reader gets it too.
+    receive = request.receive
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            part = message.get("body", b"")
+            total += len(part)
+            if total > MAX_CONTENT_LENGTH:
+                raise TooLarge
+            if part:
+                parts.append(part)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect
+    request._stream_consumed = True
+    body = request._body = b"".join(parts)
+    return body
 
 
 def _too_large() -> Response:
