@@ -157,8 +157,11 @@ async def _profile(kind: str, count: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.request_cpu", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.request_cpu",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-n", "--requests", type=int, default=3000, help="per measurement")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", choices=sorted(REQUESTS), help="cProfile ours instead")
@@ -173,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     for kind, apps in figures.items():
         # The least of the rounds: other processes only ever add (cache, frequency) to it.
         ours, bare = min(apps["ours"]), min(apps["bare"])
-        print(f"  {kind.upper():4}  ours {ours:7.1f}  bare {bare:7.1f}  bare/ours {bare / ours:.2f}")
+        ratio = bare / ours
+        print(f"  {kind.upper():4}  ours {ours:7.1f}  bare {bare:7.1f}  bare/ours {ratio:.2f}")
 
 
 if __name__ == "__main__":
