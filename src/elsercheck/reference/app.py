@@ -75,6 +75,8 @@ class ReferenceServer:
         self.faults = FaultHooks(
             self.config.faults, self.state.deployments.restart_all
         )  # empty, and never called, without --fault
+        # Neither: requests go straight to _dispatch (the hooks are fixed at start).
+        self._hooked = bool(self.faults) or bool(self.defects)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -103,6 +105,8 @@ class ReferenceServer:
         await self.state.close()
 
     async def dispatch(self, request: Request) -> Response:
+        if not self._hooked:
+            return await self._dispatch(request)
         if self.faults:  # in front of everything, like a proxy
             return await self.faults.dispatch(request, self._dispatch_with_defects)
         return await self._dispatch_with_defects(request)
@@ -139,7 +143,7 @@ class ReferenceServer:
         unread = False  # a body left unread: the connection cannot serve another request
         call: Call | None = None
         try:
-            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            query = dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else {}
             declared = _declared_body(request)
             content, answer, media_type = _negotiate(
                 request, query, self.config.es_version.major, declared is not False
