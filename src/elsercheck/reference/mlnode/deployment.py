@@ -95,6 +95,39 @@ def _release(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+class _Deadlines:
+    """The queued requests' timeouts on one loop timer instead of one each: a request's
+    deadline releases its waiter as ``loop.call_at(deadline)`` would. Requests with the same
+    timeout arrive in deadline order, kept in a FIFO; one whose deadline is earlier than the
+    last one kept (a shorter ``?timeout``) gets a timer of its own, returned to cancel."""
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, waiter: asyncio.Future[None]
+    ) -> asyncio.TimerHandle | None:
+        waiting = self._waiting
+        while waiting and waiting[0][1].done():  # answered already: served in FIFO order
+            waiting.popleft()
+        if waiting and deadline < waiting[-1][0]:
+            return loop.call_at(deadline, _release, waiter)
+        waiting.append((deadline, waiter))
+        if self._timer is None:
+            self._timer = loop.call_at(waiting[0][0], self._expire, loop)
+        return None
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        waiting = self._waiting
+        now = loop.time()
+        while waiting and (waiting[0][1].done() or waiting[0][0] <= now):
+            _release(waiting.popleft()[1])
+        if waiting:  # the next deadline (a timer may fire a clock tick early: again then)
+            self._timer = loop.call_at(waiting[0][0], self._expire, loop)
+
+
 class Deployment:
     """A deployment's state machine, queue and allocations (deployment id = inference id)."""
 
@@ -125,6 +158,7 @@ class Deployment:
         self._workers: list[asyncio.Task[None]] = []
         self._running = 0
         self._portable = model_id == ELSER_V2_PORTABLE
+        self._deadlines = _Deadlines()
 
     # -- allocations -------------------------------------------------------------------------
     @property
@@ -245,7 +279,7 @@ class Deployment:
         # worker skips it if still queued.
         waiter: asyncio.Future[None] = loop.create_future()
         job.future.waiter = waiter
-        timer = loop.call_later(timeout, _release, waiter) if timeout is not None else None
+        timer = self._deadlines.add(loop, job.queued_at + timeout, waiter) if timeout else None
         try:
             await waiter
         finally:
