@@ -229,9 +229,13 @@ class Security:
 
     def _basic(self, credentials: str, uri: str) -> Principal:
         verified = self._verified_basic
-        if verified is not None and verified[1] is self.password:
-            if _same_secret(credentials, verified[0]):  # constant time, as the full check
-                return self.superuser
+        # compared in constant time, as the full check compares the password
+        if (
+            verified is not None
+            and verified[1] is self.password
+            and _same_secret(credentials, verified[0])
+        ):
+            return self.superuser
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):  # ValueError: non-ASCII header text
