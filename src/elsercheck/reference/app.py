@@ -144,9 +144,10 @@ class ReferenceServer:
         call: Call | None = None
         try:
             query = dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else {}
-            declared = _declared_body(request)
+            heads = _Heads(request.scope["headers"])
+            declared = _declared_body(heads)
             content, answer, media_type = _negotiate(
-                request, query, self.config.es_version.major, declared is not False
+                heads, query, self.config.es_version.major, declared is not False
             )
             pretty = query.get("pretty") not in (None, "false")
             filtered = query.get("filter_path")  # ES AbstractRestChannel.newBuilder
@@ -159,20 +160,18 @@ class ReferenceServer:
                 return _response(b"", 200, [("Allow", ",".join(allowed))], media_type)
             route, path_params = self.router.resolve(method, _raw_path(request, path), uri)
             if declared:
-                _check_content_type(request, content)
+                _check_content_type(heads, content)
             principal = None
             if self.config.security and route.action is not None:
                 # Authenticated on the headers, before a byte of the body is read (ES's
                 # HttpHeadersValidator / Netty4HttpHeaderValidator): an anonymous upload
                 # costs nothing, and the unread body closes the connection.
                 unread = declared is not False
-                principal = self.state.security.authenticate(
-                    request.headers.get("authorization"), uri
-                )
+                principal = self.state.security.authenticate(heads.authorization, uri)
                 unread = False
-            body = await _read_body(request) if declared is not False else b""
+            body = await _read_body(request, heads) if declared is not False else b""
             if body and declared is None:  # chunked: known to have a body only now
-                _check_content_type(request, content)
+                _check_content_type(heads, content)
             call = Call(self.state, route, method, path, uri, query, path_params, body, principal,
                         content_format=content)  # fmt: skip
             _check_body_and_params(call)
@@ -347,7 +346,7 @@ def _raw_path(request: Request, path: str) -> str:
 
 
 def _negotiate(
-    request: Request, query: dict[str, str], major: int, has_content: bool
+    heads: _Heads, query: dict[str, str], major: int, has_content: bool
 ) -> tuple[xcontent.Format | None, xcontent.Format, str]:
     """The request body's format, the answer's format and its ``Content-Type``.
 
@@ -356,10 +355,9 @@ def _negotiate(
     ``Content-Type`` → JSON (AbstractRestChannel.newBuilder). A requested compatible-with
     version is echoed; ES RestApiVersion: a node serves its own major and the one before.
     """
-    headers = request.headers
     return _negotiated(
-        tuple(headers.getlist("accept")),
-        tuple(headers.getlist("content-type")),
+        tuple(heads.accept),
+        tuple(heads.content_type),
         query.get("format", ""),
         major,
         has_content,
@@ -473,16 +471,44 @@ class TooLarge(Exception):
     """The body is over ``http.max_content_length``."""
 
 
-def _declared_body(request: Request) -> bool | None:
+class _Heads:
+    """The headers the REST layer reads before a handler runs, found in one pass over the
+    ASGI scope's (lower-case) names: Starlette's ``request.headers`` scans them all again for
+    each lookup. A single-valued one is its first value, as ``Headers.get`` gives it."""
+
+    __slots__ = ("accept", "authorization", "chunked", "content_length", "content_type")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.accept: list[str] = []
+        self.content_type: list[str] = []
+        self.content_length: str | None = None
+        self.authorization: str | None = None
+        self.chunked = False  # Transfer-Encoding present
+        for name, value in raw:
+            if name == b"content-type":
+                self.content_type.append(value.decode("latin-1"))
+            elif name == b"content-length":
+                if self.content_length is None:
+                    self.content_length = value.decode("latin-1")
+            elif name == b"authorization":
+                if self.authorization is None:
+                    self.authorization = value.decode("latin-1")
+            elif name == b"accept":
+                self.accept.append(value.decode("latin-1"))
+            elif name == b"transfer-encoding":
+                self.chunked = True
+
+
+def _declared_body(heads: _Heads) -> bool | None:
     """Whether HTTP/1.1 framing (RFC 9112 §6.3) announces a body: ``None`` when chunked."""
-    if "transfer-encoding" in request.headers:
+    if heads.chunked:
         return None
-    declared = request.headers.get("content-length")
+    declared = heads.content_length
     return declared is not None and declared != "0"
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(request: Request, heads: _Heads) -> bytes:
+    declared = heads.content_length
     if declared is not None and declared.isdigit() and int(declared) > MAX_CONTENT_LENGTH:
         raise TooLarge
     if hasattr(request, "_body") or request._stream_consumed:  # a hook read it: Starlette's way
@@ -526,12 +552,12 @@ def _too_large() -> Response:
     return Response(b"", status_code=413, headers={"Connection": "close"})
 
 
-def _check_content_type(request: Request, content: xcontent.Format | None) -> None:
+def _check_content_type(heads: _Heads, content: xcontent.Format | None) -> None:
     """A body must be in an XContent type (RestController.dispatchRequest →
     sendContentTypeErrorMessage). Form bodies stay 406 in every modelled version: 9.5's
     exemption (#149005) covers only handlers that opt in with read-only GET/POST route pairs
     (PromQL), behind HTTP TLS and non-anonymous authentication; no inference or ML route does."""
-    values = request.headers.getlist("content-type")
+    values = heads.content_type
     if not values:
         raise RoutingError("Content-Type header is missing", 406)
     if content is None:
