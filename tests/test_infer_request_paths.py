@@ -36,3 +36,25 @@ def test_error_in_plain_body_keeps_its_location() -> None:
     with pytest.raises(EsError) as caught:
         _parse(b'{"input": "x",\n  "top_n": true}')
     assert caught.value.reason.startswith("[2:12] ")
+
+
+@pytest.mark.parametrize(
+    ("raw", "texts"),
+    [
+        (b'{"input": "one"}', ["one"]),
+        (b'{"input": ["a", "b"]}', ["a", "b"]),
+        (b'{"input": []}', []),
+    ],
+)
+def test_input_alone_reads_as_the_full_parser_reads_it(raw: bytes, texts: list[str]) -> None:
+    request = _parse(raw)
+    assert request.texts == texts
+    assert request.present == {"input"}
+    assert request == ir._build(json.loads(raw), ir._decoded_members(json.loads(raw)))
+
+
+def test_input_alone_of_another_type_is_still_refused_with_its_location() -> None:
+    with pytest.raises(EsError) as caught:
+        _parse(b'{"input": 5}')
+    assert caught.value.reason.startswith("[1:11] ")
+    assert "input doesn't support values of type: VALUE_NUMBER" in caught.value.reason

@@ -225,6 +225,11 @@ def parse(raw: bytes, body: Any, *, json_text: bool = True) -> InferRequest:
     """``PARSER.apply``: ``body`` is ``raw`` already decoded in its own format. Token locations
     are exact for JSON; for YAML / CBOR / SMILE bodies they print as ``1:1`` (not modelled)."""
     if json_text and _plain(raw, body):
+        texts = body.get("input")
+        if len(body) == 1 and isinstance(texts, str | list):  # the usual body: input alone
+            return InferRequest(
+                texts=[texts] if isinstance(texts, str) else list(texts), present={"input"}
+            )
         # Without an escape, each name and string reads as written, so the decoded members
         # are the scanned ones but for token locations, which only an error prints: scan for
         # them only then (the inference hot path pays one pass over the body, not two).
