@@ -73,10 +73,13 @@ COMPARISONS: list[Comparison] = [
             "auth check, the handler and its rendering. Inference adds the JSON parse with "
             "duplicate-key detection (as ES rejects duplicates), the deterministic sparse "
             "encoder (tokens, hashed weights, sorting) and a much larger answer, and the trip "
-            "through the deployment's queue and allocation worker (a future, task switches, "
-            "wait_for) that models allocations: about 4× the bare app's CPU per request. "
-            "Going further than this change did (routes indexed by segment count and method, "
-            "encoder caches, path and query from the ASGI scope) would drop modelled behaviour."
+            "through the deployment's queue and an allocation worker that models allocations "
+            "(two task switches: the outcome wakes its caller directly, and one loop timer per "
+            "deployment carries the timeouts). Without uvicorn and the socket "
+            "(`server_*_app_cpu_ratio`, `python -m bench.request_cpu`) the application's CPU "
+            "per request shows where it goes. Going further (skipping the worker when an "
+            "allocation is idle, routes indexed by segment count and method) would drop "
+            "modelled behaviour: the queue, its order and its counters."
         ),
     ),
     Comparison(

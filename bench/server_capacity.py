@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import request_cpu
 from .common import CLIENT_CORE, Context, Server, bench_server, create_endpoint, pinned
 from .common import reference_server as start_reference
 from .report import Ratio, Result, closeness, percentile, summarize
@@ -172,8 +173,38 @@ def run(ctx: Context) -> Result:
         ctx.status("server capacity: wrk missing, capacity ratios skipped")
     else:
         _capacity(ctx, result)
+    _in_process(ctx, result)
     _service_time(ctx, result)
     return result
+
+
+def _in_process(ctx: Context, result: Result) -> None:
+    """The application's own CPU per request (bench/request_cpu.py), without uvicorn and the
+    socket: where the server's time goes (alone: ``python -m bench.request_cpu``)."""
+    count = 1000 if ctx.quick else 3000
+    figures = asyncio.run(request_cpu.measure(count, ctx.runs))
+    for what, kind in (("get", "get"), ("infer", "post")):
+        ours, bare = figures[kind]["ours"], figures[kind]["bare"]
+        result.ratios.append(
+            Ratio(
+                f"server_{what}_app_cpu_ratio", f"reference app, in-process {kind.upper()}",
+                f"bare Starlette app, in-process {kind.upper()}",
+                [b / o for o, b in zip(ours, bare, strict=True)],
+                summarize(ours), summarize(bare), "CPU µs/req",
+            )
+        )  # fmt: skip
+    ctx.status(
+        "server capacity in-process: "
+        + ", ".join(
+            f"{kind.upper()} ours {min(apps['ours']):.0f} / bare {min(apps['bare']):.0f} CPU µs"
+            for kind, apps in figures.items()
+        )
+    )
+    result.notes.append(
+        f"`…_app_cpu_ratio`: each app called directly on one event loop, {count} sequential "
+        "requests per run (bench/request_cpu.py): the application's CPU µs per request without "
+        "uvicorn and the socket, which cost both servers the same."
+    )
 
 
 def _capacity(ctx: Context, result: Result) -> None:

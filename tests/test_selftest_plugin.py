@@ -1,6 +1,6 @@
 """``elsercheck selftest``'s gates: cheap checks first, and a defect's gate stops at its first
-catch (``--maxfail 1``) while the clean run — and every run under ``--every-check`` — runs
-every check."""
+catch (``--first-catch``: a failed check, not a setup error) while the clean run — and every run
+under ``--every-check`` — runs every check."""
 
 from __future__ import annotations
 
@@ -60,5 +60,22 @@ def test_a_defects_gate_stops_at_its_first_catch_the_clean_one_runs_everything(
     selftest.run_one("negative-weights", tmp_path, 5, every_check=True)
     plugin = ["-p", "elsercheck.selftest_pytest"]
     assert all(extra[:2] == plugin for extra in gates)
-    assert ["--maxfail" in extra for extra in gates] == [False, True, False]
-    assert gates[1][gates[1].index("--maxfail") + 1] == "1"
+    assert ["--first-catch" in extra for extra in gates] == [False, True, False]
+
+
+def report(when: str, outcome: str, **extra: Any) -> Any:
+    return SimpleNamespace(when=when, failed=outcome == "failed", nodeid=f"t.py::{when}", **extra)
+
+
+def test_the_first_failed_check_ends_the_run_a_setup_error_or_expected_failure_does_not() -> None:
+    # A defect that breaks a fixture's setup (an endpoint listing it cannot parse) errors that
+    # check: nothing caught yet. pytest's --maxfail would stop there, with no verdict (exit 4).
+    catch = selftest_pytest._FirstCatch()
+    session: Any = SimpleNamespace(shouldfail=False)
+    catch.pytest_sessionstart(session)
+    for seen in (report("setup", "failed"), report("call", "passed"),
+                 report("call", "failed", wasxfail="a known deviation")):  # fmt: skip
+        catch.pytest_runtest_logreport(seen)
+        assert session.shouldfail is False
+    catch.pytest_runtest_logreport(report("call", "failed"))
+    assert session.shouldfail == "caught by t.py::call"

@@ -111,7 +111,7 @@ def run_one(name: str, report_dir: Path, max_examples: int, every_check: bool = 
             # tester's rule (selftest_pytest.py). The clean run runs every check.
             extra = ["-p", "elsercheck.selftest_pytest", "--no-known-deviations"]
             if defect is not None and not every_check:
-                extra += ["--maxfail", "1"]
+                extra.append("--first-catch")
             result = run_gate(target, new_run_id(), directory, "1", max_examples, zero_wait, extra)
         run.exit_code = result.exit_code
         run.tests = list(dict.fromkeys(case.name for case in result.summary.failures))

@@ -9,6 +9,7 @@ then authorizes, then acts). Every response carries ``X-elastic-product: Elastic
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from typing import Any
@@ -74,6 +75,8 @@ class ReferenceServer:
         self.faults = FaultHooks(
             self.config.faults, self.state.deployments.restart_all
         )  # empty, and never called, without --fault
+        # Neither: requests go straight to _dispatch (the hooks are fixed at start).
+        self._hooked = bool(self.faults) or bool(self.defects)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -102,6 +105,8 @@ class ReferenceServer:
         await self.state.close()
 
     async def dispatch(self, request: Request) -> Response:
+        if not self._hooked:
+            return await self._dispatch(request)
         if self.faults:  # in front of everything, like a proxy
             return await self.faults.dispatch(request, self._dispatch_with_defects)
         return await self._dispatch_with_defects(request)
@@ -138,8 +143,12 @@ class ReferenceServer:
         unread = False  # a body left unread: the connection cannot serve another request
         call: Call | None = None
         try:
-            query = dict(parse_qsl(query_string, keep_blank_values=True))
-            content, answer, media_type = _negotiate(request, query, self.config.es_version.major)
+            query = dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else {}
+            heads = _Heads(request.scope["headers"])
+            declared = _declared_body(heads)
+            content, answer, media_type = _negotiate(
+                heads, query, self.config.es_version.major, declared is not False
+            )
             pretty = query.get("pretty") not in (None, "false")
             filtered = query.get("filter_path")  # ES AbstractRestChannel.newBuilder
             if method == "OPTIONS":
@@ -150,22 +159,19 @@ class ReferenceServer:
                     )
                 return _response(b"", 200, [("Allow", ",".join(allowed))], media_type)
             route, path_params = self.router.resolve(method, _raw_path(request, path), uri)
-            declared = _declared_body(request)
             if declared:
-                _check_content_type(request, content)
+                _check_content_type(heads, content)
             principal = None
             if self.config.security and route.action is not None:
                 # Authenticated on the headers, before a byte of the body is read (ES's
                 # HttpHeadersValidator / Netty4HttpHeaderValidator): an anonymous upload
                 # costs nothing, and the unread body closes the connection.
                 unread = declared is not False
-                principal = self.state.security.authenticate(
-                    request.headers.get("authorization"), uri
-                )
+                principal = self.state.security.authenticate(heads.authorization, uri)
                 unread = False
-            body = await _read_body(request) if declared is not False else b""
+            body = await _read_body(request, heads) if declared is not False else b""
             if body and declared is None:  # chunked: known to have a body only now
-                _check_content_type(request, content)
+                _check_content_type(heads, content)
             call = Call(self.state, route, method, path, uri, query, path_params, body, principal,
                         content_format=content)  # fmt: skip
             _check_body_and_params(call)
@@ -262,13 +268,28 @@ def _render(body: object, pretty: bool, fmt: xcontent.Format) -> bytes:
 def _response(
     body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
 ) -> Response:
-    response = Response(body, status_code=status, media_type=media_type)
-    # What MutableHeaders.append does, without building a MutableHeaders per request.
-    raw = response.raw_headers
-    raw.append(_PRODUCT_RAW)
-    for name, value in headers:
-        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    return response
+    return _Answer(body, status, headers, media_type)
+
+
+class _Answer(Response):
+    """A ``Response(body, status_code=status, media_type=media_type)`` with the product header
+    and ``headers`` appended, built directly: the same raw headers in the same order (what
+    ``init_headers`` and ``MutableHeaders.append`` would give) without their per-request
+    work. The media types negotiated here are never ``text/``, so no charset is added."""
+
+    def __init__(
+        self, body: bytes, status: int, headers: list[tuple[str, str]], media_type: str
+    ) -> None:
+        self.status_code = status
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        raw = [(b"content-type", media_type.encode("latin-1")), _PRODUCT_RAW]
+        if not (status < 200 or status in (204, 304)):
+            raw.insert(0, (b"content-length", str(len(body)).encode("latin-1")))
+        for name, value in headers:
+            raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw_headers = raw
 
 
 # Characters a path or query keeps unchanged through Starlette's ``request.url`` (which escapes
@@ -325,7 +346,7 @@ def _raw_path(request: Request, path: str) -> str:
 
 
 def _negotiate(
-    request: Request, query: dict[str, str], major: int
+    heads: _Heads, query: dict[str, str], major: int, has_content: bool
 ) -> tuple[xcontent.Format | None, xcontent.Format, str]:
     """The request body's format, the answer's format and its ``Content-Type``.
 
@@ -334,11 +355,30 @@ def _negotiate(
     ``Content-Type`` → JSON (AbstractRestChannel.newBuilder). A requested compatible-with
     version is echoed; ES RestApiVersion: a node serves its own major and the one before.
     """
+    return _negotiated(
+        tuple(heads.accept),
+        tuple(heads.content_type),
+        query.get("format", ""),
+        major,
+        has_content,
+    )
+
+
+# Clients repeat the same few header combinations: each is worked out once (a refusal is an
+# exception, which the cache does not keep: it is raised anew each time).
+@functools.lru_cache(maxsize=256)
+def _negotiated(
+    accept_values: tuple[str, ...],
+    content_values: tuple[str, ...],
+    format_param: str,
+    major: int,
+    has_content: bool,
+) -> tuple[xcontent.Format | None, xcontent.Format, str]:
+    """:func:`_negotiate` from the values it reads."""
     sent: dict[str, str] = {}  # header → its value
     versions: dict[str, int] = {}  # header → the compatible-with it asks for
     parsed: dict[str, xcontent.MediaType | None] = {}
-    for header in ("accept", "content-type"):
-        values = request.headers.getlist(header)
+    for header, values in (("accept", accept_values), ("content-type", content_values)):
         if not values:
             continue
         name = header.title()  # RestRequest.parseHeaderWithMediaType: one non-blank value
@@ -361,7 +401,6 @@ def _negotiate(
         match = _COMPAT.search(value)
         if match:
             versions[header] = int(match.group(1))
-    has_content = _declared_body(request) is not False
     problem = _compatible_version_problem(versions, sent, major, has_content)
     if problem is not None:
         # RestRequest: getCompatibleVersion's ElasticsearchStatusException wrapped in
@@ -378,7 +417,7 @@ def _negotiate(
     if "accept" in versions or "content-type" in versions:
         requested = str(versions.get("accept", versions.get("content-type")))
     accept, content = parsed.get("accept"), parsed.get("content-type")
-    answer = xcontent.QUERY_FORMATS.get(query.get("format", "").lower())
+    answer = xcontent.QUERY_FORMATS.get(format_param.lower())
     if answer is None:
         answer = (accept or content or _JSON_MEDIA).format
     if requested is None:
@@ -432,26 +471,78 @@ class TooLarge(Exception):
     """The body is over ``http.max_content_length``."""
 
 
-def _declared_body(request: Request) -> bool | None:
+class _Heads:
+    """The headers the REST layer reads before a handler runs, found in one pass over the
+    ASGI scope's (lower-case) names: Starlette's ``request.headers`` scans them all again for
+    each lookup. A single-valued one is its first value, as ``Headers.get`` gives it."""
+
+    __slots__ = ("accept", "authorization", "chunked", "content_length", "content_type")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.accept: list[str] = []
+        self.content_type: list[str] = []
+        self.content_length: str | None = None
+        self.authorization: str | None = None
+        self.chunked = False  # Transfer-Encoding present
+        for name, value in raw:
+            if name == b"content-type":
+                self.content_type.append(value.decode("latin-1"))
+            elif name == b"content-length":
+                if self.content_length is None:
+                    self.content_length = value.decode("latin-1")
+            elif name == b"authorization":
+                if self.authorization is None:
+                    self.authorization = value.decode("latin-1")
+            elif name == b"accept":
+                self.accept.append(value.decode("latin-1"))
+            elif name == b"transfer-encoding":
+                self.chunked = True
+
+
+def _declared_body(heads: _Heads) -> bool | None:
     """Whether HTTP/1.1 framing (RFC 9112 §6.3) announces a body: ``None`` when chunked."""
-    if "transfer-encoding" in request.headers:
+    if heads.chunked:
         return None
-    declared = request.headers.get("content-length")
+    declared = heads.content_length
     return declared is not None and declared != "0"
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(request: Request, heads: _Heads) -> bytes:
+    declared = heads.content_length
     if declared is not None and declared.isdigit() and int(declared) > MAX_CONTENT_LENGTH:
         raise TooLarge
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_CONTENT_LENGTH:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    if hasattr(request, "_body") or request._stream_consumed:  # a hook read it: Starlette's way
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_CONTENT_LENGTH:
+                raise TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+    # What ``request.stream()`` does, without an async generator per request: the messages
+    # until the last part of the body, a disconnect raising ClientDisconnect. The body is kept
+    # on the request as ``request.body()`` keeps it, so a later reader gets it too.
+    receive = request.receive
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            part = message.get("body", b"")
+            total += len(part)
+            if total > MAX_CONTENT_LENGTH:
+                raise TooLarge
+            if part:
+                parts.append(part)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect
+    request._stream_consumed = True
+    body = request._body = b"".join(parts)
+    return body
 
 
 def _too_large() -> Response:
@@ -461,12 +552,12 @@ def _too_large() -> Response:
     return Response(b"", status_code=413, headers={"Connection": "close"})
 
 
-def _check_content_type(request: Request, content: xcontent.Format | None) -> None:
+def _check_content_type(heads: _Heads, content: xcontent.Format | None) -> None:
     """A body must be in an XContent type (RestController.dispatchRequest →
     sendContentTypeErrorMessage). Form bodies stay 406 in every modelled version: 9.5's
     exemption (#149005) covers only handlers that opt in with read-only GET/POST route pairs
     (PromQL), behind HTTP TLS and non-anonymous authentication; no inference or ML route does."""
-    values = request.headers.getlist("content-type")
+    values = heads.content_type
     if not values:
         raise RoutingError("Content-Type header is missing", 406)
     if content is None:

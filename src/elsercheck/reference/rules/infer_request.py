@@ -238,12 +238,39 @@ def parse(raw: bytes, body: Any, version: EsVersion, *, json_text: bool = True) 
     are exact for JSON; for YAML / CBOR / SMILE bodies they print as ``1:1`` (not modelled).
     ``version`` decides which fields the parser declares (:func:`declared_fields`)."""
     fields = declared_fields(version)
+    if json_text and _plain(raw, body):
+        texts = body.get("input")
+        if len(body) == 1 and isinstance(texts, str | list):  # the usual body: input alone
+            return InferRequest(
+                texts=[texts] if isinstance(texts, str) else list(texts), present={"input"}
+            )
+        # Without an escape, each name and string reads as written, so the decoded members
+        # are the scanned ones but for token locations, which only an error prints: scan for
+        # them only then (the inference hot path pays one pass over the body, not two).
+        try:
+            return _build(body, _decoded_members(body), fields)
+        except EsError:
+            pass
     scanner = _Scanner(raw.decode("utf-8", "surrogatepass")) if json_text else None
     if not isinstance(body, dict):
         first = scanner.first() if scanner is not None else _value_token(body)
         raise _parse_error(MESSAGES["not_object"], first.position, token=first.kind)
-    request = InferRequest()
     members = scanner.members() if scanner is not None else _decoded_members(body)
+    return _build(body, members, fields)
+
+
+def _plain(raw: bytes, body: Any) -> bool:
+    """A JSON object whose members read the same decoded as scanned: no escape anywhere (a
+    name like ``inp\\u0075t`` is looked up as written), and an ``input`` array of strings only
+    (a number's text is taken as written, ``1e5``, which its decoded value does not keep)."""
+    if not isinstance(body, dict) or b"\\" in raw:
+        return False
+    texts = body.get("input")
+    return not isinstance(texts, list) or all(type(text) is str for text in texts)
+
+
+def _build(body: dict[str, Any], members: list[Member], fields: tuple[str, ...]) -> InferRequest:
+    request = InferRequest()
     for member in members:
         name, value = member.name, member.value
         if name not in fields:

@@ -32,6 +32,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"Non-standard token '{name}': enable JSON_READ_NAN_NUMBERS to allow")
 
 
+# What ``json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)`` builds
+# on every call, built once (a decoder keeps no state between documents).
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_reject_constant)
+
+
 def _depth_ok(text: str) -> bool:
     # Fewer brackets in all than the limit cannot nest past it: skip the Python-level scan
     # (the common case, and the inference hot path); str.count runs at C speed.
@@ -72,7 +77,9 @@ def parse(raw: bytes, wrap_as_map: bool) -> Any:
             f"Document nesting depth exceeds the maximum allowed ({MAX_DEPTH})", 1, 1, wrap_as_map
         )
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+        if text.startswith("\ufeff"):  # json.loads refuses it before decoding: so do we
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise parse_error(exc.msg, exc.lineno, exc.colno, wrap_as_map) from None
     except (ValueError, RecursionError) as exc:

@@ -185,6 +185,11 @@ class Security:
         self.api_keys: dict[str, ApiKey] = {}
         self.tokens: dict[str, Principal] = {}
         self.superuser = Principal(SUPERUSER, ("superuser",), None)
+        # The last Basic credentials verified, as sent (base64) with the password they matched:
+        # ES's CachingUsernamePasswordRealm.authenticateWithCache (the reserved realm's base)
+        # keeps a user's latest valid credentials and honours the same ones again without the
+        # authentication source; any other value goes through the full check.
+        self._verified_basic: tuple[str, str] | None = None
 
     # -- authentication ----------------------------------------------------------------------
     def www_authenticate(self) -> list[str]:
@@ -223,6 +228,14 @@ class Security:
         raise self._unauthenticated(MESSAGES["missing"].format(uri=uri))
 
     def _basic(self, credentials: str, uri: str) -> Principal:
+        verified = self._verified_basic
+        # compared in constant time, as the full check compares the password
+        if (
+            verified is not None
+            and verified[1] is self.password
+            and _same_secret(credentials, verified[0])
+        ):
+            return self.superuser
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):  # ValueError: non-ASCII header text
@@ -231,6 +244,7 @@ class Security:
         if not sep:
             raise self._unauthenticated(MESSAGES["bad_basic_value"])
         if user == SUPERUSER and _same_secret(password, self.password):
+            self._verified_basic = (credentials, self.password)
             return self.superuser
         raise self._unauthenticated(MESSAGES["bad_user"].format(user=user, uri=uri))
 
