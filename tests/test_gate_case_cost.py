@@ -2,8 +2,9 @@
 
 The effective spec is built once per process, and no caller can change what the next one
 gets; the cleanup DELETE after each schema-generated PUT reads only its status (its answer's
-schema is not the case's subject), keeps the deletion policy, and is still recorded for
-reproducers; every other answer is still checked against its schema.
+schema is not the case's subject) when it succeeded, keeps the deletion policy, and is still
+recorded for reproducers; its error answers and every other answer are still checked against
+their schema.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def _tracker(support: ModuleType, statuses: list[int], body: object) -> tuple[ob
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
         # Streamed, as a real transport answers (check_answer reads the body itself).
-        content = json.dumps(body).encode()
+        status = statuses[min(len(seen), len(statuses)) - 1]
+        content = json.dumps(body(status) if callable(body) else body).encode()
         return httpx.Response(
-            statuses[min(len(seen), len(statuses)) - 1],
+            status,
             headers={"content-type": "application/json"}, stream=httpx.ByteStream(content),
         )  # fmt: skip
 
@@ -93,13 +95,26 @@ def test_the_cleanup_delete_reads_only_its_status(support: ModuleType) -> None:
         tracker.delete(f"{PREFIX}gen-a")
 
 
+def test_the_cleanup_deletes_error_answers_are_still_checked(support: ModuleType) -> None:
+    # A flat error envelope on the 404 of a never-stored endpoint fails the case, as before.
+    tracker, _ = _tracker(support, [404], {"error": "no such inference endpoint", "status": 404})
+    with pytest.raises(AssertionError, match="does not match its documented schema"):
+        tracker.discard(f"{PREFIX}gen-d")
+
+
+def _envelope(status: int, type_: str) -> dict[str, object]:
+    """Elasticsearch's error envelope (ElasticsearchException), as the spec documents it."""
+    cause = {"type": type_, "reason": "as the test says"}
+    return {"error": {**cause, "root_cause": [cause]}, "status": status}
+
+
 def test_the_cleanup_delete_keeps_the_policy(support: ModuleType) -> None:
     # 409 (a deployment still starting) is waited out, then the endpoint is gone.
-    tracker, seen = _tracker(support, [409, 409, 404], {"status": 404})
+    tracker, seen = _tracker(support, [409, 409, 404], lambda status: _envelope(status, "x"))
     assert tracker.discard(f"{PREFIX}gen-b") is True
     assert len(seen) == 3
     # A refusal is final and reported as not gone: the session's sweep takes it up.
-    tracker, seen = _tracker(support, [500], {"error": "boom", "status": 500})
+    tracker, seen = _tracker(support, [500], _envelope(500, "exception"))
     assert tracker.discard(f"{PREFIX}gen-c") is False
     assert len(seen) == 1
 
