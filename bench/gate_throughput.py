@@ -282,8 +282,9 @@ def run(ctx: Context) -> Result:
         "instant` (security on) per run, pinned to its own core; `-w 1` runs pinned to the other "
         "core, `-w auto` unpinned. Cases/s = cases / wall time of the whole command.",
         "The cases counted are not the same cases: the gate rewrites ids to its run prefix and "
-        "caps allocations (so its PUTs succeed and create deployments, which it then looks up "
-        "and deletes), the CLI sends what it generates (mostly rejected with 400).",
+        "caps allocations (so its PUTs succeed and create deployments, which it then deletes, "
+        "whatever each PUT answered), the CLI sends what it generates (mostly rejected with "
+        "400).",
         f"Full default gate: `elsercheck gate` as a user runs it (embedded server, fast timing, "
         f"all contract tests, 25 examples), {full_runs} run(s).",
     ]

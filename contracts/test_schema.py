@@ -196,4 +196,4 @@ def test_operation_honours_schema(
         )  # fmt: skip
     finally:
         if created and case.method.upper() == "PUT":
-            tracker.remove(created)
+            tracker.discard(created)

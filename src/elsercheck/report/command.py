@@ -12,16 +12,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exit_codes import ExitCode
 from ..numbers import bounded_int
 from ..paths import reports_dir
 from ..runs.summary import format_text
-from .build import ReportOptions, ReportUsageError, build_report
 from .compare import MIN_SPREAD_RUNS
 from .history import DEFAULT_BASELINES, MAX_BASELINES
 from .metrics import METRICS, parse_threshold
+
+if TYPE_CHECKING:
+    from .build import ReportOptions
+
+# .build (charts: matplotlib, numpy; ~0.6 s of CPU) is imported when a report is built, not
+# when the options are registered: every command's parser registers them (load's repeat
+# options), and `elsercheck gate` never draws a chart.
 
 HISTORY_SUBDIR = "history"
 
@@ -114,6 +120,8 @@ def default_history() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """``elsercheck report``: the parsed options turned into :class:`ReportOptions`."""
+    from .build import ReportOptions
+
     history_dir = None if args.no_history else args.history or default_history()
     options = ReportOptions(
         run_dir=args.run_dir,
@@ -130,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
 def report(options: ReportOptions) -> int:
     """Build the report; print a summary; return the exit code (never raises on bad input).
     ``load`` and ``run`` call it for their runs."""
+    from .build import ReportUsageError, build_report
+
     history_dir = options.history_dir
     try:
         result = build_report(options)
