@@ -16,7 +16,7 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -54,14 +54,7 @@ class InProcessServer:
             target=self._loop.run_forever, name="elsercheck-inprocess", daemon=True
         )
         self.scaler_ticks = 0  # how often the adaptive allocations scaler has ticked
-        scaling = self.app.state.scaling
-        tick = scaling.tick
-
-        def counted(now: float) -> None:
-            tick(now)
-            self.scaler_ticks += 1
-
-        scaling.tick = counted  # type: ignore[method-assign]
+        count_scaler_ticks(self)
 
     def start(self) -> InProcessServer:
         self._thread.start()
@@ -140,3 +133,20 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
         except TimeoutError:
             raise httpx.ReadTimeout(f"no answer in {timeout} s", request=request) from None
+
+
+class _TickCounted(Protocol):
+    app: ReferenceServer
+    scaler_ticks: int
+
+
+def count_scaler_ticks(owner: _TickCounted) -> None:
+    """Count in ``owner.scaler_ticks`` every tick of its app's adaptive allocations scaler."""
+    scaling = owner.app.state.scaling
+    tick = scaling.tick
+
+    def counted(now: float) -> None:
+        tick(now)
+        owner.scaler_ticks += 1
+
+    scaling.tick = counted  # type: ignore[method-assign]

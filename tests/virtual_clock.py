@@ -24,6 +24,7 @@ import httpx
 
 from elsercheck.reference.app import ReferenceServer
 from elsercheck.reference.config import ServerConfig
+from tests.inprocess import count_scaler_ticks
 
 T = TypeVar("T")
 URL = "http://elsercheck.test"  # never resolved: the ASGI transport carries requests
@@ -88,14 +89,7 @@ class VirtualServer:
         self.app = ReferenceServer(config)
         self.client = httpx.AsyncClient(base_url=URL, transport=httpx.ASGITransport(app=self.app))
         self.scaler_ticks = 0  # how often the scaler has ticked since the server was built
-        scaling = self.app.state.scaling
-        tick = scaling.tick
-
-        def counted(now: float) -> None:
-            tick(now)
-            self.scaler_ticks += 1
-
-        scaling.tick = counted  # type: ignore[method-assign]
+        count_scaler_ticks(self)
 
     async def __aenter__(self) -> VirtualServer:
         await self.app.startup()

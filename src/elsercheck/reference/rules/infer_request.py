@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,17 +273,8 @@ def _plain(raw: bytes, body: Any) -> bool:
 def _build(body: dict[str, Any], members: list[Member], fields: tuple[str, ...]) -> InferRequest:
     request = InferRequest()
     for member in members:
+        _check_declared(member, fields, FIELDS, _parse_error)
         name, value = member.name, member.value
-        if name not in fields:
-            suggestion = did_you_mean(name, fields)
-            raise _parse_error(
-                MESSAGES["unknown_field"], member.key.position, field=name,
-                suggestion=f" did you mean {suggestion}?" if suggestion else "",
-            )  # fmt: skip
-        if value.kind not in FIELDS[name]:
-            raise _parse_error(
-                MESSAGES["wrong_token"], value.position, field=name, token=value.kind
-            )
         try:
             _set(request, name, body[name], member)
         except ValueError:
@@ -338,6 +330,23 @@ def _int_value(value: Any) -> int:
     if not INT_RANGE[0] <= result <= INT_RANGE[1]:
         raise ValueError("top_n")
     return result
+
+
+def _check_declared(
+    member: Member, names: tuple[str, ...], kinds: dict[str, tuple[str, ...]],
+    error: Callable[..., EsError],
+) -> None:  # fmt: skip
+    """ObjectParser's two refusals of a member: a field it does not declare (with its "did you
+    mean"), and a token its declared field does not take."""
+    name, value = member.name, member.value
+    if name not in names:
+        suggestion = did_you_mean(name, names)
+        raise error(
+            MESSAGES["unknown_field"], member.key.position, field=name,
+            suggestion=f" did you mean {suggestion}?" if suggestion else "",
+        )  # fmt: skip
+    if value.kind not in kinds[name]:
+        raise error(MESSAGES["wrong_token"], value.position, field=name, token=value.kind)
 
 
 def _parse_error(template: str, position: str, **values: str) -> EsError:
@@ -426,17 +435,8 @@ def parse_rerank(raw: bytes, body: Any, *, json_text: bool = True) -> RerankBody
     members = scanner.members() if scanner is not None else _decoded_members(body)
     values: dict[str, Any] = {}
     for member in members:
+        _check_declared(member, tuple(RERANK_BODY_FIELDS), RERANK_BODY_FIELDS, _rerank_error)
         name, value = member.name, member.value
-        if name not in RERANK_BODY_FIELDS:
-            suggestion = did_you_mean(name, tuple(RERANK_BODY_FIELDS))
-            raise _rerank_error(
-                MESSAGES["unknown_field"], member.key.position, field=name,
-                suggestion=f" did you mean {suggestion}?" if suggestion else "",
-            )  # fmt: skip
-        if value.kind not in RERANK_BODY_FIELDS[name]:
-            raise _rerank_error(
-                MESSAGES["wrong_token"], value.position, field=name, token=value.kind
-            )
         tokens = member.items if value.kind == "START_ARRAY" else [value]
         if name in ("input", "query") and any(t.kind == "START_OBJECT" for t in tokens):
             objects = [v for v in (body[name] if isinstance(body[name], list) else [body[name]])
