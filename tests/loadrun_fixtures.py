@@ -381,13 +381,14 @@ def assert_load_verdict(code: int, out: Path, context: str = "") -> dict[str, di
 def capacity_until_decided(argv: list[str], out: Path) -> tuple[int, dict[str, Any]]:
     """``elsercheck capacity *argv --report-dir out`` against a healthy embedded server; when the
     sweep is inconclusive (exit 4: this shared machine's generator or the server's simulation
-    fell behind, and every such point says so), one more try in ``out/retry``, then a skip with
-    the sweep's own reasons: a busy machine must neither fail a test nor let it pass unchecked.
-    Returns the exit code and capacity.json of the decided sweep."""
+    fell behind, and every such point says so), one more try into the same directory (its
+    capacity.json and .html are the decided sweep's), then a skip with the sweep's own reasons:
+    a busy machine must neither fail a test nor let it pass unchecked. Returns the exit code
+    and capacity.json of the decided sweep."""
     reasons: list[str] = []
-    for report in (out, out / "retry"):
-        code = main(["capacity", *argv, "--report-dir", str(report)])
-        data: dict[str, Any] = json.loads((report / "capacity.json").read_text())
+    for _ in range(2):
+        code = main(["capacity", *argv, "--report-dir", str(out)])
+        data: dict[str, Any] = json.loads((out / "capacity.json").read_text())
         if code != ExitCode.INCONCLUSIVE:
             return code, data
         # Every inconclusive point names the load machine: the generator short of the offered
