@@ -14,7 +14,7 @@ import pytest
 
 from elsercheck import selftest, selftest_pytest
 from elsercheck.gate import GateResult
-from elsercheck.gate_report import GateSummary
+from elsercheck.gate_report import CaseResult, GateSummary
 
 
 def test_checks_that_wait_or_generate_hundreds_of_cases_run_last_in_pytests_order() -> None:
@@ -56,11 +56,58 @@ def test_a_defects_gate_stops_at_its_first_catch_the_clean_one_runs_everything(
     gates: list[list[str]], tmp_path: Path
 ) -> None:
     selftest.run_one(selftest.CLEAN, tmp_path, 5)
-    selftest.run_one("negative-weights", tmp_path, 5)
+    missed = selftest.run_one("negative-weights", tmp_path, 5)  # the fake gate catches nothing
     selftest.run_one("negative-weights", tmp_path, 5, every_check=True)
     plugin = ["-p", "elsercheck.selftest_pytest"]
     assert all(extra[:2] == plugin for extra in gates)
-    assert ["--first-catch" in extra for extra in gates] == [False, True, False]
+    # The defect's checks first, then (as they caught nothing) its generated cases.
+    assert [extra[3:] for extra in gates] == [
+        [],
+        ["--first-catch", "--stage", "checks"],
+        ["--first-catch", "--stage", "schema"],
+        [],
+    ]
+    assert not missed.caught and missed.exit_code == 0
+    assert missed.report == "runs/negative-weights/schema/gate.html"
+
+
+@pytest.mark.fast  # run_one's server and gate are replaced: no port, no process
+def test_a_catch_by_the_checks_skips_the_generated_cases(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[list[str]] = []
+
+    @contextlib.contextmanager
+    def server(config: Any) -> Iterator[Any]:
+        yield SimpleNamespace(url="http://127.0.0.1:9")
+
+    def gate(target, run_id, directory: Path, workers, examples, zero, extra):  # type: ignore[no-untyped-def]
+        seen.append(list(extra))
+        caught = [CaseResult("test_lifecycle.py::test_lifecycle", "failed", 0.1)]
+        return GateResult(1, GateSummary(caught), directory / "junit.xml", directory / "gate.html")
+
+    monkeypatch.setattr(selftest, "EmbeddedServer", server)
+    monkeypatch.setattr(selftest, "run_gate", gate)
+    run = selftest.run_one("negative-weights", tmp_path, 5)
+    assert [extra[-1] for extra in seen] == ["checks"]
+    assert run.caught and run.tests == ["test_lifecycle.py::test_lifecycle"]
+    assert run.report == "runs/negative-weights/gate.html"
+
+
+@pytest.mark.parametrize(
+    ("stage", "kept"),
+    [("checks", {"conftest.py", "test_auth.py", "test_scaling.py", "helpers.py"}),
+     ("schema", {"conftest.py", "test_schema.py", "helpers.py"}),
+     (None, {"conftest.py", "test_auth.py", "test_scaling.py", "test_schema.py", "helpers.py"})],
+)  # fmt: skip
+def test_a_stage_collects_its_modules_only(stage: str | None, kept: set[str]) -> None:
+    config: Any = SimpleNamespace(getoption=lambda name: stage)
+    names = ["conftest.py", "test_auth.py", "test_scaling.py", "test_schema.py", "helpers.py"]
+    collected = {
+        name for name in names
+        if not selftest_pytest.pytest_ignore_collect(Path("contracts") / name, config)
+    }  # fmt: skip
+    assert collected == kept
 
 
 def report(when: str, outcome: str, **extra: Any) -> Any:

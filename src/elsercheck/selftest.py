@@ -30,6 +30,7 @@ from .timing import PRESETS
 from .upgrade_selftest import RehearsalError, rehearse
 
 CLEAN = "clean"
+SCHEMA = "schema"  # selftest_pytest's stage of the generated cases, and its runs' directory
 SHOWN_TESTS = 3
 
 
@@ -110,12 +111,25 @@ def run_one(name: str, report_dir: Path, max_examples: int, every_check: bool = 
             # Cheap checks first, and for a defect the first catch ends the gate: a mutation
             # tester's rule (selftest_pytest.py). The clean run runs every check.
             extra = ["-p", "elsercheck.selftest_pytest", "--no-known-deviations"]
+            # A defect's checks first, its generated cases only when they caught nothing
+            # (selftest_pytest: the cases' collection is most of a gate's start).
+            stages: list[tuple[Path, list[str]]] = [(directory, [])]
             if defect is not None and not every_check:
-                extra.append("--first-catch")
-            result = run_gate(target, new_run_id(), directory, "1", max_examples, zero_wait, extra)
-        run.exit_code = result.exit_code
-        run.tests = list(dict.fromkeys(case.name for case in result.summary.failures))
-        run.report = str(result.html.relative_to(report_dir))
+                catch = ["--first-catch", "--stage"]
+                stages = [(directory, [*catch, "checks"]), (directory / SCHEMA, [*catch, SCHEMA])]
+            codes = []
+            for where, stage in stages:
+                result = run_gate(
+                    target, new_run_id(), where, "1", max_examples, zero_wait, extra + stage
+                )
+                codes.append(result.exit_code)
+                run.tests = list(dict.fromkeys(case.name for case in result.summary.failures))
+                run.report = str(result.html.relative_to(report_dir))
+                if run.tests and result.exit_code == ExitCode.FAILED:
+                    break
+        # Caught by the stage that ran last, else the first stage that did not pass (4: a
+        # check's setup failed) says how the run ended.
+        run.exit_code = codes[-1] if run.tests else next((c for c in codes if c), ExitCode.OK)
     except TargetError as exc:
         run.error = str(exc)
     run.seconds = time.monotonic() - started
