@@ -24,6 +24,7 @@ MUST_RUN = {
     "inference_crud.yml": ("9.5", "8.19"),
     "31_semantic_text_ml_fallback.yml": ("9.5", "8.19"),
     "inference_usage.yml": ("9.5",),
+    "get_trained_model_stats.yml": ("9.5", "8.19"),
 }
 
 
