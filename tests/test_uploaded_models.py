@@ -296,3 +296,15 @@ def test_data_directory_keeps_models_and_aliases(tmp_path: Path) -> None:
     with InProcessServer(config) as server, server.client(timeout=30) as es:
         got = _ok(es.get("/_ml/trained_models/kept-alias"))["trained_model_configs"][0]
         assert got == {**created, "metadata": {"model_aliases": ["kept-alias"]}}
+
+
+def test_queries_with_uploaded_model_are_refused(es: httpx.Client) -> None:
+    """A ``sparse_vector``/``text_expansion`` query naming an uploaded tree model (or its alias)
+    is refused, not answered "Could not find trained model"."""
+    _ok(es.put("/_ml/trained_models/reg", json=regression()))
+    _ok(es.put("/_ml/trained_models/reg/model_aliases/reg-alias"))
+    _ok(es.put("/idx", json={"mappings": {"properties": {"sv": {"type": "sparse_vector"}}}}))
+    for model_id in ("reg", "reg-alias"):
+        query = {"query": {"sparse_vector": {"field": "sv", "inference_id": model_id,
+                                             "query": "hello"}}}  # fmt: skip
+        _refused(es.post("/idx/_search", json=query), f"[{model_id}]", "[sparse_vector]")
