@@ -308,3 +308,32 @@ def test_queries_with_uploaded_model_are_refused(es: httpx.Client) -> None:
         query = {"query": {"sparse_vector": {"field": "sv", "inference_id": model_id,
                                              "query": "hello"}}}  # fmt: skip
         _refused(es.post("/idx/_search", json=query), f"[{model_id}]", "[sparse_vector]")
+
+
+def test_id_expansion_with_aliases(es: httpx.Client) -> None:
+    """TrainedModelProvider.expandIds: an alias token (exact or wildcard over alias names)
+    matches its model; a token is satisfied by a found model or an alias of one; wildcards may
+    match nothing only with allow_no_match; ``count`` is every match, the page is from/size."""
+    for model_id in ("m-a", "m-b", "m-c"):
+        _ok(es.put(f"/_ml/trained_models/{model_id}", json=regression()))
+    _ok(es.put("/_ml/trained_models/m-c/model_aliases/zed"))
+
+    def ids(path: str) -> tuple[int, list[str]]:
+        body = _ok(es.get(path))
+        configs = body.get("trained_model_configs", body.get("trained_model_stats"))
+        return body["count"], [c["model_id"] for c in configs]
+
+    assert ids("/_ml/trained_models/ze*") == (1, ["m-c"])
+    assert ids("/_ml/trained_models/zed,m-a/_stats") == (2, ["m-a", "m-c"])
+    assert ids("/_ml/trained_models/m-*?from=1&size=1") == (3, ["m-b"])
+    assert ids("/_ml/trained_models/_all/_stats?size=2") == (4, ["lang_ident_model_1", "m-a"])
+    assert ids("/_ml/trained_models/nothing*") == (0, [])
+    assert_error(es.get("/_ml/trained_models/nothing*?allow_no_match=false"), 404,
+                 "resource_not_found_exception",
+                 "No known trained model with model_id [nothing*]")  # fmt: skip
+    assert_error(
+        es.get("/_ml/trained_models/m-a,nope/_stats"),
+        404,
+        "resource_not_found_exception",
+        "No known trained model with model_id [nope]",
+    )

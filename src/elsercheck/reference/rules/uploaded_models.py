@@ -247,8 +247,8 @@ def _node(raw: Any) -> Node:
         leaf = [leaf] if _is_number(leaf) else leaf
         if not isinstance(leaf, list) or not all(_is_number(v) for v in leaf):
             raise _parse_error("a [leaf_value] that is not numbers")
-    if "node_index" not in raw or raw["node_index"] < 0:
-        raise _parse_error("a tree node without a non-negative [node_index]")
+    if raw.get("node_index", 0) < 0:  # the parser's Builder starts at node_index 0
+        raise _parse_error("a negative [node_index]")
     if "left_child" not in raw:
         if leaf is None:
             raise _parse_error("a leaf node without [leaf_value]")
