@@ -158,6 +158,18 @@ def test_request_validation(es: httpx.Client) -> None:
                  400, "status_exception",
                  "model_type [pytorch] does not match the model definition type "
                  "[tree_ensemble]")  # fmt: skip
+    fields = {**regression(), "input": {"field_names": ["a..b"]}}
+    assert_error(es.put("/_ml/trained_models/x", json=fields), 400,
+                 "action_request_validation_exception",
+                 "Validation Failed: 1: [input.field_names] must only contain valid dot "
+                 "delimited field names;")  # fmt: skip
+    fields = {**regression(), "input": {"field_names": []}}
+    assert_error(es.put("/_ml/trained_models/x", json=fields), 400,
+                 "action_request_validation_exception",
+                 "Validation Failed: 1: [input.field_names] must not be empty;")  # fmt: skip
+    no_input = {k: v for k, v in regression().items() if k != "input"}
+    assert_error(es.put("/_ml/trained_models/x", json=no_input), 400,
+                 "illegal_argument_exception", "[input] must not be null.")  # fmt: skip
     meta = {**regression(), "metadata": {"model_aliases": ["a"]}}
     assert_error(es.put("/_ml/trained_models/x", json=meta), 400,
                  "action_request_validation_exception",

@@ -61,6 +61,11 @@ MESSAGES = {
         "{limit} characters."
     ),
     "tag_is_id": "none of the tags must equal the model_id",
+    # InferenceConfig.validateTrainedModelInput (the default method, store id 464383757)
+    "no_field_names": "[input.field_names] must not be empty",
+    "dotted_field_names": "[input.field_names] must only contain valid dot delimited field names",
+    # ExceptionsHelper.requireNonNull(input, INPUT) in TrainedModelConfig's constructor
+    "input_null": "[input] must not be null.",
     "illegal_setting": "illegal to set [{setting}] at inference model creation",
     # TransportPutTrainedModelAction.masterOperation
     "definition_invalid": "Definition for [{id}] has validation failures.",
@@ -406,17 +411,27 @@ def parse_upload(url_id: str, body: dict[str, Any], now_ms: int) -> Upload:
                                                       limit=ID_LENGTH_LIMIT))  # fmt: skip
     if url_id in tags:
         errors.append(MESSAGES["tag_is_id"])
+    if config is not None and field_names is not None:  # InferenceConfig default method
+        if not field_names:
+            errors.append(MESSAGES["no_field_names"])
+        dotted = [f for f in field_names if "." in f]
+        if any("" in f.split(".") for f in dotted):  # Strings.delimitedListToStringArray
+            errors.append(MESSAGES["dotted_field_names"])
     for key in ("total_feature_importance", "model_aliases"):
         if metadata is not None and metadata.get(key) is not None:
             errors.append(MESSAGES["illegal_setting"].format(setting=f"metadata.{key}"))
     if errors:
         raise validation_failed(errors, "action_request_validation_exception")
+    if field_names is None and model_type is None:
+        # Builder.build after validate: no input and no model type to take a default input
+        # from (InferenceConfig.getDefaultInput(null) is null) fails requireNonNull
+        raise EsError("illegal_argument_exception", MESSAGES["input_null"])
     if tree is None:
         raise not_modelled("an uploaded model without an inline [definition] (the definition "
                            "part and vocabulary APIs)")  # fmt: skip
     if field_names is None:
-        # handleDefaultInput: the inference config's default input (not read for trees)
-        raise not_modelled("an uploaded tree model without [input.field_names]")
+        # handleDefaultInput with a model_type: TrainedModelType's default input (not read)
+        raise not_modelled("an uploaded tree model with [model_type] and without [input]")
     assert config is not None
     # Tree.estimatedNumOperations: the depth estimate plus reading the features
     operations = math.ceil(math.log(len(tree.nodes))) + len(tree.feature_names)
