@@ -202,6 +202,10 @@ def test_not_modelled_is_refused(es: httpx.Client) -> None:
              "[compressed_definition]")  # fmt: skip
     _refused(es.put("/_ml/trained_models/n", json=regression(tree_structure=[])),
              "[tree_structure]")  # fmt: skip
+    _refused(es.put("/_ml/trained_models/e/definition/0", json={"definition": "x"}),
+             "definition part API")  # fmt: skip
+    _refused(es.put("/_ml/trained_models/e/vocabulary", json={"vocabulary": []}),
+             "vocabulary API")  # fmt: skip
     for model_id in ("e", "p", "u", "c", "n"):
         assert es.get(f"/_ml/trained_models/{model_id}").status_code == 404
 

@@ -507,6 +507,10 @@ ROUTES = [
           ml_uploads.PUT_ALIAS, ("reassign",)),
     Route("DELETE", _BASE + "/model_aliases/{model_alias}", ml_uploads.delete_alias,
           ml_uploads.DELETE_ALIAS),
+    Route("PUT", _BASE + "/definition/{part}", ml_uploads.definition_part, ml_uploads.PUT_PART,
+          (), "optional"),
+    Route("PUT", _BASE + "/vocabulary", ml_uploads.vocabulary, ml_uploads.PUT_VOCABULARY, (),
+          "optional"),
     Route("POST", _BASE + "/_infer", infer, INFER, ("timeout",), "required"),
     Route("POST", _BASE + "/deployment/_infer", infer, INFER, ("timeout",), "required"),
 ]  # fmt: skip

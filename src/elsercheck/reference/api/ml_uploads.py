@@ -22,6 +22,8 @@ from ..wire.errors import EsError, not_modelled, status_exception, validation_fa
 from .call import Call, Reply
 
 PUT_ALIAS = "cluster:admin/xpack/ml/inference/model_aliases/put"
+PUT_PART = "cluster:admin/xpack/ml/trained_models/part/put"  # PutTrainedModelDefinitionPartAction
+PUT_VOCABULARY = "cluster:admin/xpack/ml/trained_models/vocabulary/put"
 DELETE_ALIAS = "cluster:admin/xpack/ml/inference/model_aliases/delete"
 # PutTrainedModelAliasAction: like MlStrings.isValidId, but an alias cannot end with a number
 VALID_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9_\-.]*[a-z])?")
@@ -73,6 +75,17 @@ def refuse_local_inference(call: Call, model_id: str, what: str) -> None:
     refuse_alias(call, model_id, what)
     if model_id in call.state.models.uploaded:
         raise not_modelled(f"inference with the uploaded tree model [{model_id}] ({what})")
+
+
+async def definition_part(call: Call) -> Reply:
+    """``PUT _ml/trained_models/<id>/definition/<part>`` (RestPutTrainedModelDefinitionPartAction):
+    uploading a definition in parts (PyTorch models) is not modelled."""
+    raise not_modelled("the trained model definition part API")
+
+
+async def vocabulary(call: Call) -> Reply:
+    """``PUT _ml/trained_models/<id>/vocabulary`` (RestPutTrainedModelVocabularyAction)."""
+    raise not_modelled("the trained model vocabulary API")
 
 
 async def put_uploaded(call: Call, model_id: str) -> Reply:
