@@ -6,8 +6,9 @@ RestInferTrainedModelAction and their Transport*Action).
 
 Deployments started here share the simulated ML node with inference endpoints' deployments; an
 inference endpoint can use one through ``service_settings.deployment_id``
-(ES ElasticsearchInternalService with a deployment id). Only ELSER packages are modelled: E5 and
-the reranker are refused (their dense/rerank results would be stand-ins nobody can check).
+(ES ElasticsearchInternalService with a deployment id). Of the packages only ELSER is modelled: E5
+and the reranker are refused (their dense/rerank results would be stand-ins nobody can check).
+Models users upload (trees) and model aliases: ml_uploads.py.
 """
 
 from __future__ import annotations
