@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from elasticsearch import Elasticsearch
 
 from elsercheck.reference.config import ServerConfig
+from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.timing import PRESETS
-from tests.conftest import assert_error
+from tests.conftest import PASSWORD, assert_error
 from tests.inprocess import InProcessServer
 
 NOT_MODELLED = "The reference server does not model"
@@ -353,3 +355,24 @@ def test_id_expansion_with_aliases(es: httpx.Client) -> None:
         "resource_not_found_exception",
         "No known trained model with model_id [nope]",
     )
+
+
+def test_official_client_round_trip() -> None:
+    """Elastic's Python client (its ``ml`` namespace) on a secured server: upload, alias, stats
+    through the alias, and cleanup."""
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["instant"])
+    with (
+        EmbeddedServer(config) as server,
+        Elasticsearch(
+            server.url, basic_auth=("elastic", PASSWORD), request_timeout=10, max_retries=0
+        ) as client,
+    ):
+        body = regression()
+        client.ml.put_trained_model(model_id="client-reg", **body)
+        client.ml.put_trained_model_alias(model_id="client-reg", model_alias="client-alias")
+        stats = client.ml.get_trained_models_stats(model_id="client-alias")
+        assert stats["count"] == 1
+        assert stats["trained_model_stats"][0]["model_id"] == "client-reg"
+        client.ml.delete_trained_model_alias(model_id="client-reg", model_alias="client-alias")
+        client.ml.delete_trained_model(model_id="client-reg")
+        assert client.ml.get_trained_models(model_id="client-*")["count"] == 0
