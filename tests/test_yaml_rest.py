@@ -9,13 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from elsercheck.reference import versions
 from elsercheck.reference.config import ServerConfig
 from elsercheck.timing import PRESETS
 from tests.inprocess import InProcessServer
-from tests.yaml_rest import Runner, Skipped
+from tests.yaml_rest import Outcome, Runner
 
 DATA = Path(__file__).parent / "data/yaml_rest"
 FILES = sorted(DATA.glob("*.yml"))
@@ -24,12 +23,12 @@ MUST_RUN = {
     "inference_crud.yml": ("9.5", "8.19"),
     "31_semantic_text_ml_fallback.yml": ("9.5", "8.19"),
     "inference_usage.yml": ("9.5",),
+    "get_trained_model_stats.yml": ("9.5", "8.19"),
 }
 
 
-@pytest.mark.parametrize("version", ["9.5", "8.19"])
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_yaml_file(path: Path, version: str) -> None:
+def _run_file(path: Path, version: str) -> list[Outcome]:
+    """The file's tests, each on a fresh in-process server (ES's runner wipes the cluster)."""
     servers: list[InProcessServer] = []
     clients: list[httpx.Client] = []
 
@@ -42,12 +41,18 @@ def test_yaml_file(path: Path, version: str) -> None:
         return clients[-1]
 
     try:
-        outcomes = Runner(fresh(), version).run_file(path, fresh)
+        return Runner(fresh(), version).run_file(path, fresh)
     finally:
         for client in clients:
             client.close()
         for server in servers:
             server.stop()
+
+
+@pytest.mark.parametrize("version", ["9.5", "8.19"])
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_yaml_file(path: Path, version: str) -> None:
+    outcomes = _run_file(path, version)
     assert outcomes, path
     for outcome in outcomes:
         if outcome.skipped is not None:
@@ -78,41 +83,21 @@ def test_inference_usage_file_keeps_every_assertion() -> None:
     assert sum(text.count(f"  - {k}:") for k in ("match", "length", "not_exists")) == 94
 
 
-def test_trained_model_stats_file_is_skipped_for_its_setup(tmp_path: Path) -> None:
-    """ES's ``ml/get_trained_model_stats.yml`` (x-pack/plugin/src/yamlRestTest, read @26661978)
-    is not vendored: its setup (run with ``headers`` and ``allowed_warnings``) uploads three
-    regression models with tree definitions and puts an alias on one, and every test reads
-    the stats of those models. The reference server models ELSER only and refuses both APIs
-    as not modelled (501), so the file can only be skipped, with that reason — shown here on
-    a file of our own with the same setup shape; the stats API itself is covered on ELSER
-    models by tests/test_ml_models.py."""
-    regression = {"description": "d", "input": {"field_names": ["f"]},
-                  "inference_config": {"regression": {}},
-                  "definition": {"preprocessors": [], "trained_model": {"tree": {
-                      "feature_names": ["f"], "tree_structure": [{"node_index": 0, "leaf_value": 1}],
-                      "target_type": "regression"}}}}  # fmt: skip
-    auth = {"Authorization": "Basic eF9wYWNrX3Jlc3RfdXNlcjp4LXBhY2stdGVzdC1wYXNzd29yZA=="}
-    setup = [
-        {"skip": {"features": ["headers", "allowed_warnings"]}},
-        {"do": {"headers": auth, "allowed_warnings": ["a template warning"],
-                "ml.put_trained_model": {"model_id": "a-regression-model", "body": regression}}},
-        {"do": {"ml.put_trained_model_alias": {"model_alias": "my-regression",
-                                               "model_id": "a-regression-model"}}},
-    ]  # fmt: skip
-    stats = [{"do": {"ml.get_trained_models_stats": {"model_id": "a-regression-model"}}},
-             {"match": {"count": 1}}]  # fmt: skip
-    path = tmp_path / "stats.yml"
-    path.write_text(yaml.safe_dump_all([{"setup": setup}, {"Test get stats": stats}]))
-    with InProcessServer(ServerConfig(security=False, timing=PRESETS["instant"])) as server, \
-            server.client(timeout=30) as client:  # fmt: skip
-        [outcome] = Runner(client, "9.5").run_file(path, lambda: client)
-        assert outcome.skipped is not None
-        assert "ml.put_trained_model: The reference server does not model uploading" in (
-            outcome.skipped
-        )
-        runner = Runner(client, "9.5")
-        with pytest.raises(Skipped, match="does not model trained model aliases"):
-            runner.step_do(setup[2]["do"])
+def test_trained_model_stats_file_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
+    """The vendored ``get_trained_model_stats.yml`` really asserts: with one expectation changed
+    (``_all`` counts 4 models: the built-in ``lang_ident_model_1`` and the three uploaded) the
+    run fails, and with the alias ordering reversed too."""
+    text = (DATA / "get_trained_model_stats.yml").read_text()
+    for old, new in (
+        ("  - match: { count: 4 }", "  - match: { count: 3 }"),
+        ("  - match: { trained_model_stats.1.model_id: another-regression-model }",
+         "  - match: { trained_model_stats.1.model_id: a-unused-regression-model1 }"),
+    ):  # fmt: skip
+        assert old in text
+        path = tmp_path / "stats.yml"
+        path.write_text(text.replace(old, new, 1))
+        with pytest.raises(AssertionError, match="match:"):
+            _run_file(path, "9.5")
 
 
 def test_runner_checks_warnings() -> None:

@@ -12,8 +12,11 @@ What a node keeps on disk, and what a restart at a later version does with it:
   ``service_settings``, ``chunking_settings``), ``deployments`` (the ML node's deployments:
   ``deployment_id``, ``model_id``, ``threads``, ``allocations`` (the target when written),
   ``adaptive_allocations``, ``queue_capacity``), ``lost_deployments``, ``models`` (trained models
-  defined, with their input fields), ``pipelines`` (``id`` and the PUT body), ``indices``
-  (mappings, settings and every document with its stored chunks and embeddings).
+  defined, with their input fields), ``uploaded_models`` (each uploaded tree model's
+  ``model_id``, ``create_time`` and PUT body, parsed again on load: rules/uploaded_models.py),
+  ``model_aliases`` (alias → model id, ES ModelAliasMetadata), ``pipelines`` (``id`` and the PUT
+  body), ``indices`` (mappings, settings and every document with its stored chunks and
+  embeddings).
 * **A legacy shape.** An endpoint record may be in the shape an older version stored: 8.12
   wrote ``"service": "elser"`` and ``service_settings.model_version`` (no ``model_id``, no
   ``chunking_settings``; the id may be under ``model_id``). Seed one by writing such a file by
@@ -61,6 +64,7 @@ from .rules import elastic_service as eis_rules
 from .rules import service_settings as ss
 from .rules.endpoint_config import CHUNKED_TASK_TYPES, SERVICE, EndpointConfig
 from .rules.semantic_text import Mapping, SemanticField
+from .rules.uploaded_models import UploadedModel, parse_upload
 from .versions import EsVersion, Release
 from .wire.errors import EsError
 
@@ -301,6 +305,15 @@ def pipeline_to_json(pipeline: Pipeline) -> dict[str, Any]:
     return {"id": pipeline.id, "source": pipeline.source}
 
 
+def uploaded_to_json(model: UploadedModel) -> dict[str, Any]:
+    return {"model_id": model.model_id, "create_time": model.create_time, "body": model.body}
+
+
+def uploaded_from_json(data: dict[str, Any]) -> UploadedModel:
+    """An uploaded model parsed again from its PUT body, keeping its creation time."""
+    return parse_upload(data["model_id"], data["body"], int(data["create_time"])).model
+
+
 @dataclass
 class Restored:
     """What a data directory holds, ready for the composition root to install."""
@@ -314,6 +327,8 @@ class Restored:
     models: dict[str, list[str]] = field(default_factory=dict)
     pipelines: list[dict[str, Any]] = field(default_factory=list)
     indices: list[Index] = field(default_factory=list)
+    uploaded_models: list[UploadedModel] = field(default_factory=list)
+    model_aliases: dict[str, str] = field(default_factory=dict)
 
 
 def load(
@@ -337,7 +352,9 @@ def load(
             dict(document.get("models", {})),
             list(document.get("pipelines", [])),
             [index_from_json(i) for i in document.get("indices", [])],
+            [uploaded_from_json(m) for m in document.get("uploaded_models", [])],
+            dict(document.get("model_aliases", {})),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, EsError) as exc:
         raise DataDirError(f"{data_dir / FILE}: unreadable record ({exc!r})") from None
     return restored

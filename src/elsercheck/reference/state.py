@@ -113,6 +113,9 @@ class ServerState:
             self.pipelines.items[raw["id"]] = pl.parse(raw["id"], raw["source"])
         for index in restored.indices:
             self.indices.indices[index.name] = index
+        for model in restored.uploaded_models:
+            self.models.uploaded[model.model_id] = model
+        self.models.aliases.update(restored.model_aliases)
 
     def _restore_deployments(self, restored: persistence.Restored) -> None:
         """The ML node starts again: models are on disk (no download), deployments restart at
@@ -180,6 +183,7 @@ class ServerState:
         models = {
             m: self.models.inputs.get(m, [ELSER_INPUT]) for m in self.deployments.known_models()
         }
+        uploaded = [persistence.uploaded_to_json(m) for m in self.models.uploaded.values()]
         return {
             "format": persistence.FORMAT,
             "written_by": self.version.number,
@@ -188,6 +192,8 @@ class ServerState:
             "deployments": deployments,
             "lost_deployments": sorted(self.deployments.lost),
             "models": models,
+            "uploaded_models": uploaded,
+            "model_aliases": dict(self.models.aliases),
             "pipelines": [persistence.pipeline_to_json(p) for p in self.pipelines.items.values()],
             "indices": [persistence.index_to_json(i) for i in self.indices.indices.values()],
         }

@@ -14,6 +14,7 @@ from ..indices import pipelines as pl
 from ..rules import service_settings as ss
 from ..wire.errors import EsError, status_exception
 from ..wire.router import Route
+from . import ml_uploads
 from .call import Call, Reply
 
 PUT = "cluster:admin/ingest/pipeline/put"
@@ -80,6 +81,7 @@ def _resolver(call: Call) -> tuple[pl.Infer, pl.InputField]:
     state = call.state
 
     async def infer(model_id: str, text: str) -> tuple[dict[str, float], bool]:
+        ml_uploads.refuse_local_inference(call, model_id, "the inference processor")
         config = state.find(model_id)
         if config is not None:  # an inference endpoint (ES InferenceProcessor via InferModel)
             if config.service_settings.model_id not in ss.ELSER_MODELS:
@@ -103,6 +105,7 @@ def _resolver(call: Call) -> tuple[pl.Infer, pl.InputField]:
         return results[0].embedding, results[0].is_truncated
 
     def input_field(model_id: str) -> str | None:
+        ml_uploads.refuse_local_inference(call, model_id, "the inference processor")
         if state.find(model_id) is not None:
             return None
         deployment = state.deployments.get(model_id)

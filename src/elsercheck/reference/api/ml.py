@@ -14,11 +14,18 @@ from .call import Call, Reply
 STATS = "cluster:monitor/xpack/ml/inference/stats/get"
 
 
-def _model_entry(model_id: str, pipeline_count: int = 0) -> dict[str, Any]:
-    size, memory = MODEL_SIZES.get(model_id, (0, 0))
+def _model_entry(state: Any, model_id: str, pipeline_count: int = 0) -> dict[str, Any]:
+    """One model's stats without its deployment. An uploaded tree model's size is
+    ``TrainedModelSizeStats(config.getModelSize(), 0)``: ``model_size_bytes`` is not computed
+    here (rules/uploaded_models.py), so only ``required_native_memory_bytes`` is shown."""
+    if model_id in state.models.uploaded:
+        size_stats: dict[str, Any] = {"required_native_memory_bytes": 0}
+    else:
+        size, memory = MODEL_SIZES.get(model_id, (0, 0))
+        size_stats = {"model_size_bytes": size, "required_native_memory_bytes": memory}
     return {
         "model_id": model_id,
-        "model_size_stats": {"model_size_bytes": size, "required_native_memory_bytes": memory},
+        "model_size_stats": size_stats,
         "pipeline_count": pipeline_count,
         "inference_stats": {
             "failure_count": 0,
@@ -50,46 +57,55 @@ def _check_page(start: int, size: int) -> None:
 
 def _pipelines(state: Any, *ids: str) -> int:
     """``pipeline_count``: pipelines whose inference processors name the model or its deployment
-    (ES InferenceProcessorInfoExtractor.pipelineIdsByResource). Their ingest stats are not
+    (ES InferenceProcessorInfoExtractor.pipelineIdsByResource), or one of its aliases
+    (TransportGetTrainedModelsStatsAction.inferenceIngestStatsByModelId). Their ingest stats are not
     modelled (README)."""
-    return sum(1 for p in state.pipelines.items.values() if p.model_ids() & set(ids))
+    names = set(ids) | {a for i in ids for a in state.models.aliases_of(i)}  # and its aliases
+    return sum(1 for p in state.pipelines.items.values() if p.model_ids() & names)
 
 
 async def trained_model_stats(call: Call) -> Reply:
-    patterns = call.path_params.get("model_id", "_all").split(",")
+    """``TransportGetTrainedModelsStatsAction``: the ids expanded as
+    ``TrainedModelProvider.expandIds`` expands them (aliases included), deployment ids matched
+    too (``matchedDeploymentIds``, ``addModelsUsedInMatchingDeployments``); one entry per
+    deployment of a deployed model."""
+    expression = call.path_params.get("model_id", "_all")
     allow_no_match = call.flag("allow_no_match", True)
     start = call.integer("from", 0)
     size = call.integer("size", 100)
     _check_page(start, size)
     call.authorize()
     state = call.state
+    tokens = [t.strip() for t in expression.split(",") if t.strip()]
+    every = not tokens or (len(tokens) == 1 and tokens[0] in ("_all", "*"))
+
+    def named(value: str) -> bool:  # ExpandedIdsMatcher.SimpleIdsMatcher.idMatches
+        return every or any(fnmatch.fnmatchcase(value, t) if "*" in t else value == t
+                            for t in tokens)  # fmt: skip
+
     per_deployment = state.deployments.stats()
-    deployed_models = {model for model, _ in per_deployment}
-    known_models = sorted(set(state.models.ids()) | deployed_models)
+    matched_deployments = {
+        s["deployment_id"] for _, s in per_deployment if named(s["deployment_id"])
+    }
+    try:
+        found, _ = state.models.expand(expression, allow_no_match, frozenset(matched_deployments))
+    except LookupError as missing:
+        raise EsError("resource_not_found_exception",
+                      f"No known trained model with model_id [{missing}]") from None  # fmt: skip
+    models = set(found) | {
+        m for m, s in per_deployment if s["deployment_id"] in matched_deployments
+    }
     entries: list[tuple[str, str, dict[str, Any]]] = []
-    matched_any: dict[str, bool] = {p: False for p in patterns}
-
-    def wanted(*names: str) -> bool:
-        hit = False
-        for pattern in patterns:
-            if pattern in ("_all", "*") or any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                matched_any[pattern] = hit = True
-        return hit
-
+    deployed = set()
     for model_id, stats in per_deployment:
-        if wanted(model_id, stats["deployment_id"]):
-            entry = _model_entry(model_id, _pipelines(state, model_id, stats["deployment_id"]))
+        if stats["deployment_id"] in matched_deployments or model_id in found:
+            deployed.add(model_id)
+            pipelines = _pipelines(state, model_id, stats["deployment_id"])
+            entry = _model_entry(state, model_id, pipelines)
             entry["deployment_stats"] = stats
             entries.append((model_id, stats["deployment_id"], entry))
-    for model_id in known_models:
-        if model_id not in deployed_models and wanted(model_id):
-            entries.append((model_id, "", _model_entry(model_id, _pipelines(state, model_id))))
-    for pattern, hit in matched_any.items():
-        explicit = pattern not in ("_all", "*") and "*" not in pattern
-        if not hit and (explicit or not allow_no_match):
-            raise EsError(
-                "resource_not_found_exception", f"No known trained model with model_id [{pattern}]"
-            )
+    for model_id in sorted(models - deployed):
+        entries.append((model_id, "", _model_entry(state, model_id, _pipelines(state, model_id))))
     entries.sort(key=lambda e: (e[0], e[1]))
     page = [entry for _, _, entry in entries[start : start + size]]
     # GetTrainedModelsStatsAction.Response.Builder.build: count is the number of models the ids

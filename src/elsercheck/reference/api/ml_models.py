@@ -6,14 +6,14 @@ RestInferTrainedModelAction and their Transport*Action).
 
 Deployments started here share the simulated ML node with inference endpoints' deployments; an
 inference endpoint can use one through ``service_settings.deployment_id``
-(ES ElasticsearchInternalService with a deployment id). Only ELSER packages are modelled: E5 and
-the reranker are refused (their dense/rerank results would be stand-ins nobody can check).
+(ES ElasticsearchInternalService with a deployment id). Of the packages only ELSER is modelled: E5
+and the reranker are refused (their dense/rerank results would be stand-ins nobody can check).
+Models users upload (trees) and model aliases: ml_uploads.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 from typing import Any
 
 from ..indices.bulk import not_modelled
@@ -21,9 +21,11 @@ from ..mlnode.deployment import Deployment
 from ..mlnode.deployments import MESSAGES as DEPLOYMENT_MESSAGES
 from ..rules import service_settings as ss
 from ..rules import trained_models as tm
+from ..rules import uploaded_models as um
 from ..wire.errors import EsError, status_exception, validation_failed
 from ..wire.router import Route
 from ..wire.timevalue import format_seconds
+from . import ml_uploads
 from .call import Call, Reply
 from .ml import _check_page
 
@@ -41,8 +43,6 @@ WAIT_FOR = ("starting", "started", "fully_allocated")  # ES AllocationStatus.Sta
 INCLUDE_VALUES = ("definition", "feature_importance_baseline", "hyperparameters",
                   "total_feature_importance", "definition_status")  # fmt: skip
 MESSAGES = {
-    # ES TransportPutTrainedModelAction (Messages.MODEL_ID_TAKEN)
-    "exists": "Trained machine learning model [{id}] already exists",
     # ES TrainedModelProvider.deleteTrainedModel (Messages.INFERENCE_NOT_FOUND)
     "not_found": "Could not find trained model [{id}]",
     # ES TrainedModelProvider.expandIds (as the stats route answers, api/ml.py)
@@ -54,6 +54,10 @@ MESSAGES = {
     "delete_referenced": (
         "Cannot delete model [{id}] as it is still referenced by ingest processors; use force to "
         "delete the model"
+    ),
+    "delete_alias_referenced": (
+        "Cannot delete model [{id}] as it has a model_alias [{alias}] that is still referenced "
+        "by ingest processors; use force to delete the model"
     ),
     # ES TransportStartTrainedModelDeploymentAction.masterOperation (the id check: Deployments)
     "not_pytorch": (
@@ -82,10 +86,13 @@ MESSAGES = {
 
 
 # -- the model configurations ----------------------------------------------------------------
-def _config(call: Call, model_id: str, definition_status: bool) -> dict[str, Any]:
+def _config(call: Call, model_id: str, definition_status: bool,
+            aliases: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """``TrainedModelConfig.toXContent``, the fields the reference server models (README)."""
     models = call.state.models
-    if model_id == "lang_ident_model_1":
+    if model_id in models.uploaded:
+        out = models.uploaded[model_id].render(aliases or [])
+    elif model_id == "lang_ident_model_1":
         out = dict(tm.LANG_IDENT_CONFIG)
     else:
         out = {"model_id": model_id, "model_type": "pytorch"}
@@ -142,17 +149,13 @@ async def get_models(call: Call) -> Reply:
     if call.query.get("tags"):
         raise not_modelled("[tags] of the get trained models API")
     call.authorize()
-    ids = call.state.models.ids()
-    found: list[str] = []
-    for pattern in patterns:
-        every = pattern in ("_all", "*", "")
-        hits = [m for m in ids if every or fnmatch.fnmatchcase(m, pattern)]
-        explicit = not every and "*" not in pattern
-        if not hits and (explicit or not allow_no_match):
-            raise EsError("resource_not_found_exception", MESSAGES["no_match"].format(id=pattern))
-        found += [m for m in hits if m not in found]
-    found.sort()
-    page = [_config(call, m, definition_status) for m in found[start : start + size]]
+    try:  # TrainedModelProvider.expandIds: ids, wildcards and model aliases
+        found, aliases = call.state.models.expand(",".join(patterns), allow_no_match)
+    except LookupError as missing:
+        raise EsError("resource_not_found_exception",
+                      MESSAGES["no_match"].format(id=missing)) from None  # fmt: skip
+    page = [_config(call, m, definition_status, aliases.get(m, []))
+            for m in found[start : start + size]]  # fmt: skip
     return Reply({"count": len(found), "trained_model_configs": page})
 
 
@@ -182,6 +185,8 @@ async def put_model(call: Call) -> Reply:
     timeout = call.timeout("timeout", 30.0)
     if call.flag("defer_definition_decompression"):
         raise not_modelled("[defer_definition_decompression=true]")
+    if not model_id.startswith("."):  # not a package (TrainedModelConfig.isPackagedModel)
+        return await ml_uploads.put_uploaded(call, model_id)
     _check_package(call, model_id)
     body = call.json(wrap_as_map=True)
     for key in body:
@@ -195,7 +200,8 @@ async def put_model(call: Call) -> Reply:
     call.authorize()
     models = call.state.models
     if models.exists(model_id):
-        raise EsError("resource_already_exists_exception", MESSAGES["exists"].format(id=model_id))
+        message = ml_uploads.MODEL_EXISTS.format(id=model_id)
+        raise EsError("resource_already_exists_exception", message)
     models.define(model_id, field_names)
     if wait:
         download = call.state.deployments.download(model_id)
@@ -219,8 +225,14 @@ async def delete_model(call: Call) -> Reply:
         raise not_modelled(f"deleting the built-in model [{model_id}]")
     if not state.models.exists(model_id):
         raise EsError("resource_not_found_exception", MESSAGES["not_found"].format(id=model_id))
-    if not force and model_id in state.pipelines.model_ids():
+    referenced = state.pipelines.model_ids()
+    if not force and model_id in referenced:
         raise status_exception(MESSAGES["delete_referenced"].format(id=model_id), 409)
+    used_alias = next((a for a in state.models.aliases_of(model_id) if a in referenced), None)
+    if not force and used_alias is not None:
+        raise status_exception(
+            MESSAGES["delete_alias_referenced"].format(id=model_id, alias=used_alias), 409
+        )
     deployed = [d for d in list(state.deployments.items.values()) if d.model_id == model_id]
     if deployed and not force:
         raise status_exception(MESSAGES["delete_deployed"].format(id=model_id), 409)
@@ -332,11 +344,15 @@ async def start_deployment(call: Call) -> Reply:
     if errors:
         raise validation_failed(errors, "action_request_validation_exception")
     call.authorize()
+    ml_uploads.refuse_alias(call, model_id, "starting a deployment")
     state.deployments.check_can_start(deployment_id)
     if not state.models.exists(model_id):
         raise EsError("resource_not_found_exception", MESSAGES["no_match"].format(id=model_id))
     if model_id in tm.BUILT_IN_MODELS:
         raise status_exception(MESSAGES["not_pytorch"].format(id=model_id, type="lang_ident"))
+    if model_id in state.models.uploaded:
+        raise status_exception(MESSAGES["not_pytorch"].format(id=model_id,
+                                                              type=um.TREE_ENSEMBLE))  # fmt: skip
     if deployment_id != model_id and state.models.exists(deployment_id):
         raise status_exception(MESSAGES["other_model"].format(id=deployment_id))
     download = state.deployments.download(model_id)
@@ -445,6 +461,7 @@ async def infer(call: Call) -> Reply:
                                 "action_request_validation_exception")  # fmt: skip
     call.authorize()
     state = call.state
+    ml_uploads.refuse_local_inference(call, target, "the infer trained model API")
     deployment = state.deployments.get(target) or next(
         (d for d in state.deployments.items.values() if d.model_id == target), None
     )
@@ -471,14 +488,6 @@ async def infer(call: Call) -> Reply:
     return Reply({"inference_results": answers})
 
 
-async def model_alias(call: Call) -> Reply:
-    """``PUT``/``DELETE /_ml/trained_models/{model_id}/model_aliases/{model_alias}``
-    (RestPutTrainedModelAliasAction, RestDeleteTrainedModelAliasAction): aliases are for models
-    users upload, which the reference server does not model either."""
-    call.authorize()
-    raise not_modelled("trained model aliases (the model_aliases API)")
-
-
 _GET = ("allow_no_match", "from", "size", "include", "decompress_definition",
         "exclude_generated", "tags", "include_model_definition")  # fmt: skip
 _START = ("cache_size", "deployment_id", "number_of_allocations", "priority", "queue_capacity",
@@ -495,8 +504,14 @@ ROUTES = [
           ("allow_no_match", "force"), "optional"),
     Route("POST", _BASE + "/deployment/_update", update_deployment, UPDATE,
           ("number_of_allocations",), "optional"),
-    Route("PUT", _BASE + "/model_aliases/{model_alias}", model_alias, PUT, ("reassign",)),
-    Route("DELETE", _BASE + "/model_aliases/{model_alias}", model_alias, DELETE),
+    Route("PUT", _BASE + "/model_aliases/{model_alias}", ml_uploads.put_alias,
+          ml_uploads.PUT_ALIAS, ("reassign",)),
+    Route("DELETE", _BASE + "/model_aliases/{model_alias}", ml_uploads.delete_alias,
+          ml_uploads.DELETE_ALIAS),
+    Route("PUT", _BASE + "/definition/{part}", ml_uploads.definition_part, ml_uploads.PUT_PART,
+          (), "optional"),
+    Route("PUT", _BASE + "/vocabulary", ml_uploads.vocabulary, ml_uploads.PUT_VOCABULARY, (),
+          "optional"),
     Route("POST", _BASE + "/_infer", infer, INFER, ("timeout",), "required"),
     Route("POST", _BASE + "/deployment/_infer", infer, INFER, ("timeout",), "required"),
 ]  # fmt: skip

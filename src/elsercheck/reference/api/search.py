@@ -27,6 +27,7 @@ from ..indices.store import Index, in_order
 from ..wire.errors import EsError
 from ..wire.javafmt import java_str
 from ..wire.router import Route
+from . import ml_uploads
 from .call import Call, Reply
 from .indices import SEARCH, SEARCH_SHARDS, _authorize, _index, _supported
 
@@ -374,6 +375,8 @@ async def _query_vector(
     if not isinstance(text, str):
         raise EsError("parsing_exception", f"[{kind}] requires a query", 400)
     endpoint_id = inference_id or (spec.search_inference_id or spec.inference_id)  # type: ignore[union-attr]
+    if inference_id is not None:  # an uploaded tree model or an alias: not modelled
+        ml_uploads.refuse_local_inference(call, inference_id, f"the [{kind}] query")
     config = call.state.find(endpoint_id)
     if config is None and inference_id is not None:
         deployed = await _on_deployment(call, inference_id, text)

@@ -27,7 +27,7 @@ import orjson
 
 from ..rules.semantic_text import DEPTH_LIMIT
 from ..wire import json_body, params, timevalue
-from ..wire.errors import EsError, status_exception, validation_failed
+from ..wire.errors import EsError, not_modelled, status_exception, validation_failed
 
 OPS = ("index", "create", "delete", "update")
 MAX_ID_BYTES = 512  # IndexRequest.validate
@@ -68,12 +68,6 @@ class Item:
     if_seq_no: int | None = None  # DocWriteRequest.ifSeqNo / ifPrimaryTerm (compare and write)
     if_primary_term: int | None = None
     pipeline: str | None = None  # IndexRequest.getPipeline: the URL's, or the action line's
-
-
-def not_modelled(what: str, status: int = 501) -> EsError:
-    """The refusal of a request element Elasticsearch has and the reference server does not
-    model: named, never accepted and ignored."""
-    return status_exception(f"The reference server does not model {what}", status)
 
 
 def refresh_policy(query: dict[str, str]) -> str:

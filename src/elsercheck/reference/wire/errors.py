@@ -75,6 +75,12 @@ def status_exception(reason: str, status: int = 400) -> EsError:
     return EsError("status_exception", reason, status)
 
 
+def not_modelled(what: str, status: int = 501) -> EsError:
+    """The refusal of a request element Elasticsearch has and the reference server does not
+    model: named, never accepted and ignored."""
+    return status_exception(f"The reference server does not model {what}", status)
+
+
 def validation_failed(messages: list[str], type_: str = "validation_exception") -> EsError:
     """``Validation Failed: 1: a;2: b;`` as ``ValidationException`` formats it."""
     text = "".join(f"{i}: {m};" for i, m in enumerate(messages, start=1))

@@ -44,6 +44,12 @@ PRIVILEGES_BY_ACTION: dict[str, tuple[str, ...]] = {
     ),
     "cluster:admin/xpack/ml/inference/put": ("manage_ml", "manage", "all"),
     "cluster:admin/xpack/ml/inference/delete": ("manage_ml", "manage", "all"),
+    # Put/DeleteTrainedModelAliasAction.NAME (manage_ml: cluster:admin/xpack/ml/*)
+    "cluster:admin/xpack/ml/inference/model_aliases/put": ("manage_ml", "manage", "all"),
+    "cluster:admin/xpack/ml/inference/model_aliases/delete": ("manage_ml", "manage", "all"),
+    # PutTrainedModelDefinitionPartAction / PutTrainedModelVocabularyAction .NAME (refused: 501)
+    "cluster:admin/xpack/ml/trained_models/part/put": ("manage_ml", "manage", "all"),
+    "cluster:admin/xpack/ml/trained_models/vocabulary/put": ("manage_ml", "manage", "all"),
     "cluster:admin/xpack/ml/trained_models/deployment/start": ("manage_ml", "manage", "all"),
     "cluster:admin/xpack/ml/trained_models/deployment/stop": ("manage_ml", "manage", "all"),
     "cluster:admin/xpack/ml/trained_models/deployment/update": ("manage_ml", "manage", "all"),
