@@ -3,12 +3,15 @@ matters), and clients for them."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from types import ModuleType
 
 import httpx
 import pytest
 
 from elsercheck.endpoints import elser_body  # noqa: F401 (the tests take it from here)
+from elsercheck.paths import resource_dir
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.timing import PRESETS
@@ -117,3 +120,24 @@ def assert_error(response: httpx.Response, status: int, type_: str, reason: str 
     assert error["root_cause"][0]["type"] in (type_, error.get("caused_by", {}).get("type")), body
     if reason is not None:
         assert error["reason"] == reason, body
+
+
+@pytest.fixture
+def support() -> Iterator[ModuleType]:
+    """contracts/contract_support.py imported as the gate's pytest imports it (from the
+    contracts directory), its process-wide state (recorded requests, first not-allocated
+    sightings) cleared before and after the test."""
+    contracts = str(resource_dir("contracts"))
+    sys.path.insert(0, contracts)
+    try:
+        import contract_support
+
+        def clear() -> None:
+            contract_support.RECORDER.take()
+            contract_support._FIRST_NOT_ALLOCATED.clear()
+
+        clear()
+        yield contract_support
+        clear()
+    finally:
+        sys.path.remove(contracts)

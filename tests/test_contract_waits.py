@@ -4,29 +4,11 @@ instead of each waiting out ``--allocation-wait`` (a gate once took 17 minutes t
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
-
-from elsercheck.paths import resource_dir
-
-
-@pytest.fixture
-def support() -> Iterator[ModuleType]:
-    contracts = str(resource_dir("contracts"))
-    sys.path.insert(0, contracts)  # as pytest runs the suite: contract_support importable
-    try:
-        import contract_support
-
-        contract_support._FIRST_NOT_ALLOCATED.clear()
-        yield contract_support
-        contract_support._FIRST_NOT_ALLOCATED.clear()
-    finally:
-        sys.path.remove(contracts)
 
 
 def _stats_client(status: dict[str, Any], calls: list[str]) -> httpx.Client:

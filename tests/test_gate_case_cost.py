@@ -10,15 +10,12 @@ their schema.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 
 import httpx
 import pytest
 
 from elsercheck import spec
-from elsercheck.paths import resource_dir
 
 PREFIX = "elsercheck-run-"
 
@@ -35,20 +32,6 @@ def test_the_effective_spec_is_built_once_and_handed_out_as_copies() -> None:
     assert spec._default_effective_spec.cache_info().misses <= 1  # built once
     # The cached document is the one the vendored files give.
     assert second == spec.build_effective_spec(spec.load_upstream(), spec.load_overlay())
-
-
-@pytest.fixture
-def support() -> Iterator[ModuleType]:
-    contracts = str(resource_dir("contracts"))
-    sys.path.insert(0, contracts)  # as pytest runs the suite: contract_support importable
-    try:
-        import contract_support
-
-        contract_support.RECORDER.take()
-        yield contract_support
-        contract_support.RECORDER.take()
-    finally:
-        sys.path.remove(contracts)
 
 
 def _tracker(support: ModuleType, statuses: list[int], body: object) -> tuple[object, list[str]]:
