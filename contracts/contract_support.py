@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from elsercheck import endpoints
+from elsercheck.contract_profiles import read_profile
 from elsercheck.endpoints import ELSER_V2_X86 as ELSER_X86  # noqa: F401 (for the tests)
 from elsercheck.endpoints import Endpoints, HttpxTransport, elser_body
 from elsercheck.retry import retrying
@@ -164,15 +165,7 @@ def profile_lines() -> list[str]:
 
 def _profile_data(line: str) -> dict[str, Any]:
     """A profile with what it ``extends`` merged in (its own rows win)."""
-    data = tomllib.loads((HERE / "profiles" / f"{line}.toml").read_text(encoding="utf-8"))
-    parent = data.get("extends")
-    if parent is None:
-        return data
-    merged = _profile_data(parent)
-    for table in ("reasons", "rules", "features", "privileges"):
-        merged[table] = {**merged.get(table, {}), **data.get(table, {})}
-    merged["version"] = data["version"]
-    return merged
+    return read_profile(HERE / "profiles", line)
 
 
 class UsedRules:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract_profiles import read_profile
 from ..paths import resource_dir
 from ..reference.versions import BUGS, CHANGES, RELEASES, UnknownVersion, line_key, resolve
 from . import known_bugs
@@ -53,17 +54,8 @@ def line_of(text: str) -> str:
 
 
 def profile(line: str) -> dict[str, Any]:
-    """A contract profile with what it ``extends`` merged in (its own rows win), as the
-    contract suite reads it (contracts/contract_support.py)."""
-    path = resource_dir("contracts") / "profiles" / f"{line}.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    parent = data.get("extends")
-    if parent is None:
-        return data
-    merged = profile(parent)
-    for table in ("reasons", "rules", "features", "privileges", "models"):
-        merged[table] = {**merged.get(table, {}), **data.get(table, {})}
-    return merged
+    """A contract profile with what it ``extends`` merged in, as the contract suite reads it."""
+    return read_profile(resource_dir("contracts") / "profiles", line)
 
 
 def _shown(value: Any) -> str:
