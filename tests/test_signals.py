@@ -212,7 +212,9 @@ def test_a_stopped_gate_leaves_no_endpoint_and_no_process(
         assert wait_gone(children, 5) == [], "children outlived the gate"
         # The checks that ran are reported, marked interrupted (issue 22): pytest wrote its
         # JUnit file on the way out, the gate its page and summary from it.
-        cases = read_junit(tmp_path / "gate" / "junit.xml")
+        junit = tmp_path / "gate" / "junit.xml"
+        assert junit.is_file(), f"no {junit.name}; the gate said:\n{output}"
+        cases = read_junit(junit)
         page = (tmp_path / "gate" / "gate.html").read_text()
         assert f"Interrupted ({signal.Signals(sig).name})" in page
         assert f"INTERRUPTED ({signal.Signals(sig).name})" in output
