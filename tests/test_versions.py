@@ -11,8 +11,6 @@ and Y (or whose known deviations do), each naming its entries.
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,7 +19,6 @@ import pytest
 
 from elsercheck import cli
 from elsercheck.gate import run_gate
-from elsercheck.paths import resource_dir
 from elsercheck.reference import versions
 from elsercheck.reference.breakage.defects import CATALOGUE
 from elsercheck.reference.config import ServerConfig
@@ -32,18 +29,6 @@ from tests.conftest import PASSWORD
 from tests.inprocess import InProcessServer
 
 SOURCE = re.compile(r"#\d{5,6}|[A-Z][A-Za-z]+\.[a-zA-Z]+|[A-Z][A-Za-z]+(Action|Model|Settings)")
-
-
-@pytest.fixture(scope="module")
-def support() -> Iterator[ModuleType]:
-    contracts = str(resource_dir("contracts"))
-    sys.path.insert(0, contracts)  # as pytest runs the suite: contract_support importable
-    try:
-        import contract_support
-
-        yield contract_support
-    finally:
-        sys.path.remove(contracts)
 
 
 # -- the registry -------------------------------------------------------------------------------
