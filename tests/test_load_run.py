@@ -25,6 +25,7 @@ from elsercheck.endpoints import elser_body
 from elsercheck.reference.config import ServerConfig
 from elsercheck.reference.serve import EmbeddedServer
 from elsercheck.reference.versions import NEWEST, RELEASES
+from elsercheck.retry import retrying
 from elsercheck.runs import rundir
 from elsercheck.timing import PRESETS
 from tests import process_watch
@@ -50,7 +51,11 @@ def fast_server() -> Iterator[EmbeddedServer]:
 
 
 def admin(server: EmbeddedServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, auth=("elastic", PASSWORD), timeout=60)
+    """The test's own client: it retries the 502/503 a proxy-5xx server answers at random, as
+    every elsercheck client does (elsercheck.retry), so the bookkeeping is not the fault's."""
+    return httpx.Client(
+        base_url=server.url, auth=("elastic", PASSWORD), timeout=60, transport=retrying()
+    )
 
 
 def endpoint_ids(server: EmbeddedServer) -> list[str]:
