@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,36 +33,46 @@ def test_checks_that_wait_or_generate_hundreds_of_cases_run_last_in_pytests_orde
     ]  # fmt: skip
 
 
-@pytest.fixture
-def gates(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """run_one with the server and the gate replaced: the extra pytest options of each gate."""
-    seen: list[list[str]] = []
+@dataclass
+class FakeGates:
+    """run_one with the server and the gate replaced: the extra pytest options of each gate,
+    and the checks every gate reports failed (none: it catches nothing)."""
 
+    seen: list[list[str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def gate(self, target, run_id, directory: Path, workers, examples, zero, extra):  # type: ignore[no-untyped-def]
+        self.seen.append(list(extra))
+        cases = [CaseResult(name, "failed", 0.1) for name in self.failures]
+        code = 1 if cases else 0
+        return GateResult(
+            code, GateSummary(cases), directory / "junit.xml", directory / "gate.html"
+        )
+
+
+@pytest.fixture
+def gates(monkeypatch: pytest.MonkeyPatch) -> FakeGates:
     @contextlib.contextmanager
     def server(config: Any) -> Iterator[Any]:
         yield SimpleNamespace(url="http://127.0.0.1:9")
 
-    def gate(target, run_id, directory: Path, workers, examples, zero, extra):  # type: ignore[no-untyped-def]
-        seen.append(list(extra))
-        directory.mkdir(parents=True, exist_ok=True)
-        return GateResult(0, GateSummary([]), directory / "junit.xml", directory / "gate.html")
-
+    fake = FakeGates()
     monkeypatch.setattr(selftest, "EmbeddedServer", server)
-    monkeypatch.setattr(selftest, "run_gate", gate)
-    yield seen
+    monkeypatch.setattr(selftest, "run_gate", fake.gate)
+    return fake
 
 
 @pytest.mark.fast  # run_one's server and gate are replaced: no port, no process
 def test_a_defects_gate_stops_at_its_first_catch_the_clean_one_runs_everything(
-    gates: list[list[str]], tmp_path: Path
+    gates: FakeGates, tmp_path: Path
 ) -> None:
     selftest.run_one(selftest.CLEAN, tmp_path, 5)
     missed = selftest.run_one("negative-weights", tmp_path, 5)  # the fake gate catches nothing
     selftest.run_one("negative-weights", tmp_path, 5, every_check=True)
     plugin = ["-p", "elsercheck.selftest_pytest"]
-    assert all(extra[:2] == plugin for extra in gates)
+    assert all(extra[:2] == plugin for extra in gates.seen)
     # The defect's checks first, then (as they caught nothing) its generated cases.
-    assert [extra[3:] for extra in gates] == [
+    assert [extra[3:] for extra in gates.seen] == [
         [],
         ["--first-catch", "--stage", "checks"],
         ["--first-catch", "--stage", "schema"],
@@ -72,24 +83,10 @@ def test_a_defects_gate_stops_at_its_first_catch_the_clean_one_runs_everything(
 
 
 @pytest.mark.fast  # run_one's server and gate are replaced: no port, no process
-def test_a_catch_by_the_checks_skips_the_generated_cases(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    seen: list[list[str]] = []
-
-    @contextlib.contextmanager
-    def server(config: Any) -> Iterator[Any]:
-        yield SimpleNamespace(url="http://127.0.0.1:9")
-
-    def gate(target, run_id, directory: Path, workers, examples, zero, extra):  # type: ignore[no-untyped-def]
-        seen.append(list(extra))
-        caught = [CaseResult("test_lifecycle.py::test_lifecycle", "failed", 0.1)]
-        return GateResult(1, GateSummary(caught), directory / "junit.xml", directory / "gate.html")
-
-    monkeypatch.setattr(selftest, "EmbeddedServer", server)
-    monkeypatch.setattr(selftest, "run_gate", gate)
+def test_a_catch_by_the_checks_skips_the_generated_cases(gates: FakeGates, tmp_path: Path) -> None:
+    gates.failures = ["test_lifecycle.py::test_lifecycle"]
     run = selftest.run_one("negative-weights", tmp_path, 5)
-    assert [extra[-1] for extra in seen] == ["checks"]
+    assert [extra[-1] for extra in gates.seen] == ["checks"]
     assert run.caught and run.tests == ["test_lifecycle.py::test_lifecycle"]
     assert run.report == "runs/negative-weights/gate.html"
 
