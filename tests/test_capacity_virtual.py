@@ -138,8 +138,19 @@ class VirtualCell:
         rundir.write_csv(run_dir / rundir.ALLOCATIONS_CSV, rundir.ALLOCATION_COLUMNS, polls)
         return read_point(run_dir, rate, wall_s, self.clock, self.unit.request_type)
 
-    def sweep(self, repeats: int = 2, slo_p99_ms: float | None = None) -> CellResult:
-        """The command's cell: probe, objective, sweep, with the model's knee beside it."""
+    def model_knee(self, slo_p99_ms: float, repeats: int = 2) -> float:
+        """The model's knee for this cell, per allocation."""
+        return model.knee_per_allocation(
+            self.timing, DEFAULT_MIX, BATCH_SHARE, 1, ELSER_V2_X86,
+            allocations=self.allocations, slo_p99_ms=slo_p99_ms, window_s=self.point_s,
+            repeats=repeats, workload=self.workload,
+        )  # fmt: skip
+
+    def sweep(
+        self, repeats: int = 2, slo_p99_ms: float | None = None, knee: float | None = None
+    ) -> CellResult:
+        """The command's cell: probe, objective (given or from the probe), sweep, with the
+        model's knee beside it (``knee`` per allocation when known)."""
         probe = self.probe()
         slo = slo_p99_ms or _round_up(SLO_FACTOR * self.clock.to_cluster(probe.p99_latency_ms))
         cell = CellResult(self.allocations, 1, probe.estimate_rps(self.allocations, self.clock),
@@ -147,11 +158,7 @@ class VirtualCell:
         cell.model_rps = self.allocations * model.capacity_per_allocation(
             self.timing, DEFAULT_MIX, BATCH_SHARE, 1, ELSER_V2_X86, workload=self.workload
         )
-        cell.model_knee_rps = self.allocations * model.knee_per_allocation(
-            self.timing, DEFAULT_MIX, BATCH_SHARE, 1, ELSER_V2_X86,
-            allocations=self.allocations, slo_p99_ms=slo, window_s=self.point_s,
-            repeats=repeats, workload=self.workload,
-        )  # fmt: skip
+        cell.model_knee_rps = self.allocations * (knee or self.model_knee(slo, repeats))
         return sweep_cell(cell, self.measure, repeats, math.inf, emit=lambda _line: None)
 
 
@@ -160,3 +167,63 @@ def cheap_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
     """The encoder's answer is not looked at here: skip its CPU (no virtual time either way)."""
     empty = sparse_encoder.SparseResult({}, False)
     monkeypatch.setattr(deployment_module.sparse_encoder, "encode", lambda _text: empty)
+
+
+# (workload, allocations, objective p99 ms: what the first probe of seed 0 sets, seeds swept,
+# tolerance of the median ratio to the model's knee). At 16 allocations of ingest the sweep
+# reads ~1.15 of the knee (left out: see the issue's notes), at one allocation a sweep's knee
+# spreads ±20 % around its median: a 60 s window's p99 is made by a few long batches.
+CELLS = [
+    ("inference", 1, 7100.0, 5, 0.2),
+    ("search", 1, 55.0, 5, 0.15),
+    ("ingest", 1, 21000.0, 5, 0.2),
+    ("inference", 16, 1300.0, 3, 0.1),
+]
+
+
+@pytest.mark.parametrize(("workload", "allocations", "slo_p99_ms", "seeds", "tolerance"), CELLS)
+def test_the_sweep_measures_the_models_knee_on_the_virtual_clock(
+    workload: str, allocations: int, slo_p99_ms: float, seeds: int, tolerance: float,
+    tmp_path: Path, cheap_encoder: None,
+) -> None:  # fmt: skip
+    # Deterministic (virtual clock, seeded draws): the same figures on any machine. No sweep
+    # may end without a capacity, as one whose failed repeats fell back rate after rate did;
+    # the median over seeds lies within ``tolerance`` of the model's knee.
+    knee = VirtualCell(workload, allocations, tmp_path).model_knee(slo_p99_ms)
+    ratios = []
+    for seed in range(seeds):
+        cell = VirtualCell(workload, allocations, tmp_path / f"seed-{seed}", seed=seed).sweep(
+            slo_p99_ms=slo_p99_ms, knee=knee
+        )
+        measured = cell.per_allocation[0]
+        assert measured is not None, [m.judgement.reasons for m in cell.runs]
+        ratios.append(measured / knee)
+    ratios.sort()
+    assert abs(ratios[len(ratios) // 2] - 1) <= tolerance, ratios
+
+
+@pytest.mark.parametrize(
+    ("workload", "slo_p99_ms", "rates"),
+    [("inference", 7100.0, (3.5, 5.0, 6.0)), ("search", 55.0, (9.0, 11.0, 13.0))],
+)
+def test_the_models_window_p99_is_the_simulations_point_by_point(
+    workload: str, slo_p99_ms: float, rates: tuple[float, ...], tmp_path: Path,
+    cheap_encoder: None,
+) -> None:  # fmt: skip
+    # At each rate, the share of 60 s windows whose p99 meets the objective: the model's queue
+    # (capacity/model.py) against points of the server's deployment read by capacity/point.py.
+    # Independent draws on each side: within the counting noise of the simulated windows.
+    runs = 40
+    windows = model._Windows(
+        model.unit_jobs(FAST, DEFAULT_MIX, BATCH_SHARE, 1, ELSER_V2_X86, workload=workload),
+        random.Random(0), TimeBase.of(FAST), DEFAULT_POINT_SECONDS,
+    )  # fmt: skip
+    cell = VirtualCell(workload, 1, tmp_path, seed=1)
+    for rate in rates:
+        modelled = sum(windows.p99_ms(i, rate, 1) <= slo_p99_ms for i in range(400)) / 400
+        simulated = sum(
+            (cell.measure(rate).latency_ms.get("p99") or math.inf) <= slo_p99_ms
+            for _ in range(runs)
+        ) / runs
+        noise = math.sqrt(modelled * (1 - modelled) / runs)
+        assert abs(simulated - modelled) <= 3 * noise + 0.05, (rate, modelled, simulated)

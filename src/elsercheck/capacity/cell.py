@@ -16,7 +16,7 @@ from .point import Point
 from .statistics import needs_repeat, throughput_interval
 from .sweep import SweepPlan
 
-MAX_POINTS = 16  # a sweep never measures more points than this per cell (repeats included)
+MAX_POINTS = 24  # a sweep never measures more points than this per cell (repeats included)
 # The capacity point's arrivals may fall short of its offered rate by this many standard
 # deviations of their Poisson count before they, not the offered rate, are the capacity.
 CAPACITY_SHORTFALL_SD = 2.0
