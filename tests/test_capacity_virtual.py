@@ -121,8 +121,12 @@ class VirtualCell:
 
             async def monitor() -> None:
                 while (elapsed := loop.time() - start) < wall_s:
-                    polls.append({"elapsed_s": elapsed,
-                                  "number_of_pending_requests": served.pending_requests})
+                    polls.append(
+                        {
+                            "elapsed_s": elapsed,
+                            "number_of_pending_requests": served.pending_requests,
+                        }
+                    )
                     await asyncio.sleep(monitor_s)
 
             rng, units = random.Random(seed), self.units(seed)
@@ -177,7 +181,7 @@ CELLS = [
     ("inference", 1, 7100.0, 5, 0.2),
     ("search", 1, 55.0, 5, 0.15),
     ("ingest", 1, 21000.0, 5, 0.2),
-    ("inference", 16, 1300.0, 3, 0.1),
+    ("inference", 16, 1300.0, 1, 0.1),
 ]
 
 
@@ -221,9 +225,12 @@ def test_the_models_window_p99_is_the_simulations_point_by_point(
     cell = VirtualCell(workload, 1, tmp_path, seed=1)
     for rate in rates:
         modelled = sum(windows.p99_ms(i, rate, 1) <= slo_p99_ms for i in range(400)) / 400
-        simulated = sum(
-            (cell.measure(rate).latency_ms.get("p99") or math.inf) <= slo_p99_ms
-            for _ in range(runs)
-        ) / runs
+        simulated = (
+            sum(
+                (cell.measure(rate).latency_ms.get("p99") or math.inf) <= slo_p99_ms
+                for _ in range(runs)
+            )
+            / runs
+        )
         noise = math.sqrt(modelled * (1 - modelled) / runs)
         assert abs(simulated - modelled) <= 3 * noise + 0.05, (rate, modelled, simulated)

@@ -51,7 +51,7 @@ class CellResult:
     slo_p99_ms: float
     runs: list[Measured] = field(default_factory=list)
     knee: Knee = field(default_factory=lambda: Knee(None, None))
-    capacity_rps: float | None = None  # arrivals/s sent at the highest rate that held
+    capacity_rps: float | None = None  # the highest offered rate that held (or its arrivals)
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str = ""
