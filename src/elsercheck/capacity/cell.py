@@ -221,9 +221,12 @@ def sweep_cell(
     result.capacity_rps = sent
     documents = [m.point.documents_rps for m in held if m.point.documents_rps is not None]
     chunks = [m.point.chunks_rps for m in held if m.point.chunks_rps is not None]
-    if documents and chunks:  # ingest: the same runs' documents and chunks
-        result.capacity_documents_rps = sum(documents) / len(documents)
-        result.capacity_chunks_rps = sum(chunks) / len(chunks)
+    if documents and chunks and arrivals > 0:
+        # Ingest: the documents and chunks the same runs' bulks carried, at the capacity's rate
+        # of bulks (per bulk as carried, times the bulks per second of the capacity).
+        per_second = sent * window / arrivals
+        result.capacity_documents_rps = per_second * sum(documents) / len(documents)
+        result.capacity_chunks_rps = per_second * sum(chunks) / len(chunks)
     throughputs = [m.point.throughput_rps for m in held]
     low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in held])
     mean = sum(throughputs) / len(throughputs)
