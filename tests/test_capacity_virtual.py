@@ -217,14 +217,14 @@ def test_the_models_window_p99_is_the_simulations_point_by_point(
     # At each rate, the share of 60 s windows whose p99 meets the objective: the model's queue
     # (capacity/model.py) against points of the server's deployment read by capacity/point.py.
     # Independent draws on each side: within the counting noise of the simulated windows.
-    runs = 40
+    runs = 30
     windows = model._Windows(
         model.unit_jobs(FAST, DEFAULT_MIX, BATCH_SHARE, 1, ELSER_V2_X86, workload=workload),
         random.Random(0), TimeBase.of(FAST), DEFAULT_POINT_SECONDS,
     )  # fmt: skip
     cell = VirtualCell(workload, 1, tmp_path, seed=1)
     for rate in rates:
-        modelled = sum(windows.p99_ms(i, rate, 1) <= slo_p99_ms for i in range(400)) / 400
+        modelled = sum(windows.p99_ms(i, rate, 1) <= slo_p99_ms for i in range(200)) / 200
         simulated = (
             sum(
                 (cell.measure(rate).latency_ms.get("p99") or math.inf) <= slo_p99_ms
