@@ -20,7 +20,7 @@ from elsercheck.capacity import page
 from elsercheck.capacity.cell import CellResult, sweep_cell
 from elsercheck.capacity.knee import judge
 from elsercheck.capacity.model import (
-    _chunk_tokens,
+    _chunk_texts,
     capacity_per_allocation,
     chunks_per_bulk,
     mean_service_s,
@@ -61,8 +61,8 @@ def test_a_bulk_costs_every_chunk_its_own_deployment_request():
     # A bulk's chunks are sent MODEL_BATCH_SIZE per inference call, but each is inferred as
     # its own deployment request (ES taskOperation: task.infer per input): one overhead each.
     bulk = next(unit_jobs(FAST, "", 0.0, 1, ELSER_V2_X86, workload="ingest", bulk_size=10))
-    drawn = random.Random(0).choices(_chunk_tokens(""), k=10)  # as the model draws them
-    chunks = [tokens for doc in drawn for tokens in doc]
+    drawn = random.Random(0).choices(_chunk_texts(""), k=10)  # as the model draws them
+    chunks = [token_count(text) for doc in drawn for text in doc]
     assert len(chunks) > 10  # documents of several chunks
     assert bulk == [FAST.service_time_seconds(tokens, 1, False) for tokens in chunks]
 

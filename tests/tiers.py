@@ -84,6 +84,7 @@ LONGEST_FIRST = (
     "tests/test_capacity_run.py",
     "tests/test_capacity_workloads.py::test_a_search_sweep",
     "tests/test_capacity_workloads.py::test_an_ingest_sweep",
+    "tests/test_capacity_virtual.py::test_the_sweep_measures",  # CPU only: ~30 s of sweeps
     "tests/test_gate.py::test_gate_green_on_reference_server",
     "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched",
     "tests/test_load_run.py::test_a_headless_cycle",

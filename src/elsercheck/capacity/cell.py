@@ -16,7 +16,10 @@ from .point import Point
 from .statistics import needs_repeat, throughput_interval
 from .sweep import SweepPlan
 
-MAX_POINTS = 16  # a sweep never measures more points than this per cell (repeats included)
+MAX_POINTS = 24  # a sweep never measures more points than this per cell (repeats included)
+# The capacity point's arrivals may fall short of its offered rate by this many standard
+# deviations of their Poisson count before they, not the offered rate, are the capacity.
+CAPACITY_SHORTFALL_SD = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class CellResult:
     slo_p99_ms: float
     runs: list[Measured] = field(default_factory=list)
     knee: Knee = field(default_factory=lambda: Knee(None, None))
-    capacity_rps: float | None = None  # arrivals/s sent at the highest rate that held
+    capacity_rps: float | None = None  # the highest offered rate that held (or its arrivals)
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str = ""
@@ -155,47 +158,75 @@ def sweep_cell(
         emit(_line(result, measured))
         return measured
 
-    while (rate := plan.next_rate(history)) is not None:
-        first = run(rate, "sweep")
-        if first is None:
+    def held_at(rate: float) -> int:
+        return sum(1 for m in result.runs if m.rate == rate and m.judgement.sustained)
+
+    def hold(rate: float) -> bool:
+        """Run ``rate`` again until it held ``repeats`` times or failed once (the failure
+        joins the history); False when the sweep ran out of points or time."""
+        while held_at(rate) < repeats:
+            extra = run(rate, "repeat")
+            if extra is None:
+                return False
+            if not extra.judgement.sustained:
+                history.append((rate, extra.judgement))
+                break
+        return True
+
+    # A window's p99 is noisy near the knee: once a failure brackets it, a rate counts as
+    # sustained only when it holds ``repeats`` times, as the capacity point must, so the
+    # bisection closes in on the rate kept with even odds over ``repeats`` windows (the model's
+    # knee, capacity/model.py). A failed repeat of the capacity point resumes the bisection
+    # below it instead of falling back to the next rate that held once, perhaps a whole climb
+    # step lower.
+    stopped = False
+    while not stopped:
+        while (rate := plan.next_rate(history)) is not None:
+            first = run(rate, "sweep")
+            if first is None:
+                stopped = True
+                break
+            verdict = first.judgement
+            if needs_repeat(first.point.sent_per_bin) and not verdict.inconclusive:
+                again = run(rate, "noise")
+                if (
+                    again is not None
+                    and not again.judgement.inconclusive
+                    and not (again.judgement.sustained)
+                ):
+                    verdict = again.judgement  # sustained only if it holds both times
+            history.append((rate, verdict))
+            if verdict.sustained and knee(history).failed_rps is not None and not hold(rate):
+                stopped = True
+                break
+        best = knee(history).sustained_rps
+        if stopped or best is None or held_at(best) >= repeats:
             break
-        verdict = first.judgement
-        if needs_repeat(first.point.sent_per_bin) and not verdict.inconclusive:
-            again = run(rate, "noise")
-            if (
-                again is not None
-                and not again.judgement.inconclusive
-                and not (again.judgement.sustained)
-            ):
-                verdict = again.judgement  # sustained only if it holds both times
-        history.append((rate, verdict))
+        stopped = not hold(best)  # the capacity point holds ``repeats`` times, or bisect on
     result.generator_limited = any(j.inconclusive for _, j in history)
     result.knee = knee(history)
-    # The capacity point must hold ``repeats`` times; a run that fails there moves the knee
-    # down to the next sustained rate, which is then repeated in turn.
-    while (best := result.knee.sustained_rps) is not None:
-        held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
-        extra = run(best, "repeat") if len(held) < repeats else None
-        if extra is None:
-            break
-        if not extra.judgement.sustained:
-            history.append((best, extra.judgement))
-            result.knee = knee(history)
     best = result.knee.sustained_rps
     if best is None:
         return result
     held = [m for m in result.runs if m.rate == best and m.judgement.sustained]
-    # The capacity is the arrival rate sustained at the highest offered rate that held: the mean
-    # of what its runs sent (a generator a little behind its schedule must not inflate it). Its
-    # interval: down by the throughput's relative noise at that rate, up to the lowest failed
-    # rate (the true knee lies in that bracket).
-    sent = sum(m.point.sent_rps for m in held) / len(held)
+    # The capacity is the highest offered rate that held. What its runs sent is that rate plus
+    # Poisson counting noise (one allocation's bulks: a handful per window, ±50 %), so it
+    # stands in only when it fell short by more than that noise: a generator behind its
+    # schedule must not inflate the capacity. Its interval: down by the throughput's relative
+    # noise at that rate, up to the lowest failed rate (the true knee lies in that bracket).
+    window = sum(m.point.window_s for m in held)
+    arrivals = sum(m.point.sent_rps * m.point.window_s for m in held)
+    behind = best * window - arrivals > CAPACITY_SHORTFALL_SD * math.sqrt(best * window)
+    sent = arrivals / window if behind else best
     result.capacity_rps = sent
     documents = [m.point.documents_rps for m in held if m.point.documents_rps is not None]
     chunks = [m.point.chunks_rps for m in held if m.point.chunks_rps is not None]
-    if documents and chunks:  # ingest: the same runs' documents and chunks
-        result.capacity_documents_rps = sum(documents) / len(documents)
-        result.capacity_chunks_rps = sum(chunks) / len(chunks)
+    if documents and chunks and arrivals > 0:
+        # Ingest: the documents and chunks the same runs' bulks carried, at the capacity's rate
+        # of bulks (per bulk as carried, times the bulks per second of the capacity).
+        per_second = sent * window / arrivals
+        result.capacity_documents_rps = per_second * sum(documents) / len(documents)
+        result.capacity_chunks_rps = per_second * sum(chunks) / len(chunks)
     throughputs = [m.point.throughput_rps for m in held]
     low, high, method = throughput_interval(throughputs, [m.point.per_second_rps for m in held])
     mean = sum(throughputs) / len(throughputs)

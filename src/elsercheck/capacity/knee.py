@@ -60,7 +60,10 @@ def judge(point: Point, slo_p99_ms: float) -> Judgement:
         reasons.append(
             f"throughput {point.throughput_rps:.3g}/s below arrivals {point.sent_rps:.3g}/s"
         )
-    growth_limit = max(
+    # The pending count is in deployment requests (one per input or chunk: ES
+    # TransportInferTrainedModelDeploymentAction.taskOperation queues task.infer per input), the
+    # arrivals in units: a bulk of 25 chunks arriving at the window's end lifts it by 25, not 1.
+    growth_limit = point.requests_per_unit * max(
         QUEUE_GROWTH_MIN, QUEUE_GROWTH_SHARE * sent, QUEUE_GROWTH_SD * math.sqrt(sent)
     )
     if point.pending_growth is not None and point.pending_growth > growth_limit:

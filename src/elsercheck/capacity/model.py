@@ -26,13 +26,13 @@ import math
 import random
 from collections.abc import Iterator
 from functools import cache
-from itertools import accumulate
 
 from ..endpoints import ELSER_V2_PORTABLE
 from ..load import documents
 from ..load.corpus import Corpus, Sampler, parse_mix
 from ..reference.mlnode.sparse_encoder import token_count
 from ..reference.rules import chunkers
+from ..runs.stats import percentile
 from ..timebase import TimeBase
 from ..timing import Timing
 from .point import WARMUP_SHARE
@@ -41,35 +41,42 @@ from .units import DEFAULT_BULK_SIZE
 SAMPLES = 4000
 
 
-def unit_jobs(
-    timing: Timing, mix: str, batch_share: float, threads: int, model_id: str,
-    corpus: str = "", seed: int = 0, *, workload: str = "inference",
-    bulk_size: int = DEFAULT_BULK_SIZE,
-) -> Iterator[list[float]]:  # fmt: skip
-    """The workload's units drawn as its users draw them, each as the service times (in the
-    timing's seconds) of the deployment requests it becomes: one per input of an inference
-    (ES taskOperation: task.infer per input), one for a search's query, one per chunk of a
-    bulk (its batches of ten sent at once, reference/indices/ingest.py)."""
-    portable = model_id == ELSER_V2_PORTABLE
-
-    def service(tokens: int) -> float:
-        return timing.service_time_seconds(tokens, threads, portable)
-
+def unit_texts(
+    mix: str, batch_share: float, corpus: str = "", seed: int = 0, *,
+    workload: str = "inference", bulk_size: int = DEFAULT_BULK_SIZE,
+) -> Iterator[list[str]]:  # fmt: skip
+    """The workload's units drawn as its users draw them, each as the texts of the deployment
+    requests it becomes: one per input of an inference (ES taskOperation: task.infer per
+    input), one for a search's query, one per chunk of a bulk (its batches of ten sent at once,
+    reference/indices/ingest.py)."""
     rng = random.Random(seed)
     if workload == "search":
-        queries = [token_count(item.text) for item in Corpus.load(corpus or None).bucket("query")]
+        queries = [item.text for item in Corpus.load(corpus or None).bucket("query")]
         while True:
-            yield [service(rng.choice(queries))]
+            yield [rng.choice(queries)]
     elif workload == "ingest":
-        chunked = _chunk_tokens(corpus)
+        chunked = _chunk_texts(corpus)
         while True:
-            yield [service(t) for doc in rng.choices(chunked, k=bulk_size) for t in doc]
+            yield [text for doc in rng.choices(chunked, k=bulk_size) for text in doc]
     else:
         sampler = Sampler(
             Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share, seed=seed
         )
         while True:
-            yield [service(token_count(text)) for text in sampler.next().inputs]
+            yield list(sampler.next().inputs)
+
+
+def unit_jobs(
+    timing: Timing, mix: str, batch_share: float, threads: int, model_id: str,
+    corpus: str = "", seed: int = 0, *, workload: str = "inference",
+    bulk_size: int = DEFAULT_BULK_SIZE,
+) -> Iterator[list[float]]:  # fmt: skip
+    """:func:`unit_texts` as the service times (in the timing's seconds) of their deployment
+    requests."""
+    portable = model_id == ELSER_V2_PORTABLE
+    for texts in unit_texts(mix, batch_share, corpus, seed, workload=workload,
+                            bulk_size=bulk_size):  # fmt: skip
+        yield [timing.service_time_seconds(token_count(t), threads, portable) for t in texts]
 
 
 def mean_service_s(
@@ -100,21 +107,22 @@ def capacity_per_allocation(
 def chunks_per_bulk(corpus: str = "", bulk_size: int = DEFAULT_BULK_SIZE) -> float:
     """Expected chunks of a bulk of ``bulk_size`` documents drawn uniformly (with
     replacement, as the ingest users draw them)."""
-    chunked = _chunk_tokens(corpus)
+    chunked = _chunk_texts(corpus)
     return bulk_size * sum(len(doc) for doc in chunked) / len(chunked)
 
 
 @cache
-def _chunk_tokens(corpus: str) -> tuple[tuple[int, ...], ...]:
-    """Per document of the corpus, the tokens of each of its chunks (default chunking)."""
+def _chunk_texts(corpus: str) -> tuple[tuple[str, ...], ...]:
+    """Per document of the corpus, the text of each of its chunks (default chunking)."""
     return tuple(
-        tuple(token_count(doc.text[start:end]) for start, end in chunkers.chunk(doc.text, None))
+        tuple(doc.text[start:end] for start, end in chunkers.chunk(doc.text, None))
         for doc in documents.load(corpus or None)
     )
 
 
 # -- the knee: the rate a sweep measures ---------------------------------------------------------
-KNEE_UNITS = 20_000  # units simulated per rate tried (in windows of one point each)
+KNEE_UNITS = 100_000  # units simulated per rate tried (in windows of one point each) ...
+KNEE_WINDOWS = (8, 400)  # ... in at least / at most this many windows
 KNEE_STEPS = 12  # bisection steps: the knee to 1/4096 of the saturation rate
 
 
@@ -131,45 +139,67 @@ def knee_per_allocation(
     always busy. The deployment is modelled as the server runs it: FIFO deployment requests on
     ``allocations`` servers, each unit's requests queued at its arrival, the unit done when its
     last one is; Poisson arrivals, each window a point's (``window_s`` cluster seconds from an
-    empty queue, p99 of the arrivals after the warm-up share). A window's p99 is noisy (a few
-    long batches make it), and the sweep keeps a rate only when all its ``repeats`` runs meet
-    the objective: the knee is the rate it keeps with even odds, where a window meets the
-    objective with probability 0.5 ** (1 / repeats) (bisection; the same random draws at every
-    rate, so the p99 grows with the rate)."""
+    empty queue, p99 of the arrivals after the warm-up share, estimated as the point does). A
+    window's p99 is noisy (a few long batches make it), and the sweep keeps a rate only when
+    all its ``repeats`` runs meet the objective: the knee is the rate it keeps with even odds,
+    where a window meets the objective with probability 0.5 ** (1 / repeats) (bisection; the
+    same random draws at every rate, so the p99 grows with the rate).
 
+    That quantile of the window p99s needs many windows where a window holds few units (one
+    allocation: some hundred requests, a few bulks): a first pass on few windows finds the knee
+    roughly, the second draws as many windows as :data:`KNEE_UNITS` units at that rate fill."""
     saturation = allocations * capacity_per_allocation(
         timing, mix, batch_share, threads, model_id, corpus, workload=workload,
         bulk_size=bulk_size,
     )  # fmt: skip
-    per_window = math.ceil(saturation * window_s * 1.2) + 20  # arrivals of the fastest window
-    windows = max(8, KNEE_UNITS // per_window)
     units = unit_jobs(timing, mix, batch_share, threads, model_id, corpus, seed,
                       workload=workload, bulk_size=bulk_size)  # fmt: skip
-    rng = random.Random(seed)
-    clock = TimeBase.of(timing)
-    drawn = [
-        ([[clock.to_cluster(s) for s in next(units)] for _ in range(per_window)],
-         list(accumulate(rng.expovariate(1.0) for _ in range(per_window))))
-        for _ in range(windows)
-    ]  # fmt: skip
-
+    windows = _Windows(units, random.Random(seed), TimeBase.of(timing), window_s)
     quantile = 0.5 ** (1 / max(repeats, 1))
+    least, most = KNEE_WINDOWS
 
-    def p99_ms(rate: float) -> float:
-        p99s = sorted(
-            _window_p99_ms(jobs, [t / rate for t in gaps], allocations, window_s, WARMUP_SHARE)
-            for jobs, gaps in drawn
-        )
-        return p99s[min(len(p99s) - 1, int(quantile * len(p99s)))]
+    def knee(count: int) -> float:
+        def p99_ms(rate: float) -> float:
+            p99s = sorted(windows.p99_ms(i, rate, allocations) for i in range(count))
+            return p99s[min(len(p99s) - 1, int(quantile * len(p99s)))]
 
-    low, high = 0.0, saturation
-    for _ in range(KNEE_STEPS):
-        middle = (low + high) / 2
-        if p99_ms(middle) <= slo_p99_ms:
-            low = middle
-        else:
-            high = middle
-    return low / allocations
+        low, high = 0.0, saturation
+        for _ in range(KNEE_STEPS):
+            middle = (low + high) / 2
+            if p99_ms(middle) <= slo_p99_ms:
+                low = middle
+            else:
+                high = middle
+        return low
+
+    def windows_of(rate: float) -> int:
+        return min(most, max(least, KNEE_UNITS // (math.ceil(rate * window_s) + 1)))
+
+    rough = knee(windows_of(saturation))
+    return knee(windows_of(max(rough, saturation / 100))) / allocations
+
+
+class _Windows:
+    """The knee's windows, each drawn once and extended as a faster rate needs more of it:
+    units (service times, cluster s) and their arrival times at rate 1 (Poisson: a window at
+    rate r is the same draws with every time divided by r)."""
+
+    def __init__(
+        self, units: Iterator[list[float]], rng: random.Random, clock: TimeBase, window_s: float
+    ) -> None:
+        self._units, self._rng, self._clock, self._window_s = units, rng, clock, window_s
+        self._drawn: list[tuple[list[list[float]], list[float]]] = []
+
+    def p99_ms(self, index: int, rate: float, servers: int) -> float:
+        """The p99 (ms) of window ``index`` at ``rate`` units per cluster second."""
+        while len(self._drawn) <= index:
+            self._drawn.append(([], []))
+        jobs, times = self._drawn[index]
+        while not times or times[-1] / rate < self._window_s:
+            jobs.append([self._clock.to_cluster(s) for s in next(self._units)])
+            times.append((times[-1] if times else 0.0) + self._rng.expovariate(1.0))
+        return _window_p99_ms(jobs, [t / rate for t in times], servers, self._window_s,
+                              WARMUP_SHARE)  # fmt: skip
 
 
 def _window_p99_ms(
@@ -189,7 +219,7 @@ def _window_p99_ms(
             done = max(done, start + service)
         if arrived >= warmup * window_s:
             latencies.append(done - arrived)
-    if not latencies:
-        return 0.0
-    latencies.sort()
-    return latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)] * 1000
+    # The point's own estimator (capacity/point.py: runs.stats.latency_stats, interpolated
+    # between order statistics), not another: a window of 200 latencies has its p99 between
+    # the 2nd and 3rd largest, and the choice moves the knee by some per cent.
+    return (percentile(sorted(latencies), 99.0) or 0.0) * 1000

@@ -52,6 +52,9 @@ class Point:
     # The embedded server's event-loop lag during the run (load/simulator.py): kept_up False
     # means the simulator was behind and the figures are distorted; None on a cluster.
     simulator: dict[str, Any] | None = None
+    # Deployment requests per unit sent in the window (an inference's inputs, a bulk's chunks,
+    # a search's one query): the unit the stats API's pending count is in.
+    requests_per_unit: float = 1.0
 
     @property
     def rejected_share(self) -> float:
@@ -63,7 +66,8 @@ class Point:
         data["per_second_rps"] = [round(v, 3) for v in self.per_second_rps]
         data["sent_per_bin"] = list(self.sent_per_bin)
         for key in ("offered_rps", "window_s", "bin_s", "sent_rps", "throughput_rps",
-                    "pending_growth", "documents_rps", "chunks_rps"):  # fmt: skip
+                    "pending_growth", "documents_rps", "chunks_rps",
+                    "requests_per_unit"):  # fmt: skip
             if data[key] is not None:
                 data[key] = round(data[key], 4)
         return data
@@ -129,7 +133,15 @@ def read_point(
         chunks_rps=_carried(sent, "chunks", window_s) if per_document else None,
         item_failures=_item_failures(sent) if per_document else {},
         simulator=simulator.summarize(allocation_rows),
+        requests_per_unit=_requests_per_unit(sent, "chunks" if per_document else "inputs"),
     )
+
+
+def _requests_per_unit(rows: list[dict[str, Any]], column: str) -> float:
+    """Mean deployment requests per row (``column``: a bulk's chunks, an inference's inputs; a
+    search's one query has neither recorded as more than one); 1 when none is recorded."""
+    counts = [row[column] for row in rows if isinstance(row.get(column), int) and row[column] > 0]
+    return sum(counts) / len(counts) if counts else 1.0
 
 
 def _carried(rows: list[dict[str, Any]], column: str, window_s: float) -> float:
