@@ -40,6 +40,10 @@ from elsercheck.timebase import TimeBase
 from elsercheck.timing import PRESETS, Timing
 from tests.virtual_clock import run_virtual
 
+# No port, process or wall-clock wait, but about 35 s of CPU in sweeps: too long for the fast
+# tier's two minutes (make check), so in make test's slow tier.
+pytestmark = pytest.mark.slow
+
 FAST = PRESETS["fast"]
 BATCH_SHARE = 0.1
 
