@@ -76,3 +76,16 @@ def test_the_command_hands_the_sweep_typed_settings(monkeypatch: pytest.MonkeyPa
 def test_mixed_is_refused_with_its_reason() -> None:
     with pytest.raises(command.CapacityUsageError):
         command.check(command.CapacitySettings(workload="mixed"))
+
+
+def test_the_resolution_reaches_the_settings_and_a_bad_one_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(["capacity", "--resolution", "0.15"])
+    assert command.CapacitySettings.from_values(vars(args)).resolution == 0.15
+    for bad in ("0", "1.5", "x", "nan"):
+        with pytest.raises(SystemExit) as exited:
+            build_parser().parse_args(["capacity", "--resolution", bad])
+        assert exited.value.code == 2
+        reason = capsys.readouterr().err.strip().splitlines()[-1]  # after argparse's usage
+        assert "argument --resolution: expected a share above 0 and at most 1" in reason, reason

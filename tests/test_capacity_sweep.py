@@ -115,6 +115,32 @@ def test_the_plan_brackets_the_capacity_to_its_resolution(capacity, estimate):
         assert len(history) <= 8
 
 
+@pytest.mark.parametrize("capacity", [0.4, 7.7, 400.0])
+def test_a_coarser_resolution_brackets_within_it_in_fewer_points(capacity):
+    def sweep(resolution: float) -> list[tuple[float, Judgement]]:
+        plan, history = SweepPlan(10.0, resolution=resolution), []
+        while (rate := plan.next_rate(history)) is not None:
+            history.append((rate, _simulate(capacity)(rate)))
+        return history
+
+    fine, coarse = sweep(0.05), sweep(0.15)
+    found = knee(coarse)
+    assert found.sustained_rps is not None and found.failed_rps is not None
+    assert found.sustained_rps <= capacity < found.failed_rps
+    assert found.failed_rps / found.sustained_rps - 1 <= 0.15
+    assert len(coarse) < len(fine)
+
+
+def test_a_cell_sweeps_at_the_resolution_it_is_given():
+    runs = {}
+    for resolution in (0.05, 0.15):
+        cell = sweep_cell(CellResult(1, 1, 10.0, 1000.0), Simulated(capacity=12.0), repeats=1,
+                          deadline=math.inf, emit=lambda line: None, resolution=resolution)  # fmt: skip
+        assert cell.knee.failed_rps / cell.knee.sustained_rps - 1 <= resolution
+        runs[resolution] = len(cell.runs)
+    assert runs[0.15] < runs[0.05]
+
+
 def test_the_plan_stops_when_the_generator_falls_behind():
     history = [(5.0, Judgement(True, ())), (7.5, Judgement(False, ("behind",), True))]
     assert SweepPlan(10.0).next_rate(history) is None

@@ -400,18 +400,24 @@ def run_covered(command: Command, ctx: Context) -> None:
 
 
 # The smallest run that still exercises a command as written, for kinds whose run length is
-# a matter of budget (generated examples, seconds per capacity point, repeats), appended when
-# the README leaves the option out: the README's own arguments stay the user's. The values are
-# those the suite's own tests of each command use (tests/test_gate.py, test_defects.py,
-# test_capacity_run.py); the gate's defaults generate 25 examples per operation, a capacity
-# point holds 60 cluster seconds twice. A gate waits on its target most of the time (about a
-# third of a core while it runs), so the whole catalogue's self-test runs 4 gates at a time.
+# a matter of budget (generated examples, seconds per capacity point, repeats, the knee's
+# bracket), appended when the README leaves the option out: the README's own arguments stay the
+# user's. The values are those the suite's own tests of each command use (tests/test_gate.py,
+# test_defects.py, test_capacity_run.py); the gate's defaults generate 25 examples per
+# operation, a capacity point holds 60 cluster seconds twice and the sweep bisects to 5 %
+# (figures are test_capacity_run's to check: here 15 %, about two points fewer a cell). A gate
+# waits on its target most of the time (about a third of a core while it runs), so the whole
+# catalogue's self-test runs 4 gates at a time.
 SMALLEST: dict[str, tuple[tuple[str, str], ...]] = {
     "elsercheck gate": (("--max-examples", "5"),),
     "pytest contracts/": (("--max-examples", "5"),),
     "schemathesis run": (("--max-examples", "5"),),
     "elsercheck selftest": (("--max-examples", "5"), ("--jobs", "4")),
-    "elsercheck capacity": (("--point-seconds", "20"), ("--repeats", "1")),
+    "elsercheck capacity": (
+        ("--point-seconds", "20"),
+        ("--repeats", "1"),
+        ("--resolution", "0.15"),
+    ),
 }
 
 
@@ -624,7 +630,7 @@ def test_what_runs_elsewhere_is_found_where_it_runs(text: str, request: pytest.F
 def test_a_budget_option_is_appended_only_where_the_readme_leaves_it_out() -> None:
     kind = "elsercheck capacity"
     assert smallest("elsercheck capacity --repeats 3", kind) == (
-        "elsercheck capacity --repeats 3 --point-seconds 20"
+        "elsercheck capacity --repeats 3 --point-seconds 20 --resolution 0.15"
     )
     assert smallest("elsercheck gate --max-examples 9", "elsercheck gate").endswith("9")
     assert smallest("elsercheck spec -o x.json", "elsercheck spec") == "elsercheck spec -o x.json"

@@ -14,7 +14,7 @@ from typing import Any
 from .knee import Judgement, Knee, judge, knee
 from .point import Point
 from .statistics import needs_repeat, throughput_interval
-from .sweep import SweepPlan
+from .sweep import DEFAULT_RESOLUTION, SweepPlan
 
 MAX_POINTS = 24  # a sweep never measures more points than this per cell (repeats included)
 # The capacity point's arrivals may fall short of its offered rate by this many standard
@@ -137,11 +137,12 @@ def sweep_cell(
     deadline: float,
     emit: Callable[[str], None] = print,
     clock: Callable[[], float] = time.monotonic,
+    resolution: float = DEFAULT_RESOLUTION,
 ) -> CellResult:
-    """Sweep the offered rate from ``result.estimate_rps`` to the knee, repeat the capacity
-    point ``repeats`` times in all, and fill in ``result``. Stops at ``deadline`` (``clock``
-    time), marking the result ``bounded``."""
-    plan = SweepPlan(result.estimate_rps)
+    """Sweep the offered rate from ``result.estimate_rps`` to the knee (bracketed within
+    ``resolution``), repeat the capacity point ``repeats`` times in all, and fill in
+    ``result``. Stops at ``deadline`` (``clock`` time), marking the result ``bounded``."""
+    plan = SweepPlan(result.estimate_rps, resolution=resolution)
     history: list[tuple[float, Judgement]] = []
     slowest = 0.0
 

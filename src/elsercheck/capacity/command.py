@@ -35,6 +35,7 @@ from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
 from .recommend import DEFAULT_HEADROOM, MeasuredCapacity, Recommendation, recommend
+from .sweep import DEFAULT_RESOLUTION
 from .traffic import Traffic, parse_traffic, traffic_from_run
 from .units import DEFAULT_BULK_SIZE, REFUSED, UNITS, Unit, unit_of
 
@@ -104,6 +105,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="runs of the capacity point for its interval (default 2)",
     )
+    group.add_argument("--resolution", type=_resolution, default=DEFAULT_RESOLUTION,
+                       metavar="X", help="stop bisecting when the lowest failed rate is within "
+                       "this share above the highest sustained one (default "
+                       f"{DEFAULT_RESOLUTION:g}; 0.15: about two points fewer a cell)")  # fmt: skip
     group.add_argument("--max-minutes", type=load_options.positive_float,
                        default=DEFAULT_MAX_MINUTES, metavar="M",
                        help=f"wall-clock bound of the whole sweep (default "
@@ -163,6 +168,7 @@ class CapacitySettings:
     slo_p99_ms: float | None = None  # cluster ms; None: from the first probe
     point_seconds: float = DEFAULT_POINT_SECONDS  # cluster seconds
     repeats: int = 2
+    resolution: float = DEFAULT_RESOLUTION  # the knee's bracket, failed / sustained - 1
     max_minutes: float = DEFAULT_MAX_MINUTES  # wall minutes
     traffic: str | None = None
     traffic_from_run: Path | None = None
@@ -195,6 +201,17 @@ def _counts(text: str) -> tuple[int, ...]:
     if not parts or not all(part.isdigit() and int(part) >= 1 for part in parts):
         raise argparse.ArgumentTypeError(f"expected positive numbers like 1,2,4, not {text!r}")
     return tuple(dict.fromkeys(int(part) for part in parts))
+
+
+def _resolution(text: str) -> float:
+    """``--resolution``: a share above 0, at most 1 (a bracket of twice the sustained rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and at most 1, not {text!r}")
+    return value
 
 
 def check(settings: CapacitySettings) -> None:
@@ -426,7 +443,7 @@ def run(sweep: Sweep) -> int:
         slo_p99_ms=objective.p99_ms or 0.0,
         slo_source=objective.source if objective.p99_ms else NO_OBJECTIVE,
         point_seconds=settings.point_seconds, max_minutes=settings.max_minutes,
-        repeats=settings.repeats,
+        repeats=settings.repeats, resolution=settings.resolution,
         rate_unit=sweep.unit.noun,
         bulk_size=settings.bulk_size if settings.workload == "ingest" else None,
     )  # fmt: skip
@@ -524,7 +541,8 @@ def _cell(
                 )
         measure = sweep.measure(inference_id, client, label)
         started(cell)
-        return sweep_cell(cell, measure, settings.repeats, deadline, emit)
+        return sweep_cell(cell, measure, settings.repeats, deadline, emit,
+                          resolution=settings.resolution)  # fmt: skip
 
 
 def _recommend(
@@ -625,7 +643,8 @@ def _eis_cell(
             time.sleep(sweep.clock.to_wall(eis.WINDOW_S))
             return measure(rate)
 
-        sweep_cell(cell, after_window, settings.repeats, deadline, emit)
+        sweep_cell(cell, after_window, settings.repeats, deadline, emit,
+                   resolution=settings.resolution)  # fmt: skip
     runs = sorted(sweep.report_dir.glob("points/eis-*"))
     if not runs:
         raise CellError(f"--eis-endpoint {endpoint}: no point was measured (--max-minutes)")

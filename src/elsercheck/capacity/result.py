@@ -53,7 +53,7 @@ def settings(
     *, run_id: str, target: str, target_version: str | None, embedded: bool, timing: str,
     speedup: float, workload: str, mix: str, batch_share: float, model_id: str,
     slo_p99_ms: float, slo_source: str, point_seconds: float, max_minutes: float, repeats: int,
-    rate_unit: str = "requests", bulk_size: int | None = None,
+    rate_unit: str = "requests", bulk_size: int | None = None, resolution: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What the sweep was asked to measure, as capacity.json records it."""
     return {
@@ -73,6 +73,7 @@ def settings(
         "point_seconds": point_seconds,
         "max_minutes": max_minutes,
         "repeats": repeats,
+        "resolution": resolution,
     }
 
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 from .knee import Judgement, knee
 
+# Bisection stops when the lowest failed rate is within this share above the highest sustained
+# one (``--resolution``): 5 % takes about two points more per cell than 15 %.
+DEFAULT_RESOLUTION = 0.05
+
 
 @dataclass(frozen=True)
 class SweepPlan:
@@ -23,7 +27,7 @@ class SweepPlan:
     estimate_rps: float
     start_share: float = 0.5  # the first point offers this share of the estimate
     step: float = 1.5  # geometric factor while no point failed (or none was sustained)
-    resolution: float = 0.05  # stop bisecting when failed / sustained - 1 is within this
+    resolution: float = DEFAULT_RESOLUTION  # stop when failed / sustained - 1 is within this
     floor_share: float = 0.01  # never below this share of the estimate
 
     def next_rate(self, history: Sequence[tuple[float, Judgement]]) -> float | None:
