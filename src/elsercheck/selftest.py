@@ -30,7 +30,7 @@ from .timing import PRESETS
 from .upgrade_selftest import RehearsalError, rehearse
 
 CLEAN = "clean"
-SCHEMA = "schema"  # selftest_pytest's stage of the generated cases, and its runs' directory
+SCHEMA = "schema"  # selftest_pytest's --stage of the generated cases, and its runs' directory
 SHOWN_TESTS = 3
 
 

@@ -23,10 +23,10 @@ import pytest
 
 # Contract modules by what they cost on the embedded server's fast timing (a gate's junit.xml,
 # 2 cores): the rest take a second or two in all.
-SCHEMA = "test_schema.py"
+SCHEMA_MODULE = "test_schema.py"
 STAGES = ("checks", "schema")
 LAST = (
-    SCHEMA,  # generated cases by the hundred, ~60 s; a PUT case waits for its start
+    SCHEMA_MODULE,  # generated cases by the hundred, ~60 s; a PUT case waits for its start
     "test_scaling.py",  # waits for the scaler: ticks, cooldowns, scale to zero, ~30 s
 )
 
@@ -45,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--stage",
         choices=STAGES,
-        help=f"only the checks ({SCHEMA} left out) or only the generated cases ({SCHEMA})",
+        help=f"only the checks ({SCHEMA_MODULE} left out) or only the generated cases",
     )
 
 
@@ -55,7 +55,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     name = collection_path.name
     if stage is None or not (name.startswith("test_") and name.endswith(".py")):
         return None
-    return True if (name == SCHEMA) == (stage == "checks") else None
+    return True if (name == SCHEMA_MODULE) == (stage == "checks") else None
 
 
 @pytest.hookimpl(trylast=True)
