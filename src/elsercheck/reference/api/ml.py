@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from typing import Any
 
+from ..mlnode.trained_models import id_tokens, is_all, matches_any
 from ..rules.trained_models import MODEL_SIZES
 from ..wire.errors import EsError
 from ..wire.router import Route
@@ -76,12 +76,11 @@ async def trained_model_stats(call: Call) -> Reply:
     _check_page(start, size)
     call.authorize()
     state = call.state
-    tokens = [t.strip() for t in expression.split(",") if t.strip()]
-    every = not tokens or (len(tokens) == 1 and tokens[0] in ("_all", "*"))
+    tokens = id_tokens(expression)
+    every = is_all(tokens)
 
     def named(value: str) -> bool:  # ExpandedIdsMatcher.SimpleIdsMatcher.idMatches
-        return every or any(fnmatch.fnmatchcase(value, t) if "*" in t else value == t
-                            for t in tokens)  # fmt: skip
+        return every or matches_any(value, set(tokens))
 
     per_deployment = state.deployments.stats()
     matched_deployments = {

@@ -136,7 +136,7 @@ def _includes(call: Call) -> bool:
 
 async def get_models(call: Call) -> Reply:
     """``TransportGetTrainedModelsAction``: ids and wildcards expanded, sorted by id, paged."""
-    patterns = call.path_params.get("model_id", "_all").split(",")
+    expression = call.path_params.get("model_id", "_all")
     allow_no_match = call.flag("allow_no_match", True)
     start, size = call.integer("from", 0), call.integer("size", 100)
     _check_page(start, size)
@@ -150,7 +150,7 @@ async def get_models(call: Call) -> Reply:
         raise not_modelled("[tags] of the get trained models API")
     call.authorize()
     try:  # TrainedModelProvider.expandIds: ids, wildcards and model aliases
-        found, aliases = call.state.models.expand(",".join(patterns), allow_no_match)
+        found, aliases = call.state.models.expand(expression, allow_no_match)
     except LookupError as missing:
         raise EsError("resource_not_found_exception",
                       MESSAGES["no_match"].format(id=missing)) from None  # fmt: skip

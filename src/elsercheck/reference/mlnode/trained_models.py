@@ -13,7 +13,12 @@ from ..rules.uploaded_models import UploadedModel
 from .deployments import Deployments
 
 
-def _is_all(tokens: list[str]) -> bool:
+def id_tokens(expression: str) -> list[str]:
+    """The tokens of a comma-separated id expression, blanks dropped."""
+    return [t.strip() for t in expression.split(",") if t.strip()]
+
+
+def is_all(tokens: list[str]) -> bool:
     """``Strings.isAllOrWildcard``: no token, or a single ``_all`` or ``*``."""
     return not tokens or (len(tokens) == 1 and tokens[0] in ("_all", "*"))
 
@@ -24,7 +29,7 @@ def _simple_match(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value, escaped)
 
 
-def _matches_any(value: str, tokens: set[str]) -> bool:
+def matches_any(value: str, tokens: set[str]) -> bool:
     """``ExpandedIdsMatcher.SimpleIdsMatcher.idMatches``: a token equal to it or a wildcard
     matching it."""
     return any(_simple_match(t, value) if "*" in t else t == value for t in tokens)
@@ -82,8 +87,8 @@ class TrainedModels:
         matched. A token is satisfied by a matched model id or by an alias of a matched model
         ("over matching" is allowed, as ES's comment says). ``extra_ids`` are ids matched
         elsewhere (deployment ids, the stats API) that need no model."""
-        tokens = [t.strip() for t in expression.split(",") if t.strip()]
-        every = _is_all(tokens)
+        tokens = id_tokens(expression)
+        every = is_all(tokens)
         wanted = set(tokens)
         if not every:
             for token in tokens:
@@ -91,11 +96,11 @@ class TrainedModels:
                     wanted |= {m for a, m in self.aliases.items() if _simple_match(token, a)}
                 elif token in self.aliases:
                     wanted.add(self.aliases[token])
-        found = [m for m in self.ids() if every or _matches_any(m, wanted)]
+        found = [m for m in self.ids() if every or matches_any(m, wanted)]
         with_aliases = {m: self.aliases_of(m) for m in found}
         if not every:
             matched = set(found) | {a for m in found for a in with_aliases[m]} | extra_ids
-            unmatched = [t for t in tokens if not any(_matches_any(x, {t}) for x in matched)]
+            unmatched = [t for t in tokens if not any(matches_any(x, {t}) for x in matched)]
             # ExpandedIdsMatcher: a wildcard may match nothing when allow_no_match is true
             required = [t for t in unmatched if "*" not in t or not allow_no_match]
             if required:
