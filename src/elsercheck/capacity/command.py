@@ -30,7 +30,7 @@ from ..load.plans import scaler_timing
 from ..target import Target
 from ..timebase import CLUSTER, TimeBase
 from ..timing import Timing
-from . import deployment, eis, result
+from . import deployment, eis, result, unloaded
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
@@ -480,15 +480,20 @@ class Objective:
     def settle(
         self, probe: deployment.Probe, clock: TimeBase, cell: str, unit: Unit | None = None
     ) -> float:
-        """The objective: the given one, else from the probe's p99 (wall) in cluster ms."""
+        """The objective: the given one, else from the probe's unloaded p99 (wall) in
+        cluster ms: the mix's, fitted (unloaded.py), when there is one."""
         if self.p99_ms is None:
-            unloaded = clock.to_cluster(probe.p99_latency_ms)
-            self.p99_ms = _round_up(SLO_FACTOR * unloaded)
+            unloaded_ms = clock.to_cluster(probe.unloaded_p99_ms)
+            self.p99_ms = _round_up(SLO_FACTOR * unloaded_ms)
             what = "" if unit is None or unit.workload == "inference" else f"{unit.noun}' "
-            self.source = (
-                f"{SLO_FACTOR:g} × the {what}unloaded p99 {unloaded:.0f} ms (probe of {cell}: "
-                f"{probe.requests} {unit.noun if unit else 'requests'} one at a time)"
+            how = (
+                f"the mix's, fitted to the probe of {cell}: {probe.requests} requests one at "
+                f"a time, applied to {unloaded.MIX_DRAWS:,} draws of the mix"
+                if probe.mix_p99_ms is not None
+                else f"probe of {cell}: {probe.requests} "
+                f"{unit.noun if unit else 'requests'} one at a time"
             )
+            self.source = f"{SLO_FACTOR:g} × the {what}unloaded p99 {unloaded_ms:.0f} ms ({how})"
         return self.p99_ms
 
 
@@ -515,10 +520,15 @@ def _cell(
         clock = sweep.clock
         estimate = probe.estimate_rps(allocations, clock)
         slo = objective.settle(probe, clock, name, unit)
+        mix_p99 = (
+            ""
+            if probe.mix_p99_ms is None
+            else f", the mix's {clock.to_cluster(probe.mix_p99_ms):.0f} ms fitted"
+        )
         emit(
             f"  probe: {probe.requests} {unit.noun} one at a time, mean latency "
             f"{clock.to_cluster(probe.mean_latency_ms):.0f} ms (p99 "
-            f"{clock.to_cluster(probe.p99_latency_ms):.0f} ms) {CLUSTER} → estimate "
+            f"{clock.to_cluster(probe.p99_latency_ms):.0f} ms{mix_p99}) {CLUSTER} → estimate "
             f"{estimate:.2f} {unit.rate} ({CLUSTER}); objective p99 ≤ {slo:g} ms {CLUSTER}"
         )
         # The endpoint's start, PUT → fully_allocated (timebase START_POINTS), in cluster time.

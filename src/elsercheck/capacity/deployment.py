@@ -22,7 +22,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -43,6 +43,7 @@ from ..load.deployment_stats import stats_row
 from ..runs.stats import percentile
 from ..target import Target
 from ..timebase import TimeBase
+from . import unloaded
 from .units import DEFAULT_BULK_SIZE
 
 PROBE_REQUESTS = 40  # one at a time
@@ -63,6 +64,15 @@ class Probe:
     mean_latency_ms: float
     p99_latency_ms: float
     mean_inference_ms: float | None  # the stats API's average_inference_time_ms
+    # Inference: the mix's unloaded p99 from a fit of the probe's latencies to its requests'
+    # inputs and tokens (unloaded.py); None for searches and bulks, or when the fit is poor.
+    mix_p99_ms: float | None = None
+    latencies_ms: tuple[float, ...] = field(default=(), repr=False)  # in order
+
+    @property
+    def unloaded_p99_ms(self) -> float:
+        """The workload's unloaded p99 (wall ms): the mix's when fitted, else the sample's."""
+        return self.mix_p99_ms if self.mix_p99_ms is not None else self.p99_latency_ms
 
     def estimate_rps(self, allocations: int, clock: TimeBase) -> float:
         """The saturation rate it suggests, per cluster second: allocations / service time
@@ -148,13 +158,22 @@ def probe(
         sampler = Sampler(
             Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share, seed=seed
         )
+        carried: list[tuple[int, int]] = []  # each sent request's (inputs, tokens)
 
         def send() -> httpx.Response:
             sample = sampler.next()
+            carried.append((len(sample.inputs), sample.tokens))
             body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
             return client.post(f"/_inference/sparse_embedding/{inference_id}", json=body)
 
-        return _timed(client, inference_id, send, PROBE_REQUESTS, by_count=True)
+        measured = _timed(client, inference_id, send, PROBE_REQUESTS, by_count=True)
+        latency = unloaded.fit(
+            [(n, t, ms) for (n, t), ms in zip(carried, measured.latencies_ms, strict=True)]
+        )
+        if latency is None:
+            return measured
+        draws = unloaded.mix_draws(mix, batch_share, corpus)
+        return replace(measured, mix_p99_ms=unloaded.mix_p99_ms(latency, draws))
     if endpoints is None:
         raise CellError(f"the {workload} probe needs an index tracker")
     index = f"{inference_id}-probe"
@@ -235,7 +254,8 @@ def _timed(
         total = after[0] * after[1] - before[0] * before[1]
         mean_inference = total / ((after[0] - before[0]) if by_count else len(latencies))
     p99 = percentile(sorted(latencies), 99) or 0.0
-    return Probe(len(latencies), sum(latencies) / len(latencies), p99, mean_inference)
+    return Probe(len(latencies), sum(latencies) / len(latencies), p99, mean_inference,
+                 latencies_ms=tuple(latencies))  # fmt: skip
 
 
 def _inference(client: httpx.Client, inference_id: str) -> tuple[int, float] | None:

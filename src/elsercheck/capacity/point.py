@@ -55,6 +55,9 @@ class Point:
     # Deployment requests per unit sent in the window (an inference's inputs, a bulk's chunks,
     # a search's one query): the unit the stats API's pending count is in.
     requests_per_unit: float = 1.0
+    # Their mean square: the window's arrivals counted in deployment requests are a compound
+    # Poisson count, whose variance is units × this (1 when every unit is one request).
+    requests_sq_per_unit: float = 1.0
 
     @property
     def rejected_share(self) -> float:
@@ -67,7 +70,7 @@ class Point:
         data["sent_per_bin"] = list(self.sent_per_bin)
         for key in ("offered_rps", "window_s", "bin_s", "sent_rps", "throughput_rps",
                     "pending_growth", "documents_rps", "chunks_rps",
-                    "requests_per_unit"):  # fmt: skip
+                    "requests_per_unit", "requests_sq_per_unit"):  # fmt: skip
             if data[key] is not None:
                 data[key] = round(data[key], 4)
         return data
@@ -114,6 +117,7 @@ def read_point(
     allocation_rows = list(rundir.read_csv(run_dir / rundir.ALLOCATIONS_CSV))
     growth, pending_max = _pending(allocation_rows, start, end)
     per_document = request_type == "BULK"
+    column = "chunks" if per_document else "inputs"
     window_s = clock.to_cluster(wall_window)
     return Point(
         offered_rps=offered_rps,
@@ -133,15 +137,17 @@ def read_point(
         chunks_rps=_carried(sent, "chunks", window_s) if per_document else None,
         item_failures=_item_failures(sent) if per_document else {},
         simulator=simulator.summarize(allocation_rows),
-        requests_per_unit=_requests_per_unit(sent, "chunks" if per_document else "inputs"),
+        requests_per_unit=_requests_per_unit(sent, column),
+        requests_sq_per_unit=_requests_per_unit(sent, column, power=2),
     )
 
 
-def _requests_per_unit(rows: list[dict[str, Any]], column: str) -> float:
+def _requests_per_unit(rows: list[dict[str, Any]], column: str, power: int = 1) -> float:
     """Mean deployment requests per row (``column``: a bulk's chunks, an inference's inputs; a
-    search's one query has neither recorded as more than one); 1 when none is recorded."""
+    search's one query has neither recorded as more than one), or the mean of their ``power``;
+    1 when none is recorded."""
     counts = [row[column] for row in rows if isinstance(row.get(column), int) and row[column] > 0]
-    return sum(counts) / len(counts) if counts else 1.0
+    return sum(c**power for c in counts) / len(counts) if counts else 1.0
 
 
 def _carried(rows: list[dict[str, Any]], column: str, window_s: float) -> float:
