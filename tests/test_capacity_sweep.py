@@ -79,15 +79,15 @@ def test_the_queue_limit_allows_for_batches_arriving_late_in_a_short_window():
     # request on average, 5 as the mean square (one in ten is a batch of up to 10). The
     # arrivals in deployment requests vary by √(64 × 5) ≈ 18: a queue 14 longer at the end is
     # noise (it failed such points at 58 % of the model's capacity when the limit was √64 ×
-    # 1.5 = 12); one growing by 60 is not.
+    # 1.5 = 12); one growing by 30 is not.
     short = replace(point(3.2), window_s=20.0, requests_per_unit=1.5, requests_sq_per_unit=5.0)
     assert judge(replace(short, pending_growth=14.0), slo_p99_ms=500).sustained
-    verdict = judge(replace(short, pending_growth=60.0), slo_p99_ms=500)
+    verdict = judge(replace(short, pending_growth=30.0), slo_p99_ms=500)
     assert not verdict.sustained
-    assert verdict.reasons == ("pending requests grew by 60 over the window (limit 36)",)
-    # Without batches (one request per unit) the limit is 2 √arrivals.
-    single = replace(short, requests_per_unit=1.0, requests_sq_per_unit=1.0, pending_growth=17.0)
-    assert "limit 16" in judge(single, slo_p99_ms=500).reasons[0]
+    assert verdict.reasons == ("pending requests grew by 30 over the window (limit 18)",)
+    # Without batches (one request per unit) the limit is √arrivals, as before.
+    single = replace(short, requests_per_unit=1.0, requests_sq_per_unit=1.0, pending_growth=9.0)
+    assert "limit 8" in judge(single, slo_p99_ms=500).reasons[0]
 
 
 def test_a_generator_that_fell_behind_makes_the_point_inconclusive():
