@@ -57,6 +57,8 @@ def load_schema() -> schemathesis.BaseSchema:
 
 
 schema = load_schema()
+# Every test here is a generated case: -m "not schema" leaves the module uncollected (conftest).
+pytestmark = pytest.mark.schema
 # Proxy 502/503 answers are retried as everywhere in the suite (elsercheck.retry).
 SESSION = requests_session()
 
@@ -173,7 +175,6 @@ def _target_access(target: Target) -> None:
 
 
 @schema.parametrize()
-@pytest.mark.schema
 def test_operation_honours_schema(
     case: schemathesis.Case, run_prefix: str, tracker: EndpointTracker, security_enabled: bool,
     request: pytest.FixtureRequest,

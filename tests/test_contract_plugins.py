@@ -28,3 +28,27 @@ def test_contract_suite_loads_only_its_plugins(tmp_path: Path) -> None:
     assert "conftest" in modules  # the suite's own options are there too
     assert "--es-url" in result.stdout
     assert {m for m in modules if not m.startswith("_pytest.") and m != "conftest"} == PLUGINS
+
+
+def _collect(tmp_path: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(REPO / "contracts"), "--collect-only", "-q",
+         "--es-url", "http://127.0.0.1:9", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_explicit_checks_alone_leave_the_generated_cases_unbuilt(tmp_path: Path) -> None:
+    # -m "not schema" (test_gate.py's and test_faults.py's gates, a user's quick run): the
+    # generated cases' module is not collected at all, so schemathesis builds none of its
+    # cases; nothing is deselected because nothing of it was there to deselect.
+    explicit = _collect(tmp_path, "-m", "not schema")
+    assert "test_schema.py" not in explicit and "deselected" not in explicit, explicit
+    assert re.search(r"^\d+ tests collected", explicit, re.M), explicit
+    # Any other selection still collects it: -m schema selects exactly its tests.
+    generated = _collect(tmp_path, "-m", "schema")
+    items = [line for line in generated.splitlines() if "::" in line]
+    assert items and all(line.startswith("test_schema.py::") for line in items), generated
