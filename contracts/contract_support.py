@@ -326,6 +326,7 @@ class EndpointTracker(Endpoints[httpx.Response]):
         self.max_alive = max_alive
         self.leftovers_file = leftovers_file
         self._slots = threading.BoundedSemaphore(max_alive)
+        self.suspects: set[str] = set()  # refused generated PUTs: see after_generated_put
 
     def put(self, inference_id: str, body: dict[str, Any], *, task_type: str = "sparse_embedding",
             params: dict[str, str] | None = None, timeout: float = 120.0) -> httpx.Response:  # fmt: skip
@@ -351,13 +352,37 @@ class EndpointTracker(Endpoints[httpx.Response]):
         """Delete what a schema-generated PUT may have stored, under the policy of
         :meth:`remove` (lost answers asked again, 409 waited out); True when gone.
 
-        Every such PUT is followed by this, whatever it answered: a PUT refused with 400 can
-        still be stored (elastic/elasticsearch#137127). A success answer is read for its
-        status only (its body is the lifecycle tests' subject); an error answer is checked
-        against its schema as every other. What will not go stays for the session's sweep,
-        which reports it as a leftover."""
+        A success answer is read for its status only (its body is the lifecycle tests'
+        subject); an error answer is checked against its schema as every other. What will not
+        go stays for the session's sweep, which reports it as a leftover."""
+        self.suspects.discard(inference_id)
         with successes_unchecked():
             return self.remove(inference_id)
+
+    def after_generated_put(self, inference_id: str, status: int | None) -> None:
+        """What follows a schema-generated PUT (a create or an ``_update``).
+
+        Stored by its answer (2xx, or 408: stored while the deployment starts) or answer lost:
+        deleted at once, since it may hold a deployment. Refused: a target may still have stored
+        it (elastic/elasticsearch#137127: a PUT refused at deployment start is stored), but then
+        with no deployment, so it waits as a suspect for :meth:`clear_suspects`, one listing
+        for many cases, instead of a DELETE per case (most generated PUTs are refused)."""
+        if status is None or status < 300 or status == 408:
+            self.discard(inference_id)
+        else:
+            self.suspects.add(inference_id)
+
+    def clear_suspects(self) -> None:
+        """Delete the suspects the target lists (one ``GET /_inference/_all``); each one,
+        under the policy of :meth:`remove`, when the listing cannot tell."""
+        if not self.suspects:
+            return
+        with successes_unchecked():
+            listed = self.listed()
+        stored = self.suspects if listed is None else self.suspects.intersection(listed)
+        for inference_id in sorted(stored):
+            self.discard(inference_id)
+        self.suspects.clear()
 
     def forget(self, inference_id: str) -> bool:
         forgotten = super().forget(inference_id)

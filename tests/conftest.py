@@ -3,6 +3,7 @@ matters), and clients for them."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -141,3 +142,20 @@ def support() -> Iterator[ModuleType]:
         clear()
     finally:
         sys.path.remove(contracts)
+
+
+@pytest.fixture(scope="module")
+def schema_test_module() -> Iterator[ModuleType]:
+    """contracts/test_schema.py imported as the gate's pytest imports it (its folder
+    importable, for contract_support), under a name of its own."""
+    contracts = resource_dir("contracts")
+    sys.path.insert(0, str(contracts))
+    try:
+        path = contracts / "test_schema.py"
+        spec = importlib.util.spec_from_file_location("contracts_test_schema", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(contracts))

@@ -4,7 +4,8 @@ The effective spec is built once per process, and no caller can change what the 
 gets; the cleanup DELETE after each schema-generated PUT reads only its status (its answer's
 schema is not the case's subject) when it succeeded, keeps the deletion policy, and is still
 recorded for reproducers; its error answers and every other answer are still checked against
-their schema.
+their schema. A refused generated PUT (most are) is not followed by a DELETE: what such PUTs
+may have stored is found by one listing when their operation's cases end.
 """
 
 from __future__ import annotations
@@ -35,15 +36,15 @@ def test_the_effective_spec_is_built_once_and_handed_out_as_copies() -> None:
 
 
 def _tracker(support: ModuleType, statuses: list[int], body: object) -> tuple[object, list[str]]:
-    """A tracker over a mock target answering ``statuses`` in turn, each with ``body``; the
-    requests it received."""
+    """A tracker over a mock target answering ``statuses`` in turn, each with ``body`` (or
+    ``body(status, method)``); the requests it received."""
     seen: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
         # Streamed, as a real transport answers (check_answer reads the body itself).
         status = statuses[min(len(seen), len(statuses)) - 1]
-        content = json.dumps(body(status) if callable(body) else body).encode()
+        content = json.dumps(body(status, request.method) if callable(body) else body).encode()
         return httpx.Response(
             status,
             headers={"content-type": "application/json"}, stream=httpx.ByteStream(content),
@@ -93,7 +94,7 @@ def _envelope(status: int, type_: str) -> dict[str, object]:
 
 def test_the_cleanup_delete_keeps_the_policy(support: ModuleType) -> None:
     # 409 (a deployment still starting) is waited out, then the endpoint is gone.
-    tracker, seen = _tracker(support, [409, 409, 404], lambda status: _envelope(status, "x"))
+    tracker, seen = _tracker(support, [409, 409, 404], lambda status, _: _envelope(status, "x"))
     assert tracker.discard(f"{PREFIX}gen-b") is True
     assert len(seen) == 3
     # A refusal is final and reported as not gone: the session's sweep takes it up.
@@ -107,6 +108,69 @@ def test_the_cleanup_delete_touches_only_the_run_prefix(support: ModuleType) -> 
     with pytest.raises(ValueError, match="lacks the run prefix"):
         tracker.discard("someone-elses-endpoint")
     assert seen == []
+
+
+def _listing(ids: list[str]) -> dict[str, object]:
+    """A ``GET /_inference/_all`` answer listing these ids."""
+    return {"endpoints": [{"inference_id": i, "task_type": "sparse_embedding"} for i in ids]}
+
+
+def test_generated_cases_never_share_an_endpoint_id(schema_test_module: ModuleType) -> None:
+    # What a refused PUT may have stored waits for its operation's listing: no later case may
+    # meet it under the same id, whatever values Hypothesis repeats.
+    ids = [schema_test_module._safe_id(PREFIX, value) for value in ("a", "a", "", "", "B!", "b")]
+    assert len(set(ids)) == len(ids), ids
+    assert all(i.startswith(f"{PREFIX}gen-") for i in ids)
+    assert ids[0].startswith(f"{PREFIX}gen-a-") and ids[4].startswith(f"{PREFIX}gen-b-")
+
+
+def test_a_refused_generated_put_costs_no_request_until_its_operation_ends(
+    support: ModuleType,
+) -> None:
+    stored = f"{PREFIX}gen-stored-anyway-2"  # refused, yet stored (elastic/elasticsearch#137127)
+    others = [f"{PREFIX}gen-a-1", f"{PREFIX}gen-b-3"]
+
+    def body(_status: int, method: str) -> object:
+        return _listing([stored, "someone-elses"]) if method == "GET" else {"acknowledged": True}
+
+    tracker, seen = _tracker(support, [200], body)
+    for inference_id in (others[0], stored, others[1]):
+        tracker.after_generated_put(inference_id, 400)
+    assert seen == []
+    tracker.clear_suspects()
+    # One listing; only the listed suspect is deleted; nothing outside the prefix is touched.
+    assert seen == ["GET /_inference/_all?", f"DELETE /_inference/{stored}?force=true"]
+    tracker.clear_suspects()  # nothing left to check
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("status", [200, 201, 408, None], ids=["200", "201", "408", "lost"])
+def test_a_stored_or_unanswered_generated_put_is_deleted_at_once(
+    support: ModuleType, status: int | None
+) -> None:
+    # It may hold a deployment (408: stored while its deployment starts; None: answer lost).
+    tracker, seen = _tracker(support, [200], {"acknowledged": True})
+    tracker.after_generated_put(f"{PREFIX}gen-a-1", status)
+    assert seen == [f"DELETE /_inference/{PREFIX}gen-a-1?force=true"]
+    tracker.clear_suspects()
+    assert len(seen) == 1
+
+
+def test_suspects_are_deleted_one_by_one_when_the_listing_cannot_tell(
+    support: ModuleType,
+) -> None:
+    suspects = [f"{PREFIX}gen-a-1", f"{PREFIX}gen-b-2"]
+
+    def body(status: int, _method: str) -> object:
+        return _envelope(status, "exception" if status == 500 else "resource_not_found_exception")
+
+    tracker, seen = _tracker(support, [500, 404, 404], body)
+    for inference_id in suspects:
+        tracker.after_generated_put(inference_id, 400)
+    tracker.clear_suspects()
+    assert seen == ["GET /_inference/_all?"] + [
+        f"DELETE /_inference/{i}?force=true" for i in suspects
+    ]
 
 
 def test_the_schema_session_reads_the_environment_as_requests_does(

@@ -11,10 +11,7 @@ too; this check is deterministic).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import inspect
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 
 import httpx
@@ -22,7 +19,6 @@ import pytest
 from hypothesis.internal.reflection import repr_call
 from hypothesis.vendor.pretty import RepresentationPrinter, pretty
 
-from elsercheck.paths import resource_dir
 from elsercheck.target import Target
 from tests.secret_scan import assert_no_secret
 
@@ -31,19 +27,8 @@ API_KEY = base64.b64encode(b"key-id-9:schema-args-key-secret").decode()
 
 
 @pytest.fixture(scope="module")
-def test_schema() -> Iterator[ModuleType]:
-    contracts = resource_dir("contracts")
-    # As pytest runs the suite: its own folder importable (contract_support).
-    sys.path.insert(0, str(contracts))
-    try:
-        path = contracts / "test_schema.py"
-        spec = importlib.util.spec_from_file_location("contracts_test_schema", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(contracts))
+def test_schema(schema_test_module: ModuleType) -> ModuleType:
+    return schema_test_module
 
 
 def _fixture_values(target: Target, test_schema: ModuleType) -> dict[str, object]:
