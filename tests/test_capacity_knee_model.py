@@ -45,3 +45,22 @@ def test_the_knee_lies_below_saturation_and_rises_with_the_objective_and_allocat
     assert knee(1, 1e9) == pytest.approx(saturation, rel=1e-3)
     # More repeats to hold: a rate is kept only if more windows meet the objective.
     assert knee(1, 8000.0, repeats=4) < loose
+
+
+def test_every_caller_reads_the_units_from_the_first_one() -> None:
+    # The units are drawn once per process (model._UnitStream): a reader started late, or read
+    # in turn with another, gets the sequence a fresh draw gives, from its first unit.
+    def draw(count: int) -> list[list[float]]:
+        units = model.unit_jobs(FAST, DEFAULT_MIX, 0.1, 1, ELSER_V2_X86, seed=7)
+        return [next(units) for _ in range(count)]
+
+    fresh = model._unit_stream.__wrapped__(
+        FAST, DEFAULT_MIX, 0.1, 1, ELSER_V2_X86, "", 7, "inference", model.DEFAULT_BULK_SIZE
+    ).reader()
+    expected = [next(fresh) for _ in range(300)]
+    assert draw(200) == expected[:200]
+    first, second = (model.unit_jobs(FAST, DEFAULT_MIX, 0.1, 1, ELSER_V2_X86, seed=7)
+                     for _ in range(2))  # fmt: skip
+    interleaved = [(next(first), next(second)) for _ in range(300)]
+    assert [a for a, _ in interleaved] == [b for _, b in interleaved] == expected
+    assert len({id(u) for u in expected}) == 300  # 300 units, not one repeated

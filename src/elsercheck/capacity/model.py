@@ -24,8 +24,9 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import threading
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 
 from ..endpoints import ELSER_V2_PORTABLE
 from ..load import documents
@@ -72,11 +73,44 @@ def unit_jobs(
     bulk_size: int = DEFAULT_BULK_SIZE,
 ) -> Iterator[list[float]]:  # fmt: skip
     """:func:`unit_texts` as the service times (in the timing's seconds) of their deployment
-    requests."""
+    requests, from the first unit on every call (drawn once per process: see _UnitStream)."""
+    return _unit_stream(
+        timing, mix, batch_share, threads, model_id, corpus, seed, workload, bulk_size
+    ).reader()
+
+
+class _UnitStream:
+    """A unit sequence drawn once and read from its start by each reader: the same units as a
+    fresh draw, without drawing them again (a knee reads some hundred thousand units, at about
+    35 µs each, and a capacity run asks for the knee of every cell)."""
+
+    def __init__(self, source: Iterator[list[float]]) -> None:
+        self._source = source
+        self._drawn: list[list[float]] = []
+        self._lock = threading.Lock()
+
+    def reader(self) -> Iterator[list[float]]:
+        index = 0
+        while True:
+            if index == len(self._drawn):
+                with self._lock:  # a generator runs in one thread at a time
+                    while index >= len(self._drawn):
+                        self._drawn.append(next(self._source))
+            yield self._drawn[index]
+            index += 1
+
+
+@lru_cache(maxsize=4)  # a few workloads or thread counts at once; each some 10 MB
+def _unit_stream(
+    timing: Timing, mix: str, batch_share: float, threads: int, model_id: str, corpus: str,
+    seed: int, workload: str, bulk_size: int,
+) -> _UnitStream:  # fmt: skip
     portable = model_id == ELSER_V2_PORTABLE
-    for texts in unit_texts(mix, batch_share, corpus, seed, workload=workload,
-                            bulk_size=bulk_size):  # fmt: skip
-        yield [timing.service_time_seconds(token_count(t), threads, portable) for t in texts]
+    texts = unit_texts(mix, batch_share, corpus, seed, workload=workload, bulk_size=bulk_size)
+    return _UnitStream(
+        [timing.service_time_seconds(token_count(t), threads, portable) for t in unit]
+        for unit in texts
+    )
 
 
 def mean_service_s(
@@ -159,14 +193,28 @@ def knee_per_allocation(
     least, most = KNEE_WINDOWS
 
     def knee(count: int) -> float:
-        def p99_ms(rate: float) -> float:
-            p99s = sorted(windows.p99_ms(i, rate, allocations) for i in range(count))
-            return p99s[min(len(p99s) - 1, int(quantile * len(p99s)))]
+        # The quantile of the window p99s meets the objective when at least ``needed`` of the
+        # windows do: counted window by window, the answer is known before the last one mostly.
+        needed = min(count - 1, int(quantile * count)) + 1
+
+        def meets(rate: float) -> bool:
+            # Every window is drawn first, in order, as far as the rate needs: the draws stay
+            # the same whichever windows the count below leaves unsimulated.
+            for index in range(count):
+                windows.extend(index, rate)
+            met = 0
+            for index in range(count):
+                met += windows.p99_ms(index, rate, allocations) <= slo_p99_ms
+                if met >= needed:
+                    return True
+                if met + (count - 1 - index) < needed:
+                    return False
+            return False
 
         low, high = 0.0, saturation
         for _ in range(KNEE_STEPS):
             middle = (low + high) / 2
-            if p99_ms(middle) <= slo_p99_ms:
+            if meets(middle):
                 low = middle
             else:
                 high = middle
@@ -190,35 +238,59 @@ class _Windows:
         self._units, self._rng, self._clock, self._window_s = units, rng, clock, window_s
         self._drawn: list[tuple[list[list[float]], list[float]]] = []
 
-    def p99_ms(self, index: int, rate: float, servers: int) -> float:
-        """The p99 (ms) of window ``index`` at ``rate`` units per cluster second."""
+    def extend(self, index: int, rate: float) -> None:
+        """Draw window ``index`` as far as ``rate`` units per cluster second fill it."""
         while len(self._drawn) <= index:
             self._drawn.append(([], []))
         jobs, times = self._drawn[index]
         while not times or times[-1] / rate < self._window_s:
             jobs.append([self._clock.to_cluster(s) for s in next(self._units)])
             times.append((times[-1] if times else 0.0) + self._rng.expovariate(1.0))
-        return _window_p99_ms(jobs, [t / rate for t in times], servers, self._window_s,
-                              WARMUP_SHARE)  # fmt: skip
+
+    def p99_ms(self, index: int, rate: float, servers: int) -> float:
+        """The p99 (ms) of window ``index`` at ``rate`` units per cluster second."""
+        self.extend(index, rate)
+        jobs, times = self._drawn[index]
+        return _window_p99_ms(jobs, times, servers, self._window_s, WARMUP_SHARE, rate)
 
 
 def _window_p99_ms(
-    jobs: list[list[float]], arrivals: list[float], servers: int, window_s: float, warmup: float
-) -> float:
+    jobs: list[list[float]], arrivals: list[float], servers: int, window_s: float, warmup: float,
+    rate: float = 1.0,
+) -> float:  # fmt: skip
     """p99 latency (ms) of the units arriving in [warmup × window, window) of one window
-    served FIFO by ``servers`` from an empty queue (a job starts on the earliest-free server)."""
-    free = [0.0] * servers
+    served FIFO by ``servers`` from an empty queue (a job starts on the earliest-free server);
+    ``arrivals`` are divided by ``rate``."""
     latencies = []
-    for unit, arrived in zip(jobs, arrivals, strict=True):
-        if arrived >= window_s:
-            break
-        done = arrived
-        for service in unit:
-            start = max(arrived, heapq.heappop(free))
-            heapq.heappush(free, start + service)
-            done = max(done, start + service)
-        if arrived >= warmup * window_s:
-            latencies.append(done - arrived)
+    warm_s = warmup * window_s
+    if servers == 1:
+        # One server: each job starts when the one before it ends (the same sums, no heap).
+        free = 0.0
+        for unit, at in zip(jobs, arrivals, strict=True):
+            arrived = at / rate
+            if arrived >= window_s:
+                break
+            done = max(arrived, free)
+            for service in unit:
+                done += service
+            free = done
+            if arrived >= warm_s:
+                latencies.append(done - arrived)
+    else:
+        heap = [0.0] * servers
+        for unit, at in zip(jobs, arrivals, strict=True):
+            arrived = at / rate
+            if arrived >= window_s:
+                break
+            done = arrived
+            for service in unit:
+                # The earliest-free server (the heap's first) takes the job.
+                end = max(arrived, heap[0]) + service
+                heapq.heapreplace(heap, end)
+                if end > done:
+                    done = end
+            if arrived >= warm_s:
+                latencies.append(done - arrived)
     # The point's own estimator (capacity/point.py: runs.stats.latency_stats, interpolated
     # between order statistics), not another: a window of 200 latencies has its p99 between
     # the 2nd and 3rd largest, and the choice moves the knee by some per cent.
