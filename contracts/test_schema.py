@@ -4,7 +4,9 @@ and checks status codes, content types, headers and response schemas.
 
 Safe on a shared cluster whatever schemathesis generates: the test body, not a generation
 hook (hooks skip the examples phase), rewrites every inference id in a path to the run prefix,
-caps allocation and thread counts, and deletes at once whatever a PUT created.
+caps allocation and thread counts, and deletes at once what a PUT stored by its answer; what
+refused PUTs may have stored anyway waits for one listing per operation
+(``EndpointTracker.after_generated_put``).
 """
 
 from __future__ import annotations
