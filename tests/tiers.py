@@ -74,9 +74,6 @@ MODULE_TIERS: dict[str, str] = {
 # --no-loadscope-reorder`` xdist hands out tests in collection order, so long ones at the end
 # would leave one worker running alone. A stale entry costs only scheduling, never a result.
 # An entry is a node id's start, or (README commands, whose ids carry their README line) a part.
-# The first six mostly wait (a gate or a load keeps a fifth to two thirds of a core busy): the
-# CPU-only modules after them keep the cores busy meanwhile, before the next waiting ones (six
-# waiting tests at once left the cores idle a third of the time, 150–210 s into the run).
 LONGEST_FIRST = (
     "-elsercheck selftest]",  # the README's whole catalogue: 26 gates, 4 at a time
     "tests/test_cli.py::test_run_passes_against_embedded_server",
@@ -84,15 +81,10 @@ LONGEST_FIRST = (
     "-elsercheck load --repeat 3",
     "tests/test_faults.py::test_gate_under_dropped_connections",
     "tests/test_defects.py::test_selftest_subset",
-    "tests/test_capacity_virtual.py::test_the_sweep_measures",  # CPU only: ~30 s of sweeps
-    "tests/test_capacity_virtual.py",  # CPU only, as the next four modules
-    "tests/test_capacity_knee_model.py",
-    "tests/test_report_cost.py",
-    "tests/test_report_compare.py",
-    "tests/test_report_workloads.py",
     "tests/test_capacity_run.py",
     "tests/test_capacity_workloads.py::test_a_search_sweep",
     "tests/test_capacity_workloads.py::test_an_ingest_sweep",
+    "tests/test_capacity_virtual.py::test_the_sweep_measures",  # CPU only: ~30 s of sweeps
     "tests/test_gate.py::test_gate_green_on_reference_server",
     "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched",
     "tests/test_load_run.py::test_a_headless_cycle",
