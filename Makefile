@@ -60,7 +60,8 @@ warm: $(STAMP)
 # order (longest first, tests/tiers.py) is kept. Three workers per core: the long tests mostly wait
 # (a gate run keeps about a quarter of a core busy, a load run follows its schedule). On 2 quiet
 # cores, 4 workers left the cores idle 27 % of the pytest time (835 s), 6 workers 15 % (710 s);
-# one per core left them idle more than half the time.
+# one per core left them idle more than half the time. Later, 8 workers: 556 s against 571 s
+# for 6 (idle 6 % against 13 %), within the runs' spread and more contention for real-time tests.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(3 * (os.cpu_count() or 1))')
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -j2 static warm
