@@ -270,10 +270,12 @@ def _window_p99_ms(
             arrived = at / rate
             if arrived >= window_s:
                 break
-            done = max(arrived, free)
-            for service in unit:
-                done += service
-            free = done
+            done = arrived
+            if unit:
+                done = max(arrived, free)
+                for service in unit:
+                    done += service
+                free = done
             if arrived >= warm_s:
                 latencies.append(done - arrived)
     else:
