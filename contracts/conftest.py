@@ -39,7 +39,7 @@ from elsercheck import signals
 from elsercheck.endpoints import endpoint_prefix
 from elsercheck.retry import retrying
 from elsercheck.run_id import new_run_id
-from elsercheck.selftest_pytest import SCHEMA_MODULE  # test_schema.py: the generated cases
+from elsercheck.selftest_pytest import SCHEMA_MODULE, SCHEMA_STAGES
 from elsercheck.target import Target, TargetError
 
 
@@ -249,14 +249,17 @@ def _profile_and_deviations(config: pytest.Config) -> tuple[Profile, list[dict]]
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """``-m "not schema"`` (the explicit checks only) leaves test_schema.py uncollected: every
-    test there is marked ``schema``, and collecting it builds its generated cases (about 4 s of
-    CPU for nothing). None: pytest decides."""
-    if collection_path.name == SCHEMA_MODULE and " ".join(config.option.markexpr.split()) == (
-        "not schema"
-    ):
-        return True
-    return None
+    """The marks' two stages leave the other stage's modules uncollected: ``-m "not schema"``
+    (the explicit checks only) test_schema.py, whose collection builds its generated cases (about
+    4 s of CPU for nothing); ``-m schema`` the other test modules. Every test of test_schema.py
+    is marked ``schema`` and no other is. None: pytest decides."""
+    name = collection_path.name
+    if not (name.startswith("test_") and name.endswith(".py")):
+        return None
+    stage = " ".join(config.option.markexpr.split())
+    if stage not in SCHEMA_STAGES:
+        return None
+    return True if (name == SCHEMA_MODULE) == (stage == "not schema") else None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -5,6 +5,8 @@ under ``--every-check`` — runs every check."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from elsercheck import selftest, selftest_pytest
 from elsercheck.gate import GateResult
 from elsercheck.gate_report import CaseResult, GateSummary
+from elsercheck.paths import resource_dir
 
 
 def test_checks_that_wait_or_generate_hundreds_of_cases_run_last_in_pytests_order() -> None:
@@ -74,8 +77,8 @@ def test_a_defects_gate_stops_at_its_first_catch_the_clean_one_runs_everything(
     # The defect's checks first, then (as they caught nothing) its generated cases.
     assert [extra[3:] for extra in gates.seen] == [
         [],
-        ["--first-catch", "--stage", "checks"],
-        ["--first-catch", "--stage", "schema"],
+        ["--first-catch", "-m", "not schema"],
+        ["--first-catch", "-m", "schema"],
         [],
     ]
     assert not missed.caught and missed.exit_code == 0
@@ -86,23 +89,46 @@ def test_a_defects_gate_stops_at_its_first_catch_the_clean_one_runs_everything(
 def test_a_catch_by_the_checks_skips_the_generated_cases(gates: FakeGates, tmp_path: Path) -> None:
     gates.failures = ["test_lifecycle.py::test_lifecycle"]
     run = selftest.run_one("negative-weights", tmp_path, 5)
-    assert [extra[-1] for extra in gates.seen] == ["checks"]
+    assert [extra[-1] for extra in gates.seen] == ["not schema"]
     assert run.caught and run.tests == ["test_lifecycle.py::test_lifecycle"]
     assert run.report == "runs/negative-weights/gate.html"
 
 
+@pytest.fixture(scope="module")
+def contracts_conftest() -> Iterator[Any]:
+    """contracts/conftest.py, imported as its own module (its folder importable)."""
+    contracts = resource_dir("contracts")
+    sys.path.insert(0, str(contracts))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "contracts_conftest", contracts / "conftest.py"
+        )
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(contracts))
+
+
 @pytest.mark.parametrize(
     ("stage", "kept"),
-    [("checks", {"conftest.py", "test_auth.py", "test_scaling.py", "helpers.py"}),
+    [("not schema", {"conftest.py", "test_auth.py", "test_scaling.py", "helpers.py"}),
      ("schema", {"conftest.py", "test_schema.py", "helpers.py"}),
-     (None, {"conftest.py", "test_auth.py", "test_scaling.py", "test_schema.py", "helpers.py"})],
+     ("", {"conftest.py", "test_auth.py", "test_scaling.py", "test_schema.py", "helpers.py"}),
+     ("not  schema and not slow", {"conftest.py", "test_auth.py", "test_scaling.py",
+                                    "test_schema.py", "helpers.py"})],
 )  # fmt: skip
-def test_a_stage_collects_its_modules_only(stage: str | None, kept: set[str]) -> None:
-    config: Any = SimpleNamespace(getoption=lambda name: stage)
+def test_a_stage_collects_its_modules_only(
+    contracts_conftest: Any, stage: str, kept: set[str]
+) -> None:
+    # The stages selftest's gates run (selftest_pytest.SCHEMA_STAGES) are -m expressions; the
+    # contract suite leaves the other stage's modules uncollected, any other expression alone.
+    config: Any = SimpleNamespace(option=SimpleNamespace(markexpr=stage))
     names = ["conftest.py", "test_auth.py", "test_scaling.py", "test_schema.py", "helpers.py"]
     collected = {
         name for name in names
-        if not selftest_pytest.pytest_ignore_collect(Path("contracts") / name, config)
+        if not contracts_conftest.pytest_ignore_collect(Path("contracts") / name, config)
     }  # fmt: skip
     assert collected == kept
 

@@ -25,12 +25,13 @@ from .reference.breakage.defects import CATALOGUE
 from .reference.config import ServerConfig
 from .reference.serve import EmbeddedServer, ServerStartError
 from .run_id import new_run_id
+from .selftest_pytest import CASES_ONLY, CHECKS_ONLY
 from .target import Target, TargetError
 from .timing import PRESETS
 from .upgrade_selftest import RehearsalError, rehearse
 
 CLEAN = "clean"
-SCHEMA = "schema"  # selftest_pytest's --stage of the generated cases, and its runs' directory
+SCHEMA = "schema"  # the directory of a defect's run of the generated cases
 SHOWN_TESTS = 3
 
 
@@ -115,8 +116,11 @@ def run_one(name: str, report_dir: Path, max_examples: int, every_check: bool = 
             # (selftest_pytest: the cases' collection is most of a gate's start).
             stages: list[tuple[Path, list[str]]] = [(directory, [])]
             if defect is not None and not every_check:
-                catch = ["--first-catch", "--stage"]
-                stages = [(directory, [*catch, "checks"]), (directory / SCHEMA, [*catch, SCHEMA])]
+                catch = ["--first-catch", "-m"]
+                stages = [
+                    (directory, [*catch, CHECKS_ONLY]),
+                    (directory / SCHEMA, [*catch, CASES_ONLY]),
+                ]
             codes = []
             for where, stage in stages:
                 result = run_gate(

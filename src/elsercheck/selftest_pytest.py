@@ -8,23 +8,23 @@
   (each PUT case starts a deployment) run after the quick ones. Within a rank pytest's order is
   kept, and a module's tests stay together (its module fixtures are set up once). A check whose
   setup failed caught nothing (pytest's ``--maxfail`` would stop there too): the run goes on.
-- Stages: ``--stage checks`` leaves out the generated cases (``test_schema.py``), ``--stage
-  schema`` runs only them. No defect of the catalogue has needed them so far, and building
-  them is most of a gate's start (schemathesis' coverage phase runs at collection: about 2.5 of
-  4 CPU seconds): a defect's gate runs the checks first and the cases only when they caught
-  nothing (selftest.run_one).
+- Stages are the contract suite's marks (:data:`SCHEMA_STAGES`: ``-m "not schema"`` the checks
+  alone, ``-m schema`` the generated cases of ``test_schema.py`` alone; contracts/conftest.py
+  leaves the other stage's modules uncollected). No defect of the catalogue has needed the
+  cases so far, and building them is most of a gate's start (schemathesis' coverage phase runs
+  at collection: about 2.5 of 4 CPU seconds): a defect's gate runs the checks first and the
+  cases only when they caught nothing (selftest.run_one).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 # Contract modules by what they cost on the embedded server's fast timing (a gate's junit.xml,
 # 2 cores): the rest take a second or two in all.
 SCHEMA_MODULE = "test_schema.py"
-STAGES = ("checks", "schema")
+# ``-m`` of each stage: the explicit checks, the generated cases (test_schema.py's module mark).
+CHECKS_ONLY, CASES_ONLY = SCHEMA_STAGES = ("not schema", "schema")
 LAST = (
     SCHEMA_MODULE,  # generated cases by the hundred, ~60 s; a PUT case waits for its start
     "test_scaling.py",  # waits for the scaler: ticks, cooldowns, scale to zero, ~30 s
@@ -42,20 +42,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="stop at the first check that fails (a setup error does not count)",
     )
-    parser.addoption(
-        "--stage",
-        choices=STAGES,
-        help=f"only the checks ({SCHEMA_MODULE} left out) or only the generated cases",
-    )
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Leave out the modules of the other stage (``--stage``); None: pytest decides."""
-    stage = config.getoption("--stage")
-    name = collection_path.name
-    if stage is None or not (name.startswith("test_") and name.endswith(".py")):
-        return None
-    return True if (name == SCHEMA_MODULE) == (stage == "checks") else None
 
 
 @pytest.hookimpl(trylast=True)
