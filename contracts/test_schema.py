@@ -67,12 +67,20 @@ pytestmark = pytest.mark.schema
 SESSION = requests_session()
 
 
+# The operations whose credential-less and bad-credential probes were refused already (per
+# process): enforcement is a property of the operation, so one confirmation per run is enough,
+# as in `schemathesis run` (ignored_auth reads this set from its check context).
+AUTH_ENFORCED: set[str] = set()
+
+
 def ignored_auth_retrying_proxy_errors(ctx, response, case):  # type: ignore[no-untyped-def]
-    """``ignored_auth``, re-run when its credential-less probe met a proxy 502/503.
+    """``ignored_auth``, once per operation, re-run when its credential-less probe met a proxy
+    502/503.
 
     Schemathesis sends those probes without our session (so without its retries); the policy
     of ``elsercheck.retry`` is applied here instead: 502/503 only, up to 5 times, with backoff.
     """
+    ctx.auth_enforced_operations = AUTH_ENFORCED
     for attempt in range(5):
         try:
             return ignored_auth(ctx, response, case)

@@ -144,18 +144,29 @@ def support() -> Iterator[ModuleType]:
         sys.path.remove(contracts)
 
 
-@pytest.fixture(scope="module")
-def schema_test_module() -> Iterator[ModuleType]:
-    """contracts/test_schema.py imported as the gate's pytest imports it (its folder
-    importable, for contract_support), under a name of its own."""
+def _contracts_module(filename: str) -> Iterator[ModuleType]:
+    """A file of contracts/ imported as the gate's pytest imports it (its folder importable,
+    for contract_support), under a name of its own."""
     contracts = resource_dir("contracts")
     sys.path.insert(0, str(contracts))
     try:
-        path = contracts / "test_schema.py"
-        spec = importlib.util.spec_from_file_location("contracts_test_schema", path)
+        name = "contracts_" + filename.removesuffix(".py")
+        spec = importlib.util.spec_from_file_location(name, contracts / filename)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         yield module
     finally:
         sys.path.remove(str(contracts))
+
+
+@pytest.fixture(scope="module")
+def schema_test_module() -> Iterator[ModuleType]:
+    """contracts/test_schema.py (:func:`_contracts_module`)."""
+    yield from _contracts_module("test_schema.py")
+
+
+@pytest.fixture(scope="module")
+def contracts_conftest() -> Iterator[ModuleType]:
+    """contracts/conftest.py (:func:`_contracts_module`)."""
+    yield from _contracts_module("conftest.py")

@@ -201,3 +201,87 @@ def test_the_schema_session_reads_the_environment_as_requests_does(
     proxied["proxies"].clear()  # a caller's copy: the next request still gets the proxy
     next_one = ours.merge_environment_settings("http://target.example:9200/", {}, None, True, None)
     assert next_one["proxies"]["http"] == "http://proxy.example:3128"
+
+
+def _auth_probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every request sent through ``requests`` without our credentials, as it goes out."""
+    import requests
+
+    sent: list[str] = []
+    original = requests.Session.send
+
+    def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: object):  # type: ignore[no-untyped-def]
+        if request.headers.get("Authorization") != f"Basic {_BASIC}":
+            sent.append(f"{request.method} {request.path_url}")
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    return sent
+
+
+_BASIC = "ZWxhc3RpYzp0ZXN0LXBhc3N3b3Jk"  # elastic:test-password
+
+
+@pytest.mark.parametrize(
+    "defects", [frozenset(), frozenset({"auth-ignored"})], ids=["clean", "auth-ignored"]
+)
+def test_ignored_auth_probes_each_operation_once_and_still_catches_a_server_ignoring_auth(
+    schema_test_module: ModuleType, monkeypatch: pytest.MonkeyPatch, defects: frozenset[str]
+) -> None:
+    """Enforcement is the operation's: after one refused probe pair, a later 2xx case of the
+    same operation sends none (as `schemathesis run` does); another operation's first does, and
+    a server that serves requests without credentials is caught at its first case."""
+    from elsercheck.reference.config import ServerConfig
+    from elsercheck.reference.serve import EmbeddedServer
+    from elsercheck.timing import PRESETS
+
+    module = schema_test_module
+    enforced: set[str] = set()
+    monkeypatch.setattr(module, "AUTH_ENFORCED", enforced)
+    config = ServerConfig(password="test-password", timing=PRESETS["instant"], defects=defects)
+    probes = _auth_probes(monkeypatch)
+    with EmbeddedServer(config) as server:
+
+        def run(path: str) -> None:
+            case = module.schema[path]["GET"].Case()
+            response = case.call(
+                base_url=server.url, session=module.SESSION,
+                headers={"Authorization": f"Basic {_BASIC}"},
+            )  # fmt: skip
+            assert response.status_code == 200
+            case.validate_response(
+                response, checks=[module.ignored_auth_retrying_proxy_errors],
+                transport_kwargs={"session": module.SESSION},
+            )  # fmt: skip
+
+        if defects:
+            with pytest.raises(BaseExceptionGroup) as failures:
+                run("/_inference")
+            assert failures.group_contains(AssertionError, match="accepts requests without auth")
+            assert enforced == set()
+            return
+        run("/_inference")
+        first = len(probes)
+        assert first >= 1 and all(p.startswith("GET /_inference") for p in probes)
+        assert enforced == {"GET /_inference"}
+        run("/_inference")
+        assert len(probes) == first  # confirmed already: no probe
+        run("/_ml/trained_models/_stats")
+        assert len(probes) > first
+        assert enforced == {"GET /_inference", "GET /_ml/trained_models/_stats"}
+
+
+def test_the_contract_session_leaves_its_heap_out_of_the_exit_collection(
+    contracts_conftest: ModuleType,
+) -> None:
+    """The last hook of a contract session freezes what it allocated, so the interpreter's exit
+    does not walk the generated cases (contracts/conftest.py ``pytest_unconfigure``)."""
+    import gc
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        contracts_conftest.pytest_unconfigure(None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

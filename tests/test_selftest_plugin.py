@@ -5,8 +5,6 @@ under ``--every-check`` — runs every check."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,6 @@ import pytest
 from elsercheck import selftest, selftest_pytest
 from elsercheck.gate import GateResult
 from elsercheck.gate_report import CaseResult, GateSummary
-from elsercheck.paths import resource_dir
 
 
 def test_checks_that_wait_or_generate_hundreds_of_cases_run_last_in_pytests_order() -> None:
@@ -92,23 +89,6 @@ def test_a_catch_by_the_checks_skips_the_generated_cases(gates: FakeGates, tmp_p
     assert [extra[-1] for extra in gates.seen] == ["not schema"]
     assert run.caught and run.tests == ["test_lifecycle.py::test_lifecycle"]
     assert run.report == "runs/negative-weights/gate.html"
-
-
-@pytest.fixture(scope="module")
-def contracts_conftest() -> Iterator[Any]:
-    """contracts/conftest.py, imported as its own module (its folder importable)."""
-    contracts = resource_dir("contracts")
-    sys.path.insert(0, str(contracts))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "contracts_conftest", contracts / "conftest.py"
-        )
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(contracts))
 
 
 @pytest.mark.parametrize(
