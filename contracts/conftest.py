@@ -14,7 +14,6 @@ process exits 128 + n.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -193,9 +192,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Nothing of the run is left to finalise (its files are written, its endpoints deleted):
-    the heap of generated cases goes out of the garbage collector's sight, so the interpreter's
-    exit no longer walks it: 0.6–0.8 s of a whole gate, 0.4 s of a defect's first-catch run."""
-    gc.freeze()
+    the interpreter's exit need not walk the heap of generated cases (0.6–0.8 s of a whole
+    gate, 0.4 s of a defect's first-catch run)."""
+    signals.exit_without_collection()
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,7 @@ def test_wheel_metadata(installed: dict[str, Path]) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-        assert "elsercheck = elsercheck.cli:main" in archive.read(entry_points).decode()
+        assert "elsercheck = elsercheck.cli:script" in archive.read(entry_points).decode()
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names), sorted(names)
     assert "elsercheck/reference/app.py" in names
     for name in RESOURCES:

@@ -482,6 +482,8 @@ def _target_version(endpoints: Endpoints) -> str | None:
 
 def install(environment: Environment) -> LoadSession | None:
     """Attach a LoadSession to ``environment`` (the ``init`` event); None on bad options."""
+    # locust's last event: the run's files are written, the exit need not walk the heap.
+    environment.events.quit.add_listener(lambda exit_code: signals.exit_without_collection())
     try:
         session = LoadSession(environment)
     except (OptionError, ValueError) as exc:

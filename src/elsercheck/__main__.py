@@ -1,3 +1,3 @@
-from elsercheck.cli import main
+from elsercheck.cli import script
 
-raise SystemExit(main())
+raise SystemExit(script())

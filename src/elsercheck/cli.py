@@ -34,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def script() -> int:
+    """The ``elsercheck`` console script: :func:`main`, then an exit without the heap's
+    collection (:func:`elsercheck.signals.exit_without_collection`)."""
+    from . import signals
+
+    try:
+        return main()
+    finally:
+        signals.exit_without_collection()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
