@@ -227,29 +227,106 @@ def test_capacity_on_the_embedded_server_takes_the_lapse_that_fits_or_refuses(
     import argparse
 
     from elsercheck.commands import capacity
-    from elsercheck.commands.options import UsageError
+    from elsercheck.commands.options import UsageError, choose_time_lapse
 
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
     args = argparse.Namespace(
         workload="inference", allocations=[1, 16], threads=[1],
         mix="query=0.5,short=0.2,medium=0.2,long=0.08,xlong=0.02", batch_share=0.1,
-        model_id=ELSER, corpus="", bulk_size=10,
+        model_id=ELSER, corpus="", bulk_size=10, url=None, timing=None,
     )  # fmt: skip
+
+    def chosen() -> str:
+        args.timing = None
+        choose_time_lapse(args, lambda: capacity._sweep_demands(args))
+        return str(args.timing)
+
     one = sim_scale.sweep_demand("inference", 1, 1, args.mix, 0.1, ELSER)
     # A ceiling where one allocation fits at x10 and 16 (the busiest cell) only at x2.
     ceiling = sim_scale.Ceiling({"inference": sim_scale.UTILISATION / (16 * one * 2.5)})
     monkeypatch.setattr(sim_scale, "ceiling", lambda: ceiling)
-    assert capacity._time_lapse(args) == "lapse-2"
+    assert chosen() == "lapse-2"
     assert "timing lapse-2 (time-lapse ×2)" in capsys.readouterr().out
     args.allocations = [200]
     with pytest.raises(UsageError, match="even at real time"):
-        capacity._time_lapse(args)
+        chosen()
+    # A given --timing, or a cluster, is left alone: nothing measured, nothing refused.
+    args.timing = "fast"
+    choose_time_lapse(args, lambda: capacity._sweep_demands(args))
+    assert args.timing == "fast"
+    args.timing, args.url = None, "https://es:9200"
+    choose_time_lapse(args, lambda: capacity._sweep_demands(args))
+    assert args.timing is None
+    args.url = None
 
     def uncalibrated() -> sim_scale.Ceiling:
         raise sim_scale.CalibrationError("could not measure")
 
     monkeypatch.setattr(sim_scale, "ceiling", uncalibrated)
-    assert capacity._time_lapse(args) == "fast"
+    assert chosen() == "fast"
     assert "could not measure: timing fast, unchecked" in capsys.readouterr().out
+
+
+def test_a_load_on_the_embedded_server_takes_the_lapse_its_peak_fits(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The load's peak users at their rate, in deployment requests (issue 25, item 2): the
+    README's loads fit at x10 here; 32 allocations at 400 users take a slower lapse, and the
+    plan follows it (its stages are cluster durations at that lapse)."""
+    from elsercheck.cli import build_parser
+    from elsercheck.commands.load import options_of, scaled_options_of
+
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    one_user = options_of(build_parser().parse_args(["load", "--peak-users", "1"]))
+    per_user = sim_scale.load_demand(one_user.values)["inference"]
+    # Room at x10 for 100 users' deployment requests.
+    limit = sim_scale.UTILISATION / (100 * per_user * 10)
+    monkeypatch.setattr(sim_scale, "ceiling", lambda: sim_scale.Ceiling({"inference": limit}))
+    fits = scaled_options_of(build_parser().parse_args(["load", "--peak-users", "100"]))
+    assert fits.values["timing"] == "fast"
+    assert "timing fast (time-lapse ×10)" in capsys.readouterr().out
+    slower = scaled_options_of(build_parser().parse_args(
+        ["load", "--peak-users", "400", "--max-allocations", "32"]
+    ))  # fmt: skip
+    assert slower.values["timing"] == "lapse-2"
+    assert slower.plan.duration_s == pytest.approx(fits.plan.duration_s * 5)
+    given = scaled_options_of(build_parser().parse_args(
+        ["load", "--peak-users", "400", "--max-allocations", "32", "--timing", "fast"]
+    ))  # fmt: skip
+    assert given.values["timing"] == "fast"  # as asked: the user's choice is not overridden
+    # Validation alone measures nothing (a fast-tier caller of options_of on a fresh machine).
+    monkeypatch.setattr(sim_scale, "ceiling", lambda: pytest.fail("measured"))
+    assert options_of(build_parser().parse_args(["load", "--peak-users", "400"]))
+
+
+def test_a_load_demand_counts_each_workload_at_its_cost_and_caps_it_at_the_deployment() -> None:
+    from elsercheck.cli import build_parser
+    from elsercheck.commands.load import options_of
+
+    def demand(*argv: str) -> dict[str, float]:
+        args = build_parser().parse_args(["load", "--timing", "fast", *argv])
+        return sim_scale.load_demand(options_of(args).values)
+
+    inference = demand("--peak-users", "30")
+    assert set(inference) == {"inference"}
+    assert demand("--peak-users", "60")["inference"] == pytest.approx(2 * inference["inference"])
+    mixed = demand("--workload", "mixed", "--peak-users", "30")
+    assert set(mixed) == {"inference", "search", "ingest"}
+    # A third of the users each: a third of the inference users' requests.
+    assert mixed["inference"] == pytest.approx(inference["inference"] / 3)
+    # Far past what one allocation completes, the demand is that capacity's (with headroom).
+    capped = demand("--peak-users", "100000", "--max-allocations", "1")
+    assert (
+        capped["inference"]
+        < demand("--peak-users", "100000", "--max-allocations", "2")["inference"]
+        < 100000 / 30 * inference["inference"]
+    )
+    ceiling = sim_scale.Ceiling({"inference": 0.001, "search": 0.002, "ingest": 0.004})
+    # 10 searches and 10 chunks: 60 inferences' worth a cluster second, 600 a wall second at
+    # x10 against the 500 one core's half serves; 300 at x5.
+    worth = sim_scale.choose_for({"search": 10.0, "ingest": 10.0}, ceiling)
+    assert worth.profile == "lapse-5"
+    assert worth.demand_jobs_per_s == pytest.approx(5 * (10 * 2 + 10 * 4))
 
 
 def test_a_cell_whose_every_point_was_inconclusive_says_so() -> None:

@@ -288,6 +288,55 @@ def _serve_cpu_s(host: str, port: str, requests: Path, password: str) -> float:
     return cpu
 
 
+def choose_for(demands: dict[str, float], ceiling: Ceiling) -> Choice:
+    """:func:`choose` for a run whose deployment requests come from several workloads
+    (``demands``: per cluster second, by workload): each counted at its own CPU cost, in
+    inference requests' worth, so that the inference ceiling applies to the sum."""
+    inference = ceiling.cpu_s_per_job["inference"]
+    worth = sum(jobs * ceiling.cpu_s_per_job[w] / inference for w, jobs in demands.items())
+    return choose(worth, ceiling, "inference")
+
+
+def load_demand(values: Any) -> dict[str, float]:
+    """Deployment requests per cluster second a load run (its options' ``values``) asks at its
+    peak, by workload: the peak users, split equally between the workload's user classes as
+    locust splits them, at their rate per user (the ingest users' bulk rate), in deployment
+    requests (the inputs of an inference, one per search, the chunks of a bulk). Each is
+    capped at what ``--max-allocations`` complete with the sweep's headroom: what an overload
+    sends beyond that is queued or refused, not computed."""
+    from .capacity import model
+    from .load.corpus import Corpus, Sampler, parse_mix
+    from .load.workloads import USER_CLASSES, bulk_rate_per_user
+    from .timing import PRESETS
+
+    workload = values["workload"]
+    classes = USER_CLASSES[workload]
+    users = values["peak_users"] / len(classes)
+    timing = PRESETS["fast"]  # cluster figures: the same at every time-lapse of that cluster
+    corpus = values.get("corpus") or ""
+    demands: dict[str, float] = {}
+    for name, part in (("inference", "InferenceUser"), ("search", "SearchUser"),
+                       ("ingest", "IngestUser")):  # fmt: skip
+        if part not in classes:
+            continue
+        if name == "ingest":
+            units = users * bulk_rate_per_user(values)
+            jobs = model.chunks_per_bulk(corpus, values["bulk_size"])
+        elif name == "search":
+            units, jobs = users * values["rate_per_user"], 1.0
+        else:
+            units = users * values["rate_per_user"]
+            sampler = Sampler(Corpus.load(corpus or None), parse_mix(values["mix"]),
+                              batch_share=values["batch_share"], seed=0)  # fmt: skip
+            jobs = sum(len(sampler.next().inputs) for _ in range(2000)) / 2000
+        served = values["max_allocations"] * model.capacity_per_allocation(
+            timing, values["mix"], values["batch_share"], values["num_threads"],
+            values["model_id"], corpus, workload=name, bulk_size=values["bulk_size"],
+        )  # fmt: skip
+        demands[name] = min(units, served * SWEEP_HEADROOM) * jobs
+    return demands
+
+
 def sweep_demand(
     workload: str, allocations: int, threads: int, mix: str, batch_share: float,
     model_id: str, corpus: str = "", bulk_size: int = 10,

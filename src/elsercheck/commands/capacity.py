@@ -11,6 +11,7 @@ from .options import (
     add_report_dir,
     add_target_command_options,
     allocation_wait,
+    choose_time_lapse,
     eis_limits,
     embedded,
     timing,
@@ -52,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         capacity.check(settings)
     except capacity.CapacityUsageError as exc:
         raise UsageError(str(exc)) from None
-    if embedded(args) and args.timing is None:
-        args.timing = _time_lapse(args)  # the fastest this machine simulates faithfully
+    choose_time_lapse(args, lambda: _sweep_demands(args))  # the fastest it simulates faithfully
     profile = timing(args)
     run_id = new_run_id()
     with target_or_embedded(args) as (target, _):
@@ -75,10 +75,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"leftover endpoints (could not delete): {', '.join(left)}", flush=True)
 
 
-def _time_lapse(args: argparse.Namespace) -> str:
-    """The embedded server's timing profile for this sweep: the fastest time-lapse whose
-    busiest cell stays within this machine's measured ceiling (elsercheck.sim_scale), said in
-    one line; a sweep no time-lapse fits is refused with the numbers."""
+def _sweep_demands(args: argparse.Namespace) -> dict[str, float]:
+    """The busiest cell's deployment requests per cluster second at the sweep's highest
+    offered rates (elsercheck.sim_scale)."""
     from .. import sim_scale
 
     a = args
@@ -89,12 +88,4 @@ def _time_lapse(args: argparse.Namespace) -> str:
         for n in a.allocations
         for t in a.threads
     )
-    try:
-        choice = sim_scale.choose(demand, sim_scale.ceiling(), args.workload)
-    except sim_scale.CalibrationError as exc:
-        print(f"{exc}: timing fast, unchecked", flush=True)
-        return "fast"
-    except sim_scale.ScaleError as exc:
-        raise UsageError(str(exc)) from None
-    print(choice.describe(), flush=True)
-    return choice.profile
+    return {a.workload: demand}

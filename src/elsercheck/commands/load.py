@@ -21,6 +21,7 @@ from .options import (
     add_timing_options,
     allocation_wait,
     bounded_int,
+    choose_time_lapse,
     embedded,
     timing,
     timing_name,
@@ -48,7 +49,8 @@ def register(subparsers: Any) -> None:
         "run.json, locust's CSV/HTML and the run's report (report.html, summary.json; "
         "--no-report: none) to reports/load/<run-id>/. On a real cluster give its scaler "
         "timing: --timing realistic (the default with --url) and e.g. "
-        "--scale-to-zero-seconds 900.",
+        "--scale-to-zero-seconds 900. On the embedded server without --timing: the fastest "
+        "time-lapse this machine simulates the peak at (README: Scale that fits the machine).",
     )
     add_target_options(load)
     add_load_options(load)
@@ -120,6 +122,7 @@ def options_of(args: argparse.Namespace) -> LoadOptions:
         raise UsageError("--workers must not be negative")
     on_embedded = embedded(args)
     timing(args)  # every timing override within its bounds (e.g. a tick above 0), in one line
+
     settled = {
         "timing": timing_name(args),
         "shape": args.shape or (EMBEDDED_SHAPE if on_embedded else CLUSTER_SHAPE),
@@ -149,6 +152,18 @@ def options_of(args: argparse.Namespace) -> LoadOptions:
     )
 
 
+def scaled_options_of(args: argparse.Namespace) -> LoadOptions:
+    """:func:`options_of` at the fastest time-lapse this machine simulates the load's peak at
+    faithfully, on the embedded server without ``--timing`` (issue 25: its peak deployment
+    requests, elsercheck.sim_scale; measured once per machine): the embedded server and the
+    plan follow the choice. Elsewhere, or with ``--timing``, :func:`options_of` as given."""
+    from ..sim_scale import load_demand
+
+    options = options_of(args)  # fail fast on the options before measuring anything
+    choose_time_lapse(args, lambda: load_demand(options.values))
+    return options if options.values["timing"] == timing_name(args) else options_of(args)
+
+
 def run_dir_of(given: Path | None, run_id: str, repeated: bool = False) -> Path:
     """A run's directory: the one given (a repeat's under it), else reports/load/<run-id>."""
     if given is not None and not repeated:
@@ -159,7 +174,7 @@ def run_dir_of(given: Path | None, run_id: str, repeated: bool = False) -> Path:
 def run(args: argparse.Namespace) -> int:
     from ..run_id import new_run_id
 
-    options = options_of(args)  # fail fast, before starting anything
+    options = scaled_options_of(args)  # fail fast, before starting anything
     with target_or_embedded(args) as (target, _):
         if args.repeat == 1:
             run_id = new_run_id()

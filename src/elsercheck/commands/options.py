@@ -197,6 +197,28 @@ def timing_name(args: argparse.Namespace) -> str:
     return given or (EMBEDDED_TIMING if embedded(args) else CLUSTER_TIMING)
 
 
+def choose_time_lapse(args: argparse.Namespace, demands: Callable[[], dict[str, float]]) -> None:
+    """On the embedded server without ``--timing``: set ``args.timing`` to the fastest
+    time-lapse whose ``demands`` (deployment requests per cluster second, by workload) stay
+    within this machine's measured ceiling (elsercheck.sim_scale), said in one line; a run no
+    time-lapse fits is refused with the numbers. A ceiling that cannot be measured leaves the
+    embedded timing, unchecked, and says so."""
+    if not embedded(args) or getattr(args, "timing", None) is not None:
+        return
+    from .. import sim_scale
+
+    try:
+        choice = sim_scale.choose_for(demands(), sim_scale.ceiling())
+    except sim_scale.CalibrationError as exc:
+        print(f"{exc}: timing {EMBEDDED_TIMING}, unchecked", flush=True)
+        args.timing = EMBEDDED_TIMING
+        return
+    except sim_scale.ScaleError as exc:
+        raise UsageError(str(exc)) from None
+    print(choice.describe(), flush=True)
+    args.timing = choice.profile
+
+
 def timing(args: argparse.Namespace) -> Any:  # -> elsercheck.timing.Timing
     """The profile with the given overrides, each within its bounds (one line otherwise)."""
     from ..timing import preset, setting_problem

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_profiles:
         return gate.list_profiles()
-    options = load.options_of(args)  # fail fast on load options (and the timing profile)
+    options = load.scaled_options_of(args)  # fail fast on load options (and the timing)
     run_id = new_run_id()
     print(f"elsercheck run {run_id}")
     with target_or_embedded(args) as (target, zero_wait):
