@@ -269,19 +269,3 @@ def test_ignored_auth_probes_each_operation_once_and_still_catches_a_server_igno
         run("/_ml/trained_models/_stats")
         assert len(probes) > first
         assert enforced == {"GET /_inference", "GET /_ml/trained_models/_stats"}
-
-
-def test_the_contract_session_leaves_its_heap_out_of_the_exit_collection(
-    contracts_conftest: ModuleType,
-) -> None:
-    """The last hook of a contract session freezes what it allocated, so the interpreter's exit
-    does not walk the generated cases (contracts/conftest.py ``pytest_unconfigure``)."""
-    import gc
-
-    gc.unfreeze()
-    assert gc.get_freeze_count() == 0
-    try:
-        contracts_conftest.pytest_unconfigure(None)
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()

@@ -30,7 +30,7 @@ import locust
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from elsercheck import __version__, signals
+from elsercheck import __version__, heap, signals
 from elsercheck.exit_codes import ExitCode
 from elsercheck.load import documents, eis, generator, simulator, workloads
 from elsercheck.load.corpus import Corpus, Sampler, parse_mix
@@ -483,7 +483,7 @@ def _target_version(endpoints: Endpoints) -> str | None:
 def install(environment: Environment) -> LoadSession | None:
     """Attach a LoadSession to ``environment`` (the ``init`` event); None on bad options."""
     # locust's last event: the run's files are written, the exit need not walk the heap.
-    environment.events.quit.add_listener(lambda exit_code: signals.exit_without_collection())
+    environment.events.quit.add_listener(lambda exit_code: heap.exit_without_collection())
     try:
         session = LoadSession(environment)
     except (OptionError, ValueError) as exc:

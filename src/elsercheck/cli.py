@@ -36,13 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def script() -> int:
     """The ``elsercheck`` console script: :func:`main`, then an exit without the heap's
-    collection (:func:`elsercheck.signals.exit_without_collection`)."""
-    from . import signals
+    collection (:func:`elsercheck.heap.exit_without_collection`)."""
+    from . import heap
 
     try:
         return main()
     finally:
-        signals.exit_without_collection()
+        heap.exit_without_collection()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import os
 import signal
 import subprocess
@@ -188,13 +187,3 @@ def _watch_parent(parent: int, signum: int) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
     os.kill(os.getpid(), signum)
-
-
-def exit_without_collection() -> None:
-    """At a process's end, once its work is written: freeze the heap so the interpreter's exit
-    does not walk it to collect garbage nobody will read (CPython's ``gc.freeze``). That walk
-    is 0.3 s of a locust or CLI process and 0.4-0.8 s of a contract session, every time one
-    ends; nothing that matters is left to finalise by then. Never call it in a process that
-    goes on working (a test run calling ``cli.main`` in-process): nothing frozen is collected
-    again."""
-    gc.freeze()
