@@ -321,7 +321,14 @@ def test_a_load_demand_counts_each_workload_at_its_cost_and_caps_it_at_the_deplo
         < demand("--peak-users", "100000", "--max-allocations", "2")["inference"]
         < 100000 / 30 * inference["inference"]
     )
+    # An EIS endpoint has no allocations to cap it.
+    eis = demand("--service", "elastic", "--peak-users", "100000", "--max-allocations", "1")
+    assert eis["inference"] == pytest.approx(100000 / 30 * inference["inference"])
     ceiling = sim_scale.Ceiling({"inference": 0.001, "search": 0.002, "ingest": 0.004})
+    # One workload against its own ceiling, as a capacity sweep of it.
+    assert sim_scale.choose_for({"search": 10.0}, ceiling) == sim_scale.choose(
+        10.0, ceiling, "search"
+    )
     # 10 searches and 10 chunks: 60 inferences' worth a cluster second, 600 a wall second at
     # x10 against the 500 one core's half serves; 300 at x5.
     worth = sim_scale.choose_for({"search": 10.0, "ingest": 10.0}, ceiling)

@@ -4,7 +4,8 @@ CPython's cyclic collector walks every tracked object now and then, and once mor
 interpreter exits. Two moments of elsercheck's processes make that walk pure cost:
 
 - building a heap that lives until the process ends (the contract suite's collection, where
-  schemathesis generates every operation's cases: 7 full collections, 0.4 s of a gate's child);
+  schemathesis generates every operation's cases: 7 full collections, 0.4 s of a gate's child;
+  the collection of elsercheck's own test suite);
 - the end of a process whose work is written (a locust process, the console script, a contract
   session: 0.3-0.8 s each, every time one ends).
 

@@ -289,28 +289,46 @@ def _serve_cpu_s(host: str, port: str, requests: Path, password: str) -> float:
 
 
 def choose_for(demands: dict[str, float], ceiling: Ceiling) -> Choice:
-    """:func:`choose` for a run whose deployment requests come from several workloads
-    (``demands``: per cluster second, by workload): each counted at its own CPU cost, in
-    inference requests' worth, so that the inference ceiling applies to the sum."""
+    """:func:`choose` for a run's deployment requests per cluster second, by workload: one
+    workload against its own ceiling; several (a ``mixed`` load) each counted at its own CPU
+    cost, in inference requests' worth, against the inference ceiling."""
+    if len(demands) == 1:
+        ((workload, jobs),) = demands.items()
+        return choose(jobs, ceiling, workload)
     inference = ceiling.cpu_s_per_job["inference"]
     worth = sum(jobs * ceiling.cpu_s_per_job[w] / inference for w, jobs in demands.items())
     return choose(worth, ceiling, "inference")
+
+
+def jobs_per_unit(
+    workload: str, mix: str, batch_share: float, corpus: str = "", bulk_size: int = 10
+) -> float:
+    """Deployment requests of one unit of ``workload``: the mean inputs of an inference
+    request of the mix, one per search, the expected chunks of a bulk."""
+    from .capacity import model
+    from .load.corpus import Corpus, Sampler, parse_mix
+
+    if workload == "ingest":
+        return model.chunks_per_bulk(corpus, bulk_size)
+    if workload == "search":
+        return 1.0
+    sampler = Sampler(Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share,
+                      seed=0)  # fmt: skip
+    return sum(len(sampler.next().inputs) for _ in range(2000)) / 2000
 
 
 def load_demand(values: Any) -> dict[str, float]:
     """Deployment requests per cluster second a load run (its options' ``values``) asks at its
     peak, by workload: the peak users, split equally between the workload's user classes as
     locust splits them, at their rate per user (the ingest users' bulk rate), in deployment
-    requests (the inputs of an inference, one per search, the chunks of a bulk). Each is
-    capped at what ``--max-allocations`` complete with the sweep's headroom: what an overload
-    sends beyond that is queued or refused, not computed."""
+    requests (:func:`jobs_per_unit`). On the ML node each is capped at what
+    ``--max-allocations`` complete with the sweep's headroom: what an overload sends beyond
+    that is queued or refused, not computed (an EIS endpoint has no allocations: uncapped)."""
     from .capacity import model
-    from .load.corpus import Corpus, Sampler, parse_mix
     from .load.workloads import USER_CLASSES, bulk_rate_per_user
     from .timing import PRESETS
 
-    workload = values["workload"]
-    classes = USER_CLASSES[workload]
+    classes = USER_CLASSES[values["workload"]]
     users = values["peak_users"] / len(classes)
     timing = PRESETS["fast"]  # cluster figures: the same at every time-lapse of that cluster
     corpus = values.get("corpus") or ""
@@ -319,21 +337,17 @@ def load_demand(values: Any) -> dict[str, float]:
                        ("ingest", "IngestUser")):  # fmt: skip
         if part not in classes:
             continue
-        if name == "ingest":
-            units = users * bulk_rate_per_user(values)
-            jobs = model.chunks_per_bulk(corpus, values["bulk_size"])
-        elif name == "search":
-            units, jobs = users * values["rate_per_user"], 1.0
-        else:
-            units = users * values["rate_per_user"]
-            sampler = Sampler(Corpus.load(corpus or None), parse_mix(values["mix"]),
-                              batch_share=values["batch_share"], seed=0)  # fmt: skip
-            jobs = sum(len(sampler.next().inputs) for _ in range(2000)) / 2000
-        served = values["max_allocations"] * model.capacity_per_allocation(
-            timing, values["mix"], values["batch_share"], values["num_threads"],
-            values["model_id"], corpus, workload=name, bulk_size=values["bulk_size"],
-        )  # fmt: skip
-        demands[name] = min(units, served * SWEEP_HEADROOM) * jobs
+        rate = bulk_rate_per_user(values) if name == "ingest" else values["rate_per_user"]
+        units = users * rate
+        if values.get("service") != "elastic":
+            served = values["max_allocations"] * model.capacity_per_allocation(
+                timing, values["mix"], values["batch_share"], values["num_threads"],
+                values["model_id"], corpus, workload=name, bulk_size=values["bulk_size"],
+            )  # fmt: skip
+            units = min(units, served * SWEEP_HEADROOM)
+        demands[name] = units * jobs_per_unit(
+            name, values["mix"], values["batch_share"], corpus, values["bulk_size"]
+        )
     return demands
 
 
@@ -345,7 +359,6 @@ def sweep_demand(
     asks at its highest offered rates (capacity/model.py's capacity, in deployment requests:
     the inputs of an inference, one per search, the chunks of a bulk; times the headroom)."""
     from .capacity import model
-    from .load.corpus import Corpus, Sampler, parse_mix
     from .timing import PRESETS
 
     timing = PRESETS["fast"]  # cluster figures: the same at every time-lapse of that cluster
@@ -353,12 +366,5 @@ def sweep_demand(
         timing, mix, batch_share, threads, model_id, corpus, workload=workload,
         bulk_size=bulk_size,
     )  # fmt: skip
-    if workload == "ingest":
-        jobs = model.chunks_per_bulk(corpus, bulk_size)
-    elif workload == "search":
-        jobs = 1.0
-    else:
-        sampler = Sampler(Corpus.load(corpus or None), parse_mix(mix), batch_share=batch_share,
-                          seed=0)  # fmt: skip
-        jobs = sum(len(sampler.next().inputs) for _ in range(2000)) / 2000
+    jobs = jobs_per_unit(workload, mix, batch_share, corpus, bulk_size)
     return allocations * per_unit * jobs * SWEEP_HEADROOM

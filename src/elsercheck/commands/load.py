@@ -122,7 +122,6 @@ def options_of(args: argparse.Namespace) -> LoadOptions:
         raise UsageError("--workers must not be negative")
     on_embedded = embedded(args)
     timing(args)  # every timing override within its bounds (e.g. a tick above 0), in one line
-
     settled = {
         "timing": timing_name(args),
         "shape": args.shape or (EMBEDDED_SHAPE if on_embedded else CLUSTER_SHAPE),
