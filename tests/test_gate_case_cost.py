@@ -10,13 +10,17 @@ may have stored is found by one listing when their operation's cases end.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import httpx
 import pytest
 
 from elsercheck import spec
+from tests.conftest import PASSWORD
 
 PREFIX = "elsercheck-run-"
 
@@ -203,6 +207,9 @@ def test_the_schema_session_reads_the_environment_as_requests_does(
     assert next_one["proxies"]["http"] == "http://proxy.example:3128"
 
 
+_BASIC = "Basic " + base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()
+
+
 def _auth_probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every request sent through ``requests`` without our credentials, as it goes out."""
     import requests
@@ -211,7 +218,7 @@ def _auth_probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = requests.Session.send
 
     def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: object):  # type: ignore[no-untyped-def]
-        if request.headers.get("Authorization") != f"Basic {_BASIC}":
+        if request.headers.get("Authorization") != _BASIC:
             sent.append(f"{request.method} {request.path_url}")
         return original(self, request, **kwargs)
 
@@ -219,47 +226,42 @@ def _auth_probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-_BASIC = "ZWxhc3RpYzp0ZXN0LXBhc3N3b3Jk"  # elastic:test-password
-
-
-@pytest.mark.parametrize(
-    "defects", [frozenset(), frozenset({"auth-ignored"})], ids=["clean", "auth-ignored"]
-)
-def test_ignored_auth_probes_each_operation_once_and_still_catches_a_server_ignoring_auth(
-    schema_test_module: ModuleType, monkeypatch: pytest.MonkeyPatch, defects: frozenset[str]
-) -> None:
-    """Enforcement is the operation's: after one refused probe pair, a later 2xx case of the
-    same operation sends none (as `schemathesis run` does); another operation's first does, and
-    a server that serves requests without credentials is caught at its first case."""
+@contextlib.contextmanager
+def _schema_cases(
+    module: ModuleType, defects: frozenset[str] = frozenset()
+) -> Iterator[Callable[[str], None]]:
+    """Run test_schema.py's ``ignored_auth`` on one GET case of a path, credentials sent, on a
+    fresh server with ``defects``."""
     from elsercheck.reference.config import ServerConfig
     from elsercheck.reference.serve import EmbeddedServer
     from elsercheck.timing import PRESETS
 
-    module = schema_test_module
-    enforced: set[str] = set()
-    monkeypatch.setattr(module, "AUTH_ENFORCED", enforced)
-    config = ServerConfig(password="test-password", timing=PRESETS["instant"], defects=defects)
-    probes = _auth_probes(monkeypatch)
+    config = ServerConfig(password=PASSWORD, timing=PRESETS["instant"], defects=defects)
     with EmbeddedServer(config) as server:
 
         def run(path: str) -> None:
             case = module.schema[path]["GET"].Case()
             response = case.call(
-                base_url=server.url, session=module.SESSION,
-                headers={"Authorization": f"Basic {_BASIC}"},
-            )  # fmt: skip
+                base_url=server.url, session=module.SESSION, headers={"Authorization": _BASIC}
+            )
             assert response.status_code == 200
             case.validate_response(
                 response, checks=[module.ignored_auth_retrying_proxy_errors],
                 transport_kwargs={"session": module.SESSION},
             )  # fmt: skip
 
-        if defects:
-            with pytest.raises(BaseExceptionGroup) as failures:
-                run("/_inference")
-            assert failures.group_contains(AssertionError, match="accepts requests without auth")
-            assert enforced == set()
-            return
+        yield run
+
+
+def test_ignored_auth_probes_each_operation_once(
+    schema_test_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enforcement is the operation's: after one refused probe pair, a later 2xx case of the
+    same operation sends none (as `schemathesis run` does); another operation's first does."""
+    enforced: set[str] = set()
+    monkeypatch.setattr(schema_test_module, "AUTH_ENFORCED", enforced)
+    probes = _auth_probes(monkeypatch)
+    with _schema_cases(schema_test_module) as run:
         run("/_inference")
         first = len(probes)
         assert first >= 1 and all(p.startswith("GET /_inference") for p in probes)
@@ -269,3 +271,17 @@ def test_ignored_auth_probes_each_operation_once_and_still_catches_a_server_igno
         run("/_ml/trained_models/_stats")
         assert len(probes) > first
         assert enforced == {"GET /_inference", "GET /_ml/trained_models/_stats"}
+
+
+def test_ignored_auth_still_catches_a_server_ignoring_auth_at_its_first_case(
+    schema_test_module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enforced: set[str] = set()
+    monkeypatch.setattr(schema_test_module, "AUTH_ENFORCED", enforced)
+    with (
+        _schema_cases(schema_test_module, frozenset({"auth-ignored"})) as run,
+        pytest.raises(BaseExceptionGroup) as failures,
+    ):
+        run("/_inference")
+    assert failures.group_contains(AssertionError, match="accepts requests without auth")
+    assert enforced == set()  # not confirmed: the next case probes again
