@@ -13,6 +13,7 @@ from typing import Any
 
 from .knee import Judgement, Knee, judge, knee
 from .point import Point
+from .saturation import Saturation
 from .statistics import needs_repeat, throughput_interval
 from .sweep import DEFAULT_RESOLUTION, SweepPlan
 
@@ -68,6 +69,10 @@ class CellResult:
     capacity_chunks_rps: float | None = None
     model_chunks_rps: float | None = None
     interrupted: bool = False  # a stop signal ended the sweep before this cell's knee
+    # The throughput with every allocation busy (saturation.py), measured after the sweep;
+    # why it was not, when it was not.
+    saturation: Saturation | None = None
+    saturation_skipped: str = ""
 
     @property
     def capacity_p99_ms(self) -> float | None:
@@ -122,8 +127,16 @@ class CellResult:
             "per_allocation_chunks_rps": _round(self.per_allocation_of(self.capacity_chunks_rps)),
             "model_chunks_rps": _round(self.model_chunks_rps),
             "interrupted": self.interrupted,
+            "saturation": self._saturation_json(),
             "points": [run.to_json() for run in self.runs],
         }
+
+    def _saturation_json(self) -> dict[str, Any] | None:
+        found = self.saturation
+        if found is None:
+            return {"skipped": self.saturation_skipped} if self.saturation_skipped else None
+        per = [_round(self.per_allocation_of(v)) for v in (found.rps, found.ci_low, found.ci_high)]
+        return {**found.to_json(), "per_allocation_rps": per[0], "per_allocation_ci": per[1:]}
 
 
 def _round(value: float | None) -> float | None:

@@ -25,12 +25,12 @@ from ..endpoints import EIS_SERVICE, ELSER_V2_X86
 from ..exit_codes import ExitCode
 from ..load import documents
 from ..load import options as load_options
-from ..load.corpus import Corpus, Sampler, parse_mix
+from ..load.corpus import MAX_TOKENS, Corpus, Sampler, expected_per_request, parse_mix
 from ..load.plans import scaler_timing
 from ..target import Target
 from ..timebase import CLUSTER, TimeBase
 from ..timing import Timing
-from . import deployment, eis, result, unloaded
+from . import deployment, eis, result, saturation, unloaded
 from .cell import CellResult, sweep_cell
 from .deployment import CellError
 from .point import Point, read_point
@@ -109,6 +109,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                        metavar="X", help="stop bisecting when the lowest failed rate is within "
                        "this share above the highest sustained one (default "
                        f"{DEFAULT_RESOLUTION:g}; 0.15: about two points fewer a cell)")  # fmt: skip
+    group.add_argument("--saturation-seconds", type=load_options.non_negative_float,
+                       default=None, metavar="S",
+                       help="cluster seconds of each cell's saturation point, its throughput "
+                       "with every allocation busy (default: --point-seconds, longer when "
+                       f"fewer than {saturation.MIN_UNITS} units would finish; 0 skips "
+                       "it)")  # fmt: skip
     group.add_argument("--max-minutes", type=load_options.positive_float,
                        default=DEFAULT_MAX_MINUTES, metavar="M",
                        help=f"wall-clock bound of the whole sweep (default "
@@ -169,6 +175,7 @@ class CapacitySettings:
     point_seconds: float = DEFAULT_POINT_SECONDS  # cluster seconds
     repeats: int = 2
     resolution: float = DEFAULT_RESOLUTION  # the knee's bracket, failed / sustained - 1
+    saturation_seconds: float | None = None  # cluster s; None: saturation.plan's; 0: none
     max_minutes: float = DEFAULT_MAX_MINUTES  # wall minutes
     traffic: str | None = None
     traffic_from_run: Path | None = None
@@ -352,36 +359,65 @@ class Sweep:
         workload's unit; an ingest user's bulks per second are ``--bulk-rate-per-user``);
         ``drain``: first wait for the deployment's queue to empty (an EIS endpoint has none);
         ``point_s``: cluster seconds a point lasts (default ``--point-seconds``)."""
-        from ..load.runner import LoadOptions, run_load
-
-        base = self.base_values(inference_id)
         wall_s = self.point_wall_s if point_s is None else self.clock.to_wall(point_s)
-        base["duration"] = wall_s
         count = 0
 
         def run(rate: float) -> Point:
             nonlocal count
             count += 1
-            wall_rate = self.clock.wall_rate(rate)
-            users = max(MIN_USERS, math.ceil(wall_rate / PER_USER_WALL_RATE))
-            values = {**base, "peak_users": users, "rate_per_user": rate / users,
-                      "seed": self.settings.seed + count}  # fmt: skip
-            if self.settings.workload == "ingest":
-                values["bulk_rate_per_user"] = rate / users
-            options = LoadOptions(values, load_options.plan_of(values))
-            run_dir = self.report_dir / "points" / f"{label}-{count:02d}"
-            if drain and not deployment.wait_drained(client, inference_id):
-                raise CellError(f"{inference_id} still has requests pending after the last point")
-            outcome = run_load(self.target, options, f"{self.run_id}-{label}-{count:02d}",
-                               run_dir, on_status=lambda _line: None)  # fmt: skip
-            if outcome.exit_code == ExitCode.USAGE:
-                raise CellError(
-                    f"the load run of {label} point {count} could not run: "
-                    f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
-                )
+            users = max(MIN_USERS, math.ceil(self.clock.wall_rate(rate) / PER_USER_WALL_RATE))
+            run_dir = self._load_run(inference_id, client, label, count, rate, users,
+                                     MAX_OUTSTANDING, wall_s, drain)  # fmt: skip
             return read_point(run_dir, rate, wall_s, self.clock, self.unit.request_type)
 
         return run
+
+    def saturate(
+        self, inference_id: str, client: Any, label: str, allocations: int,
+        planned: saturation.SaturationPlan, weigh: saturation.Weigh | None,
+    ) -> saturation.Saturation:  # fmt: skip
+        """The cell's saturation point: ``planned.users`` senders with one unit in flight
+        each, offered more than the deployment completes (saturation.py)."""
+        wall_s = self.clock.to_wall(planned.seconds)
+        run_dir = self._load_run(inference_id, client, label, "saturation", planned.rate,
+                                 planned.users, 1, wall_s, drain=True)  # fmt: skip
+        return saturation.read_saturation(
+            run_dir,
+            planned.rate,
+            wall_s,
+            self.clock,
+            self.unit.request_type,
+            allocations,
+            weigh,
+        )
+
+    def _load_run(
+        self, inference_id: str, client: Any, label: str, count: int | str, rate: float,
+        users: int, in_flight: int, wall_s: float, drain: bool,
+    ) -> Path:  # fmt: skip
+        """One load run of the cell at ``rate`` (cluster units/s) from ``users`` senders with
+        at most ``in_flight`` units each; its run directory."""
+        from ..load.runner import LoadOptions, run_load
+
+        seed = self.settings.seed + (count if isinstance(count, int) else 0)
+        values = {**self.base_values(inference_id), "duration": wall_s, "peak_users": users,
+                  "rate_per_user": rate / users, "max_outstanding": in_flight,
+                  "seed": seed}  # fmt: skip
+        if self.settings.workload == "ingest":
+            values["bulk_rate_per_user"] = rate / users
+        options = LoadOptions(values, load_options.plan_of(values))
+        name = f"{label}-{count:02d}" if isinstance(count, int) else f"{label}-{count}"
+        run_dir = self.report_dir / "points" / name
+        if drain and not deployment.wait_drained(client, inference_id):
+            raise CellError(f"{inference_id} still has requests pending after the last point")
+        outcome = run_load(self.target, options, f"{self.run_id}-{name}", run_dir,
+                           on_status=lambda _line: None)  # fmt: skip
+        if outcome.exit_code == ExitCode.USAGE:
+            raise CellError(
+                f"the load run of {label} point {count} could not run: "
+                f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
+            )
+        return run_dir
 
 
 def run(sweep: Sweep) -> int:
@@ -551,8 +587,62 @@ def _cell(
                 )
         measure = sweep.measure(inference_id, client, label)
         started(cell)
-        return sweep_cell(cell, measure, settings.repeats, deadline, emit,
-                          resolution=settings.resolution)  # fmt: skip
+        sweep_cell(cell, measure, settings.repeats, deadline, emit,
+                   resolution=settings.resolution)  # fmt: skip
+        if settings.saturation_seconds != 0:
+            _saturate(sweep, cell, inference_id, client, label, probe, deadline)
+        return cell
+
+
+def _saturate(
+    sweep: Sweep, cell: CellResult, inference_id: str, client: Any, label: str,
+    probe: deployment.Probe, deadline: float,
+) -> None:  # fmt: skip
+    """The cell's saturation point (saturation.py), unless --max-minutes ends first."""
+    settings = sweep.settings
+    seen = [m.point.throughput_rps for m in cell.runs if not m.judgement.inconclusive]
+    if cell.knee.sustained_rps is not None:
+        seen.append(cell.knee.sustained_rps)
+    planned = saturation.plan(
+        cell.allocations, settings.workload, cell.estimate_rps, seen, settings.point_seconds,
+        settings.saturation_seconds,
+    )  # fmt: skip
+    if time.monotonic() + sweep.clock.to_wall(planned.seconds) > deadline:
+        cell.saturation_skipped = "bounded by --max-minutes"
+        sweep.emit(f"  saturation point skipped: {cell.saturation_skipped}")
+        return
+    weigh = None
+    if settings.workload == "inference" and probe.fit is not None:
+        texts, mix = Corpus.load(settings.corpus or None), parse_mix(settings.mix)
+        weigh = saturation.work_weights(
+            probe.fit.per_input_ms, probe.fit.per_token_ms,
+            expected_per_request(texts, mix, settings.batch_share, lambda _: 1.0),
+            expected_per_request(texts, mix, settings.batch_share,
+                                 lambda item: min(item.tokens, MAX_TOKENS)),
+        )  # fmt: skip
+    found = sweep.saturate(inference_id, client, label, cell.allocations, planned, weigh)
+    cell.saturation = found
+    sweep.emit(_saturation_line(cell, found, sweep.unit))
+
+
+def _saturation_line(cell: CellResult, found: saturation.Saturation, unit: Unit) -> str:
+    n = cell.allocations
+    state = (
+        "inconclusive: the embedded server's simulation was behind"
+        if found.inconclusive
+        else "saturated"
+        if found.saturated
+        else "not saturated: a lower bound"
+    )
+    errors = ", ".join(f"{k} ×{v}" for k, v in sorted(found.errors.items()))
+    return (
+        f"  {n} alloc × {cell.threads} thr  saturation: offered {found.offered_rps:.2f}/s from "
+        f"{saturation.outstanding(n, unit.workload)} senders, done {found.rps / n:.2f} "
+        f"{unit.rate} per allocation (95 % CI {found.ci_low / n:.2f}–{found.ci_high / n:.2f}; "
+        f"{found.units} {unit.noun}, {'work-weighted' if found.weighted else 'counted'}), "
+        f"a request waiting at {found.queued_share or 0:.0%} of polls  {state}"
+        + (f" ({errors})" if errors else "")
+    )
 
 
 def _recommend(
@@ -699,6 +789,10 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     chunks = cell.per_allocation_of(cell.capacity_chunks_rps)
     also = (f" = {docs:.2f} documents/s, {chunks:.2f} chunks/s"
             if docs is not None and chunks is not None else "")  # fmt: skip
+    found = cell.saturation
+    saturated = ("" if found is None or found.inconclusive else
+                 f"; saturation {found.rps / cell.allocations:.2f} {unit.rate} per allocation"
+                 + ("" if found.saturated else " (not saturated: a lower bound)"))  # fmt: skip
     emit(head + f"capacity {per:.2f} {unit.rate} per allocation{also} (95 % CI "
-         f"{low:.2f}–{high:.2f}), {bracket}, objective p99 ≤ {cell.slo_p99_ms:g} ms"
+         f"{low:.2f}–{high:.2f}), {bracket}, objective p99 ≤ {cell.slo_p99_ms:g} ms{saturated}"
          + (f" [{'; '.join(notes)}]" if notes else ""))  # fmt: skip

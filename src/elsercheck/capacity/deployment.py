@@ -67,6 +67,7 @@ class Probe:
     # Inference: the mix's unloaded p99 from a fit of the probe's latencies to its requests'
     # inputs and tokens (unloaded.py); None for searches and bulks, or when the fit is poor.
     mix_p99_ms: float | None = None
+    fit: unloaded.LatencyFit | None = None  # that fit (inference, when good enough)
     latencies_ms: tuple[float, ...] = field(default=(), repr=False)  # in order
 
     @property
@@ -173,7 +174,7 @@ def probe(
         if latency is None:
             return measured
         draws = unloaded.mix_draws(mix, batch_share, corpus)
-        return replace(measured, mix_p99_ms=unloaded.mix_p99_ms(latency, draws))
+        return replace(measured, mix_p99_ms=unloaded.mix_p99_ms(latency, draws), fit=latency)
     if endpoints is None:
         raise CellError(f"the {workload} probe needs an index tracker")
     index = f"{inference_id}-probe"

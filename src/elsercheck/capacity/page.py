@@ -164,6 +164,10 @@ def _cards(cells: list[Mapping[str, Any]], unit: Unit) -> Html:
                 value = cell.get(f"per_allocation_{key}_rps")
                 items.append((f"{name}: per allocation, {label}", fmt(value, 2)))
         items.append((f"{name}: knee, {unit.rate}", fmt(cell["knee"]["rps"], 2)))
+        found = cell.get("saturation") or {}
+        if "per_allocation_rps" in found:
+            items.append((f"{name}: saturation per allocation, {unit.rate}",
+                          fmt(found["per_allocation_rps"], 2)))  # fmt: skip
     return pagekit.cards(items)
 
 
@@ -193,8 +197,23 @@ def _cells(cells: list[Mapping[str, Any]], unit: Unit) -> Html:
             row[5:5] = [fmt(cell.get("per_allocation_documents_rps"), 2),
                         fmt(cell.get("per_allocation_chunks_rps"), 2)]  # fmt: skip
             row.insert(-1, fmt(cell.get("model_chunks_rps"), 2))
+        row.insert(header.index("model"), _saturation(cell.get("saturation")))
         rows.append(row)
+    header.insert(header.index("model"), "saturation per allocation")
     return table(header, rows)
+
+
+def _saturation(found: Mapping[str, Any] | None) -> str:
+    """A cell's saturation throughput per allocation, its interval and state."""
+    if not found:
+        return "–"
+    if "skipped" in found:
+        return f"skipped: {found['skipped']}"
+    low, high = found["per_allocation_ci"]
+    state = ("inconclusive: the simulator was behind" if found["inconclusive"]
+             else "" if found["saturated"] else "not saturated: a lower bound")  # fmt: skip
+    return (f"{fmt(found['per_allocation_rps'], 2)} ({fmt(low, 2)}–{fmt(high, 2)})"
+            + (f" {state}" if state else ""))  # fmt: skip
 
 
 def _points(cells: list[Mapping[str, Any]], unit: Unit) -> Html:

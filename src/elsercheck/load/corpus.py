@@ -19,7 +19,8 @@ import json
 import math
 import random
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import statistics
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -265,6 +266,23 @@ class Sample:
     def name(self) -> str:
         """The stats name: the bucket, prefixed ``batch-`` for a batch."""
         return f"batch-{self.bucket}" if self.batched else self.bucket
+
+
+def expected_per_request(
+    corpus: Corpus, mix: Mix, batch_share: float, value: Callable[[Item], float],
+    batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
+) -> float:  # fmt: skip
+    """The expectation of ``value`` summed over a request's inputs, as :class:`Sampler` draws
+    them: computed exactly, not sampled (a sample of a mix whose rare batches of long passages
+    carry much of its tokens is off by per cents). A bucket in the mix's shares, then one item
+    or a batch of items of it (size uniform over ``batch_sizes``; distinct items, each
+    uniform): the shares' mean of each bucket's mean value, times the mean inputs."""
+    total = math.fsum(mix.shares.values())
+    per_input = math.fsum(
+        share / total * statistics.fmean(value(item) for item in corpus.bucket(name))
+        for name, share in mix.shares.items()
+    )
+    return per_input * ((1 - batch_share) + batch_share * statistics.fmean(batch_sizes))
 
 
 class Sampler:

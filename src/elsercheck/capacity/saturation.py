@@ -1,0 +1,251 @@
+"""The deployment's throughput when never idle: each cell's saturation point.
+
+Elastic's ELSER benchmarks publish this figure (documents per second at a number of
+allocations, every allocation busy: ml-nlp-elser.md "Benchmark information"), and so does
+Rally's ``elser-ingest-speedtest`` (bulks as fast as the deployment takes them). The sweep's
+knee is another figure, the rate that keeps a p99 objective; it is noisy by nature (a window's
+p99 is a few long batches), while the saturation throughput is a count of finished work.
+
+The point keeps the deployment busy without flooding it: :func:`outstanding` units in flight
+(each load user one at a time, offered more than the deployment completes), so its queue never
+empties and stays far below ``queue_capacity`` (no 429, no timeout). Throughput is the work
+completed in the window (``point.py``'s: after the warm-up share) per cluster second. A unit
+completes with all its deployment requests, so counting units makes the mix's long batches
+noise: a unit's service time varies by 2.4 times its mean in the default mix, ±12 % in a
+minute at one allocation. Each completed inference request is counted by its work instead, in
+units of the mix's mean: the probe's fit of unloaded latency to inputs and tokens
+(``unloaded.py``) weighs it, the mix's draws give the mean. The window's work is then its busy
+time give or take the work in progress at its ends. Searches and bulks vary little (0.13)
+and are counted.
+
+Saturated means a request was waiting at (nearly) every stats poll of the window, more pending
+than allocations; otherwise the figure is a lower bound and says so.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..load import simulator
+from ..runs import rundir
+from ..timebase import TimeBase
+from .point import WARMUP_SHARE
+from .statistics import t_quantile
+
+# Offered rate over the best throughput the sweep saw (at most saturation, at least its knee,
+# about half of it). A sender with its unit in flight drops the arrivals due meanwhile
+# (``backlog``) and sends at its next one: at an offered k × saturation it waits 1/k of a
+# cycle, so about (1 - 1/k) of the senders have a unit in flight (2/3 to 5/6 here).
+OVERDRIVE = 3.0
+PROBE_OVERDRIVE = 2.0  # over the probe's estimate, when the sweep measured nothing
+# Senders (one unit in flight each) per allocation, and beyond: with 2/3 of them in flight,
+# more units than allocations are queued at any time; a bulk puts up to ten chunks in the
+# queue at once (reference/indices/ingest.py), so fewer bulks keep it busy. Far below the
+# deployment's queue_capacity (1024 requests) either way.
+# A search's round trip also holds the index's search and two HTTP hops, long against its
+# one short query's model time: more of them.
+IN_FLIGHT_PER_ALLOCATION = {"inference": 4.0, "search": 8.0, "ingest": 0.4}
+IN_FLIGHT_EXTRA = 4
+MIN_UNITS = 40  # the window holds at least this many units at the estimate (bulks: ±1 of 40)
+# Stats polls with a request waiting, at least, for a saturated window: more pending than
+# allocations (number_of_pending_requests counts the running ones too), so every one was busy.
+QUEUED_SHARE = 0.9
+Z95 = 1.96
+BATCHES = 10  # sub-windows of the batch-means interval of counted units
+
+
+@dataclass(frozen=True)
+class SaturationPlan:
+    """How the saturation point runs: offered rate (cluster units/s), senders, and its length
+    in cluster seconds (window plus warm-up)."""
+
+    rate: float
+    users: int
+    seconds: float
+
+
+def outstanding(allocations: int, workload: str) -> int:
+    """Units kept in flight at the saturation point."""
+    share = IN_FLIGHT_PER_ALLOCATION.get(workload, IN_FLIGHT_PER_ALLOCATION["inference"])
+    return math.ceil(share * allocations) + IN_FLIGHT_EXTRA
+
+
+def plan(
+    allocations: int, workload: str, estimate_rps: float, seen_rps: Sequence[float],
+    point_seconds: float, seconds: float | None = None,
+) -> SaturationPlan:  # fmt: skip
+    """The saturation point of a cell: ``seen_rps`` (the sweep's throughputs and sustained
+    rates, at most saturation) or else ``estimate_rps`` (the probe's) sets the offered rate;
+    ``seconds`` given (cluster) is the point's length, else at least ``point_seconds`` and long
+    enough for :data:`MIN_UNITS` units after the warm-up at that estimate."""
+    seen = max(seen_rps, default=0.0)
+    best, overdrive = (seen, OVERDRIVE) if seen > 0 else (estimate_rps, PROBE_OVERDRIVE)
+    length = seconds
+    if length is None:
+        length = (
+            max(point_seconds, MIN_UNITS / best / (1 - WARMUP_SHARE))
+            if best > 0
+            else (point_seconds)
+        )
+    return SaturationPlan(overdrive * best, outstanding(allocations, workload), length)
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """What the saturation point measured (cluster time): ``rps`` units of the mix's mean
+    work per second (``weighted``) or units counted; its 95 % interval; whether the deployment
+    was ``saturated`` (``queued_share`` of polls with requests pending)."""
+
+    offered_rps: float
+    window_s: float
+    rps: float
+    ci_low: float
+    ci_high: float
+    method: str
+    units: int
+    weighted: bool
+    queued_share: float | None
+    saturated: bool
+    errors: dict[str, int]
+    simulator: dict[str, Any] | None
+    run_dir: str = ""
+
+    @property
+    def inconclusive(self) -> bool:
+        """The embedded server's simulation fell behind: its timings are distorted."""
+        return self.simulator is not None and not self.simulator.get("kept_up", True)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("offered_rps", "window_s", "rps", "ci_low", "ci_high", "queued_share"):
+            if data[key] is not None:
+                data[key] = round(data[key], 4)
+        data["inconclusive"] = self.inconclusive
+        return data
+
+
+Weigh = Callable[[Mapping[str, Any]], float]
+
+
+def read_saturation(
+    run_dir: Path, offered_rps: float, duration_s: float, clock: TimeBase, request_type: str,
+    allocations: int, weigh: Weigh | None = None,
+) -> Saturation:  # fmt: skip
+    """The saturation point of the run in ``run_dir`` (``duration_s`` wall seconds on the
+    target's ``clock``): completions in the window per cluster second, each weighed by
+    ``weigh(row)`` (its work in units of the mix's mean) when given, else counted."""
+    start, end = WARMUP_SHARE * duration_s, duration_s
+    done: list[tuple[float, float]] = []  # (completion, work) of the window's completions
+    errors: dict[str, int] = {}
+    for row in rundir.read_csv(run_dir / rundir.REQUESTS_CSV):
+        if row.get("request_type") != request_type or row.get("elapsed_s") is None:
+            continue
+        kind = row["error_kind"]
+        if kind:
+            if kind != "backlog" and start <= row["elapsed_s"] < end:  # backlog: never sent
+                errors[kind] = errors.get(kind, 0) + 1
+            continue
+        if row.get("latency_ms") is None:
+            continue
+        finished = row["elapsed_s"] + row["latency_ms"] / 1000.0
+        if start <= finished < end:
+            done.append((finished, weigh(row) if weigh is not None else 1.0))
+    rate, half = estimate(done, start, end, counted=weigh is None)  # per wall second
+    window = max(end - start, 1e-9)
+    allocation_rows = list(rundir.read_csv(run_dir / rundir.ALLOCATIONS_CSV))
+    queued = queued_share(allocation_rows, start, end, allocations)
+    how = "work-weighted completions" if weigh is not None else "completions"
+    return Saturation(
+        offered_rps=offered_rps,
+        window_s=clock.to_cluster(window),
+        rps=clock.cluster_rate(rate),
+        ci_low=clock.cluster_rate(max(rate - half, 0.0)),
+        ci_high=clock.cluster_rate(rate + half),
+        method=f"{len(done)} {how}; interval from the spread of the work in progress",
+        units=len(done),
+        weighted=weigh is not None,
+        queued_share=queued,
+        saturated=queued is not None and queued >= QUEUED_SHARE and not errors,
+        errors=errors,
+        simulator=simulator.summarize(allocation_rows),
+        run_dir=str(run_dir),
+    )
+
+
+def estimate(
+    done: Sequence[tuple[float, float]], start: float, end: float, counted: bool = True
+) -> tuple[float, float]:
+    """The rate of work completed in [start, end) from ``done`` ((completion time, work) of
+    the completions in it) and its 95 % half-width.
+
+    A unit's work is credited when it completes, so the credited work W(t) runs behind the
+    busy time by the work in progress, L(t) = rate × t − W(t), zero at both ends by the
+    rate's definition: the estimate's error is what the true L differs by at the window's
+    two ends, over the window. L is read at every completion (before and after its step):
+    its root mean square is √2 too small for the difference of two independent ends and,
+    when L wanders like a random walk, √3 too small again (a bridge's variance averages a
+    third of its end's). Both factors are taken: right for a random walk, wide for work in
+    progress that stays bounded (units weighed by their work). Units ``counted`` also wander
+    with their service times, and one path's spread says little of that: the batch-means
+    interval over :data:`BATCHES` sub-windows (Student's t) is taken when wider. Checked on
+    saturated queues of the real mixes (tests/test_capacity_saturation.py)."""
+    window = max(end - start, 1e-9)
+    rate = math.fsum(work for _, work in done) / window
+    if len(done) < 2 or rate <= 0:
+        return rate, rate
+    lags: list[float] = []
+    credited = 0.0
+    for finished, work in sorted(done):
+        lags.append(rate * (finished - start) - credited)
+        credited += work
+        lags.append(rate * (finished - start) - credited)
+    half = Z95 * math.sqrt(6.0 * math.fsum(lag * lag for lag in lags) / len(lags)) / window
+    if counted:
+        width = window / BATCHES
+        sums = [0.0] * BATCHES
+        for finished, work in done:
+            sums[min(int((finished - start) / width), BATCHES - 1)] += work / width
+        spread = statistics.stdev(sums) / math.sqrt(BATCHES)
+        half = max(half, t_quantile(BATCHES - 1) * spread)
+    return rate, half
+
+
+def queued_share(
+    allocation_rows: Sequence[Mapping[str, Any]], start: float, end: float, allocations: int
+) -> float | None:
+    """The share of the window's stats polls at which a request waited: more pending
+    (``number_of_pending_requests``, running ones included) than ``allocations``; None
+    without polls (no stats API)."""
+    pending = [
+        row["number_of_pending_requests"]
+        for row in allocation_rows
+        if row.get("elapsed_s") is not None
+        and start <= row["elapsed_s"] < end
+        and row.get("number_of_pending_requests") is not None
+    ]
+    return sum(1 for value in pending if value > allocations) / len(pending) if pending else None
+
+
+def work_weights(
+    per_input_ms: float, per_token_ms: float, mean_inputs: float, mean_tokens: float
+) -> Weigh | None:
+    """A request's work in units of the mix's mean: the fitted unloaded latency of its inputs
+    and tokens over that of the mix's mean inputs and tokens (exact, ``corpus.
+    expected_per_request``: the mean of 50,000 draws of the default mix is 1.9 % short of
+    its tokens, and the estimate as far off); None when the fit gives the mix no work."""
+    mean = per_input_ms * mean_inputs + per_token_ms * mean_tokens
+    if mean <= 0:
+        return None
+
+    def weigh(row: Mapping[str, Any]) -> float:
+        inputs, tokens = row.get("inputs"), row.get("tokens")
+        n = inputs if isinstance(inputs, int) else 1
+        t = tokens if isinstance(tokens, int) else 0
+        return (per_input_ms * n + per_token_ms * t) / mean
+
+    return weigh
