@@ -112,14 +112,19 @@ COMPARISONS: list[Comparison] = [
         "capacity",
         "5. Capacity accuracy",
         capacity_accuracy.run,
+        # The saturation point against the model's saturation; the sweep's knee is reported
+        # beside, without a goal: one sweep's knee spreads ±15-25 % (limits).
         {
-            f"capacity_{workload}_a{allocations}_vs_model_ratio": Goal(
-                0.9, f"{workload} ×{allocations}: within 10 % of the model"
+            f"capacity_{workload}_a{allocations}_saturation_vs_model_ratio": Goal(
+                0.9, f"{workload} ×{allocations}: within 10 % of the model's saturation"
             )
             for workload, allocations in capacity_accuracy.CELLS
         },
         limits=(
-            "Not the simulation: a FIFO replay of a sweep's own arrivals and token counts "
+            "The saturation point is a count of finished work (inference weighed by it), "
+            "within a few per cent; the model's mean is exact (capacity/model.py). The knee "
+            "is the noisy figure. Not the simulation: a FIFO replay of a sweep's own arrivals "
+            "and token counts "
             "gives its points' measured p50 and p99 within ~10 % (checked on the default mix), "
             "and a saturated point keeps the allocation ~95 % busy by the modelled inference "
             "times. The knee of the default mix is a latency knee: a 60 s window's p99 is made "

@@ -97,6 +97,15 @@ def test_one_allocation_measures_the_models_capacity_and_knee(server, one_alloca
     assert failed and all(p["reasons"] for p in failed)
     assert any("pending" in r or "throughput" in r for p in failed for r in p["reasons"])
     assert cell["model_rps"] is None  # a --url target: elsercheck cannot know its model
+    # The saturation point: every allocation busy, its throughput the model's saturation
+    # (the margins of a busy machine, unless the simulator said it fell behind).
+    found = cell["saturation"]
+    assert found["units"] > 100 and found["weighted"] and not found["errors"]
+    if not found["inconclusive"]:
+        assert found["saturated"], found
+        assert 0.8 * truth <= found["per_allocation_rps"] <= 1.1 * truth, (found, truth)
+    low, high = found["per_allocation_ci"]
+    assert low <= found["per_allocation_rps"] <= high
     # Output: the page with both charts, the points' load runs, and nothing left behind.
     page = (out / "capacity.html").read_text()
     assert "Throughput vs offered rate" in page and "Latency percentiles per point" in page

@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import statistics
+import time
 from pathlib import Path
 
 import jsonschema
@@ -14,10 +15,13 @@ import pytest
 
 from elsercheck.capacity import model, saturation, unloaded
 from elsercheck.capacity.cell import CellResult
+from elsercheck.capacity.command import CapacitySettings, _saturate
+from elsercheck.capacity.deployment import Probe
 from elsercheck.capacity.page import _cells
 from elsercheck.capacity.point import WARMUP_SHARE
 from elsercheck.capacity.result import schema
 from elsercheck.capacity.units import unit_of
+from elsercheck.capacity.unloaded import LatencyFit
 from elsercheck.endpoints import ELSER_V2_X86
 from elsercheck.load.corpus import MAX_TOKENS, Corpus, Sampler, expected_per_request, parse_mix
 from elsercheck.load.options import DEFAULT_MIX
@@ -216,3 +220,85 @@ def test_a_cells_saturation_is_in_capacity_json_and_the_page(tmp_path):
     skipped = CellResult(2, 1, 3.0, 1000.0, saturation_skipped="bounded by --max-minutes")
     assert skipped.to_json()["saturation"] == {"skipped": "bounded by --max-minutes"}
     assert "skipped: bounded" in str(_cells([skipped.to_json()], unit_of("inference")))
+
+
+# -- the command: attempts, the bound, a stop signal ----------------------------------------------
+class _FakeSweep:
+    """What ``command._saturate`` uses of a Sweep, its points scripted: each ``saturate`` call
+    takes the next of ``outcomes`` (a Saturation, or an exception to raise)."""
+
+    def __init__(self, outcomes: list, workload: str = "search") -> None:
+        self.settings = CapacitySettings(workload=workload, point_seconds=20.0)
+        self.clock = TimeBase(10.0)
+        self.unit = unit_of(workload)
+        self.lines: list[str] = []
+        self.users: list[int] = []
+        self.weighed: list[bool] = []
+        self._outcomes = outcomes
+
+    def emit(self, line: str) -> None:
+        self.lines.append(line)
+
+    def saturate(self, inference_id, client, label, allocations, planned, weigh, attempt):
+        self.users.append(planned.users)
+        self.weighed.append(weigh is not None)
+        outcome = self._outcomes[attempt - 1]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def _found(saturated: bool, rps: float = 40.0) -> saturation.Saturation:
+    return saturation.Saturation(
+        offered_rps=120.0, window_s=16.0, rps=rps, ci_low=rps - 1, ci_high=rps + 1, method="m",
+        units=640, weighted=False, queued_share=1.0 if saturated else 0.5, saturated=saturated,
+        errors={}, simulator=None,
+    )  # fmt: skip
+
+
+def _probe(fit: LatencyFit | None = None) -> Probe:
+    return Probe(40, 20.0, 30.0, 20.0, fit=fit)
+
+
+def test_a_window_with_idle_allocations_runs_again_with_twice_the_senders():
+    sweep = _FakeSweep([_found(False, 30.0), _found(True, 40.0)])
+    cell = CellResult(1, 1, 40.0, 100.0)
+    _saturate(sweep, cell, "id", None, "a1t1", _probe(), deadline=time.monotonic() + 600)
+    senders = saturation.outstanding(1, "search")
+    assert sweep.users == [senders, 2 * senders]
+    assert cell.saturation is not None and cell.saturation.rps == 40.0
+    assert "not saturated: a lower bound" in sweep.lines[0] and "saturated" in sweep.lines[1]
+    # Saturated at once: one run. Still idle after the second: the lower bound is kept.
+    once = _FakeSweep([_found(True)])
+    _saturate(once, CellResult(1, 1, 40.0, 100.0), "id", None, "a1t1", _probe(),
+              deadline=time.monotonic() + 600)  # fmt: skip
+    assert len(once.users) == 1
+    twice = _FakeSweep([_found(False), _found(False, 35.0)])
+    idle = CellResult(1, 1, 40.0, 100.0)
+    _saturate(twice, idle, "id", None, "a1t1", _probe(), deadline=time.monotonic() + 600)
+    assert len(twice.users) == saturation.ATTEMPTS and idle.saturation.rps == 35.0
+    assert not idle.saturation.saturated
+
+
+def test_the_saturation_point_keeps_to_the_bound_and_to_a_stop_signal():
+    sweep = _FakeSweep([_found(True)])
+    cell = CellResult(1, 1, 40.0, 100.0)
+    _saturate(sweep, cell, "id", None, "a1t1", _probe(), deadline=time.monotonic() + 1)
+    assert sweep.users == [] and cell.saturation_skipped == "bounded by --max-minutes"
+    stopped = CellResult(1, 1, 40.0, 100.0)
+    with pytest.raises(KeyboardInterrupt):
+        _saturate(_FakeSweep([KeyboardInterrupt()]), stopped, "id", None, "a1t1", _probe(),
+                  deadline=time.monotonic() + 600)  # fmt: skip
+    assert stopped.saturation is None
+    assert stopped.saturation_skipped == "interrupted by a stop signal"
+
+
+def test_only_an_inference_mix_with_a_fit_is_weighed():
+    fit = LatencyFit(10.0, 1.0, 0.9)
+    for workload, probe, weighed in (("inference", _probe(fit), True),
+                                     ("inference", _probe(None), False),
+                                     ("search", _probe(fit), False)):  # fmt: skip
+        sweep = _FakeSweep([_found(True)], workload)
+        _saturate(sweep, CellResult(1, 1, 4.0, 100.0), "id", None, "a1t1", probe,
+                  deadline=time.monotonic() + 600)  # fmt: skip
+        assert sweep.weighed == [weighed], (workload, probe)

@@ -287,7 +287,7 @@ def _rows(point: dict, request_type: str) -> list[dict]:
 @pytest.mark.slow
 def test_a_search_sweep_measures_searches_per_second(search_server, tmp_path, monkeypatch):
     code, data = _sweep(search_server, tmp_path, monkeypatch, "--workload", "search",
-                        "--point-seconds", "60", "--max-minutes", "1.3")  # fmt: skip
+                        "--point-seconds", "60", "--max-minutes", "2")  # fmt: skip
     assert code == ExitCode.OK, data
     jsonschema.Draft202012Validator(schema()).validate(data)
     assert data["workload"] == "search" and data["rate_unit"] == "semantic searches"
@@ -299,14 +299,27 @@ def test_a_search_sweep_measures_searches_per_second(search_server, tmp_path, mo
     assert all(_rows(p, "SEARCH") and not _rows(p, "POST") for p in cell["points"])
     assert cell["capacity_chunks_rps"] is None
     assert "semantic searches/s per allocation" in (tmp_path / "capacity.html").read_text()
+    _saturation_near(cell, truth)
     assert _leftovers(search_server, data["run_id"]) == []
+
+
+def _saturation_near(cell: dict, truth: float) -> None:
+    """The cell's saturation point: units counted (only inference is weighed), every
+    allocation busy, its throughput the model's saturation within the margins of a busy
+    machine, unless the simulator said it fell behind."""
+    found = cell["saturation"]
+    assert found and "skipped" not in found, found
+    assert not found["weighted"] and found["units"] > 0 and not found["errors"], found
+    if not found["inconclusive"]:
+        assert found["saturated"], found
+        assert 0.8 * truth <= found["per_allocation_rps"] <= 1.1 * truth, (found, truth)
 
 
 @pytest.mark.slow
 def test_an_ingest_sweep_measures_bulks_documents_and_chunks(fast_server, tmp_path, monkeypatch,
                                                              capsys):  # fmt: skip
     code, data = _sweep(fast_server, tmp_path, monkeypatch, "--workload", "ingest",
-                        "--bulk-size", "1", "--point-seconds", "100", "--max-minutes", "1.4",
+                        "--bulk-size", "1", "--point-seconds", "100", "--max-minutes", "2",
                         "--traffic", "peak=1,trough=0.2")  # fmt: skip
     assert code == ExitCode.OK, data
     jsonschema.Draft202012Validator(schema()).validate(data)
@@ -332,6 +345,8 @@ def test_an_ingest_sweep_measures_bulks_documents_and_chunks(fast_server, tmp_pa
                                                                       rel=1e-3)  # fmt: skip
     out = capsys.readouterr().out
     assert "bulks/s per allocation" in out and "chunks/s" in out and "12 bulks" in out
+    _saturation_near(cell, bulks)
+    assert "saturation:" in out
     assert _leftovers(fast_server, data["run_id"]) == []
 
 

@@ -405,6 +405,7 @@ def run_covered(command: Command, ctx: Context) -> None:
 # user's. The values are those the suite's own tests of each command use (tests/test_gate.py,
 # test_defects.py, test_capacity_run.py); the gate's defaults generate 25 examples per
 # operation, a capacity point holds 60 cluster seconds twice and the sweep bisects to 5 %
+# (a cell's saturation point at least as long: 40 bulks at one allocation, 7 cluster minutes)
 # (figures are test_capacity_run's to check: here the widest bracket the option allows, a
 # factor 2, which ends most cells at their first bracket: 2 points instead of 4). A gate
 # waits on its target most of the time (about a third of a core while it runs), so the whole
@@ -418,6 +419,7 @@ SMALLEST: dict[str, tuple[tuple[str, str], ...]] = {
         ("--point-seconds", "20"),
         ("--repeats", "1"),
         ("--resolution", "1"),
+        ("--saturation-seconds", "20"),
     ),
 }
 
@@ -631,7 +633,7 @@ def test_what_runs_elsewhere_is_found_where_it_runs(text: str, request: pytest.F
 def test_a_budget_option_is_appended_only_where_the_readme_leaves_it_out() -> None:
     kind = "elsercheck capacity"
     assert smallest("elsercheck capacity --repeats 3", kind) == (
-        "elsercheck capacity --repeats 3 --point-seconds 20 --resolution 1"
+        "elsercheck capacity --repeats 3 --point-seconds 20 --resolution 1 --saturation-seconds 20"
     )
     assert smallest("elsercheck gate --max-examples 9", "elsercheck gate").endswith("9")
     assert smallest("elsercheck spec -o x.json", "elsercheck spec") == "elsercheck spec -o x.json"

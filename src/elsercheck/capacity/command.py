@@ -16,7 +16,7 @@ import math
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -374,12 +374,13 @@ class Sweep:
 
     def saturate(
         self, inference_id: str, client: Any, label: str, allocations: int,
-        planned: saturation.SaturationPlan, weigh: saturation.Weigh | None,
+        planned: saturation.SaturationPlan, weigh: saturation.Weigh | None, attempt: int = 1,
     ) -> saturation.Saturation:  # fmt: skip
         """The cell's saturation point: ``planned.users`` senders with one unit in flight
         each, offered more than the deployment completes (saturation.py)."""
         wall_s = self.clock.to_wall(planned.seconds)
-        run_dir = self._load_run(inference_id, client, label, "saturation", planned.rate,
+        name = "saturation" if attempt == 1 else f"saturation-{attempt}"
+        run_dir = self._load_run(inference_id, client, label, name, planned.rate,
                                  planned.users, 1, wall_s, drain=True)  # fmt: skip
         return saturation.read_saturation(
             run_dir,
@@ -598,7 +599,8 @@ def _saturate(
     sweep: Sweep, cell: CellResult, inference_id: str, client: Any, label: str,
     probe: deployment.Probe, deadline: float,
 ) -> None:  # fmt: skip
-    """The cell's saturation point (saturation.py), unless --max-minutes ends first."""
+    """The cell's saturation point (saturation.py), unless --max-minutes ends first; once
+    more with twice the senders when its allocations were idle at times."""
     settings = sweep.settings
     seen = [m.point.throughput_rps for m in cell.runs if not m.judgement.inconclusive]
     if cell.knee.sustained_rps is not None:
@@ -607,10 +609,6 @@ def _saturate(
         cell.allocations, settings.workload, cell.estimate_rps, seen, settings.point_seconds,
         settings.saturation_seconds,
     )  # fmt: skip
-    if time.monotonic() + sweep.clock.to_wall(planned.seconds) > deadline:
-        cell.saturation_skipped = "bounded by --max-minutes"
-        sweep.emit(f"  saturation point skipped: {cell.saturation_skipped}")
-        return
     weigh = None
     if settings.workload == "inference" and probe.fit is not None:
         texts, mix = Corpus.load(settings.corpus or None), parse_mix(settings.mix)
@@ -620,12 +618,31 @@ def _saturate(
             expected_per_request(texts, mix, settings.batch_share,
                                  lambda item: min(item.tokens, MAX_TOKENS)),
         )  # fmt: skip
-    found = sweep.saturate(inference_id, client, label, cell.allocations, planned, weigh)
-    cell.saturation = found
-    sweep.emit(_saturation_line(cell, found, sweep.unit))
+    for attempt in range(1, saturation.ATTEMPTS + 1):
+        if time.monotonic() + sweep.clock.to_wall(planned.seconds) > deadline:
+            if cell.saturation is None:
+                cell.saturation_skipped = "bounded by --max-minutes"
+                sweep.emit(f"  saturation point skipped: {cell.saturation_skipped}")
+            return
+        try:
+            found = sweep.saturate(inference_id, client, label, cell.allocations, planned,
+                                   weigh, attempt)  # fmt: skip
+        except KeyboardInterrupt:
+            if cell.saturation is None:
+                cell.saturation_skipped = "interrupted by a stop signal"
+            raise
+        cell.saturation = found
+        sweep.emit(_saturation_line(cell, found, planned, sweep.unit))
+        if found.saturated or found.inconclusive or found.errors:
+            return
+        # Nothing waiting at times: the senders' round trips (HTTP, a search's own work, a
+        # busy load machine) left allocations idle. Twice as many, once.
+        planned = replace(planned, users=planned.users * 2)
 
 
-def _saturation_line(cell: CellResult, found: saturation.Saturation, unit: Unit) -> str:
+def _saturation_line(
+    cell: CellResult, found: saturation.Saturation, planned: saturation.SaturationPlan, unit: Unit
+) -> str:
     n = cell.allocations
     state = (
         "inconclusive: the embedded server's simulation was behind"
@@ -637,7 +654,7 @@ def _saturation_line(cell: CellResult, found: saturation.Saturation, unit: Unit)
     errors = ", ".join(f"{k} ×{v}" for k, v in sorted(found.errors.items()))
     return (
         f"  {n} alloc × {cell.threads} thr  saturation: offered {found.offered_rps:.2f}/s from "
-        f"{saturation.outstanding(n, unit.workload)} senders, done {found.rps / n:.2f} "
+        f"{planned.users} senders, done {found.rps / n:.2f} "
         f"{unit.rate} per allocation (95 % CI {found.ci_low / n:.2f}–{found.ci_high / n:.2f}; "
         f"{found.units} {unit.noun}, {'work-weighted' if found.weighted else 'counted'}), "
         f"a request waiting at {found.queued_share or 0:.0%} of polls  {state}"

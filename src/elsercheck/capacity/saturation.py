@@ -51,6 +51,7 @@ PROBE_OVERDRIVE = 2.0  # over the probe's estimate, when the sweep measured noth
 # one short query's model time: more of them.
 IN_FLIGHT_PER_ALLOCATION = {"inference": 4.0, "search": 8.0, "ingest": 0.4}
 IN_FLIGHT_EXTRA = 4
+ATTEMPTS = 2  # a window with allocations idle at times is run again with twice the senders
 MIN_UNITS = 40  # the window holds at least this many units at the estimate (bulks: ±1 of 40)
 # Stats polls with a request waiting, at least, for a saturated window: more pending than
 # allocations (number_of_pending_requests counts the running ones too), so every one was busy.
