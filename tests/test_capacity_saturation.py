@@ -302,3 +302,17 @@ def test_only_an_inference_mix_with_a_fit_is_weighed():
         _saturate(sweep, CellResult(1, 1, 4.0, 100.0), "id", None, "a1t1", probe,
                   deadline=time.monotonic() + 600)  # fmt: skip
         assert sweep.weighed == [weighed], (workload, probe)
+
+
+def test_an_inputs_work_is_the_deployments_time_less_its_tokens():
+    """The fit's per-input figure holds the HTTP round trip; the stats API's model time per
+    deployment request does not: 40 inputs of 100 tokens at 1 ms each, 110 ms a request in
+    the model, 10 ms of it per input."""
+    fit = LatencyFit(per_input_ms=60.0, per_token_ms=1.0, r2=0.9)
+    probe = Probe(40, 170.0, 400.0, 110.0, fit=fit, inputs=40, tokens=4000)
+    assert probe.work_ms() == pytest.approx((10.0, 1.0))
+    # No model time from the stats API: the fit's own figures; no fit: no weights.
+    assert Probe(40, 170.0, 400.0, None, fit=fit, inputs=40, tokens=4000).work_ms() == (60.0, 1.0)
+    assert Probe(40, 170.0, 400.0, 110.0, inputs=40, tokens=4000).work_ms() is None
+    # Tokens slower than the model time says: no negative per-input time.
+    assert Probe(40, 170.0, 400.0, 50.0, fit=fit, inputs=40, tokens=4000).work_ms() == (0.0, 1.0)

@@ -610,10 +610,11 @@ def _saturate(
         settings.saturation_seconds,
     )  # fmt: skip
     weigh = None
-    if settings.workload == "inference" and probe.fit is not None:
+    work = probe.work_ms() if settings.workload == "inference" else None
+    if work is not None:
         texts, mix = Corpus.load(settings.corpus or None), parse_mix(settings.mix)
         weigh = saturation.work_weights(
-            probe.fit.per_input_ms, probe.fit.per_token_ms,
+            *work,
             expected_per_request(texts, mix, settings.batch_share, lambda _: 1.0),
             expected_per_request(texts, mix, settings.batch_share,
                                  lambda item: min(item.tokens, MAX_TOKENS)),

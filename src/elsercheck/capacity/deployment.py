@@ -68,12 +68,28 @@ class Probe:
     # inputs and tokens (unloaded.py); None for searches and bulks, or when the fit is poor.
     mix_p99_ms: float | None = None
     fit: unloaded.LatencyFit | None = None  # that fit (inference, when good enough)
+    inputs: int = 0  # inference: the inputs (deployment requests) and tokens the probe sent
+    tokens: int = 0
     latencies_ms: tuple[float, ...] = field(default=(), repr=False)  # in order
 
     @property
     def unloaded_p99_ms(self) -> float:
         """The workload's unloaded p99 (wall ms): the mix's when fitted, else the sample's."""
         return self.mix_p99_ms if self.mix_p99_ms is not None else self.p99_latency_ms
+
+    def work_ms(self) -> tuple[float, float] | None:
+        """Inference: the deployment's time per input and per token (wall ms), or None.
+
+        The fit's slope on tokens is the per-token time; the per-input time is what the stats
+        API's model time per deployment request leaves of it: the fit's per-input figure also
+        holds the HTTP round trip, which is no allocation's work (on the fast timing several
+        times the per-input overhead), and would weigh a batch's inputs as if it were."""
+        if self.fit is None:
+            return None
+        if self.mean_inference_ms is None or self.inputs <= 0:
+            return self.fit.per_input_ms, self.fit.per_token_ms
+        per_token = self.fit.per_token_ms
+        return max(0.0, self.mean_inference_ms - per_token * self.tokens / self.inputs), per_token
 
     def estimate_rps(self, allocations: int, clock: TimeBase) -> float:
         """The saturation rate it suggests, per cluster second: allocations / service time
@@ -167,7 +183,10 @@ def probe(
             body = {"input": sample.inputs[0] if len(sample.inputs) == 1 else sample.inputs}
             return client.post(f"/_inference/sparse_embedding/{inference_id}", json=body)
 
-        measured = _timed(client, inference_id, send, PROBE_REQUESTS, by_count=True)
+        measured = replace(
+            _timed(client, inference_id, send, PROBE_REQUESTS, by_count=True),
+            inputs=sum(n for n, _ in carried), tokens=sum(t for _, t in carried),
+        )  # fmt: skip
         latency = unloaded.fit(
             [(n, t, ms) for (n, t), ms in zip(carried, measured.latencies_ms, strict=True)]
         )

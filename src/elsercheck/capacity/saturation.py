@@ -13,8 +13,9 @@ completed in the window (``point.py``'s: after the warm-up share) per cluster se
 completes with all its deployment requests, so counting units makes the mix's long batches
 noise: a unit's service time varies by 2.4 times its mean in the default mix, ±12 % in a
 minute at one allocation. Each completed inference request is counted by its work instead, in
-units of the mix's mean: the probe's fit of unloaded latency to inputs and tokens
-(``unloaded.py``) weighs it, the mix's draws give the mean. The window's work is then its busy
+units of the mix's mean: per token the slope of the probe's fit of unloaded latency
+(``unloaded.py``), per input what the stats API's model time per deployment request leaves of
+it (``deployment.Probe.work_ms``), the mix's exact mean inputs and tokens the unit. The window's work is then its busy
 time give or take the work in progress at its ends. Searches and bulks vary little (0.13)
 and are counted.
 
