@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import statistics
 import time
 from pathlib import Path
@@ -102,15 +103,18 @@ def _mean_wall_service(workload: str) -> float:
 @pytest.mark.parametrize(
     ("workload", "allocations", "seconds", "windows"),
     [("inference", 1, 5.0, 60), ("inference", 16, 2.5, 40), ("search", 1, 5.0, 60),
-     ("ingest", 1, 35.0, 60)],
+     ("ingest", 1, 35.0, 60), ("ingest", 16, 3.0, 40)],
 )  # fmt: skip
 def test_the_interval_holds_the_truth_in_most_saturated_windows(
     workload, allocations, seconds, windows
 ):
     """Saturated windows of the mix's real service times (seeded: the same every run; a
-    minute of cluster time at the fast timing, 25 s at 16 allocations, MIN_UNITS bulks at
-    one): the 95 % interval holds the true capacity in 90 % of them or more and the estimate
-    is within 10 % in 90 % or more, as the command reads it (inference weighed by work)."""
+    minute of cluster time at the fast timing, 25-30 s at 16 allocations, MIN_UNITS bulks at
+    one). Counted, the 95 % interval holds the true capacity in 90 % of them or more. An
+    inference mix is weighed by work, here off by 5 % per request (a fit is never exact): at
+    one allocation the interval holds it in 85 % or more (a few long batches carry most of
+    the weights' error), and the estimate is within 10 % in 90 % or more, as the command
+    reads it (counted, one allocation's requests are within 10 % in about half)."""
     mean = _mean_wall_service(workload)
     truth = allocations / mean
     start, end = 0.25 * seconds, 1.25 * seconds
@@ -120,14 +124,15 @@ def test_the_interval_holds_the_truth_in_most_saturated_windows(
     for seed in range(windows):
         queue = [(f, u) for f, u in _saturated_queue(workload, allocations, end, seed)
                  if start <= f < end]  # fmt: skip
+        miss = random.Random(seed)
         for weighted in ways:
-            done = [(f, sum(u) / mean if weighted else 1.0) for f, u in queue]
-            rate, half = saturation.estimate(done, start, end, counted=not weighted)
+            done = [(f, sum(u) / mean * (1 + miss.gauss(0, 0.05)) if weighted else 1.0)
+                    for f, u in queue]  # fmt: skip
+            rate, half = saturation.estimate(done, start, end)
             held[weighted] += abs(rate - truth) <= half
             within[weighted] += abs(rate / truth - 1) <= 0.10
-    assert all(count >= 0.9 * windows for count in held.values()), held
-    # Within 10 % the way the command reads it: an inference mix weighed, others counted
-    # (one allocation's requests counted: 34 of 60, the long batches' noise).
+    assert held[False] >= 0.9 * windows, held
+    assert held.get(True, windows) >= 0.85 * windows, held
     assert within[workload == "inference"] >= 0.9 * windows, within
 
 
@@ -135,10 +140,25 @@ def test_weighing_by_work_narrows_the_interval_of_a_mix_with_long_batches():
     done = _saturated_queue("inference", 1, 6.0, seed=3)
     mean = _mean_wall_service("inference")
     window = [(f, u) for f, u in done if 1.0 <= f < 6.0]
+    miss = random.Random(3)
     _, counted = saturation.estimate([(f, 1.0) for f, _ in window], 1.0, 6.0)
-    _, weighed = saturation.estimate([(f, sum(u) / mean) for f, u in window], 1.0, 6.0,
-                                     counted=False)  # fmt: skip
-    assert weighed < counted / 2
+    _, weighed = saturation.estimate(
+        [(f, sum(u) / mean * (1 + miss.gauss(0, 0.05))) for f, u in window], 1.0, 6.0
+    )
+    assert weighed < counted / 5
+
+
+def test_one_allocations_rate_is_measured_between_completions():
+    """One allocation, exact weights: the work between the first and last completion is
+    their span, whatever the units straddling the window's ends (a count over the window
+    would be off by their work)."""
+    works = [0.2, 3.0, 0.1, 0.1, 2.5, *([0.3] * 20), 4.0]
+    done, clock = [], 0.4  # the first completes 0.4 s into the window, begun before it
+    for index, work in enumerate(works):
+        clock += work if index else 0.0  # each starts when the one before it completed
+        done.append((clock, work))
+    rate, half = saturation.estimate(done, 0.0, clock + 3.9)
+    assert rate == pytest.approx(1.0) and half == pytest.approx(0.0, abs=1e-9)
 
 
 def _run_dir(path: Path, rows: list[dict], pending: list[tuple[float, int]]) -> Path:

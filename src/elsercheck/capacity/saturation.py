@@ -15,9 +15,9 @@ noise: a unit's service time varies by 2.4 times its mean in the default mix, ±
 minute at one allocation. Each completed inference request is counted by its work instead, in
 units of the mix's mean: per token the slope of the probe's fit of unloaded latency
 (``unloaded.py``), per input what the stats API's model time per deployment request leaves of
-it (``deployment.Probe.work_ms``), the mix's exact mean inputs and tokens the unit. The window's work is then its busy
-time give or take the work in progress at its ends. Searches and bulks vary little (0.13)
-and are counted.
+it (``deployment.Probe.work_ms``), the mix's exact mean inputs and tokens the unit. The work
+is then the busy time, give or take the work in progress at the ends (:func:`estimate`).
+Searches and bulks vary little (0.13) and are counted.
 
 Saturated means a request was waiting at (nearly) every stats poll of the window, more pending
 than allocations; otherwise the figure is a lower bound and says so.
@@ -26,7 +26,6 @@ than allocations; otherwise the figure is a lower bound and says so.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,21 +43,22 @@ from .statistics import t_quantile
 # cycle, so about (1 - 1/k) of the senders have a unit in flight (2/3 to 5/6 here).
 OVERDRIVE = 3.0
 PROBE_OVERDRIVE = 2.0  # over the probe's estimate, when the sweep measured nothing
-# Senders (one unit in flight each) per allocation, and beyond: with 2/3 of them in flight,
-# more units than allocations are queued at any time; a bulk puts up to ten chunks in the
-# queue at once (reference/indices/ingest.py), so fewer bulks keep it busy. Far below the
-# deployment's queue_capacity (1024 requests) either way.
-# A search's round trip also holds the index's search and two HTTP hops, long against its
-# one short query's model time: more of them.
-IN_FLIGHT_PER_ALLOCATION = {"inference": 4.0, "search": 8.0, "ingest": 0.4}
-IN_FLIGHT_EXTRA = 4
+# Senders (one unit in flight each), per allocation and beyond: with 2/3 of them in flight,
+# more units than allocations are queued nearly always. A sender waits out its next arrival
+# after each answer, so at one allocation 4 + 4 inference senders left it idle 3 % of the
+# time (nothing waiting at 4 % of the polls). A search's round trip also holds the index's
+# search and two HTTP hops, long against its one short query's model time: more of them. A
+# bulk puts up to ten chunks in the queue at once (reference/indices/ingest.py): fewer. Far
+# below the deployment's queue_capacity (1024 requests) in every case.
+IN_FLIGHT = {"inference": (4.0, 8), "search": (8.0, 8), "ingest": (0.4, 4)}
 ATTEMPTS = 2  # a window with allocations idle at times is run again with twice the senders
 MIN_UNITS = 40  # the window holds at least this many units at the estimate (bulks: ±1 of 40)
 # Stats polls with a request waiting, at least, for a saturated window: more pending than
-# allocations (number_of_pending_requests counts the running ones too), so every one was busy.
-QUEUED_SHARE = 0.9
+# allocations (number_of_pending_requests counts the running ones too), so every one was
+# busy. At 96 % one allocation still lost 3 % of its time.
+QUEUED_SHARE = 0.97
 Z95 = 1.96
-BATCHES = 10  # sub-windows of the batch-means interval of counted units
+BATCHES = 10  # runs of consecutive completions of the batch-means interval
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ class SaturationPlan:
 
 def outstanding(allocations: int, workload: str) -> int:
     """Units kept in flight at the saturation point."""
-    share = IN_FLIGHT_PER_ALLOCATION.get(workload, IN_FLIGHT_PER_ALLOCATION["inference"])
-    return math.ceil(share * allocations) + IN_FLIGHT_EXTRA
+    share, extra = IN_FLIGHT.get(workload, IN_FLIGHT["inference"])
+    return math.ceil(share * allocations) + extra
 
 
 def plan(
@@ -157,7 +157,7 @@ def read_saturation(
         finished = row["elapsed_s"] + row["latency_ms"] / 1000.0
         if start <= finished < end:
             done.append((finished, weigh(row) if weigh is not None else 1.0))
-    rate, half = estimate(done, start, end, counted=weigh is None)  # per wall second
+    rate, half = estimate(done, start, end)  # per wall second
     window = max(end - start, 1e-9)
     allocation_rows = list(rundir.read_csv(run_dir / rundir.ALLOCATIONS_CSV))
     queued = queued_share(allocation_rows, start, end, allocations)
@@ -179,42 +179,49 @@ def read_saturation(
     )
 
 
-def estimate(
-    done: Sequence[tuple[float, float]], start: float, end: float, counted: bool = True
-) -> tuple[float, float]:
+def estimate(done: Sequence[tuple[float, float]], start: float, end: float) -> tuple[float, float]:
     """The rate of work completed in [start, end) from ``done`` ((completion time, work) of
     the completions in it) and its 95 % half-width.
 
-    A unit's work is credited when it completes, so the credited work W(t) runs behind the
-    busy time by the work in progress, L(t) = rate × t − W(t), zero at both ends by the
-    rate's definition: the estimate's error is what the true L differs by at the window's
-    two ends, over the window. L is read at every completion (before and after its step):
-    its root mean square is √2 too small for the difference of two independent ends and,
-    when L wanders like a random walk, √3 too small again (a bridge's variance averages a
-    third of its end's). Both factors are taken: right for a random walk, wide for work in
-    progress that stays bounded (units weighed by their work). Units ``counted`` also wander
-    with their service times, and one path's spread says little of that: the batch-means
-    interval over :data:`BATCHES` sub-windows (Student's t) is taken when wider. Checked on
-    saturated queues of the real mixes (tests/test_capacity_saturation.py)."""
-    window = max(end - start, 1e-9)
-    rate = math.fsum(work for _, work in done) / window
-    if len(done) < 2 or rate <= 0:
+    A unit's work is credited when it completes, so credited work runs behind the busy time
+    by the work in progress. The rate is measured from the first completion to the last, the
+    work completed after the first over that span: at a completion the allocation that
+    finished has nothing in progress (one allocation: exact, whatever a batch of long
+    passages straddling the window's ends would have made of it, ±15 % of a minute).
+
+    The interval is the wider of two. Batch means: the completions in :data:`BATCHES` runs
+    of consecutive ones, each a ratio of its work to its span (from the run before's last
+    completion), Student's t over their residuals; they catch work that wanders like a
+    random walk (units counted, their service times varying; weights that miss). And the
+    work in progress, L(t) = rate × t − W(t), zero at both ends by the rate's definition,
+    read after every completion: its root mean square × √6 (√2 for two independent ends,
+    √3 for a bridge's variance averaging a third of its end's), for the work in progress of
+    other allocations at the span's ends. Checked on saturated queues of the real mixes
+    (tests/test_capacity_saturation.py)."""
+    ordered = sorted(done)
+    if len(ordered) < BATCHES + 1:  # too few to measure a span by: the window's count
+        rate = math.fsum(work for _, work in ordered) / max(end - start, 1e-9)
+        return rate, rate
+    first = ordered[0][0]
+    after = ordered[1:]
+    span = max(ordered[-1][0] - first, 1e-9)
+    rate = math.fsum(work for _, work in after) / span
+    if rate <= 0:
         return rate, rate
     lags: list[float] = []
     credited = 0.0
-    for finished, work in sorted(done):
-        lags.append(rate * (finished - start) - credited)
+    for finished, work in after:
         credited += work
-        lags.append(rate * (finished - start) - credited)
-    half = Z95 * math.sqrt(6.0 * math.fsum(lag * lag for lag in lags) / len(lags)) / window
-    if counted:
-        width = window / BATCHES
-        sums = [0.0] * BATCHES
-        for finished, work in done:
-            sums[min(int((finished - start) / width), BATCHES - 1)] += work / width
-        spread = statistics.stdev(sums) / math.sqrt(BATCHES)
-        half = max(half, t_quantile(BATCHES - 1) * spread)
-    return rate, half
+        lags.append(rate * (finished - first) - credited)
+    bridge = Z95 * math.sqrt(6.0 * math.fsum(lag * lag for lag in lags) / len(lags)) / span
+    residuals, previous, count = [], first, len(after)
+    for batch in range(BATCHES):
+        run = after[batch * count // BATCHES : (batch + 1) * count // BATCHES]
+        work = math.fsum(w for _, w in run)
+        residuals.append(work - rate * (run[-1][0] - previous))
+        previous = run[-1][0]
+    spread = math.sqrt(BATCHES * math.fsum(r * r for r in residuals) / (BATCHES - 1)) / span
+    return rate, max(bridge, t_quantile(BATCHES - 1) * spread)
 
 
 def queued_share(
