@@ -313,10 +313,11 @@ def test_the_saturation_point_keeps_to_the_bound_and_to_a_stop_signal():
     assert stopped.saturation_skipped == "interrupted by a stop signal"
 
 
-def test_only_an_inference_mix_with_a_fit_is_weighed():
+def test_an_inference_mix_with_a_fit_and_bulks_are_weighed_searches_counted():
     fit = LatencyFit(10.0, 1.0, 0.9)
     for workload, probe, weighed in (("inference", _probe(fit), True),
                                      ("inference", _probe(None), False),
+                                     ("ingest", _probe(None), True),
                                      ("search", _probe(fit), False)):  # fmt: skip
         sweep = _FakeSweep([_found(True)], workload)
         _saturate(sweep, CellResult(1, 1, 4.0, 100.0), "id", None, "a1t1", probe,

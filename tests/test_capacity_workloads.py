@@ -299,17 +299,18 @@ def test_a_search_sweep_measures_searches_per_second(search_server, tmp_path, mo
     assert all(_rows(p, "SEARCH") and not _rows(p, "POST") for p in cell["points"])
     assert cell["capacity_chunks_rps"] is None
     assert "semantic searches/s per allocation" in (tmp_path / "capacity.html").read_text()
-    _saturation_near(cell, truth)
+    _saturation_near(cell, truth, weighted=False)
     assert _leftovers(search_server, data["run_id"]) == []
 
 
-def _saturation_near(cell: dict, truth: float) -> None:
-    """The cell's saturation point: units counted (only inference is weighed), every
+def _saturation_near(cell: dict, truth: float, weighted: bool) -> None:
+    """The cell's saturation point: searches counted, bulks weighed by their tokens, every
     allocation busy, its throughput the model's saturation within the margins of a busy
     machine, unless the simulator said it fell behind."""
     found = cell["saturation"]
     assert found and "skipped" not in found, found
-    assert not found["weighted"] and found["units"] > 0 and not found["errors"], found
+    assert found["weighted"] is weighted
+    assert found["units"] > 0 and not found["errors"], found
     if not found["inconclusive"]:
         assert found["saturated"], found
         assert 0.8 * truth <= found["per_allocation_rps"] <= 1.1 * truth, (found, truth)
@@ -345,7 +346,7 @@ def test_an_ingest_sweep_measures_bulks_documents_and_chunks(fast_server, tmp_pa
                                                                       rel=1e-3)  # fmt: skip
     out = capsys.readouterr().out
     assert "bulks/s per allocation" in out and "chunks/s" in out and "12 bulks" in out
-    _saturation_near(cell, bulks)
+    _saturation_near(cell, bulks, weighted=True)
     assert "saturation:" in out
     assert _leftovers(fast_server, data["run_id"]) == []
 

@@ -611,7 +611,13 @@ def _saturate(
     )  # fmt: skip
     weigh = None
     work = probe.work_ms() if settings.workload == "inference" else None
-    if work is not None:
+    if settings.workload == "ingest":
+        # A bulk by its chunks' tokens (the documents' own estimates, as the users record
+        # them), over a bulk's mean: documents drawn uniformly with replacement.
+        docs = documents.load(settings.corpus or None)
+        mean_tokens = settings.bulk_size * math.fsum(d.tokens for d in docs) / len(docs)
+        weigh = saturation.work_weights(0.0, 1.0, 1.0, mean_tokens)
+    elif work is not None:
         texts, mix = Corpus.load(settings.corpus or None), parse_mix(settings.mix)
         weigh = saturation.work_weights(
             *work,
