@@ -42,16 +42,17 @@ from .statistics import t_quantile
 # Offered rate over the best throughput the sweep saw (at most saturation, at least its knee,
 # about half of it). A sender with its unit in flight drops the arrivals due meanwhile
 # (``backlog``) and sends at its next one: at an offered k × saturation it waits 1/k of a
-# cycle, so about (1 - 1/k) of the senders have a unit in flight (2/3 to 5/6 here).
+# cycle, so about (1 - 1/k) of the senders have a unit in flight (k 1.5-3: 1/3 to 2/3).
 OVERDRIVE = 3.0
 PROBE_OVERDRIVE = 2.0  # over the probe's estimate, when the sweep measured nothing
-# Senders (one unit in flight each), per allocation and beyond: with 2/3 of them in flight,
-# more units than allocations are queued nearly always. A sender waits out its next arrival
-# after each answer, so at one allocation 4 + 4 inference senders left it idle 3 % of the
-# time (nothing waiting at 4 % of the polls). A search's round trip also holds the index's
-# search and two HTTP hops, long against its one short query's model time: more of them. A
-# bulk puts up to ten chunks in the queue at once (reference/indices/ingest.py): fewer. Far
-# below the deployment's queue_capacity (1024 requests) in every case.
+# Senders (one unit in flight each), per allocation and beyond: with a third to two thirds
+# of them in flight, more units than allocations are queued nearly always. A sender waits
+# out its next arrival after each answer, so at one allocation 4 + 4 inference senders left
+# it idle 3 % of the time (nothing waiting at 4 % of the polls). A search's round trip also
+# holds the index's search and two HTTP hops, long against its one short query's model
+# time: more of them. A bulk puts up to ten chunks in the queue at once
+# (reference/indices/ingest.py): fewer. Far below the deployment's queue_capacity (1024
+# requests) in every case.
 IN_FLIGHT = {"inference": (4.0, 8), "search": (8.0, 8), "ingest": (0.4, 4)}
 ATTEMPTS = 2  # a window with allocations idle at times is run again with twice the senders
 MIN_UNITS = 40  # the window holds at least this many units at the estimate (bulks: ±1 of 40)
@@ -91,11 +92,9 @@ def plan(
     best, overdrive = (seen, OVERDRIVE) if seen > 0 else (estimate_rps, PROBE_OVERDRIVE)
     length = seconds
     if length is None:
-        length = (
-            max(point_seconds, MIN_UNITS / best / (1 - WARMUP_SHARE))
-            if best > 0
-            else (point_seconds)
-        )
+        length = point_seconds
+        if best > 0:
+            length = max(length, MIN_UNITS / best / (1 - WARMUP_SHARE))
     return SaturationPlan(overdrive * best, outstanding(allocations, workload), length)
 
 
@@ -170,7 +169,7 @@ def read_saturation(
         rps=clock.cluster_rate(rate),
         ci_low=clock.cluster_rate(max(rate - half, 0.0)),
         ci_high=clock.cluster_rate(rate + half),
-        method=f"{len(done)} {how}; interval from the spread of the work in progress",
+        method=f"{len(done)} {how}; interval: batch means and the work in progress",
         units=len(done),
         weighted=weigh is not None,
         queued_share=queued,
@@ -245,18 +244,19 @@ def queued_share(
 def work_weights(
     per_input_ms: float, per_token_ms: float, mean_inputs: float, mean_tokens: float
 ) -> Weigh | None:
-    """A request's work in units of the mix's mean: the fitted unloaded latency of its inputs
-    and tokens over that of the mix's mean inputs and tokens (exact, ``corpus.
-    expected_per_request``: the mean of 50,000 draws of the default mix is 1.9 % short of
-    its tokens, and the estimate as far off); None when the fit gives the mix no work."""
+    """A unit's work in units of the mean one's: ``per_input_ms`` × its inputs +
+    ``per_token_ms`` × its tokens (a row's ``inputs`` and ``tokens``), over the same of the
+    mean inputs and tokens (exact ones, ``corpus.expected_per_request``: the mean of 50,000
+    draws of the default mix is 1.9 % short of its tokens, and an estimate as far off); None
+    when the mean unit has no work."""
     mean = per_input_ms * mean_inputs + per_token_ms * mean_tokens
     if mean <= 0:
         return None
 
     def weigh(row: Mapping[str, Any]) -> float:
         inputs, tokens = row.get("inputs"), row.get("tokens")
-        n = inputs if isinstance(inputs, int) else 1
-        t = tokens if isinstance(tokens, int) else 0
+        n = inputs if isinstance(inputs, int | float) else 1
+        t = tokens if isinstance(tokens, int | float) else 0
         return (per_input_ms * n + per_token_ms * t) / mean
 
     return weigh
