@@ -286,8 +286,10 @@ def _rows(point: dict, request_type: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_search_sweep_measures_searches_per_second(search_server, tmp_path, monkeypatch):
+    # --resolution 0.15: about two points fewer, the time the cell's saturation point takes.
     code, data = _sweep(search_server, tmp_path, monkeypatch, "--workload", "search",
-                        "--point-seconds", "60", "--max-minutes", "2")  # fmt: skip
+                        "--point-seconds", "60", "--max-minutes", "2",
+                        "--resolution", "0.15")  # fmt: skip
     assert code == ExitCode.OK, data
     jsonschema.Draft202012Validator(schema()).validate(data)
     assert data["workload"] == "search" and data["rate_unit"] == "semantic searches"
@@ -321,6 +323,7 @@ def test_an_ingest_sweep_measures_bulks_documents_and_chunks(fast_server, tmp_pa
                                                              capsys):  # fmt: skip
     code, data = _sweep(fast_server, tmp_path, monkeypatch, "--workload", "ingest",
                         "--bulk-size", "1", "--point-seconds", "100", "--max-minutes", "2",
+                        "--resolution", "0.15",
                         "--traffic", "peak=1,trough=0.2")  # fmt: skip
     assert code == ExitCode.OK, data
     jsonschema.Draft202012Validator(schema()).validate(data)
