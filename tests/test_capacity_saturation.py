@@ -56,14 +56,18 @@ def test_the_default_mix_capacity_is_not_a_small_samples():
 
 
 # -- the plan ----------------------------------------------------------------------------------
-def test_the_plan_overdrives_the_best_throughput_seen_and_holds_enough_units():
-    planned = saturation.plan(1, "inference", 9.0, [3.0, 5.5, 4.0], point_seconds=60)
+def test_the_plan_overdrives_the_best_of_the_estimate_and_the_sweep():
+    # The sweep saw more than the probe estimated: its best throughput.
+    planned = saturation.plan(1, "inference", 4.0, [3.0, 5.5, 4.0], point_seconds=60)
     assert planned.rate == pytest.approx(saturation.OVERDRIVE * 5.5)
     assert planned.users == saturation.outstanding(1, "inference") > 2
     assert planned.seconds == 60
-    # Nothing measured: the probe's estimate, overdriven less.
+    # A low knee left the sweep at half of the estimate: the estimate (k was 1.5 otherwise).
+    low = saturation.plan(1, "inference", 6.0, [3.0, 3.1], point_seconds=60)
+    assert low.rate == pytest.approx(saturation.OVERDRIVE * 6.0)
+    # Nothing measured: the probe's estimate.
     alone = saturation.plan(1, "inference", 9.0, [], point_seconds=60)
-    assert alone.rate == pytest.approx(saturation.PROBE_OVERDRIVE * 9.0)
+    assert alone.rate == pytest.approx(saturation.OVERDRIVE * 9.0)
     # One allocation's bulks: a minute holds a handful, so the point is longer.
     bulks = saturation.plan(1, "ingest", 0.1, [0.11], point_seconds=60)
     assert bulks.seconds * (1 - WARMUP_SHARE) * 0.11 == pytest.approx(saturation.MIN_UNITS)
@@ -253,6 +257,7 @@ class _FakeSweep:
         self.unit = unit_of(workload)
         self.lines: list[str] = []
         self.users: list[int] = []
+        self.rates: list[float] = []
         self.weighed: list[bool] = []
         self._outcomes = outcomes
 
@@ -261,6 +266,7 @@ class _FakeSweep:
 
     def saturate(self, inference_id, client, label, allocations, planned, weigh, attempt):
         self.users.append(planned.users)
+        self.rates.append(planned.rate)
         self.weighed.append(weigh is not None)
         outcome = self._outcomes[attempt - 1]
         if isinstance(outcome, BaseException):
@@ -286,6 +292,7 @@ def test_a_window_with_idle_allocations_runs_again_with_twice_the_senders():
     _saturate(sweep, cell, "id", None, "a1t1", _probe(), deadline=time.monotonic() + 600)
     senders = saturation.outstanding(1, "search")
     assert sweep.users == [senders, 2 * senders]
+    assert sweep.rates[1] == pytest.approx(2 * sweep.rates[0])
     assert cell.saturation is not None and cell.saturation.rps == 40.0
     assert "not saturated: a lower bound" in sweep.lines[0] and "saturated" in sweep.lines[1]
     # Saturated at once: one run. Still idle after the second: the lower bound is kept.

@@ -600,7 +600,7 @@ def _saturate(
     probe: deployment.Probe, deadline: float,
 ) -> None:  # fmt: skip
     """The cell's saturation point (saturation.py), unless --max-minutes ends first; once
-    more with twice the senders when its allocations were idle at times."""
+    more with twice the senders and rate when its allocations were idle at times."""
     settings = sweep.settings
     seen = [m.point.throughput_rps for m in cell.runs if not m.judgement.inconclusive]
     if cell.knee.sustained_rps is not None:
@@ -643,8 +643,8 @@ def _saturate(
         if found.saturated or found.inconclusive or found.errors:
             return
         # Nothing waiting at times: the senders' round trips (HTTP, a search's own work, a
-        # busy load machine) left allocations idle. Twice as many, once.
-        planned = replace(planned, users=planned.users * 2)
+        # busy load machine) left allocations idle. Twice as many, offered twice the rate.
+        planned = replace(planned, users=planned.users * 2, rate=planned.rate * 2)
 
 
 def _saturation_line(

@@ -39,12 +39,13 @@ from ..timebase import TimeBase
 from .point import WARMUP_SHARE
 from .statistics import t_quantile
 
-# Offered rate over the best throughput the sweep saw (at most saturation, at least its knee,
-# about half of it). A sender with its unit in flight drops the arrivals due meanwhile
-# (``backlog``) and sends at its next one: at an offered k × saturation it waits 1/k of a
-# cycle, so about (1 - 1/k) of the senders have a unit in flight (k 1.5-3: 1/3 to 2/3).
+# Offered rate over the higher of the probe's estimate of saturation and the best throughput
+# the sweep saw (at most saturation; a low knee can leave it at half). A sender with its unit
+# in flight drops the arrivals due meanwhile (``backlog``) and sends at its next one: at an
+# offered k × saturation it waits 1/k of a cycle, so about (1 - 1/k) of the senders have a
+# unit in flight. From the sweep alone k was 1.5 once (a knee at 0.4 of saturation): a third
+# in flight, idle allocations even with twice the senders.
 OVERDRIVE = 3.0
-PROBE_OVERDRIVE = 2.0  # over the probe's estimate, when the sweep measured nothing
 # Senders (one unit in flight each), per allocation and beyond: with a third to two thirds
 # of them in flight, more units than allocations are queued nearly always. A sender waits
 # out its next arrival after each answer, so at one allocation 4 + 4 inference senders left
@@ -54,7 +55,7 @@ PROBE_OVERDRIVE = 2.0  # over the probe's estimate, when the sweep measured noth
 # (reference/indices/ingest.py): fewer. Far below the deployment's queue_capacity (1024
 # requests) in every case.
 IN_FLIGHT = {"inference": (4.0, 8), "search": (8.0, 8), "ingest": (0.4, 4)}
-ATTEMPTS = 2  # a window with allocations idle at times is run again with twice the senders
+ATTEMPTS = 2  # a window with allocations idle at times runs again, twice the senders and rate
 MIN_UNITS = 40  # the window holds at least this many units at the estimate (bulks: ±1 of 40)
 # Stats polls with a request waiting, at least, for a saturated window: more pending than
 # allocations (number_of_pending_requests counts the running ones too), so every one was
@@ -84,18 +85,19 @@ def plan(
     allocations: int, workload: str, estimate_rps: float, seen_rps: Sequence[float],
     point_seconds: float, seconds: float | None = None,
 ) -> SaturationPlan:  # fmt: skip
-    """The saturation point of a cell: ``seen_rps`` (the sweep's throughputs and sustained
-    rates, at most saturation) or else ``estimate_rps`` (the probe's) sets the offered rate;
+    """The saturation point of a cell: the higher of ``estimate_rps`` (the probe's) and
+    ``seen_rps`` (the sweep's throughputs and sustained rates) sets the offered rate;
     ``seconds`` given (cluster) is the point's length, else at least ``point_seconds`` and long
-    enough for :data:`MIN_UNITS` units after the warm-up at that estimate."""
+    enough for :data:`MIN_UNITS` units after the warm-up at the best throughput seen (or the
+    estimate, when the sweep measured nothing)."""
     seen = max(seen_rps, default=0.0)
-    best, overdrive = (seen, OVERDRIVE) if seen > 0 else (estimate_rps, PROBE_OVERDRIVE)
+    best = max(seen, estimate_rps)
     length = seconds
     if length is None:
         length = point_seconds
-        if best > 0:
-            length = max(length, MIN_UNITS / best / (1 - WARMUP_SHARE))
-    return SaturationPlan(overdrive * best, outstanding(allocations, workload), length)
+        if (expected := seen or estimate_rps) > 0:
+            length = max(length, MIN_UNITS / expected / (1 - WARMUP_SHARE))
+    return SaturationPlan(OVERDRIVE * best, outstanding(allocations, workload), length)
 
 
 @dataclass(frozen=True)
