@@ -100,7 +100,9 @@ def test_one_allocation_measures_the_models_capacity_and_knee(server, one_alloca
     # The saturation point: every allocation busy, its throughput the model's saturation
     # (the margins of a busy machine, unless the simulator said it fell behind).
     found = cell["saturation"]
-    assert found["units"] >= 40 and found["weighted"] and not found["errors"]
+    # Weighed by work when the probe's fit explains its latencies; a long-passage mix of
+    # near-equal requests may not (a busy machine's noise), and is counted then.
+    assert found["units"] >= 40 and not found["errors"]
     if not found["inconclusive"]:
         assert found["saturated"], found
         assert 0.8 * truth <= found["per_allocation_rps"] <= 1.1 * truth, (found, truth)

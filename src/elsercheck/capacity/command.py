@@ -366,7 +366,8 @@ class Sweep:
             nonlocal count
             count += 1
             users = max(MIN_USERS, math.ceil(self.clock.wall_rate(rate) / PER_USER_WALL_RATE))
-            run_dir = self._load_run(inference_id, client, label, count, rate, users,
+            run_dir = self._load_run(inference_id, client, f"{label}-{count:02d}",
+                                     self.settings.seed + count, rate, users,
                                      MAX_OUTSTANDING, wall_s, drain)  # fmt: skip
             return read_point(run_dir, rate, wall_s, self.clock, self.unit.request_type)
 
@@ -379,35 +380,28 @@ class Sweep:
         """The cell's saturation point: ``planned.users`` senders with one unit in flight
         each, offered more than the deployment completes (saturation.py)."""
         wall_s = self.clock.to_wall(planned.seconds)
-        name = "saturation" if attempt == 1 else f"saturation-{attempt}"
-        run_dir = self._load_run(inference_id, client, label, name, planned.rate,
+        name = f"{label}-saturation" + ("" if attempt == 1 else f"-{attempt}")
+        run_dir = self._load_run(inference_id, client, name, self.settings.seed, planned.rate,
                                  planned.users, 1, wall_s, drain=True)  # fmt: skip
-        return saturation.read_saturation(
-            run_dir,
-            planned.rate,
-            wall_s,
-            self.clock,
-            self.unit.request_type,
-            allocations,
-            weigh,
-        )
+        return saturation.read_saturation(run_dir, planned.rate, wall_s, self.clock,
+                                          self.unit.request_type, allocations,
+                                          weigh)  # fmt: skip
 
     def _load_run(
-        self, inference_id: str, client: Any, label: str, count: int | str, rate: float,
-        users: int, in_flight: int, wall_s: float, drain: bool,
+        self, inference_id: str, client: Any, name: str, seed: int, rate: float, users: int,
+        in_flight: int, wall_s: float, drain: bool,
     ) -> Path:  # fmt: skip
-        """One load run of the cell at ``rate`` (cluster units/s) from ``users`` senders with
-        at most ``in_flight`` units each; its run directory."""
+        """One load run of the cell, ``name`` (its directory under points/ and its run id's
+        tail), at ``rate`` (cluster units/s) from ``users`` senders with at most
+        ``in_flight`` units each; its run directory."""
         from ..load.runner import LoadOptions, run_load
 
-        seed = self.settings.seed + (count if isinstance(count, int) else 0)
         values = {**self.base_values(inference_id), "duration": wall_s, "peak_users": users,
                   "rate_per_user": rate / users, "max_outstanding": in_flight,
                   "seed": seed}  # fmt: skip
         if self.settings.workload == "ingest":
             values["bulk_rate_per_user"] = rate / users
         options = LoadOptions(values, load_options.plan_of(values))
-        name = f"{label}-{count:02d}" if isinstance(count, int) else f"{label}-{count}"
         run_dir = self.report_dir / "points" / name
         if drain and not deployment.wait_drained(client, inference_id):
             raise CellError(f"{inference_id} still has requests pending after the last point")
@@ -415,7 +409,7 @@ class Sweep:
                            on_status=lambda _line: None)  # fmt: skip
         if outcome.exit_code == ExitCode.USAGE:
             raise CellError(
-                f"the load run of {label} point {count} could not run: "
+                f"the load run of point {name} could not run: "
                 f"{outcome.error or 'see ' + str(run_dir / 'locust.log')}"
             )
         return run_dir
@@ -651,20 +645,14 @@ def _saturation_line(
     cell: CellResult, found: saturation.Saturation, planned: saturation.SaturationPlan, unit: Unit
 ) -> str:
     n = cell.allocations
-    state = (
-        "inconclusive: the embedded server's simulation was behind"
-        if found.inconclusive
-        else "saturated"
-        if found.saturated
-        else "not saturated: a lower bound"
-    )
+    status = saturation.state(found.inconclusive, found.saturated)
     errors = ", ".join(f"{k} ×{v}" for k, v in sorted(found.errors.items()))
     return (
         f"  {n} alloc × {cell.threads} thr  saturation: offered {found.offered_rps:.2f}/s from "
         f"{planned.users} senders, done {found.rps / n:.2f} "
         f"{unit.rate} per allocation (95 % CI {found.ci_low / n:.2f}–{found.ci_high / n:.2f}; "
         f"{found.units} {unit.noun}, {'work-weighted' if found.weighted else 'counted'}), "
-        f"a request waiting at {found.queued_share or 0:.0%} of polls  {state}"
+        f"a request waiting at {found.queued_share or 0:.0%} of polls  {status}"
         + (f" ({errors})" if errors else "")
     )
 
@@ -816,7 +804,7 @@ def _summary_line(cell: CellResult, emit: Callable[[str], None], unit: Unit) -> 
     found = cell.saturation
     saturated = ("" if found is None or found.inconclusive else
                  f"; saturation {found.rps / cell.allocations:.2f} {unit.rate} per allocation"
-                 + ("" if found.saturated else " (not saturated: a lower bound)"))  # fmt: skip
+                 + ("" if found.saturated else f" ({saturation.state(False, False)})"))  # fmt: skip
     emit(head + f"capacity {per:.2f} {unit.rate} per allocation{also} (95 % CI "
          f"{low:.2f}–{high:.2f}), {bracket}, objective p99 ≤ {cell.slo_p99_ms:g} ms{saturated}"
          + (f" [{'; '.join(notes)}]" if notes else ""))  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import pagekit
 from ..pagekit import Html, code, esc, fmt, key_value_table, span, table
-from . import charts
+from . import charts, saturation
 from .result import CAPACITY_HTML
 from .units import UNITS, Unit
 
@@ -210,10 +210,10 @@ def _saturation(found: Mapping[str, Any] | None) -> str:
     if "skipped" in found:
         return f"skipped: {found['skipped']}"
     low, high = found["per_allocation_ci"]
-    state = ("inconclusive: the simulator was behind" if found["inconclusive"]
-             else "" if found["saturated"] else "not saturated: a lower bound")  # fmt: skip
-    return (f"{fmt(found['per_allocation_rps'], 2)} ({fmt(low, 2)}–{fmt(high, 2)})"
-            + (f" {state}" if state else ""))  # fmt: skip
+    figure = f"{fmt(found['per_allocation_rps'], 2)} ({fmt(low, 2)}–{fmt(high, 2)})"
+    if found["saturated"] and not found["inconclusive"]:
+        return figure
+    return f"{figure} {saturation.state(found['inconclusive'], found['saturated'])}"
 
 
 def _points(cells: list[Mapping[str, Any]], unit: Unit) -> Html:

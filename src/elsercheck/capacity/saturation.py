@@ -134,6 +134,13 @@ class Saturation:
         return data
 
 
+def state(inconclusive: bool, saturated: bool) -> str:
+    """What a saturation point's figure is, in the words every report uses."""
+    if inconclusive:
+        return "inconclusive: the embedded server's simulation was behind"
+    return "saturated" if saturated else "not saturated: a lower bound"
+
+
 Weigh = Callable[[Mapping[str, Any]], float]
 
 
