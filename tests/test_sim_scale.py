@@ -111,12 +111,23 @@ def test_the_fastest_lapse_that_fits_is_chosen_and_a_run_nothing_fits_is_refused
     assert (chosen.profile, chosen.factor) == ("lapse-5", 5.0)
     assert chosen.demand_jobs_per_s == pytest.approx(255) and "lapse-5" in chosen.describe()
     assert sim_scale.choose(400, CEILING).profile == "lapse-1"
-    with pytest.raises(sim_scale.ScaleError, match=r"asks for 501 .* serves 500 per wall second"):
-        sim_scale.choose(501, CEILING)
+    # Beyond real time, slow motion: 501 per cluster second is 250.5 per wall second at x0.5,
+    # and the line says what a cluster second costs.
+    slow = sim_scale.choose(501, CEILING)
+    assert (slow.profile, slow.factor) == ("lapse-0.5", 0.5)
+    assert "slow motion: each cluster second takes 2 wall seconds" in slow.describe()
+    assert "slow motion" not in chosen.describe()
+    assert sim_scale.choose(5000, CEILING).profile == "lapse-0.1"
+    with pytest.raises(
+        sim_scale.ScaleError,
+        match=r"asks for 5001 .* serves 500 per wall second .* slowest time-lapse, lapse-0.1 "
+        r"\(×0.1: 10 wall seconds per cluster second\)",
+    ):
+        sim_scale.choose(5001, CEILING)
     # A search costs four times an inference input here: the same demand takes a slower lapse.
     assert sim_scale.choose(50, CEILING, "search").profile == "lapse-2"
     # Every profile chosen is one the server and the load know, at its factor.
-    for demand in (1, 60, 150, 400):
+    for demand in (1, 60, 150, 400, 900, 2400, 4900):
         choice = sim_scale.choose(demand, CEILING)
         assert PRESETS[choice.profile].speedup == choice.factor
 
@@ -247,8 +258,8 @@ def test_capacity_on_the_embedded_server_takes_the_lapse_that_fits_or_refuses(
     monkeypatch.setattr(sim_scale, "ceiling", lambda: ceiling)
     assert chosen() == "lapse-2"
     assert "timing lapse-2 (time-lapse ×2)" in capsys.readouterr().out
-    args.allocations = [200]
-    with pytest.raises(UsageError, match="even at real time"):
+    args.allocations = [2000]  # 2000 / (16 × 2.5) = 50 times the ceiling at x1: past x0.1
+    with pytest.raises(UsageError, match="even at the slowest time-lapse"):
         chosen()
     # A given --timing, or a cluster, is left alone: nothing measured, nothing refused.
     args.timing = "fast"

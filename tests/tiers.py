@@ -88,6 +88,7 @@ LONGEST_FIRST = (
     "tests/test_gate.py::test_gate_green_on_reference_server",
     "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched",
     "tests/test_load_run.py::test_a_headless_cycle",
+    "tests/test_upgrade_selftest.py::test_verify_catches_the_defect_after_its_rehearsed_upgrade",
     "tests/test_faults.py::test_gate_",
     "tests/test_gate.py::test_gate_red_on_breakage",
     "tests/test_load_run.py",

@@ -101,29 +101,37 @@ class Choice:
     ceiling_jobs_per_s: float
 
     def describe(self) -> str:
-        """One line: the profile and why."""
+        """One line: the profile and why (and, in slow motion, what it costs in wall time)."""
+        slow = (
+            f"; slow motion: each cluster second takes {1 / self.factor:g} wall seconds"
+            if self.factor < 1
+            else ""
+        )
         return (
             f"timing {self.profile} (time-lapse ×{self.factor:g}): the run asks up to "
             f"{self.demand_jobs_per_s:.0f} deployment requests per wall second, this machine "
-            f"serves {self.ceiling_jobs_per_s:.0f} faithfully"
+            f"serves {self.ceiling_jobs_per_s:.0f} faithfully{slow}"
         )
 
 
 def choose(demand_per_cluster_s: float, ceiling: Ceiling, workload: str = "inference") -> Choice:
     """The fastest time-lapse whose wall rate of deployment requests stays within the ceiling
-    of ``workload``; :class:`ScaleError` with the numbers when even real time (×1) does not
-    fit."""
+    of ``workload``; :class:`ScaleError` with the numbers when even the slowest (slow motion,
+    ``min(LAPSE_FACTORS)``) does not fit."""
     limit = ceiling.jobs_per_s(workload)
-    for factor in (FAST_SPEEDUP, *sorted(LAPSE_FACTORS, reverse=True)):
+    ladder = (FAST_SPEEDUP, *sorted(LAPSE_FACTORS, reverse=True))
+    for factor in ladder:
         if demand_per_cluster_s * factor <= limit:
             return Choice(lapse_name(factor), factor, demand_per_cluster_s * factor, limit)
+    slowest = ladder[-1]
     raise ScaleError(
         f"the run asks for {demand_per_cluster_s:.0f} deployment requests per cluster second "
         f"(allocations × their capacity, with headroom) and this machine's embedded server "
         f"serves {limit:.0f} per wall second faithfully "
         f"({ceiling.cpu_s_per_job[workload] * 1000:.2f} ms of CPU each for {workload}, at most "
-        f"{UTILISATION:.0%} of one core), even at real time (×1): model fewer allocations, or "
-        "measure a real cluster (--url)"
+        f"{UTILISATION:.0%} of one core), even at the slowest time-lapse, "
+        f"{lapse_name(slowest)} (×{slowest:g}: {1 / slowest:g} wall seconds per cluster "
+        "second): model fewer allocations, or measure a real cluster (--url)"
     )
 
 
