@@ -285,3 +285,22 @@ def test_ignored_auth_still_catches_a_server_ignoring_auth_at_its_first_case(
         run("/_inference")
     assert failures.group_contains(AssertionError, match="accepts requests without auth")
     assert enforced == set()  # not confirmed: the next case probes again
+
+
+def test_the_gate_child_keeps_hypothesis_storage_in_elserchecks_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Hypothesis' Unicode tables and local-module constants are derived once per machine, not
+    once per report directory (about 1.2 s of each gate's collection); a user's own
+    HYPOTHESIS_STORAGE_DIRECTORY is kept."""
+    from elsercheck.gate import HYPOTHESIS_STORAGE_ENV, gate_environment
+    from elsercheck.target import Target
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv(HYPOTHESIS_STORAGE_ENV, raising=False)
+    target = Target(url="http://127.0.0.1:9200", username="elastic", password=PASSWORD)
+    env = gate_environment(target)
+    assert env[HYPOTHESIS_STORAGE_ENV] == str(tmp_path / "elsercheck" / "hypothesis")
+    assert env["ELASTICSEARCH_PASSWORD"] == PASSWORD  # still the target's child environment
+    monkeypatch.setenv(HYPOTHESIS_STORAGE_ENV, str(tmp_path / "mine"))
+    assert gate_environment(target)[HYPOTHESIS_STORAGE_ENV] == str(tmp_path / "mine")

@@ -301,6 +301,13 @@ def test_a_load_on_the_embedded_server_takes_the_lapse_its_peak_fits(
     ))  # fmt: skip
     assert slower.values["timing"] == "lapse-2"
     assert slower.plan.duration_s == pytest.approx(fits.plan.duration_s * 5)
+    # Beyond real time, slow motion: 1,500 users ask 1.5 times the ceiling at x1.
+    slow = scaled_options_of(build_parser().parse_args(
+        ["load", "--peak-users", "1500", "--max-allocations", "200"]
+    ))  # fmt: skip
+    assert slow.values["timing"] == "lapse-0.5"
+    assert slow.plan.duration_s == pytest.approx(fits.plan.duration_s * 20)
+    assert "slow motion: each cluster second takes 2 wall seconds" in capsys.readouterr().out
     given = scaled_options_of(build_parser().parse_args(
         ["load", "--peak-users", "400", "--max-allocations", "32", "--timing", "fast"]
     ))  # fmt: skip

@@ -33,3 +33,10 @@ def reports_dir() -> Path:
     if configured:
         return Path(configured)
     return (_CHECKOUT if _in_checkout() else Path.cwd()) / "reports"
+
+
+def cache_dir() -> Path:
+    """elsercheck's cache on this machine (``$XDG_CACHE_HOME/elsercheck``, else
+    ``~/.cache/elsercheck``): what is derived once and read by every later run."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "elsercheck"

@@ -137,9 +137,10 @@ def choose(demand_per_cluster_s: float, ceiling: Ceiling, workload: str = "infer
 
 # -- the ceiling, measured and cached --------------------------------------------------------------
 def cache_path() -> Path:
-    """Where the measured ceiling is kept (XDG cache directory)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "elsercheck" / CACHE_NAME
+    """Where the measured ceiling is kept (elsercheck's cache directory)."""
+    from .paths import cache_dir
+
+    return cache_dir() / CACHE_NAME
 
 
 def machine_key() -> str:
