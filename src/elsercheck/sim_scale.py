@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .paths import cache_dir
 from .timing import FAST_SPEEDUP, LAPSE_FACTORS, lapse_name
 
 # The share of one core the server may spend on a run's requests. Above about half, requests
@@ -138,8 +139,6 @@ def choose(demand_per_cluster_s: float, ceiling: Ceiling, workload: str = "infer
 # -- the ceiling, measured and cached --------------------------------------------------------------
 def cache_path() -> Path:
     """Where the measured ceiling is kept (elsercheck's cache directory)."""
-    from .paths import cache_dir
-
     return cache_dir() / CACHE_NAME
 
 
