@@ -75,20 +75,31 @@ MODULE_TIERS: dict[str, str] = {
 # would leave one worker running alone. A stale entry costs only scheduling, never a result.
 # An entry is a node id's start, or (README commands, whose ids carry their README line) a part.
 LONGEST_FIRST = (
-    "-elsercheck selftest]",  # the README's whole catalogue: 26 gates, 4 at a time
     "tests/test_cli.py::test_run_passes_against_embedded_server",
     "-elsercheck capacity --allocations 1,2 --threads 1,2",  # the README's grid
+    "-elsercheck selftest]",  # the README's whole catalogue: 26 gates, 4 at a time
     "-elsercheck load --repeat 3",
-    "tests/test_faults.py::test_gate_under_dropped_connections",
     "tests/test_defects.py::test_selftest_subset",
-    "tests/test_capacity_run.py",
+    "tests/test_faults.py::test_gate_under_dropped_connections",
     "tests/test_capacity_workloads.py::test_a_search_sweep",
+    "-elsercheck selftest --defect",
+    "tests/test_capacity_run.py",
+    "-elsercheck capacity --workload search]",  # a search sweep at a slower time-lapse
+    "-elsercheck gate]",
     "tests/test_capacity_workloads.py::test_an_ingest_sweep",
+    "-elsercheck capacity --allocations 1 --threads 1,2 --traffic",
+    "-elsercheck gate --url https://my-cluster:9200 --ca-certs",
+    "-pytest contracts/ -n auto",
+    "-ELASTICSEARCH_URL=https://my-cluster:9200 elsercheck gate",
     "tests/test_capacity_virtual.py::test_the_sweep_measures",  # CPU only: ~30 s of sweeps
     "tests/test_gate.py::test_gate_green_on_reference_server",
     "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched",
+    "-elsercheck load --shape cycle",
+    "-schemathesis run elser.json",
     "tests/test_load_run.py::test_a_headless_cycle",
     "tests/test_upgrade_selftest.py::test_verify_catches_the_defect_after_its_rehearsed_upgrade",
+    "-elsercheck load --web]",
+    "-elsercheck capacity --eis",
     "tests/test_faults.py::test_gate_",
     "tests/test_gate.py::test_gate_red_on_breakage",
     "tests/test_load_run.py",
