@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run check test static warm bench lint format lock clean
+.PHONY: run check test static warm bench lint format lock clean durations
 
 # Bytecode is cached in __pycache__ even where the environment says not to (these machines set
 # PYTHONDONTWRITEBYTECODE=1): otherwise every pytest worker rewrites the asserts of all 100 test
@@ -57,18 +57,24 @@ warm: $(STAMP)
 	@$(BIN)/pytest --collect-only -q -p no:xdist > /dev/null 2>&1 || true
 
 # loadgroup: tests that read one shared run (tests/gate_runs.py) share a worker; the collection
-# order (longest first, tests/tiers.py) is kept. Five workers per core: the long tests mostly wait
-# (a gate run keeps about a quarter of a core busy, a load run follows its schedule). On 2 quiet
-# cores, 4 workers left the cores idle 27 % of the pytest time (835 s), 6 workers 15 % (710 s);
-# one per core left them idle more than half the time. Later, 8 workers: 556 s against 571 s
-# for 6 (idle 6 % against 13 %), within the runs' spread and more contention for real-time tests.
-# Five per core since: on a faster 2-core machine the cores stood idle 26 % of a 6-worker run
-# (509 s: the waits had not shrunk with the CPU work); 10 workers kept them 97 % busy (425 s).
+# order (longest first by tests/durations.json, tests/tiers.py) is kept. Five workers per core:
+# the long tests mostly wait (a gate run keeps about a quarter of a core busy, a load run
+# follows its schedule). On 2 quiet cores, 4 workers left the cores idle 27 % of the pytest
+# time (835 s), 6 workers 15 % (710 s); one per core left them idle more than half the time.
+# Later, 8 workers: 556 s against 571 s for 6 (idle 6 % against 13 %), within the runs' spread
+# and more contention for real-time tests. Five per core since: on a faster 2-core machine the
+# cores stood idle 26 % of a 6-worker run (509 s: the waits had not shrunk with the CPU work);
+# 10 workers kept them 97 % busy (425 s).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(5 * (os.cpu_count() or 1))')
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -j2 static warm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=20 \
 	  $(PYTEST_ARGS)
+
+# Re-measures tests/durations.json, the table that starts the longest tests first: a whole
+# `make test` run on a quiet machine (commit the table it writes).
+durations: $(STAMP)
+	@$(MAKE) --no-print-directory test PYTEST_ARGS="--store-durations tests/durations.json $(PYTEST_ARGS)"
 
 # Needs wrk (Debian package) for the server-capacity comparison: installed with apt-get when
 # missing (sudo only when not root); without it the bench runs the rest and says so.

@@ -3,10 +3,13 @@ matters), and clients for them."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +24,9 @@ from tests.gate_runs import CleanGateRun
 from tests.gate_runs import clean_gate_run as _clean_gate_run
 from tests.inprocess import InProcessServer
 from tests.tiers import (  # noqa: F401 (tier_guard: autouse)
+    DurationRecorder,
     check_groups,
+    load_durations,
     make_scheduler,
     mark_tiers,
     order_longest_first,
@@ -31,11 +36,28 @@ from tests.tiers import (  # noqa: F401 (tier_guard: autouse)
 PASSWORD = "test-password"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        metavar="PATH",
+        type=Path,
+        help="write each test's seconds to PATH, the table that orders tests longest first "
+        "(tests/durations.json: `make durations`)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--store-durations")
+    if path is not None and not hasattr(config, "workerinput"):  # the controller's reports
+        config.pluginmanager.register(DurationRecorder(path), "elsercheck-durations")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tier marks (``port``, ``process``, ``slow``) from what each test reaches: tests/tiers.py."""
+    """Tier marks (``port``, ``process``, ``slow``) from what each test reaches, and the
+    longest tests first: tests/tiers.py."""
     mark_tiers(items)
     check_groups(items)
-    order_longest_first(items)
+    order_longest_first(items, load_durations())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -97,6 +119,34 @@ def clean_gate_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CleanGa
     tests (tests/gate_runs.py); tests/tiers.py ``GROUPS`` runs them on one worker."""
     with _clean_gate_run(tmp_path_factory.mktemp("clean-gate")) as run:
         yield run
+
+
+@pytest.fixture
+def sketched_charts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's charts built as usual but not drawn: each is an ``<svg>`` of its title and
+    its figure's texts (titles, labels, legend entries), without matplotlib's layout and SVG
+    output, four fifths of a report's CPU time. For the tests of what a report compares and
+    says; tests/test_report.py and the chromium tests draw them."""
+    from elsercheck.report import charts
+
+    def texts(figure: Any) -> Iterator[str]:  # without findobj: it builds every tick
+        legends = list(figure.legends)
+        yield from (text.get_text() for text in figure.texts)
+        for axes in figure.axes:
+            yield from (axes.get_title(), axes.get_xlabel(), axes.get_ylabel())
+            yield from (text.get_text() for text in axes.texts)
+            legends.append(axes.get_legend())
+        for legend in filter(None, legends):
+            yield from (text.get_text() for text in legend.get_texts())
+
+    def sketch(figure: Any, key: str, title: str) -> charts.Chart:
+        body = "".join(f"<text>{html.escape(text)}</text>" for text in texts(figure) if text)
+        label = html.escape(title, quote=True)
+        svg = (f'<svg class="chart" id="chart-{key}" role="img" aria-label="{label}">'
+               f"<title>{html.escape(title)}</title>{body}</svg>")  # fmt: skip
+        return charts.Chart(key, title, svg)
+
+    monkeypatch.setattr(charts, "render", sketch)
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ from elsercheck.report.metrics import BY_KEY, METRICS, parse_threshold, with_thr
 from .loadrun_fixtures import write_run
 from .test_report import SCHEMA
 
+# What a report compares and says: its charts are sketched, not drawn (conftest.py).
+pytestmark = pytest.mark.usefixtures("sketched_charts")
+
 LATENCY_METRICS = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms")
 
 

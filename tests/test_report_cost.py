@@ -36,6 +36,9 @@ from elsercheck.report.metrics import BY_KEY
 from .loadrun_fixtures import write_cold_run, write_run
 from .test_report import validate
 
+# What a report compares and says: its charts are sketched, not drawn (conftest.py).
+pytestmark = pytest.mark.usefixtures("sketched_charts")
+
 
 def report(*args: str | Path) -> int:
     return command.main([str(arg) for arg in args])

@@ -25,6 +25,9 @@ from elsercheck.runs.runfiles import load_run
 from .loadrun_fixtures import write_run
 from .test_report import validate
 
+# What a report compares and says: its charts are sketched, not drawn (conftest.py).
+pytestmark = pytest.mark.usefixtures("sketched_charts")
+
 INFERENCE_SECTIONS = ["comparison", "throughput", "allocations", "cost", "errors", "buckets",
                       "expectations", "lifecycle", "conformance", "metadata"]  # fmt: skip
 # The ingest / search workloads' own metrics (cold starts are optional too, but of any workload).

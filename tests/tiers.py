@@ -24,14 +24,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import multiprocessing.process
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,44 +73,33 @@ MODULE_TIERS: dict[str, str] = {
     "test_load_webui.py": "process",  # locust's web UI in chromium
 }
 
-# The longest tests (pytest --durations on 2 cores), started first: with ``--dist loadgroup
-# --no-loadscope-reorder`` xdist hands out tests in collection order, so long ones at the end
-# would leave one worker running alone. A stale entry costs only scheduling, never a result.
-# An entry is a node id's start, or (README commands, whose ids carry their README line) a part.
-LONGEST_FIRST = (
-    "tests/test_cli.py::test_run_passes_against_embedded_server",
-    "-elsercheck capacity --allocations 1,2 --threads 1,2",  # the README's grid
-    "-elsercheck selftest]",  # the README's whole catalogue: 26 gates, 4 at a time
-    "-elsercheck load --repeat 3",
-    "tests/test_defects.py::test_selftest_subset",
-    "tests/test_faults.py::test_gate_under_dropped_connections",
-    "tests/test_capacity_workloads.py::test_a_search_sweep",
-    "-elsercheck selftest --defect",
-    "tests/test_capacity_run.py",
-    "-elsercheck capacity --workload search]",  # a search sweep at a slower time-lapse
-    "-elsercheck gate]",
-    "tests/test_capacity_workloads.py::test_an_ingest_sweep",
-    "-elsercheck capacity --allocations 1 --threads 1,2 --traffic",
-    "-elsercheck gate --url https://my-cluster:9200 --ca-certs",
-    "-pytest contracts/ -n auto",
-    "-ELASTICSEARCH_URL=https://my-cluster:9200 elsercheck gate",
-    "tests/test_capacity_virtual.py::test_the_sweep_measures",  # CPU only: ~30 s of sweeps
-    "tests/test_gate.py::test_gate_green_on_reference_server",
-    "tests/test_faults.py::test_gate_leaves_pre_existing_endpoints_untouched",
-    "-elsercheck load --shape cycle",
-    "-schemathesis run elser.json",
-    "tests/test_load_run.py::test_a_headless_cycle",
-    "tests/test_upgrade_selftest.py::test_verify_catches_the_defect_after_its_rehearsed_upgrade",
-    "-elsercheck load --web]",
-    "-elsercheck capacity --eis",
-    "tests/test_faults.py::test_gate_",
-    "tests/test_gate.py::test_gate_red_on_breakage",
-    "tests/test_load_run.py",
-    "tests/test_versions.py::test_profile_reported_with_xdist_workers",
-    "tests/test_load_workloads.py",
-    "tests/test_signals.py",
-    "tests/test_load_repeat.py",
-)
+# Measured durations (seconds a test took in a ``make test`` run on 2 cores, setup and teardown
+# included): xdist hands out tests in collection order (``--dist loadgroup
+# --no-loadscope-reorder``), so the longest start first and the short ones fill the gaps; a
+# long test handed out late leaves one worker running alone at the end. ``make durations``
+# re-measures them. A stale or missing entry costs only scheduling, never a result: a test
+# without one is estimated from its tier (``ESTIMATE_S``).
+DURATIONS_FILE = Path(__file__).with_name("durations.json")
+ESTIMATE_S = {"process": 10.0, "slow": 5.0, "port": 1.0}  # else the fast tier's 0.1 s
+FAST_ESTIMATE_S = 0.1
+STORED_MIN_S = 2.0  # shorter tests are stored as their tier's estimate would place them
+_README_LINE = re.compile(r"\[L\d+-")  # README commands' ids carry their line, which moves
+
+
+def duration_key(nodeid: str) -> str:
+    """A test's key in the durations table: its node id, without a README line number."""
+    return _README_LINE.sub("[", nodeid, count=1)
+
+
+def load_durations(path: Path = DURATIONS_FILE) -> dict[str, float]:
+    """The durations table; empty (every test estimated) when missing or unreadable."""
+    try:
+        table = json.loads(path.read_text())["seconds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {str(key): float(value) for key, value in table.items()}
+
+
 # Shared runs: a session or module fixture that costs a whole run, and the tests that read it.
 # Its readers must run on one xdist worker, or each worker repeats the run. xdist's own
 # ``xdist_group`` mark does not reach the scheduler under pytest 9 (it rewrites
@@ -220,16 +212,50 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SharedRunScheduling(config, log)
 
 
-def order_longest_first(items: list[pytest.Item]) -> None:
-    """Long tests first, the fast tier last (a stable sort: a module keeps its order)."""
+def order_longest_first(items: list[pytest.Item], durations: dict[str, float]) -> None:
+    """Longest first by the durations table; the tests of a shared run's group stay together
+    and count as one (xdist hands out a group at its first test). A stable sort: tests of
+    equal estimate keep their module's order."""
 
-    def rank(item: pytest.Item) -> tuple[int, int]:
-        known = [n for n, part in enumerate(LONGEST_FIRST)
-                 if item.nodeid.startswith(part) or (part[0] == "-" and part in item.nodeid)]  # fmt: skip
-        tiers = [TIER_ORDER[t] for t in TIERS if item.get_closest_marker(t)]
-        return (known[0] if known else len(LONGEST_FIRST), min(tiers, default=2))
+    def estimate(item: pytest.Item) -> float:
+        known = durations.get(duration_key(item.nodeid))
+        if known is not None:
+            return known
+        tiers = [ESTIMATE_S[t] for t in TIERS if item.get_closest_marker(t)]
+        return max(tiers, default=FAST_ESTIMATE_S)
 
-    items.sort(key=rank)
+    total: dict[str, float] = {}
+    for item in items:
+        group = group_of(item.nodeid)
+        total[group] = total.get(group, 0.0) + estimate(item)
+    first = {group: n for n, group in enumerate(total)}  # in order of first appearance
+    items.sort(key=lambda item: (-total[group_of(item.nodeid)], first[group_of(item.nodeid)]))
+
+
+class DurationRecorder:
+    """``--store-durations PATH``: each test's setup, call and teardown seconds, as the
+    controller receives their reports (under xdist too), written at the session's end as the
+    durations table (``STORED_MIN_S`` and longer)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        key = duration_key(report.nodeid)
+        self.seconds[key] = self.seconds.get(key, 0.0) + report.duration
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        stored = sorted(
+            ((key, round(s, 1)) for key, s in self.seconds.items() if s >= STORED_MIN_S),
+            key=lambda pair: (-pair[1], pair[0]),
+        )
+        table = {
+            "about": "seconds per test in one `make test` run (tests/tiers.py DURATIONS_FILE); "
+            "regenerate with `make durations`",
+            "seconds": dict(stored),
+        }
+        self.path.write_text(json.dumps(table, indent=1) + "\n")
 
 
 def in_fast_tier(item: pytest.Item) -> bool:
