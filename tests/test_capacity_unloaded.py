@@ -134,3 +134,41 @@ def test_fit(observations: list[tuple[int, int, float]], expected: tuple[float, 
 
 def test_too_few_requests_give_no_fit() -> None:
     assert unloaded.fit([(1, 10, 5.0)] * (unloaded.MIN_REQUESTS - 1)) is None
+
+
+def test_the_deployments_work_is_fitted_to_each_requests_model_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Weights of the saturation point: the stats API's model time, read after each probe
+    request, gives the per-input and per-token work exactly; the latency (model time plus a
+    jittery HTTP round trip) gives a slope that is off."""
+    model_input_ms, model_token_ms = 1.0, 0.136  # the embedded server's on the fast timing
+    clock, rng = FakeClock(), random.Random(5)
+    served = {"count": 0, "total_ms": 0.0}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the stats API: two nodes, counts and mean model time
+            count, total = served["count"], served["total_ms"]
+            nodes = [{"inference_count": count - count // 2,
+                      "average_inference_time_ms": total / count if count else 0.0},
+                     {"inference_count": count // 2,
+                      "average_inference_time_ms": total / count if count else 0.0}]  # fmt: skip
+            stats = {"deployment_id": "cell", "nodes": nodes}
+            return httpx.Response(200, json={"trained_model_stats": [{"deployment_stats": stats}]})
+        inputs = json.loads(request.content)["input"]
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        model = sum(model_input_ms + model_token_ms * TOKENS[text] for text in inputs)
+        served["count"] += len(inputs)
+        served["total_ms"] += model
+        clock.now += (model + 3.0 + rng.expovariate(1 / 4.0)) / 1000.0  # round trip, jitter
+        return httpx.Response(200, json={"sparse_embedding": []})
+
+    monkeypatch.setattr(deployment.time, "perf_counter", clock)
+    client = httpx.Client(base_url="http://fake", transport=httpx.MockTransport(handle))
+    with client:
+        measured = deployment.probe(client, "cell", DEFAULT_MIX, BATCH_SHARE, "", 0)
+    assert measured.work_fit is not None and measured.fit is not None
+    assert measured.work_ms() == pytest.approx((model_input_ms, model_token_ms), rel=1e-6)
+    assert measured.fit.per_token_ms != pytest.approx(model_token_ms, rel=1e-3)
+    # Without the stats API: the latency fit's slope, as before.
+    assert probe(0, affine, monkeypatch).work_fit is None

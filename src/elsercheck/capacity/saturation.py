@@ -13,9 +13,9 @@ completed in the window (``point.py``'s: after the warm-up share) per cluster se
 completes with all its deployment requests, so counting units makes the mix's long batches
 noise: a unit's service time varies by 2.4 times its mean in the default mix, ±12 % in a
 minute at one allocation. Each completed inference request is counted by its work instead, in
-units of the mix's mean: per token the slope of the probe's fit of unloaded latency
-(``unloaded.py``), per input what the stats API's model time per deployment request leaves of
-it (``deployment.Probe.work_ms``), the mix's exact mean inputs and tokens the unit. The work
+units of the mix's mean: per input and per token as the probe's requests took them in the
+model (the stats API's model time read after each, fitted to their inputs and tokens;
+``deployment.Probe.work_ms``), the mix's exact mean inputs and tokens the unit. The work
 is then the busy time, give or take the work in progress at the ends (:func:`estimate`).
 Bulks vary less (0.13), but 40 of them at one allocation still drew 4.6 % too few chunks in
 one run: a bulk is weighed by its chunks' tokens over a bulk's mean. Searches (one short
@@ -49,12 +49,15 @@ OVERDRIVE = 3.0
 # Senders (one unit in flight each), per allocation and beyond: with a third to two thirds
 # of them in flight, more units than allocations are queued nearly always. A sender waits
 # out its next arrival after each answer, so at one allocation 4 + 4 inference senders left
-# it idle 3 % of the time (nothing waiting at 4 % of the polls). A search's round trip also
-# holds the index's search and two HTTP hops, long against its one short query's model
-# time: more of them. A bulk puts up to ten chunks in the queue at once
+# it idle 3 % of the time (nothing waiting at 4 % of the polls), and 4 + 8 still 2.1 % (the
+# stats API's model time over the window; no request in flight 1.5 % of it, between polls
+# that all saw one waiting): 6.11–6.17 for the model's 6.27 in four bench runs, the model
+# outside the interval in two. 4 + 16: busy throughout, 6.29 (6.26–6.32). A search's round
+# trip also holds the index's search and two HTTP hops, long against its one short query's
+# model time: more of them. A bulk puts up to ten chunks in the queue at once
 # (reference/indices/ingest.py): fewer. Far below the deployment's queue_capacity (1024
 # requests) in every case.
-IN_FLIGHT = {"inference": (4.0, 8), "search": (8.0, 8), "ingest": (0.4, 4)}
+IN_FLIGHT = {"inference": (4.0, 16), "search": (8.0, 8), "ingest": (0.4, 4)}
 ATTEMPTS = 2  # a window with allocations idle at times runs again, twice the senders and rate
 MIN_UNITS = 40  # the window holds at least this many units at the estimate (bulks: ±1 of 40)
 # Stats polls with a request waiting, at least, for a saturated window: more pending than
