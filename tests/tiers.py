@@ -121,8 +121,6 @@ GROUPS: dict[str, str] = {  # node id (without parameters) → group
     ),
 }
 
-TIER_ORDER = {"process": 0, "port": 1, "slow": 1}  # then the fast tier, whose tests are short
-
 SLEEP_BUDGET_S = 1.0  # wall-clock sleep a fast test may spend in its own thread, in total
 
 
@@ -246,6 +244,8 @@ class DurationRecorder:
         self.seconds[key] = self.seconds.get(key, 0.0) + report.duration
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return  # interrupted, or nothing ran: the table on disk stays
         stored = sorted(
             ((key, round(s, 1)) for key, s in self.seconds.items() if s >= STORED_MIN_S),
             key=lambda pair: (-pair[1], pair[0]),
