@@ -64,7 +64,8 @@ warm: $(STAMP)
 # Later, 8 workers: 556 s against 571 s for 6 (idle 6 % against 13 %), within the runs' spread
 # and more contention for real-time tests. Five per core since: on a faster 2-core machine the
 # cores stood idle 26 % of a 6-worker run (509 s: the waits had not shrunk with the CPU work);
-# 10 workers kept them 97 % busy (425 s).
+# 10 workers kept them 97 % busy (425 s). Then the order by measured durations ended a 20 s
+# tail with one worker alone: 414.6 s → 388.9 s.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(5 * (os.cpu_count() or 1))')
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -j2 static warm

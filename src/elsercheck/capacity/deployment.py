@@ -90,10 +90,8 @@ class Probe:
         per-input time is what the stats API's mean model time per deployment request leaves
         of it: the fit's per-input figure also holds the HTTP round trip, which is no
         allocation's work (on the fast timing several times the per-input overhead), and
-        would weigh a batch's inputs as if it were. The latency's jitter moves that slope: at
-        one allocation, a saturation window whose requests carried 16 % more than the mix's
-        mean work read 2.6 % low with it (6.17 for 6.33 with exact weights), the model just
-        outside its interval."""
+        would weigh a batch's inputs as if it were. The round trip's jitter also moves that
+        slope; the model time has neither."""
         if self.work_fit is not None:
             return self.work_fit.per_input_ms, self.work_fit.per_token_ms
         if self.fit is None:
