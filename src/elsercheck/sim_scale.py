@@ -115,6 +115,10 @@ class Choice:
         )
 
 
+# The refusal's words, which the capacity bench looks for in a refused sweep's log.
+BEYOND_SLOWEST = "even at the slowest time-lapse"
+
+
 def choose(demand_per_cluster_s: float, ceiling: Ceiling, workload: str = "inference") -> Choice:
     """The fastest time-lapse whose wall rate of deployment requests stays within the ceiling
     of ``workload``; :class:`ScaleError` with the numbers when even the slowest (slow motion,
@@ -130,7 +134,7 @@ def choose(demand_per_cluster_s: float, ceiling: Ceiling, workload: str = "infer
         f"(allocations × their capacity, with headroom) and this machine's embedded server "
         f"serves {limit:.0f} per wall second faithfully "
         f"({ceiling.cpu_s_per_job[workload] * 1000:.2f} ms of CPU each for {workload}, at most "
-        f"{UTILISATION:.0%} of one core), even at the slowest time-lapse, "
+        f"{UTILISATION:.0%} of one core), {BEYOND_SLOWEST}, "
         f"{lapse_name(slowest)} (×{slowest:g}: {1 / slowest:g} wall seconds per cluster "
         "second): model fewer allocations, or measure a real cluster (--url)"
     )
